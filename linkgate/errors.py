@@ -1,0 +1,23 @@
+"""The exceptions linkgate raises, each with a message a visitor or webmaster can act on."""
+
+from __future__ import annotations
+
+
+class LinkgateError(Exception):
+    """Base class: ``str(error)`` is a complete sentence fit to show a person."""
+
+
+class InvalidDestination(LinkgateError, ValueError):
+    """A destination URL that linkgate will not send anyone to."""
+
+
+class ConfigError(LinkgateError):
+    """The configuration is invalid; the message names the key and what is wrong with it."""
+
+
+class RuleError(LinkgateError, ValueError):
+    """A rule that cannot be stored: a public suffix, a duplicate, a bad name or action."""
+
+
+class StoreUnavailable(LinkgateError):
+    """The database cannot be reached or read right now."""
