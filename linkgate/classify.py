@@ -1,0 +1,378 @@
+"""Classifying a destination: its category, its risk flags and what the gate does with it.
+
+Pure and in memory: no I/O, no Flask, no database. Every click runs :meth:`Classifier.classify`, so the
+work per host is cached and the rule lookup walks a host's labels through two dictionaries.
+
+Never let a rule or a category redirect a destination that carries a deceptive flag: those always get
+the notice (or the block page, when blocked).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from importlib import resources
+
+from confusable_homoglyphs import categories as unicode_scripts
+
+from linkgate.errors import InvalidDestination, RuleError
+from linkgate.urls import Destination, is_public_suffix, normalise_rule_name, registrable_domain, unicode_host
+
+RULE_KINDS = ("allow", "block")
+ACTIONS = ("redirect", "notice", "block")
+
+# Risk flags: code -> deceptive? The explanations visitors read live with the templates.
+FLAGS: dict[str, bool] = {
+    "credentials": True,
+    "ip_address": True,
+    "lookalike": True,
+    "mixed_script": True,
+    "insecure": False,
+    "port": False,
+    "idn": False,
+}
+
+US_STATES = frozenset(
+    "al ak az ar ca co ct de dc fl ga hi id il in ia ks ky la me md ma mi mn ms mo mt ne nv nh nj nm ny nc "
+    "nd oh ok or pa ri sc sd tn tx ut vt va wa wv wi wy as gu mp pr vi".split()
+)
+GOVERNMENT_LABELS = frozenset({"gov", "mil", "gob", "gouv", "govt", "gv", "go"})
+EDUCATION_LABELS = frozenset({"edu", "ac", "k12", "school", "sch"})
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """An allowlist or blocklist entry: a host (``exact``) or a domain with all its subdomains."""
+
+    name: str
+    exact: bool
+    kind: str
+    action: str | None = None
+    note: str = ""
+    id: int | None = None
+
+    @property
+    def pattern(self) -> str:
+        return self.name if self.exact else f"*.{self.name}"
+
+    @property
+    def specificity(self) -> tuple[int, int, int]:
+        # More labels is more specific; an exact rule beats a domain rule on the same name;
+        # at equal specificity a block beats an allow.
+        return (self.name.count(".") + 1, 1 if self.exact else 0, 1 if self.kind == "block" else 0)
+
+
+def make_rule(name: str, kind: str, *, exact: bool = False, action: str | None = None, note: str = "") -> Rule:
+    """Validate and normalise a rule, or raise :class:`RuleError` saying what is wrong."""
+    if kind not in RULE_KINDS:
+        raise RuleError(f'A rule is "allow" or "block", not "{kind}".')
+    if action is not None and action not in ACTIONS:
+        raise RuleError(f'A rule\'s action is one of {", ".join(ACTIONS)}, not "{action}".')
+    try:
+        host = normalise_rule_name(name)
+    except InvalidDestination as error:
+        raise RuleError(str(error)) from None
+    if is_public_suffix(host):
+        raise RuleError(
+            f'"{host}" is a public suffix shared by many unrelated owners; a rule must name a registrable '
+            f"domain or a host under it."
+        )
+    if kind == "block" and action not in (None, "block"):
+        raise RuleError("A block rule always blocks; it cannot carry another action.")
+    return Rule(name=host, exact=exact, kind=kind, action=action, note=note.strip())
+
+
+class RuleSet:
+    """Rules indexed for lookup by host: the most specific rule wins, a block beats an allow."""
+
+    def __init__(self, rules: Iterable[Rule] = (), version: int = 0) -> None:
+        self.version = version
+        self.rules = tuple(rules)
+        self._exact: dict[str, Rule] = {}
+        self._domain: dict[str, Rule] = {}
+        for rule in self.rules:
+            index = self._exact if rule.exact else self._domain
+            current = index.get(rule.name)
+            if current is None or rule.specificity > current.specificity:
+                index[rule.name] = rule
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def match(self, host: str) -> Rule | None:
+        """The rule that decides ``host``, or None."""
+        best: Rule | None = None
+        exact = self._exact.get(host)
+        if exact is not None:
+            best = exact
+        name = host
+        while True:
+            rule = self._domain.get(name)
+            if rule is not None and (best is None or rule.specificity > best.specificity):
+                best = rule
+            dot = name.find(".")
+            if dot < 0:
+                return best
+            name = name[dot + 1 :]
+
+    def conflicts(self, rule: Rule) -> list[Rule]:
+        """Existing rules of the other kind that overlap ``rule`` (for warnings in the console)."""
+        found = []
+        for other in self.rules:
+            if other.kind == rule.kind or other.name == rule.name and other.exact == rule.exact:
+                continue
+            if _covers(other, rule.name) or _covers(rule, other.name):
+                found.append(other)
+        return found
+
+
+def _covers(rule: Rule, host: str) -> bool:
+    if rule.exact:
+        return host == rule.name
+    return host == rule.name or host.endswith("." + rule.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    category: str
+    action: str
+    flags: tuple[str, ...]
+    rule: Rule | None
+    trusted: bool
+
+    @property
+    def deceptive_flags(self) -> tuple[str, ...]:
+        return tuple(flag for flag in self.flags if FLAGS[flag])
+
+    @property
+    def is_deceptive(self) -> bool:
+        return any(FLAGS[flag] for flag in self.flags)
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """Classifies destinations against the County's domains, the category actions and a rule set."""
+
+    county_domains: tuple[str, ...]
+    actions: Mapping[str, str]
+    rules: RuleSet = field(default_factory=RuleSet)
+
+    def with_rules(self, rules: RuleSet) -> Classifier:
+        return Classifier(self.county_domains, self.actions, rules)
+
+    def is_county_host(self, host: str) -> bool:
+        return is_under(host.rstrip(".").lower(), self.county_domains)
+
+    def classify(self, destination: Destination, *, trusted: bool) -> Classification:
+        host = destination.host.rstrip(".")
+        rule = None if destination.is_ip else self.rules.match(host)
+        category = self.category(host, rule, is_ip=destination.is_ip)
+        flags = self.flags(destination)
+        if category == "blocked":
+            action = "block"
+        else:
+            action = (rule.action if rule is not None and rule.action else None) or self.actions[category]
+            if action == "redirect" and (
+                any(FLAGS[flag] for flag in flags) or not (trusted or category == "county")
+            ):
+                action = "notice"
+        return Classification(category, action, flags, rule, trusted)
+
+    def category(self, host: str, rule: Rule | None, *, is_ip: bool = False) -> str:
+        if rule is not None and rule.kind == "block":
+            return "blocked"
+        if not is_ip and self.is_county_host(host):
+            return "county"
+        if rule is not None:
+            return "partner"
+        if is_ip:
+            return "external"
+        return public_category(host)
+
+    def flags(self, destination: Destination) -> tuple[str, ...]:
+        flags: list[str] = []
+        if destination.has_credentials:
+            flags.append("credentials")
+        if destination.is_ip:
+            flags.append("ip_address")
+        else:
+            flags.extend(self._host_flags(destination.host.rstrip(".")))
+        if destination.scheme == "http":
+            flags.append("insecure")
+        if destination.port is not None:
+            flags.append("port")
+        return tuple(flags)
+
+    def _host_flags(self, host: str) -> tuple[str, ...]:
+        return _host_flags(host, self.county_domains)
+
+
+def is_under(host: str, domains: Iterable[str]) -> bool:
+    return any(host == domain or host.endswith("." + domain) for domain in domains)
+
+
+@lru_cache(maxsize=16384)
+def public_category(host: str) -> str:
+    """``government``, ``education`` or ``external`` for a host that no rule or County domain claims."""
+    labels = host.split(".")
+    top = labels[-1]
+    if top in {"gov", "mil"}:
+        return "government"
+    if top == "edu":
+        return "education"
+    if top == "us" and len(labels) >= 2:
+        if "k12" in labels[:-1] or (len(labels) >= 3 and labels[-3] in {"k12", "cc", "tec", "lib"}):
+            return "education"
+        if labels[-2] in US_STATES or labels[-2] == "fed":
+            return "government"
+    suffix = _suffix_labels(host)
+    if suffix and suffix[0] in GOVERNMENT_LABELS:
+        return "government"
+    if suffix and suffix[0] in EDUCATION_LABELS:
+        return "education"
+    return "external"
+
+
+def _suffix_labels(host: str) -> list[str]:
+    registrable = registrable_domain(host)
+    return registrable.split(".")[1:] if "." in registrable else []
+
+
+# ---- lookalikes and mixed scripts -------------------------------------------------------------
+
+# Sequences of ASCII that read as another letter (UTS #39 lists these among its confusables).
+_ASCII_SEQUENCES = (("rn", "m"), ("vv", "w"), ("cl", "d"), ("nn", "m"))
+_ALLOWED_SCRIPT_MIXES = (
+    frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}),
+    frozenset({"LATIN", "HAN", "BOPOMOFO"}),
+    frozenset({"LATIN", "HAN", "HANGUL"}),
+)
+_NEUTRAL_SCRIPTS = frozenset({"COMMON", "INHERITED"})
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+@cache
+def _skeleton_table() -> dict[str, str]:
+    """Characters that look like an ASCII letter or digit, mapped to it (from UTS #39 confusables)."""
+    data = json.loads(
+        resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text(encoding="utf-8")
+    )
+    table: dict[str, str] = {}
+    for char, glyphs in data.items():
+        for glyph in glyphs:
+            target = glyph["c"].lower()
+            if len(target) == 1 and target.isascii() and target.isalnum():
+                table[char] = target
+                break
+    for char in "abcdefghijklmnopqrstuvwxyz":
+        table.pop(char, None)
+    table.update({"0": "o", "1": "l", "|": "l", "5": "s"})
+    return table
+
+
+def skeleton(text: str) -> str:
+    """A lookalike-insensitive form of a host name: confusable characters folded to ASCII."""
+    table = _skeleton_table()
+    folded = unicodedata.normalize("NFKD", text.lower())
+    mapped = "".join(table.get(char, char) for char in folded if not unicodedata.combining(char))
+    for sequence, letter in _ASCII_SEQUENCES:
+        mapped = mapped.replace(sequence, letter)
+    return mapped
+
+
+def is_mixed_script(label: str) -> bool:
+    scripts = set(unicode_scripts.unique_aliases(label)) - _NEUTRAL_SCRIPTS
+    if len(scripts) <= 1:
+        return False
+    return not any(scripts <= allowed for allowed in _ALLOWED_SCRIPT_MIXES)
+
+
+def _within_one_edit(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` differ by one insertion, deletion, substitution or swap."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diffs = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        if len(diffs) == 1:
+            return True
+        return len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[
+            diffs[0]
+        ]
+    shorter, longer = (a, b) if len(a) < len(b) else (b, a)
+    for i in range(len(longer)):
+        if longer[:i] + longer[i + 1 :] == shorter:
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class _CountyName:
+    domain: str  # as configured
+    registrable: str  # its registrable domain
+    brand: str  # letters and digits of the domain without its public suffix ("missoulacounty")
+    skeleton: str
+    owns_registrable: bool  # the County domain is itself a registrable domain
+
+
+@cache
+def _county_names(domains: tuple[str, ...]) -> tuple[_CountyName, ...]:
+    names = []
+    for domain in domains:
+        registrable = registrable_domain(domain)
+        suffix = registrable.split(".", 1)[1] if "." in registrable else ""
+        stem = domain[: -len(suffix) - 1] if suffix and domain.endswith("." + suffix) else domain
+        names.append(
+            _CountyName(
+                domain=domain,
+                registrable=registrable,
+                brand=_NOT_ALNUM.sub("", stem),
+                skeleton=skeleton(domain),
+                owns_registrable=registrable == domain,
+            )
+        )
+    return tuple(names)
+
+
+@lru_cache(maxsize=16384)
+def _host_flags(host: str, county_domains: tuple[str, ...]) -> tuple[str, ...]:
+    flags: list[str] = []
+    display = unicode_host(host)
+    is_idn = display != host
+    if is_idn and any(is_mixed_script(label) for label in display.split(".")):
+        flags.append("mixed_script")
+    if not is_under(host, county_domains) and _looks_like_county(host, display, county_domains):
+        flags.insert(0, "lookalike")
+    if is_idn:
+        flags.append("idn")
+    return tuple(flags)
+
+
+def _looks_like_county(host: str, display: str, county_domains: tuple[str, ...]) -> bool:
+    host_skeleton = skeleton(display)
+    registrable = registrable_domain(host)
+    collapsed_host = _NOT_ALNUM.sub("", host_skeleton)
+    registrable_display = unicode_host(registrable)
+    registrable_stem = _NOT_ALNUM.sub("", skeleton(registrable_display.split(".", 1)[0]))
+    for county in _county_names(county_domains):
+        if registrable == county.registrable and not county.owns_registrable:
+            # A sibling under the same registrable domain (ci.missoula.mt.us beside co.missoula.mt.us)
+            # belongs to the same registrant: not a lookalike.
+            continue
+        # 1. Homographs: the same skeleton as a County domain, or ending in one.
+        if host_skeleton == county.skeleton or host_skeleton.endswith("." + county.skeleton):
+            return True
+        # 2. The County's name embedded in another domain (missoulacounty-us.com, co.missoula.mt.us.evil.net).
+        if len(county.brand) >= 6 and county.brand in collapsed_host:
+            return True
+        # 3. One-character edits of the County's domain or name (misoulacounty.us, missoulacounty.org).
+        if _within_one_edit(skeleton(registrable_display), county.skeleton):
+            return True
+        if county.owns_registrable and len(county.brand) >= 6 and (
+            registrable_stem == county.brand or _within_one_edit(registrable_stem, county.brand)
+        ):
+            return True
+    return False

@@ -1,0 +1,303 @@
+"""Settings: one typed, frozen object, loaded once from TOML and ``LINKGATE_*`` environment variables.
+
+The TOML file is named by ``LINKGATE_CONFIG``; every key may be overridden by an environment variable
+named ``LINKGATE_<SECTION>_<KEY>`` (``LINKGATE_DATABASE_URL``, ``LINKGATE_SERVER_PORT``...) and the
+top-level keys by ``LINKGATE_<KEY>`` (``LINKGATE_SECRET_KEY``). ``LINKGATE_INSTANCE`` names the instance
+folder (SQLite database, generated secret key). Every bad key is reported at once, by name.
+
+No other module reads ``os.environ``: they are handed a :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from linkgate.errors import ConfigError
+
+ACTIONS = ("redirect", "notice", "block")
+CATEGORIES = ("county", "partner", "government", "education", "external", "blocked")
+DEFAULT_ACTIONS = {
+    "county": "redirect",
+    "partner": "redirect",
+    "government": "notice",
+    "education": "notice",
+    "external": "notice",
+    "blocked": "block",
+}
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_path: Path
+    secret_key: str
+    previous_secret_keys: tuple[str, ...] = ()
+    county_name: str = "Missoula County"
+    county_domains: tuple[str, ...] = ("missoulacounty.us", "co.missoula.mt.us")
+    county_home_url: str = "https://www.missoulacounty.us/"
+    county_privacy_url: str = "https://www.missoulacounty.us/privacy-policy"
+    webmaster_email: str = "helpdesk@co.missoula.mt.us"
+    webmaster_url: str = "https://www.missoulacounty.us/"
+    timezone: str = "America/Denver"
+    database_url: str = ""
+    allow_networks: tuple[Network, ...] = ()
+    allowed_ports: tuple[int, ...] = (80, 443)
+    privacy_wait_ms: int = 800
+    fetch_workers: int = 4
+    found_ttl: int = 7 * 24 * 3600
+    not_found_ttl: int = 24 * 3600
+    error_ttl: int = 3600
+    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    threads: int = 8
+    max_url_length: int = 4096
+    rules_refresh_seconds: float = 2.0
+    counts_flush_seconds: float = 5.0
+    counts_max_keys: int = 50_000
+    actions: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
+    demo: bool = False
+
+    def action_for(self, category: str) -> str:
+        return self.actions[category]
+
+
+# (section, key) -> (field name, parser)
+Parser = Callable[[Any], Any]
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+def _nonempty_str(value: Any) -> str:
+    text = _str(value).strip()
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+def _int(low: int, high: int) -> Parser:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError("must be a whole number")
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ValueError("must be a whole number") from None
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return number
+
+    return parse
+
+
+def _float(low: float, high: float) -> Parser:
+    def parse(value: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError("must be a number") from None
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return number
+
+    return parse
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+        return value.lower() in {"1", "true", "yes", "on"}
+    raise ValueError("must be true or false")
+
+
+def _list(item: Parser) -> Parser:
+    def parse(value: Any) -> tuple[Any, ...]:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list | tuple):
+            raise ValueError("must be a list")
+        return tuple(item(entry) for entry in value)
+
+    return parse
+
+
+def _http_url(value: Any) -> str:
+    text = _nonempty_str(value)
+    if not text.startswith(("http://", "https://")):
+        raise ValueError("must be an absolute http:// or https:// URL")
+    return text.rstrip("/") if text.count("/") == 2 else text
+
+
+def _domain(value: Any) -> str:
+    text = _nonempty_str(value).lower().rstrip(".")
+    if "/" in text or ":" in text or " " in text:
+        raise ValueError(f"{text!r} is not a domain name")
+    return text
+
+
+def _network(value: Any) -> Network:
+    try:
+        return ipaddress.ip_network(_nonempty_str(value), strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a CIDR network such as 127.0.0.0/8") from None
+
+
+def _timezone(value: Any) -> str:
+    name = _nonempty_str(value)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not a time zone name such as America/Denver") from None
+    return name
+
+
+def _action(value: Any) -> str:
+    text = _nonempty_str(value)
+    if text not in ACTIONS:
+        raise ValueError(f"must be one of {', '.join(ACTIONS)}")
+    return text
+
+
+KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
+    ("", "secret_key"): ("secret_key", _nonempty_str),
+    ("", "previous_secret_keys"): ("previous_secret_keys", _list(_nonempty_str)),
+    ("", "demo"): ("demo", _bool),
+    ("county", "name"): ("county_name", _nonempty_str),
+    ("county", "domains"): ("county_domains", _list(_domain)),
+    ("county", "home_url"): ("county_home_url", _http_url),
+    ("county", "privacy_url"): ("county_privacy_url", _http_url),
+    ("county", "webmaster_email"): ("webmaster_email", _nonempty_str),
+    ("county", "webmaster_url"): ("webmaster_url", _http_url),
+    ("county", "timezone"): ("timezone", _timezone),
+    ("database", "url"): ("database_url", _nonempty_str),
+    ("fetch", "allow_networks"): ("allow_networks", _list(_network)),
+    ("fetch", "allowed_ports"): ("allowed_ports", _list(_int(1, 65535))),
+    ("fetch", "privacy_wait_ms"): ("privacy_wait_ms", _int(0, 10_000)),
+    ("fetch", "workers"): ("fetch_workers", _int(1, 64)),
+    ("cache", "found_ttl"): ("found_ttl", _int(60, 365 * 24 * 3600)),
+    ("cache", "not_found_ttl"): ("not_found_ttl", _int(60, 365 * 24 * 3600)),
+    ("cache", "error_ttl"): ("error_ttl", _int(10, 365 * 24 * 3600)),
+    ("server", "public_url"): ("public_url", _http_url),
+    ("server", "host"): ("host", _nonempty_str),
+    ("server", "port"): ("port", _int(1, 65535)),
+    ("server", "workers"): ("workers", _int(1, 64)),
+    ("server", "threads"): ("threads", _int(1, 256)),
+    ("server", "max_url_length"): ("max_url_length", _int(64, 65_536)),
+    ("server", "rules_refresh_seconds"): ("rules_refresh_seconds", _float(0.1, 60)),
+    ("server", "counts_flush_seconds"): ("counts_flush_seconds", _float(0.1, 300)),
+    ("server", "counts_max_keys"): ("counts_max_keys", _int(100, 10_000_000)),
+}
+KEYS.update({("actions", category): (f"action:{category}", _action) for category in CATEGORIES})
+
+
+def _env_name(section: str, key: str) -> str:
+    return "LINKGATE_" + (f"{section}_{key}" if section else key).upper()
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Read the TOML file and the environment; raise :class:`ConfigError` listing every bad key.
+
+    ``overrides`` maps ``"section.key"`` (or ``"key"`` for top-level keys) to values, for tests and
+    command-line flags; it wins over both file and environment.
+    """
+    env = os.environ if environ is None else environ
+    raw: dict[tuple[str, str], tuple[str, Any]] = {}
+    problems: list[str] = []
+
+    config_path = env.get("LINKGATE_CONFIG")
+    if config_path:
+        _read_toml(Path(config_path), raw, problems)
+    for (section, key) in KEYS:
+        name = _env_name(section, key)
+        if name in env:
+            raw[(section, key)] = (f"environment variable {name}", env[name])
+    for dotted, value in (overrides or {}).items():
+        section, _, key = dotted.rpartition(".")
+        if (section, key) not in KEYS:
+            problems.append(f"{dotted}: unknown setting")
+            continue
+        raw[(section, key)] = (f"option {dotted}", value)
+
+    values: dict[str, Any] = {}
+    actions = dict(DEFAULT_ACTIONS)
+    for (section, key), (where, value) in raw.items():
+        field_name, parse = KEYS[(section, key)]
+        try:
+            parsed = parse(value)
+        except ValueError as error:
+            label = f"{section}.{key}" if section else key
+            problems.append(f"{label} ({where}): {error}")
+            continue
+        if field_name.startswith("action:"):
+            actions[field_name.split(":", 1)[1]] = parsed
+        else:
+            values[field_name] = parsed
+    if actions["blocked"] != "block":
+        problems.append("actions.blocked: blocked destinations can only be blocked")
+    if problems:
+        raise ConfigError("Invalid configuration:\n  " + "\n  ".join(problems))
+
+    instance = Path(env.get("LINKGATE_INSTANCE") or "instance").resolve()
+    try:
+        instance.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"LINKGATE_INSTANCE: cannot create the instance folder {instance}: {error}") from None
+    if "secret_key" not in values:
+        values["secret_key"] = _stored_secret_key(instance)
+    if "database_url" not in values:
+        values["database_url"] = f"sqlite:///{instance / 'linkgate.db'}"
+    return Settings(instance_path=instance, actions=actions, **values)
+
+
+def _read_toml(path: Path, raw: dict[tuple[str, str], tuple[str, Any]], problems: list[str]) -> None:
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"LINKGATE_CONFIG: cannot read {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"LINKGATE_CONFIG: {path} is not valid TOML: {error}") from None
+    for name, value in document.items():
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if (name, key) in KEYS:
+                    raw[(name, key)] = (str(path), inner)
+                else:
+                    problems.append(f"{name}.{key} ({path}): unknown setting")
+        elif ("", name) in KEYS:
+            raw[("", name)] = (str(path), value)
+        else:
+            problems.append(f"{name} ({path}): unknown setting")
+
+
+def _stored_secret_key(instance: Path) -> str:
+    """The instance's secret key, generated (256 bits, file mode 0600) on first run."""
+    path = instance / "secret_key"
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(32)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key

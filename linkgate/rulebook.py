@@ -1,0 +1,51 @@
+"""The rules each worker keeps in memory, refreshed from the database when their version changes.
+
+The click path reads :attr:`RuleBook.classifier` and never waits on the database: when the database
+is unreachable the book keeps the last rules it loaded and says so through :attr:`RuleBook.healthy`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from linkgate.classify import Classifier, RuleSet
+from linkgate.errors import StoreUnavailable
+from linkgate.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class RuleBook:
+    def __init__(self, store: Store, base: Classifier) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self.classifier = base
+        self.healthy = False
+        self.loaded_at: float | None = None
+        self.last_error: str | None = None
+
+    @property
+    def version(self) -> int:
+        return self.classifier.rules.version
+
+    def refresh(self) -> bool:
+        """Reload the rules if their version moved; True when the database answered."""
+        with self._lock:
+            try:
+                version = self._store.rules_version()
+                if version != self.classifier.rules.version or self.loaded_at is None:
+                    version, rules = self._store.load_rules()
+                    self.classifier = self.classifier.with_rules(RuleSet(rules, version))
+                    self.loaded_at = time.time()
+            except StoreUnavailable as error:
+                if self.healthy:
+                    log.warning("rules: keeping %d rules of version %d: %s", len(self.classifier.rules),
+                                self.version, error)
+                self.healthy = False
+                self.last_error = str(error)
+                return False
+            self.healthy = True
+            self.last_error = None
+            return True

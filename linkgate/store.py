@@ -1,0 +1,441 @@
+"""Storage: every table and every query, on SQLAlchemy Core, for SQLite and PostgreSQL alike.
+
+The rest of linkgate calls this module by intent (``store.add_rule``, ``store.add_counts``) and never
+writes SQL of its own. Nothing here may hold a visitor's address, user agent, cookie or full URL:
+click counts are registrable domain x day x outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
+
+from linkgate.classify import Rule, make_rule
+from linkgate.errors import RuleError, StoreUnavailable
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+rules = sa.Table(
+    "rules",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(253), nullable=False),
+    sa.Column("exact", sa.Boolean, nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("action", sa.String(8), nullable=True),
+    sa.Column("note", sa.Text, nullable=False, default=""),
+    sa.Column("created_by", sa.String(128), nullable=False, default=""),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("name", "exact", name="uq_rules_name_exact"),
+)
+
+click_counts = sa.Table(
+    "click_counts",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("domain", sa.String(253), primary_key=True),
+    sa.Column("outcome", sa.String(8), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
+security_events = sa.Table(
+    "security_events",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
+sites = sa.Table(
+    "sites",
+    metadata,
+    sa.Column("host", sa.String(253), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False, default="unknown"),
+    sa.Column("privacy_url", sa.Text, nullable=True),
+    sa.Column("found_by", sa.String(32), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("final_url", sa.Text, nullable=True),
+    sa.Column("https", sa.Boolean, nullable=True),
+    sa.Column("gpc", sa.Boolean, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("elapsed_ms", sa.Integer, nullable=True),
+    sa.Column("override_url", sa.Text, nullable=True),
+    sa.Column("override_none", sa.Boolean, nullable=False, default=False),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+)
+
+change_log = sa.Table(
+    "change_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("target", sa.String(300), nullable=False),
+    sa.Column("before", sa.Text, nullable=True),
+    sa.Column("after", sa.Text, nullable=True),
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class SiteRow:
+    host: str
+    status: str
+    privacy_url: str | None
+    found_by: str | None
+    reason: str | None
+    final_url: str | None
+    https: bool | None
+    gpc: bool | None
+    error: str | None
+    checked_at: datetime | None
+    elapsed_ms: int | None
+    override_url: str | None
+    override_none: bool
+
+
+class Store:
+    """The database behind linkgate. One instance per process; safe to share between threads."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.engine = _make_engine(url)
+
+    # ---- schema and health ----
+
+    def create_schema(self) -> None:
+        if self.is_sqlite:
+            path = sa.make_url(self.url).database
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                sqlite3.connect(path).close()
+        with self._begin() as conn:
+            metadata.create_all(conn)
+            if conn.execute(sa.select(meta.c.value).where(meta.c.key == "rules_version")).first() is None:
+                conn.execute(sa.insert(meta).values(key="rules_version", value="1"))
+
+    def ping(self) -> None:
+        """Raise :class:`StoreUnavailable` unless the database answers a real query."""
+        with self._connect() as conn:
+            conn.execute(sa.select(meta.c.value).where(meta.c.key == "rules_version")).first()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except sa.exc.OperationalError as error:
+            raise StoreUnavailable(f"The database is unavailable: {error.orig}") from error
+        except sa.exc.DatabaseError as error:
+            raise StoreUnavailable(f"The database cannot be read: {error.orig}") from error
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.IntegrityError:
+            raise
+        except sa.exc.OperationalError as error:
+            raise StoreUnavailable(f"The database is unavailable: {error.orig}") from error
+        except sa.exc.DatabaseError as error:
+            raise StoreUnavailable(f"The database cannot be read: {error.orig}") from error
+
+    # ---- rules ----
+
+    def rules_version(self) -> int:
+        with self._connect() as conn:
+            value = conn.execute(sa.select(meta.c.value).where(meta.c.key == "rules_version")).scalar()
+        return int(value or 0)
+
+    def load_rules(self) -> tuple[int, list[Rule]]:
+        with self._connect() as conn:
+            version = conn.execute(sa.select(meta.c.value).where(meta.c.key == "rules_version")).scalar()
+            rows = conn.execute(sa.select(rules).order_by(rules.c.name, rules.c.exact)).all()
+        return int(version or 0), [_rule_from_row(row) for row in rows]
+
+    def add_rule(self, rule: Rule, actor: str) -> Rule:
+        stamp = now()
+        with self._begin() as conn:
+            existing = conn.execute(
+                sa.select(rules).where(rules.c.name == rule.name, rules.c.exact == rule.exact)
+            ).first()
+            if existing is not None:
+                raise RuleError(
+                    f"There is already a rule for {rule.pattern} ({existing.kind}); remove or edit it instead."
+                )
+            new_id = conn.execute(
+                sa.insert(rules).values(
+                    name=rule.name,
+                    exact=rule.exact,
+                    kind=rule.kind,
+                    action=rule.action,
+                    note=rule.note,
+                    created_by=actor,
+                    created_at=stamp,
+                    updated_at=stamp,
+                )
+            ).inserted_primary_key[0]
+            saved = Rule(rule.name, rule.exact, rule.kind, rule.action, rule.note, int(new_id))
+            self._log(conn, actor, "rule.add", saved.pattern, None, _rule_json(saved))
+            self._bump_rules_version(conn)
+        return saved
+
+    def remove_rule(self, name: str, exact: bool, actor: str) -> Rule:
+        probe = make_rule(name, "allow", exact=exact)
+        with self._begin() as conn:
+            row = conn.execute(
+                sa.select(rules).where(rules.c.name == probe.name, rules.c.exact == exact)
+            ).first()
+            if row is None:
+                raise RuleError(f"There is no rule for {probe.pattern}.")
+            old = _rule_from_row(row)
+            conn.execute(sa.delete(rules).where(rules.c.id == row.id))
+            self._log(conn, actor, "rule.remove", old.pattern, _rule_json(old), None)
+            self._bump_rules_version(conn)
+        return old
+
+    def _bump_rules_version(self, conn: Connection) -> None:
+        conn.execute(
+            sa.update(meta)
+            .where(meta.c.key == "rules_version")
+            .values(value=sa.cast(sa.cast(meta.c.value, sa.Integer) + 1, sa.Text))
+        )
+
+    # ---- change log ----
+
+    def _log(self, conn: Connection, actor: str, action: str, target: str, before: Any, after: Any) -> None:
+        conn.execute(
+            sa.insert(change_log).values(
+                at=now(),
+                actor=actor,
+                action=action,
+                target=target,
+                before=None if before is None else json.dumps(before, sort_keys=True),
+                after=None if after is None else json.dumps(after, sort_keys=True),
+            )
+        )
+
+    def change_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self._connect() as conn:
+            rows = conn.execute(sa.select(change_log).order_by(change_log.c.id.desc()).limit(limit)).all()
+        return [dict(row._mapping) for row in rows]
+
+    # ---- aggregate counts ----
+
+    def add_counts(
+        self, clicks: Mapping[tuple[date, str, str], int], events: Mapping[tuple[date, str], int]
+    ) -> None:
+        """Add click counts (day, domain, outcome) and security events (day, kind) in one transaction."""
+        with self._begin() as conn:
+            if clicks:
+                self._upsert_add(
+                    conn,
+                    click_counts,
+                    [{"day": d, "domain": dom, "outcome": o, "count": n} for (d, dom, o), n in clicks.items()],
+                    ["day", "domain", "outcome"],
+                )
+            if events:
+                self._upsert_add(
+                    conn,
+                    security_events,
+                    [{"day": d, "kind": k, "count": n} for (d, k), n in events.items()],
+                    ["day", "kind"],
+                )
+
+    def _upsert_add(self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
+        insert = (sqlite_dialect.insert if self.is_sqlite else pg_dialect.insert)(table)
+        statement = insert.on_conflict_do_update(
+            index_elements=keys, set_={"count": table.c.count + insert.excluded.count}
+        )
+        conn.execute(statement, rows)
+
+    def click_totals(self, start: date, end: date) -> list[tuple[date, str, str, int]]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(click_counts.c.day, click_counts.c.domain, click_counts.c.outcome, click_counts.c.count)
+                .where(click_counts.c.day >= start, click_counts.c.day <= end)
+                .order_by(click_counts.c.day, click_counts.c.domain, click_counts.c.outcome)
+            ).all()
+        return [(row.day, row.domain, row.outcome, int(row.count)) for row in rows]
+
+    def event_totals(self, start: date, end: date) -> list[tuple[date, str, int]]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(security_events)
+                .where(security_events.c.day >= start, security_events.c.day <= end)
+                .order_by(security_events.c.day, security_events.c.kind)
+            ).all()
+        return [(row.day, row.kind, int(row.count)) for row in rows]
+
+    # ---- site cache ----
+
+    def get_site(self, host: str) -> SiteRow | None:
+        with self._connect() as conn:
+            row = conn.execute(sa.select(sites).where(sites.c.host == host)).first()
+        return None if row is None else _site_from_row(row)
+
+    def list_sites(self, limit: int = 1000) -> list[SiteRow]:
+        with self._connect() as conn:
+            rows = conn.execute(sa.select(sites).order_by(sites.c.host).limit(limit)).all()
+        return [_site_from_row(row) for row in rows]
+
+    def save_site_check(self, host: str, values: Mapping[str, Any]) -> None:
+        """Record the outcome of a lookup (status, privacy URL, ...) and release the host's lease."""
+        allowed = {"status", "privacy_url", "found_by", "reason", "final_url", "https", "gpc", "error",
+                   "checked_at", "elapsed_ms"}
+        update = {key: value for key, value in values.items() if key in allowed}
+        update.update(lease_owner=None, lease_until=None)
+        with self._begin() as conn:
+            self._ensure_site(conn, host)
+            conn.execute(sa.update(sites).where(sites.c.host == host).values(**update))
+
+    def set_site_override(self, host: str, url: str | None, actor: str) -> None:
+        """Pin a site's privacy link (``url``), or say it has none (``url=None``)."""
+        with self._begin() as conn:
+            self._ensure_site(conn, host)
+            before = conn.execute(
+                sa.select(sites.c.override_url, sites.c.override_none).where(sites.c.host == host)
+            ).one()
+            conn.execute(
+                sa.update(sites).where(sites.c.host == host).values(override_url=url, override_none=url is None)
+            )
+            self._log(
+                conn, actor, "site.override", host,
+                {"override_url": before.override_url, "override_none": before.override_none},
+                {"override_url": url, "override_none": url is None},
+            )
+
+    def clear_site(self, host: str, actor: str) -> bool:
+        with self._begin() as conn:
+            row = conn.execute(sa.select(sites).where(sites.c.host == host)).first()
+            if row is None:
+                return False
+            conn.execute(sa.delete(sites).where(sites.c.host == host))
+            self._log(
+                conn, actor, "site.clear", host,
+                {"privacy_url": row.privacy_url, "override_url": row.override_url,
+                 "override_none": row.override_none},
+                None,
+            )
+        return True
+
+    def try_lease(self, host: str, owner: str, until: datetime) -> bool:
+        """Take the refresh lease on ``host`` unless someone else holds an unexpired one."""
+        stamp = now()
+        with self._begin() as conn:
+            self._ensure_site(conn, host)
+            result = conn.execute(
+                sa.update(sites)
+                .where(
+                    sites.c.host == host,
+                    sa.or_(sites.c.lease_until.is_(None), sites.c.lease_until < stamp, sites.c.lease_owner == owner),
+                )
+                .values(lease_owner=owner, lease_until=until)
+            )
+            return bool(result.rowcount == 1)
+
+    def _ensure_site(self, conn: Connection, host: str) -> None:
+        insert = (sqlite_dialect.insert if self.is_sqlite else pg_dialect.insert)(sites)
+        conn.execute(
+            insert.values(host=host, status="unknown", override_none=False).on_conflict_do_nothing(
+                index_elements=["host"]
+            )
+        )
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        parsed = sa.make_url(url)
+        path = parsed.database or ""
+        if path in ("", ":memory:"):
+            raise StoreUnavailable("linkgate needs a database file, not an in-memory SQLite database.")
+        # mode=rw: a database file that has gone away is an error, not a new empty database.
+        # NullPool: every use opens the file, so a replaced or removed file is noticed at once.
+        engine = sa.create_engine(
+            f"sqlite+pysqlite:///file:{Path(path).resolve()}?mode=rw&uri=true",
+            poolclass=NullPool,
+            connect_args={"timeout": 5, "check_same_thread": False},
+        )
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout = 5000")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=3,
+        connect_args={"connect_timeout": 3},
+    )
+
+
+def _rule_from_row(row: Any) -> Rule:
+    return Rule(
+        name=row.name, exact=bool(row.exact), kind=row.kind, action=row.action, note=row.note or "", id=row.id
+    )
+
+
+def _rule_json(rule: Rule) -> dict[str, Any]:
+    return {"name": rule.name, "exact": rule.exact, "kind": rule.kind, "action": rule.action, "note": rule.note}
+
+
+def _site_from_row(row: Any) -> SiteRow:
+    return SiteRow(
+        host=row.host,
+        status=row.status,
+        privacy_url=row.privacy_url,
+        found_by=row.found_by,
+        reason=row.reason,
+        final_url=row.final_url,
+        https=row.https,
+        gpc=row.gpc,
+        error=row.error,
+        checked_at=_as_utc(row.checked_at),
+        elapsed_ms=row.elapsed_ms,
+        override_url=row.override_url,
+        override_none=bool(row.override_none),
+    )

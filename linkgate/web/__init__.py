@@ -1,0 +1,81 @@
+"""The Flask application: ``create_app()`` is the WSGI entry point (``gunicorn 'linkgate.web:create_app()'``).
+
+The web layer is thin: it parses the request, calls the domain code, renders a template. It must never
+set a cookie or log anything identifying on the click path.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_babel import Babel
+
+from linkgate.config import Settings, load_settings
+from linkgate.web.runtime import Runtime, get_runtime
+
+__all__ = ["create_app", "get_runtime"]
+
+log = logging.getLogger("linkgate")
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+LANGUAGES = ("en",)
+
+
+def _asset_dir(name: str) -> Path:
+    """Templates and static files: inside the installed package (wheel), else at the project's top level."""
+    inside = PACKAGE_DIR / name
+    return inside if inside.is_dir() else PACKAGE_DIR.parent / name
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    """Build the application. ``overrides`` map ``"section.key"`` names to values (tests, flags)."""
+    if settings is None:
+        settings = load_settings(overrides={key.replace("__", "."): value for key, value in overrides.items()})
+    app = Flask(
+        "linkgate",
+        template_folder=str(_asset_dir("templates")),
+        static_folder=str(_asset_dir("static")),
+        static_url_path="/static",
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_PATH="/admin",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=not settings.demo,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+        BABEL_DEFAULT_LOCALE="en",
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    Babel(app, locale_selector=lambda: "en")
+
+    runtime = Runtime(settings)
+    app.extensions["linkgate"] = runtime
+    if settings.allow_networks:
+        log.warning(
+            "fetch.allow_networks is set (%s): the fetcher may reach these non-public networks. "
+            "Use this only for tests.",
+            ", ".join(str(network) for network in settings.allow_networks),
+        )
+
+    from linkgate.web import api, demo, errors, gate, health, security
+
+    security.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(gate.blueprint)
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(api.blueprint)
+    if settings.demo:
+        app.register_blueprint(demo.blueprint)
+
+    @app.context_processor
+    def _county() -> dict[str, Any]:
+        return {"settings": settings, "lang": "en"}
+
+    return app

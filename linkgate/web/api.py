@@ -1,0 +1,26 @@
+"""Read-only JSON for pages and scripts: ``GET /api/site/<host>`` (what the notice knows of a site)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify
+from flask.typing import ResponseReturnValue
+
+from linkgate.errors import InvalidDestination
+from linkgate.urls import normalise_rule_name
+from linkgate.web.runtime import get_runtime
+
+blueprint = Blueprint("api", __name__, url_prefix="/api")
+
+
+@blueprint.get("/site/<host>")
+def site(host: str) -> ResponseReturnValue:
+    """The cached facts for ``host``; starts a lookup when there are none (never waits for it)."""
+    try:
+        name = normalise_rule_name(host)
+    except InvalidDestination:
+        abort(404)
+    runtime = get_runtime()
+    facts = runtime.site_facts_for_host(name, wait_ms=0)
+    response = jsonify(facts.as_json())
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,193 @@
+"""``GET /go``: the click path. Parse the destination, classify it, then redirect, warn or block.
+
+Never a 500: an unexpected failure still gets the visitor a notice (or the error page) from what was
+parsed. Never an open redirect: a redirect goes only to the parser's own serialisation of a County or
+trusted partner destination. Never stores or logs the visitor's address, user agent, cookies or the full
+destination: only registrable domain x day x outcome is counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, render_template, request
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
+
+from linkgate.classify import FLAGS, Classification
+from linkgate.errors import InvalidDestination
+from linkgate.urls import Destination, parse_destination, registrable_domain, unicode_host
+from linkgate.web.runtime import Runtime, get_runtime
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("gate", __name__)
+
+NO_STORE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
+
+CATEGORY_TEXT = {
+    "county": _l("a Missoula County website"),
+    "partner": _l("a partner website that Missoula County trusts"),
+    "government": _l("a government website, not run by Missoula County"),
+    "education": _l("a school, college or university website, not run by Missoula County"),
+    "external": _l("a website not run by Missoula County"),
+    "blocked": _l("a website Missoula County has blocked"),
+}
+
+FLAG_TEXT = {
+    "credentials": _l(
+        "The address contains a user name or password before the site's name. Tricksters use this to make "
+        "a link look like it goes somewhere else."
+    ),
+    "ip_address": _l(
+        "The address uses a number (an IP address) instead of a website name, so you cannot tell who runs it."
+    ),
+    "lookalike": _l(
+        "The website's name looks like a Missoula County address but is not one. It may be pretending to be "
+        "the County."
+    ),
+    "mixed_script": _l(
+        "The website's name mixes letters from different alphabets, a trick used to imitate other sites."
+    ),
+    "insecure": _l(
+        "The connection to this site is not encrypted (http, not https): others on your network could see "
+        "or change what you send and receive."
+    ),
+    "port": _l("The address uses an unusual port number, which ordinary websites rarely need."),
+    "idn": _l("The website's name uses international characters; check that it is the site you expect."),
+}
+
+
+@dataclass(frozen=True)
+class DisplayAddress:
+    """The destination split so the registrable domain can be emphasised."""
+
+    before: str
+    domain: str
+    after: str
+    unicode_host: str | None
+
+
+def display_address(destination: Destination) -> DisplayAddress:
+    href = destination.href
+    start = href.index("//") + 2
+    authority_end = href.find("/", start)
+    authority = href[start:] if authority_end < 0 else href[start:authority_end]
+    host_at = start + (authority.rfind("@") + 1 if destination.has_credentials else 0)
+    serialized_host = f"[{destination.host}]" if ":" in destination.host else destination.host
+    domain = registrable_domain(destination.host) if not destination.is_ip else destination.host
+    domain_at = host_at + len(serialized_host) - len(domain) - (1 if serialized_host.startswith("[") else 0)
+    if not href.startswith(domain, domain_at):
+        domain_at, domain = host_at, serialized_host
+    shown = unicode_host(destination.host)
+    return DisplayAddress(
+        before=href[:domain_at],
+        domain=domain,
+        after=href[domain_at + len(domain) :],
+        unicode_host=shown if shown != destination.host else None,
+    )
+
+
+@blueprint.get("/go")
+def go() -> Response:
+    runtime = get_runtime()
+    runtime.ensure_upkeep()
+    try:
+        return _go(runtime)
+    except Exception as error:  # the click path must never answer 500
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        log.error("gate: unexpected %s at %s:%s", type(error).__name__, frame.filename, frame.lineno)
+        return _fallback()
+
+
+def _go(runtime: Runtime) -> Response:
+    settings = runtime.settings
+    values = request.args.getlist("url")
+    if len(values) > 1:
+        runtime.counts.event("invalid_url")
+        return _error(str(_l("The link names more than one destination, so it is not clear where it should go.")))
+    try:
+        destination = parse_destination(values[0] if values else None, settings.max_url_length)
+    except InvalidDestination as error:
+        runtime.counts.event("invalid_url")
+        return _error(str(error))
+
+    signed = False
+    signature = request.args.get("sig")
+    if signature is not None:
+        signed = runtime.signer.verify(destination.href, signature)
+        if not signed:
+            runtime.counts.event("bad_signature")
+    from_county = _referer_is_county(runtime, request.headers.get("Referer"))
+    classification = runtime.classifier.classify(destination, trusted=signed or from_county)
+    domain = registrable_domain(destination.host)
+    runtime.counts.click(domain, classification.action)
+    if classification.is_deceptive:
+        runtime.counts.event("deceptive_flag")
+
+    if classification.action == "redirect":
+        response = Response(status=302, headers=NO_STORE)
+        response.headers["Location"] = destination.href
+        return response
+    if classification.action == "block":
+        runtime.counts.event("blocked_destination")
+        return _page("block.html", 403, destination, classification)
+    return _page("notice.html", 200, destination, classification, facts=runtime.site_facts(destination))
+
+
+def _referer_is_county(runtime: Runtime, referer: str | None) -> bool:
+    if not referer:
+        return False
+    try:
+        source = parse_destination(referer, runtime.settings.max_url_length)
+    except InvalidDestination:
+        return False
+    return not source.is_ip and runtime.classifier.is_county_host(source.host)
+
+
+def _page(
+    template: str, status: int, destination: Destination, classification: Classification, **context: object
+) -> Response:
+    flags = [
+        {"code": flag, "deceptive": FLAGS[flag], "text": FLAG_TEXT[flag]} for flag in classification.flags
+    ]
+    body = render_template(
+        template,
+        destination=destination,
+        address=display_address(destination),
+        classification=classification,
+        category_text=CATEGORY_TEXT[classification.category],
+        flags=flags,
+        **context,
+    )
+    return Response(body, status=status, headers=NO_STORE, mimetype="text/html")
+
+
+def _error(message: str) -> Response:
+    body = render_template("error.html", title=_l("This link cannot be followed"), message=message)
+    return Response(body, status=400, headers=NO_STORE, mimetype="text/html")
+
+
+def _fallback() -> Response:
+    """A last-resort page built without templates or the database."""
+    try:
+        destination: Destination | None = parse_destination(request.args.get("url"))
+    except (InvalidDestination, ValueError):
+        destination = None
+    if destination is None:
+        body = Markup("<p>This link cannot be followed.</p>")
+        status = 400
+    else:
+        body = Markup(
+            '<p>You are leaving Missoula County\'s website for {host}.</p>'
+            '<p><a id="continue" rel="noopener noreferrer" href="{href}">Continue to {host}</a></p>'
+        ).format(host=destination.host, href=destination.href)
+        status = 200
+    page = (
+        Markup('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Leaving Missoula County'
+               "</title></head><body><main>")
+        + body
+        + Markup("</main></body></html>")
+    )
+    return Response(str(escape(page)), status=status, headers=NO_STORE, mimetype="text/html")
