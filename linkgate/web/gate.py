@@ -11,15 +11,20 @@ from __future__ import annotations
 import logging
 import traceback
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, render_template, request
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
+from werkzeug.datastructures import Headers
 
 from linkgate.classify import FLAGS, Classification
 from linkgate.errors import InvalidDestination
 from linkgate.urls import Destination, parse_destination, registrable_domain, unicode_host
 from linkgate.web.runtime import Runtime, get_runtime
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("gate", __name__)
@@ -57,6 +62,24 @@ FLAG_TEXT = {
     "port": _l("The address uses an unusual port number, which ordinary websites rarely need."),
     "idn": _l("The website's name uses international characters; check that it is the site you expect."),
 }
+
+
+class ExactRedirect(Response):
+    """A 302 whose Location is exactly the parser's serialisation.
+
+    Werkzeug re-encodes Location headers (``iri_to_uri``), which would change a destination such as
+    ``?\\x`` into ``?%5Cx``: a different URL from the one the visitor was shown and the rules judged.
+    ``href`` is already ASCII and free of control characters (WHATWG serialisation), so it is sent as is.
+    """
+
+    def __init__(self, href: str) -> None:
+        super().__init__(status=302, headers=NO_STORE)
+        self.href = href
+
+    def get_wsgi_headers(self, environ: WSGIEnvironment) -> Headers:
+        headers = super().get_wsgi_headers(environ)
+        headers["Location"] = self.href
+        return headers
 
 
 @dataclass(frozen=True)
@@ -127,9 +150,7 @@ def _go(runtime: Runtime) -> Response:
         runtime.counts.event("deceptive_flag")
 
     if classification.action == "redirect":
-        response = Response(status=302, headers=NO_STORE)
-        response.headers["Location"] = destination.href
-        return response
+        return ExactRedirect(destination.href)
     if classification.action == "block":
         runtime.counts.event("blocked_destination")
         return _page("block.html", 403, destination, classification)

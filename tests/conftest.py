@@ -1,0 +1,161 @@
+"""Shared fixtures: real linkgate servers (gunicorn subprocesses) on 127.0.0.1 with their own instance."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+LINKGATE = [sys.executable, "-m", "linkgate.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class LiveServer:
+    """A real ``linkgate serve`` (gunicorn) with its own instance folder, config file and port."""
+
+    def __init__(self, directory: Path, config: dict[str, dict[str, Any]] | None = None, workers: int = 1):
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        sections: dict[str, dict[str, Any]] = {
+            "server": {
+                "public_url": self.url,
+                "port": self.port,
+                "workers": workers,
+                "threads": 4,
+                "rules_refresh_seconds": 0.3,
+                "counts_flush_seconds": 0.3,
+            },
+            "fetch": {"privacy_wait_ms": 300},
+        }
+        for section, values in (config or {}).items():
+            sections.setdefault(section, {}).update(values)
+        top = sections.pop("", {})
+        lines = [f"{key} = {toml_value(value)}" for key, value in top.items()]
+        for section, values in sections.items():
+            lines.append(f"[{section}]")
+            lines.extend(f"{key} = {toml_value(value)}" for key, value in values.items())
+        self.config_path = directory / "linkgate.toml"
+        self.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self.env = {
+            key: value for key, value in os.environ.items() if not key.startswith("LINKGATE_")
+        } | {
+            "LINKGATE_CONFIG": str(self.config_path),
+            "LINKGATE_INSTANCE": str(directory / "instance"),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = directory / "server.log"
+
+    def cli(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [*LINKGATE, *args], env=self.env, capture_output=True, text=True, input=input, timeout=60
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"linkgate {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+        return result
+
+    def start(self) -> LiveServer:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [*LINKGATE, "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"linkgate serve exited: {self.log_path.read_text(errors='replace')}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"linkgate serve did not start: {self.log_path.read_text(errors='replace')}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.process = None
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        kwargs.setdefault("timeout", 10)
+        return httpx.get(self.url + path, follow_redirects=False, **kwargs)
+
+    @property
+    def database(self) -> Path:
+        return self.directory / "instance" / "linkgate.db"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def gate_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One shared server with a known rule set; tests must not change its rules."""
+    server = LiveServer(tmp_path_factory.mktemp("gate"))
+    for args in (
+        ("allow", "partner.example", "--note", "trusted partner"),
+        ("block", "bad.partner.example", "--exact"),
+        ("block", "blocked.example"),
+        ("allow", "ok.blocked.example", "--exact"),
+        ("allow", "notice-partner.example", "--action", "notice"),
+        ("block", "evil.example.org"),
+        ("allow", "www.evil.example.org"),
+    ):
+        server.cli(*args)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Any]:
+    """Start servers of one's own (they are stopped after the test)."""
+    started: list[LiveServer] = []
+
+    def make(config: dict[str, dict[str, Any]] | None = None, workers: int = 1, start: bool = True) -> LiveServer:
+        directory = tmp_path / f"server{len(started)}"
+        directory.mkdir()
+        server = LiveServer(directory, config, workers)
+        started.append(server)
+        return server.start() if start else server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    )

@@ -1,0 +1,443 @@
+"""The click path against a real running server (gunicorn): actions, categories, flags, precedence."""
+
+from __future__ import annotations
+
+import html
+import re
+import sqlite3
+import time
+from urllib.parse import quote
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from linkgate.errors import InvalidDestination
+from linkgate.urls import parse_destination
+
+pytestmark = pytest.mark.server
+
+COUNTY_REFERER = {"Referer": "https://www.missoulacounty.us/departments/parks"}
+
+
+def go(server, url: str, **kwargs) -> httpx.Response:
+    return server.get("/go?url=" + quote(url, safe=""), **kwargs)
+
+
+def continue_href(response: httpx.Response) -> str:
+    match = re.search(r'<a id="continue"[^>]*href="([^"]*)"', response.text)
+    assert match, "the notice has no Continue link"
+    return html.unescape(match.group(1))
+
+
+def flags_of(response: httpx.Response) -> set[str]:
+    return set(re.findall(r'data-flag="([a-z_]+)"', response.text))
+
+
+# ---- actions and categories ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://www.missoulacounty.us/departments",
+        "https://missoulacounty.us/",
+        "https://co.missoula.mt.us/page?x=1",
+        "https://deep.sub.missoulacounty.us/a#frag",
+    ],
+)
+def test_county_destinations_redirect_even_without_trust(gate_server, url):
+    response = go(gate_server, url)
+    assert response.status_code == 302
+    assert response.headers["location"] == parse_destination(url).href
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_partner_redirects_when_referer_is_a_county_page(gate_server):
+    response = go(gate_server, "https://www.partner.example/apply", headers=COUNTY_REFERER)
+    assert response.status_code == 302
+    assert response.headers["location"] == "https://www.partner.example/apply"
+
+
+def test_partner_redirects_when_signed(gate_server):
+    link = gate_server.cli("sign", "https://partner.example/forms").stdout.strip()
+    assert link.startswith(gate_server.url + "/go?url=")
+    response = httpx.get(link, follow_redirects=False)
+    assert response.status_code == 302
+    assert response.headers["location"] == "https://partner.example/forms"
+
+
+def test_unsigned_partner_link_from_elsewhere_gets_the_notice_saying_so(gate_server):
+    response = go(gate_server, "https://partner.example/", headers={"Referer": "https://evil.example.net/"})
+    assert response.status_code == 200
+    assert 'data-untrusted="true"' in response.text
+    assert "did not come from a Missoula County page" in response.text
+
+
+def test_signature_for_another_destination_is_not_trusted(gate_server):
+    link = gate_server.cli("sign", "https://partner.example/a").stdout.strip()
+    signature = link.rsplit("sig=", 1)[1]
+    response = gate_server.get(f"/go?url={quote('https://partner.example/b', safe='')}&sig={signature}")
+    assert response.status_code == 200
+    assert 'data-untrusted="true"' in response.text
+
+
+def test_referer_that_only_mentions_the_county_is_not_trusted(gate_server):
+    for referer in (
+        "https://missoulacounty.us.evil.example/",
+        "https://evil.example/?https://www.missoulacounty.us/",
+        "https://www.missoulacounty.us@evil.example/",
+        "javascript:alert(1)",
+    ):
+        response = go(gate_server, "https://partner.example/", headers={"Referer": referer})
+        assert response.status_code == 200, referer
+
+
+@pytest.mark.parametrize(
+    ("url", "category_text"),
+    [
+        ("https://www.mt.gov/", "a government website"),
+        ("https://www.usa.gov/", "a government website"),
+        ("https://ci.missoula.mt.us/", "a government website"),
+        ("https://www.umt.edu/", "a school, college or university website"),
+        ("https://www.mcps.k12.mt.us/", "a school, college or university website"),
+        ("https://www.missoulian.com/", "a website not run by Missoula County"),
+    ],
+)
+def test_government_education_and_external_get_the_notice(gate_server, url, category_text):
+    response = go(gate_server, url, headers=COUNTY_REFERER)
+    assert response.status_code == 200
+    assert "You are leaving Missoula County" in response.text
+    assert category_text in response.text
+    assert continue_href(response) == parse_destination(url).href
+    assert 'rel="noopener noreferrer"' in response.text
+    assert 'href="https://www.missoulacounty.us/"' in response.text  # back to the County
+    assert "https://www.missoulacounty.us/privacy-policy" in response.text  # the County's own policy
+
+
+def test_rule_with_notice_action_shows_notice_even_when_trusted(gate_server):
+    response = go(gate_server, "https://notice-partner.example/", headers=COUNTY_REFERER)
+    assert response.status_code == 200
+    assert "a partner website that Missoula County trusts" in response.text
+
+
+def test_blocked_destination_gets_403_with_no_way_on(gate_server):
+    response = go(gate_server, "https://www.blocked.example/page", headers=COUNTY_REFERER)
+    assert response.status_code == 403
+    assert "This link is blocked" in response.text
+    assert 'id="continue"' not in response.text
+    assert "https://www.blocked.example/page\"" not in response.text  # never a link to it
+    assert "helpdesk@co.missoula.mt.us" in response.text
+
+
+# ---- rule precedence -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("https://bad.partner.example/", 403),  # exact block beats the domain allow above it
+        ("https://x.bad.partner.example/", 302),  # ...but an exact rule does not cover subdomains
+        ("https://blocked.example/", 403),
+        ("https://ok.blocked.example/", 302),  # exact allow inside a blocked domain
+        ("https://sub.ok.blocked.example/", 403),
+        ("https://evil.example.org/", 403),
+        ("https://www.evil.example.org/", 302),  # more specific allow wins
+        ("https://a.www.evil.example.org/", 302),
+        ("https://other.example.org/", 200),  # no rule: external notice
+    ],
+)
+def test_most_specific_rule_wins(gate_server, url, status):
+    assert go(gate_server, url, headers=COUNTY_REFERER).status_code == status
+
+
+# ---- risk flags ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "flags"),
+    [
+        ("https://user:secret@partner.example/", {"credentials"}),
+        ("https://www.missoulacounty.us@evil.example/", {"credentials"}),
+        ("https://93.184.216.34/", {"ip_address"}),
+        ("http://0x5db8d822/", {"ip_address", "insecure"}),
+        ("https://[2606:2800:220:1::]/", {"ip_address"}),
+        ("https://missoulacounty-payments.com/", {"lookalike"}),
+        ("https://misoulacounty.us/", {"lookalike"}),
+        ("https://m\u0456ssoulacounty.us/", {"lookalike", "mixed_script", "idn"}),
+        ("http://www.missoulian.com/", {"insecure"}),
+        ("https://www.missoulian.com:8443/", {"port"}),
+        ("https://b\u00fccher.example/", {"idn"}),
+    ],
+)
+def test_flags_are_shown_and_explained(gate_server, url, flags):
+    response = go(gate_server, url, headers=COUNTY_REFERER)
+    assert response.status_code == 200
+    assert flags_of(response) == flags
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user@www.missoulacounty.us/",  # County host, but with credentials
+        "https://user:pw@partner.example/",  # trusted partner, but with credentials
+    ],
+)
+def test_deceptive_flag_forces_the_notice_whatever_the_rules_say(gate_server, url):
+    response = go(gate_server, url, headers=COUNTY_REFERER)
+    assert response.status_code == 200
+    assert "Warning:" in response.text
+
+
+def test_idn_notice_shows_the_international_form(gate_server):
+    response = go(gate_server, "https://xn--bcher-kva.example/", headers=COUNTY_REFERER)
+    assert "bücher.example" in response.text
+    assert "xn--bcher-kva.example" in response.text
+
+
+def test_registrable_domain_is_emphasised(gate_server):
+    response = go(gate_server, "https://www.news.bbc.co.uk/story?id=1", headers=COUNTY_REFERER)
+    assert '<strong class="domain">bbc.co.uk</strong>' in response.text
+
+
+# ---- bad input -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("", "missing or empty"),
+        ("url=", "missing or empty"),
+        ("url=%2Fhome", "not complete"),
+        ("url=%2F%2Fevil.example%2F", "not complete"),
+        ("url=javascript%3Aalert(1)", "&#34;javascript:&#34; address"),
+        ("url=data%3Atext%2Fhtml%2C%3Cscript%3E", "&#34;data:&#34; address"),
+        ("url=file%3A%2F%2F%2Fetc%2Fpasswd", "&#34;file:&#34; address"),
+        ("url=ftp%3A%2F%2Fexample.com%2F", "&#34;ftp:&#34; address"),
+        ("url=http%3A%2F%2Fa%20b.example%2F", "not valid"),
+        ("url=https%3A%2F%2F%5B%3A%3A1%2F", "not valid"),
+        ("url=https%3A%2F%2Fa.example%2F&url=https%3A%2F%2Fb.example%2F", "more than one destination"),
+        ("url=https%3A%2F%2Fexample.com%2F" + "a" * 4100, "too long"),
+    ],
+)
+def test_bad_destinations_get_a_400_page_that_says_what_is_wrong(gate_server, query, message):
+    response = gate_server.get("/go?" + query)
+    assert response.status_code == 400
+    assert "This link cannot be followed" in response.text
+    assert message in response.text
+    assert "location" not in response.headers
+
+
+def test_hostile_markup_in_the_destination_is_escaped(gate_server):
+    url = 'https://example.com/"><script>alert(1)</script>'
+    response = go(gate_server, url)
+    assert "<script>alert(1)</script>" not in response.text
+    assert continue_href(response) == parse_destination(url).href
+
+
+# ---- headers, cookies, privacy -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/go?url=https%3A%2F%2Fwww.missoulian.com%2F",
+        "/go?url=https%3A%2F%2Fblocked.example%2F",
+        "/go?url=javascript%3A1",
+        "/go?url=https%3A%2F%2Fwww.missoulacounty.us%2F",
+        "/healthz",
+        "/static/linkgate.css",
+        "/no-such-page",
+    ],
+)
+def test_every_response_has_the_security_headers_and_no_cookie(gate_server, path):
+    response = gate_server.get(path)
+    csp = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert "script-src 'self'" in csp
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "set-cookie" not in response.headers
+    assert response.status_code < 500
+
+
+def test_pages_have_no_inline_script_or_style(gate_server):
+    for url in ("https://www.missoulian.com/", "https://blocked.example/", "javascript:1"):
+        text = go(gate_server, url).text
+        assert "<style" not in text
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text)
+        assert " style=" not in text
+
+
+def test_clicks_are_counted_per_domain_and_day_only(gate_server):
+    token = f"zz{time.time_ns()}"
+    go(gate_server, f"https://www.missoulian.com/{token}?q={token}")
+    go(gate_server, f"https://www.missoulian.com/{token}?q={token}")
+    go(gate_server, f"https://www.missoulacounty.us/{token}")
+    go(gate_server, f"https://blocked.example/{token}")
+    deadline = time.monotonic() + 10
+    rows = []
+    while time.monotonic() < deadline:
+        with sqlite3.connect(gate_server.database) as db:
+            rows = db.execute("select domain, outcome, count from click_counts").fetchall()
+        if {("missoulian.com", "notice"), ("missoulacounty.us", "redirect"), ("blocked.example", "block")} <= {
+            (d, o) for d, o, _ in rows
+        }:
+            break
+        time.sleep(0.2)
+    counts = {(d, o): c for d, o, c in rows}
+    assert counts[("missoulian.com", "notice")] >= 2
+    assert counts[("missoulacounty.us", "redirect")] >= 1
+    assert counts[("blocked.example", "block")] >= 1
+    # Nothing identifying anywhere: not the path, not the query, not an address.
+    raw = gate_server.database.read_bytes()
+    wal = gate_server.database.with_name("linkgate.db-wal")
+    if wal.exists():
+        raw += wal.read_bytes()
+    assert token.encode() not in raw
+    assert b"127.0.0.1" not in raw
+    assert token not in gate_server.log()
+    assert "/go" not in gate_server.log()  # no request lines, so no addresses or destinations
+    with sqlite3.connect(gate_server.database) as db:
+        columns = {row[1] for row in db.execute("pragma table_info(click_counts)")}
+    assert columns == {"day", "domain", "outcome", "count"}
+
+
+def test_security_events_are_counted_by_kind(gate_server):
+    gate_server.get("/go?url=javascript%3A1")
+    gate_server.get(f"/go?url={quote('https://partner.example/', safe='')}&sig=deadbeef.AAAA")
+    go(gate_server, "https://blocked.example/")
+    go(gate_server, "https://missoulacounty-payments.com/")
+    deadline = time.monotonic() + 10
+    kinds: set[str] = set()
+    while time.monotonic() < deadline:
+        with sqlite3.connect(gate_server.database) as db:
+            kinds = {row[0] for row in db.execute("select kind from security_events")}
+        if {"invalid_url", "bad_signature", "blocked_destination", "deceptive_flag"} <= kinds:
+            break
+        time.sleep(0.2)
+    assert {"invalid_url", "bad_signature", "blocked_destination", "deceptive_flag"} <= kinds
+
+
+def test_healthz_reports_rules_version_and_database(gate_server):
+    response = gate_server.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["db"] == "ok"
+    assert body["rules"] == 7
+    assert body["rules_version"] >= 8
+
+
+# ---- the database going away ---------------------------------------------------------------------
+
+
+def test_click_path_survives_the_database_going_away(make_server):
+    server = make_server(start=False)
+    server.cli("block", "blocked.example")
+    server.cli("allow", "partner.example")
+    server.start()
+    assert server.get("/healthz").json()["db"] == "ok"
+    moved = server.database.with_name("moved-away.db")
+    server.database.rename(moved)
+    for suffix in ("-wal", "-shm"):
+        side = server.database.with_name("linkgate.db" + suffix)
+        if side.exists():
+            side.rename(moved.with_name("moved-away.db" + suffix))
+    time.sleep(1)  # at least one rules refresh and one flush against the missing database
+    health = server.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["db"] == "degraded"
+    for _ in range(20):
+        assert go(server, "https://blocked.example/").status_code == 403  # last loaded rules still apply
+        assert go(server, "https://partner.example/", headers=COUNTY_REFERER).status_code == 302
+        notice = go(server, "https://cold-site.example/")
+        assert notice.status_code == 200
+        assert 'id="continue"' in notice.text
+        assert server.get("/go?url=nope").status_code == 400
+    assert server.get("/healthz").json()["counts_pending"] >= 60
+    moved.rename(server.database)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and server.get("/healthz").json()["counts_pending"]:
+        time.sleep(0.2)
+    assert server.get("/healthz").json()["db"] == "ok"
+    with sqlite3.connect(server.database) as db:
+        counts = dict(db.execute("select outcome, sum(count) from click_counts group by outcome").fetchall())
+    assert counts == {"block": 20, "redirect": 20, "notice": 20}
+
+
+def test_corrupt_database_file_is_degraded_not_an_error(make_server):
+    server = make_server()
+    server.database.write_bytes(b"this is not a database" * 100)
+    time.sleep(0.8)
+    assert server.get("/healthz").json()["db"] == "degraded"
+    assert go(server, "https://www.missoulian.com/").status_code == 200
+
+
+# ---- properties: never a 5xx, never an open redirect ---------------------------------------------
+
+SEED_URLS = [
+    "https://www.missoulacounty.us/departments?x=1#top",
+    "https://partner.example/apply",
+    "https://user:pw@evil.example:8080/path",
+    "http://127.0.0.1/",
+    "https://blocked.example/",
+    "https://www.mt.gov/",
+    "https://xn--bcher-kva.example/",
+]
+HOSTILE = list("\\/@:.#?%\t\n\r \x00[]\u3002\uff0e\u0456\u200b") + ["%2e", "%40", "//", "\\\\", "@www.missoulacounty.us"]
+ALLOWED_REDIRECT_DOMAINS = ("missoulacounty.us", "co.missoula.mt.us", "partner.example", "ok.blocked.example",
+                            "www.evil.example.org")
+
+
+@st.composite
+def mutated_urls(draw: st.DrawFn) -> str:
+    text = draw(st.sampled_from(SEED_URLS))
+    for _ in range(draw(st.integers(1, 4))):
+        position = draw(st.integers(0, len(text)))
+        choice = draw(st.integers(0, 2))
+        if choice == 0:
+            text = text[:position] + draw(st.sampled_from(HOSTILE)) + text[position:]
+        elif choice == 1 and text:
+            text = text[:position] + text[position + 1 :]
+        else:
+            text = text[:position] + draw(st.text(max_size=3)) + text[position:]
+    return text
+
+
+def check_invariants(client: httpx.Client, raw: str, headers: dict[str, str]) -> None:
+    response = client.get("/go", params={"url": raw}, headers=headers)
+    assert response.status_code < 500, raw
+    try:
+        destination = parse_destination(raw)
+    except InvalidDestination:
+        assert response.status_code == 400, raw
+        return
+    if 300 <= response.status_code < 400:
+        assert response.headers["location"] == destination.href
+        host = parse_destination(response.headers["location"]).host
+        assert any(host == d or host.endswith("." + d) for d in ALLOWED_REDIRECT_DOMAINS), raw
+    elif response.status_code == 200:
+        assert parse_destination(continue_href(response)).host == destination.host
+        assert continue_href(response) == destination.href
+    else:
+        assert response.status_code == 403
+
+
+@pytest.fixture(scope="module")
+def client(gate_server):
+    with httpx.Client(base_url=gate_server.url, follow_redirects=False, timeout=10) as client:
+        yield client
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.text(max_size=120), trusted=st.booleans())
+def test_arbitrary_text_is_never_a_5xx_or_an_open_redirect(client, raw, trusted):
+    check_invariants(client, raw, COUNTY_REFERER if trusted else {})
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=mutated_urls(), trusted=st.booleans())
+def test_mutated_real_urls_are_never_a_5xx_or_an_open_redirect(client, raw, trusted):
+    check_invariants(client, raw, COUNTY_REFERER if trusted else {})
