@@ -37,8 +37,64 @@ FLAGS: dict[str, bool] = {
 }
 
 US_STATES = frozenset(
-    "al ak az ar ca co ct de dc fl ga hi id il in ia ks ky la me md ma mi mn ms mo mt ne nv nh nj nm ny nc "
-    "nd oh ok or pa ri sc sd tn tx ut vt va wa wv wi wy as gu mp pr vi".split()
+    {
+        "al",
+        "ak",
+        "az",
+        "ar",
+        "ca",
+        "co",
+        "ct",
+        "de",
+        "dc",
+        "fl",
+        "ga",
+        "hi",
+        "id",
+        "il",
+        "in",
+        "ia",
+        "ks",
+        "ky",
+        "la",
+        "me",
+        "md",
+        "ma",
+        "mi",
+        "mn",
+        "ms",
+        "mo",
+        "mt",
+        "ne",
+        "nv",
+        "nh",
+        "nj",
+        "nm",
+        "ny",
+        "nc",
+        "nd",
+        "oh",
+        "ok",
+        "or",
+        "pa",
+        "ri",
+        "sc",
+        "sd",
+        "tn",
+        "tx",
+        "ut",
+        "vt",
+        "va",
+        "wa",
+        "wv",
+        "wi",
+        "wy",
+        "as",
+        "gu",
+        "mp",
+        "pr",
+        "vi",
+    }
 )
 GOVERNMENT_LABELS = frozenset({"gov", "mil", "gob", "gouv", "govt", "gv", "go"})
 EDUCATION_LABELS = frozenset({"edu", "ac", "k12", "school", "sch"})
@@ -66,7 +122,9 @@ class Rule:
         return (self.name.count(".") + 1, 1 if self.exact else 0, 1 if self.kind == "block" else 0)
 
 
-def make_rule(name: str, kind: str, *, exact: bool = False, action: str | None = None, note: str = "") -> Rule:
+def make_rule(
+    name: str, kind: str, *, exact: bool = False, action: str | None = None, note: str = ""
+) -> Rule:
     """Validate and normalise a rule, or raise :class:`RuleError` saying what is wrong."""
     if kind not in RULE_KINDS:
         raise RuleError(f'A rule is "allow" or "block", not "{kind}".')
@@ -123,7 +181,7 @@ class RuleSet:
         """Existing rules of the other kind that overlap ``rule`` (for warnings in the console)."""
         found = []
         for other in self.rules:
-            if other.kind == rule.kind or other.name == rule.name and other.exact == rule.exact:
+            if other.kind == rule.kind or (other.name == rule.name and other.exact == rule.exact):
                 continue
             if _covers(other, rule.name) or _covers(rule, other.name):
                 found.append(other)
@@ -299,14 +357,14 @@ def _within_one_edit(a: str, b: str) -> bool:
         diffs = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
         if len(diffs) == 1:
             return True
-        return len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[
-            diffs[0]
-        ]
+        return (
+            len(diffs) == 2
+            and diffs[1] == diffs[0] + 1
+            and a[diffs[0]] == b[diffs[1]]
+            and a[diffs[1]] == b[diffs[0]]
+        )
     shorter, longer = (a, b) if len(a) < len(b) else (b, a)
-    for i in range(len(longer)):
-        if longer[:i] + longer[i + 1 :] == shorter:
-            return True
-    return False
+    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,8 +429,10 @@ def _looks_like_county(host: str, display: str, county_domains: tuple[str, ...])
         # 3. One-character edits of the County's domain or name (misoulacounty.us, missoulacounty.org).
         if _within_one_edit(skeleton(registrable_display), county.skeleton):
             return True
-        if county.owns_registrable and len(county.brand) >= 6 and (
-            registrable_stem == county.brand or _within_one_edit(registrable_stem, county.brand)
+        if (
+            county.owns_registrable
+            and len(county.brand) >= 6
+            and (registrable_stem == county.brand or _within_one_edit(registrable_stem, county.brand))
         ):
             return True
     return False

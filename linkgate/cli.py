@@ -88,8 +88,9 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     """Serve linkgate under gunicorn (the same app as 'linkgate.web:create_app()')."""
     from linkgate.serving import serve as run
 
-    settings = _settings(**{"server.host": host, "server.port": port, "server.workers": workers,
-                            "server.threads": threads})
+    settings = _settings(
+        **{"server.host": host, "server.port": port, "server.workers": workers, "server.threads": threads}
+    )
     _store(settings)
     run(settings)
 
@@ -209,9 +210,24 @@ def rules(ctx: click.Context, as_json: bool) -> None:
         return
     version, found = _store(_settings()).load_rules()
     if as_json:
-        click.echo(json.dumps({"version": version, "rules": [
-            {"pattern": r.pattern, "name": r.name, "exact": r.exact, "kind": r.kind, "action": r.action,
-             "note": r.note} for r in found]}))
+        click.echo(
+            json.dumps(
+                {
+                    "version": version,
+                    "rules": [
+                        {
+                            "pattern": r.pattern,
+                            "name": r.name,
+                            "exact": r.exact,
+                            "kind": r.kind,
+                            "action": r.action,
+                            "note": r.note,
+                        }
+                        for r in found
+                    ],
+                }
+            )
+        )
         return
     if not found:
         click.echo("No rules.")

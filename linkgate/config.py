@@ -224,7 +224,7 @@ def load_settings(
     config_path = env.get("LINKGATE_CONFIG")
     if config_path:
         _read_toml(Path(config_path), raw, problems)
-    for (section, key) in KEYS:
+    for section, key in KEYS:
         name = _env_name(section, key)
         if name in env:
             raw[(section, key)] = (f"environment variable {name}", env[name])
@@ -258,7 +258,9 @@ def load_settings(
     try:
         instance.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ConfigError(f"LINKGATE_INSTANCE: cannot create the instance folder {instance}: {error}") from None
+        raise ConfigError(
+            f"LINKGATE_INSTANCE: cannot create the instance folder {instance}: {error}"
+        ) from None
     if "secret_key" not in values:
         values["secret_key"] = _stored_secret_key(instance)
     if "database_url" not in values:

@@ -19,8 +19,14 @@ from linkgate.store import Store
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("redirect", "notice", "block")
-EVENT_KINDS = ("bad_signature", "blocked_destination", "invalid_url", "deceptive_flag", "ssrf_refused",
-               "login_failure")
+EVENT_KINDS = (
+    "bad_signature",
+    "blocked_destination",
+    "invalid_url",
+    "deceptive_flag",
+    "ssrf_refused",
+    "login_failure",
+)
 
 
 class ClickCounter:

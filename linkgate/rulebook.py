@@ -41,8 +41,12 @@ class RuleBook:
                     self.loaded_at = time.time()
             except StoreUnavailable as error:
                 if self.healthy:
-                    log.warning("rules: keeping %d rules of version %d: %s", len(self.classifier.rules),
-                                self.version, error)
+                    log.warning(
+                        "rules: keeping %d rules of version %d: %s",
+                        len(self.classifier.rules),
+                        self.version,
+                        error,
+                    )
                 self.healthy = False
                 self.last_error = str(error)
                 return False

@@ -44,7 +44,7 @@ def gunicorn_settings(settings: Settings, **changes: Any) -> dict[str, Any]:
     return values
 
 
-class GunicornApp(BaseApplication):  # type: ignore[misc]
+class GunicornApp(BaseApplication):
     """Serves ``create_app(settings)`` in every worker, with the given gunicorn settings."""
 
     def __init__(self, settings: Settings, options: dict[str, Any]) -> None:

@@ -118,11 +118,21 @@ def facts_from_row(row: SiteRow) -> SiteFacts:
         elapsed_ms=row.elapsed_ms,
     )
     if row.override_url:
-        return replace(facts, status="found", privacy_url=row.override_url, found_by="override",
-                       reason="set by the webmaster")
+        return replace(
+            facts,
+            status="found",
+            privacy_url=row.override_url,
+            found_by="override",
+            reason="set by the webmaster",
+        )
     if row.override_none:
-        return replace(facts, status="none", privacy_url=None, found_by="override",
-                       reason="the webmaster says this site has no privacy policy")
+        return replace(
+            facts,
+            status="none",
+            privacy_url=None,
+            found_by="override",
+            reason="the webmaster says this site has no privacy policy",
+        )
     return facts
 
 
@@ -151,8 +161,12 @@ def look_up(host: str, fetcher: Fetcher) -> dict[str, object]:
             base = home.final_url
             found = _try_fallbacks(base, fetcher)
             if found is not None:
-                values.update(status="found", privacy_url=found[0], found_by=found[1],
-                              reason=f"the page at {found[0]} is about privacy")
+                values.update(
+                    status="found",
+                    privacy_url=found[0],
+                    found_by=found[1],
+                    reason=f"the page at {found[0]} is about privacy",
+                )
             elif home.status >= 400:
                 values.update(status="error", error=f"the home page answered HTTP {home.status}")
             else:
@@ -175,8 +189,10 @@ def _try_fallbacks(base: str, fetcher: Fetcher) -> tuple[str, str] | None:
             result = fetcher.get(candidate)
         except FetchError:
             continue
-        if result.status == 200 and "html" in result.headers.get("content-type", "") and privacy.is_privacy_page(
-            result.content
+        if (
+            result.status == 200
+            and "html" in result.headers.get("content-type", "")
+            and privacy.is_privacy_page(result.content)
         ):
             how = "well-known address" if path.startswith("/.well-known") else "fallback path"
             return result.final_url, how

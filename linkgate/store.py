@@ -198,9 +198,10 @@ class Store:
             ).first()
             if existing is not None:
                 raise RuleError(
-                    f"There is already a rule for {rule.pattern} ({existing.kind}); remove or edit it instead."
+                    f"There is already a rule for {rule.pattern} ({existing.kind}); "
+                    "remove or edit it instead."
                 )
-            new_id = conn.execute(
+            inserted = conn.execute(
                 sa.insert(rules).values(
                     name=rule.name,
                     exact=rule.exact,
@@ -211,8 +212,9 @@ class Store:
                     created_at=stamp,
                     updated_at=stamp,
                 )
-            ).inserted_primary_key[0]
-            saved = Rule(rule.name, rule.exact, rule.kind, rule.action, rule.note, int(new_id))
+            ).inserted_primary_key
+            new_id = int(inserted[0]) if inserted else None
+            saved = Rule(rule.name, rule.exact, rule.kind, rule.action, rule.note, new_id)
             self._log(conn, actor, "rule.add", saved.pattern, None, _rule_json(saved))
             self._bump_rules_version(conn)
         return saved
@@ -268,7 +270,10 @@ class Store:
                 self._upsert_add(
                     conn,
                     click_counts,
-                    [{"day": d, "domain": dom, "outcome": o, "count": n} for (d, dom, o), n in clicks.items()],
+                    [
+                        {"day": d, "domain": dom, "outcome": o, "count": n}
+                        for (d, dom, o), n in clicks.items()
+                    ],
                     ["day", "domain", "outcome"],
                 )
             if events:
@@ -279,7 +284,9 @@ class Store:
                     ["day", "kind"],
                 )
 
-    def _upsert_add(self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    def _upsert_add(
+        self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]
+    ) -> None:
         insert = (sqlite_dialect.insert if self.is_sqlite else pg_dialect.insert)(table)
         statement = insert.on_conflict_do_update(
             index_elements=keys, set_={"count": table.c.count + insert.excluded.count}
@@ -289,11 +296,13 @@ class Store:
     def click_totals(self, start: date, end: date) -> list[tuple[date, str, str, int]]:
         with self._connect() as conn:
             rows = conn.execute(
-                sa.select(click_counts.c.day, click_counts.c.domain, click_counts.c.outcome, click_counts.c.count)
+                sa.select(
+                    click_counts.c.day, click_counts.c.domain, click_counts.c.outcome, click_counts.c.count
+                )
                 .where(click_counts.c.day >= start, click_counts.c.day <= end)
                 .order_by(click_counts.c.day, click_counts.c.domain, click_counts.c.outcome)
             ).all()
-        return [(row.day, row.domain, row.outcome, int(row.count)) for row in rows]
+        return [(row.day, row.domain, row.outcome, int(row[3])) for row in rows]
 
     def event_totals(self, start: date, end: date) -> list[tuple[date, str, int]]:
         with self._connect() as conn:
@@ -302,7 +311,7 @@ class Store:
                 .where(security_events.c.day >= start, security_events.c.day <= end)
                 .order_by(security_events.c.day, security_events.c.kind)
             ).all()
-        return [(row.day, row.kind, int(row.count)) for row in rows]
+        return [(row.day, row.kind, int(row[2])) for row in rows]
 
     # ---- site cache ----
 
@@ -318,8 +327,18 @@ class Store:
 
     def save_site_check(self, host: str, values: Mapping[str, Any]) -> None:
         """Record the outcome of a lookup (status, privacy URL, ...) and release the host's lease."""
-        allowed = {"status", "privacy_url", "found_by", "reason", "final_url", "https", "gpc", "error",
-                   "checked_at", "elapsed_ms"}
+        allowed = {
+            "status",
+            "privacy_url",
+            "found_by",
+            "reason",
+            "final_url",
+            "https",
+            "gpc",
+            "error",
+            "checked_at",
+            "elapsed_ms",
+        }
         update = {key: value for key, value in values.items() if key in allowed}
         update.update(lease_owner=None, lease_until=None)
         with self._begin() as conn:
@@ -334,10 +353,15 @@ class Store:
                 sa.select(sites.c.override_url, sites.c.override_none).where(sites.c.host == host)
             ).one()
             conn.execute(
-                sa.update(sites).where(sites.c.host == host).values(override_url=url, override_none=url is None)
+                sa.update(sites)
+                .where(sites.c.host == host)
+                .values(override_url=url, override_none=url is None)
             )
             self._log(
-                conn, actor, "site.override", host,
+                conn,
+                actor,
+                "site.override",
+                host,
                 {"override_url": before.override_url, "override_none": before.override_none},
                 {"override_url": url, "override_none": url is None},
             )
@@ -349,9 +373,15 @@ class Store:
                 return False
             conn.execute(sa.delete(sites).where(sites.c.host == host))
             self._log(
-                conn, actor, "site.clear", host,
-                {"privacy_url": row.privacy_url, "override_url": row.override_url,
-                 "override_none": row.override_none},
+                conn,
+                actor,
+                "site.clear",
+                host,
+                {
+                    "privacy_url": row.privacy_url,
+                    "override_url": row.override_url,
+                    "override_none": row.override_none,
+                },
                 None,
             )
         return True
@@ -365,7 +395,11 @@ class Store:
                 sa.update(sites)
                 .where(
                     sites.c.host == host,
-                    sa.or_(sites.c.lease_until.is_(None), sites.c.lease_until < stamp, sites.c.lease_owner == owner),
+                    sa.or_(
+                        sites.c.lease_until.is_(None),
+                        sites.c.lease_until < stamp,
+                        sites.c.lease_owner == owner,
+                    ),
                 )
                 .values(lease_owner=owner, lease_until=until)
             )
@@ -420,7 +454,13 @@ def _rule_from_row(row: Any) -> Rule:
 
 
 def _rule_json(rule: Rule) -> dict[str, Any]:
-    return {"name": rule.name, "exact": rule.exact, "kind": rule.kind, "action": rule.action, "note": rule.note}
+    return {
+        "name": rule.name,
+        "exact": rule.exact,
+        "kind": rule.kind,
+        "action": rule.action,
+        "note": rule.note,
+    }
 
 
 def _site_from_row(row: Any) -> SiteRow:

@@ -56,7 +56,9 @@ def parse_destination(raw: str | None, max_length: int = DEFAULT_MAX_LENGTH) -> 
     Raises :class:`InvalidDestination` with a message a visitor can understand.
     """
     if raw is None or raw.strip() == "":
-        raise InvalidDestination("The link does not say where it goes: the url parameter is missing or empty.")
+        raise InvalidDestination(
+            "The link does not say where it goes: the url parameter is missing or empty."
+        )
     if len(raw) > max_length:
         raise InvalidDestination(
             f"The web address is too long ({len(raw):,} characters; the limit is {max_length:,})."
@@ -68,7 +70,9 @@ def parse_destination(raw: str | None, max_length: int = DEFAULT_MAX_LENGTH) -> 
             raise InvalidDestination(
                 "The web address is not complete: it must start with http:// or https://."
             ) from None
-        raise InvalidDestination("The web address is not valid, so there is nowhere safe to send you.") from None
+        raise InvalidDestination(
+            "The web address is not valid, so there is nowhere safe to send you."
+        ) from None
     if url.protocol not in WEB_SCHEMES:
         scheme = url.protocol.rstrip(":")
         raise InvalidDestination(
@@ -156,13 +160,14 @@ def normalise_rule_name(name: str) -> str:
     raw = name.strip()
     if raw.startswith("*."):
         raw = raw[2:]
-    if not raw or any(ch in raw for ch in "/:@?#\\ "):
+    # A wildcard is only the leading "*."; anywhere else it, like whitespace, makes a rule that never matches.
+    if not raw or any(ch in raw for ch in "/:@?#\\*") or any(ch.isspace() for ch in raw):
         raise InvalidDestination(f'"{name}" is not a host name (write it like example.org).')
     try:
         url = ada_url.URL(f"http://{raw}/")
     except ValueError:
         raise InvalidDestination(f'"{name}" is not a valid host name.') from None
     host = url.hostname.rstrip(".")
-    if not host:
+    if not host or "" in host.split("."):
         raise InvalidDestination(f'"{name}" is not a valid host name.')
     return host

@@ -64,18 +64,24 @@ class LiveServer:
             lines.extend(f"{key} = {toml_value(value)}" for key, value in values.items())
         self.config_path = directory / "linkgate.toml"
         self.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        self.env = {
-            key: value for key, value in os.environ.items() if not key.startswith("LINKGATE_")
-        } | {
+        self.env = {key: value for key, value in os.environ.items() if not key.startswith("LINKGATE_")} | {
             "LINKGATE_CONFIG": str(self.config_path),
             "LINKGATE_INSTANCE": str(directory / "instance"),
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = directory / "server.log"
 
-    def cli(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [*LINKGATE, *args], env=self.env, capture_output=True, text=True, input=input, timeout=60
+            [*LINKGATE, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=60,
+            check=False,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"linkgate {' '.join(args)} failed ({result.returncode}): {result.stderr}")
@@ -143,7 +149,9 @@ def make_server(tmp_path: Path) -> Iterator[Any]:
     """Start servers of one's own (they are stopped after the test)."""
     started: list[LiveServer] = []
 
-    def make(config: dict[str, dict[str, Any]] | None = None, workers: int = 1, start: bool = True) -> LiveServer:
+    def make(
+        config: dict[str, dict[str, Any]] | None = None, workers: int = 1, start: bool = True
+    ) -> LiveServer:
         directory = tmp_path / f"server{len(started)}"
         directory.mkdir()
         server = LiveServer(directory, config, workers)
@@ -156,6 +164,4 @@ def make_server(tmp_path: Path) -> Iterator[Any]:
 
 
 def chromium_path() -> str | None:
-    return shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-    )
+    return shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)

@@ -21,8 +21,18 @@ pytestmark = pytest.mark.server
 def test_wheel_installed_outside_the_checkout_serves_notice_and_css(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(wheels),
-         str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheels),
+            str(ROOT),
+        ],
         check=True,
         timeout=300,
     )
@@ -31,25 +41,58 @@ def test_wheel_installed_outside_the_checkout_serves_notice_and_css(tmp_path: Pa
     venv.EnvBuilder(with_pip=False).create(target)
     python = target / "bin" / "python"
     site_packages = Path(
-        subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                       check=True, capture_output=True, text=True).stdout.strip()
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     )
     # Dependencies come from the test environment (no network); linkgate itself only from the wheel.
     (site_packages / "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
-                    str(site_packages), str(wheel)], check=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(site_packages),
+            str(wheel),
+        ],
+        check=True,
+        timeout=300,
+    )
 
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("LINKGATE_")}
-    env.update(LINKGATE_INSTANCE=str(workdir / "instance"), LINKGATE_SERVER_PORT=str(port),
-               LINKGATE_SERVER_WORKERS="1", PYTHONPATH="")
-    located = subprocess.run([python, "-c", "import linkgate, sys; print(linkgate.__file__)"], cwd=workdir,
-                             env=env, capture_output=True, text=True, check=True).stdout
+    env.update(
+        LINKGATE_INSTANCE=str(workdir / "instance"),
+        LINKGATE_SERVER_PORT=str(port),
+        LINKGATE_SERVER_WORKERS="1",
+        PYTHONPATH="",
+    )
+    located = subprocess.run(
+        [python, "-c", "import linkgate, sys; print(linkgate.__file__)"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert str(site_packages) in located and str(ROOT) not in located
-    process = subprocess.Popen([python, "-m", "linkgate.cli", "serve"], cwd=workdir, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [python, "-m", "linkgate.cli", "serve"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30

@@ -33,7 +33,9 @@ def _asset_dir(name: str) -> Path:
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Build the application. ``overrides`` map ``"section.key"`` names to values (tests, flags)."""
     if settings is None:
-        settings = load_settings(overrides={key.replace("__", "."): value for key, value in overrides.items()})
+        settings = load_settings(
+            overrides={key.replace("__", "."): value for key, value in overrides.items()}
+        )
     app = Flask(
         "linkgate",
         template_folder=str(_asset_dir("templates")),

@@ -129,7 +129,9 @@ def _go(runtime: Runtime) -> Response:
     values = request.args.getlist("url")
     if len(values) > 1:
         runtime.counts.event("invalid_url")
-        return _error(str(_l("The link names more than one destination, so it is not clear where it should go.")))
+        return _error(
+            str(_l("The link names more than one destination, so it is not clear where it should go."))
+        )
     try:
         destination = parse_destination(values[0] if values else None, settings.max_url_length)
     except InvalidDestination as error:
@@ -201,13 +203,15 @@ def _fallback() -> Response:
         status = 400
     else:
         body = Markup(
-            '<p>You are leaving Missoula County\'s website for {host}.</p>'
+            "<p>You are leaving Missoula County's website for {host}.</p>"
             '<p><a id="continue" rel="noopener noreferrer" href="{href}">Continue to {host}</a></p>'
         ).format(host=destination.host, href=destination.href)
         status = 200
     page = (
-        Markup('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Leaving Missoula County'
-               "</title></head><body><main>")
+        Markup(
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Leaving Missoula County'
+            "</title></head><body><main>"
+        )
         + body
         + Markup("</main></body></html>")
     )

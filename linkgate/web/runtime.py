@@ -20,8 +20,8 @@ from linkgate.classify import Classifier
 from linkgate.config import Settings
 from linkgate.counts import ClickCounter
 from linkgate.errors import StoreUnavailable
-from linkgate.rulebook import RuleBook
 from linkgate.fetch import Fetcher, FetchPolicy
+from linkgate.rulebook import RuleBook
 from linkgate.signing import Signer
 from linkgate.sites import Freshness, SiteCache, SiteFacts
 from linkgate.store import Store
