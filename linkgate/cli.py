@@ -20,7 +20,8 @@ from linkgate.classify import Classifier, RuleSet, make_rule
 from linkgate.config import Settings, load_settings
 from linkgate.errors import LinkgateError
 from linkgate.store import Store
-from linkgate.urls import normalise_rule_name, parse_destination
+from linkgate.sites import parse_site_key, site_key
+from linkgate.urls import parse_destination
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -260,7 +261,7 @@ def check_site(url: str, as_json: bool) -> None:
     settings = _settings()
     destination = parse_destination(url if "://" in url else f"https://{url}/", settings.max_url_length)
     runtime = Runtime(settings)
-    facts = runtime.sites.refresh(destination.host, force=True)
+    facts = runtime.sites.refresh(site_key(destination), force=True)
     runtime.counts.flush()
     if facts is None:
         fail("the lookup could not be recorded (is the database reachable?)")
@@ -296,7 +297,7 @@ def site() -> None:
 @friendly
 def site_set_privacy(host: str, url: str) -> None:
     """Pin HOST's privacy link to URL, or 'none' to say it has none. Overrides beat lookups."""
-    name = normalise_rule_name(host)
+    name = parse_site_key(host)
     target = None if url.lower() == "none" else parse_destination(url).href
     _store(_settings()).set_site_override(name, target, _actor())
     click.echo(f"{name}: privacy link set to {target or 'none'}")
@@ -307,7 +308,7 @@ def site_set_privacy(host: str, url: str) -> None:
 @friendly
 def site_clear(host: str) -> None:
     """Forget everything cached about HOST, overrides included."""
-    name = normalise_rule_name(host)
+    name = parse_site_key(host)
     if not _store(_settings()).clear_site(name, _actor()):
         fail(f"nothing is cached for {name}")
     click.echo(f"{name}: cleared")
@@ -320,7 +321,7 @@ def site_refresh(host: str) -> None:
     """Look HOST up again now."""
     from linkgate.web.runtime import Runtime
 
-    name = normalise_rule_name(host)
+    name = parse_site_key(host)
     runtime = Runtime(_settings())
     facts = runtime.sites.refresh(name, force=True)
     runtime.counts.flush()

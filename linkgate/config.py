@@ -50,6 +50,7 @@ class Settings:
     timezone: str = "America/Denver"
     database_url: str = ""
     allow_networks: tuple[Network, ...] = ()
+    resolve: Mapping[str, str] = field(default_factory=dict)
     allowed_ports: tuple[int, ...] = (80, 443)
     privacy_wait_ms: int = 800
     fetch_workers: int = 4
@@ -106,6 +107,8 @@ def _int(low: int, high: int) -> Parser:
 
 def _float(low: float, high: float) -> Parser:
     def parse(value: Any) -> float:
+        if isinstance(value, bool):
+            raise ValueError("must be a number")
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -166,6 +169,19 @@ def _timezone(value: Any) -> str:
     return name
 
 
+def _resolve(value: Any) -> dict[str, str]:
+    entries = value if isinstance(value, list | tuple) else _list(_nonempty_str)(value)
+    table: dict[str, str] = {}
+    for entry in entries:
+        name, _, address = _nonempty_str(entry).partition("=")
+        try:
+            ipaddress.ip_address(address.strip())
+        except ValueError:
+            raise ValueError(f"{entry!r} is not name=address (for example site.test=127.0.0.1)") from None
+        table[name.strip().lower().rstrip(".")] = address.strip()
+    return table
+
+
 def _action(value: Any) -> str:
     text = _nonempty_str(value)
     if text not in ACTIONS:
@@ -186,12 +202,13 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("county", "timezone"): ("timezone", _timezone),
     ("database", "url"): ("database_url", _nonempty_str),
     ("fetch", "allow_networks"): ("allow_networks", _list(_network)),
+    ("fetch", "resolve"): ("resolve", _resolve),
     ("fetch", "allowed_ports"): ("allowed_ports", _list(_int(1, 65535))),
     ("fetch", "privacy_wait_ms"): ("privacy_wait_ms", _int(0, 10_000)),
     ("fetch", "workers"): ("fetch_workers", _int(1, 64)),
-    ("cache", "found_ttl"): ("found_ttl", _int(60, 365 * 24 * 3600)),
-    ("cache", "not_found_ttl"): ("not_found_ttl", _int(60, 365 * 24 * 3600)),
-    ("cache", "error_ttl"): ("error_ttl", _int(10, 365 * 24 * 3600)),
+    ("cache", "found_ttl"): ("found_ttl", _int(1, 365 * 24 * 3600)),
+    ("cache", "not_found_ttl"): ("not_found_ttl", _int(1, 365 * 24 * 3600)),
+    ("cache", "error_ttl"): ("error_ttl", _int(1, 365 * 24 * 3600)),
     ("server", "public_url"): ("public_url", _http_url),
     ("server", "host"): ("host", _nonempty_str),
     ("server", "port"): ("port", _int(1, 65535)),

@@ -29,7 +29,8 @@ from linkgate import privacy
 from linkgate.errors import StoreUnavailable
 from linkgate.fetch import Fetcher, FetchError, FetchRefused, FetchResult
 from linkgate.store import SiteRow, Store, now
-from linkgate.urls import resolve_web_link
+from linkgate.errors import InvalidDestination
+from linkgate.urls import Destination, parse_destination, resolve_web_link
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,24 @@ FALLBACK_PATHS = (
     "/politique-de-confidentialite",
 )
 LEASE_SECONDS = 60
-MEMORY_SECONDS = 30.0
+MEMORY_SECONDS = 5.0  # how long a worker trusts what it read, so overrides reach it quickly
 MEMORY_ENTRIES = 10_000
+
+
+def site_key(destination: Destination) -> str:
+    """The cache key of a destination's site: its host, with the port when it is not the default."""
+    host = destination.host.lower().rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"
+    return host if destination.port is None else f"{host}:{destination.port}"
+
+
+def parse_site_key(text: str) -> str:
+    """A site key from user input (``example.org``, ``Example.ORG:8443``); raises InvalidDestination."""
+    destination = parse_destination(f"http://{text.strip()}/")
+    if destination.has_credentials or destination.href != f"http://{site_key(destination)}/":
+        raise InvalidDestination(f'"{text}" is not a host name (write it like example.org).')
+    return site_key(destination)
 
 
 @dataclass(frozen=True)
@@ -254,7 +271,7 @@ class SiteCache:
             return self._remember(facts_from_row(row))
         expires = self._freshness.expires(row) if row is not None else None
         if row is not None and expires is not None and expires > now():
-            return self._remember(facts_from_row(row))
+            return self._remember(facts_from_row(row), (expires - now()).total_seconds())
         future = self._refresh_async(host)
         if row is not None and row.checked_at is not None:
             return facts_from_row(row)  # stale: serve it while the refresh runs
@@ -278,9 +295,9 @@ class SiteCache:
             self._memory.move_to_end(host)
             return entry[1]
 
-    def _remember(self, facts: SiteFacts) -> SiteFacts:
+    def _remember(self, facts: SiteFacts, fresh_for: float = MEMORY_SECONDS) -> SiteFacts:
         with self._lock:
-            self._memory[facts.host] = (time.monotonic() + MEMORY_SECONDS, facts)
+            self._memory[facts.host] = (time.monotonic() + min(fresh_for, MEMORY_SECONDS), facts)
             self._memory.move_to_end(facts.host)
             while len(self._memory) > MEMORY_ENTRIES:
                 self._memory.popitem(last=False)
@@ -329,7 +346,7 @@ class SiteCache:
             log.warning("sites: cannot record the lookup of a host: %s", error)
             return None
         self.forget(host)
-        return None if row is None else self._remember(facts_from_row(row))
+        return None if row is None else facts_from_row(row)
 
     def _wait_for_other(self, host: str) -> SiteFacts | None:
         deadline = time.monotonic() + LEASE_SECONDS

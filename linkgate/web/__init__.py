@@ -59,6 +59,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     runtime = Runtime(settings)
     app.extensions["linkgate"] = runtime
+    if settings.resolve:
+        log.warning(
+            "fetch.resolve pins names to addresses (%s): use this only for tests.",
+            ", ".join(f"{name}={address}" for name, address in settings.resolve.items()),
+        )
     if settings.allow_networks:
         log.warning(
             "fetch.allow_networks is set (%s): the fetcher may reach these non-public networks. "

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, jsonify
 from flask.typing import ResponseReturnValue
 
 from linkgate.errors import InvalidDestination
-from linkgate.urls import normalise_rule_name
+from linkgate.sites import parse_site_key
 from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
@@ -16,7 +16,7 @@ blueprint = Blueprint("api", __name__, url_prefix="/api")
 def site(host: str) -> ResponseReturnValue:
     """The cached facts for ``host``; starts a lookup when there are none (never waits for it)."""
     try:
-        name = normalise_rule_name(host)
+        name = parse_site_key(host)
     except InvalidDestination:
         abort(404)
     runtime = get_runtime()

@@ -20,10 +20,10 @@ from linkgate.classify import Classifier
 from linkgate.config import Settings
 from linkgate.counts import ClickCounter
 from linkgate.errors import StoreUnavailable
-from linkgate.fetch import Fetcher, FetchPolicy
+from linkgate.fetch import Fetcher, FetchPolicy, system_resolver
 from linkgate.rulebook import RuleBook
 from linkgate.signing import Signer
-from linkgate.sites import Freshness, SiteCache, SiteFacts
+from linkgate.sites import Freshness, SiteCache, SiteFacts, site_key
 from linkgate.store import Store
 from linkgate.urls import Destination
 
@@ -60,7 +60,12 @@ class Runtime:
         self._stop = threading.Event()
 
     def make_fetcher(self) -> Fetcher:
-        return Fetcher(self.fetch_policy, on_refused=self.counts.event)
+        return Fetcher(self.fetch_policy, resolver=self._resolve, on_refused=self.counts.event)
+
+    def _resolve(self, host: str) -> list[str]:
+        """Names pinned by ``fetch.resolve`` (tests), else the system's lookup; the fetcher checks both."""
+        pinned = self.settings.resolve.get(host.lower().rstrip("."))
+        return [pinned] if pinned is not None else system_resolver(host)
 
     def site_facts_for_host(self, host: str, wait_ms: int) -> SiteFacts:
         try:
@@ -72,7 +77,7 @@ class Runtime:
     def site_facts(self, destination: Destination) -> SiteFacts | None:
         if destination.is_ip:
             return None
-        return self.site_facts_for_host(destination.host, self.settings.privacy_wait_ms)
+        return self.site_facts_for_host(site_key(destination), self.settings.privacy_wait_ms)
 
     @property
     def classifier(self) -> Classifier:

@@ -1,8 +1,14 @@
-"""Security headers on every response: a strict CSP, no referrer, no sniffing, no framing."""
+"""Security headers on every response: a strict CSP, no referrer, no sniffing, no framing.
+
+Also: the session (the admin console's signed cookie) is opened only under the cookie's own path, the
+one place a browser sends it; everywhere else, the click path above all, a request gets an empty session
+without building the cookie signer (a measurable share of a redirect's time).
+"""
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -17,14 +23,38 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "interest-cohort=(), browsing-topics=(), camera=(), microphone=(), geolocation=()",
 }
+_HEADER_ITEMS = tuple(HEADERS.items())
+_HEADER_NAMES = frozenset(name.lower() for name in HEADERS)
+
+
+class CookiePathSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, read only where the browser sends the cookie.
+
+    A browser sends a cookie only to paths under its ``Path`` (``SESSION_COOKIE_PATH``, ``/admin``), so
+    anywhere else the session is always empty: hand out the empty session Flask would build, without
+    building a signer first. ``startswith`` matches every path the browser's path-match does, and more.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if not request.path.startswith(self.get_cookie_path(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def init_app(app: Flask) -> None:
+    if type(app.session_interface) is SecureCookieSessionInterface:  # leave a custom interface alone
+        app.session_interface = CookiePathSessionInterface()
+
     @app.after_request
     def _headers(response: Response) -> Response:
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.path == "/go" or not request.path.startswith("/admin"):
+        headers = response.headers
+        if any(name.lower() in _HEADER_NAMES for name in headers.keys()):  # noqa: SIM118 (Headers)
+            for name, value in _HEADER_ITEMS:  # a view chose some of them: keep its values
+                headers.setdefault(name, value)
+        else:
+            headers.extend(_HEADER_ITEMS)
+        path = request.path
+        if path == "/go" or not path.startswith("/admin"):
             # No cookie is ever set outside the admin console.
-            response.headers.pop("Set-Cookie", None)
+            headers.pop("Set-Cookie", None)
         return response

@@ -1,0 +1,407 @@
+"""Finding a destination's own privacy-policy link: rules, decoys, encodings, hostile input, corpus."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linkgate.privacy import MIN_SCORE, find_privacy_link, is_privacy_page
+
+BASE = "https://www.example.org/news/2024/05/some-story.html"
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "privacy"
+BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "privacy_accuracy.py"
+
+
+def page(body: str, head: str = "") -> str:
+    return f"<!doctype html><html><head><title>A story</title>{head}</head><body>{body}</body></html>"
+
+
+def footer(*links: str) -> str:
+    return page(
+        "<main><p>Story text.</p></main><footer><ul>"
+        + "".join(f"<li>{a}</li>" for a in links)
+        + "</ul></footer>"
+    )
+
+
+def found_url(html: str | bytes, base: str = BASE) -> str | None:
+    link = find_privacy_link(html, base)
+    return link.url if link else None
+
+
+@pytest.mark.parametrize(
+    ("text", "href"),
+    [
+        ("Privacy Policy", "/privacy-policy"),
+        ("Privacy", "/legal/privacy"),
+        ("Privacy Notice", "/notice"),
+        ("Datenschutzerklärung", "/datenschutzerklaerung"),
+        ("Datenschutz", "/datenschutz"),
+        ("Impressum &amp; Datenschutz", "/impressum"),
+        ("Da&shy;ten&shy;schutz&shy;er&shy;klä&shy;rung", "/ds"),
+        ("Politique de confidentialité", "/politique-de-confidentialite"),
+        ("Protection des données", "/protection-donnees"),
+        ("Vie privée", "/vie-privee"),
+        ("Aviso de privacidad", "/aviso-de-privacidad"),
+        ("Política de privacidad", "/politica-de-privacidad"),
+        ("Informativa privacy", "/informativa"),
+        ("Privacyverklaring", "/privacyverklaring"),
+        ("Política de Privacidade", "/politica-de-privacidade"),
+        ("Polityka prywatności", "/polityka-prywatnosci"),
+        ("Ochrana osobních údajů", "/ochrana-osobnich-udaju"),
+        ("Политика конфиденциальности", "/privacy"),
+        ("プライバシーポリシー", "/privacy.html"),
+        ("個人情報保護方針", "/kojin.html"),
+        ("隐私政策", "/yinsi.html"),
+        ("隱私權政策", "/privacy.html"),
+        ("개인정보처리방침", "/policy"),
+        ("Kebijakan Privasi", "/kebijakan"),
+        ("Privacy &amp; Cookie Policy", "/privacy-cookies"),
+        ("Privacy Policy and Terms of Use", "/policies"),
+    ],
+)
+def test_policy_label_in_any_supported_language_is_found(text: str, href: str) -> None:
+    link = find_privacy_link(footer('<a href="/about">About</a>', f'<a href="{href}">{text}</a>'), BASE)
+    assert link is not None
+    assert link.url == "https://www.example.org" + href
+    assert "footer" in link.reason
+
+
+@pytest.mark.parametrize(
+    ("anchor", "expected"),
+    [
+        ('<a href="/p/42" aria-label="Privacy policy"><svg></svg></a>', "https://www.example.org/p/42"),
+        ('<a href="/p/43" title="Datenschutzerklärung">§</a>', "https://www.example.org/p/43"),
+        ('<a href="/legal/privacy-policy/">Read more</a>', "https://www.example.org/legal/privacy-policy/"),
+        ('<a href="/datenschutz.html"></a>', "https://www.example.org/datenschutz.html"),
+        ('<a href="/privacy"><img src="x.png" alt="Privacy"></a>', "https://www.example.org/privacy"),
+        (
+            '<map><area href="/privacy-policy" alt="Privacy Policy"></map>',
+            "https://www.example.org/privacy-policy",
+        ),
+    ],
+)
+def test_accessible_name_and_address_are_matched_when_the_text_says_nothing(
+    anchor: str, expected: str
+) -> None:
+    assert found_url(footer(anchor)) == expected
+
+
+def test_relative_links_resolve_against_the_page_address() -> None:
+    assert (
+        found_url(footer('<a href="../../../legal/privacy">Privacy</a>'))
+        == "https://www.example.org/legal/privacy"
+    )
+
+
+def test_base_href_is_resolved_against_the_page_then_used_for_links() -> None:
+    html = page('<footer><a href="datenschutz.html">Datenschutz</a></footer>', head='<base href="/DE/">')
+    assert found_url(html) == "https://www.example.org/DE/datenschutz.html"
+
+
+def test_absolute_base_href_with_upper_case_host_gives_a_normalised_url() -> None:
+    html = page(
+        '<footer><a href="ds.html">Datenschutz</a></footer>', head='<base href="https://www.EXAMPLE.de/">'
+    )
+    assert found_url(html) == "https://www.example.de/ds.html"
+
+
+def test_policy_on_another_domain_is_accepted() -> None:
+    html = footer('<a href="https://www.publisher-group.com/privacy-policy/">Privacy Policy</a>')
+    assert found_url(html) == "https://www.publisher-group.com/privacy-policy/"
+
+
+def test_rel_privacy_policy_wins_over_other_wording() -> None:
+    html = page(
+        '<nav><a href="/datenschutz">Datenschutz</a></nav>',
+        head='<link rel="privacy-policy" href="https://www.example.org/privacy-statement">',
+    )
+    link = find_privacy_link(html, BASE)
+    assert link is not None
+    assert link.url == "https://www.example.org/privacy-statement"
+    assert "rel" in link.reason
+
+
+def test_footer_link_is_preferred_over_a_link_in_the_article() -> None:
+    html = page(
+        '<article><p><a href="/privacy-explained">Privacy policy</a> of our partner.</p></article>'
+        '<footer><a href="/privacy">Privacy policy</a></footer>'
+    )
+    assert found_url(html) == "https://www.example.org/privacy"
+
+
+def test_footer_is_recognised_by_its_class_name() -> None:
+    html = page(
+        '<div class="entry-content"><a href="/a">Privacy</a></div>'
+        '<div id="site-footer"><a href="/b">Privacy</a></div>'
+    )
+    assert found_url(html) == "https://www.example.org/b"
+
+
+def test_combined_label_counts_when_one_part_names_the_policy() -> None:
+    html = footer('<a href="/content/?article=158">New - Privacy Policy/YOUR CALIFORNIA PRIVACY RIGHTS</a>')
+    assert found_url(html) == "https://www.example.org/content/?article=158"
+
+
+def test_blog_installed_in_a_subdirectory_keeps_its_policy() -> None:
+    assert (
+        found_url(footer('<a href="/blog/datenschutz/">Datenschutz</a>'))
+        == "https://www.example.org/blog/datenschutz/"
+    )
+
+
+def test_same_blog_under_another_country_suffix_is_the_same_site() -> None:
+    html = page(
+        '<div class="sidebar"><div class="widget"><h2><a href="https://name.blogspot.de/p/datenschutz.html">'
+        "Datenschutz</a></h2></div></div>"
+    )
+    assert (
+        found_url(html, "https://name.blogspot.com/2017/05/post.html")
+        == "https://name.blogspot.de/p/datenschutz.html"
+    )
+
+
+def test_article_link_to_another_site_is_a_reference_not_the_policy() -> None:
+    html = page('<article><p>See <a href="https://other.example/privacy">Privacy</a>.</p></article>')
+    assert find_privacy_link(html, BASE) is None
+
+
+def test_script_link_with_window_location_is_followed() -> None:
+    html = footer(
+        "<span onclick=\"window.location.assign('/donnees-personnelles/')\">Données personnelles</span>"
+    )
+    assert found_url(html) == "https://www.example.org/donnees-personnelles/"
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "javascript:void(0)",
+        "JaVaScRiPt:openPrivacy()",
+        " javascript:location.href='/x'",
+        "mailto:privacy@example.org",
+        "tel:+15555550100",
+        "data:text/html,privacy",
+        "ftp://example.org/privacy",
+        "file:///etc/privacy",
+        "#privacy",
+        "",
+        "http://[::1",
+        "http://exa mple.org/privacy",
+    ],
+)
+def test_links_that_are_not_web_addresses_are_ignored(href: str) -> None:
+    assert find_privacy_link(footer(f'<a href="{href}">Privacy Policy</a>'), BASE) is None
+
+
+@pytest.mark.parametrize(
+    "anchor",
+    [
+        '<a href="/ccpa">Do Not Sell or Share My Personal Information</a>',
+        '<a href="/privacy#ccpa">Do Not Sell My Info</a>',
+        '<a href="/choices">Your Privacy Choices</a>',
+        '<a href="/privacy-settings">Privacy Settings</a>',
+        '<a href="/prefs">Privacy Preferences</a>',
+        '<a href="/pm">Privacy Manager</a>',
+        '<a href="/ds-einstellungen">Datenschutzeinstellungen</a>',
+        '<a href="/datenschutz-anfrage/">Datenschutzanfrage</a>',
+        '<a href="/cookie-policy">Cookie Policy</a>',
+        '<a href="/privacy#cookies">Cookie-Richtlinie</a>',
+        '<a href="/adchoices">AdChoices</a>',
+        '<a href="/privacy-policy#ad-choices">Ad Choices</a>',
+        '<a href="/privacy#california">Your California Privacy Rights</a>',
+        '<a href="/request">Privacy Request Form</a>',
+        '<a href="/tag/datenschutz/">Datenschutz</a>',
+        '<a href="/category/privacy/">Privacy</a>',
+        '<a href="/themen/datenschutz">Datenschutz</a>',
+        '<a href="/search/label/Datenschutz">Datenschutz</a>',
+        '<a href="/?s=privacy">Privacy</a>',
+        '<a href="/actualites/droit/protection-des-donnees">Protection des données</a>',
+        '<a href="https://policies.google.com/privacy">Privacy</a>',
+        '<a href="https://www.google.com/intl/de/policies/privacy/">Datenschutzerklärung</a>',
+        '<a href="https://mailchimp.com/legal/privacy/">Privacy Policy</a>',
+        '<a href="https://akismet.com/privacy/">how your comment data is processed</a>',
+        '<a href="/x">This site is protected by reCAPTCHA and the Privacy Policy and Terms apply</a>',
+    ],
+)
+def test_decoys_are_refused(anchor: str) -> None:
+    assert find_privacy_link(footer(anchor), BASE) is None
+
+
+def test_decoys_do_not_outrank_the_policy_next_to_them() -> None:
+    html = footer(
+        '<a href="/do-not-sell">Do Not Sell My Personal Information</a>',
+        '<a href="javascript:void(0)" onclick="openCmp()">Privacy Settings</a>',
+        '<a href="/cookies">Cookie Policy</a>',
+        '<a href="/legal/privacy">Privacy Policy</a>',
+    )
+    assert found_url(html) == "https://www.example.org/legal/privacy"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<article><p><a href="/2019/11/18/facebook-fine/">Facebook fined over privacy</a></p></article>',
+        '<article><p>How <a href="/2020/01/30/digital-privacy/">digital privacy</a> works.</p></article>',
+        '<article><a href="https://epic.org/">Electronic Privacy Information Center (EPIC)</a></article>',
+        '<nav><a href="/world/privacy-shield-ruling-what-it-means-for-europe">Privacy Shield</a></nav>',
+        '<aside><a href="/stories/what-the-new-privacy-law-means-for-you">The new privacy law</a></aside>',
+        "<p>We value your privacy.</p>",
+    ],
+)
+def test_articles_and_organisations_about_privacy_are_not_the_policy(body: str) -> None:
+    assert find_privacy_link(page(body), BASE) is None
+
+
+def test_link_text_is_reported_collapsed_with_the_reason() -> None:
+    link = find_privacy_link(footer('<a href="/privacy">\n   Privacy\n\n   Policy  </a>'), BASE)
+    assert link is not None
+    assert (link.url, link.text) == ("https://www.example.org/privacy", "Privacy Policy")
+    assert link.reason == 'link text "Privacy Policy" in the footer'
+    assert link.score >= MIN_SCORE
+
+
+def test_long_link_text_is_cut_for_display() -> None:
+    html = footer(f'<a href="/privacy-policy" aria-label="Privacy policy">{"Read " * 100}</a>')
+    link = find_privacy_link(html, BASE)
+    assert link is not None
+    assert len(link.text) == 120
+    assert link.text.endswith("…")
+
+
+def test_windows_1252_bytes_are_decoded_by_their_meta_charset() -> None:
+    html = (
+        '<html><head><meta charset="windows-1252"></head><body><footer>'
+        '<a href="/confidentialite">Politique de confidentialité</a></footer></body></html>'
+    ).encode("cp1252")
+    link = find_privacy_link(html, BASE)
+    assert link is not None
+    assert link.text == "Politique de confidentialité"
+
+
+def test_shift_jis_bytes_are_decoded_by_their_meta_charset() -> None:
+    html = (
+        '<html><head><meta http-equiv="Content-Type" content="text/html; charset=Shift_JIS"></head>'
+        '<body><footer><a href="/privacy.html">プライバシーポリシー</a></footer></body></html>'
+    ).encode("shift_jis")
+    link = find_privacy_link(html, BASE)
+    assert link is not None
+    assert link.text == "プライバシーポリシー"
+
+
+def test_undeclared_bytes_fall_back_to_utf8_then_windows_1252() -> None:
+    utf8 = footer('<a href="/ds">Datenschutzerklärung</a>').encode("utf-8")
+    latin = footer('<a href="/ds">Datenschutzerklärung</a>').encode("cp1252")
+    assert [find_privacy_link(b, BASE) is not None for b in (utf8, latin)] == [True, True]
+
+
+def test_utf16_with_byte_order_mark_is_decoded() -> None:
+    html = footer('<a href="/privacidad">Política de privacidad</a>').encode("utf-16")
+    assert found_url(html) == "https://www.example.org/privacidad"
+
+
+@pytest.mark.parametrize("charset", ["base64", "zlib", "rot13", "undefined", "no-such-charset", "utf-16"])
+def test_bogus_declared_charset_falls_back_to_utf8(charset: str) -> None:
+    html = f'<meta charset="{charset}">' + footer('<a href="/privacidad">Política de privacidad</a>')
+    link = find_privacy_link(html.encode("utf-8"), BASE)
+    assert link is not None
+    assert link.text == "Política de privacidad"
+
+
+def test_xml_declaration_before_xhtml_is_harmless() -> None:
+    html = '<?xml version="1.0" encoding="utf-8"?>' + footer('<a href="/privacy">Privacy</a>')
+    assert found_url(html.encode()) == "https://www.example.org/privacy"
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "",
+        b"",
+        "   ",
+        "<a href='/privacy'",
+        "no markup at all, just privacy",
+        "<footer><a href='/privacy'>Privacy" + "x" * 200_000,
+        "<a href='/" + "a" * 100_000 + "' title='" + "Privacy " * 20_000 + "'>x</a>",
+        "<div>" * 5_000 + "<a href='/privacy'>Privacy</a>",
+        b"\xff\xfe\x00\x00garbage\x00\x00",
+        b"\x00" * 1000,
+    ],
+)
+def test_hostile_or_empty_input_does_not_crash(html: str | bytes) -> None:
+    link = find_privacy_link(html, BASE)
+    assert link is None or link.url.startswith(("http://", "https://"))
+
+
+def test_fragment_without_html_element_still_works() -> None:
+    assert found_url("<footer><a href='/privacy'>Privacy</a></footer>") == "https://www.example.org/privacy"
+
+
+def test_bad_base_url_gives_none() -> None:
+    assert find_privacy_link(footer('<a href="/privacy">Privacy</a>'), "not a url") is None
+
+
+@pytest.mark.parametrize(
+    ("href", "expected"),
+    [
+        ("HTTPS://WWW.Example.ORG/Privacy", "https://www.example.org/Privacy"),
+        ("  /privacy  ", "https://www.example.org/privacy"),
+        ("/priv%61cy", "https://www.example.org/priv%61cy"),
+        ("//cdn.example.net/privacy.pdf", "https://cdn.example.net/privacy.pdf"),
+        ("/privacy?lang=en#top", "https://www.example.org/privacy?lang=en#top"),
+        ("https://user:pw@example.org/privacy", "https://user:pw@example.org/privacy"),
+        ("\\\\evil.example\\privacy", "https://evil.example/privacy"),
+    ],
+)
+def test_odd_hrefs_are_normalised_like_a_browser(href: str, expected: str) -> None:
+    assert found_url(footer(f'<a href="{href}">Privacy</a>')) == expected
+
+
+@given(st.text(max_size=300), st.sampled_from(["", "<footer>", "<a href='", "javascript:", "Privacy"]))
+@settings(max_examples=200, deadline=None)
+def test_only_http_urls_are_ever_returned(noise: str, prefix: str) -> None:
+    link = find_privacy_link(prefix + noise + "<a href='" + noise + "'>Privacy</a>", BASE)
+    assert link is None or link.url.startswith(("http://", "https://"))
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        ("<title>Privacy Policy | Example News</title>", True),
+        ("<title>Example</title><h1>Datenschutzerklärung</h1>", True),
+        ("<title>Politique de confidentialité – Le Journal</title>", True),
+        ("<title>プライバシーポリシー｜株式会社</title>", True),
+        ("<title>Home</title><h2>Aviso de privacidad</h2>", True),
+        ("<title>Page not found</title><h1>404</h1>", False),
+        ("<title>Tag: privacy | Example</title>", False),
+        ("<title>Datenschutz Archive - Blog</title>", False),
+        ("<title>Privacy settings</title>", False),
+        ("<title>Facebook fined billions over privacy breach in Europe, regulators say</title>", False),
+        ("", False),
+    ],
+)
+def test_privacy_page_is_recognised_by_title_or_heading(html: str, expected: bool) -> None:
+    assert is_privacy_page(html) is expected
+
+
+def _benchmark() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("privacy_accuracy", BENCHMARK)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(not (CORPUS / "labels.csv").exists(), reason="privacy corpus not present")
+def test_labelled_corpus_meets_precision_and_recall_targets() -> None:
+    score = _benchmark().score_corpus(CORPUS)
+    misses = "\n".join(f"{m.id}: expected {m.expected}, got {m.got} ({m.reason})" for m in score.misses)
+    assert score.precision >= 0.98, misses
+    assert score.recall >= 0.96, misses

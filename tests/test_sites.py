@@ -1,0 +1,251 @@
+"""The privacy-link cache on the click path, against real servers: linkgate (gunicorn) and local sites."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
+
+import httpx
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+pytestmark = pytest.mark.server
+
+HOME = """<!doctype html><html><head><title>Example site</title></head><body>
+<main><p>Welcome.</p></main>
+<footer><a href="/about">About</a> <a href="{href}">Privacy Policy</a></footer></body></html>"""
+
+
+def site_config(**cache: int) -> dict:
+    return {
+        "fetch": {
+            "allow_networks": ["127.0.0.0/8"],
+            "resolve": ["site.test=127.0.0.1", "other.test=127.0.0.1"],
+            "privacy_wait_ms": 800,
+        },
+        "cache": cache,
+    }
+
+
+def notice(server, url: str) -> httpx.Response:
+    response = server.get("/go?url=" + quote(url, safe=""))
+    assert response.status_code == 200
+    return response
+
+
+def privacy_href(response: httpx.Response) -> str | None:
+    match = re.search(r'<a id="privacy-link" href="([^"]*)"', response.text)
+    return None if match is None else match.group(1).replace("&amp;", "&")
+
+
+def home_hits(httpserver: HTTPServer) -> int:
+    return sum(1 for request, _ in httpserver.log if request.path == "/")
+
+
+def wait_for(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_notice_shows_the_privacy_link_and_a_cache_hit_costs_no_network(make_server, httpserver):
+    httpserver.expect_request("/").respond_with_data(
+        HOME.format(href="/legal/privacy"), content_type="text/html"
+    )
+    server = make_server(site_config())
+    site = f"http://site.test:{httpserver.port}"
+    first = notice(server, site + "/news/item")
+    assert privacy_href(first) == site + "/legal/privacy"
+    hits = home_hits(httpserver)
+    for _ in range(5):
+        assert privacy_href(notice(server, site + "/other")) == site + "/legal/privacy"
+    assert home_hits(httpserver) == hits == 1
+
+
+def test_cold_miss_renders_within_the_budget_then_the_api_has_the_answer(make_server, httpserver):
+    def slow_home(_request: Request) -> Response:
+        time.sleep(2.5)
+        return Response(HOME.format(href="/privacy"), content_type="text/html")
+
+    httpserver.expect_request("/").respond_with_handler(slow_home)
+    server = make_server(site_config())
+    site = f"http://site.test:{httpserver.port}"
+    started = time.monotonic()
+    response = notice(server, site + "/")
+    elapsed = time.monotonic() - started
+    assert elapsed < 2.0, f"the notice waited {elapsed:.2f} s for a slow site"
+    assert privacy_href(response) is None
+    assert "We are still looking for this site" in response.text
+    assert "Check again" in response.text
+    api = re.search(r'data-site-api="([^"]+)"', response.text).group(1)
+    assert wait_for(lambda: server.get(api).json()["status"] == "found", timeout=15)
+    assert server.get(api).json()["privacy_url"] == site + "/privacy"
+    assert privacy_href(notice(server, site + "/")) == site + "/privacy"
+
+
+def test_two_workers_clicking_a_cold_host_at_once_fetch_it_once(make_server, httpserver):
+    def slow_home(_request: Request) -> Response:
+        time.sleep(1.0)
+        return Response(HOME.format(href="/privacy"), content_type="text/html")
+
+    httpserver.expect_request("/").respond_with_handler(slow_home)
+    server = make_server(site_config(), workers=2)
+    site = f"http://site.test:{httpserver.port}/page"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: notice(server, site).status_code, range(16)))
+    assert statuses == [200] * 16
+    time.sleep(1.5)
+    assert home_hits(httpserver) == 1
+
+
+def test_override_beats_the_lookup(make_server, httpserver):
+    httpserver.expect_request("/").respond_with_data(HOME.format(href="/privacy"), content_type="text/html")
+    server = make_server(site_config())
+    key = f"site.test:{httpserver.port}"
+    server.cli("site", "set-privacy", key, "https://policies.example/site-test")
+    assert privacy_href(notice(server, f"http://{key}/")) == "https://policies.example/site-test"
+    assert home_hits(httpserver) == 0
+    server.cli("site", "set-privacy", key, "none")
+    time.sleep(5.5)  # each worker trusts what it read for at most 5 s
+    response = notice(server, f"http://{key}/")
+    assert privacy_href(response) is None
+    assert "We could not find a privacy policy" in response.text
+    server.cli("site", "clear", key)
+    time.sleep(5.5)
+    assert privacy_href(notice(server, f"http://{key}/")) == f"http://{key}/privacy"
+
+
+def test_expired_entry_is_served_while_it_refreshes(make_server, httpserver):
+    page = {"href": "/old-privacy"}
+    httpserver.expect_request("/").respond_with_handler(
+        lambda _r: Response(HOME.format(href=page["href"]), content_type="text/html")
+    )
+    server = make_server(site_config(found_ttl=1))
+    site = f"http://site.test:{httpserver.port}"
+    assert privacy_href(notice(server, site + "/")) == site + "/old-privacy"
+    page["href"] = "/new-privacy"
+    time.sleep(1.5)
+    assert privacy_href(notice(server, site + "/")) == site + "/old-privacy"  # stale, while refreshing
+    assert wait_for(lambda: privacy_href(notice(server, site + "/")) == site + "/new-privacy")
+
+
+def test_a_site_that_errors_is_retried_on_schedule(make_server, httpserver):
+    state = {"up": False}
+
+    def home(_request: Request) -> Response:
+        if not state["up"]:
+            return Response("down for maintenance", status=503)
+        return Response(HOME.format(href="/privacy"), content_type="text/html")
+
+    httpserver.expect_request("/").respond_with_handler(home)
+    server = make_server(site_config(error_ttl=2))
+    key = f"site.test:{httpserver.port}"
+    assert privacy_href(notice(server, f"http://{key}/")) is None
+    assert server.get(f"/api/site/{key}").json()["status"] == "error"
+    state["up"] = True
+    hits = home_hits(httpserver)
+    notice(server, f"http://{key}/")
+    assert home_hits(httpserver) == hits  # not retried before error_ttl
+    time.sleep(2.5)
+    notice(server, f"http://{key}/")
+    assert wait_for(lambda: server.get(f"/api/site/{key}").json()["status"] == "found")
+
+
+def test_fallback_path_is_used_when_the_home_page_has_no_link(make_server, httpserver):
+    httpserver.expect_request("/").respond_with_data(
+        "<html><body><p>Hi</p></body></html>", content_type="text/html"
+    )
+    httpserver.expect_request("/privacy").respond_with_data(
+        "<html><head><title>Privacy Policy | Example</title></head><body><h1>Privacy Policy</h1></body></html>",
+        content_type="text/html",
+    )
+    server = make_server(site_config())
+    key = f"site.test:{httpserver.port}"
+    result = json.loads(server.cli("check-site", f"http://{key}/", "--json").stdout)
+    assert result["status"] == "found"
+    assert result["privacy_url"] == f"http://{key}/privacy"
+    assert result["found_by"] == "fallback path"
+
+
+def test_a_page_merely_at_a_fallback_path_is_not_accepted(make_server, httpserver):
+    httpserver.expect_request("/").respond_with_data("<html><body>Hi</body></html>", content_type="text/html")
+    httpserver.expect_request("/privacy").respond_with_data(
+        "<html><head><title>Page not found</title></head><body><h1>Oops</h1></body></html>",
+        content_type="text/html",
+    )
+    server = make_server(site_config())
+    result = json.loads(server.cli("check-site", f"http://site.test:{httpserver.port}/", "--json").stdout)
+    assert result["status"] == "none"
+    assert result["privacy_url"] is None
+
+
+def test_gpc_support_is_read_from_the_well_known_file(make_server, httpserver):
+    httpserver.expect_request("/").respond_with_data(HOME.format(href="/privacy"), content_type="text/html")
+    httpserver.expect_request("/.well-known/gpc.json").respond_with_json(
+        {"gpc": True, "lastUpdate": "2026-01-01"}
+    )
+    server = make_server(site_config())
+    response = notice(server, f"http://site.test:{httpserver.port}/")
+    assert "Global Privacy Control" in response.text
+    text = server.cli("check-site", f"http://site.test:{httpserver.port}/").stdout
+    assert re.search(r"GPC\s+yes", text)
+
+
+def test_remote_links_are_untrusted(make_server, httpserver):
+    hostile = (
+        '<footer><a href="javascript:alert(1)">Privacy Policy</a>'
+        '<a href="/p?&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;">Privacy Policy</a></footer>'
+    )
+    httpserver.expect_request("/").respond_with_data(hostile, content_type="text/html")
+    server = make_server(site_config())
+    response = notice(server, f"http://site.test:{httpserver.port}/")
+    assert "javascript:alert" not in response.text
+    assert "<script>alert(1)</script>" not in response.text
+    href = privacy_href(response)
+    assert href is None or href.startswith(f"http://site.test:{httpserver.port}/p?")
+
+
+def test_refused_lookups_never_reach_local_addresses_and_are_counted(make_server, httpserver):
+    httpserver.expect_request("/").respond_with_data(HOME.format(href="/privacy"), content_type="text/html")
+    server = make_server({"fetch": {"resolve": ["internal.test=127.0.0.1"], "privacy_wait_ms": 800}})
+    for url in (
+        f"http://internal.test:{httpserver.port}/",
+        f"http://localhost:{httpserver.port}/",
+        "http://internal.test/",
+    ):
+        response = notice(server, url)
+        assert privacy_href(response) is None
+    time.sleep(1.0)
+    assert len(httpserver.log) == 0
+    assert wait_for(
+        lambda: _events(server).get("ssrf_refused", 0) + _events(server).get("port_refused", 0) >= 2
+    )
+
+
+def _events(server) -> dict[str, int]:
+    with sqlite3.connect(server.database) as db:
+        return dict(db.execute("select kind, sum(count) from security_events group by kind").fetchall())
+
+
+def test_site_commands_reject_bad_input_with_status_2(make_server):
+    server = make_server(start=False)
+    result = server.cli("site", "set-privacy", "exa mple.org", "https://x.example/", check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("linkgate: error:")
+    result = server.cli("site", "set-privacy", "example.org", "javascript:alert(1)", check=False)
+    assert result.returncode == 2
+    result = server.cli("site", "clear", "never-seen.example", check=False)
+    assert result.returncode == 2
+
+
+def test_api_refuses_names_that_are_not_hosts(gate_server):
+    assert gate_server.get("/api/site/exa%20mple.org").status_code == 404
+    assert gate_server.get("/api/site/user@example.org").status_code == 404
