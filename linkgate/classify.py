@@ -415,6 +415,7 @@ def _looks_like_county(host: str, display: str, county_domains: tuple[str, ...])
     collapsed_host = _NOT_ALNUM.sub("", host_skeleton)
     registrable_display = unicode_host(registrable)
     registrable_stem = _NOT_ALNUM.sub("", skeleton(registrable_display.split(".", 1)[0]))
+    raw_stem = _NOT_ALNUM.sub("", registrable_display.split(".", 1)[0])
     for county in _county_names(county_domains):
         if registrable == county.registrable and not county.owns_registrable:
             # A sibling under the same registrable domain (ci.missoula.mt.us beside co.missoula.mt.us)
@@ -426,13 +427,25 @@ def _looks_like_county(host: str, display: str, county_domains: tuple[str, ...])
         # 2. The County's name embedded in another domain (missoulacounty-us.com, co.missoula.mt.us.evil.net).
         if len(county.brand) >= 6 and county.brand in collapsed_host:
             return True
-        # 3. One-character edits of the County's domain or name (misoulacounty.us, missoulacounty.org).
-        if _within_one_edit(skeleton(registrable_display), county.skeleton):
+        # 3. One-character edits of the County's domain or name (misoulacounty.us, co.misoula.mt.us,
+        # missoulacounty.org), also before folding: folding "rn" to "m" would hide missoulacornty.us.
+        if any(
+            _within_one_edit(candidate, target)
+            for candidate, target in (
+                (skeleton(registrable_display), county.skeleton),
+                (registrable_display, county.domain),
+                (host_skeleton, county.skeleton),
+                (display, county.domain),
+            )
+        ):
             return True
         if (
             county.owns_registrable
             and len(county.brand) >= 6
-            and (registrable_stem == county.brand or _within_one_edit(registrable_stem, county.brand))
+            and any(
+                stem == county.brand or _within_one_edit(stem, county.brand)
+                for stem in (registrable_stem, raw_stem)
+            )
         ):
             return True
     return False

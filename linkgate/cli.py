@@ -19,8 +19,8 @@ import click
 from linkgate.classify import Classifier, RuleSet, make_rule
 from linkgate.config import Settings, load_settings
 from linkgate.errors import LinkgateError
-from linkgate.store import Store
 from linkgate.sites import parse_site_key, site_key
+from linkgate.store import Store
 from linkgate.urls import parse_destination
 
 F = TypeVar("F", bound=Callable[..., Any])

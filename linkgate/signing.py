@@ -44,6 +44,7 @@ class Signer:
     def verify(self, href: str, signature: str) -> bool:
         kid, _, mac = signature.partition(".")
         key = self._keys.get(kid)
-        if key is None or not mac:
+        # The signature comes from the visitor: compare_digest raises TypeError on non-ASCII text.
+        if key is None or not mac or not mac.isascii():
             return False
         return hmac.compare_digest(mac, self._mac(key, href))

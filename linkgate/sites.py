@@ -26,10 +26,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from linkgate import privacy
-from linkgate.errors import StoreUnavailable
+from linkgate.errors import InvalidDestination, StoreUnavailable
 from linkgate.fetch import Fetcher, FetchError, FetchRefused, FetchResult
 from linkgate.store import SiteRow, Store, now
-from linkgate.errors import InvalidDestination
 from linkgate.urls import Destination, parse_destination, resolve_web_link
 
 log = logging.getLogger(__name__)

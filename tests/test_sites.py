@@ -164,7 +164,8 @@ def test_fallback_path_is_used_when_the_home_page_has_no_link(make_server, https
         "<html><body><p>Hi</p></body></html>", content_type="text/html"
     )
     httpserver.expect_request("/privacy").respond_with_data(
-        "<html><head><title>Privacy Policy | Example</title></head><body><h1>Privacy Policy</h1></body></html>",
+        "<html><head><title>Privacy Policy | Example</title></head>"
+        "<body><h1>Privacy Policy</h1></body></html>",
         content_type="text/html",
     )
     server = make_server(site_config())
