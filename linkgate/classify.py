@@ -20,7 +20,14 @@ from importlib import resources
 from confusable_homoglyphs import categories as unicode_scripts
 
 from linkgate.errors import InvalidDestination, RuleError
-from linkgate.urls import Destination, is_public_suffix, normalise_rule_name, registrable_domain, unicode_host
+from linkgate.urls import (
+    Destination,
+    is_ip_address,
+    is_public_suffix,
+    normalise_rule_name,
+    registrable_domain,
+    unicode_host,
+)
 
 RULE_KINDS = ("allow", "block")
 ACTIONS = ("redirect", "notice", "block")
@@ -139,6 +146,9 @@ def make_rule(
             f'"{host}" is a public suffix shared by many unrelated owners; a rule must name a registrable '
             f"domain or a host under it."
         )
+    host = host.strip("[]")
+    if is_ip_address(host):
+        exact = True  # an address has no subdomains
     if kind == "block" and action not in (None, "block"):
         raise RuleError("A block rule always blocks; it cannot carry another action.")
     return Rule(name=host, exact=exact, kind=kind, action=action, note=note.strip())
@@ -160,6 +170,10 @@ class RuleSet:
 
     def __len__(self) -> int:
         return len(self.rules)
+
+    def match_exact(self, host: str) -> Rule | None:
+        """The exact-host rule for ``host`` (IP addresses have no parent domains)."""
+        return self._exact.get(host)
 
     def match(self, host: str) -> Rule | None:
         """The rule that decides ``host``, or None."""
@@ -227,7 +241,7 @@ class Classifier:
 
     def classify(self, destination: Destination, *, trusted: bool) -> Classification:
         host = destination.host.rstrip(".")
-        rule = None if destination.is_ip else self.rules.match(host)
+        rule = self.rules.match_exact(host) if destination.is_ip else self.rules.match(host)
         category = self.category(host, rule, is_ip=destination.is_ip)
         flags = self.flags(destination)
         if category == "blocked":
@@ -303,7 +317,7 @@ def _suffix_labels(host: str) -> list[str]:
 # ---- lookalikes and mixed scripts -------------------------------------------------------------
 
 # Sequences of ASCII that read as another letter (UTS #39 lists these among its confusables).
-_ASCII_SEQUENCES = (("rn", "m"), ("vv", "w"), ("cl", "d"), ("nn", "m"))
+_ASCII_SEQUENCES = (("rn", "m"), ("vv", "w"), ("cl", "d"))
 _ALLOWED_SCRIPT_MIXES = (
     frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}),
     frozenset({"LATIN", "HAN", "BOPOMOFO"}),

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from linkgate.errors import ConfigError
+from linkgate.errors import ConfigError, InvalidDestination
+from linkgate.urls import normalise_rule_name, parse_destination
 
 ACTIONS = ("redirect", "notice", "block")
 CATEGORIES = ("county", "partner", "government", "education", "external", "blocked")
@@ -141,16 +142,21 @@ def _list(item: Parser) -> Parser:
 
 def _http_url(value: Any) -> str:
     text = _nonempty_str(value)
-    if not text.startswith(("http://", "https://")):
+    try:
+        destination = parse_destination(text)
+    except InvalidDestination:
+        raise ValueError("must be an absolute http:// or https:// URL with a valid host") from None
+    if not text.lower().startswith(("http://", "https://")):
         raise ValueError("must be an absolute http:// or https:// URL")
-    return text.rstrip("/") if text.count("/") == 2 else text
+    return destination.href
 
 
 def _domain(value: Any) -> str:
-    text = _nonempty_str(value).lower().rstrip(".")
-    if "/" in text or ":" in text or " " in text:
-        raise ValueError(f"{text!r} is not a domain name")
-    return text
+    text = _nonempty_str(value)
+    try:
+        return normalise_rule_name(text)
+    except InvalidDestination:
+        raise ValueError(f"{text!r} is not a domain name") from None
 
 
 def _network(value: Any) -> Network:

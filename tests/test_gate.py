@@ -455,3 +455,33 @@ def test_arbitrary_text_is_never_a_5xx_or_an_open_redirect(client, raw, trusted)
 @given(raw=mutated_urls(), trusted=st.booleans())
 def test_mutated_real_urls_are_never_a_5xx_or_an_open_redirect(client, raw, trusted):
     check_invariants(client, raw, COUNTY_REFERER if trusted else {})
+
+
+# ---- configuration: category actions and key rotation ---------------------------------------------
+
+
+def test_category_action_from_configuration_sends_government_links_straight_through(make_server):
+    server = make_server({"actions": {"government": "redirect", "external": "block"}})
+    assert go(server, "https://www.usa.gov/benefits", headers=COUNTY_REFERER).status_code == 302
+    # untrusted links are never redirected without the notice unless they go to the County
+    assert go(server, "https://www.usa.gov/benefits").status_code == 200
+    assert go(server, "https://www.missoulian.com/").status_code == 403
+    assert go(server, "https://www.umt.edu/", headers=COUNTY_REFERER).status_code == 200
+
+
+def test_links_signed_with_a_previous_key_still_verify_after_rotation(make_server):
+    old = make_server({"": {"secret_key": "old-secret-0123456789"}}, start=False)
+    old.cli("allow", "partner.example")
+    old_link = old.cli("sign", "https://partner.example/x").stdout.strip()
+    server = make_server(
+        {"": {"secret_key": "new-secret-9876543210", "previous_secret_keys": ["old-secret-0123456789"]}},
+        start=False,
+    )
+    server.cli("allow", "partner.example")
+    server.start()
+    query = old_link.split("?", 1)[1]
+    assert server.get("/go?" + query).status_code == 302
+    retired = make_server({"": {"secret_key": "new-secret-9876543210"}}, start=False)
+    retired.cli("allow", "partner.example")
+    retired.start()
+    assert retired.get("/go?" + query).status_code == 200  # the retired key no longer verifies
