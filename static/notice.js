@@ -32,7 +32,7 @@
     fetch(api, { headers: { "Accept": "application/json" }, credentials: "omit" })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (facts) {
-        if (facts && (facts.status === "found" || facts.status === "none")) { show(facts); }
+        if (facts && (facts.status === "found" || facts.status === "none" || facts.status === "error")) { show(facts); }
         else if (tries < 20) { window.setTimeout(poll, 750); }
       })
       .catch(function () { if (tries < 20) { window.setTimeout(poll, 1500); } });

@@ -1,0 +1,69 @@
+"""Screenshots of the notice page for the docs, at a desktop width and at the narrowest phone width.
+
+``python -m tests.browser.screenshots`` starts a throwaway server and writes
+``docs/images/notice-en-1280.png`` and ``docs/images/notice-en-320.png``; the browser tests run the same
+:func:`capture_notice` into a temporary folder, so a broken page shows up in CI, not in the docs.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tests.browser.conftest import CHROMIUM_ARGS
+from tests.conftest import ROOT, LiveServer, chromium_path
+
+# The everyday case: a link on a County page (so signed) to a site the County does not run.
+DESTINATION = "https://www.example.org/events/summer-fair"
+WIDTHS = (1280, 320)
+DOCS_IMAGES = ROOT / "docs" / "images"
+
+
+def capture_notice(browser: Any, link: str, folder: Path) -> list[Path]:
+    """Full-page PNGs of the notice behind ``link``, one per width, named ``notice-en-<width>.png``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for width in WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": 800}, locale="en-US")
+        try:
+            page = context.new_page()
+            page.goto(link)
+            # Let the privacy lookup settle so the picture shows the page's final state.
+            page.wait_for_load_state("networkidle")
+            path = folder / f"notice-en-{width}.png"
+            page.screenshot(path=str(path), full_page=True, animations="disabled")
+            paths.append(path)
+        finally:
+            context.close()
+    return paths
+
+
+def main() -> int:
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    if executable is None:
+        print("Chromium not found: install Debian's chromium package", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as directory:
+        server = LiveServer(Path(directory)).start()
+        try:
+            link = server.cli("sign", DESTINATION).stdout.strip()
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=executable, headless=True, args=CHROMIUM_ARGS
+                )
+                try:
+                    for path in capture_notice(browser, link, DOCS_IMAGES):
+                        print(path.relative_to(ROOT))
+                finally:
+                    browser.close()
+        finally:
+            server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
