@@ -50,8 +50,10 @@ __all__ = [
     "FetchRefused",
     "FetchResult",
     "Fetcher",
+    "Resolver",
     "check_addresses",
     "check_destination",
+    "effective_port",
     "is_forbidden_address",
     "is_local_name",
     "resolve_checked",
@@ -121,7 +123,7 @@ def is_forbidden_address(address: IPAddress | str, allow_networks: Iterable[IPNe
     ip = ipaddress.ip_address(address) if isinstance(address, str) else address
     if any(ip.version == network.version and ip in network for network in allow_networks):
         return False
-    return False
+    return _is_special(ip)
 
 
 def _is_special(ip: IPAddress) -> bool:
@@ -161,6 +163,8 @@ class FetchPolicy:
             raise ValueError(f"max_bytes must be at least 1, not {self.max_bytes}.")
         if self.connect_timeout <= 0 or self.total_timeout <= 0:
             raise ValueError("connect_timeout and total_timeout must be more than 0 seconds.")
+        if not self.allowed_ports:
+            raise ValueError("allowed_ports cannot be empty: linkgate could fetch nothing.")
         if self.max_redirects < 0:
             raise ValueError(f"max_redirects cannot be negative ({self.max_redirects}).")
         if not all(
@@ -324,8 +328,9 @@ def resolve_checked(
 
 
 def _port_message(destination: Destination, port: int, policy: FetchPolicy) -> str:
-    ports = " and ".join(str(p) for p in sorted(policy.allowed_ports)) or "no port"
-    return f"linkgate only fetches from port {ports}; {destination.href} asks for port {port}."
+    allowed = [str(number) for number in sorted(policy.allowed_ports)]
+    ports = f"ports {', '.join(allowed[:-1])} and {allowed[-1]}" if len(allowed) > 1 else f"port {allowed[0]}"
+    return f"linkgate only fetches from {ports}; {destination.href} asks for port {port}."
 
 
 def _without_credentials(href: str) -> str:
