@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Callable, Mapping
@@ -69,6 +70,12 @@ class Settings:
     counts_max_keys: int = 50_000
     actions: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
     demo: bool = False
+    admin_idle_minutes: float = 30.0
+    admin_trusted_header: str = ""
+    admin_trusted_proxies: tuple[Network, ...] = ()
+    login_slow_after: int = 5
+    login_lock_after: int = 10
+    login_lock_minutes: float = 15.0
 
     def action_for(self, category: str) -> str:
         return self.actions[category]
@@ -188,6 +195,13 @@ def _resolve(value: Any) -> dict[str, str]:
     return table
 
 
+def _header_name(value: Any) -> str:
+    text = _str(value).strip()
+    if text and not re.fullmatch(r"[A-Za-z0-9-]+", text):
+        raise ValueError(f"{text!r} is not an HTTP header name such as X-Remote-User")
+    return text
+
+
 def _action(value: Any) -> str:
     text = _nonempty_str(value)
     if text not in ACTIONS:
@@ -224,6 +238,12 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("server", "rules_refresh_seconds"): ("rules_refresh_seconds", _float(0.1, 60)),
     ("server", "counts_flush_seconds"): ("counts_flush_seconds", _float(0.1, 300)),
     ("server", "counts_max_keys"): ("counts_max_keys", _int(100, 10_000_000)),
+    ("admin", "idle_minutes"): ("admin_idle_minutes", _float(0.01, 24 * 60)),
+    ("admin", "trusted_header"): ("admin_trusted_header", _header_name),
+    ("admin", "trusted_proxies"): ("admin_trusted_proxies", _list(_network)),
+    ("admin", "login_slow_after"): ("login_slow_after", _int(1, 1000)),
+    ("admin", "login_lock_after"): ("login_lock_after", _int(1, 1000)),
+    ("admin", "login_lock_minutes"): ("login_lock_minutes", _float(0.01, 7 * 24 * 60)),
 }
 KEYS.update({("actions", category): (f"action:{category}", _action) for category in CATEGORIES})
 
@@ -274,6 +294,10 @@ def load_settings(
             values[field_name] = parsed
     if actions["blocked"] != "block":
         problems.append("actions.blocked: blocked destinations can only be blocked")
+    if values.get("admin_trusted_header") and not values.get("admin_trusted_proxies"):
+        problems.append(
+            "admin.trusted_header: also set admin.trusted_proxies, the addresses of the proxies that set it"
+        )
     if problems:
         raise ConfigError("Invalid configuration:\n  " + "\n  ".join(problems))
 

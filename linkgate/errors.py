@@ -21,3 +21,7 @@ class RuleError(LinkgateError, ValueError):
 
 class StoreUnavailable(LinkgateError):
     """The database cannot be reached or read right now."""
+
+
+class AccountError(LinkgateError, ValueError):
+    """An account that cannot be created or changed: a bad name or role, a weak password, a duplicate."""

@@ -13,11 +13,14 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.config import KNOWN_SETTINGS
 
 from linkgate.config import Settings
 
 # Method, path without the query string, status, size, time: nothing that identifies a visitor.
 ACCESS_LOG_FORMAT = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+
+_GUNICORN_SETTINGS = frozenset(setting.name for setting in KNOWN_SETTINGS)
 
 
 def gunicorn_settings(settings: Settings, **changes: Any) -> dict[str, Any]:
@@ -40,6 +43,11 @@ def gunicorn_settings(settings: Settings, **changes: Any) -> dict[str, Any]:
         "proc_name": "linkgate",
         "limit_request_line": 8190,
     }
+    if "control_socket_disable" in _GUNICORN_SETTINGS:
+        # gunicorn >= 25.1 opens a control socket at one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl or
+        # ~/.gunicorn/gunicorn.ctl): a second server on the machine silently takes the path over, and
+        # stopping either one unlinks it. linkgate does not use gunicornc, so it is off.
+        values["control_socket_disable"] = True
     values.update({key: value for key, value in changes.items() if value is not None})
     return values
 

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from linkgate.classify import Rule, make_rule
-from linkgate.errors import RuleError, StoreUnavailable
+from linkgate.errors import AccountError, RuleError, StoreUnavailable
 
 metadata = sa.MetaData()
 
@@ -98,6 +98,20 @@ change_log = sa.Table(
     sa.Column("after", sa.Text, nullable=True),
 )
 
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # Login throttling lives here, not in a worker's memory, so that it holds across workers and servers.
+    sa.Column("failed_count", sa.Integer, nullable=False, default=0),
+    sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+)
+
 
 def now() -> datetime:
     return datetime.now(UTC)
@@ -124,6 +138,45 @@ class SiteRow:
     elapsed_ms: int | None
     override_url: str | None
     override_none: bool
+
+
+@dataclass(frozen=True)
+class RuleRecord:
+    """A stored rule with who made it and when it last changed (for the console)."""
+
+    rule: Rule
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class RulePage:
+    total: int
+    records: list[RuleRecord]
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    id: int
+    name: str
+    password_hash: str
+    role: str
+    created_at: datetime
+    failed_count: int
+    last_failed_at: datetime | None
+    locked_until: datetime | None
+
+
+@dataclass(frozen=True)
+class CacheHealth:
+    entries: int
+    errors: int
+    stale: int
+    overrides: int
+
+
+RULE_SORTS = ("name", "kind", "updated")
 
 
 class Store:
@@ -233,6 +286,78 @@ class Store:
             self._bump_rules_version(conn)
         return old
 
+    def get_rule(self, rule_id: int) -> RuleRecord | None:
+        with self._connect() as conn:
+            row = conn.execute(sa.select(rules).where(rules.c.id == rule_id)).first()
+        return None if row is None else _record_from_row(row)
+
+    def list_rules(
+        self,
+        search: str = "",
+        kind: str | None = None,
+        sort: str = "name",
+        offset: int = 0,
+        limit: int = 50,
+    ) -> RulePage:
+        """Rules whose name or note holds ``search`` (any case), of one ``kind`` or all, one page."""
+        conditions = []
+        if search:
+            needle = search.lower()
+            conditions.append(
+                sa.or_(
+                    sa.func.lower(rules.c.name).contains(needle, autoescape=True),
+                    sa.func.lower(rules.c.note).contains(needle, autoescape=True),
+                )
+            )
+        if kind is not None:
+            conditions.append(rules.c.kind == kind)
+        order = {
+            "name": (rules.c.name, rules.c.exact),
+            "kind": (rules.c.kind, rules.c.name, rules.c.exact),
+            "updated": (rules.c.updated_at.desc(), rules.c.name, rules.c.exact),
+        }[sort]
+        with self._connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(rules).where(*conditions)).scalar()
+            rows = conn.execute(
+                sa.select(rules).where(*conditions).order_by(*order).offset(offset).limit(limit)
+            ).all()
+        return RulePage(int(total or 0), [_record_from_row(row) for row in rows])
+
+    def update_rule(self, rule_id: int, rule: Rule, actor: str) -> Rule:
+        """Replace rule ``rule_id`` with ``rule``; refuse a duplicate of another rule."""
+        with self._begin() as conn:
+            row = conn.execute(sa.select(rules).where(rules.c.id == rule_id)).first()
+            if row is None:
+                raise RuleError("That rule no longer exists; it may have been removed by someone else.")
+            other = conn.execute(
+                sa.select(rules).where(
+                    rules.c.name == rule.name, rules.c.exact == rule.exact, rules.c.id != rule_id
+                )
+            ).first()
+            if other is not None:
+                raise RuleError(
+                    f"There is already a rule for {rule.pattern} ({other.kind}); remove or edit it instead."
+                )
+            old = _rule_from_row(row)
+            saved = Rule(rule.name, rule.exact, rule.kind, rule.action, rule.note, rule_id)
+            if _rule_json(old) == _rule_json(saved):
+                return saved
+            conn.execute(
+                sa.update(rules)
+                .where(rules.c.id == rule_id)
+                .values(
+                    name=saved.name,
+                    exact=saved.exact,
+                    kind=saved.kind,
+                    action=saved.action,
+                    note=saved.note,
+                    updated_at=now(),
+                )
+            )
+            self._log(conn, actor, "rule.update", saved.pattern, _rule_json(old), _rule_json(saved))
+            self._bump_rules_version(conn)
+        return saved
+
     def _bump_rules_version(self, conn: Connection) -> None:
         conn.execute(
             sa.update(meta)
@@ -313,7 +438,121 @@ class Store:
             ).all()
         return [(row.day, row.kind, int(row[2])) for row in rows]
 
+    def clicks_by_outcome(self, start: date, end: date) -> dict[str, int]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(click_counts.c.outcome, sa.func.sum(click_counts.c.count))
+                .where(click_counts.c.day >= start, click_counts.c.day <= end)
+                .group_by(click_counts.c.outcome)
+            ).all()
+        return {row[0]: int(row[1]) for row in rows}
+
+    def top_domains(self, start: date, end: date, limit: int = 10) -> list[tuple[str, int]]:
+        total = sa.func.sum(click_counts.c.count).label("total")
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(click_counts.c.domain, total)
+                .where(click_counts.c.day >= start, click_counts.c.day <= end)
+                .group_by(click_counts.c.domain)
+                .order_by(total.desc(), click_counts.c.domain)
+                .limit(limit)
+            ).all()
+        return [(row[0], int(row[1])) for row in rows]
+
+    def events_by_kind(self, start: date, end: date) -> dict[str, int]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(security_events.c.kind, sa.func.sum(security_events.c.count))
+                .where(security_events.c.day >= start, security_events.c.day <= end)
+                .group_by(security_events.c.kind)
+                .order_by(security_events.c.kind)
+            ).all()
+        return {row[0]: int(row[1]) for row in rows}
+
+    # ---- accounts ----
+
+    def add_account(self, name: str, password_hash: str, role: str, actor: str) -> AccountRow:
+        with self._begin() as conn:
+            if conn.execute(sa.select(accounts.c.id).where(accounts.c.name == name)).first() is not None:
+                raise AccountError(f'There is already an account named "{name}".')
+            conn.execute(
+                sa.insert(accounts).values(
+                    name=name, password_hash=password_hash, role=role, created_at=now(), failed_count=0
+                )
+            )
+            self._log(conn, actor, "account.add", name, None, {"name": name, "role": role})
+            row = conn.execute(sa.select(accounts).where(accounts.c.name == name)).one()
+        return _account_from_row(row)
+
+    def get_account(self, name: str) -> AccountRow | None:
+        with self._connect() as conn:
+            row = conn.execute(sa.select(accounts).where(accounts.c.name == name)).first()
+        return None if row is None else _account_from_row(row)
+
+    def begin_login_attempt(self, account: AccountRow, at: datetime, *, fresh: bool) -> int | None:
+        """Count a login attempt before its password is checked; the account's new failure count.
+
+        Compare-and-set on the count ``account`` was read with: None when another attempt (another
+        thread, worker or server) got there first, so that parallel guesses cannot slip past the
+        throttle. ``fresh`` starts the count again (a lock that has run out).
+        """
+        count = 1 if fresh else account.failed_count + 1
+        with self._begin() as conn:
+            result = conn.execute(
+                sa.update(accounts)
+                .where(accounts.c.id == account.id, accounts.c.failed_count == account.failed_count)
+                .values(
+                    failed_count=count,
+                    last_failed_at=at,
+                    locked_until=None if fresh else accounts.c.locked_until,
+                )
+            )
+        return count if result.rowcount == 1 else None
+
+    def end_login_throttle(self, account_id: int) -> None:
+        """A successful login: forget the failures."""
+        with self._begin() as conn:
+            conn.execute(
+                sa.update(accounts)
+                .where(accounts.c.id == account_id)
+                .values(failed_count=0, last_failed_at=None, locked_until=None)
+            )
+
+    def lock_account(self, account: AccountRow, until: datetime, failures: int) -> None:
+        with self._begin() as conn:
+            conn.execute(sa.update(accounts).where(accounts.c.id == account.id).values(locked_until=until))
+            self._log(
+                conn,
+                "linkgate",
+                "account.lock",
+                account.name,
+                {"failed_count": failures - 1, "locked_until": None},
+                {"failed_count": failures, "locked_until": until.isoformat()},
+            )
+
     # ---- site cache ----
+
+    def cache_health(self, found_ttl: timedelta, none_ttl: timedelta, error_ttl: timedelta) -> CacheHealth:
+        """How many sites are cached, how many failed their last lookup, how many are past their freshness."""
+        stamp = now()
+        stale = sa.or_(
+            sites.c.checked_at.is_(None),
+            sa.and_(sites.c.status == "found", sites.c.checked_at < stamp - found_ttl),
+            sa.and_(sites.c.status == "none", sites.c.checked_at < stamp - none_ttl),
+            sa.and_(sites.c.status.not_in(("found", "none")), sites.c.checked_at < stamp - error_ttl),
+        )
+        with self._connect() as conn:
+            row = conn.execute(
+                sa.select(
+                    sa.func.count(),
+                    sa.func.count().filter(sites.c.status == "error"),
+                    sa.func.count().filter(stale),
+                    sa.func.count().filter(
+                        sa.or_(sites.c.override_url.is_not(None), sites.c.override_none.is_(True))
+                    ),
+                ).select_from(sites)
+            ).one()
+        return CacheHealth(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
     def get_site(self, host: str) -> SiteRow | None:
         with self._connect() as conn:
@@ -450,6 +689,28 @@ def _make_engine(url: str) -> Engine:
 def _rule_from_row(row: Any) -> Rule:
     return Rule(
         name=row.name, exact=bool(row.exact), kind=row.kind, action=row.action, note=row.note or "", id=row.id
+    )
+
+
+def _record_from_row(row: Any) -> RuleRecord:
+    return RuleRecord(
+        rule=_rule_from_row(row),
+        created_by=row.created_by or "",
+        created_at=_as_utc(row.created_at) or now(),
+        updated_at=_as_utc(row.updated_at) or now(),
+    )
+
+
+def _account_from_row(row: Any) -> AccountRow:
+    return AccountRow(
+        id=row.id,
+        name=row.name,
+        password_hash=row.password_hash,
+        role=row.role,
+        created_at=_as_utc(row.created_at) or now(),
+        failed_count=int(row.failed_count or 0),
+        last_failed_at=_as_utc(row.last_failed_at),
+        locked_until=_as_utc(row.locked_until),
     )
 
 

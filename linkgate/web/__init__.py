@@ -71,13 +71,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
             ", ".join(str(network) for network in settings.allow_networks),
         )
 
-    from linkgate.web import api, demo, errors, gate, health, security
+    from linkgate.web import admin, api, demo, errors, gate, health, security
 
     security.init_app(app)
     errors.init_app(app)
     app.register_blueprint(gate.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(admin.blueprint)
     if settings.demo:
         app.register_blueprint(demo.blueprint)
 

@@ -144,7 +144,8 @@ def _go(runtime: Runtime) -> Response:
         signed = runtime.signer.verify(destination.href, signature)
         if not signed:
             runtime.counts.event("bad_signature")
-    from_county = _referer_is_county(runtime, request.headers.get("Referer"))
+    # A valid signature already makes the link trusted: no need to parse the Referer as well.
+    from_county = signed or _referer_is_county(runtime, request.headers.get("Referer"))
     classification = runtime.classifier.classify(destination, trusted=signed or from_county)
     domain = registrable_domain(destination.host)
     runtime.counts.click(domain, classification.action)

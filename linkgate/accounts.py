@@ -1,0 +1,127 @@
+"""Console accounts: password policy, argon2id hashes, and logging in with throttling kept in the database.
+
+Never store or log a password, and never let the time a login takes say whether the name exists: an
+unknown name is checked against a dummy hash made with the same parameters as real ones.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from linkgate.errors import AccountError
+from linkgate.store import AccountRow, Store, now
+
+ROLES = ("admin", "viewer")
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024  # argon2 accepts more, but a megabyte "password" is only a way to waste CPU
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._@+-]{0,127}")
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+
+
+def normalise_name(name: str) -> str:
+    """Account names are compared without case (a proxy may send ``JSmith`` for ``jsmith``)."""
+    return name.strip().lower()
+
+
+def check_new_account(name: str, password: str, role: str) -> str:
+    """The normalised name, or :class:`AccountError` saying what is wrong with the name, password or role."""
+    normal = normalise_name(name)
+    if not NAME_PATTERN.fullmatch(normal):
+        raise AccountError(
+            "An account name is 1 to 128 letters, digits and . _ @ + -, starting with a letter or digit."
+        )
+    if role not in ROLES:
+        raise AccountError(f'A role is "admin" (makes changes) or "viewer" (reads only), not "{role}".')
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"A password must be at least {MIN_PASSWORD} characters long.")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError(f"A password must be at most {MAX_PASSWORD} characters long.")
+    if password.strip().lower() == normal:
+        raise AccountError("A password must not be the account name.")
+    return normal
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash("linkgate: no such account")
+
+
+def create_account(store: Store, name: str, password: str, role: str, actor: str) -> AccountRow:
+    normal = check_new_account(name, password, role)
+    return store.add_account(normal, hash_password(password), role, actor)
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    """After ``slow_after`` failures each attempt must wait (1 s, doubling, at most ``max_wait``) after
+    the last; after ``lock_after`` failures the account is locked for ``lock_for``."""
+
+    slow_after: int = 5
+    lock_after: int = 10
+    lock_for: timedelta = timedelta(minutes=15)
+    max_wait: float = 60.0
+
+    def wait_after(self, failures: int) -> float:
+        if failures < self.slow_after:
+            return 0.0
+        return min(self.max_wait, 2.0 ** (failures - self.slow_after))
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """``account`` when the login succeeded. ``refused``: the password was not even checked (throttled)."""
+
+    account: AccountRow | None = None
+    refused: bool = False
+    wait_seconds: int = 0
+    locked_until: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.account is not None
+
+
+def log_in(store: Store, name: str, password: str, policy: LoginPolicy) -> LoginResult:
+    """Check a name and password, counting failures in the database; see :class:`LoginPolicy`."""
+    at = now()
+    account = store.get_account(normalise_name(name)) if len(password) <= MAX_PASSWORD else None
+    if account is None:
+        password_matches(_dummy_hash(), password)
+        return LoginResult()
+    if account.locked_until is not None and account.locked_until > at:
+        return LoginResult(refused=True, locked_until=account.locked_until)
+    fresh = account.locked_until is not None
+    if not fresh and account.last_failed_at is not None:
+        ready = account.last_failed_at + timedelta(seconds=policy.wait_after(account.failed_count))
+        if at < ready:
+            return LoginResult(refused=True, wait_seconds=math.ceil((ready - at).total_seconds()))
+    failures = store.begin_login_attempt(account, at, fresh=fresh)
+    if failures is None:  # another attempt on this account is being checked right now
+        return LoginResult(refused=True, wait_seconds=1)
+    if password_matches(account.password_hash, password):
+        store.end_login_throttle(account.id)
+        return LoginResult(account=account)
+    if failures >= policy.lock_after:
+        until = at + policy.lock_for
+        store.lock_account(account, until, failures)
+        return LoginResult(locked_until=until)
+    return LoginResult(wait_seconds=math.ceil(policy.wait_after(failures)))

@@ -1,0 +1,20 @@
+"""The webmaster's console under ``/admin``: one blueprint per area, nested in one that guards them all.
+
+The guards (in :mod:`.auth`) run before every view of every area: a signed-in account or a redirect to
+the login page, then a CSRF check on every POST. Nothing here may run for ``/go`` or ``/api``: the
+console's session cookie, its CSRF token and its hooks exist only under ``/admin``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from linkgate.web.admin import auth, dashboard, rules
+
+blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+auth.install_guards(blueprint)
+blueprint.register_blueprint(auth.blueprint)
+blueprint.register_blueprint(dashboard.blueprint)
+blueprint.register_blueprint(rules.blueprint)
+
+__all__ = ["blueprint"]

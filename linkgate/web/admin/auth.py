@@ -1,0 +1,266 @@
+"""Who is using the console: login, logout, idle timeout, single sign-on, roles and CSRF checks.
+
+The session (Flask's signed cookie, path ``/admin``) holds only the account name and when it was last
+used; the account and its role are read from the database on every request, so a removed account or a
+changed role takes effect at once. A trusted header is believed only from the configured proxies.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from werkzeug.exceptions import Forbidden
+from wtforms import ValidationError
+
+from linkgate.accounts import LoginPolicy, LoginResult, log_in, normalise_name
+from linkgate.config import Settings
+from linkgate.errors import StoreUnavailable
+from linkgate.store import AccountRow
+from linkgate.web.runtime import get_runtime
+
+blueprint = Blueprint("auth", __name__)
+
+PUBLIC_ENDPOINTS = frozenset({"admin.auth.login"})
+CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def current_account() -> AccountRow:
+    account: AccountRow = g.account
+    return account
+
+
+def actor() -> str:
+    """How the change log names the signed-in person."""
+    return f"web:{current_account().name}"
+
+
+def admin_required(view: F) -> F:
+    """Only the admin role may change things; a viewer gets the 403 page."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current_account().role != "admin":
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def install_guards(admin: Blueprint) -> None:
+    """Hooks that run before every console view, in order: who is it, may they see it, is the form real."""
+    admin.before_request(_identify)
+    admin.before_request(_check_csrf)
+    admin.after_request(_no_store)
+    admin.context_processor(_template_context)
+    admin.register_error_handler(CSRFError, _csrf_error)
+    admin.register_error_handler(Forbidden, _forbidden)
+    admin.register_error_handler(StoreUnavailable, _store_unavailable)
+
+
+def _identify() -> ResponseReturnValue | None:
+    runtime = get_runtime()
+    runtime.ensure_upkeep()  # a worker that serves only the console still flushes counts, reloads rules
+    settings, store = runtime.settings, runtime.store
+    g.account = None
+    trusted_name = _trusted_user(settings)
+    if trusted_name is not None:
+        account = store.get_account(normalise_name(trusted_name))
+        if account is None:
+            g.unknown_user = trusted_name
+            abort(403)
+        if session.get("account") != account.name:
+            session.clear()
+            session["account"] = account.name
+        g.account = account
+    elif "account" in session:
+        idle = time.time() - float(session.get("seen", 0))
+        if idle > settings.admin_idle_minutes * 60:
+            session.clear()
+            flash(
+                _(
+                    "You were signed out because the console was not used for %(minutes)s minutes.",
+                    minutes=f"{settings.admin_idle_minutes:g}",
+                ),
+                "info",
+            )
+        else:
+            g.account = store.get_account(str(session["account"]))
+            if g.account is None:
+                session.clear()
+    if g.account is not None:
+        session["seen"] = time.time()
+        return None
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("admin.auth.login", next=target))
+
+
+def _trusted_user(settings: Settings) -> str | None:
+    """The name in the single sign-on header, when it is configured and came from a trusted proxy."""
+    if not settings.admin_trusted_header:
+        return None
+    name = request.headers.get(settings.admin_trusted_header, "").strip()
+    if not name or not request.remote_addr:
+        return None
+    try:
+        address = ipaddress.ip_address(request.remote_addr)
+    except ValueError:
+        return None
+    if not any(address in network for network in settings.admin_trusted_proxies):
+        return None
+    return name
+
+
+def _check_csrf() -> None:
+    if request.method not in CHANGING_METHODS:
+        return
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError as error:
+        raise CSRFError(error.args[0]) from None
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _template_context() -> dict[str, Any]:
+    return {"csrf_token": generate_csrf, "account": g.get("account")}
+
+
+def _csrf_error(error: CSRFError) -> ResponseReturnValue:
+    message = _(
+        "This form has expired or did not come from this console. Go back, reload the page and try again."
+    )
+    return render_template("admin/problem.html", title=_("The form could not be used"), message=message), 400
+
+
+def _forbidden(error: Forbidden) -> ResponseReturnValue:
+    unknown = g.get("unknown_user")
+    if unknown:
+        title = _("No console account")
+        message = _(
+            "There is no console account named %(name)s. Ask an administrator to create one "
+            "(linkgate create-admin).",
+            name=unknown,
+        )
+    else:
+        title = _("Only administrators can do this")
+        message = _("Your account can read the console but cannot make changes. Ask an administrator.")
+    return render_template("admin/problem.html", title=title, message=message), 403
+
+
+def _store_unavailable(error: StoreUnavailable) -> ResponseReturnValue:
+    message = _("The database cannot be reached right now, so the console cannot be used. Try again soon.")
+    return render_template("admin/problem.html", title=_("The console is unavailable"), message=message), 503
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the console: never another site (``//evil.example``, ``/\\evil.example``)."""
+    if target and target.startswith("/admin") and "\\" not in target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("admin.dashboard.index")
+
+
+def _login_policy(settings: Settings) -> LoginPolicy:
+    return LoginPolicy(
+        slow_after=settings.login_slow_after,
+        lock_after=settings.login_lock_after,
+        lock_for=timedelta(minutes=settings.login_lock_minutes),
+    )
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    target = _safe_next(request.values.get("next"))
+    if g.account is not None:
+        return redirect(target)
+    runtime = get_runtime()
+    errors: dict[str, str] = {}
+    name = ""
+    status = 200
+    headers: dict[str, str] = {}
+    if request.method == "POST":
+        name = request.form.get("name", "").strip()
+        password = request.form.get("password", "")
+        if not name:
+            errors["name"] = _("Enter your account name.")
+        if not password:
+            errors["password"] = _("Enter your password.")
+        if not errors:
+            result = log_in(runtime.store, name, password, _login_policy(runtime.settings))
+            if result.account is not None:
+                session.clear()
+                session["account"] = result.account.name
+                session["seen"] = time.time()
+                return redirect(target)
+            runtime.counts.event("login_failure")
+            errors["password"] = _failure_message(result, runtime.settings)
+            if result.refused or result.locked_until is not None:
+                status = 429
+                headers["Retry-After"] = str(_retry_after(result))
+    body = render_template("admin/login.html", errors=errors, name=name, next=target)
+    return body, status, headers
+
+
+def _failure_message(result: LoginResult, settings: Settings) -> str:
+    if result.locked_until is not None:
+        local = result.locked_until.astimezone(ZoneInfo(settings.timezone))
+        return _(
+            "This account is locked for a while after too many failed sign-in attempts. "
+            "Try again after %(time)s.",
+            time=local.strftime("%H:%M"),
+        )
+    if result.refused:
+        return _(
+            "Too many failed sign-in attempts: wait %(seconds)s seconds, then try again.",
+            seconds=result.wait_seconds,
+        )
+    if result.wait_seconds:
+        return _(
+            "The name or password is not right. After several failed attempts you must wait "
+            "%(seconds)s seconds before you try again.",
+            seconds=result.wait_seconds,
+        )
+    return _("The name or password is not right.")
+
+
+def _retry_after(result: LoginResult) -> int:
+    if result.locked_until is not None:
+        return max(1, int(result.locked_until.timestamp() - time.time()))
+    return max(1, result.wait_seconds)
+
+
+@blueprint.post("/logout")
+def logout() -> ResponseReturnValue:
+    session.clear()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("admin.auth.login"))

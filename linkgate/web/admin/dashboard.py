@@ -1,0 +1,69 @@
+"""The console's front page: clicks today and this week, top destinations, security events, cache health.
+
+Read-only, for every role. Counts are aggregates only (domain x day x outcome), as stored.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, render_template
+from flask_babel import lazy_gettext as _l
+
+from linkgate.web.runtime import get_runtime
+
+blueprint = Blueprint("dashboard", __name__)
+
+OUTCOME_TEXT = {
+    "redirect": _l("Sent straight on"),
+    "notice": _l("Shown the notice"),
+    "block": _l("Blocked"),
+}
+EVENT_TEXT = {
+    "bad_signature": _l("Links with a wrong signature"),
+    "blocked_destination": _l("Blocked destinations requested"),
+    "invalid_url": _l("Links that could not be understood"),
+    "deceptive_flag": _l("Links with a deceptive address"),
+    "ssrf_refused": _l("Privacy lookups refused (non-public address)"),
+    "login_failure": _l("Failed console sign-ins"),
+}
+
+
+@blueprint.get("/")
+def index() -> str:
+    runtime = get_runtime()
+    store = runtime.store
+    settings = runtime.settings
+    runtime.counts.flush()  # this worker's buffered counts; the others flush on their own schedule
+    today = runtime.counts.today()
+    week_start = today - timedelta(days=today.weekday())
+    clicks_today = store.clicks_by_outcome(today, today)
+    clicks_week = store.clicks_by_outcome(week_start, today)
+    events_today = store.events_by_kind(today, today)
+    events_week = store.events_by_kind(week_start, today)
+    health = store.cache_health(
+        timedelta(seconds=settings.found_ttl),
+        timedelta(seconds=settings.not_found_ttl),
+        timedelta(seconds=settings.error_ttl),
+    )
+    outcomes = [
+        (text, clicks_today.get(outcome, 0), clicks_week.get(outcome, 0))
+        for outcome, text in OUTCOME_TEXT.items()
+    ]
+    events = [
+        (EVENT_TEXT.get(kind, kind), events_today.get(kind, 0), count)
+        for kind, count in sorted(events_week.items())
+    ]
+    return render_template(
+        "admin/dashboard.html",
+        today=today,
+        week_start=week_start,
+        outcomes=outcomes,
+        total_today=sum(clicks_today.values()),
+        total_week=sum(clicks_week.values()),
+        top=store.top_domains(week_start, today, 10),
+        events=events,
+        health=health,
+        rules_count=len(runtime.classifier.rules),
+        rules_version=runtime.rules.version,
+    )

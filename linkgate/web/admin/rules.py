@@ -1,0 +1,257 @@
+"""The allowlist and blocklist in the console: list, search, add, edit, delete, and "test a link".
+
+Every change goes through the store, which refuses duplicates, writes the change log and bumps the
+rules version (each worker reloads within ``server.rules_refresh_seconds``). Validation is the
+classifier's own (:func:`linkgate.classify.make_rule`): the console never has rules of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+
+from linkgate.classify import FLAGS, RULE_KINDS, Rule, RuleSet, make_rule
+from linkgate.errors import InvalidDestination, RuleError
+from linkgate.store import RULE_SORTS, RuleRecord
+from linkgate.urls import parse_destination
+from linkgate.web.admin.auth import actor, admin_required
+from linkgate.web.gate import CATEGORY_TEXT, FLAG_TEXT
+from linkgate.web.runtime import get_runtime
+
+blueprint = Blueprint("rules", __name__, url_prefix="/rules")
+
+PAGE_SIZE = 25
+MAX_NOTE = 500
+SCOPES = ("domain", "exact")
+RULE_ACTIONS = ("", "redirect", "notice")  # "" is the partner category's configured action
+KIND_PAST = {"allow": _l("allowed"), "block": _l("blocked")}
+ACTION_TEXT = {
+    "redirect": _l("sent straight on"),
+    "notice": _l("shown the notice"),
+    "block": _l("shown the block page"),
+}
+
+
+@dataclass
+class RuleForm:
+    """What was typed into the add or edit form, and what is wrong with it, field by field."""
+
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls) -> RuleForm:
+        return cls({"name": "", "scope": "domain", "kind": "allow", "action": "", "note": ""})
+
+    @classmethod
+    def of(cls, rule: Rule) -> RuleForm:
+        return cls(
+            {
+                "name": rule.name,
+                "scope": "exact" if rule.exact else "domain",
+                "kind": rule.kind,
+                "action": rule.action or "",
+                "note": rule.note,
+            }
+        )
+
+    @classmethod
+    def read(cls, form: Mapping[str, str]) -> RuleForm:
+        values = {key: form.get(key, "").strip() for key in ("name", "scope", "kind", "action", "note")}
+        return cls(values)
+
+    def validate(self) -> Rule | None:
+        """The rule the form describes, or None with :attr:`errors` filled in."""
+        values, errors = self.values, self.errors
+        if not values["name"]:
+            errors["name"] = _("Enter a domain, such as example.org, or a host, such as www.example.org.")
+        if values["scope"] not in SCOPES:
+            errors["scope"] = _("Choose whether the rule covers the domain's subdomains.")
+        if values["kind"] not in RULE_KINDS:
+            errors["kind"] = _("Choose allow or block.")
+        if values["action"] not in RULE_ACTIONS:
+            errors["action"] = _("Choose what visitors get: the usual, straight on, or the notice.")
+        elif values["kind"] == "block" and values["action"]:
+            errors["action"] = _("A block rule always blocks: leave the action as the usual one.")
+        if len(values["note"]) > MAX_NOTE:
+            errors["note"] = _("Keep the note to %(count)s characters or fewer.", count=MAX_NOTE)
+        if values["name"]:
+            try:
+                make_rule(values["name"], "allow")  # the name's own problems, whatever else is wrong
+            except RuleError as error:
+                errors["name"] = str(error)
+        if errors:
+            return None
+        try:
+            return make_rule(
+                values["name"],
+                values["kind"],
+                exact=values["scope"] == "exact",
+                action=values["action"] or None,
+                note=values["note"],
+            )
+        except RuleError as error:
+            errors["name"] = str(error)
+            return None
+
+
+def conflict_messages(rule: Rule) -> list[str]:
+    """Sentences such as "example.org is blocked by rule *.example.org" for overlapping rules."""
+    existing = get_runtime().store.load_rules()[1]
+    messages = []
+    for other in RuleSet(existing).conflicts(rule):
+        if RuleSet([other]).match(rule.name) is other:
+            host, by = rule.name, other
+        else:
+            host, by = other.name, other
+        messages.append(
+            _(
+                "%(host)s is %(kind)s by rule %(pattern)s; the more specific rule wins.",
+                host=host,
+                kind=KIND_PAST[by.kind],
+                pattern=by.pattern,
+            )
+        )
+    return messages
+
+
+def _save(form: RuleForm, save: Callable[[Rule], Rule], message: LazyString) -> ResponseReturnValue | None:
+    """Validate and save a posted form: a redirect to the list, or None with the errors on the form."""
+    rule = form.validate()
+    if rule is None:
+        return None
+    try:
+        saved = save(rule)
+    except RuleError as error:  # a duplicate, or the rule went away meanwhile
+        form.errors["name"] = str(error)
+        return None
+    flash(str(message) % {"kind": saved.kind, "pattern": saved.pattern}, "success")
+    for warning in conflict_messages(saved):
+        flash(warning, "warning")
+    return redirect(url_for("admin.rules.index"))
+
+
+def _record_or_404(rule_id: int) -> RuleRecord:
+    record = get_runtime().store.get_rule(rule_id)
+    if record is None:
+        abort(404)
+    return record
+
+
+@blueprint.get("/")
+def index() -> str:
+    search = request.args.get("q", "").strip()[:253]
+    kind = request.args.get("kind", "")
+    kind_filter = kind if kind in RULE_KINDS else None
+    sort = request.args.get("sort", "name")
+    if sort not in RULE_SORTS:
+        sort = "name"
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    result = get_runtime().store.list_rules(search, kind_filter, sort, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    pages = max(1, -(-result.total // PAGE_SIZE))
+    query = {"q": search or None, "kind": kind_filter, "sort": sort if sort != "name" else None}
+    return render_template(
+        "admin/rules.html",
+        records=result.records,
+        total=result.total,
+        page=page,
+        pages=pages,
+        search=search,
+        kind=kind_filter or "",
+        sort=sort,
+        query={key: value for key, value in query.items() if value},
+    )
+
+
+@blueprint.route("/new", methods=["GET", "POST"])
+@admin_required
+def new() -> ResponseReturnValue:
+    form = RuleForm.empty()
+    if request.method == "POST":
+        form = RuleForm.read(request.form)
+        store = get_runtime().store
+        done = _save(
+            form, lambda rule: store.add_rule(rule, actor()), _l("Added the %(kind)s rule %(pattern)s.")
+        )
+        if done is not None:
+            return done
+    status = 400 if form.errors else 200
+    return render_template("admin/rule_form.html", form=form, errors=form.errors, rule_id=None), status
+
+
+@blueprint.route("/<int:rule_id>/edit", methods=["GET", "POST"])
+@admin_required
+def edit(rule_id: int) -> ResponseReturnValue:
+    store = get_runtime().store
+    record = _record_or_404(rule_id)
+    form = RuleForm.of(record.rule)
+    if request.method == "POST":
+        form = RuleForm.read(request.form)
+        done = _save(
+            form,
+            lambda rule: store.update_rule(rule_id, rule, actor()),
+            _l("Saved the %(kind)s rule %(pattern)s."),
+        )
+        if done is not None:
+            return done
+    status = 400 if form.errors else 200
+    return render_template(
+        "admin/rule_form.html", form=form, errors=form.errors, rule_id=rule_id, record=record
+    ), status
+
+
+@blueprint.route("/<int:rule_id>/delete", methods=["GET", "POST"])
+@admin_required
+def delete(rule_id: int) -> ResponseReturnValue:
+    store = get_runtime().store
+    record = _record_or_404(rule_id)
+    if request.method == "POST":
+        removed = store.remove_rule(record.rule.name, record.rule.exact, actor())
+        flash(
+            _("Removed the %(kind)s rule %(pattern)s.", kind=removed.kind, pattern=removed.pattern), "success"
+        )
+        return redirect(url_for("admin.rules.index"))
+    return render_template("admin/rule_delete.html", record=record)
+
+
+@blueprint.get("/test")
+def test() -> ResponseReturnValue:
+    """What a visitor following a link would get, with the rules as they are now."""
+    runtime = get_runtime()
+    url = request.args.get("url", "").strip()
+    error = None
+    outcome = None
+    if "url" in request.args:
+        try:
+            destination = parse_destination(url, runtime.settings.max_url_length)
+        except InvalidDestination as problem:
+            error = str(problem)
+        else:
+            runtime.rules.refresh()
+            classifier = runtime.classifier
+            trusted = classifier.classify(destination, trusted=True)
+            untrusted = classifier.classify(destination, trusted=False)
+            outcome = {
+                "destination": destination.href,
+                "category": CATEGORY_TEXT[trusted.category],
+                "flags": [
+                    {"code": flag, "deceptive": FLAGS[flag], "text": FLAG_TEXT[flag]}
+                    for flag in trusted.flags
+                ],
+                "trusted": ACTION_TEXT[trusted.action],
+                "untrusted": ACTION_TEXT[untrusted.action],
+                "rule": trusted.rule,
+            }
+    errors = {"url": error} if error else {}
+    return render_template(
+        "admin/rule_test.html", url=url, errors=errors, outcome=outcome
+    ), 400 if error else 200

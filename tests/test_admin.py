@@ -1,0 +1,668 @@
+"""The admin console against real running servers: access, throttling, CSRF, roles, rules pages."""
+
+from __future__ import annotations
+
+import html
+import re
+import sqlite3
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import httpx
+import pytest
+
+from linkgate.classify import make_rule
+from linkgate.store import Store
+from tests.conftest import LiveServer
+
+pytestmark = pytest.mark.server
+
+ADMIN_PASSWORD = "correct horse battery staple"
+VIEWER_PASSWORD = "viewer password 1234"
+
+
+class Browser:
+    """Just enough of a browser: keeps the console's session cookie and sends it only under its path.
+
+    The cookie is Secure (served over https in production); the test servers speak plain http, so the
+    cookie is kept here by hand, as a browser on https would keep it.
+    """
+
+    def __init__(self, server: LiveServer) -> None:
+        self.server = server
+        self.cookie: str | None = None
+        self.set_cookies: list[str] = []
+
+    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if self.cookie is not None and path.startswith("/admin"):
+            headers["Cookie"] = f"session={self.cookie}"
+        response = httpx.request(
+            method, self.server.url + path, headers=headers, follow_redirects=False, timeout=15, **kwargs
+        )
+        for header in response.headers.get_list("set-cookie"):
+            self.set_cookies.append(header)
+            name, _, rest = header.partition("=")
+            value = rest.split(";", 1)[0]
+            if name == "session":
+                self.cookie = value if value and "1970" not in header else None
+        return response
+
+    def get(self, path: str, **kwargs) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, data: dict[str, str], **kwargs) -> httpx.Response:
+        return self.request("POST", path, data=data, **kwargs)
+
+    def token(self, path: str) -> str:
+        response = self.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        return csrf_token(response)
+
+    def submit(self, path: str, data: dict[str, str], form_path: str | None = None) -> httpx.Response:
+        """POST a form as a browser would after loading it (with its CSRF token)."""
+        return self.post(path, {"csrf_token": self.token(form_path or path), **data})
+
+    def log_in(self, name: str, password: str) -> httpx.Response:
+        return self.submit("/admin/login", {"name": name, "password": password})
+
+
+def csrf_token(response: httpx.Response) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', response.text)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def signed_in(server: LiveServer, name: str = "admin", password: str = ADMIN_PASSWORD) -> Browser:
+    browser = Browser(server)
+    response = browser.log_in(name, password)
+    assert response.status_code == 302, response.text
+    return browser
+
+
+def create_account(server: LiveServer, name: str, password: str, role: str = "admin") -> None:
+    server.cli("create-admin", name, "--role", role, "--password-stdin", input=password + "\n")
+
+
+def query(server: LiveServer, sql: str, *params: object) -> list[tuple]:
+    with sqlite3.connect(server.database) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def change_log(server: LiveServer, action: str) -> list[tuple]:
+    return query(server, "SELECT actor, target, before, after FROM change_log WHERE action = ?", action)
+
+
+def wait_for(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server with an admin and a viewer; tests add rules with names of their own."""
+    server = LiveServer(tmp_path_factory.mktemp("console"))
+    create_account(server, "admin", ADMIN_PASSWORD)
+    create_account(server, "viewer", VIEWER_PASSWORD, role="viewer")
+    server.start()
+    yield server
+    server.stop()
+
+
+# ---- accounts on the command line -----------------------------------------------------------------
+
+
+def test_create_admin_stores_an_argon2id_hash_and_logs_the_change(console):
+    rows = query(console, "SELECT name, role, password_hash FROM accounts ORDER BY name")
+    assert [(name, role) for name, role, _ in rows] == [("admin", "admin"), ("viewer", "viewer")]
+    assert all(hashed.startswith("$argon2id$") for _, _, hashed in rows)
+    assert all(ADMIN_PASSWORD not in hashed and VIEWER_PASSWORD not in hashed for _, _, hashed in rows)
+    logged = {target for _, target, _, _ in change_log(console, "account.add")}
+    assert logged == {"admin", "viewer"}
+    assert all("password" not in (after or "") for *_, after in change_log(console, "account.add"))
+
+
+@pytest.mark.parametrize(
+    ("args", "password", "message"),
+    [
+        (("someone",), "too short", "at least 12 characters"),
+        (("admin",), "another long password", 'already an account named "admin"'),
+        (("Admin",), "another long password", 'already an account named "admin"'),
+        (("someone", "--role", "boss"), "another long password", 'not "boss"'),
+        (("bad name!",), "another long password", "An account name is"),
+        (("someone12345",), "someone12345", "must not be the account name"),
+    ],
+)
+def test_create_admin_refuses_bad_input_with_one_line_and_status_2(console, args, password, message):
+    result = console.cli("create-admin", *args, "--password-stdin", input=password + "\n", check=False)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+# ---- login, logout, cookies -----------------------------------------------------------------------
+
+
+def test_login_gives_a_strict_httponly_secure_cookie_for_admin_only(console):
+    browser = Browser(console)
+    response = browser.log_in("admin", ADMIN_PASSWORD)
+    assert response.status_code == 302
+    assert response.headers["location"] == "/admin/"
+    cookie = response.headers["set-cookie"]
+    assert "Path=/admin" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
+    assert "Secure" in cookie
+    page = browser.get("/admin/")
+    assert page.status_code == 200
+    assert "Signed in as" in page.text
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_login_returns_to_the_page_asked_for_but_never_off_site(console):
+    browser = Browser(console)
+    first = browser.get("/admin/rules/?kind=block")
+    assert first.status_code == 302
+    login_url = first.headers["location"]
+    assert urlsplit(login_url).path == "/admin/login"
+    token = browser.token(login_url)
+    back = browser.post(
+        "/admin/login",
+        {
+            "csrf_token": token,
+            "name": "admin",
+            "password": ADMIN_PASSWORD,
+            "next": "/admin/rules/?kind=block",
+        },
+    )
+    assert back.headers["location"] == "/admin/rules/?kind=block"
+    for target in ("//evil.example/admin", "https://evil.example/admin", "/\\evil.example", "/go?url=x"):
+        other = Browser(console)
+        token = other.token("/admin/login")
+        response = other.post(
+            "/admin/login",
+            {"csrf_token": token, "name": "admin", "password": ADMIN_PASSWORD, "next": target},
+        )
+        assert response.headers["location"] == "/admin/", target
+
+
+def test_logout_ends_the_session_and_needs_a_post(console):
+    browser = signed_in(console)
+    assert browser.get("/admin/logout").status_code == 405
+    response = browser.submit("/admin/logout", {}, form_path="/admin/")
+    assert response.status_code == 302
+    assert response.headers["location"] == "/admin/login"
+    assert "You are signed out." in browser.get("/admin/login").text
+    assert browser.get("/admin/").status_code == 302
+
+
+def test_wrong_password_and_unknown_name_get_the_same_answer(console):
+    wrong = Browser(console).log_in("viewer", "not the password at all")
+    unknown = Browser(console).log_in("nobody-here", "not the password at all")
+    for response in (wrong, unknown):
+        assert response.status_code == 200
+        assert "The name or password is not right." in response.text
+        assert 'aria-describedby="login-password-error"' in response.text
+        assert "There is a problem" in response.text
+    Browser(console).log_in("viewer", VIEWER_PASSWORD)  # reset the viewer's failure count
+
+
+def test_unknown_name_takes_as_long_as_a_known_one(console):
+    def timed(name: str) -> float:
+        browser = Browser(console)
+        token = browser.token("/admin/login")
+        started = time.perf_counter()
+        browser.post("/admin/login", {"csrf_token": token, "name": name, "password": "wrong password 123"})
+        return time.perf_counter() - started
+
+    create_account(console, "timing", ADMIN_PASSWORD)
+    known = statistics.median(timed("timing") for _ in range(3))
+    unknown = statistics.median(timed("no-such-account") for _ in range(3))
+    assert unknown > known * 0.5, (known, unknown)
+
+
+def test_empty_fields_are_named_next_to_each_field(console):
+    response = Browser(console).submit("/admin/login", {"name": "", "password": ""})
+    assert "Enter your account name." in response.text
+    assert "Enter your password." in response.text
+    assert 'href="#login-name"' in response.text
+    assert 'id="login-name-error"' in response.text
+
+
+def test_no_cookie_outside_the_console_even_when_signed_in(console):
+    browser = signed_in(console)
+    session_cookie = {"Cookie": f"session={browser.cookie}"}
+    for path in ("/go?url=" + quote("https://example.org/", safe=""), "/healthz", "/api/site/example.org"):
+        response = httpx.get(console.url + path, headers=session_cookie, timeout=10)
+        assert "set-cookie" not in response.headers, path
+    response = httpx.get(console.url + "/go?url=" + quote("https://example.org/", safe=""), timeout=10)
+    assert "set-cookie" not in response.headers
+
+
+# ---- throttling -----------------------------------------------------------------------------------
+
+
+def test_failed_logins_slow_then_lock_the_account_across_workers(make_server):
+    server = make_server(
+        {"admin": {"login_slow_after": 2, "login_lock_after": 4, "login_lock_minutes": 15}},
+        workers=2,
+        start=False,
+    )
+    create_account(server, "webmaster", ADMIN_PASSWORD)
+    server.start()
+
+    def ready() -> tuple[Browser, str]:
+        browser = Browser(server)
+        return browser, browser.token("/admin/login")
+
+    def attempt(password: str, prepared: tuple[Browser, str] | None = None) -> httpx.Response:
+        browser, token = prepared or ready()
+        data = {"csrf_token": token, "name": "webmaster", "password": password}
+        return browser.post("/admin/login", data)
+
+    first = attempt("wrong password one")
+    assert first.status_code == 200
+    assert "The name or password is not right." in first.text
+    prepared = ready()  # the next try must come within the 1 s wait, even on a busy machine
+    second = attempt("wrong password two")
+    assert "wait 1 seconds before you try again" in second.text
+    too_soon = attempt(ADMIN_PASSWORD, prepared)
+    assert too_soon.status_code == 429
+    assert "Too many failed sign-in attempts" in too_soon.text
+    assert int(too_soon.headers["retry-after"]) >= 1
+    time.sleep(1.1)
+    third = attempt("wrong password three")
+    assert "wait 2 seconds" in third.text
+    time.sleep(2.1)
+    fourth = attempt("wrong password four")
+    assert fourth.status_code == 429
+    assert "This account is locked for a while after too many failed sign-in attempts" in fourth.text
+    assert int(fourth.headers["retry-after"]) > 14 * 60
+    still_locked = attempt(ADMIN_PASSWORD)
+    assert still_locked.status_code == 429
+    assert "locked" in still_locked.text
+    assert query(server, "SELECT failed_count, locked_until IS NOT NULL FROM accounts") == [(4, 1)]
+    assert [target for _, target, _, _ in change_log(server, "account.lock")] == ["webmaster"]
+    wait_for(
+        lambda: (
+            query(server, "SELECT SUM(count) FROM security_events WHERE kind = 'login_failure'")[0][0] == 6
+        )
+    )
+
+
+# ---- CSRF -----------------------------------------------------------------------------------------
+
+
+def test_post_without_a_valid_csrf_token_is_refused(console):
+    anonymous = Browser(console)
+    anonymous.get("/admin/login")
+    response = anonymous.post("/admin/login", {"name": "admin", "password": ADMIN_PASSWORD})
+    assert response.status_code == 400
+    assert "This form has expired" in response.text
+    assert anonymous.get("/admin/").status_code == 302
+
+    browser = signed_in(console)
+    data = {"name": "csrf.example", "scope": "domain", "kind": "block", "action": "", "note": ""}
+    assert browser.post("/admin/rules/new", data).status_code == 400
+    assert browser.post("/admin/rules/new", {**data, "csrf_token": "forged"}).status_code == 400
+    other = signed_in(console)
+    foreign = other.token("/admin/rules/new")  # a real token, but from another session
+    assert browser.post("/admin/rules/new", {**data, "csrf_token": foreign}).status_code == 400
+    assert query(console, "SELECT COUNT(*) FROM rules WHERE name = 'csrf.example'") == [(0,)]
+
+
+# ---- every route needs a session ------------------------------------------------------------------
+
+
+def admin_routes(tmp_path: Path) -> list[tuple[str, str]]:
+    from linkgate.web import create_app
+
+    app = create_app(None, **{"database.url": f"sqlite:///{tmp_path / 'map.db'}"})
+    adapter = app.url_map.bind("localhost")
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/admin") or rule.endpoint == "admin.auth.login":
+            continue
+        path = adapter.build(rule.endpoint, dict.fromkeys(rule.arguments, 1))
+        routes.extend((method, path) for method in sorted(rule.methods - {"HEAD", "OPTIONS"}))
+    return routes
+
+
+def test_every_admin_route_sends_anonymous_visitors_to_login(console, tmp_path, monkeypatch):
+    monkeypatch.setenv("LINKGATE_INSTANCE", str(tmp_path / "instance"))
+    routes = admin_routes(tmp_path)
+    assert ("POST", "/admin/rules/new") in routes
+    assert ("GET", "/admin/") in routes
+    assert len(routes) >= 10
+    for method, path in routes:
+        response = Browser(console).request(method, path)
+        assert response.status_code == 302, (method, path, response.status_code)
+        assert urlsplit(response.headers["location"]).path == "/admin/login", (method, path)
+
+
+def test_a_forged_cookie_is_no_session(console):
+    forged = {"Cookie": "session=eyJhY2NvdW50IjoiYWRtaW4ifQ.AAAAAA.forged"}
+    response = httpx.get(console.url + "/admin/", headers=forged, timeout=10)
+    assert response.status_code == 302
+
+
+def test_idle_session_is_signed_out(make_server):
+    server = make_server({"admin": {"idle_minutes": 0.05}}, start=False)  # 3 s
+    create_account(server, "admin", ADMIN_PASSWORD)
+    server.start()
+    browser = signed_in(server)
+    assert browser.get("/admin/").status_code == 200
+    time.sleep(1.0)
+    assert browser.get("/admin/").status_code == 200  # use keeps it alive
+    time.sleep(3.5)
+    response = browser.get("/admin/")
+    assert response.status_code == 302
+    login = browser.get(response.headers["location"])
+    assert "signed out because the console was not used" in login.text
+
+
+# ---- single sign-on -------------------------------------------------------------------------------
+
+
+def test_trusted_header_is_believed_only_from_trusted_proxies(make_server):
+    trusting = make_server(
+        {"admin": {"trusted_header": "X-Remote-User", "trusted_proxies": ["127.0.0.1/32"]}}, start=False
+    )
+    create_account(trusting, "jsmith", ADMIN_PASSWORD, role="viewer")
+    trusting.start()
+    response = Browser(trusting).get("/admin/", headers={"X-Remote-User": "JSmith"})
+    assert response.status_code == 200
+    assert "<strong>jsmith</strong> (viewer)" in response.text
+    unknown = Browser(trusting).get("/admin/", headers={"X-Remote-User": "mallory"})
+    assert unknown.status_code == 403
+    assert "no console account named mallory" in unknown.text
+    assert Browser(trusting).get("/admin/").status_code == 302
+
+    distrusting = make_server(
+        {"admin": {"trusted_header": "X-Remote-User", "trusted_proxies": ["10.0.0.0/8"]}}, start=False
+    )
+    create_account(distrusting, "jsmith", ADMIN_PASSWORD)
+    distrusting.start()
+    ignored = Browser(distrusting).get("/admin/", headers={"X-Remote-User": "jsmith"})
+    assert ignored.status_code == 302
+
+
+def test_trusted_header_without_proxies_is_a_configuration_error(make_server):
+    server = make_server({"admin": {"trusted_header": "X-Remote-User"}}, start=False)
+    result = server.cli("rules", check=False)
+    assert result.returncode == 2
+    assert "admin.trusted_header" in result.stderr
+
+
+# ---- roles ----------------------------------------------------------------------------------------
+
+
+def test_viewer_reads_but_cannot_change(console):
+    Store(f"sqlite:///{console.database}").add_rule(make_rule("viewer-target.example", "allow"), "test")
+    rule_id = query(console, "SELECT id FROM rules WHERE name = 'viewer-target.example'")[0][0]
+    viewer = signed_in(console, "viewer", VIEWER_PASSWORD)
+    assert viewer.get("/admin/").status_code == 200
+    listing = viewer.get("/admin/rules/?q=viewer-target")
+    assert listing.status_code == 200
+    assert "viewer-target.example" in listing.text
+    assert "Add a rule" not in listing.text
+    assert viewer.get("/admin/rules/test?url=https%3A%2F%2Fexample.org%2F").status_code == 200
+    token = csrf_token(viewer.get("/admin/"))
+    data = {"csrf_token": token, "name": "viewer.example", "scope": "domain", "kind": "block"}
+    for method, path in (
+        ("GET", "/admin/rules/new"),
+        ("POST", "/admin/rules/new"),
+        ("GET", f"/admin/rules/{rule_id}/edit"),
+        ("POST", f"/admin/rules/{rule_id}/edit"),
+        ("GET", f"/admin/rules/{rule_id}/delete"),
+        ("POST", f"/admin/rules/{rule_id}/delete"),
+    ):
+        response = viewer.request(method, path, data=data if method == "POST" else None)
+        assert response.status_code == 403, (method, path)
+        assert "Only administrators can do this" in response.text
+    assert query(console, "SELECT COUNT(*) FROM rules WHERE name = 'viewer-target.example'") == [(1,)]
+    assert query(console, "SELECT COUNT(*) FROM rules WHERE name = 'viewer.example'") == [(0,)]
+
+
+# ---- rules: validation ----------------------------------------------------------------------------
+
+GOOD = {"name": "valid.example", "scope": "domain", "kind": "allow", "action": "", "note": ""}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"name": ""}, "rule-name", "Enter a domain"),
+        ({"name": "co.uk"}, "rule-name", "is a public suffix"),
+        ({"name": "com"}, "rule-name", "is a public suffix"),
+        ({"name": "exa mple.org"}, "rule-name", ""),
+        ({"name": "dup.example"}, "rule-name", "There is already a rule for *.dup.example"),
+        ({"scope": "everything"}, "rule-scope", "Choose whether the rule covers"),
+        ({"kind": "maybe"}, "rule-kind", "Choose allow or block."),
+        ({"action": "explode"}, "rule-action", "Choose what visitors get"),
+        ({"kind": "block", "action": "notice"}, "rule-action", "A block rule always blocks"),
+        ({"note": "x" * 501}, "rule-note", "Keep the note to 500 characters"),
+    ],
+)
+def test_adding_a_bad_rule_says_what_is_wrong_next_to_the_field(console, changes, field, message):
+    store = Store(f"sqlite:///{console.database}")
+    if not query(console, "SELECT 1 FROM rules WHERE name = 'dup.example'"):
+        store.add_rule(make_rule("dup.example", "block"), "test")
+    before = query(console, "SELECT COUNT(*) FROM rules")
+    browser = signed_in(console)
+    response = browser.submit("/admin/rules/new", {**GOOD, **changes})
+    assert response.status_code == 400
+    text = html.unescape(response.text)
+    assert message in text
+    assert "There is a problem" in text
+    assert f'id="{field}-error"' in response.text
+    error = re.search(rf'<p class="field-error" id="{field}-error">(.*?)</p>', text, re.S)
+    assert error and message in error.group(1)
+    described = re.findall(r'aria-describedby="([^"]*)"', response.text)
+    assert any(f"{field}-error" in ids.split() for ids in described)
+    assert query(console, "SELECT COUNT(*) FROM rules") == before
+
+
+def test_every_problem_is_listed_at_the_top_in_the_order_of_the_fields(console):
+    browser = signed_in(console)
+    response = browser.submit(
+        "/admin/rules/new", {"name": "co.uk", "scope": "x", "kind": "block", "action": "notice", "note": ""}
+    )
+    assert response.status_code == 400
+    summary = re.search(r'<div class="error-summary".*?</div>', response.text, re.S)
+    assert summary
+    assert re.findall(r'href="#([a-z-]+)"', summary.group(0)) == [
+        "rule-name",
+        "rule-scope-domain",
+        "rule-action",
+    ]
+    assert re.search(r'<fieldset[^>]*aria-describedby="rule-scope-error"', response.text)
+    assert not re.search(r"<fieldset[^>]*aria-invalid", response.text)
+    assert response.text.startswith("<!doctype html>")
+    assert "<title>Error: Add a rule" in response.text
+
+
+def test_the_form_keeps_what_was_typed_after_an_error(console):
+    browser = signed_in(console)
+    response = browser.submit("/admin/rules/new", {**GOOD, "name": "co.uk", "note": "keep <me>"})
+    assert 'value="co.uk"' in response.text
+    assert "keep &lt;me&gt;" in response.text
+
+
+# ---- rules: add, edit, delete, change log ---------------------------------------------------------
+
+
+def test_add_edit_delete_a_rule_with_change_log_entries(console):
+    browser = signed_in(console)
+    added = browser.submit(
+        "/admin/rules/new", {**GOOD, "name": "CRUD.Example", "kind": "block", "note": "scam"}
+    )
+    assert added.status_code == 302
+    listing = browser.get(added.headers["location"])
+    assert "Added the block rule *.crud.example." in listing.text
+    assert 'data-rule="*.crud.example"' in listing.text
+    rule_id = query(console, "SELECT id FROM rules WHERE name = 'crud.example'")[0][0]
+    assert change_log(console, "rule.add")[-1][:2] == ("web:admin", "*.crud.example")
+
+    edit_path = f"/admin/rules/{rule_id}/edit"
+    form = browser.get(edit_path)
+    assert 'value="crud.example"' in form.text
+    edited = browser.submit(
+        edit_path,
+        {"name": "www.crud.example", "scope": "exact", "kind": "allow", "action": "notice", "note": "ok"},
+    )
+    assert edited.status_code == 302
+    assert query(console, "SELECT name, exact, kind, action, note FROM rules WHERE id = ?", rule_id) == [
+        ("www.crud.example", 1, "allow", "notice", "ok")
+    ]
+    actor, target, before, after = change_log(console, "rule.update")[-1]
+    assert (actor, target) == ("web:admin", "www.crud.example")
+    assert '"kind": "block"' in before and '"kind": "allow"' in after
+
+    confirm = browser.get(f"/admin/rules/{rule_id}/delete")
+    assert "Delete the rule www.crud.example?" in confirm.text
+    deleted = browser.submit(f"/admin/rules/{rule_id}/delete", {})
+    assert deleted.status_code == 302
+    assert "Removed the allow rule www.crud.example." in browser.get("/admin/rules/").text
+    assert query(console, "SELECT COUNT(*) FROM rules WHERE id = ?", rule_id) == [(0,)]
+    assert change_log(console, "rule.remove")[-1][:2] == ("web:admin", "www.crud.example")
+    assert browser.get(f"/admin/rules/{rule_id}/edit").status_code == 404
+
+
+def test_editing_into_a_duplicate_is_refused(console):
+    store = Store(f"sqlite:///{console.database}")
+    store.add_rule(make_rule("first-dup.example", "allow"), "test")
+    second = store.add_rule(make_rule("second-dup.example", "allow"), "test")
+    browser = signed_in(console)
+    response = browser.submit(f"/admin/rules/{second.id}/edit", {**GOOD, "name": "first-dup.example"})
+    assert response.status_code == 400
+    assert "There is already a rule for *.first-dup.example" in html.unescape(response.text)
+    assert query(console, "SELECT name FROM rules WHERE id = ?", second.id) == [("second-dup.example",)]
+
+
+def test_an_edit_that_changes_nothing_is_not_logged(console):
+    store = Store(f"sqlite:///{console.database}")
+    rule = store.add_rule(make_rule("same.example", "allow", note="n"), "test")
+    before = len(change_log(console, "rule.update"))
+    browser = signed_in(console)
+    response = browser.submit(f"/admin/rules/{rule.id}/edit", {**GOOD, "name": "same.example", "note": "n"})
+    assert response.status_code == 302
+    assert len(change_log(console, "rule.update")) == before
+
+
+def test_conflicting_rules_are_shown(console):
+    Store(f"sqlite:///{console.database}").add_rule(make_rule("conflict.example", "block"), "test")
+    browser = signed_in(console)
+    added = browser.submit("/admin/rules/new", {**GOOD, "name": "conflict.example", "scope": "exact"})
+    listing = browser.get(added.headers["location"]).text
+    assert "conflict.example is blocked by rule *.conflict.example" in listing
+    wider = browser.submit(
+        "/admin/rules/new", {**GOOD, "name": "deep.inner.conflict.example", "kind": "block"}
+    )
+    assert wider.status_code == 302
+    Store(f"sqlite:///{console.database}").add_rule(make_rule("x.deep.inner.conflict.example", "allow"), "t")
+    outer = browser.submit("/admin/rules/new", {**GOOD, "name": "inner.conflict.example", "kind": "allow"})
+    text = browser.get(outer.headers["location"]).text
+    assert "deep.inner.conflict.example is blocked by rule *.deep.inner.conflict.example" in text
+
+
+# ---- rules: list ----------------------------------------------------------------------------------
+
+
+def test_rules_list_searches_filters_sorts_and_pages(console):
+    store = Store(f"sqlite:///{console.database}")
+    for number in range(30):
+        store.add_rule(make_rule(f"page{number:02d}.listing.example", "allow", note="bulk"), "test")
+    store.add_rule(make_rule("blocked.listing.example", "block", note="listing block"), "test")
+    browser = signed_in(console)
+
+    def patterns(path: str) -> list[str]:
+        response = browser.get(path)
+        assert response.status_code == 200
+        return re.findall(r'data-rule="([^"]+)"', response.text)
+
+    first = patterns("/admin/rules/?q=listing.example")
+    assert len(first) == 25
+    assert first == sorted(first)
+    second_page = browser.get("/admin/rules/?q=listing.example&page=2").text
+    assert "31 rules found; page 2 of 2" in second_page
+    second = re.findall(r'data-rule="([^"]+)"', second_page)
+    assert len(second) == 6
+    assert not set(first) & set(second)
+    assert 'rel="prev" href="/admin/rules/?page=1&amp;q=listing.example"' in second_page
+    assert patterns("/admin/rules/?q=LISTING.EXAMPLE&kind=block") == ["*.blocked.listing.example"]
+    assert patterns("/admin/rules/?q=listing+block") == ["*.blocked.listing.example"]  # notes too
+    assert patterns("/admin/rules/?q=page0&sort=updated")[0] == "*.page09.listing.example"
+    assert patterns("/admin/rules/?q=listing.example&sort=kind")[0] == "*.page00.listing.example"
+    assert patterns("/admin/rules/?q=%25") == []  # LIKE wildcards are taken literally
+    assert "No rules match." in browser.get("/admin/rules/?q=nothing-like-this").text
+    assert patterns("/admin/rules/?q=listing.example&page=zz&sort=bogus&kind=odd")[0] == (
+        "*.blocked.listing.example"
+    )
+
+
+# ---- test a link ----------------------------------------------------------------------------------
+
+
+def test_test_a_link_shows_category_flags_action_and_rule(console):
+    Store(f"sqlite:///{console.database}").add_rule(make_rule("preview.example", "block"), "test")
+    browser = signed_in(console)
+    blocked = browser.get("/admin/rules/test?url=" + quote("http://www.preview.example/x", safe=""))
+    assert blocked.status_code == 200
+    text = html.unescape(blocked.text)
+    assert re.search(r'data-fact="category">a website Missoula County has blocked<', text)
+    assert re.search(r'data-fact="trusted">shown the block page<', text)
+    assert "*.preview.example</a> (block)" in text
+    assert 'data-flag="insecure"' in text
+    county = html.unescape(browser.get("/admin/rules/test?url=https%3A%2F%2Fwww.missoulacounty.us%2F").text)
+    assert re.search(r'data-fact="trusted">sent straight on<', county)
+    assert re.search(r'data-fact="rule">none<', county)
+    bad = browser.get("/admin/rules/test?url=javascript%3Aalert(1)")
+    assert bad.status_code == 400
+    assert 'id="test-url-error"' in bad.text
+    assert 'aria-invalid="true"' in bad.text
+
+
+# ---- dashboard ------------------------------------------------------------------------------------
+
+
+def test_dashboard_shows_clicks_destinations_events_and_cache(console):
+    for _ in range(3):
+        console.get("/go?url=" + quote("https://www.dashboard-target.example/", safe=""))
+    console.get("/go?url=not-a-url")
+    Browser(console).log_in("admin", "wrong password again")
+    browser = signed_in(console)
+    wait_for(lambda: "dashboard-target.example" in browser.get("/admin/").text)
+    text = browser.get("/admin/").text
+    top = re.search(r'<table class="data" id="top-destinations">.*?</table>', text, re.S)
+    assert top and re.search(r"dashboard-target\.example</th><td class=\"number\">3<", top.group(0))
+    wait_for(lambda: "Failed console sign-ins" in browser.get("/admin/").text)
+    assert "Links that could not be understood" in browser.get("/admin/").text
+    assert re.search(r'data-fact="entries">\d+<', text)
+    assert "<caption>Clicks by what visitors got</caption>" in text
+
+
+# ---- propagation ----------------------------------------------------------------------------------
+
+
+def test_rule_added_in_the_console_is_enforced_by_every_worker_within_5_seconds(make_server):
+    server = make_server(workers=2, start=False)
+    create_account(server, "admin", ADMIN_PASSWORD)
+    server.start()
+    target = "/go?url=" + quote("https://www.propagate.example/", safe="")
+    assert server.get(target).status_code == 200
+    browser = signed_in(server)
+    started = time.monotonic()
+    added = browser.submit("/admin/rules/new", {**GOOD, "name": "propagate.example", "kind": "block"})
+    assert added.status_code == 302
+
+    def every_worker_blocks() -> bool:
+        return all(server.get(target).status_code == 403 for _ in range(12))
+
+    wait_for(every_worker_blocks, timeout=5)
+    assert time.monotonic() - started < 5
