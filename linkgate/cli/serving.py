@@ -1,0 +1,52 @@
+"""``linkgate serve`` and ``linkgate demo``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from linkgate.classify import make_rule
+from linkgate.cli import current_settings, friendly, main, open_store
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (default: server.host, 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default: server.port, 8000).")
+@click.option("--workers", type=int, help="Worker processes (default: server.workers, 2).")
+@click.option("--threads", type=int, help="Threads per worker (default: server.threads, 8).")
+@friendly
+def serve(host: str | None, port: int | None, workers: int | None, threads: int | None) -> None:
+    """Serve linkgate under gunicorn (the same app as 'linkgate.web:create_app()')."""
+    from linkgate.serving import serve as run
+
+    settings = current_settings(
+        **{"server.host": host, "server.port": port, "server.workers": workers, "server.threads": threads}
+    )
+    open_store(settings)
+    run(settings)
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default 8000).")
+@friendly
+def demo(host: str | None, port: int | None) -> None:
+    """Run linkgate with demo rules and a demo County page (its own SQLite file in the instance folder)."""
+    from linkgate.serving import serve as run
+    from linkgate.web.demo import DEMO_RULES
+
+    probe = current_settings()
+    overrides: dict[str, Any] = {"demo": True, "server.host": host, "server.port": port, "server.workers": 2}
+    if probe.database_url.endswith("/linkgate.db"):
+        overrides["database.url"] = f"sqlite:///{probe.instance_path / 'demo.db'}"
+    settings = current_settings(**overrides)
+    store = open_store(settings)
+    _, existing = store.load_rules()
+    names = {(rule.name, rule.exact) for rule in existing}
+    for name, kind in DEMO_RULES:
+        if (name, False) not in names:
+            store.add_rule(make_rule(name, kind, note="demo rule"), "demo")
+    url = f"http://{settings.host}:{settings.port}/"
+    click.echo(f"linkgate demo: open {url} in your browser (Ctrl-C to stop).")
+    run(settings, bind=[f"{settings.host}:{settings.port}"])
