@@ -23,6 +23,14 @@ ACCESS_LOG_FORMAT = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 _GUNICORN_SETTINGS = frozenset(setting.name for setting in KNOWN_SETTINGS)
 
 
+def flush_on_worker_exit(_arbiter: Any, worker: Any) -> None:
+    """gunicorn's ``worker_exit`` hook: a stopping worker writes the counts it still holds."""
+    app = getattr(worker, "wsgi", None)
+    runtime = getattr(app, "extensions", {}).get("linkgate") if app is not None else None
+    if runtime is not None:
+        runtime.shutdown()
+
+
 def gunicorn_settings(settings: Settings, **changes: Any) -> dict[str, Any]:
     """The gunicorn settings linkgate runs with (also used by ``deploy/gunicorn.conf.py``)."""
     values: dict[str, Any] = {
@@ -42,6 +50,7 @@ def gunicorn_settings(settings: Settings, **changes: Any) -> dict[str, Any]:
         "loglevel": "info",
         "proc_name": "linkgate",
         "limit_request_line": 8190,
+        "worker_exit": flush_on_worker_exit,
     }
     if "control_socket_disable" in _GUNICORN_SETTINGS:
         # gunicorn >= 25.1 opens a control socket at one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl or

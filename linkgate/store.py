@@ -176,7 +176,38 @@ class CacheHealth:
     overrides: int
 
 
+@dataclass(frozen=True)
+class RuleImportResult:
+    added: list[Rule]
+    updated: list[tuple[Rule, Rule]]  # (before, after)
+    removed: list[Rule]
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class LogPage:
+    total: int
+    entries: list[LogEntry]
+
+
+@dataclass(frozen=True)
+class SitePage:
+    total: int
+    rows: list[SiteRow]
+
+
 RULE_SORTS = ("name", "kind", "updated")
+SITE_STATUSES = ("found", "none", "error", "unknown")
 
 
 class Store:
@@ -358,6 +389,87 @@ class Store:
             self._bump_rules_version(conn)
         return saved
 
+    def apply_rule_import(
+        self,
+        incoming: list[Rule],
+        actor: str,
+        *,
+        replace: bool = False,
+        expected_version: int | None = None,
+    ) -> RuleImportResult:
+        """Add or update every rule of ``incoming`` (and with ``replace`` remove every other rule) in one
+        transaction: all of it or none of it, one change-log entry per rule changed.
+
+        Rules are matched on (name, exact). ``expected_version`` refuses the batch when the rules have
+        changed since it was previewed (someone else saved a rule in between).
+        """
+        seen: set[tuple[str, bool]] = set()
+        for rule in incoming:
+            key = (rule.name, rule.exact)
+            if key in seen:
+                raise RuleError(f"The import names {rule.pattern} more than once.")
+            seen.add(key)
+        added: list[Rule] = []
+        updated: list[tuple[Rule, Rule]] = []
+        removed: list[Rule] = []
+        stamp = now()
+        with self._begin() as conn:
+            version = conn.execute(sa.select(meta.c.value).where(meta.c.key == "rules_version")).scalar()
+            if expected_version is not None and int(version or 0) != expected_version:
+                raise RuleError(
+                    "The rules changed after this import was previewed; upload the file again to see "
+                    "what it would change now."
+                )
+            existing = {(row.name, bool(row.exact)): row for row in conn.execute(sa.select(rules)).all()}
+            for rule in incoming:
+                row = existing.get((rule.name, rule.exact))
+                if row is None:
+                    inserted = conn.execute(
+                        sa.insert(rules).values(
+                            name=rule.name,
+                            exact=rule.exact,
+                            kind=rule.kind,
+                            action=rule.action,
+                            note=rule.note,
+                            created_by=actor,
+                            created_at=stamp,
+                            updated_at=stamp,
+                        )
+                    ).inserted_primary_key
+                    saved = Rule(
+                        rule.name,
+                        rule.exact,
+                        rule.kind,
+                        rule.action,
+                        rule.note,
+                        int(inserted[0]) if inserted else None,
+                    )
+                    self._log(conn, actor, "rule.add", saved.pattern, None, _rule_json(saved))
+                    added.append(saved)
+                    continue
+                old = _rule_from_row(row)
+                saved = Rule(rule.name, rule.exact, rule.kind, rule.action, rule.note, row.id)
+                if _rule_json(old) == _rule_json(saved):
+                    continue
+                conn.execute(
+                    sa.update(rules)
+                    .where(rules.c.id == row.id)
+                    .values(kind=saved.kind, action=saved.action, note=saved.note, updated_at=stamp)
+                )
+                self._log(conn, actor, "rule.update", saved.pattern, _rule_json(old), _rule_json(saved))
+                updated.append((old, saved))
+            if replace:
+                for key, row in sorted(existing.items()):
+                    if key in seen:
+                        continue
+                    old = _rule_from_row(row)
+                    conn.execute(sa.delete(rules).where(rules.c.id == row.id))
+                    self._log(conn, actor, "rule.remove", old.pattern, _rule_json(old), None)
+                    removed.append(old)
+            if added or updated or removed:
+                self._bump_rules_version(conn)
+        return RuleImportResult(added, updated, removed)
+
     def _bump_rules_version(self, conn: Connection) -> None:
         conn.execute(
             sa.update(meta)
@@ -383,6 +495,44 @@ class Store:
         with self._connect() as conn:
             rows = conn.execute(sa.select(change_log).order_by(change_log.c.id.desc()).limit(limit)).all()
         return [dict(row._mapping) for row in rows]
+
+    def log_page(
+        self,
+        *,
+        actor: str = "",
+        action: str = "",
+        target: str = "",
+        start: datetime | None = None,
+        end: datetime | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> LogPage:
+        """Change-log entries, newest first. ``actor`` and ``target`` match anywhere (any case);
+        ``action`` is a prefix (``rule`` for every rule change, ``rule.add`` for additions);
+        ``start`` and ``end`` bound the time (start inclusive, end exclusive)."""
+        conditions = []
+        if actor:
+            conditions.append(sa.func.lower(change_log.c.actor).contains(actor.lower(), autoescape=True))
+        if target:
+            conditions.append(sa.func.lower(change_log.c.target).contains(target.lower(), autoescape=True))
+        if action:
+            conditions.append(change_log.c.action.startswith(action, autoescape=True))
+        if start is not None:
+            conditions.append(change_log.c.at >= start)
+        if end is not None:
+            conditions.append(change_log.c.at < end)
+        with self._connect() as conn:
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(change_log).where(*conditions)
+            ).scalar()
+            rows = conn.execute(
+                sa.select(change_log)
+                .where(*conditions)
+                .order_by(change_log.c.id.desc())
+                .offset(offset)
+                .limit(limit)
+            ).all()
+        return LogPage(int(total or 0), [_log_from_row(row) for row in rows])
 
     # ---- aggregate counts ----
 
@@ -437,6 +587,18 @@ class Store:
                 .order_by(security_events.c.day, security_events.c.kind)
             ).all()
         return [(row.day, row.kind, int(row[2])) for row in rows]
+
+    def clicks_per_day(self, start: date, end: date) -> list[tuple[date, str, int]]:
+        """Click totals per day and outcome, all destinations together (days with no clicks are absent)."""
+        total = sa.func.sum(click_counts.c.count)
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(click_counts.c.day, click_counts.c.outcome, total)
+                .where(click_counts.c.day >= start, click_counts.c.day <= end)
+                .group_by(click_counts.c.day, click_counts.c.outcome)
+                .order_by(click_counts.c.day, click_counts.c.outcome)
+            ).all()
+        return [(row[0], row[1], int(row[2])) for row in rows]
 
     def clicks_by_outcome(self, start: date, end: date) -> dict[str, int]:
         with self._connect() as conn:
@@ -558,6 +720,30 @@ class Store:
         with self._connect() as conn:
             row = conn.execute(sa.select(sites).where(sites.c.host == host)).first()
         return None if row is None else _site_from_row(row)
+
+    def site_page(
+        self,
+        *,
+        search: str = "",
+        status: str | None = None,
+        overrides_only: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> SitePage:
+        """Cached sites whose host holds ``search`` (any case), of one lookup ``status`` or all, by host."""
+        conditions = []
+        if search:
+            conditions.append(sa.func.lower(sites.c.host).contains(search.lower(), autoescape=True))
+        if status is not None:
+            conditions.append(sites.c.status == status)
+        if overrides_only:
+            conditions.append(sa.or_(sites.c.override_url.is_not(None), sites.c.override_none.is_(True)))
+        with self._connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(sites).where(*conditions)).scalar()
+            rows = conn.execute(
+                sa.select(sites).where(*conditions).order_by(sites.c.host).offset(offset).limit(limit)
+            ).all()
+        return SitePage(int(total or 0), [_site_from_row(row) for row in rows])
 
     def list_sites(self, limit: int = 1000) -> list[SiteRow]:
         with self._connect() as conn:
@@ -722,6 +908,18 @@ def _rule_json(rule: Rule) -> dict[str, Any]:
         "action": rule.action,
         "note": rule.note,
     }
+
+
+def _log_from_row(row: Any) -> LogEntry:
+    return LogEntry(
+        id=row.id,
+        at=_as_utc(row.at) or now(),
+        actor=row.actor,
+        action=row.action,
+        target=row.target,
+        before=None if row.before is None else json.loads(row.before),
+        after=None if row.after is None else json.loads(row.after),
+    )
 
 
 def _site_from_row(row: Any) -> SiteRow:

@@ -487,3 +487,13 @@ def test_links_signed_with_a_previous_key_still_verify_after_rotation(make_serve
     retired.cli("allow", "partner.example")
     retired.start()
     assert retired.get("/go?" + query).status_code == 200  # the retired key no longer verifies
+
+
+def test_a_stopping_server_writes_the_counts_it_still_holds(make_server):
+    server = make_server({"server": {"counts_flush_seconds": 300}})
+    for _ in range(7):
+        assert go(server, "https://www.missoulian.com/").status_code == 200
+    server.stop()
+    with sqlite3.connect(server.database) as db:
+        rows = db.execute("select domain, outcome, count from click_counts").fetchall()
+    assert rows == [("missoulian.com", "notice", 7)]

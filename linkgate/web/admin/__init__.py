@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from linkgate.web.admin import auth, dashboard, rules
+from linkgate.web.admin import auth, changelog, dashboard, imports, links, rules, sites, stats
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 auth.install_guards(blueprint)
 blueprint.register_blueprint(auth.blueprint)
 blueprint.register_blueprint(dashboard.blueprint)
 blueprint.register_blueprint(rules.blueprint)
+blueprint.register_blueprint(imports.blueprint)
+blueprint.register_blueprint(sites.blueprint)
+blueprint.register_blueprint(stats.blueprint)
+blueprint.register_blueprint(changelog.blueprint)
+blueprint.register_blueprint(links.blueprint)
 
 __all__ = ["blueprint"]
