@@ -165,3 +165,16 @@ def make_server(tmp_path: Path) -> Iterator[Any]:
 
 def chromium_path() -> str | None:
     return shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Per test module: one server with an admin and a viewer; tests add rules with names of their own."""
+    from tests.console import ADMIN_PASSWORD, VIEWER_PASSWORD, create_account
+
+    server = LiveServer(tmp_path_factory.mktemp("console"))
+    create_account(server, "admin", ADMIN_PASSWORD)
+    create_account(server, "viewer", VIEWER_PASSWORD, role="viewer")
+    server.start()
+    yield server
+    server.stop()
