@@ -73,6 +73,7 @@ class Settings:
     admin_idle_minutes: float = 30.0
     admin_trusted_header: str = ""
     admin_trusted_proxies: tuple[Network, ...] = ()
+    api_token_hashes: tuple[str, ...] = ()
     login_slow_after: int = 5
     login_lock_after: int = 10
     login_lock_minutes: float = 15.0
@@ -202,6 +203,15 @@ def _header_name(value: Any) -> str:
     return text
 
 
+def _sha256_hex(value: Any) -> str:
+    text = _nonempty_str(value).lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise ValueError(
+            "each entry is the SHA-256 of a token: 64 hexadecimal characters (see linkgate api-token)"
+        )
+    return text
+
+
 def _action(value: Any) -> str:
     text = _nonempty_str(value)
     if text not in ACTIONS:
@@ -241,6 +251,7 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("admin", "idle_minutes"): ("admin_idle_minutes", _float(0.01, 24 * 60)),
     ("admin", "trusted_header"): ("admin_trusted_header", _header_name),
     ("admin", "trusted_proxies"): ("admin_trusted_proxies", _list(_network)),
+    ("admin", "api_tokens"): ("api_token_hashes", _list(_sha256_hex)),
     ("admin", "login_slow_after"): ("login_slow_after", _int(1, 1000)),
     ("admin", "login_lock_after"): ("login_lock_after", _int(1, 1000)),
     ("admin", "login_lock_minutes"): ("login_lock_minutes", _float(0.01, 7 * 24 * 60)),

@@ -26,6 +26,7 @@ EVENT_KINDS = (
     "deceptive_flag",
     "ssrf_refused",
     "login_failure",
+    "bad_api_token",
 )
 
 

@@ -1,7 +1,9 @@
-"""Console accounts: ``linkgate create-admin``."""
+"""Console accounts and API tokens: ``linkgate create-admin``, ``linkgate api-token``."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import sys
 
 import click
@@ -35,3 +37,17 @@ def create_admin(name: str, role: str, password_stdin: bool) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     account = create_account(open_store(current_settings()), name, password, role, cli_actor())
     click.echo(f"created {account.role} account {account.name}")
+
+
+@main.command("api-token")
+def api_token() -> None:
+    """Make a new read-only API token for /admin/api and print the line that enables it.
+
+    The configuration keeps only the token's SHA-256 (admin.api_tokens), so it cannot be read back:
+    store the token where the script that uses it can read it.
+    """
+    token = secrets.token_urlsafe(32)
+    digest = hashlib.sha256(token.encode("ascii")).hexdigest()
+    click.echo(f"token: {token}")
+    click.echo("add its hash to the [admin] section of the configuration (keep any others to rotate):")
+    click.echo(f'api_tokens = ["{digest}"]')

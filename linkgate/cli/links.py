@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
 
 import click
 
@@ -17,15 +16,12 @@ from linkgate.urls import parse_destination
 @friendly
 def sign(url: str) -> None:
     """Print a signed gate link for URL, on server.public_url."""
-    from linkgate.signing import Signer
+    from linkgate.signing import Signer, gate_link
 
     settings = current_settings()
     destination = parse_destination(url, settings.max_url_length)
     signer = Signer(settings.secret_key, settings.previous_secret_keys)
-    click.echo(
-        f"{settings.public_url.rstrip('/')}/go?url={quote(destination.href, safe='')}"
-        f"&sig={signer.sign(destination.href)}"
-    )
+    click.echo(gate_link(settings.public_url, destination.href, signer))
 
 
 @main.command("test-link")

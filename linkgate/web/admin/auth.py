@@ -7,10 +7,12 @@ changed role takes effect at once. A trusted header is believed only from the co
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -22,6 +24,7 @@ from flask import (
     abort,
     flash,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -86,6 +89,9 @@ def _identify() -> ResponseReturnValue | None:
     runtime.ensure_upkeep()  # a worker that serves only the console still flushes counts, reloads rules
     settings, store = runtime.settings, runtime.store
     g.account = None
+    is_api = request.blueprint is not None and request.blueprint.endswith(".api")
+    if is_api and "Authorization" in request.headers:
+        return _identify_token(settings)
     trusted_name = _trusted_user(settings)
     if trusted_name is not None:
         account = store.get_account(normalise_name(trusted_name))
@@ -116,8 +122,47 @@ def _identify() -> ResponseReturnValue | None:
         return None
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
+    if is_api:
+        return _api_refusal(_("Sign in to the console, or send an API token: Authorization: Bearer TOKEN."))
     target = request.full_path.rstrip("?") if request.method == "GET" else None
     return redirect(url_for("admin.auth.login", next=target))
+
+
+def _identify_token(settings: Settings) -> ResponseReturnValue | None:
+    """An API token: read-only (the viewer role), never a session, never a cookie."""
+    scheme, _space, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _api_refusal(_("Send the token as: Authorization: Bearer TOKEN."))
+    if not settings.api_token_hashes:
+        return _api_refusal(_("This gate has no API tokens configured (admin.api_tokens)."))
+    digest = hashlib.sha256(token.strip().encode("utf-8", "surrogateescape")).hexdigest()
+    # Compare with every configured hash, always all of them, so the timing says nothing.
+    matched = [hmac.compare_digest(digest, known) for known in settings.api_token_hashes]
+    if not any(matched):
+        get_runtime().counts.event("bad_api_token")
+        return _api_refusal(_("That API token is not valid."))
+    if request.method != "GET":
+        return _api_refusal(_("API tokens can only read."), 405)
+    g.account = AccountRow(
+        id=0,
+        name="api-token",
+        password_hash="",
+        role="viewer",
+        created_at=datetime.fromtimestamp(0, UTC),
+        failed_count=0,
+        last_failed_at=None,
+        locked_until=None,
+    )
+    g.api_token = True
+    return None
+
+
+def _api_refusal(message: str, status: int = 401) -> ResponseReturnValue:
+    response = jsonify({"error": message})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="linkgate"'
+    return response
 
 
 def _trusted_user(settings: Settings) -> str | None:

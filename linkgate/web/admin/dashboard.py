@@ -26,6 +26,7 @@ EVENT_TEXT = {
     "deceptive_flag": _l("Links with a deceptive address"),
     "ssrf_refused": _l("Privacy lookups refused (non-public address)"),
     "login_failure": _l("Failed console sign-ins"),
+    "bad_api_token": _l("API requests with a wrong token"),
 }
 
 

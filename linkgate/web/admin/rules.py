@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -19,7 +20,7 @@ from flask_babel.speaklater import LazyString
 from linkgate.classify import FLAGS, RULE_KINDS, Rule, RuleSet, make_rule
 from linkgate.errors import InvalidDestination, RuleError
 from linkgate.store import RULE_SORTS, RuleRecord
-from linkgate.urls import parse_destination
+from linkgate.urls import Destination, parse_destination
 from linkgate.web.admin.auth import actor, admin_required
 from linkgate.web.gate import CATEGORY_TEXT, FLAG_TEXT
 from linkgate.web.runtime import get_runtime
@@ -223,35 +224,41 @@ def delete(rule_id: int) -> ResponseReturnValue:
     return render_template("admin/rule_delete.html", record=record)
 
 
+def link_outcome(destination: Destination) -> dict[str, Any]:
+    """What a visitor following a link to ``destination`` gets now, trusted and not (for the console)."""
+    runtime = get_runtime()
+    runtime.rules.refresh()
+    classifier = runtime.classifier
+    trusted = classifier.classify(destination, trusted=True)
+    untrusted = classifier.classify(destination, trusted=False)
+    return {
+        "destination": destination.href,
+        "category": CATEGORY_TEXT[trusted.category],
+        "flags": [
+            {"code": flag, "deceptive": FLAGS[flag], "text": FLAG_TEXT[flag]} for flag in trusted.flags
+        ],
+        "trusted": ACTION_TEXT[trusted.action],
+        "untrusted": ACTION_TEXT[untrusted.action],
+        "rule": trusted.rule,
+    }
+
+
+def read_destination() -> tuple[str, Destination | None, dict[str, str]]:
+    """The ``url`` asked about in the query string: what was typed, the destination, or the error."""
+    url = request.args.get("url", "").strip()
+    if "url" not in request.args:
+        return url, None, {}
+    try:
+        return url, parse_destination(url, get_runtime().settings.max_url_length), {}
+    except InvalidDestination as problem:
+        return url, None, {"url": str(problem)}
+
+
 @blueprint.get("/test")
 def test() -> ResponseReturnValue:
     """What a visitor following a link would get, with the rules as they are now."""
-    runtime = get_runtime()
-    url = request.args.get("url", "").strip()
-    error = None
-    outcome = None
-    if "url" in request.args:
-        try:
-            destination = parse_destination(url, runtime.settings.max_url_length)
-        except InvalidDestination as problem:
-            error = str(problem)
-        else:
-            runtime.rules.refresh()
-            classifier = runtime.classifier
-            trusted = classifier.classify(destination, trusted=True)
-            untrusted = classifier.classify(destination, trusted=False)
-            outcome = {
-                "destination": destination.href,
-                "category": CATEGORY_TEXT[trusted.category],
-                "flags": [
-                    {"code": flag, "deceptive": FLAGS[flag], "text": FLAG_TEXT[flag]}
-                    for flag in trusted.flags
-                ],
-                "trusted": ACTION_TEXT[trusted.action],
-                "untrusted": ACTION_TEXT[untrusted.action],
-                "rule": trusted.rule,
-            }
-    errors = {"url": error} if error else {}
+    url, destination, errors = read_destination()
+    outcome = link_outcome(destination) if destination is not None else None
     return render_template(
         "admin/rule_test.html", url=url, errors=errors, outcome=outcome
-    ), 400 if error else 200
+    ), 400 if errors else 200

@@ -1,0 +1,55 @@
+"""The change log on the command line: ``linkgate log``."""
+
+from __future__ import annotations
+
+import json
+from zoneinfo import ZoneInfo
+
+import click
+
+from linkgate.cli import current_settings, fail, friendly, main, open_store
+from linkgate.web.admin.changelog import AREAS, describe_changes, read_filters
+
+
+@main.command("log")
+@click.option("--who", default="", help="Only changes by someone whose name contains this.")
+@click.option("--area", type=click.Choice(sorted(AREAS)), help="Only changes to rules, sites or accounts.")
+@click.option("--target", default="", help="Only changes to a rule, site or account containing this.")
+@click.option("--from", "start", default="", metavar="YYYY-MM-DD", help="From this day on.")
+@click.option("--to", "end", default="", metavar="YYYY-MM-DD", help="Up to and including this day.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, one object per line.")
+@friendly
+def log(who: str, area: str | None, target: str, start: str, end: str, limit: int, as_json: bool) -> None:
+    """Who changed what and when (newest first), with before and after."""
+    settings = current_settings()
+    timezone = ZoneInfo(settings.timezone)
+    args = {"who": who, "area": area or "", "target": target, "from": start, "to": end}
+    _typed, query, errors = read_filters(args, timezone)
+    if errors:
+        fail("; ".join(f"--{key}: {text}" for key, text in errors.items()))
+    page = open_store(settings).log_page(**query, limit=limit)
+    for entry in page.entries:
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "id": entry.id,
+                        "at": entry.at.isoformat(),
+                        "actor": entry.actor,
+                        "action": entry.action,
+                        "target": entry.target,
+                        "before": entry.before,
+                        "after": entry.after,
+                    }
+                )
+            )
+            continue
+        changes = "; ".join(
+            f"{key}: {old} -> {new}" if old is not None and new is not None else f"{key}: {new or old}"
+            for key, old, new in describe_changes(entry)
+        )
+        local = entry.at.astimezone(timezone).strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"{local}  {entry.actor:16}  {entry.action:14}  {entry.target}  {changes}".rstrip())
+    if not as_json and not page.entries:
+        click.echo("No changes match.")

@@ -1,0 +1,104 @@
+"""Read-only JSON for scripts: rules, sites, statistics and the change log, under ``/admin/api``.
+
+Behind the console's own guards: a signed-in session, or an API token (``Authorization: Bearer``,
+configured as SHA-256 hashes in ``admin.api_tokens``) that can only read. Documented in docs/api.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from linkgate.sites import facts_from_row
+from linkgate.store import SITE_STATUSES, LogEntry
+from linkgate.web.admin.changelog import read_filters
+from linkgate.web.runtime import get_runtime
+
+blueprint = Blueprint("api", __name__, url_prefix="/api")
+
+MAX_LIMIT = 500
+
+
+def _window() -> tuple[int, int]:
+    """``offset`` and ``limit`` from the query string, within bounds."""
+    try:
+        offset = max(0, int(request.args.get("offset", "0")))
+        limit = min(MAX_LIMIT, max(1, int(request.args.get("limit", "100"))))
+    except ValueError:
+        return 0, 100
+    return offset, limit
+
+
+def _problem(errors: dict[str, str]) -> ResponseReturnValue:
+    return jsonify({"error": "; ".join(f"{key}: {text}" for key, text in errors.items())}), 400
+
+
+@blueprint.get("/rules")
+def rules() -> ResponseReturnValue:
+    version, found = get_runtime().store.load_rules()
+    return jsonify(
+        {
+            "version": version,
+            "rules": [
+                {
+                    "pattern": rule.pattern,
+                    "name": rule.name,
+                    "exact": rule.exact,
+                    "kind": rule.kind,
+                    "action": rule.action,
+                    "note": rule.note,
+                }
+                for rule in found
+            ],
+        }
+    )
+
+
+@blueprint.get("/sites")
+def sites() -> ResponseReturnValue:
+    status = request.args.get("status") or None
+    if status is not None and status not in SITE_STATUSES:
+        return _problem({"status": f"one of {', '.join(SITE_STATUSES)}"})
+    offset, limit = _window()
+    page = get_runtime().store.site_page(
+        search=request.args.get("q", "").strip()[:253], status=status, offset=offset, limit=limit
+    )
+    return jsonify(
+        {
+            "total": page.total,
+            "offset": offset,
+            "sites": [
+                {
+                    **facts_from_row(row).as_json(),
+                    "override": row.override_url or ("none" if row.override_none else None),
+                }
+                for row in page.rows
+            ],
+        }
+    )
+
+
+@blueprint.get("/log")
+def log() -> ResponseReturnValue:
+    runtime = get_runtime()
+    _typed, query, errors = read_filters(request.args, ZoneInfo(runtime.settings.timezone))
+    if errors:
+        return _problem(errors)
+    offset, limit = _window()
+    page = runtime.store.log_page(**query, offset=offset, limit=limit)
+    return jsonify({"total": page.total, "offset": offset, "entries": [_entry(e) for e in page.entries]})
+
+
+def _entry(entry: LogEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "at": entry.at.isoformat(),
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "before": entry.before,
+        "after": entry.after,
+    }
