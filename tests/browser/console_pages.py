@@ -1,0 +1,90 @@
+"""The console's pages as a browser sees them: a seeded server, signing in, and every page worth a look.
+
+Shared by the accessibility tests (axe-core on every page) and by ``python -m tests.browser.screenshots``
+(the pictures in docs/webmaster.md), so the pictures show the pages the tests check.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from linkgate.store import Store
+from tests.conftest import LiveServer
+from tests.console import ADMIN_PASSWORD, create_account
+
+# The destination the link builder and "test a link" pages are shown with.
+SAMPLE_LINK = "https://www.partner-library.example/catalog?branch=missoula"
+SAMPLE_SITE = "www.example.org"
+
+
+def seeded_server(directory: Path) -> LiveServer:
+    """A server with rules, counts, a cached site with an override, and a change log worth reading."""
+    server = LiveServer(directory)
+    create_account(server, "webmaster", ADMIN_PASSWORD)
+    create_account(server, "reader", ADMIN_PASSWORD, role="viewer")
+    for args in (
+        ("allow", "partner-library.example", "--note", "Missoula Public Library's catalogue"),
+        ("allow", "mt.gov", "--action", "redirect", "--note", "State of Montana"),
+        ("block", "free-prizes.example", "--note", "Reported as a scam"),
+        ("block", "login.partner-library.example", "--exact", "--note", "Old login host, now a phish"),
+    ):
+        server.cli(*args)
+    server.cli("site", "set-privacy", SAMPLE_SITE, "https://www.example.org/privacy")
+    store = Store(f"sqlite:///{server.database}")
+    store.create_schema()
+    today = datetime.now(ZoneInfo("America/Denver")).date()  # the County's day, as the server counts
+    clicks: dict[Any, int] = {}
+    for back in range(30):
+        day = today - timedelta(days=back)
+        for domain, outcome, base in (
+            ("mt.gov", "redirect", 40),
+            ("example.org", "notice", 25),
+            ("partner-library.example", "redirect", 12),
+            ("free-prizes.example", "block", 2),
+        ):
+            clicks[(day, domain, outcome)] = base + (back * 7) % 11
+    store.add_counts(clicks, {(today, "bad_signature"): 3, (today, "deceptive_flag"): 1})
+    return server
+
+
+def sign_in(page: Any, server: LiveServer, name: str = "webmaster") -> None:
+    page.goto(server.url + "/admin/login")
+    page.fill("#login-name", name)
+    page.fill("#login-password", ADMIN_PASSWORD)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    assert page.url.rstrip("/").endswith("/admin"), f"sign-in failed: {page.url}"
+
+
+def console_pages(server: LiveServer) -> dict[str, str]:
+    """Name -> path of every HTML page of the console: each GET route, plus the pages behind forms."""
+    from linkgate.web import create_app
+
+    app = create_app(None, **{"database.url": f"sqlite:///{server.database}"})
+    pages: dict[str, str] = {}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/admin") or "GET" not in (rule.methods or ()):
+            continue
+        if rule.arguments or rule.rule.startswith("/admin/api/") or rule.rule.endswith((".csv", ".json")):
+            continue
+        pages[rule.endpoint.removeprefix("admin.")] = rule.rule
+    store = Store(f"sqlite:///{server.database}")
+    first_rule = store.list_rules(limit=1).records[0].rule
+    pages.update(
+        {
+            "rules.edit": f"/admin/rules/{first_rule.id}/edit",
+            "rules.delete": f"/admin/rules/{first_rule.id}/delete",
+            "rules.test?url": "/admin/rules/test?url=" + quote(SAMPLE_LINK, safe=""),
+            "rules.test?bad": "/admin/rules/test?url=javascript%3Aalert(1)",
+            "links.index?url": "/admin/links/?url=" + quote(SAMPLE_LINK, safe=""),
+            "changelog.index?bad": "/admin/log/?from=yesterday",
+            "stats.index?bad": "/admin/stats/?from=2026-05-02&to=2026-05-01",
+        }
+    )
+    if any(rule.rule == "/admin/sites/<host>" for rule in app.url_map.iter_rules()):
+        pages["sites.site"] = f"/admin/sites/{SAMPLE_SITE}"
+    return pages
