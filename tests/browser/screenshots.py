@@ -1,8 +1,8 @@
-"""Screenshots of the notice page for the docs, at a desktop width and at the narrowest phone width.
+"""Screenshots for the docs: the notice page at a desktop and the narrowest phone width, and the console.
 
-``python -m tests.browser.screenshots`` starts a throwaway server and writes
-``docs/images/notice-en-1280.png`` and ``docs/images/notice-en-320.png``; the browser tests run the same
-:func:`capture_notice` into a temporary folder, so a broken page shows up in CI, not in the docs.
+``python -m tests.browser.screenshots`` starts throwaway servers and writes ``docs/images/notice-en-*.png``
+and ``docs/images/console-*.png``; the browser tests run the same :func:`capture_notice` and
+:func:`capture_console` into a temporary folder, so a broken page shows up in CI, not in the docs.
 """
 
 from __future__ import annotations
@@ -40,8 +40,46 @@ def capture_notice(browser: Any, link: str, folder: Path) -> list[Path]:
     return paths
 
 
+# The console pages docs/webmaster.md shows: picture name -> page name in console_pages().
+CONSOLE_SHOTS = {
+    "dashboard": "dashboard.index",
+    "rules": "rules.index",
+    "rule-form": "rules.new",
+    "link-builder": "links.index?url",
+    "sites": "sites.index",
+    "statistics": "stats.index",
+    "change-log": "changelog.index",
+    "import": "imports.index",
+}
+
+
+def capture_console(browser: Any, server: LiveServer, folder: Path) -> list[Path]:
+    """Full-page PNGs of the console pages in :data:`CONSOLE_SHOTS`, signed in, at 1280 px."""
+    from tests.browser.console_pages import console_pages, sign_in
+
+    folder.mkdir(parents=True, exist_ok=True)
+    pages = console_pages(server)
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    paths = []
+    try:
+        page = context.new_page()
+        sign_in(page, server)
+        for picture, name in CONSOLE_SHOTS.items():
+            if name not in pages:
+                continue
+            page.goto(server.url + pages[name])
+            path = folder / f"console-{picture}.png"
+            page.screenshot(path=str(path), full_page=True, animations="disabled")
+            paths.append(path)
+    finally:
+        context.close()
+    return paths
+
+
 def main() -> int:
     from playwright.sync_api import sync_playwright
+
+    from tests.browser.console_pages import seeded_server
 
     executable = chromium_path()
     if executable is None:
@@ -58,6 +96,12 @@ def main() -> int:
                 try:
                     for path in capture_notice(browser, link, DOCS_IMAGES):
                         print(path.relative_to(ROOT))
+                    console = seeded_server(Path(directory) / "console").start()
+                    try:
+                        for path in capture_console(browser, console, DOCS_IMAGES):
+                            print(path.relative_to(ROOT))
+                    finally:
+                        console.stop()
                 finally:
                     browser.close()
         finally:

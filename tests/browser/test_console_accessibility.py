@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from linkgate.store import Store
+from tests.browser import screenshots
 from tests.browser.conftest import (
     FAILING_IMPACTS,
     NARROW,
@@ -145,3 +146,13 @@ def test_keyboard_user_reaches_the_error_summary_and_fixes_the_field(
     page.locator(".error-summary a").first.focus()
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "rule-name"
+
+
+def test_console_screenshots_for_the_guide_render(seeded: LiveServer, browser: Any, tmp_path: Any) -> None:
+    paths = screenshots.capture_console(browser, seeded, tmp_path)
+    names = {path.name for path in paths}
+    assert {"console-dashboard.png", "console-rules.png", "console-change-log.png"} <= names
+    for path in paths:
+        header = path.read_bytes()[:24]
+        assert header[:8] == b"\x89PNG\r\n\x1a\n", path
+        assert int.from_bytes(header[16:20], "big") == 1280, f"{path.name} scrolls sideways at 1280 px"
