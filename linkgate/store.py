@@ -791,6 +791,27 @@ class Store:
                 {"override_url": url, "override_none": url is None},
             )
 
+    def remove_site_override(self, host: str, actor: str) -> bool:
+        """Let lookups decide a site's privacy link again; False when it had no override."""
+        with self._begin() as conn:
+            before = conn.execute(
+                sa.select(sites.c.override_url, sites.c.override_none).where(sites.c.host == host)
+            ).first()
+            if before is None or (before.override_url is None and not before.override_none):
+                return False
+            conn.execute(
+                sa.update(sites).where(sites.c.host == host).values(override_url=None, override_none=False)
+            )
+            self._log(
+                conn,
+                actor,
+                "site.override",
+                host,
+                {"override_url": before.override_url, "override_none": bool(before.override_none)},
+                {"override_url": None, "override_none": False},
+            )
+        return True
+
     def clear_site(self, host: str, actor: str) -> bool:
         with self._begin() as conn:
             row = conn.execute(sa.select(sites).where(sites.c.host == host)).first()

@@ -72,6 +72,6 @@ def main() -> None:
 
 
 # Each area's commands live in a module of its own; importing them registers them on ``main``.
-from linkgate.cli import accounts, changelog, links, rules, serving, sites  # noqa: E402
+from linkgate.cli import accounts, changelog, links, rules, serving, sites, stats  # noqa: E402
 
-__all__ = ["accounts", "changelog", "fail", "friendly", "links", "main", "rules", "serving", "sites"]
+__all__ = ["accounts", "changelog", "fail", "friendly", "links", "main", "rules", "serving", "sites", "stats"]

@@ -1,13 +1,19 @@
-"""The privacy-link cache: ``linkgate check-site`` and ``linkgate site ...``."""
+"""The privacy-link cache: ``linkgate check-site``, ``linkgate site ...`` and ``linkgate sites ...``.
+
+``sites list`` and ``sites show`` are the console's Sites pages on the command line, with the same
+facts; ``sites`` also offers every ``site`` command under the same name.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
 from linkgate.cli import cli_actor, current_settings, fail, friendly, main, open_store
-from linkgate.sites import parse_site_key, site_key
+from linkgate.sites import facts_from_row, parse_site_key, site_key
+from linkgate.store import SITE_STATUSES, SiteRow
 from linkgate.urls import parse_destination
 
 
@@ -90,3 +96,154 @@ def site_refresh(host: str) -> None:
         fail("the lookup could not be recorded (is the database reachable?)")
         return
     click.echo(f"{name}: {facts.status} {facts.privacy_url or ''}".rstrip())
+
+
+@site.command("remove-override")
+@click.argument("host")
+@friendly
+def site_remove_override(host: str) -> None:
+    """Let lookups decide HOST's privacy link again (undo set-privacy)."""
+    name = parse_site_key(host)
+    if not open_store(current_settings()).remove_site_override(name, cli_actor()):
+        fail(f"{name} has no override")
+    click.echo(f"{name}: override removed")
+
+
+LIST_FILTERS = (*SITE_STATUSES, "override")
+PAGE = 500
+
+
+@main.group()
+def sites() -> None:
+    """The privacy-link cache: list the sites linkgate knows, show one, change one."""
+
+
+@sites.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(LIST_FILTERS),
+    help="found: a privacy link was found; none: none was found; error: the lookup failed; "
+    "unknown: not looked up yet; override: set by hand.",
+)
+@click.option("--search", default="", help="Only sites whose name contains this text.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@friendly
+def sites_list(status: str | None, search: str, as_json: bool) -> None:
+    """List the cached sites by name: lookup result, privacy link shown, how found, checked, HTTPS, GPC."""
+    store = open_store(current_settings())
+    rows: list[SiteRow] = []
+    while True:
+        page = store.site_page(
+            search=search.strip(),
+            status=status if status in SITE_STATUSES else None,
+            overrides_only=status == "override",
+            offset=len(rows),
+            limit=PAGE,
+        )
+        rows.extend(page.rows)
+        if not page.rows or len(rows) >= page.total:
+            break
+    if as_json:
+        click.echo(json.dumps({"total": len(rows), "sites": [_site_json(row) for row in rows]}))
+        return
+    if not rows:
+        click.echo("No sites.")
+        return
+    header = ("host", "lookup", "privacy link", "found by", "checked (UTC)", "HTTPS", "GPC", "override")
+    lines = [_site_line(row) for row in rows]
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*header)
+        for line in lines:
+            table.add_row(*line)
+        Console().print(table)
+        return
+    for line in lines:
+        click.echo("\t".join(line))
+
+
+@sites.command("show")
+@click.argument("host")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@friendly
+def sites_show(host: str, as_json: bool) -> None:
+    """Everything stored about HOST: what visitors are shown, and the last lookup."""
+    name = parse_site_key(host)
+    row = open_store(current_settings()).get_site(name)
+    if row is None:
+        fail(f"nothing is cached for {name}")
+        return
+    if as_json:
+        click.echo(json.dumps(_site_json(row)))
+        return
+    record = _site_json(row)
+    for label, key in (
+        ("host", "host"),
+        ("shown", "privacy_url"),
+        ("found by", "found_by"),
+        ("override", "override"),
+        ("lookup", "status"),
+        ("lookup link", "lookup_privacy_url"),
+        ("checked", "checked_at"),
+        ("final URL", "final_url"),
+        ("HTTPS", "https"),
+        ("GPC", "gpc"),
+        ("time", "elapsed_ms"),
+        ("error", "error"),
+    ):
+        click.echo(f"{label:12} {_plain(record[key])}")
+
+
+for _command in (site_set_privacy, site_remove_override, site_clear, site_refresh):
+    sites.add_command(_command)
+
+
+def _override(row: SiteRow) -> str | None:
+    if row.override_url:
+        return "url"
+    return "none" if row.override_none else None
+
+
+def _site_json(row: SiteRow) -> dict[str, object]:
+    """A site as the notice shows it (``privacy_url``, ``found_by``) and as its last lookup found it."""
+    facts = facts_from_row(row)
+    return {
+        "host": row.host,
+        "status": row.status,
+        "privacy_url": facts.privacy_url,
+        "found_by": facts.found_by,
+        "reason": facts.reason,
+        "override": _override(row),
+        "override_url": row.override_url,
+        "lookup_privacy_url": row.privacy_url,
+        "checked_at": row.checked_at.isoformat() if row.checked_at else None,
+        "final_url": row.final_url,
+        "https": row.https,
+        "gpc": row.gpc,
+        "elapsed_ms": row.elapsed_ms,
+        "error": row.error,
+    }
+
+
+def _plain(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _site_line(row: SiteRow) -> tuple[str, ...]:
+    facts = facts_from_row(row)
+    return (
+        row.host,
+        row.status,
+        facts.privacy_url or "-",
+        facts.found_by or "-",
+        row.checked_at.strftime("%Y-%m-%d %H:%M") if row.checked_at else "never",
+        _plain(row.https),
+        _plain(row.gpc),
+        _override(row) or "-",
+    )

@@ -1,12 +1,150 @@
-"""Placeholder: being written."""
+"""Statistics in the console: clicks per day for a chosen range (a chart and the same numbers in a table),
+the top destination domains, and a CSV download.
+
+Read-only, for every role. Only what the store keeps is shown: registrable domain x day x outcome. The
+chart is drawn here, on the server (:mod:`linkgate.chart`); the browser needs no script to see it.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from flask import Blueprint, Response, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from markupsafe import Markup
+
+from linkgate.chart import MAX_DAYS, OUTCOMES, clicks_chart, csv_text, daily_clicks, totals
+from linkgate.web.admin.dashboard import OUTCOME_TEXT
+from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("stats", __name__, url_prefix="/stats")
 
+DEFAULT_DAYS = 30
+TOP_DOMAINS = 20
+
+
+@dataclass
+class RangeForm:
+    """The from and to dates asked for, and what is wrong with them, field by field."""
+
+    values: dict[str, str]
+    start: date | None = None
+    end: date | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, args: dict[str, str], today: date) -> RangeForm:
+        """Dates from the query string; the last 30 days ending ``today`` when none are given."""
+        default_start = today - timedelta(days=DEFAULT_DAYS - 1)
+        values = {
+            "from": args.get("from", "").strip()[:32] or default_start.isoformat(),
+            "to": args.get("to", "").strip()[:32] or today.isoformat(),
+        }
+        form = cls(values)
+        form.start = form._date("from", _("Enter the first day as a date, such as 2026-03-01."))
+        form.end = form._date("to", _("Enter the last day as a date, such as 2026-03-31."))
+        if form.start is not None and form.end is not None:
+            if form.start > form.end:
+                form.errors["from"] = _("The first day must be on or before the last day.")
+            elif (form.end - form.start).days + 1 > MAX_DAYS:
+                form.errors["to"] = _(
+                    "Choose a range of %(count)s days or fewer: this one has %(days)s days.",
+                    count=MAX_DAYS,
+                    days=(form.end - form.start).days + 1,
+                )
+        return form
+
+    def _date(self, key: str, message: str) -> date | None:
+        try:
+            return date.fromisoformat(self.values[key])
+        except ValueError:
+            self.errors[key] = message
+            return None
+
+    @property
+    def query(self) -> dict[str, str]:
+        return {"from": self.values["from"], "to": self.values["to"]}
+
+
+def _range_form() -> RangeForm:
+    runtime = get_runtime()
+    return RangeForm.read(request.args.to_dict(), runtime.counts.today())
+
+
+def _context(form: RangeForm) -> dict[str, object]:
+    return {
+        "form": form,
+        "errors": form.errors,
+        "timezone": get_runtime().settings.timezone,
+        "max_days": MAX_DAYS,
+    }
+
 
 @blueprint.get("/")
-def index() -> str:
-    return "being written"
+def index() -> ResponseReturnValue:
+    runtime = get_runtime()
+    runtime.counts.flush()  # this worker's buffered counts; the others flush on their own schedule
+    form = _range_form()
+    context = _context(form)
+    if form.errors or form.start is None or form.end is None:
+        return render_template("admin/stats.html", **context), 400
+    start, end = form.start, form.end
+    store = runtime.store
+    days = daily_clicks(start, end, store.clicks_per_day(start, end))
+    summed = totals(days)
+    total = sum(summed.values())
+    labels = {outcome: str(OUTCOME_TEXT[outcome]) for outcome in OUTCOMES}
+    busiest = max(days, key=lambda day: day.total)
+    if total:
+        description = _(
+            "%(total)s clicks from %(start)s to %(end)s: %(parts)s. The busiest day was %(day)s, with "
+            "%(most)s clicks. The table below gives every day's numbers.",
+            total=f"{total:,}",
+            start=start.isoformat(),
+            end=end.isoformat(),
+            parts=", ".join(f"{labels[outcome]} {summed[outcome]:,}" for outcome in OUTCOMES),
+            day=busiest.day.isoformat(),
+            most=f"{busiest.total:,}",
+        )
+    else:
+        description = _("No clicks from %(start)s to %(end)s.", start=start.isoformat(), end=end.isoformat())
+    chart = clicks_chart(
+        days,
+        labels=labels,
+        title=_("Clicks per day from %(start)s to %(end)s", start=start.isoformat(), end=end.isoformat()),
+        description=description,
+        x_title=_("Day"),
+        y_title=_("Clicks"),
+    )
+    context.update(
+        start=start,
+        end=end,
+        days=days,
+        outcomes=[(outcome, labels[outcome]) for outcome in OUTCOMES],
+        summed=summed,
+        total=total,
+        chart=Markup(chart),  # noqa: S704 (built by linkgate.chart, which escapes every piece of text)
+        top=store.top_domains(start, end, TOP_DOMAINS),
+        top_limit=TOP_DOMAINS,
+    )
+    return render_template("admin/stats.html", **context)
+
+
+@blueprint.get("/clicks.csv")
+def clicks_csv() -> ResponseReturnValue:
+    """Every stored count of the range: day, domain, outcome, count."""
+    runtime = get_runtime()
+    runtime.counts.flush()
+    form = _range_form()
+    if form.errors or form.start is None or form.end is None:
+        return render_template("admin/stats.html", **_context(form)), 400
+    rows = runtime.store.click_totals(form.start, form.end)
+    body = csv_text(("day", "domain", "outcome", "count"), rows)
+    filename = f"linkgate-clicks-{form.start.isoformat()}-to-{form.end.isoformat()}.csv"
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,141 @@
+"""Click counts on the command line: ``linkgate stats``, the console's Statistics page as text.
+
+The same numbers as the page (registrable domain x day x outcome, nothing finer), per day or per
+destination domain, as a table, CSV or JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import click
+
+from linkgate.chart import MAX_DAYS, OUTCOMES, csv_text, daily_clicks
+from linkgate.cli import current_settings, friendly, main, open_store
+from linkgate.errors import LinkgateError
+from linkgate.store import Store
+
+DEFAULT_DAYS = 30
+
+
+def _day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise LinkgateError(f'{option} must be a date written YYYY-MM-DD, not "{text}".') from None
+
+
+def date_range(start_text: str | None, end_text: str | None, today: date) -> tuple[date, date]:
+    """The days asked for, by default the 30 days ending today; :class:`LinkgateError` for a bad range."""
+    end = _day(end_text, "--to") if end_text else today
+    start = _day(start_text, "--from") if start_text else end - timedelta(days=DEFAULT_DAYS - 1)
+    if start > end:
+        raise LinkgateError(f"--from ({start.isoformat()}) is after --to ({end.isoformat()}).")
+    days = (end - start).days + 1
+    if days > MAX_DAYS:
+        raise LinkgateError(f"The range has {days} days; the most is {MAX_DAYS}.")
+    return start, end
+
+
+def by_day(store: Store, start: date, end: date) -> list[tuple[str, list[int]]]:
+    """One row per day of the range, zero days included: (day, counts in the order of OUTCOMES)."""
+    days = daily_clicks(start, end, store.clicks_per_day(start, end))
+    return [(day.day.isoformat(), [day.count(outcome) for outcome in OUTCOMES]) for day in days]
+
+
+def by_domain(store: Store, start: date, end: date) -> list[tuple[str, list[int]]]:
+    """One row per destination domain with clicks, the busiest first."""
+    table: dict[str, dict[str, int]] = {}
+    for _when, domain, outcome, count in store.click_totals(start, end):
+        counts = table.setdefault(domain, dict.fromkeys(OUTCOMES, 0))
+        counts[outcome] = counts.get(outcome, 0) + count
+    rows = [(domain, [counts[outcome] for outcome in OUTCOMES]) for domain, counts in table.items()]
+    return sorted(rows, key=lambda row: (-sum(row[1]), row[0]))
+
+
+def _totals(rows: Iterable[tuple[str, list[int]]]) -> list[int]:
+    summed = [0] * len(OUTCOMES)
+    for _key, counts in rows:
+        summed = [a + b for a, b in zip(summed, counts, strict=True)]
+    return summed
+
+
+@main.command()
+@click.option("--from", "start_text", metavar="YYYY-MM-DD", help="First day (default: 29 days before --to).")
+@click.option(
+    "--to", "end_text", metavar="YYYY-MM-DD", help="Last day (default: today in the configured time zone)."
+)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="How to print the numbers.",
+)
+@click.option(
+    "--by",
+    type=click.Choice(["day", "domain"]),
+    default="day",
+    show_default=True,
+    help="One row per day (every day of the range) or per destination domain (busiest first).",
+)
+@friendly
+def stats(start_text: str | None, end_text: str | None, output: str, by: str) -> None:
+    """Clicks from --from to --to (at most 366 days), by what visitors got: sent straight on
+    (redirect), shown the notice (notice) or blocked (block). Days are in the configured time zone."""
+    settings = current_settings()
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    start, end = date_range(start_text, end_text, today)
+    store = open_store(settings)
+    rows = by_day(store, start, end) if by == "day" else by_domain(store, start, end)
+    summed = _totals(rows)
+    header = [by, *OUTCOMES, "total"]
+    if output == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "from": start.isoformat(),
+                    "to": end.isoformat(),
+                    "by": by,
+                    "timezone": settings.timezone,
+                    "rows": [
+                        {by: key, **dict(zip(OUTCOMES, counts, strict=True)), "total": sum(counts)}
+                        for key, counts in rows
+                    ],
+                    "totals": {**dict(zip(OUTCOMES, summed, strict=True)), "total": sum(summed)},
+                }
+            )
+        )
+        return
+    if output == "csv":
+        click.echo(csv_text(header, ([key, *counts, sum(counts)] for key, counts in rows)), nl=False)
+        return
+    lines = [[key, *(str(count) for count in counts), str(sum(counts))] for key, counts in rows]
+    footer = ["all", *(str(count) for count in summed), str(sum(summed))]
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(
+            *header,
+            title=f"Clicks from {start.isoformat()} to {end.isoformat()} ({settings.timezone})",
+            show_footer=True,
+        )
+        for column, text in zip(table.columns, footer, strict=True):
+            column.footer = text
+            if column is not table.columns[0]:
+                column.justify = "right"
+        for line in lines:
+            table.add_row(*line)
+        Console().print(table)
+        return
+    if not lines:
+        click.echo(f"No clicks from {start.isoformat()} to {end.isoformat()}.")
+        return
+    for line in [header, *lines, footer]:
+        click.echo("\t".join(line))
