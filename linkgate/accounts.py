@@ -70,6 +70,18 @@ def create_account(store: Store, name: str, password: str, role: str, actor: str
     return store.add_account(normal, hash_password(password), role, actor)
 
 
+def set_password(store: Store, name: str, password: str, actor: str) -> AccountRow:
+    """A new password (which also lifts a lock), checked by the same rules as a new account's."""
+    normal = check_new_account(name, password, "viewer")
+    return store.change_account(normal, actor, password_hash=hash_password(password))
+
+
+def set_role(store: Store, name: str, role: str, actor: str) -> AccountRow:
+    if role not in ROLES:
+        raise AccountError(f'A role is "admin" (makes changes) or "viewer" (reads only), not "{role}".')
+    return store.change_account(normalise_name(name), actor, role=role)
+
+
 @dataclass(frozen=True)
 class LoginPolicy:
     """After ``slow_after`` failures each attempt must wait (1 s, doubling, at most ``max_wait``) after

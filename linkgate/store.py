@@ -646,6 +646,79 @@ class Store:
             row = conn.execute(sa.select(accounts).where(accounts.c.name == name)).one()
         return _account_from_row(row)
 
+    def list_accounts(self) -> list[AccountRow]:
+        with self._connect() as conn:
+            rows = conn.execute(sa.select(accounts).order_by(accounts.c.name)).all()
+        return [_account_from_row(row) for row in rows]
+
+    def change_account(
+        self,
+        name: str,
+        actor: str,
+        *,
+        role: str | None = None,
+        password_hash: str | None = None,
+        unlock: bool = False,
+    ) -> AccountRow:
+        """Change an account's role or password, or lift its lock; one change-log entry per change.
+
+        A new password (or an unlock) also clears the account's failed sign-ins. The password hash is never
+        written to the log, only the fact that it changed.
+        """
+        with self._begin() as conn:
+            row = conn.execute(sa.select(accounts).where(accounts.c.name == name)).first()
+            if row is None:
+                raise AccountError(f'There is no account named "{name}".')
+            if role is not None and role != row.role:
+                if row.role == "admin" and self._is_last_admin(conn, row.id):
+                    raise AccountError(f'"{name}" is the last admin account; make another admin first.')
+                conn.execute(sa.update(accounts).where(accounts.c.id == row.id).values(role=role))
+                self._log(conn, actor, "account.role", name, {"role": row.role}, {"role": role})
+            if password_hash is not None:
+                conn.execute(
+                    sa.update(accounts)
+                    .where(accounts.c.id == row.id)
+                    .values(
+                        password_hash=password_hash, failed_count=0, last_failed_at=None, locked_until=None
+                    )
+                )
+                self._log(conn, actor, "account.password", name, {"password": "old"}, {"password": "new"})
+            if unlock and (row.locked_until is not None or row.failed_count):
+                conn.execute(
+                    sa.update(accounts)
+                    .where(accounts.c.id == row.id)
+                    .values(failed_count=0, last_failed_at=None, locked_until=None)
+                )
+                self._log(
+                    conn,
+                    actor,
+                    "account.unlock",
+                    name,
+                    {"failed_count": row.failed_count, "locked_until": _iso(row.locked_until)},
+                    {"failed_count": 0, "locked_until": None},
+                )
+            changed = conn.execute(sa.select(accounts).where(accounts.c.id == row.id)).one()
+        return _account_from_row(changed)
+
+    def remove_account(self, name: str, actor: str) -> AccountRow:
+        with self._begin() as conn:
+            row = conn.execute(sa.select(accounts).where(accounts.c.name == name)).first()
+            if row is None:
+                raise AccountError(f'There is no account named "{name}".')
+            if row.role == "admin" and self._is_last_admin(conn, row.id):
+                raise AccountError(f'"{name}" is the last admin account; make another admin first.')
+            conn.execute(sa.delete(accounts).where(accounts.c.id == row.id))
+            self._log(conn, actor, "account.remove", name, {"name": name, "role": row.role}, None)
+        return _account_from_row(row)
+
+    def _is_last_admin(self, conn: Connection, account_id: int) -> bool:
+        others = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(accounts)
+            .where(accounts.c.role == "admin", accounts.c.id != account_id)
+        ).scalar()
+        return not others
+
     def get_account(self, name: str) -> AccountRow | None:
         with self._connect() as conn:
             row = conn.execute(sa.select(accounts).where(accounts.c.name == name)).first()
@@ -919,6 +992,11 @@ def _account_from_row(row: Any) -> AccountRow:
         last_failed_at=_as_utc(row.last_failed_at),
         locked_until=_as_utc(row.locked_until),
     )
+
+
+def _iso(value: datetime | None) -> str | None:
+    stamp = _as_utc(value)
+    return None if stamp is None else stamp.isoformat()
 
 
 def _rule_json(rule: Rule) -> dict[str, Any]:

@@ -1,14 +1,16 @@
-"""Console accounts and API tokens: ``linkgate create-admin``, ``linkgate api-token``."""
+"""Console accounts and API tokens: ``linkgate create-admin``, ``accounts``, ``api-token``."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import sys
 
 import click
 
 from linkgate.cli import cli_actor, current_settings, friendly, main, open_store
+from linkgate.store import now
 
 
 @main.command("create-admin")
@@ -51,3 +53,92 @@ def api_token() -> None:
     click.echo(f"token: {token}")
     click.echo("add its hash to the [admin] section of the configuration (keep any others to rotate):")
     click.echo(f'api_tokens = ["{digest}"]')
+
+
+@main.group()
+def accounts() -> None:
+    """List and change console accounts (every change is in the change log)."""
+
+
+@accounts.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@friendly
+def accounts_list(as_json: bool) -> None:
+    """Every account with its role and whether it is locked."""
+    found = open_store(current_settings()).list_accounts()
+    stamp = now()
+    rows = [
+        {
+            "name": account.name,
+            "role": account.role,
+            "created_at": account.created_at.isoformat(),
+            "failed_sign_ins": account.failed_count,
+            "locked_until": account.locked_until.isoformat()
+            if account.locked_until and account.locked_until > stamp
+            else None,
+        }
+        for account in found
+    ]
+    if as_json:
+        click.echo(json.dumps({"accounts": rows}))
+        return
+    if not rows:
+        click.echo("No accounts: make one with linkgate create-admin NAME.")
+    for row in rows:
+        locked = f"  locked until {row['locked_until']}" if row["locked_until"] else ""
+        click.echo(f"{row['name']:24} {row['role']:7}{locked}")
+
+
+@accounts.command("set-role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["admin", "viewer"]))
+@friendly
+def accounts_set_role(name: str, role: str) -> None:
+    """Make NAME an admin (makes changes) or a viewer (reads only)."""
+    from linkgate.accounts import set_role
+
+    account = set_role(open_store(current_settings()), name, role, cli_actor())
+    click.echo(f"{account.name} is now {account.role}")
+
+
+@accounts.command("set-password")
+@click.argument("name")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of standard input."
+)
+@friendly
+def accounts_set_password(name: str, password_stdin: bool) -> None:
+    """Give NAME a new password (this also lifts a lock after failed sign-ins)."""
+    from linkgate.accounts import set_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    account = set_password(open_store(current_settings()), name, password, cli_actor())
+    click.echo(f"{account.name}: password changed")
+
+
+@accounts.command("unlock")
+@click.argument("name")
+@friendly
+def accounts_unlock(name: str) -> None:
+    """Lift NAME's lock after failed sign-ins now, rather than waiting for it to run out."""
+    from linkgate.accounts import normalise_name
+
+    store = open_store(current_settings())
+    before = store.get_account(normalise_name(name))
+    account = store.change_account(normalise_name(name), cli_actor(), unlock=True)
+    was_locked = before is not None and (before.locked_until is not None or before.failed_count > 0)
+    click.echo(f"{account.name}: unlocked" if was_locked else f"{account.name}: was not locked")
+
+
+@accounts.command("remove")
+@click.argument("name")
+@friendly
+def accounts_remove(name: str) -> None:
+    """Remove NAME's account (not the last admin's)."""
+    from linkgate.accounts import normalise_name
+
+    removed = open_store(current_settings()).remove_account(normalise_name(name), cli_actor())
+    click.echo(f"removed {removed.role} account {removed.name}")

@@ -37,6 +37,7 @@ ACTION_TEXT = {
     "account.remove": _l("Removed an account"),
     "account.role": _l("Changed an account's role"),
     "account.password": _l("Changed an account's password"),
+    "account.unlock": _l("Unlocked an account"),
 }
 
 
