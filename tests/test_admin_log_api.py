@@ -271,3 +271,29 @@ def test_api_token_command_prints_a_token_and_its_hash(console):
     digest = re.search(r'^api_tokens = \["([0-9a-f]{64})"\]$', output, re.M).group(1)
     assert hashlib.sha256(token.encode()).hexdigest() == digest
     assert len(token) >= 40
+
+
+def test_api_stats_gives_every_day_of_the_range_with_totals(api_server):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo("America/Denver")).date()
+    yesterday = today - timedelta(days=1)
+    Store(f"sqlite:///{api_server.database}").add_counts(
+        {(yesterday, "stats-api.example", "notice"): 5, (today, "stats-api.example", "redirect"): 2},
+        {(today, "bad_signature"): 1},
+    )
+    query = f"/admin/api/stats?from={(today - timedelta(days=2)).isoformat()}&to={today.isoformat()}"
+    body = api_server.get(query, headers=bearer()).json()
+    assert [day["day"] for day in body["days"]] == [
+        (today - timedelta(days=back)).isoformat() for back in (2, 1, 0)
+    ]
+    assert body["days"][0]["total"] == 0
+    assert body["days"][1]["notice"] == 5
+    assert body["days"][2]["redirect"] == 2
+    assert body["totals"]["notice"] >= 5 and body["totals"]["total"] == sum(d["total"] for d in body["days"])
+    assert {"domain": "stats-api.example", "clicks": 7} in body["top_domains"]
+    assert body["events"].get("bad_signature", 0) >= 1
+    bad = api_server.get("/admin/api/stats?from=2026-05-02&to=2026-05-01", headers=bearer())
+    assert bad.status_code == 400
+    assert "from" in bad.json()["error"]

@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from linkgate.chart import OUTCOMES, daily_clicks, totals
 from linkgate.sites import facts_from_row
 from linkgate.store import SITE_STATUSES, LogEntry
 from linkgate.web.admin.changelog import read_filters
+from linkgate.web.admin.stats import TOP_DOMAINS, RangeForm
 from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
@@ -77,6 +79,34 @@ def sites() -> ResponseReturnValue:
                 }
                 for row in page.rows
             ],
+        }
+    )
+
+
+@blueprint.get("/stats")
+def stats() -> ResponseReturnValue:
+    runtime = get_runtime()
+    runtime.counts.flush()  # this worker's buffered counts, as the statistics page does
+    form = RangeForm.read(request.args.to_dict(), runtime.counts.today())
+    if form.errors or form.start is None or form.end is None:
+        return _problem(form.errors)
+    store = runtime.store
+    days = daily_clicks(form.start, form.end, store.clicks_per_day(form.start, form.end))
+    summed = totals(days)
+    return jsonify(
+        {
+            "from": form.start.isoformat(),
+            "to": form.end.isoformat(),
+            "days": [
+                {"day": day.day.isoformat(), **{o: day.count(o) for o in OUTCOMES}, "total": day.total}
+                for day in days
+            ],
+            "totals": {**summed, "total": sum(summed.values())},
+            "top_domains": [
+                {"domain": domain, "clicks": clicks}
+                for domain, clicks in store.top_domains(form.start, form.end, TOP_DOMAINS)
+            ],
+            "events": store.events_by_kind(form.start, form.end),
         }
     )
 
