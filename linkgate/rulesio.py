@@ -133,16 +133,17 @@ def read_rules_csv(
                 )
             )
             break
-        reasons, rule = _read_row(header, cells)
-        if rule is not None:
-            key = (rule.name, rule.exact)
+        reasons, rule, named = _read_row(header, cells)
+        if named is not None:
+            key = (named.name, named.exact)
             if key in first_line:
                 reasons.append(
-                    f"{rule.pattern} is already on line {first_line[key]}; a file may name each rule once."
+                    f"{named.pattern} is already on line {first_line[key]}; a file may name each rule once."
                 )
             else:
                 first_line[key] = line
-                rules.append(rule)
+                if rule is not None:
+                    rules.append(rule)
         problems.extend(Problem(line, reason) for reason in reasons)
     if not first_line and not problems:
         problems.append(Problem(None, "The file has the column names but no rules under them."))
@@ -263,15 +264,19 @@ def _header(records: Iterator[tuple[int, list[str]]], problems: list[Problem]) -
     return names
 
 
-def _read_row(header: list[str], cells: list[str]) -> tuple[list[str], Rule | None]:
-    """What is wrong with one line, and its rule when nothing is."""
+def _read_row(header: list[str], cells: list[str]) -> tuple[list[str], Rule | None, Rule | None]:
+    """What is wrong with one line; its rule when nothing is; and which rule it names, when it can tell.
+
+    The last is for finding duplicates: a line whose kind is wrong still names a pattern, and a later
+    line for the same pattern is reported now rather than after the first one is corrected.
+    """
     reasons: list[str] = []
     if len(cells) > len(header):
         reasons.append(
             f"This line has {len(cells)} cells but the first line names {len(header)} columns. "
             "A note that holds a comma must be put in double quotes."
         )
-        return reasons, None
+        return reasons, None, None
     values = dict.fromkeys(COLUMNS, "")
     for name, cell in zip(header, cells, strict=False):
         if name:
@@ -293,22 +298,29 @@ def _read_row(header: list[str], cells: list[str]) -> tuple[list[str], Rule | No
     if not kind:
         reasons.append("The kind column is blank: write allow or block.")
     exact = exact_text in TRUE_WORDS
+    named: Rule | None = None
     if not exact and exact_text not in FALSE_WORDS:
         reasons.append(
             f'The exact column must be true or false (or yes or no, 1 or 0), not "{values["exact"].strip()}".'
         )
-    if exact and pattern.startswith("*."):
+    elif exact and pattern.startswith("*."):
         reasons.append(
             f"{pattern} covers every subdomain, so exact cannot be true; write {pattern[2:]} for that "
             "host alone."
         )
+    elif pattern:
+        try:
+            named = make_rule(pattern, "allow", exact=exact)
+        except RuleError as error:
+            reasons.append(str(error))
+            return reasons, None, None
     if reasons:
-        return reasons, None
+        return reasons, None, named
     try:
         rule = make_rule(pattern, kind, exact=exact, action=action or None, note=values["note"])
     except RuleError as error:
-        return [str(error)], None
-    return [], rule
+        return [str(error)], None, named
+    return [], rule, rule
 
 
 # ---- planning ---------------------------------------------------------------------------------------

@@ -165,6 +165,13 @@ def test_duplicate_rows_name_the_line_that_came_first():
     ]
 
 
+def test_a_duplicate_of_a_line_with_another_problem_is_reported_at_once():
+    assert problems_of(csv_text("twice.example,,permit,,", "twice.example,,allow,,")) == [
+        'line 2: A rule is "allow" or "block", not "permit".',
+        "line 3: *.twice.example is already on line 2; a file may name each rule once.",
+    ]
+
+
 def test_the_domain_and_the_exact_host_rule_of_one_name_are_two_rules():
     assert len(rules_of(csv_text("both.example,,allow,,", "both.example,true,block,,"))) == 2
 

@@ -1,13 +1,28 @@
-"""The allowlist and blocklist: ``linkgate allow``, ``linkgate block``, ``linkgate rules``."""
+"""The allowlist and blocklist: ``linkgate allow``, ``linkgate block`` and ``linkgate rules …``.
+
+``rules import`` applies a CSV file as the console's import does: every line checked first, then the
+whole file in one transaction or nothing, against the rules the printed plan was made from.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
+from typing import Any
 
 import click
 
-from linkgate.classify import RuleSet, make_rule
+from linkgate.classify import RULE_KINDS, Rule, RuleSet, make_rule
 from linkgate.cli import cli_actor, current_settings, friendly, main, open_store
+from linkgate.errors import LinkgateError
+from linkgate.rulesio import (
+    MAX_FILE_BYTES,
+    ImportPlan,
+    differences,
+    plan_import,
+    read_rules_csv,
+    write_rules_csv,
+)
 
 
 def _add_rule(kind: str, domain: str, exact: bool, note: str, action: str | None) -> None:
@@ -19,6 +34,35 @@ def _add_rule(kind: str, domain: str, exact: bool, note: str, action: str | None
     click.echo(f"{kind}ed {saved.pattern}" + (f" (action: {saved.action})" if saved.action else ""))
     for other in RuleSet(existing).conflicts(saved):
         click.echo(f"note: {saved.pattern} overlaps the {other.kind} rule {other.pattern}", err=True)
+
+
+def _rule_json(rule: Rule) -> dict[str, Any]:
+    return {
+        "pattern": rule.pattern,
+        "name": rule.name,
+        "exact": rule.exact,
+        "kind": rule.kind,
+        "action": rule.action,
+        "note": rule.note,
+    }
+
+
+def _describe(rule: Rule) -> str:
+    extra = f"  action={rule.action}" if rule.action else ""
+    return f"{rule.kind:5}  {rule.pattern}{extra}" + (f"  # {rule.note}" if rule.note else "")
+
+
+def _list_rules(as_json: bool, kind: str | None) -> None:
+    version, found = open_store(current_settings()).load_rules()
+    if kind is not None:
+        found = [rule for rule in found if rule.kind == kind]
+    if as_json:
+        click.echo(json.dumps({"version": version, "rules": [_rule_json(rule) for rule in found]}))
+        return
+    if not found:
+        click.echo("No rules.")
+    for rule in found:
+        click.echo(_describe(rule))
 
 
 @main.command()
@@ -48,34 +92,31 @@ def block(domain: str, exact: bool, note: str) -> None:
 @friendly
 def rules(ctx: click.Context, as_json: bool) -> None:
     """List the allowlist and blocklist (or use a subcommand)."""
-    if ctx.invoked_subcommand is not None:
-        return
-    version, found = open_store(current_settings()).load_rules()
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "version": version,
-                    "rules": [
-                        {
-                            "pattern": r.pattern,
-                            "name": r.name,
-                            "exact": r.exact,
-                            "kind": r.kind,
-                            "action": r.action,
-                            "note": r.note,
-                        }
-                        for r in found
-                    ],
-                }
-            )
-        )
-        return
-    if not found:
-        click.echo("No rules.")
-    for rule in found:
-        extra = f"  action={rule.action}" if rule.action else ""
-        click.echo(f"{rule.kind:5}  {rule.pattern}{extra}" + (f"  # {rule.note}" if rule.note else ""))
+    if ctx.invoked_subcommand is None:
+        _list_rules(as_json, None)
+
+
+@rules.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--kind", type=click.Choice(RULE_KINDS), help="Only allow rules, or only block rules.")
+@friendly
+def rules_list(as_json: bool, kind: str | None) -> None:
+    """List the rules, one a line: kind, pattern, action, note."""
+    _list_rules(as_json, kind)
+
+
+@rules.command("add")
+@click.argument("domain")
+@click.option("--kind", type=click.Choice(RULE_KINDS), required=True, help="allow or block.")
+@click.option("--exact", is_flag=True, help="Only this host, not its subdomains.")
+@click.option(
+    "--action", type=click.Choice(["redirect", "notice"]), help="Override the partner action (allow only)."
+)
+@click.option("--note", default="", help="Why (kept with the rule and in the change log).")
+@friendly
+def rules_add(domain: str, kind: str, exact: bool, action: str | None, note: str) -> None:
+    """Add a rule for DOMAIN (and its subdomains unless --exact)."""
+    _add_rule(kind, domain, exact, note, action)
 
 
 @rules.command("remove")
@@ -86,3 +127,110 @@ def rules_remove(domain: str, exact: bool) -> None:
     """Remove the rule for DOMAIN."""
     removed = open_store(current_settings()).remove_rule(domain, exact, cli_actor())
     click.echo(f"removed {removed.kind} {removed.pattern}")
+
+
+@rules.command("import")
+@click.argument("source", metavar="FILE|-")
+@click.option("--replace", is_flag=True, help="Also remove every rule that is not in the file.")
+@click.option("--dry-run", is_flag=True, help="Print what would change, and change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+@friendly
+def rules_import(source: str, replace: bool, dry_run: bool, as_json: bool) -> None:
+    """Add and change rules from a CSV file (- reads standard input).
+
+    The first line names the columns: pattern,exact,kind,action,note (exact, action and note may be
+    left out), as `linkgate rules export` writes them. Every line is checked first: when any is wrong,
+    each problem is printed with its line number and nothing is changed. Otherwise the whole file is
+    applied in one go.
+    """
+    data = _read_source(source)
+    parsed = read_rules_csv(data)
+    if not parsed.ok:
+        name = "standard input" if source == "-" else source
+        for problem in parsed.problems:
+            click.echo(f"linkgate: error: {name}: {problem}", err=True)
+        count = len(parsed.problems)
+        raise LinkgateError(f"Nothing was imported: {name} has {count} problem{'s' if count != 1 else ''}.")
+    store = open_store(current_settings())
+    version, existing = store.load_rules()
+    plan = plan_import(existing, parsed.rules, replace=replace)
+    if not as_json:
+        _print_plan(plan)
+    applied = False
+    if plan.has_changes and not dry_run:
+        result = store.apply_rule_import(
+            list(parsed.rules), cli_actor(), replace=replace, expected_version=version
+        )
+        applied = True
+        if not as_json:
+            click.echo(
+                f"Imported: {len(result.added)} added, {len(result.updated)} changed, "
+                f"{len(result.removed)} removed."
+            )
+    elif not as_json:
+        click.echo("Dry run: nothing was changed." if plan.has_changes else "Nothing to change.")
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "applied": applied,
+                    "added": [_rule_json(rule) for rule in plan.added],
+                    "changed": [
+                        {"before": _rule_json(before), "after": _rule_json(after)}
+                        for before, after in plan.changed
+                    ],
+                    "removed": [_rule_json(rule) for rule in plan.removed],
+                    "unchanged": len(plan.unchanged),
+                }
+            )
+        )
+
+
+@rules.command("export")
+@click.argument("target", metavar="[FILE|-]", default="-")
+@friendly
+def rules_export(target: str) -> None:
+    """Write every rule as a CSV file (to standard output without FILE, or with -)."""
+    _, found = open_store(current_settings()).load_rules()
+    text = write_rules_csv(found)
+    if target == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(target, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise LinkgateError(f"Cannot write {target}: {error.strerror or error}.") from None
+    click.echo(f"exported {len(found)} rules to {target}", err=True)
+
+
+def _read_source(source: str) -> bytes:
+    """At most one byte more than an import may be, so that a larger file is reported as such."""
+    if source == "-":
+        return sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    try:
+        with open(source, "rb") as handle:
+            return handle.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise LinkgateError(f"Cannot read {source}: {error.strerror or error}.") from None
+
+
+def _print_plan(plan: ImportPlan) -> None:
+    for rule in plan.added:
+        click.echo(f"add     {_describe(rule)}")
+    for before, after in plan.changed:
+        changes = "; ".join(
+            f"{name} {_shown(before, name)} -> {_shown(after, name)}" for name in differences(before, after)
+        )
+        click.echo(f"change  {after.pattern}: {changes}")
+    for rule in plan.removed:
+        click.echo(f"remove  {_describe(rule)}")
+    click.echo(
+        f"{len(plan.added)} to add, {len(plan.changed)} to change, {len(plan.removed)} to remove, "
+        f"{len(plan.unchanged)} unchanged."
+    )
+
+
+def _shown(rule: Rule, name: str) -> str:
+    value = getattr(rule, name)
+    return json.dumps(value) if name == "note" else (value or "usual")
