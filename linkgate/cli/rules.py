@@ -136,7 +136,7 @@ def rules_remove(domain: str, exact: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
 @friendly
 def rules_import(source: str, replace: bool, dry_run: bool, as_json: bool) -> None:
-    """Add and change rules from a CSV file (- reads standard input).
+    """Add, change and (with --replace) remove rules as a CSV file says; - reads standard input.
 
     The first line names the columns: pattern,exact,kind,action,note (exact, action and note may be
     left out), as `linkgate rules export` writes them. Every line is checked first: when any is wrong,
@@ -190,7 +190,7 @@ def rules_import(source: str, replace: bool, dry_run: bool, as_json: bool) -> No
 @click.argument("target", metavar="[FILE|-]", default="-")
 @friendly
 def rules_export(target: str) -> None:
-    """Write every rule as a CSV file (to standard output without FILE, or with -)."""
+    """Write every rule as a CSV file: to FILE, or to standard output (no FILE, or -)."""
     _, found = open_store(current_settings()).load_rules()
     text = write_rules_csv(found)
     if target == "-":
