@@ -517,21 +517,27 @@ def test_sites_list_prints_the_same_facts_as_the_page(server, store):
         "privacy_url": "https://a.sa-cli.example/privacy",
         "found_by": "home page",
         "reason": None,
-        "override": None,
-        "override_url": None,
-        "lookup_privacy_url": "https://a.sa-cli.example/privacy",
-        "checked_at": None,
-        "final_url": None,
         "https": True,
         "gpc": False,
-        "elapsed_ms": None,
+        "checked_at": None,
         "error": None,
+        "final_url": None,
+        "elapsed_ms": None,
+        "override": None,
+        "lookup_status": "found",
+        "lookup_privacy_url": "https://a.sa-cli.example/privacy",
     }
     assert datetime.fromisoformat(by_host["a.sa-cli.example"]["checked_at"]).tzinfo is not None
-    assert by_host["b.sa-cli.example"]["status"] == "error"
-    assert by_host["b.sa-cli.example"]["privacy_url"] == "https://policies.example/b"
-    assert by_host["b.sa-cli.example"]["found_by"] == "override"
-    assert by_host["b.sa-cli.example"]["override"] == "url"
+    pinned = by_host["b.sa-cli.example"]
+    assert (pinned["status"], pinned["lookup_status"]) == ("found", "error")  # the override wins
+    assert pinned["privacy_url"] == pinned["override"] == "https://policies.example/b"
+    assert pinned["found_by"] == "override"
+    assert by_host["c.sa-cli.example"]["override"] is None
+    api = signed_in(server).get("/admin/api/sites?q=sa-cli").json()  # the JSON API's view of the same
+    assert [
+        {key: value for key, value in site.items() if not key.startswith("lookup_")}
+        for site in result["sites"]
+    ] == api["sites"]
 
     only = json.loads(
         server.cli("sites", "list", "--search", "sa-cli", "--status", "override", "--json").stdout
@@ -569,7 +575,9 @@ def test_sites_show_and_the_site_commands_under_sites(server, store):
     assert re.search(r"^time\s+12$", text, re.M)
 
     server.cli("sites", "set-privacy", host, "https://policies.example/show")
-    assert json.loads(server.cli("sites", "show", host, "--json").stdout)["override"] == "url"
+    assert json.loads(server.cli("sites", "show", host, "--json").stdout)["override"] == (
+        "https://policies.example/show"
+    )
     removed = server.cli("site", "remove-override", host)
     assert removed.stdout.strip() == f"{host}: override removed"
     after = json.loads(server.cli("sites", "show", host, "--json").stdout)

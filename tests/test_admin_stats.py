@@ -283,9 +283,12 @@ def test_stats_json_by_day_matches_the_page(console):
         {"day": "2003-04-03", "redirect": 0, "notice": 0, "block": 2, "total": 2},
     ]
     assert result["totals"] == {"redirect": 1, "notice": 3, "block": 2, "total": 6}
-    page = table_rows(stats_page(signed_in(console), "2003-04-01", "2003-04-03"), "clicks-per-day")
+    browser = signed_in(console)
+    page = table_rows(stats_page(browser, "2003-04-01", "2003-04-03"), "clicks-per-day")
     for row in result["rows"]:
         assert page[row["day"]] == [str(row[key]) for key in ("redirect", "notice", "block", "total")]
+    api = browser.get("/admin/api/stats?from=2003-04-01&to=2003-04-03").json()
+    assert (api["days"], api["totals"]) == (result["rows"], result["totals"])
 
 
 def test_stats_by_domain_in_every_format(console):

@@ -144,7 +144,7 @@ def sites_list(status: str | None, search: str, as_json: bool) -> None:
         if not page.rows or len(rows) >= page.total:
             break
     if as_json:
-        click.echo(json.dumps({"total": len(rows), "sites": [_site_json(row) for row in rows]}))
+        click.echo(json.dumps({"total": len(rows), "offset": 0, "sites": [_site_json(row) for row in rows]}))
         return
     if not rows:
         click.echo("No sites.")
@@ -160,7 +160,7 @@ def sites_list(status: str | None, search: str, as_json: bool) -> None:
             table.add_row(*line)
         Console().print(table)
         return
-    for line in lines:
+    for line in [header, *lines]:
         click.echo("\t".join(line))
 
 
@@ -183,8 +183,9 @@ def sites_show(host: str, as_json: bool) -> None:
         ("host", "host"),
         ("shown", "privacy_url"),
         ("found by", "found_by"),
+        ("why", "reason"),
         ("override", "override"),
-        ("lookup", "status"),
+        ("lookup", "lookup_status"),
         ("lookup link", "lookup_privacy_url"),
         ("checked", "checked_at"),
         ("final URL", "final_url"),
@@ -200,30 +201,14 @@ for _command in (site_set_privacy, site_remove_override, site_clear, site_refres
     sites.add_command(_command)
 
 
-def _override(row: SiteRow) -> str | None:
-    if row.override_url:
-        return "url"
-    return "none" if row.override_none else None
-
-
 def _site_json(row: SiteRow) -> dict[str, object]:
-    """A site as the notice shows it (``privacy_url``, ``found_by``) and as its last lookup found it."""
-    facts = facts_from_row(row)
+    """A site as ``GET /admin/api/sites`` gives it (what the notice shows, and the override), with what
+    its last lookup found on its own (``lookup_status``, ``lookup_privacy_url``)."""
     return {
-        "host": row.host,
-        "status": row.status,
-        "privacy_url": facts.privacy_url,
-        "found_by": facts.found_by,
-        "reason": facts.reason,
-        "override": _override(row),
-        "override_url": row.override_url,
+        **facts_from_row(row).as_json(),
+        "override": row.override_url or ("none" if row.override_none else None),
+        "lookup_status": row.status,
         "lookup_privacy_url": row.privacy_url,
-        "checked_at": row.checked_at.isoformat() if row.checked_at else None,
-        "final_url": row.final_url,
-        "https": row.https,
-        "gpc": row.gpc,
-        "elapsed_ms": row.elapsed_ms,
-        "error": row.error,
     }
 
 
@@ -245,5 +230,5 @@ def _site_line(row: SiteRow) -> tuple[str, ...]:
         row.checked_at.strftime("%Y-%m-%d %H:%M") if row.checked_at else "never",
         _plain(row.https),
         _plain(row.gpc),
-        _override(row) or "-",
+        "url" if row.override_url else "none" if row.override_none else "-",
     )
