@@ -30,6 +30,11 @@ from linkgate.urls import (
 )
 
 RULE_KINDS = ("allow", "block")
+MAX_NOTE = 500
+# A rule's name once normalised (lower case, punycode): DNS labels; "_" appears in real host names.
+HOST_LABELS = re.compile(
+    r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*"
+)
 ACTIONS = ("redirect", "notice", "block")
 
 # Risk flags: code -> deceptive? The explanations visitors read live with the templates.
@@ -149,8 +154,18 @@ def make_rule(
     host = host.strip("[]")
     if is_ip_address(host):
         exact = True  # an address has no subdomains
+    elif not HOST_LABELS.fullmatch(host):
+        raise RuleError(
+            f'"{name}" is not a host name: use letters, digits and hyphens (write it like example.org).'
+        )
     if kind == "block" and action not in (None, "block"):
         raise RuleError("A block rule always blocks; it cannot carry another action.")
+    if kind == "allow" and action == "block":
+        raise RuleError(
+            "An allow rule sends visitors on or shows the notice; to block a site, add a block rule."
+        )
+    if len(note.strip()) > MAX_NOTE:
+        raise RuleError(f"A rule's note is at most {MAX_NOTE} characters.")
     return Rule(name=host, exact=exact, kind=kind, action=action, note=note.strip())
 
 

@@ -414,12 +414,20 @@ class Store:
         removed: list[Rule] = []
         stamp = now()
         with self._begin() as conn:
-            version = conn.execute(sa.select(meta.c.value).where(meta.c.key == "rules_version")).scalar()
-            if expected_version is not None and int(version or 0) != expected_version:
-                raise RuleError(
-                    "The rules changed after this import was previewed; upload the file again to see "
-                    "what it would change now."
+            if expected_version is not None:
+                # Compare-and-set on the version, first: of two imports previewed against the same
+                # version only one can move it on, on SQLite and PostgreSQL alike (the row stays locked
+                # until this transaction ends).
+                moved = conn.execute(
+                    sa.update(meta)
+                    .where(meta.c.key == "rules_version", meta.c.value == str(expected_version))
+                    .values(value=str(expected_version + 1))
                 )
+                if moved.rowcount != 1:
+                    raise RuleError(
+                        "The rules changed after this import was previewed; upload the file again to see "
+                        "what it would change now."
+                    )
             existing = {(row.name, bool(row.exact)): row for row in conn.execute(sa.select(rules)).all()}
             for rule in incoming:
                 row = existing.get((rule.name, rule.exact))
@@ -466,7 +474,7 @@ class Store:
                     conn.execute(sa.delete(rules).where(rules.c.id == row.id))
                     self._log(conn, actor, "rule.remove", old.pattern, _rule_json(old), None)
                     removed.append(old)
-            if added or updated or removed:
+            if expected_version is None and (added or updated or removed):
                 self._bump_rules_version(conn)
         return RuleImportResult(added, updated, removed)
 

@@ -177,7 +177,19 @@ def test_rule_on_a_public_suffix_is_refused(name: str, kind: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["", "*.", "https://example.com/", "example.com/path", "user@example.com", "exa mple.com", "a<b.com"],
+    [
+        "",
+        "*.",
+        "https://example.com/",
+        "example.com/path",
+        "user@example.com",
+        "exa mple.com",
+        "a<b.com",
+        'a"b.example',
+        "a'b.example",
+        "-leading.example",
+        "x" * 64 + ".example",
+    ],
 )
 def test_rule_with_a_bad_name_is_refused(name: str) -> None:
     with pytest.raises(RuleError) as caught:
@@ -193,11 +205,18 @@ def test_rule_with_a_bad_name_is_refused(name: str) -> None:
         ("allow", "maybe", "action is one of"),
         ("block", "redirect", "always blocks"),
         ("block", "notice", "always blocks"),
+        ("allow", "block", "add a block rule"),
     ],
 )
 def test_rule_with_a_bad_kind_or_action_is_refused(kind: str, action: str | None, message: str) -> None:
     with pytest.raises(RuleError, match=message):
         make_rule("example.org", kind, action=action)
+
+
+def test_rule_note_is_at_most_500_characters() -> None:
+    assert make_rule("example.org", "allow", note="n" * 500).note == "n" * 500
+    with pytest.raises(RuleError, match="at most 500 characters"):
+        make_rule("example.org", "allow", note="n" * 501)
 
 
 def test_rule_is_normalised() -> None:
@@ -298,7 +317,6 @@ def test_default_action_depends_on_category_and_trust(url: str, trusted: bool, a
             "county",
             "notice",
         ),
-        (make_rule("odd.example", "allow", action="block"), "https://odd.example/", True, "partner", "block"),
         (make_rule("bad.example", "block", action="block"), "https://bad.example/", True, "blocked", "block"),
     ],
 )
