@@ -442,6 +442,25 @@ def test_a_bad_privacy_link_is_refused_next_to_the_field(server, store, typed, m
     assert row is None or (row.override_url is None and not row.override_none)
 
 
+def test_the_form_offers_the_current_override_and_keeps_what_was_typed_after_an_error(server, store):
+    host = "www.sa-prefill.example"
+    store.set_site_override(host, "https://policies.example/prefill", "test")
+    browser = signed_in(server)
+
+    def typed(page: httpx.Response) -> str:
+        field = re.search(r'<input id="site-privacy-url"[^>]*>', page.text).group(0)
+        return html.unescape(re.search(r'value="([^"]*)"', field).group(1))
+
+    assert typed(browser.get(site_path(host))) == "https://policies.example/prefill"
+    refused = post(browser, site_path(host) + "/override", {"privacy_url": 'data:text/html,"<b>'})
+    assert refused.status_code == 400
+    assert typed(refused) == 'data:text/html,"<b>'
+    assert "<b>" not in refused.text.split('id="site-privacy-url"', 1)[1].split(">", 1)[0]
+    assert post(browser, site_path(host) + "/override", {"privacy_url": ""}).status_code == 400
+    assert typed(post(browser, site_path(host) + "/override", {"privacy_url": ""})) == ""
+    assert store.get_site(host).override_url == "https://policies.example/prefill"
+
+
 def test_a_viewer_sees_the_sites_but_cannot_change_them(server, store):
     host = "www.sa-viewer.example"
     checked(store, host, status="found", privacy_url="https://www.sa-viewer.example/privacy")

@@ -68,15 +68,6 @@ class SiteView:
         return str(STATUS_TEXT.get(self.row.status, self.row.status))
 
     @property
-    def shown_text(self) -> str:
-        """What visitors are told about the site's privacy policy."""
-        if self.facts.privacy_url:
-            return _("its privacy link")
-        if self.facts.status == "none":
-            return _("that it has no privacy policy")
-        return _("to look for a privacy policy themselves")
-
-    @property
     def found_by_text(self) -> str:
         found_by = self.facts.found_by
         return str(FOUND_BY_TEXT.get(found_by, found_by)) if found_by else ""
@@ -196,7 +187,7 @@ def _render_site(name: str, errors: dict[str, str] | None = None, typed: str = "
     row = get_runtime().store.get_site(name)
     site = None if row is None else _view(row, _freshness())
     errors = errors or {}
-    if not typed and site is not None and site.row.override_url:
+    if not errors and site is not None and site.row.override_url:
         typed = site.row.override_url
     body = render_template(
         "admin/site.html",
@@ -218,10 +209,10 @@ def site(host: str) -> ResponseReturnValue:
     return _render_site(name)
 
 
-def _changed(name: str, message: str) -> ResponseReturnValue:
+def _changed(name: str, message: str, category: str = "success") -> ResponseReturnValue:
     """After a change: this worker forgets what it remembered of the site, then back to its page."""
     get_runtime().sites.forget(name)
-    flash(message, "success")
+    flash(message, category)
     return redirect(url_for("admin.sites.site", host=name))
 
 
@@ -249,7 +240,7 @@ def recheck(host: str) -> ResponseReturnValue:
         message = _(
             "Looked up %(host)s: the lookup failed (%(error)s).",
             host=name,
-            error=(row.error if row is not None else facts.error) or _("no reason given"),
+            error=((row.error if row is not None else facts.error) or _("no reason given")).rstrip("."),
         )
     flash(message, "success" if status in {"found", "none"} else "warning")
     if facts.found_by == "override":
@@ -298,7 +289,7 @@ def no_policy(host: str) -> ResponseReturnValue:
 def remove_override(host: str) -> ResponseReturnValue:
     name = _host_or_404(host)
     if not get_runtime().store.remove_site_override(name, actor()):
-        return _changed(name, _("%(host)s had no override to remove.", host=name))
+        return _changed(name, _("%(host)s had no override to remove.", host=name), "info")
     return _changed(name, _("Removed the override of %(host)s: its lookup decides again.", host=name))
 
 
