@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -20,6 +21,7 @@ from linkgate.classify import ACTIONS
 
 OUTCOMES = ACTIONS  # what a click got: redirect, notice or block
 MAX_DAYS = 366  # the longest range the console and ``linkgate stats`` show (a leap year)
+DAY_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 INK = "#1b1b1b"
 GRID = "#c9c9c9"
@@ -62,6 +64,17 @@ class DayClicks:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+def parse_day(text: str) -> date | None:
+    """A day written YYYY-MM-DD (and nothing else: no week dates, no times), or None."""
+    text = text.strip()
+    if not DAY_PATTERN.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def days_between(start: date, end: date) -> list[date]:

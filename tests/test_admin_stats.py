@@ -165,6 +165,7 @@ def test_a_range_with_no_clicks_shows_zeros_and_says_so(console):
         ("from=2001-13-01&to=2001-12-31", "stats-from", "Enter the first day as a date"),
         ("from=2001-01-01&to=yesterday", "stats-to", "Enter the last day as a date"),
         ("from=2001-02-30&to=2001-03-01", "stats-from", "Enter the first day as a date"),
+        ("from=20010301&to=2001-03-31", "stats-from", "Enter the first day as a date"),
         ("from=2001-05-02&to=2001-05-01", "stats-from", "The first day must be on or before the last day."),
         (
             "from=2000-01-01&to=2001-01-01",
@@ -191,6 +192,13 @@ def test_a_bad_range_is_explained_next_to_its_field(console, query, field, messa
     for key, value in (part.split("=") for part in query.split("&")):
         assert f'name="{key}" type="date" value="{value}"' in page.text  # what was typed stays
     assert browser.get(f"/admin/stats/clicks.csv?{query}").status_code == 400
+
+
+def test_with_only_a_last_day_the_range_is_the_30_days_before_it(console):
+    page = signed_in(console).get("/admin/stats/?to=2006-03-31")
+    assert page.status_code == 200
+    assert 'name="from" type="date" value="2006-03-02"' in page.text
+    assert len(chart_days(chart(page))) == 30
 
 
 def test_a_range_of_exactly_366_days_is_allowed(console):
@@ -360,6 +368,13 @@ def test_stats_defaults_to_the_last_30_days(console):
             '--from must be a date written YYYY-MM-DD, not "2001-02-30".',
         ),
         (("--from", "2001-01-01", "--to", "soon"), '--to must be a date written YYYY-MM-DD, not "soon".'),
+        (
+            (
+                "--from",
+                "2001-W01-1",
+            ),
+            '--from must be a date written YYYY-MM-DD, not "2001-W01-1".',
+        ),
         (("--from", "2001-05-02", "--to", "2001-05-01"), "--from (2001-05-02) is after --to (2001-05-01)."),
         (("--from", "2000-01-01", "--to", "2001-01-01"), "The range has 367 days; the most is 366."),
     ],

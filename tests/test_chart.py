@@ -21,6 +21,7 @@ from linkgate.chart import (
     csv_text,
     daily_clicks,
     days_between,
+    parse_day,
     spreadsheet_safe,
     totals,
 )
@@ -54,6 +55,25 @@ def bars(root: ET.Element) -> list[ET.Element]:
 
 
 # ---- the daily series -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("2026-03-01", date(2026, 3, 1)),
+        (" 2024-02-29 ", date(2024, 2, 29)),
+        ("2026-02-29", None),
+        ("2026-13-01", None),
+        ("20260301", None),
+        ("2026-W09-1", None),
+        ("2026-03-01T00:00", None),
+        ("2026-3-1", None),
+        ("٢٠٢٦-٠٣-٠١", None),
+        ("", None),
+    ],
+)
+def test_a_day_is_written_yyyy_mm_dd_and_nothing_else(text, day):
+    assert parse_day(text) == day
 
 
 def test_days_between_includes_both_ends():

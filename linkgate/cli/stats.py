@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from linkgate.chart import MAX_DAYS, OUTCOMES, csv_text, daily_clicks
+from linkgate.chart import MAX_DAYS, OUTCOMES, csv_text, daily_clicks, parse_day
 from linkgate.cli import current_settings, friendly, main, open_store
 from linkgate.errors import LinkgateError
 from linkgate.store import Store
@@ -23,10 +23,10 @@ DEFAULT_DAYS = 30
 
 
 def _day(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise LinkgateError(f'{option} must be a date written YYYY-MM-DD, not "{text}".') from None
+    day = parse_day(text)
+    if day is None:
+        raise LinkgateError(f'{option} must be a date written YYYY-MM-DD, not "{text}".')
+    return day
 
 
 def date_range(start_text: str | None, end_text: str | None, today: date) -> tuple[date, date]:

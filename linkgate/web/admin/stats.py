@@ -7,6 +7,7 @@ chart is drawn here, on the server (:mod:`linkgate.chart`); the browser needs no
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -15,7 +16,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from linkgate.chart import MAX_DAYS, OUTCOMES, clicks_chart, csv_text, daily_clicks, totals
+from linkgate.chart import MAX_DAYS, OUTCOMES, clicks_chart, csv_text, daily_clicks, parse_day, totals
 from linkgate.web.admin.dashboard import OUTCOME_TEXT
 from linkgate.web.runtime import get_runtime
 
@@ -35,33 +36,32 @@ class RangeForm:
     errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, args: dict[str, str], today: date) -> RangeForm:
-        """Dates from the query string; the last 30 days ending ``today`` when none are given."""
-        default_start = today - timedelta(days=DEFAULT_DAYS - 1)
-        values = {
-            "from": args.get("from", "").strip()[:32] or default_start.isoformat(),
-            "to": args.get("to", "").strip()[:32] or today.isoformat(),
-        }
-        form = cls(values)
-        form.start = form._date("from", _("Enter the first day as a date, such as 2026-03-01."))
+    def read(cls, args: Mapping[str, str], today: date) -> RangeForm:
+        """Dates from the query string: by default the 30 days ending on the last day, or ``today``."""
+        form = cls({"from": args.get("from", "").strip()[:32], "to": args.get("to", "").strip()[:32]})
+        if not form.values["to"]:
+            form.values["to"] = today.isoformat()
         form.end = form._date("to", _("Enter the last day as a date, such as 2026-03-31."))
+        if not form.values["from"]:
+            form.values["from"] = ((form.end or today) - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+        form.start = form._date("from", _("Enter the first day as a date, such as 2026-03-01."))
         if form.start is not None and form.end is not None:
+            days = (form.end - form.start).days + 1
             if form.start > form.end:
                 form.errors["from"] = _("The first day must be on or before the last day.")
-            elif (form.end - form.start).days + 1 > MAX_DAYS:
+            elif days > MAX_DAYS:
                 form.errors["to"] = _(
                     "Choose a range of %(count)s days or fewer: this one has %(days)s days.",
                     count=MAX_DAYS,
-                    days=(form.end - form.start).days + 1,
+                    days=days,
                 )
         return form
 
     def _date(self, key: str, message: str) -> date | None:
-        try:
-            return date.fromisoformat(self.values[key])
-        except ValueError:
+        day = parse_day(self.values[key])
+        if day is None:
             self.errors[key] = message
-            return None
+        return day
 
     @property
     def query(self) -> dict[str, str]:
