@@ -1,0 +1,1100 @@
+"""Rewriting the off-site links of a County page into signed gate links, changing nothing else.
+
+:func:`rewrite_html` takes the bytes of a page and gives back the same bytes with the values of the
+``href`` attributes of off-site ``<a>`` and ``<area>`` elements (and of ``<a>`` in inline SVG) replaced by
+signed gate links. It reads the page the way a browser does, enough to agree with one on which tags are
+links: the HTML tokenizer's states for tags, attributes, comments, doctypes, CDATA, ``<script>`` (with its
+escapes), the raw-text elements (``<style>``, ``<textarea>``, ``<title>``, ...) and foreign content; the
+encoding from the byte-order mark, ``<meta charset>`` or ``http-equiv``, as the HTML standard's prescan
+finds it; character references in attribute values with their historical rule (``&copy=1`` stays as it
+is); ``<base href>``; and the URL Standard (``ada-url``) for resolving and serialising, with the query
+percent-encoded in the page's own encoding.
+
+Pure: bytes in, bytes and records out; no files, no Click, no network. It must never change a byte outside
+the attribute values it rewrites, never re-serialise the document, and never rewrite a link it cannot read
+with certainty: a destination the gate would refuse is left alone and reported, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from html.entities import html5 as _NAMED_REFERENCES
+from urllib.parse import parse_qsl
+
+import ada_url
+
+from linkgate.classify import is_under
+from linkgate.config import Settings
+from linkgate.errors import InvalidDestination, LinkgateError
+from linkgate.signing import Signer, gate_link
+from linkgate.urls import DEFAULT_MAX_LENGTH, WEB_SCHEMES, Destination, parse_destination
+
+
+class UnsupportedDocument(LinkgateError, ValueError):
+    """A file that cannot be rewritten safely: not HTML text, or in an encoding that is not ASCII-based."""
+
+
+class Outcome(StrEnum):
+    """What happened to one link; the values are the words of the summary."""
+
+    REWRITTEN = "rewritten"
+    COUNTY = "county"
+    RELATIVE = "relative"
+    FRAGMENT = "fragment"
+    MAILTO = "mailto"
+    TEL = "tel"
+    GATED = "already gated"
+    NOT_WEB = "not a web link"
+    REFUSED = "refused"
+
+
+SKIP_REASONS = tuple(outcome for outcome in Outcome if outcome is not Outcome.REWRITTEN)
+
+
+# ---- encodings -----------------------------------------------------------------------------------
+
+# The WHATWG Encoding Standard's encodings and labels, with the Python codecs that decode them and encode
+# a URL's query in them. Browsers read iso-8859-1 and ascii as windows-1252, Shift_JIS as windows-31j,
+# EUC-KR as windows-949 and GBK with the gb18030 decoder, so the codecs do too.
+_ENCODINGS: dict[str, tuple[str, str, str]] = {
+    "UTF-8": ("utf-8", "utf-8", "unicode-1-1-utf-8 unicode11utf8 unicode20utf8 utf-8 utf8 x-unicode20utf8"),
+    "IBM866": ("cp866", "cp866", "866 cp866 csibm866 ibm866"),
+    "ISO-8859-2": (
+        "iso8859_2",
+        "iso8859_2",
+        "csisolatin2 iso-8859-2 iso-ir-101 iso8859-2 iso88592 iso_8859-2 iso_8859-2:1987 l2 latin2",
+    ),
+    "ISO-8859-3": (
+        "iso8859_3",
+        "iso8859_3",
+        "csisolatin3 iso-8859-3 iso-ir-109 iso8859-3 iso88593 iso_8859-3 iso_8859-3:1988 l3 latin3",
+    ),
+    "ISO-8859-4": (
+        "iso8859_4",
+        "iso8859_4",
+        "csisolatin4 iso-8859-4 iso-ir-110 iso8859-4 iso88594 iso_8859-4 iso_8859-4:1988 l4 latin4",
+    ),
+    "ISO-8859-5": (
+        "iso8859_5",
+        "iso8859_5",
+        "csisolatincyrillic cyrillic iso-8859-5 iso-ir-144 iso8859-5 iso88595 iso_8859-5 iso_8859-5:1988",
+    ),
+    "ISO-8859-6": (
+        "iso8859_6",
+        "iso8859_6",
+        "arabic asmo-708 csiso88596e csiso88596i csisolatinarabic ecma-114 iso-8859-6 iso-8859-6-e "
+        "iso-8859-6-i iso-ir-127 iso8859-6 iso88596 iso_8859-6 iso_8859-6:1987",
+    ),
+    "ISO-8859-7": (
+        "iso8859_7",
+        "iso8859_7",
+        "csisolatingreek ecma-118 elot_928 greek greek8 iso-8859-7 iso-ir-126 iso8859-7 iso88597 "
+        "iso_8859-7 iso_8859-7:1987 sun_eu_greek",
+    ),
+    "ISO-8859-8": (
+        "iso8859_8",
+        "iso8859_8",
+        "csiso88598e csisolatinhebrew hebrew iso-8859-8 iso-8859-8-e iso-ir-138 iso8859-8 iso88598 "
+        "iso_8859-8 iso_8859-8:1988 visual",
+    ),
+    "ISO-8859-8-I": ("iso8859_8", "iso8859_8", "csiso88598i iso-8859-8-i logical"),
+    "ISO-8859-10": (
+        "iso8859_10",
+        "iso8859_10",
+        "csisolatin6 iso-8859-10 iso-ir-157 iso8859-10 iso885910 l6 latin6",
+    ),
+    "ISO-8859-13": ("iso8859_13", "iso8859_13", "iso-8859-13 iso8859-13 iso885913"),
+    "ISO-8859-14": ("iso8859_14", "iso8859_14", "iso-8859-14 iso8859-14 iso885914"),
+    "ISO-8859-15": (
+        "iso8859_15",
+        "iso8859_15",
+        "csisolatin9 iso-8859-15 iso8859-15 iso885915 iso_8859-15 l9",
+    ),
+    "ISO-8859-16": ("iso8859_16", "iso8859_16", "iso-8859-16"),
+    "KOI8-R": ("koi8_r", "koi8_r", "cskoi8r koi koi8 koi8-r koi8_r"),
+    "KOI8-U": ("koi8_u", "koi8_u", "koi8-ru koi8-u"),
+    "macintosh": ("mac_roman", "mac_roman", "csmacintosh mac macintosh x-mac-roman"),
+    "windows-874": ("cp874", "cp874", "dos-874 iso-8859-11 iso8859-11 iso885911 tis-620 windows-874"),
+    "windows-1250": ("cp1250", "cp1250", "cp1250 windows-1250 x-cp1250"),
+    "windows-1251": ("cp1251", "cp1251", "cp1251 windows-1251 x-cp1251"),
+    "windows-1252": (
+        "cp1252",
+        "cp1252",
+        "ansi_x3.4-1968 ascii cp1252 cp819 csisolatin1 ibm819 iso-8859-1 iso-ir-100 iso8859-1 iso88591 "
+        "iso_8859-1 iso_8859-1:1987 l1 latin1 us-ascii windows-1252 x-cp1252 x-user-defined",
+    ),
+    "windows-1253": ("cp1253", "cp1253", "cp1253 windows-1253 x-cp1253"),
+    "windows-1254": (
+        "cp1254",
+        "cp1254",
+        "cp1254 csisolatin5 iso-8859-9 iso-ir-148 iso8859-9 iso88599 iso_8859-9 iso_8859-9:1989 l5 "
+        "latin5 windows-1254 x-cp1254",
+    ),
+    "windows-1255": ("cp1255", "cp1255", "cp1255 windows-1255 x-cp1255"),
+    "windows-1256": ("cp1256", "cp1256", "cp1256 windows-1256 x-cp1256"),
+    "windows-1257": ("cp1257", "cp1257", "cp1257 windows-1257 x-cp1257"),
+    "windows-1258": ("cp1258", "cp1258", "cp1258 windows-1258 x-cp1258"),
+    "x-mac-cyrillic": ("mac_cyrillic", "mac_cyrillic", "x-mac-cyrillic x-mac-ukrainian"),
+    "GBK": (
+        "gb18030",
+        "gbk",
+        "chinese csgb2312 csiso58gb231280 gb2312 gb_2312 gb_2312-80 gbk iso-ir-58 x-gbk",
+    ),
+    "gb18030": ("gb18030", "gb18030", "gb18030"),
+    "Big5": ("big5hkscs", "big5hkscs", "big5 big5-hkscs cn-big5 csbig5 x-x-big5"),
+    "EUC-JP": ("euc_jp", "euc_jp", "cseucpkdfmtjapanese euc-jp x-euc-jp"),
+    "Shift_JIS": (
+        "cp932",
+        "cp932",
+        "csshiftjis ms932 ms_kanji shift-jis shift_jis sjis windows-31j x-sjis",
+    ),
+    "EUC-KR": (
+        "cp949",
+        "cp949",
+        "cseuckr csksc56011987 euc-kr iso-ir-149 korean ks_c_5601-1987 ks_c_5601-1989 ksc5601 ksc_5601 "
+        "windows-949",
+    ),
+}
+# Encodings a browser knows but that reuse ASCII's bytes for other characters: the tags cannot be found
+# byte by byte, so such files are refused. (A <meta> naming UTF-16 means UTF-8, as in a browser.)
+_NOT_ASCII_BASED = {
+    "csiso2022jp": "ISO-2022-JP",
+    "iso-2022-jp": "ISO-2022-JP",
+    **dict.fromkeys(
+        ("csiso2022kr", "hz-gb-2312", "iso-2022-cn", "iso-2022-cn-ext", "iso-2022-kr", "replacement"),
+        "replacement",
+    ),
+    **dict.fromkeys(("unicodefffe", "utf-16be"), "UTF-16BE"),
+    **dict.fromkeys(
+        ("csunicode", "iso-10646-ucs-2", "ucs-2", "unicode", "unicodefeff", "utf-16", "utf-16le"), "UTF-16LE"
+    ),
+}
+_LABELS = {label: name for name, (_, _, labels) in _ENCODINGS.items() for label in labels.split()}
+
+
+@dataclass(frozen=True, slots=True)
+class Encoding:
+    """An ASCII-based encoding: its WHATWG name, how it was found, and the Python codecs for it."""
+
+    name: str
+    source: str  # "byte-order mark", "--encoding", "<meta>", "valid UTF-8", "default"
+    codec: str
+    query_codec: str
+
+    @property
+    def is_utf8(self) -> bool:
+        return self.name == "UTF-8"
+
+    def decode(self, raw: str) -> str:
+        """Decode an attribute value seen as latin-1 (one character per byte) in this encoding."""
+        if raw.isascii():
+            return raw
+        text = raw.encode("latin-1").decode(self.codec, errors="surrogateescape")
+        if not any("\udc80" <= char <= "\udcff" for char in text):
+            return text
+        # windows-1252 leaves five bytes unassigned; browsers read them as the C1 controls of the same number.
+        return "".join(
+            (chr(ord(char) - 0xDC00) if self.name == "windows-1252" else "\ufffd")
+            if "\udc80" <= char <= "\udcff"
+            else char
+            for char in text
+        )
+
+
+def encoding_for_label(label: str, source: str = "--encoding") -> Encoding | None:
+    """The encoding a browser would use for ``label`` (``"latin1"``, ``"Shift_JIS"``...), or None.
+
+    Raises :class:`UnsupportedDocument` for encodings that are not ASCII-based (UTF-16, ISO-2022-JP).
+    """
+    key = label.strip("\t\n\f\r ").lower()
+    unsupported = _NOT_ASCII_BASED.get(key)
+    if unsupported is not None:
+        if source == "<meta>" and unsupported.startswith("UTF-16"):
+            key = "utf-8"
+        else:
+            raise UnsupportedDocument(
+                f"the page is in {unsupported} ({source}), which linkgate cannot rewrite: only encodings "
+                f"that keep ASCII's bytes (UTF-8, windows-1252, Shift_JIS...) can be rewritten byte for byte."
+            )
+    name = _LABELS.get(key)
+    if name is None:
+        return None
+    codec, query_codec, _ = _ENCODINGS[name]
+    return Encoding(name, source, codec, query_codec)
+
+
+def _named(name: str, source: str) -> Encoding:
+    found = encoding_for_label(name, source)
+    if found is None:  # only called with names from the table
+        raise AssertionError(name)
+    return found
+
+
+def sniff_encoding(data: bytes, declared: str | None = None) -> Encoding:
+    """The encoding a browser would read ``data`` in: byte-order mark, then ``declared`` (what the web
+    server says), then ``<meta>`` in the first 1024 bytes, then UTF-8 when the bytes are valid UTF-8,
+    else windows-1252 (what browsers in an English locale guess).
+
+    :func:`rewrite_html` also honours a ``<meta>`` further down the page, as browsers do.
+    """
+    return _declared_encoding(data, declared) or _fallback_encoding(data)
+
+
+def _declared_encoding(data: bytes, declared: str | None) -> Encoding | None:
+    if data.startswith((b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")):
+        raise UnsupportedDocument("the file is UTF-32 (byte-order mark), which linkgate cannot rewrite.")
+    if data.startswith(b"\xef\xbb\xbf"):
+        return _named("utf-8", "byte-order mark")
+    if data.startswith((b"\xfe\xff", b"\xff\xfe")):
+        raise UnsupportedDocument(
+            "the file is UTF-16 (byte-order mark), which linkgate cannot rewrite: save it as UTF-8."
+        )
+    if b"\x00" in data:
+        raise UnsupportedDocument(
+            "the file contains NUL bytes, so it is not HTML text (or it is UTF-16 or UTF-32 without a "
+            "byte-order mark)."
+        )
+    if declared is not None:
+        found = encoding_for_label(declared, "--encoding")
+        if found is None:
+            raise UnsupportedDocument(f'"{declared}" is not the name of an encoding a browser knows.')
+        return found
+    return _prescan(data[:1024].decode("latin-1"))
+
+
+def _fallback_encoding(data: bytes) -> Encoding:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _named("windows-1252", "default")
+    return _named("utf-8", "valid UTF-8")
+
+
+_PRESCAN_SPACE = "\t\n\f\r "
+
+
+def _prescan(head: str) -> Encoding | None:
+    """The HTML standard's "prescan a byte stream to determine its encoding", on latin-1 text."""
+    n = len(head)
+    i = 0
+    while i < n:
+        if head.startswith("<!--", i):
+            end = head.find("-->", i + 2)
+            if end < 0:
+                return None
+            i = end + 3
+        elif head[i : i + 5].lower() == "<meta" and i + 5 < n and head[i + 5] in _PRESCAN_SPACE + "/":
+            i += 5
+            names: set[str] = set()
+            charset: Encoding | None = None
+            need_pragma: bool | None = None
+            got_pragma = False
+            while True:
+                attribute = _prescan_attribute(head, i)
+                if attribute is None:
+                    return None
+                name, value, i = attribute
+                if name is None:
+                    break
+                if name in names:
+                    continue
+                names.add(name)
+                if name == "http-equiv" and value == "content-type":
+                    got_pragma = True
+                elif name == "content" and charset is None:
+                    label = _charset_from_content(value)
+                    found = _meta_label(label) if label is not None else None
+                    if found is not None:
+                        charset, need_pragma = found, True
+                elif name == "charset":
+                    charset = _meta_label(value)
+                    need_pragma = False
+            if need_pragma is None or (need_pragma and not got_pragma) or charset is None:
+                continue
+            return charset
+        elif head.startswith("<", i) and _is_tag_start(head, i + 2 if head.startswith("/", i + 1) else i + 1):
+            j = i + 2 if head.startswith("/", i + 1) else i + 1
+            while j < n and head[j] not in _PRESCAN_SPACE + ">":
+                j += 1
+            i = j
+            while True:
+                attribute = _prescan_attribute(head, i)
+                if attribute is None:
+                    return None
+                name, _, i = attribute
+                if name is None:
+                    break
+        elif head.startswith(("<!", "</", "<?"), i):
+            end = head.find(">", i)
+            if end < 0:
+                return None
+            i = end + 1
+        else:
+            i += 1
+    return None
+
+
+def _is_tag_start(text: str, i: int) -> bool:
+    return i < len(text) and text[i].isascii() and text[i].isalpha()
+
+
+def _meta_label(label: str) -> Encoding | None:
+    return encoding_for_label(label, "<meta>")
+
+
+def _prescan_attribute(head: str, i: int) -> tuple[str | None, str, int] | None:
+    """The prescan's "get an attribute": (name, value, position), name None at ``>``; None at the end."""
+    n = len(head)
+    while i < n and head[i] in _PRESCAN_SPACE + "/":
+        i += 1
+    if i >= n:
+        return None
+    if head[i] == ">":
+        return None, "", i + 1
+    name = ""
+    while True:
+        if i >= n:
+            return None
+        char = head[i]
+        if char == "=" and name:
+            i += 1
+            break
+        if char in _PRESCAN_SPACE:
+            while i < n and head[i] in _PRESCAN_SPACE:
+                i += 1
+            if i >= n:
+                return None
+            if head[i] != "=":
+                return name, "", i
+            i += 1
+            break
+        if char in "/>":
+            return name, "", i
+        name += char.lower() if char.isascii() else char
+        i += 1
+    while i < n and head[i] in _PRESCAN_SPACE:
+        i += 1
+    if i >= n:
+        return None
+    quote = head[i]
+    if quote in "\"'":
+        end = head.find(quote, i + 1)
+        if end < 0:
+            return None
+        return name, _ascii_lower(head[i + 1 : end]), end + 1
+    if quote == ">":
+        return name, "", i
+    j = i
+    while j < n and head[j] not in _PRESCAN_SPACE + ">":
+        j += 1
+    if j >= n:
+        return None
+    return name, _ascii_lower(head[i:j]), j
+
+
+def _ascii_lower(text: str) -> str:
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
+_CHARSET_IN_CONTENT = re.compile(r"charset", re.IGNORECASE | re.ASCII)
+
+
+def _charset_from_content(content: str) -> str | None:
+    """The HTML standard's "extracting a character encoding from a meta element"."""
+    position = 0
+    while True:
+        found = _CHARSET_IN_CONTENT.search(content, position)
+        if found is None:
+            return None
+        i = found.end()
+        while i < len(content) and content[i] in _PRESCAN_SPACE:
+            i += 1
+        if i >= len(content) or content[i] != "=":
+            position = i
+            continue
+        i += 1
+        while i < len(content) and content[i] in _PRESCAN_SPACE:
+            i += 1
+        if i >= len(content):
+            return None
+        if content[i] in "\"'":
+            end = content.find(content[i], i + 1)
+            return None if end < 0 else content[i + 1 : end]
+        end = i
+        while end < len(content) and content[end] not in _PRESCAN_SPACE + ";":
+            end += 1
+        return content[i:end]
+
+
+def _late_meta_encoding(tags: Iterable[_Tag]) -> Encoding | None:
+    """The first ``<meta>`` past the prescan's 1024 bytes: browsers then reload the page in its encoding."""
+    for tag in tags:
+        if tag.name == "meta" and not tag.in_template and not tag.foreign:
+            found = _meta_encoding(tag)
+            if found is not None:
+                return found
+    return None
+
+
+def _meta_encoding(meta: _Tag) -> Encoding | None:
+    """The encoding a ``<meta>`` element found while parsing declares (as the tree builder reads it)."""
+    values = {name: unescape_attribute(meta.text[start:end]) for name, start, end, _ in reversed(meta.attrs)}
+    if "charset" in values:
+        return _meta_label(values["charset"])
+    if values.get("http-equiv", "").strip(_PRESCAN_SPACE).lower() == "content-type" and "content" in values:
+        label = _charset_from_content(values["content"])
+        return _meta_label(label) if label is not None else None
+    return None
+
+
+# ---- character references ------------------------------------------------------------------------
+
+_REFERENCE = re.compile(r"&(?:#[xX]([0-9A-Fa-f]+);?|#([0-9]+);?|([A-Za-z][A-Za-z0-9]*;?))")
+_LONGEST_NAME = max(len(name) for name in _NAMED_REFERENCES)
+
+
+def unescape_attribute(value: str) -> str:
+    """Decode the character references of an attribute value exactly as the HTML tokenizer does.
+
+    Unlike :func:`html.unescape`, a named reference without ``;`` followed by ``=`` or a letter or digit
+    stays as it is (``?a=1&copy=2``, ``&region=us``): browsers keep it for historical reasons, and URLs rely
+    on it.
+    """
+    if "&" not in value:
+        return value
+    return _REFERENCE.sub(_replace_reference, value)
+
+
+def _replace_reference(match: re.Match[str]) -> str:
+    hexadecimal, decimal, name = match.groups()
+    if name is None:
+        digits = hexadecimal if hexadecimal is not None else decimal
+        number = int(digits, 16 if hexadecimal is not None else 10) if len(digits) <= 8 else 0x110000
+        return _code_point(number)
+    for length in range(min(len(name), _LONGEST_NAME), 0, -1):
+        candidate = name[:length]
+        if candidate in _NAMED_REFERENCES:
+            rest = name[length:]
+            after = rest[:1] or match.string[match.end() : match.end() + 1]
+            if not candidate.endswith(";") and (after == "=" or (after.isascii() and after.isalnum())):
+                return match.group()
+            return _NAMED_REFERENCES[candidate] + rest
+    return match.group()
+
+
+def _code_point(number: int) -> str:
+    if number == 0 or number > 0x10FFFF or 0xD800 <= number <= 0xDFFF:
+        return "\ufffd"
+    if 0x80 <= number <= 0x9F:
+        try:
+            return bytes([number]).decode("cp1252")
+        except UnicodeDecodeError:
+            return chr(number)
+    return chr(number)
+
+
+def escape_attribute(value: str, quote: str = '"') -> str:
+    """``value`` written for an attribute quoted with ``quote``: reads back as ``value`` in any browser."""
+    value = value.replace("&", "&amp;")
+    return value.replace('"', "&quot;") if quote == '"' else value.replace("'", "&#39;")
+
+
+# ---- the tokenizer -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Tag:
+    """A start tag of interest: its name and attributes as (name, value start, value end, quote).
+
+    Offsets index ``text`` (the page read as latin-1, so they are byte offsets too). ``quote`` is ``"``,
+    ``'``, ``""`` for an unquoted value, or None for an attribute without a value.
+    """
+
+    text: str
+    name: str
+    attrs: tuple[tuple[str, int, int, str | None], ...]
+    in_template: bool
+    foreign: bool
+
+    def attribute(self, *names: str) -> tuple[str, int, int, str | None] | None:
+        """The first attribute with one of ``names`` (a browser drops later duplicates)."""
+        for attribute in self.attrs:
+            if attribute[0] in names:
+                return attribute
+        return None
+
+
+_TAG_NAME = re.compile(r"[A-Za-z][^\t\n\f\r />]*")
+_BEFORE_ATTRIBUTE = re.compile(r"[\t\n\f\r /]*")
+_ATTRIBUTE_NAME = re.compile(r"[^\t\n\f\r />][^\t\n\f\r />=]*")
+_SPACES = re.compile(r"[\t\n\f\r ]*")
+_UNQUOTED = re.compile(r"[^\t\n\f\r >]*")
+_COMMENT_END = re.compile(r"--!?>")
+
+
+def _skip(pattern: re.Pattern[str], text: str, i: int) -> int:
+    """Where a run of ``pattern`` (which matches the empty string) starting at ``i`` ends."""
+    match = pattern.match(text, i)
+    return i if match is None else match.end()
+
+
+_SCRIPT_DATA = re.compile(r"<!--|</script[\t\n\f\r />]", re.IGNORECASE | re.ASCII)
+_SCRIPT_ESCAPED = re.compile(r"-->|<(/?)script[\t\n\f\r />]", re.IGNORECASE | re.ASCII)
+_SCRIPT_DOUBLE_ESCAPED = re.compile(r"-->|</script[\t\n\f\r />]", re.IGNORECASE | re.ASCII)
+
+# Elements whose content the tokenizer reads as text up to their end tag (in HTML content). <noscript> is
+# not among them: without JavaScript its content is markup, and its links are live.
+_RAW_TEXT = {
+    name: re.compile(rf"</{name}[\t\n\f\r />]", re.IGNORECASE | re.ASCII)
+    for name in ("title", "textarea", "style", "xmp", "iframe", "noembed", "noframes")
+}
+_COLLECTED = frozenset({"a", "area", "base", "meta"})
+# HTML start tags that end foreign content (the "breakout" list of the tree construction rules).
+_BREAKOUT = frozenset(
+    (
+        *("b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt", "em", "embed"),
+        *("h1", "h2", "h3", "h4", "h5", "h6", "head", "hr", "i", "img", "li", "listing", "menu", "meta"),
+        *("nobr", "ol", "p", "pre", "ruby", "s", "small", "span", "strong", "strike", "sub", "sup", "table"),
+        *("tt", "u", "ul", "var"),
+    )
+)
+_INTEGRATION_POINTS = frozenset(
+    {"svg foreignobject", "svg desc", "svg title", "math mi", "math mo", "math mn", "math ms", "math mtext"}
+)
+
+
+# The common, well-formed tag, read in one step. It matches only tags that the tokenizer reads the same
+# way (plain names, quoted values, unquoted values free of quotes, "=", "<", "`" and "/"); anything else,
+# and every tag whose attributes are needed, goes through _scan_tag, which follows the tokenizer's states.
+_FAST_START_TAG = re.compile(
+    r"<([A-Za-z][A-Za-z0-9-]*+)"
+    r"(?>[\t\n\f\r ]++[A-Za-z_:@][A-Za-z0-9_:.@-]*+"
+    r"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?>\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'=<`/]++(?=[\t\n\f\r >])))?+)*+"
+    r"[\t\n\f\r ]*+(/?)>"
+)
+_FAST_END_TAG = re.compile(r"</([A-Za-z][A-Za-z0-9-]*+)[\t\n\f\r ]*+>")
+
+
+def _attributes(text: str, i: int) -> tuple[tuple[str, int, int, str | None], ...]:
+    """The attributes of a tag already known to be complete, its name starting at ``i``."""
+    tag = _scan_tag(text, i)
+    return tag[1] if tag is not None else ()
+
+
+def _scan_tag(
+    text: str, i: int
+) -> tuple[str, tuple[tuple[str, int, int, str | None], ...], int, bool] | None:
+    """Read a tag from its name at ``i``: (name, attributes, end, self-closing); None at end of file."""
+    n = len(text)
+    match = _TAG_NAME.match(text, i)
+    if match is None:  # the callers check for a letter first
+        return None
+    name = match.group().lower()
+    i = match.end()
+    attrs: list[tuple[str, int, int, str | None]] = []
+    while True:
+        j = _skip(_BEFORE_ATTRIBUTE, text, i)
+        if j >= n:
+            return None
+        if text[j] == ">":
+            return name, tuple(attrs), j + 1, j > i and text[j - 1] == "/"
+        found = _ATTRIBUTE_NAME.match(text, j)
+        if found is None:  # cannot happen: text[j] is none of the characters that stop a name
+            return None
+        attribute = found.group().lower()
+        k = _skip(_SPACES, text, found.end())
+        if k < n and text[k] == "=":
+            v = _skip(_SPACES, text, k + 1)
+            if v >= n:
+                return None
+            quote = text[v]
+            if quote in "\"'":
+                close = text.find(quote, v + 1)
+                if close < 0:
+                    return None
+                attrs.append((attribute, v + 1, close, quote))
+                i = close + 1
+            elif quote == ">":
+                attrs.append((attribute, v, v, ""))
+                return name, tuple(attrs), v + 1, False
+            else:
+                end = _skip(_UNQUOTED, text, v)
+                attrs.append((attribute, v, end, ""))
+                i = end
+        else:
+            attrs.append((attribute, k, k, None))
+            i = k
+
+
+def _script_end(text: str, i: int) -> int | None:
+    """Where the ``</script`` that ends a script starting at ``i`` begins, minding ``<!--`` escapes."""
+    state = "data"
+    while True:
+        if state == "data":
+            match = _SCRIPT_DATA.search(text, i)
+            if match is None:
+                return None
+            if match.group()[1] == "/":
+                return match.start()
+            state, i = "escaped", match.start() + 2  # the dashes of "<!--" may also close it: "<!-->"
+        elif state == "escaped":
+            match = _SCRIPT_ESCAPED.search(text, i)
+            if match is None:
+                return None
+            if match.group() == "-->":
+                state = "data"
+            elif match.group(1):
+                return match.start()
+            else:
+                state = "double"
+            i = match.end()
+        else:
+            match = _SCRIPT_DOUBLE_ESCAPED.search(text, i)
+            if match is None:
+                return None
+            state = "data" if match.group() == "-->" else "escaped"
+            i = match.end()
+
+
+def _tokenize(text: str, start: int) -> list[_Tag]:
+    """The start tags of ``a``, ``area``, ``base`` and ``meta`` that a browser would see, in order.
+
+    A tag cut off by the end of the file is no tag (browsers drop it), so it is not returned.
+    """
+    found: list[_Tag] = []
+    foreign: list[str] = []  # open SVG and MathML elements, as "svg name" / "math name"
+    templates = 0
+    n = len(text)
+    i = start
+    while True:
+        lt = text.find("<", i)
+        if lt < 0 or lt + 1 >= n:
+            return found
+        char = text[lt + 1]
+        in_html = not foreign or foreign[-1] in _INTEGRATION_POINTS
+        if char.isascii() and char.isalpha():
+            fast = _FAST_START_TAG.match(text, lt)
+            if fast is not None:
+                name, end, self_closing = fast.group(1).lower(), fast.end(), bool(fast.group(2))
+                attrs: tuple[tuple[str, int, int, str | None], ...] | None = None
+            else:
+                tag = _scan_tag(text, lt + 1)
+                if tag is None:
+                    return found
+                name, attrs, end, self_closing = tag
+            if not in_html and (name in _BREAKOUT or name == "font"):
+                if name == "font":
+                    attrs = attrs if attrs is not None else _attributes(text, lt + 1)
+                    if not any(attribute[0] in ("color", "face", "size") for attribute in attrs):
+                        attrs = ()  # an ordinary <font> in SVG: not a breakout
+                if name != "font" or attrs:
+                    while foreign and foreign[-1] not in _INTEGRATION_POINTS:
+                        foreign.pop()
+                    i = lt  # read the tag again, now as HTML
+                    continue
+            i = end
+            if in_html:
+                if name in _COLLECTED:
+                    attrs = attrs if attrs is not None else _attributes(text, lt + 1)
+                    found.append(_Tag(text, name, attrs, templates > 0, foreign=False))
+                elif name in ("svg", "math"):
+                    if not self_closing:
+                        foreign.append(f"{name} {name}")
+                elif name == "template":
+                    templates += 1
+                elif name in _RAW_TEXT:
+                    match = _RAW_TEXT[name].search(text, end)
+                    if match is None:
+                        return found
+                    i = match.start()
+                elif name == "script":
+                    script_end = _script_end(text, end)
+                    if script_end is None:
+                        return found
+                    i = script_end
+                elif name == "plaintext":
+                    return found
+            else:
+                namespace = name if name in ("svg", "math") else foreign[-1].split(" ", 1)[0]
+                if name == "a":
+                    attrs = attrs if attrs is not None else _attributes(text, lt + 1)
+                    found.append(_Tag(text, name, attrs, templates > 0, foreign=True))
+                if not self_closing:
+                    foreign.append(f"{namespace} {name}")
+        elif char == "/":
+            if lt + 2 < n and text[lt + 2].isascii() and text[lt + 2].isalpha():
+                fast = _FAST_END_TAG.match(text, lt)
+                if fast is not None:
+                    name, i = fast.group(1).lower(), fast.end()
+                else:
+                    tag = _scan_tag(text, lt + 2)
+                    if tag is None:
+                        return found
+                    name, _, i, _ = tag
+                if foreign:
+                    if not in_html and name in ("p", "br"):
+                        while foreign and foreign[-1] not in _INTEGRATION_POINTS:
+                            foreign.pop()
+                    else:
+                        for depth in range(len(foreign) - 1, -1, -1):
+                            if foreign[depth].split(" ", 1)[1] == name:
+                                del foreign[depth:]
+                                break
+                if in_html and name == "template" and templates:
+                    templates -= 1
+            elif text.startswith(">", lt + 2):
+                i = lt + 3
+            else:
+                end = text.find(">", lt + 2)
+                if end < 0:
+                    return found
+                i = end + 1
+        elif char == "!":
+            if text.startswith("--", lt + 2):
+                body = lt + 4
+                if text.startswith(">", body):
+                    i = body + 1
+                elif text.startswith("->", body):
+                    i = body + 2
+                else:
+                    match = _COMMENT_END.search(text, body)
+                    if match is None:
+                        return found
+                    i = match.end()
+            elif not in_html and text.startswith("[CDATA[", lt + 2):
+                end = text.find("]]>", lt + 9)
+                if end < 0:
+                    return found
+                i = end + 3
+            else:  # a doctype, or a bogus comment (CDATA in HTML content is one)
+                end = text.find(">", lt + 2)
+                if end < 0:
+                    return found
+                i = end + 1
+        elif char == "?":
+            end = text.find(">", lt + 2)
+            if end < 0:
+                return found
+            i = end + 1
+        else:
+            i = lt + 1
+
+
+# ---- the gate and the County ---------------------------------------------------------------------
+
+
+class GateStatus(StrEnum):
+    SIGNED = "signed"
+    UNSIGNED = "unsigned"
+    BAD_SIGNATURE = "bad signature"
+    INVALID = "invalid"
+
+
+_GATE_NOTES = {
+    GateStatus.UNSIGNED: "gate link without a signature",
+    GateStatus.BAD_SIGNATURE: "gate link whose signature does not verify (made with another secret key?)",
+}
+
+
+class Gate:
+    """What the rewriter needs to know: the gate's public address, the signing keys, the County's domains."""
+
+    def __init__(
+        self,
+        public_url: str,
+        signer: Signer,
+        county_domains: Iterable[str],
+        max_url_length: int = DEFAULT_MAX_LENGTH,
+    ) -> None:
+        self.public_url = public_url
+        self.signer = signer
+        self.county_domains = tuple(county_domains)
+        self.max_url_length = max_url_length
+        address = ada_url.URL(public_url)
+        gate = address.host + address.pathname.rstrip("/") + "/go"
+        self._prefixes = (f"https://{gate}", f"http://{gate}")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Gate:
+        return cls(
+            settings.public_url,
+            Signer(settings.secret_key, settings.previous_secret_keys),
+            settings.county_domains,
+            settings.max_url_length,
+        )
+
+    def is_county(self, destination: Destination) -> bool:
+        return not destination.is_ip and self.is_county_host(destination.host)
+
+    def is_county_host(self, host: str) -> bool:
+        """``host`` as the URL parser writes it (an IP address is never under a County domain name)."""
+        return is_under(host.rstrip("."), self.county_domains)
+
+    def link(self, destination: Destination) -> str:
+        return gate_link(self.public_url, destination.href, self.signer)
+
+    def status(self, href: str) -> tuple[GateStatus, str] | None:
+        """None when ``href`` (as the URL parser writes it) is not a gate link; else whether the gate will
+        trust it, and why not."""
+        if not href.startswith(self._prefixes):
+            return None
+        rest = href[len(self._prefixes[0 if href.startswith("https:") else 1]) :]
+        if rest[:1] not in ("", "?", "#"):
+            return None
+        query = rest.partition("#")[0][1:]
+        params = parse_qsl(query, keep_blank_values=True)
+        urls = [value for key, value in params if key == "url"]
+        signatures = [value for key, value in params if key == "sig"]
+        if len(urls) != 1:
+            return GateStatus.INVALID, "gate link that names no destination, or more than one"
+        try:
+            destination = parse_destination(urls[0], self.max_url_length)
+        except InvalidDestination as error:
+            return GateStatus.INVALID, f"gate link the gate refuses: {error}"
+        if not signatures:
+            return GateStatus.UNSIGNED, _GATE_NOTES[GateStatus.UNSIGNED]
+        if self.signer.verify(destination.href, signatures[0]):
+            return GateStatus.SIGNED, ""
+        return GateStatus.BAD_SIGNATURE, _GATE_NOTES[GateStatus.BAD_SIGNATURE]
+
+
+# ---- rewriting -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One link of a page and what became of it."""
+
+    line: int
+    tag: str  # "a", "area" or "svg:a"
+    value: str  # the href as a browser reads it (character references decoded)
+    outcome: Outcome
+    destination: str | None = None  # the absolute destination, as the URL parser writes it
+    note: str = ""  # why it was refused, or what is wrong with a gate link
+    needs_gate: bool = False  # an off-site link that does not (properly) go through the gate
+    start: int = 0  # the attribute value's bytes in the input, quotes included
+    end: int = 0
+    replacement: bytes = b""  # what those bytes became (rewritten links only)
+
+
+@dataclass(frozen=True)
+class RewriteResult:
+    data: bytes
+    encoding: Encoding
+    links: tuple[Link, ...] = ()
+    counts: Counter[Outcome] = field(default_factory=Counter)
+
+    @property
+    def changed(self) -> bool:
+        return self.counts[Outcome.REWRITTEN] > 0
+
+    @property
+    def needing_gate(self) -> tuple[Link, ...]:
+        return tuple(link for link in self.links if link.needs_gate)
+
+
+_SENTINEL_HOST = "page.linkgate.invalid"
+_SENTINEL = f"https://{_SENTINEL_HOST}/"
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+_C0_OR_SPACE = "".join(chr(code) for code in range(0x21))
+_TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
+_QUERY_SAFE = frozenset(range(0x21, 0x7F)) - {ord(char) for char in "\"#<>'"}
+_SKIPPED_SCHEMES = {"mailto:": Outcome.MAILTO, "tel:": Outcome.TEL}
+
+
+def _host_of(href: str) -> str:
+    """The host of an http(s) URL as the URL parser writes it: the authority ends at the first "/", an
+    "@" there can only end the credentials, and a ":" outside brackets starts the port."""
+    authority = href[href.index("//") + 2 :].split("/", 1)[0]
+    host = authority.rpartition("@")[2]
+    return host if host.endswith("]") else host.partition(":")[0]
+
+
+def _encode_query(value: str, encoding: Encoding) -> str:
+    """Percent-encode the non-ASCII characters of the query in the page's encoding, as a browser does.
+
+    The URL parser encodes a query in UTF-8; a browser encodes it in the document's encoding, writing
+    ``%26%23NNN%3B`` for a character that encoding cannot represent.
+    """
+    if encoding.is_utf8 or value.isascii():
+        return value
+    hash_at = value.find("#")
+    query_at = value.find("?", 0, hash_at if hash_at >= 0 else len(value))
+    if query_at < 0:
+        return value
+    query_end = hash_at if hash_at >= 0 else len(value)
+    query = value[query_at + 1 : query_end]
+    if query.isascii():
+        return value
+    out = []
+    for char in query:
+        if char.isascii():
+            out.append(char)
+            continue
+        try:
+            encoded = char.encode(encoding.query_codec)
+        except UnicodeEncodeError:
+            out.append(f"%26%23{ord(char)}%3B")
+            continue
+        out.extend(chr(byte) if byte in _QUERY_SAFE else f"%{byte:02X}" for byte in encoded)
+    return value[: query_at + 1] + "".join(out) + value[query_end:]
+
+
+class _Resolver:
+    """Classifies the href values of one page (its encoding and base address fixed), with a cache."""
+
+    def __init__(self, gate: Gate, encoding: Encoding, base: str) -> None:
+        self.gate = gate
+        self.encoding = encoding
+        self.base = base
+        self.base_is_county = self._is_county_address(base)
+        self.cache: dict[str, tuple[Outcome, str | None, str, bool, str]] = {}
+
+    def _is_county_address(self, address: str) -> bool:
+        if address.startswith(_SENTINEL):
+            return True  # the page's own address: a County page, as far as anyone can tell
+        try:
+            return self.gate.is_county(parse_destination(address, max_length=len(address)))
+        except InvalidDestination:
+            return False
+
+    def classify(self, value: str) -> tuple[Outcome, str | None, str, bool, str]:
+        """(outcome, destination, note, needs the gate, new href) for an href value."""
+        cached = self.cache.get(value)
+        if cached is None:
+            cached = self.cache[value] = self._classify(value)
+        return cached
+
+    def _classify(self, value: str) -> tuple[Outcome, str | None, str, bool, str]:
+        stripped = _TAB_OR_NEWLINE.sub("", value.strip(_C0_OR_SPACE))
+        if not stripped:
+            return Outcome.RELATIVE, None, "", False, ""
+        if stripped.startswith("#"):
+            return Outcome.FRAGMENT, None, "", False, ""
+        scheme = _SCHEME.match(stripped)
+        if scheme is not None:
+            name = scheme.group().lower()
+            if name in _SKIPPED_SCHEMES:
+                return _SKIPPED_SCHEMES[name], None, "", False, ""
+            if name not in WEB_SCHEMES:
+                return Outcome.NOT_WEB, None, "", False, ""
+        try:
+            href = ada_url.join_url(self.base, _encode_query(value, self.encoding))
+        except ValueError:
+            return Outcome.REFUSED, None, "not a valid web address", False, ""
+        if not href.startswith(("https:", "http:")):
+            return Outcome.NOT_WEB, None, "", False, ""
+        if href.startswith(_SENTINEL):
+            return Outcome.RELATIVE, None, "", False, ""
+        gate = self.gate.status(href)
+        if gate is not None:
+            status, note = gate
+            return Outcome.GATED, href, note, status is not GateStatus.SIGNED, ""
+        names_host = scheme is not None or stripped[:2] in ("//", "\\\\", "/\\", "\\/")
+        if self.gate.is_county_host(_host_of(href)):
+            return (Outcome.COUNTY if names_host else Outcome.RELATIVE), href, "", False, ""
+        if not names_host and self.base_is_county:
+            return Outcome.RELATIVE, href, "", False, ""
+        try:
+            destination = parse_destination(href, self.gate.max_url_length)
+        except InvalidDestination as error:
+            return Outcome.REFUSED, href, str(error), True, ""
+        return Outcome.REWRITTEN, destination.href, "", True, self.gate.link(destination)
+
+
+def rewrite_html(
+    data: bytes, gate: Gate, *, base_url: str | None = None, encoding: str | None = None
+) -> RewriteResult:
+    """Rewrite the off-site links of the page ``data`` into signed gate links on ``gate``.
+
+    ``base_url`` is the page's own address (relative links resolve against it, and against
+    ``<base href>``); without it, links that name no host stay relative and protocol-relative links are
+    taken as https. ``encoding`` is what the web server declares for the page (its Content-Type charset),
+    which wins over ``<meta>``, as in a browser.
+
+    Raises :class:`UnsupportedDocument` for a file that is not HTML text or not in an ASCII-based encoding.
+    """
+    declared = _declared_encoding(data, encoding)
+    text = data.decode("latin-1")
+    tags = _tokenize(text, 3 if declared is not None and declared.source == "byte-order mark" else 0)
+    page_encoding = declared or _late_meta_encoding(tags) or _fallback_encoding(data)
+
+    page = base_url or _SENTINEL
+    base = page
+    for tag in tags:
+        if tag.name == "base" and not tag.in_template and (found := tag.attribute("href")) is not None:
+            _, value_start, value_end, _ = found
+            href = unescape_attribute(page_encoding.decode(text[value_start:value_end]))
+            try:
+                resolved = ada_url.URL(_encode_query(href, page_encoding), base=page)
+            except ValueError:
+                break
+            if resolved.protocol not in ("data:", "javascript:"):
+                base = resolved.href
+            break
+    resolver = _Resolver(gate, page_encoding, base)
+
+    lines = _LineIndex(text)
+    links: list[Link] = []
+    counts: Counter[Outcome] = Counter()
+    pieces: list[bytes] = []
+    done = 0
+    for tag in tags:
+        if tag.name not in ("a", "area"):
+            continue
+        # In SVG, href wins over the older xlink:href.
+        found = tag.attribute("href") or (tag.attribute("xlink:href") if tag.foreign else None)
+        if found is None:
+            continue
+        _, value_start, value_end, quote = found
+        value = unescape_attribute(page_encoding.decode(text[value_start:value_end]))
+        outcome, destination, note, needs_gate, new_href = resolver.classify(value)
+        counts[outcome] += 1
+        span_start = value_start - 1 if quote in ('"', "'") else value_start
+        span_end = value_end + 1 if quote in ('"', "'") else value_end
+        replacement = b""
+        if outcome is Outcome.REWRITTEN:
+            mark = quote or '"'
+            replacement = f"{mark}{escape_attribute(new_href, mark)}{mark}".encode("ascii")
+            pieces.append(data[done:span_start])
+            pieces.append(replacement)
+            done = span_end
+        links.append(
+            Link(
+                line=lines.line(value_start),
+                tag="svg:a" if tag.foreign else tag.name,
+                value=value,
+                outcome=outcome,
+                destination=destination,
+                note=note,
+                needs_gate=needs_gate,
+                start=span_start,
+                end=span_end,
+                replacement=replacement,
+            )
+        )
+    if not pieces:
+        return RewriteResult(data, page_encoding, tuple(links), counts)
+    pieces.append(data[done:])
+    return RewriteResult(b"".join(pieces), page_encoding, tuple(links), counts)
+
+
+class _LineIndex:
+    """Line numbers of offsets; CRLF, CR and LF each end a line."""
+
+    _BREAK = re.compile(r"\r\n?|\n")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.ends: list[int] | None = None
+
+    def line(self, offset: int) -> int:
+        if self.ends is None:
+            self.ends = [match.end() for match in self._BREAK.finditer(self.text)]
+        return bisect.bisect_right(self.ends, offset) + 1
