@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-dev system-deps lint bench clean
+.PHONY: demo test install install-dev system-deps lint bench messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# After changing a visitor string: refresh the template and every catalogue, then translate what is new
+# (the next install compiles the catalogues; tests/test_language.py fails while anything is untranslated).
+messages: install-dev
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --width 110 \
+	  --project linkgate --copyright-holder "Missoula County" -o linkgate/translations/messages.pot .
+	$(BIN)/pybabel update -i linkgate/translations/messages.pot -d linkgate/translations --width 110 \
+	  --no-fuzzy-matching --ignore-obsolete
 
 bench: install-dev
 	$(BIN)/python benchmarks/gate.py

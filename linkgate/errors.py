@@ -8,7 +8,16 @@ class LinkgateError(Exception):
 
 
 class InvalidDestination(LinkgateError, ValueError):
-    """A destination URL that linkgate will not send anyone to."""
+    """A destination URL that linkgate will not send anyone to.
+
+    ``reason`` names the problem (``missing``, ``too_long``, ``relative``, ``invalid``, ``scheme``) and
+    ``params`` its details, so the web layer can say it in the visitor's language; ``str()`` is English.
+    """
+
+    def __init__(self, message: str, reason: str = "invalid", **params: object) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.params = params
 
 
 class ConfigError(LinkgateError):

@@ -57,18 +57,21 @@ def parse_destination(raw: str | None, max_length: int = DEFAULT_MAX_LENGTH) -> 
     """
     if raw is None or raw.strip() == "":
         raise InvalidDestination(
-            "The link does not say where it goes: the url parameter is missing or empty."
+            "The link does not say where it goes: the url parameter is missing or empty.", "missing"
         )
     if len(raw) > max_length:
         raise InvalidDestination(
-            f"The web address is too long ({len(raw):,} characters; the limit is {max_length:,})."
+            f"The web address is too long ({len(raw):,} characters; the limit is {max_length:,}).",
+            "too_long",
+            length=len(raw),
+            limit=max_length,
         )
     try:
         url = ada_url.URL(raw)
     except ValueError:
         if _is_relative(raw):
             raise InvalidDestination(
-                "The web address is not complete: it must start with http:// or https://."
+                "The web address is not complete: it must start with http:// or https://.", "relative"
             ) from None
         raise InvalidDestination(
             "The web address is not valid, so there is nowhere safe to send you."
@@ -77,7 +80,9 @@ def parse_destination(raw: str | None, max_length: int = DEFAULT_MAX_LENGTH) -> 
         scheme = url.protocol.rstrip(":")
         raise InvalidDestination(
             f"Only web addresses starting with http:// or https:// can be followed; this one is a "
-            f'"{scheme}:" address.'
+            f'"{scheme}:" address.',
+            "scheme",
+            scheme=scheme,
         )
     host = url.hostname
     if host.startswith("[") and host.endswith("]"):

@@ -1,4 +1,5 @@
-"""The built wheel, installed in a fresh venv outside the checkout, serves the notice page with its CSS."""
+"""The built wheel, installed in a fresh venv outside the checkout, serves the notice page with its CSS and
+its translations."""
 
 from __future__ import annotations
 
@@ -109,6 +110,12 @@ def test_wheel_installed_outside_the_checkout_serves_notice_and_css(tmp_path: Pa
         assert css.status_code == 200
         assert css.headers["content-type"].startswith("text/css")
         assert ".button" in css.text
+        # The message catalogues were compiled into the wheel by the build (hatch_build.py).
+        spanish = httpx.get(
+            base + "/go", params={"url": "https://www.missoulian.com/", "lang": "es"}, timeout=10
+        )
+        assert "Está saliendo del sitio web del Condado de Missoula" in spanish.text
+        assert '<html lang="es">' in spanish.text
     finally:
         process.terminate()
         process.wait(timeout=20)

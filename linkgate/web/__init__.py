@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from flask_babel import Babel
+from flask_babel import get_locale, gettext
 
 from linkgate.config import Settings, load_settings
 from linkgate.web.runtime import Runtime, get_runtime
@@ -21,7 +21,6 @@ __all__ = ["create_app", "get_runtime"]
 log = logging.getLogger("linkgate")
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
-LANGUAGES = ("en",)
 
 
 def _asset_dir(name: str) -> Path:
@@ -55,7 +54,6 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
-    Babel(app, locale_selector=lambda: "en")
 
     runtime = Runtime(settings)
     app.extensions["linkgate"] = runtime
@@ -71,8 +69,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
             ", ".join(str(network) for network in settings.allow_networks),
         )
 
-    from linkgate.web import admin, api, demo, errors, gate, health, security
+    from linkgate.web import admin, api, demo, errors, gate, health, language, security
 
+    language.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     app.register_blueprint(gate.blueprint)
@@ -84,6 +83,12 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     @app.context_processor
     def _county() -> dict[str, Any]:
-        return {"settings": settings, "lang": "en"}
+        return {
+            "settings": settings,
+            "lang": str(get_locale()),
+            # The County's name as the catalogue writes it ("Condado de Missoula"), else as configured.
+            "county_name": gettext(settings.county_name),
+            "language_links": language.language_links,
+        }
 
     return app

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, render_template, request
+from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from werkzeug.datastructures import Headers
@@ -62,6 +63,30 @@ FLAG_TEXT = {
     "port": _l("The address uses an unusual port number, which ordinary websites rarely need."),
     "idn": _l("The website's name uses international characters; check that it is the site you expect."),
 }
+
+
+# What is wrong with a destination (InvalidDestination.reason), in the visitor's language.
+DESTINATION_PROBLEMS = {
+    "missing": _l("The link does not say where it goes: the url parameter is missing or empty."),
+    "too_long": _l("The web address is too long (%(length)s characters; the limit is %(limit)s)."),
+    "relative": _l("The web address is not complete: it must start with http:// or https://."),
+    "invalid": _l("The web address is not valid, so there is nowhere safe to send you."),
+    "scheme": _l(
+        'Only web addresses starting with http:// or https:// can be followed; this one is a "%(scheme)s:" '
+        "address."
+    ),
+}
+
+
+def describe_problem(error: InvalidDestination) -> str:
+    """The visitor's-language sentence for what is wrong with a destination."""
+    template = DESTINATION_PROBLEMS.get(error.reason)
+    if template is None:
+        return str(error)
+    params = {
+        key: format_decimal(value) if isinstance(value, int) else value for key, value in error.params.items()
+    }
+    return str(template) % params if params else str(template)
 
 
 class ExactRedirect(Response):
@@ -136,7 +161,7 @@ def _go(runtime: Runtime) -> Response:
         destination = parse_destination(values[0] if values else None, settings.max_url_length)
     except InvalidDestination as error:
         runtime.counts.event("invalid_url")
-        return _error(str(error))
+        return _error(describe_problem(error))
 
     signed = False
     signature = request.args.get("sig")

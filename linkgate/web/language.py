@@ -1,0 +1,85 @@
+"""Which language a visitor's page is in: ``?lang=`` first, then the browser's ``Accept-Language``.
+
+Languages are the folders of ``linkgate/translations`` (each with ``LC_MESSAGES/messages.po``, compiled
+to ``messages.mo`` by the build), plus English, the language of the source: adding a language is adding
+a file. The console under ``/admin`` is in English. No cookie remembers the choice (none is ever set on
+the click path); the language switch on each page carries ``lang`` in its link instead.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel import Locale
+from flask import Flask, Response, request, url_for
+from flask_babel import Babel, get_locale
+from flask_babel import lazy_gettext as _l
+
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+SOURCE_LANGUAGE = "en"
+# The default ``county.name``, here so that the catalogue can give it in each language.
+DEFAULT_COUNTY_NAME = _l("Missoula County")
+
+
+@cache
+def languages() -> tuple[str, ...]:
+    """English, then every language with a catalogue, in alphabetical order."""
+    found = (
+        sorted(
+            folder.name
+            for folder in TRANSLATIONS.iterdir()
+            if (folder / "LC_MESSAGES" / "messages.mo").is_file()
+            or (folder / "LC_MESSAGES" / "messages.po").is_file()
+        )
+        if TRANSLATIONS.is_dir()
+        else []
+    )
+    return (SOURCE_LANGUAGE, *(code for code in found if code != SOURCE_LANGUAGE))
+
+
+def select_locale() -> str:
+    if request.path.startswith("/admin"):
+        return SOURCE_LANGUAGE
+    asked = request.args.get("lang", "")
+    if asked in languages():
+        return asked
+    return request.accept_languages.best_match(languages()) or SOURCE_LANGUAGE
+
+
+def language_name(code: str) -> str:
+    """A language's name in that language (``español``), capitalised for a link."""
+    name = Locale.parse(code).get_display_name(code) or code
+    return name[:1].upper() + name[1:]
+
+
+def language_links() -> list[dict[str, str]]:
+    """Links to this same page in each other language (the query string kept, ``lang`` replaced)."""
+    if request.endpoint is None or request.path.startswith("/admin"):
+        return []
+    current = str(get_locale())
+    args: dict[str, Any] = request.args.to_dict(flat=False)
+    links = []
+    for code in languages():
+        if code == current:
+            continue
+        args["lang"] = code
+        links.append(
+            {
+                "code": code,
+                "name": language_name(code),
+                "href": url_for(request.endpoint, **(request.view_args or {}), **args),
+            }
+        )
+    return links
+
+
+def init_app(app: Flask) -> None:
+    Babel(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS))
+
+    @app.after_request
+    def _vary(response: Response) -> Response:
+        if not request.path.startswith(("/admin", "/static", "/api", "/healthz")):
+            response.vary.add("Accept-Language")
+        return response
