@@ -72,6 +72,18 @@ def main() -> None:
 
 
 # Each area's commands live in a module of its own; importing them registers them on ``main``.
-from linkgate.cli import accounts, changelog, links, rules, serving, sites, stats  # noqa: E402
+from linkgate.cli import accounts, changelog, links, rewrite, rules, serving, sites, stats  # noqa: E402
 
-__all__ = ["accounts", "changelog", "fail", "friendly", "links", "main", "rules", "serving", "sites", "stats"]
+__all__ = [
+    "accounts",
+    "changelog",
+    "fail",
+    "friendly",
+    "links",
+    "main",
+    "rewrite",
+    "rules",
+    "serving",
+    "sites",
+    "stats",
+]
