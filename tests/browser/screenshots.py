@@ -1,8 +1,8 @@
 """Screenshots for the docs: the notice page at a desktop and the narrowest phone width, and the console.
 
-``python -m tests.browser.screenshots`` starts throwaway servers and writes ``docs/images/notice-en-*.png``
-and ``docs/images/console-*.png``; the browser tests run the same :func:`capture_notice` and
-:func:`capture_console` into a temporary folder, so a broken page shows up in CI, not in the docs.
+``python -m tests.browser.screenshots`` starts throwaway servers and writes ``docs/images/notice-*.png``
+(English and Spanish) and ``docs/images/console-*.png``; the browser tests run the same
+:func:`capture_notice` and :func:`capture_console` into a temporary folder, so a broken page shows up in CI, not in the docs.
 """
 
 from __future__ import annotations
@@ -18,25 +18,29 @@ from tests.conftest import ROOT, LiveServer, chromium_path
 # The everyday case: a link on a County page (so signed) to a site the County does not run.
 DESTINATION = "https://www.example.org/events/summer-fair"
 WIDTHS = (1280, 320)
+LANGUAGES = ("en", "es")
 DOCS_IMAGES = ROOT / "docs" / "images"
 
 
-def capture_notice(browser: Any, link: str, folder: Path) -> list[Path]:
-    """Full-page PNGs of the notice behind ``link``, one per width, named ``notice-en-<width>.png``."""
+def capture_notice(
+    browser: Any, link: str, folder: Path, languages: tuple[str, ...] = LANGUAGES
+) -> list[Path]:
+    """Full-page PNGs of the notice behind ``link``, per language and width: ``notice-<lang>-<width>.png``."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for width in WIDTHS:
-        context = browser.new_context(viewport={"width": width, "height": 800}, locale="en-US")
-        try:
-            page = context.new_page()
-            page.goto(link)
-            # Let the privacy lookup settle so the picture shows the page's final state.
-            page.wait_for_load_state("networkidle")
-            path = folder / f"notice-en-{width}.png"
-            page.screenshot(path=str(path), full_page=True, animations="disabled")
-            paths.append(path)
-        finally:
-            context.close()
+    for language in languages:
+        for width in WIDTHS:
+            context = browser.new_context(viewport={"width": width, "height": 800}, locale=language)
+            try:
+                page = context.new_page()
+                page.goto(f"{link}&lang={language}")
+                # Let the privacy lookup settle so the picture shows the page's final state.
+                page.wait_for_load_state("networkidle")
+                path = folder / f"notice-{language}-{width}.png"
+                page.screenshot(path=str(path), full_page=True, animations="disabled")
+                paths.append(path)
+            finally:
+                context.close()
     return paths
 
 

@@ -103,17 +103,30 @@ def open_case(new_page: Callable[..., Any], link: str, case: Case, **options: An
     return page
 
 
+def in_language(link: str, language: str) -> str:
+    return link if language == "en" else link + ("&" if "?" in link else "?") + f"lang={language}"
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
 @pytest.mark.parametrize("viewport", [NARROW, WIDE], ids=["320px", "1280px"])
 @pytest.mark.parametrize("name", list(PAGES))
 def test_page_has_no_serious_or_critical_axe_violations(
-    name: str, viewport: dict[str, int], gate_link: Callable[[Case], str], new_page: Any, axe: Any
+    name: str,
+    viewport: dict[str, int],
+    language: str,
+    gate_link: Callable[[Case], str],
+    new_page: Any,
+    axe: Any,
 ) -> None:
     case = PAGES[name]
     # bypass_csp: axe is injected as an inline script, which the gate's CSP forbids (as it should).
     # test_notice_page_runs_under_its_csp_without_errors checks the page with its CSP enforced.
-    page = open_case(new_page, gate_link(case), case, viewport=viewport, bypass_csp=True)
+    page = open_case(
+        new_page, in_language(gate_link(case), language), case, viewport=viewport, bypass_csp=True
+    )
+    assert page.get_attribute("html", "lang") == language
     violations = axe(page)
-    where = f"{name} at {viewport['width']} px"
+    where = f"{name} ({language}) at {viewport['width']} px"
     lesser = [v for v in violations if v.get("impact") not in FAILING_IMPACTS]
     if lesser:
         warnings.warn(
@@ -122,12 +135,13 @@ def test_page_has_no_serious_or_critical_axe_violations(
     assert_no_serious_violations(violations, where)
 
 
+@pytest.mark.parametrize("language", ["en", "es"])
 @pytest.mark.parametrize("name", list(PAGES))
 def test_page_reflows_at_320px_without_horizontal_scrolling(
-    name: str, gate_link: Callable[[Case], str], new_page: Any
+    name: str, language: str, gate_link: Callable[[Case], str], new_page: Any
 ) -> None:
     case = PAGES[name]
-    page = open_case(new_page, gate_link(case), case, viewport=NARROW)
+    page = open_case(new_page, in_language(gate_link(case), language), case, viewport=NARROW)
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= NARROW["width"], f"{name} is {scroll_width} px wide at 320 px"
 
@@ -145,14 +159,23 @@ def test_keyboard_user_tabs_to_continue_sees_focus_and_follows_it(
     assert page.get_attribute("#continue", "href") == destination
     unfocused = page.locator("#continue").evaluate("el => getComputedStyle(el).outlineStyle")
 
+    # Focus starts on the main region (the heading's), so Continue is at most 3 presses of Tab away.
+    assert page.evaluate("document.activeElement.id") == "main"
+    assert page.locator("main").evaluate("main => main.contains(document.querySelector('h1'))")
+    # Backwards from the content: the header's links and the skip link, in reading order.
+    backwards = []
+    for _ in range(3):
+        page.keyboard.press("Shift+Tab")
+        backwards.append(page.evaluate("document.activeElement.id || document.activeElement.className"))
+    assert backwards == ["language-es", "county-name", "skip-link"], f"reverse order: {backwards}"
+    page.locator("#main").focus()
     order = []
-    for _ in range(6):
+    for _ in range(3):
         page.keyboard.press("Tab")
         order.append(page.evaluate("document.activeElement.id || document.activeElement.className"))
         if order[-1] == "continue":
             break
-    assert order[:2] == ["skip-link", "county-name"], f"focus order: {order}"
-    assert order[-1] == "continue", f"Continue not reached in {len(order)} presses of Tab: {order}"
+    assert order[-1] == "continue", f"Continue not reached in 3 presses of Tab: {order}"
 
     focused = page.evaluate(FOCUSED_STYLE)
     assert unfocused == "none"
@@ -172,7 +195,7 @@ def test_keyboard_user_tabs_to_continue_sees_focus_and_follows_it(
 def test_skip_link_comes_first_shows_on_focus_and_moves_focus_to_main(
     gate_link: Callable[[Case], str], new_page: Any
 ) -> None:
-    case = PAGES["notice-unsigned"]
+    case = PAGES["block"]  # the notice puts focus on its content at once; the block page starts at the top
     page = open_case(new_page, gate_link(case), case)
     skip = page.locator(".skip-link")
     assert skip.bounding_box()["y"] < 0, "the skip link should be off screen until focused"
@@ -275,8 +298,13 @@ def test_notice_screenshots_render_at_both_widths(
 ) -> None:
     link = gate_link(Case(screenshots.DESTINATION, 200, (), signed=True))
     paths = screenshots.capture_notice(browser, link, tmp_path)
-    assert [path.name for path in paths] == ["notice-en-1280.png", "notice-en-320.png"]
-    for path, width in zip(paths, screenshots.WIDTHS, strict=True):
+    assert [path.name for path in paths] == [
+        "notice-en-1280.png",
+        "notice-en-320.png",
+        "notice-es-1280.png",
+        "notice-es-320.png",
+    ]
+    for path, width in zip(paths, screenshots.WIDTHS * 2, strict=True):
         shot_width, shot_height = png_size(path)
         assert shot_width == width, f"{path.name} is {shot_width} px wide: the page scrolls sideways"
         assert shot_height >= 600
