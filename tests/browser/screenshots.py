@@ -2,7 +2,8 @@
 
 ``python -m tests.browser.screenshots`` starts throwaway servers and writes ``docs/images/notice-*.png``
 (English and Spanish) and ``docs/images/console-*.png``; the browser tests run the same
-:func:`capture_notice` and :func:`capture_console` into a temporary folder, so a broken page shows up in CI, not in the docs.
+:func:`capture_notice` and :func:`capture_console` into a temporary folder, so a broken page shows up
+in CI, not in the docs.
 """
 
 from __future__ import annotations
