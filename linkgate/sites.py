@@ -64,7 +64,8 @@ def site_key(destination: Destination) -> str:
 def parse_site_key(text: str) -> str:
     """A site key from user input (``example.org``, ``Example.ORG:8443``); raises InvalidDestination."""
     destination = parse_destination(f"http://{text.strip()}/")
-    if destination.has_credentials or destination.href != f"http://{site_key(destination)}/":
+    empty_label = not destination.is_ip and "" in destination.host.rstrip(".").split(".")
+    if empty_label or destination.has_credentials or destination.href != f"http://{site_key(destination)}/":
         raise InvalidDestination(f'"{text}" is not a host name (write it like example.org).')
     return site_key(destination)
 

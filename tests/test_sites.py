@@ -256,4 +256,5 @@ def test_site_commands_reject_bad_input_with_status_2(make_server):
 
 def test_api_refuses_names_that_are_not_hosts(gate_server):
     assert gate_server.get("/api/site/exa%20mple.org").status_code == 404
+    assert gate_server.get("/api/site/a..b.example").status_code == 404  # an empty label
     assert gate_server.get("/api/site/user@example.org").status_code == 404
