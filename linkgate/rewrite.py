@@ -435,7 +435,7 @@ def _charset_from_content(content: str) -> str | None:
 def _late_meta_encoding(tags: Iterable[_Tag]) -> Encoding | None:
     """The first ``<meta>`` past the prescan's 1024 bytes: browsers then reload the page in its encoding."""
     for tag in tags:
-        if tag.name == "meta" and not tag.in_template and not tag.foreign:
+        if tag.name == "meta" and not tag.in_template and not tag.namespace:
             found = _meta_encoding(tag)
             if found is not None:
                 return found
@@ -520,7 +520,7 @@ class _Tag:
     name: str
     attrs: tuple[tuple[str, int, int, str | None], ...]
     in_template: bool
-    foreign: bool
+    namespace: str  # "" for HTML, else "svg" or "math"
 
     def attribute(self, *names: str) -> tuple[str, int, int, str | None] | None:
         """The first attribute with one of ``names`` (a browser drops later duplicates)."""
@@ -702,7 +702,7 @@ def _tokenize(text: str, start: int) -> list[_Tag]:
             if in_html:
                 if name in _COLLECTED:
                     attrs = attrs if attrs is not None else _attributes(text, lt + 1)
-                    found.append(_Tag(text, name, attrs, templates > 0, foreign=False))
+                    found.append(_Tag(text, name, attrs, templates > 0, ""))
                 elif name in ("svg", "math"):
                     if not self_closing:
                         foreign.append(f"{name} {name}")
@@ -724,7 +724,7 @@ def _tokenize(text: str, start: int) -> list[_Tag]:
                 namespace = name if name in ("svg", "math") else foreign[-1].split(" ", 1)[0]
                 if name == "a":
                     attrs = attrs if attrs is not None else _attributes(text, lt + 1)
-                    found.append(_Tag(text, name, attrs, templates > 0, foreign=True))
+                    found.append(_Tag(text, name, attrs, templates > 0, namespace))
                 if not self_closing:
                     foreign.append(f"{namespace} {name}")
         elif char == "/":
@@ -872,7 +872,7 @@ class Link:
     """One link of a page and what became of it."""
 
     line: int
-    tag: str  # "a", "area" or "svg:a"
+    tag: str  # "a", "area", "svg:a" or "math:a"
     value: str  # the href as a browser reads it (character references decoded)
     outcome: Outcome
     destination: str | None = None  # the absolute destination, as the URL parser writes it
@@ -949,11 +949,13 @@ def _encode_query(value: str, encoding: Encoding) -> str:
 class _Resolver:
     """Classifies the href values of one page (its encoding and base address fixed), with a cache."""
 
-    def __init__(self, gate: Gate, encoding: Encoding, base: str) -> None:
+    def __init__(self, gate: Gate, encoding: Encoding, base: str, page: str) -> None:
         self.gate = gate
         self.encoding = encoding
         self.base = base
         self.base_is_county = self._is_county_address(base)
+        # With a <base href> elsewhere, even "#top" and "" lead to another page: the base's.
+        self.base_moved = base.partition("#")[0] != page.partition("#")[0]
         self.cache: dict[str, tuple[Outcome, str | None, str, bool, str]] = {}
 
     def _is_county_address(self, address: str) -> bool:
@@ -973,10 +975,9 @@ class _Resolver:
 
     def _classify(self, value: str) -> tuple[Outcome, str | None, str, bool, str]:
         stripped = _TAB_OR_NEWLINE.sub("", value.strip(_C0_OR_SPACE))
-        if not stripped:
-            return Outcome.RELATIVE, None, "", False, ""
-        if stripped.startswith("#"):
-            return Outcome.FRAGMENT, None, "", False, ""
+        local = Outcome.FRAGMENT if stripped.startswith("#") else Outcome.RELATIVE
+        if (not stripped or local is Outcome.FRAGMENT) and not self.base_moved:
+            return local, None, "", False, ""
         scheme = _SCHEME.match(stripped)
         if scheme is not None:
             name = scheme.group().lower()
@@ -991,16 +992,16 @@ class _Resolver:
         if not href.startswith(("https:", "http:")):
             return Outcome.NOT_WEB, None, "", False, ""
         if href.startswith(_SENTINEL):
-            return Outcome.RELATIVE, None, "", False, ""
+            return local, None, "", False, ""
         gate = self.gate.status(href)
         if gate is not None:
             status, note = gate
             return Outcome.GATED, href, note, status is not GateStatus.SIGNED, ""
         names_host = scheme is not None or stripped[:2] in ("//", "\\\\", "/\\", "\\/")
         if self.gate.is_county_host(_host_of(href)):
-            return (Outcome.COUNTY if names_host else Outcome.RELATIVE), href, "", False, ""
+            return (Outcome.COUNTY if names_host else local), href, "", False, ""
         if not names_host and self.base_is_county:
-            return Outcome.RELATIVE, href, "", False, ""
+            return local, href, "", False, ""
         try:
             destination = parse_destination(href, self.gate.max_url_length)
         except InvalidDestination as error:
@@ -1038,7 +1039,7 @@ def rewrite_html(
             if resolved.protocol not in ("data:", "javascript:"):
                 base = resolved.href
             break
-    resolver = _Resolver(gate, page_encoding, base)
+    resolver = _Resolver(gate, page_encoding, base, page)
 
     lines = _LineIndex(text)
     links: list[Link] = []
@@ -1049,7 +1050,7 @@ def rewrite_html(
         if tag.name not in ("a", "area"):
             continue
         # In SVG, href wins over the older xlink:href.
-        found = tag.attribute("href") or (tag.attribute("xlink:href") if tag.foreign else None)
+        found = tag.attribute("href") or (tag.attribute("xlink:href") if tag.namespace else None)
         if found is None:
             continue
         _, value_start, value_end, quote = found
@@ -1068,7 +1069,7 @@ def rewrite_html(
         links.append(
             Link(
                 line=lines.line(value_start),
-                tag="svg:a" if tag.foreign else tag.name,
+                tag=f"{tag.namespace}:{tag.name}" if tag.namespace else tag.name,
                 value=value,
                 outcome=outcome,
                 destination=destination,
