@@ -632,6 +632,12 @@ def _scan_tag(
             i = k
 
 
+def _is_html_font(text: str, lt: int, attrs: tuple[tuple[str, int, int, str | None], ...] | None) -> bool:
+    """A <font> with color, face or size ends foreign content; a plain one is an SVG element."""
+    found = attrs if attrs is not None else _attributes(text, lt + 1)
+    return any(attribute[0] in ("color", "face", "size") for attribute in found)
+
+
 def _script_end(text: str, i: int) -> int | None:
     """Where the ``</script`` that ends a script starting at ``i`` begins, minding ``<!--`` escapes."""
     state = "data"
@@ -688,16 +694,11 @@ def _tokenize(text: str, start: int) -> list[_Tag]:
                 if tag is None:
                     return found
                 name, attrs, end, self_closing = tag
-            if not in_html and (name in _BREAKOUT or name == "font"):
-                if name == "font":
-                    attrs = attrs if attrs is not None else _attributes(text, lt + 1)
-                    if not any(attribute[0] in ("color", "face", "size") for attribute in attrs):
-                        attrs = ()  # an ordinary <font> in SVG: not a breakout
-                if name != "font" or attrs:
-                    while foreign and foreign[-1] not in _INTEGRATION_POINTS:
-                        foreign.pop()
-                    i = lt  # read the tag again, now as HTML
-                    continue
+            if not in_html and (name in _BREAKOUT or (name == "font" and _is_html_font(text, lt, attrs))):
+                while foreign and foreign[-1] not in _INTEGRATION_POINTS:
+                    foreign.pop()
+                i = lt  # read the tag again, now as HTML
+                continue
             i = end
             if in_html:
                 if name in _COLLECTED:
