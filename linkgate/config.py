@@ -53,6 +53,7 @@ class Settings:
     database_url: str = ""
     allow_networks: tuple[Network, ...] = ()
     resolve: Mapping[str, str] = field(default_factory=dict)
+    use_system_resolver: bool = True  # false: only names pinned by fetch.resolve are found (tests, offline)
     allowed_ports: tuple[int, ...] = (80, 443)
     privacy_wait_ms: int = 800
     fetch_workers: int = 4
@@ -233,6 +234,7 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("database", "url"): ("database_url", _nonempty_str),
     ("fetch", "allow_networks"): ("allow_networks", _list(_network)),
     ("fetch", "resolve"): ("resolve", _resolve),
+    ("fetch", "system_resolver"): ("use_system_resolver", _bool),
     ("fetch", "allowed_ports"): ("allowed_ports", _list(_int(1, 65535))),
     ("fetch", "privacy_wait_ms"): ("privacy_wait_ms", _int(0, 10_000)),
     ("fetch", "workers"): ("fetch_workers", _int(1, 64)),

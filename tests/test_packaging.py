@@ -75,6 +75,7 @@ def test_wheel_installed_outside_the_checkout_serves_notice_and_css(tmp_path: Pa
         LINKGATE_INSTANCE=str(workdir / "instance"),
         LINKGATE_SERVER_PORT=str(port),
         LINKGATE_SERVER_WORKERS="1",
+        LINKGATE_FETCH_SYSTEM_RESOLVER="false",  # the notice looks nothing up on the network
         PYTHONPATH="",
     )
     located = subprocess.run(

@@ -258,3 +258,17 @@ def test_api_refuses_names_that_are_not_hosts(gate_server):
     assert gate_server.get("/api/site/exa%20mple.org").status_code == 404
     assert gate_server.get("/api/site/a..b.example").status_code == 404  # an empty label
     assert gate_server.get("/api/site/user@example.org").status_code == 404
+
+
+def test_with_the_system_resolver_off_an_unpinned_name_is_not_looked_up(make_server):
+    server = make_server(site_config())  # tests' servers run with fetch.system_resolver = false
+    notice(server, "https://www.unpinned.example/")
+
+    def failed() -> bool:
+        facts = server.get("/api/site/www.unpinned.example").json()
+        return facts["status"] == "error"
+
+    assert wait_for(failed)
+    facts = server.get("/api/site/www.unpinned.example").json()
+    assert "not pinned by fetch.resolve" in facts["error"]
+    assert facts["privacy_url"] is None

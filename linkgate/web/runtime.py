@@ -63,9 +63,14 @@ class Runtime:
         return Fetcher(self.fetch_policy, resolver=self._resolve, on_refused=self.counts.event)
 
     def _resolve(self, host: str) -> list[str]:
-        """Names pinned by ``fetch.resolve`` (tests), else the system's lookup; the fetcher checks both."""
+        """Names pinned by ``fetch.resolve`` (tests), else the system's lookup unless
+        ``fetch.system_resolver`` is off; the fetcher checks both."""
         pinned = self.settings.resolve.get(host.lower().rstrip("."))
-        return [pinned] if pinned is not None else system_resolver(host)
+        if pinned is not None:
+            return [pinned]
+        if not self.settings.use_system_resolver:
+            raise OSError(f"{host} is not pinned by fetch.resolve and fetch.system_resolver is off")
+        return system_resolver(host)
 
     def site_facts_for_host(self, host: str, wait_ms: int) -> SiteFacts:
         try:

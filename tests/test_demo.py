@@ -1,0 +1,67 @@
+"""The README's first command: ``linkgate demo`` serves a County page whose links go through the gate."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import signal
+import subprocess
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from tests.conftest import LINKGATE, free_port
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture
+def demo(tmp_path):
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LINKGATE_")}
+    env["LINKGATE_INSTANCE"] = str(tmp_path / "instance")
+    env["LINKGATE_FETCH_SYSTEM_RESOLVER"] = "false"  # the demo's notices look nothing up on the network
+    process = subprocess.Popen(
+        [*LINKGATE, "demo", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    first_line = process.stdout.readline()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    yield base, first_line, tmp_path / "instance"
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=20)
+
+
+def test_demo_prints_where_to_go_and_serves_a_county_page_through_the_gate(demo):
+    base, first_line, instance = demo
+    assert first_line.strip() == f"linkgate demo: open {base}/ in your browser (Ctrl-C to stop)."
+    page = httpx.get(base + "/", timeout=10)
+    assert page.status_code == 200
+    gate_links = [html.unescape(href) for href in re.findall(r'href="(/go\?[^"]+)"', page.text)]
+    assert len(gate_links) >= 6
+    outcomes = {}
+    for link in gate_links:
+        destination = parse_qs(urlsplit(link).query)["url"][0]
+        outcomes[destination] = httpx.get(base + link, follow_redirects=False, timeout=10).status_code
+    assert outcomes["https://www.visitmontana.com/"] == 302  # the demo's trusted partner, signed link
+    assert outcomes["https://malware-example.com/"] == 403  # the demo's blocked site
+    assert outcomes["https://www.mt.gov/"] == 200  # a notice
+    assert (instance / "demo.db").is_file()  # the demo keeps its own database
+
+
+def test_demo_page_exists_only_in_demo_mode(gate_server):
+    assert gate_server.get("/demo").status_code == 404
