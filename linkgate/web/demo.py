@@ -1,4 +1,10 @@
-"""The demo County page (demo mode only): off-site links of every kind, all routed through the gate."""
+"""The demo County page (demo mode only): off-site links of every kind, routed through the gate both ways.
+
+The first list carries server-signed gate links, as ``linkgate sign`` or ``linkgate rewrite`` make them;
+the second carries the same destinations as plain links, which the drop-in script (``static/linkgate.js``,
+loaded from the gate as a County page would load it) routes when they are followed. Never served outside
+demo mode.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +29,8 @@ DEMO_LINKS = (
     ("https://malware-example.com/", _l("A blocked website")),
 )
 DEMO_RULES = (("visitmontana.com", "allow"), ("malware-example.com", "block"))
+# An off-site link the page asks the drop-in script to leave alone (data-linkgate="skip").
+SKIP_LINK = ("https://www.example.org/", _l("An off-site link marked to go straight there, without the gate"))
 
 
 def gate_link(href: str) -> str:
@@ -35,4 +43,4 @@ def gate_link(href: str) -> str:
 @blueprint.get("/demo")
 def page() -> str:
     links = [(gate_link(href), href, label) for href, label in DEMO_LINKS]
-    return render_template("demo.html", links=links)
+    return render_template("demo.html", links=links, plain_links=DEMO_LINKS, skip_link=SKIP_LINK)
