@@ -15,7 +15,8 @@
 (function () {
   "use strict";
   var script = document.currentScript;
-  if (!script || !window.URL || !window.MutationObserver || !Element.prototype.closest) { return; }
+  if (!script || !window.URL || !window.MutationObserver || !Element.prototype.closest ||
+      !Event.prototype.composedPath) { return; }
 
   function option(name) { return script.getAttribute("data-" + name); }
 
@@ -68,8 +69,9 @@
 
   function route(event) {
     // Only the primary and middle buttons follow a link; Alt-click saves it, which needs the real one.
-    if (event.button > 1 || event.altKey || !event.target.closest) { return; }
-    var link = event.target.closest(LINKS);
+    if (event.button > 1 || event.altKey) { return; }
+    // The innermost link the event passed through, also inside a web component's (open) shadow root.
+    var link = event.composedPath().filter(function (node) { return node.matches && node.matches(LINKS); })[0];
     var url = link && !link.closest(skip) && address(link);
     if (!isOffsite(url)) { return; }
     var rel = link.getAttribute("rel");

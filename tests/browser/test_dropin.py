@@ -356,13 +356,17 @@ def test_new_tab_and_window_ways_go_through_the_gate(
     assert page.locator(f"#{link_id}").get_attribute("href") == destination
 
 
-def test_enter_on_a_focused_link_goes_through_the_gate(
-    sites: Sites, gate: LiveServer, visit: Callable[..., Visit]
+@pytest.mark.parametrize("way", ["enter", "tap"])
+def test_enter_on_a_focused_link_and_a_tap_go_through_the_gate(
+    way: str, sites: Sites, gate: LiveServer, visit: Callable[..., Visit]
 ) -> None:
-    visited = visit(sites.url(COUNTY, "/page"))
+    visited = visit(sites.url(COUNTY, "/page"), has_touch=way == "tap")
     page = visited.page
-    page.locator("#partner").focus()
-    page.keyboard.press("Enter")
+    if way == "tap":
+        page.locator("#partner").tap()
+    else:
+        page.locator("#partner").focus()
+        page.keyboard.press("Enter")
     page.wait_for_url(sites.href("partner"))
     assert [gate_destination(gate, request.url) for request in visited.gate_requests(gate)] == [
         sites.href("partner")
@@ -396,6 +400,27 @@ def test_link_added_after_load_is_marked_and_routed(
     assert gate_destination(gate, page.url) == destination
     page.locator("#continue").click()
     page.wait_for_url(destination)
+
+
+def test_link_inside_a_web_component_goes_through_the_gate(
+    sites: Sites, gate: LiveServer, visit: Callable[..., Visit]
+) -> None:
+    page = visit(sites.url(COUNTY, "/page")).page
+    destination = sites.url(ELSEWHERE, "/component")
+    page.evaluate(
+        """href => {
+            const host = document.createElement("county-card");
+            const link = document.createElement("a");
+            link.href = href;
+            link.textContent = "In a component";
+            host.attachShadow({mode: "open"}).append(link);
+            document.querySelector("main").append(host);
+        }""",
+        destination,
+    )
+    page.locator("county-card a").click()
+    page.wait_for_url(f"{gate.url}/go?*")
+    assert gate_destination(gate, page.url) == destination
 
 
 @pytest.mark.parametrize("link_id", ["skip", "skip-selector"])
