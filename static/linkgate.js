@@ -71,7 +71,9 @@
     // Only the primary and middle buttons follow a link; Alt-click saves it, which needs the real one.
     if (event.button > 1 || event.altKey) { return; }
     // The innermost link the event passed through, also inside a web component's (open) shadow root.
-    var link = event.composedPath().filter(function (node) { return node.matches && node.matches(LINKS); })[0];
+    var link = event.composedPath().filter(function (node) {
+      return node.matches && node.matches(LINKS);
+    })[0];
     var url = link && !link.closest(skip) && address(link);
     if (!isOffsite(url)) { return; }
     var rel = link.getAttribute("rel");
@@ -85,7 +87,10 @@
   }
 
   function mark(link) {
-    if (!(link instanceof HTMLAnchorElement) || link.querySelector(".linkgate-note") || link.closest(skip)) { return; }
+    // Image map areas and SVG links are routed but not marked: they have no room for the marks.
+    if (!(link instanceof HTMLAnchorElement) || link.querySelector(".linkgate-note") || link.closest(skip)) {
+      return;
+    }
     var url = address(link);
     // Links already through the gate are marked by where they lead.
     if (url && url.origin + url.pathname === go) { url = parse(url.searchParams.get("url") || ""); }
@@ -133,6 +138,6 @@
     records.forEach(function (record) {
       if (record.type === "attributes") { scan(record.target); } else { record.addedNodes.forEach(scan); }
     });
-  }).observe(document.documentElement, { childList: true, subtree: true, attributes: true, attributeFilter: ["href"] });
+  }).observe(document.documentElement, { childList: true, subtree: true, attributeFilter: ["href"] });
   scan(document.documentElement);
 })();
