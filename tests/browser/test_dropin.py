@@ -605,14 +605,17 @@ def dropin_link(page: Any, href: str) -> Any:
     return page.locator(f'#dropin-list a[href="{href}"]')
 
 
+@pytest.mark.parametrize("language", ["en", "es"])
 @pytest.mark.parametrize("viewport", [NARROW, WIDE], ids=["320px", "1280px"])
 def test_demo_page_with_the_script_has_no_serious_axe_violations(
-    viewport: dict[str, int], demo: LiveServer, demo_visit: Callable[..., Visit], axe: Any
+    viewport: dict[str, int], language: str, demo: LiveServer, demo_visit: Callable[..., Visit], axe: Any
 ) -> None:
     # bypass_csp: axe is injected as an inline script; the next test runs the page under its CSP.
-    page = demo_visit(demo.url + "/", viewport=viewport, bypass_csp=True).page
+    page = demo_visit(f"{demo.url}/?lang={language}", viewport=viewport, bypass_csp=True).page
+    assert page.get_attribute("html", "lang") == language
     assert page.locator("#dropin-list .linkgate-note").count() == len(DEMO_LINKS) - 1  # all but the County
-    assert_no_serious_violations(axe(page), f"the demo page with the drop-in at {viewport['width']} px")
+    where = f"the demo page ({language}) with the drop-in at {viewport['width']} px"
+    assert_no_serious_violations(axe(page), where)
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
 
 
