@@ -555,6 +555,9 @@ _RAW_TEXT = {
     for name in ("title", "textarea", "style", "xmp", "iframe", "noembed", "noframes")
 }
 _COLLECTED = frozenset({"a", "area", "base", "meta"})
+_VOID = frozenset(
+    ("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr")
+)
 # HTML start tags that end foreign content (the "breakout" list of the tree construction rules).
 _BREAKOUT = frozenset(
     (
@@ -675,6 +678,9 @@ def _tokenize(text: str, start: int) -> list[_Tag]:
     """
     found: list[_Tag] = []
     foreign: list[str] = []  # open SVG and MathML elements, as "svg name" / "math name"
+    # How many HTML elements of each name were opened and not closed, roughly (without the parser's
+    # implied end tags): an end tag for one of them ends the foreign content inside it, as in a browser.
+    open_html: dict[str, int] = {}
     templates = 0
     n = len(text)
     i = start
@@ -701,6 +707,8 @@ def _tokenize(text: str, start: int) -> list[_Tag]:
                 continue
             i = end
             if in_html:
+                if name not in _VOID:
+                    open_html[name] = open_html.get(name, 0) + 1
                 if name in _COLLECTED:
                     attrs = attrs if attrs is not None else _attributes(text, lt + 1)
                     found.append(_Tag(text, name, attrs, templates > 0, ""))
@@ -722,7 +730,12 @@ def _tokenize(text: str, start: int) -> list[_Tag]:
                 elif name == "plaintext":
                     return found
             else:
-                namespace = name if name in ("svg", "math") else foreign[-1].split(" ", 1)[0]
+                # In foreign content every element takes its parent's namespace (<svg><math> is SVG's).
+                namespace = (
+                    "svg"
+                    if foreign[-1] == "math annotation-xml" and name == "svg"
+                    else foreign[-1][:4].strip()
+                )
                 if name == "a":
                     attrs = attrs if attrs is not None else _attributes(text, lt + 1)
                     found.append(_Tag(text, name, attrs, templates > 0, namespace))
@@ -738,15 +751,16 @@ def _tokenize(text: str, start: int) -> list[_Tag]:
                     if tag is None:
                         return found
                     name, _, i, _ = tag
-                if foreign:
-                    if not in_html and name in ("p", "br"):
-                        while foreign and foreign[-1] not in _INTEGRATION_POINTS:
-                            foreign.pop()
-                    else:
-                        for depth in range(len(foreign) - 1, -1, -1):
-                            if foreign[depth].split(" ", 1)[1] == name:
-                                del foreign[depth:]
-                                break
+                depth = len(foreign) - 1
+                while depth >= 0 and foreign[depth].split(" ", 1)[1] != name:
+                    depth -= 1
+                if depth >= 0:
+                    del foreign[depth:]
+                elif not in_html and (name in ("p", "br") or open_html.get(name)):
+                    while foreign and foreign[-1] not in _INTEGRATION_POINTS:
+                        foreign.pop()
+                if in_html and open_html.get(name):
+                    open_html[name] -= 1
                 if in_html and name == "template" and templates:
                     templates -= 1
             elif text.startswith(">", lt + 2):

@@ -7,6 +7,7 @@ and ``NAME.links.txt`` (every link the rewriter found, and what it did with it),
 from __future__ import annotations
 
 import os
+import random
 import re
 import stat
 import sys
@@ -950,6 +951,8 @@ def test_every_rewritten_link_is_trusted_by_a_running_gate(make_server: Any, tmp
 
 BROWSER_PAGE = "https://www.missoulacounty.us/departments/parks/index.html"
 LINKS_SCRIPT = """() => Array.from(document.querySelectorAll('a, area'))
+    .filter(e => e.namespaceURI === 'http://www.w3.org/1999/xhtml'
+        || (e.namespaceURI === 'http://www.w3.org/2000/svg' && e.localName === 'a'))
     .map(e => [
         e.localName,
         e.getAttribute('href') ?? e.getAttributeNS('http://www.w3.org/1999/xlink', 'href'),
@@ -1049,6 +1052,74 @@ def test_chromium_reads_the_same_links_and_follows_the_rewritten_ones_through_th
                 f"off-site link not through the gate: {href}"
             )
     assert off_site - NOT_IN_THE_DOCUMENT <= gated
+
+
+# Tag soup: pieces of markup that change the tokenizer's or the tree builder's state, and links among them.
+SOUP = [
+    *("<p>", "</p>", "<table>", "<tr>", "<td>", "</table>", "<b>", "</b>", "<font color=red>", "<font>"),
+    *("<svg>", "</svg>", "<svg/>", "<foreignObject>", "</foreignObject>", "<desc>", "</desc>"),
+    *("<math>", "</math>", "<mi>", "</mi>", "<script>", "</script>", "</script >", "</SCRIPT>"),
+    *("<script><!--", "<script><!--<script>", "<!--", "-->", "--!>", "<!-->", "<![CDATA[", "]]>"),
+    *("<style>", "</style>", "<title>", "</title>", "<textarea>", "</textarea>", "<noscript>", "</noscript>"),
+    *("<iframe>", "</iframe>", "<xmp>", "</xmp>", "<br/>", "<plaintext>", "<!DOCTYPE html>", "<?x ", "</ x"),
+    *("<img alt='<a href=\"https://img-alt.example/\">'>", '<div title="', '"', "'", "<", ">", "=", "/"),
+    *(" ", "\n", "<a", "<a ", "href=", "&amp;", "&"),
+]
+SOUP_LINKS = [
+    '<a href="{}">',
+    "<A HREF='{}'>",
+    "<a href={}>",
+    '<a title=">" href="{}" >',
+    '<area href="{}">',
+    '<a\nhref = "{}"/>',
+    '<a xlink:href="{}">',
+]
+
+
+def tag_soup(seed: int) -> str:
+    chooser = random.Random(seed)
+    parts = []
+    for _ in range(chooser.randrange(5, 40)):
+        if chooser.random() < 0.35:
+            parts.append(chooser.choice(SOUP_LINKS).format(f"https://l{len(parts)}.example/"))
+        else:
+            parts.append(chooser.choice(SOUP))
+    return "".join(parts)
+
+
+@pytest.mark.browser
+def test_chromium_and_the_rewriter_find_the_same_links_in_tag_soup(chromium: Any) -> None:
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    served: dict[str, bytes] = {}
+    page.route(
+        "**/*",
+        lambda route: (
+            route.fulfill(
+                status=200, body=served["page"], headers={"content-type": "text/html; charset=utf-8"}
+            )
+            if route.request.url == BROWSER_PAGE
+            else route.abort()
+        ),
+    )
+    disagreements = []
+    try:
+        for seed in range(200):
+            document = tag_soup(seed)
+            served["page"] = document.encode()
+            page.goto(BROWSER_PAGE)
+            theirs = {value for _, value, _ in page.evaluate(LINKS_SCRIPT)}
+            links = rewrite(served["page"]).links
+            # A link Chromium has and the rewriter missed would escape the gate: never.
+            assert theirs <= {link.value for link in links}, f"seed {seed}: {document!r}"
+            # MathML has no links in Chromium; the rewriter routes <a href> there through the gate anyway.
+            if {link.value for link in links if link.tag != "math:a"} != theirs:
+                disagreements.append(seed)
+    finally:
+        context.close()
+    # Without the tree builder's adoption agency the rewriter can stay in (or leave) SVG where Chromium
+    # does not; in soup this rare, it only rewrites a link that is not one.
+    assert len(disagreements) <= 3, disagreements
 
 
 if __name__ == "__main__":  # regenerate the golden files after a deliberate change; review the diff

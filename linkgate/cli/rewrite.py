@@ -107,16 +107,16 @@ def rewrite(path: Path, out: str | None, check: bool, base_url: str | None, enco
         _Page(source, relative, _read(source, gate, _page_url(base_url, relative, is_folder), encoding))
         for source, relative in files
     ]
-    if check:
-        _report_check(pages)
-        return
-
-    if not check and settings.public_url == Settings.public_url:
+    if settings.public_url == Settings.public_url:
+        # Gate links are recognised by this address too: --check would take real ones for County links.
         click.echo(
-            f"linkgate: warning: server.public_url is not set, so the gate links point at "
+            f"linkgate: warning: server.public_url is not set, so the gate is taken to be at "
             f"{settings.public_url}; set it to the gate's public address.",
             err=True,
         )
+    if check:
+        _report_check(pages)
+        return
     if out == "-":
         sys.stdout.buffer.write(pages[0].result.data)
         sys.stdout.buffer.flush()
