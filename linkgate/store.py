@@ -112,6 +112,55 @@ accounts = sa.Table(
     sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
 )
 
+# The link audit (linkgate audit): one row per run, and one per (address, problem) it found, so that two
+# runs can be compared without keeping whole reports in the database.
+audit_runs = sa.Table(
+    "audit_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("start_url", sa.Text, nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("partial", sa.Boolean, nullable=False, default=False),
+    sa.Column("pages", sa.Integer, nullable=False),
+    sa.Column("links", sa.Integer, nullable=False),
+    sa.Column("problems", sa.Text, nullable=False),  # JSON: problem code -> number of links
+    sa.Column("report_dir", sa.Text, nullable=True),
+    sa.Column("actor", sa.String(128), nullable=False, default=""),
+)
+
+audit_problems = sa.Table(
+    "audit_problems",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("audit_runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("url", sa.Text, primary_key=True),
+    sa.Column("problem", sa.String(32), primary_key=True),
+    sa.Column("page", sa.Text, nullable=True),  # the first page the link appears on
+    sa.Column("detail", sa.Text, nullable=True),
+)
+
+
+@dataclass(frozen=True)
+class AuditRunRow:
+    id: int
+    start_url: str
+    started_at: datetime
+    finished_at: datetime
+    partial: bool
+    pages: int
+    links: int
+    problems: dict[str, int]
+    report_dir: str | None
+    actor: str
+
+
+@dataclass(frozen=True)
+class AuditProblemRow:
+    url: str
+    problem: str
+    page: str | None
+    detail: str | None
+
 
 def now() -> datetime:
     return datetime.now(UTC)
@@ -940,6 +989,81 @@ class Store:
             )
         )
 
+    # ---- link audits ----
+
+    def add_audit_run(
+        self,
+        run: Mapping[str, Any],
+        problems: list[tuple[str, str, str | None, str | None]],
+        actor: str,
+    ) -> int:
+        """Record an audit run (``start_url``, ``started_at``, ``finished_at``, ``partial``, ``pages``,
+        ``links``, ``problems`` as code -> count, ``report_dir``) and its (url, problem, page, detail)
+        rows; the run's id."""
+        with self._begin() as conn:
+            inserted = conn.execute(
+                sa.insert(audit_runs).values(
+                    start_url=run["start_url"],
+                    started_at=run["started_at"],
+                    finished_at=run["finished_at"],
+                    partial=bool(run["partial"]),
+                    pages=int(run["pages"]),
+                    links=int(run["links"]),
+                    problems=json.dumps(run["problems"]),
+                    report_dir=run.get("report_dir"),
+                    actor=actor,
+                )
+            ).inserted_primary_key
+            assert inserted is not None
+            run_id = inserted[0]
+            unique = {(url, problem): (page, detail) for url, problem, page, detail in problems}
+            if unique:
+                conn.execute(
+                    sa.insert(audit_problems),
+                    [
+                        {"run_id": run_id, "url": url, "problem": problem, "page": page, "detail": detail}
+                        for (url, problem), (page, detail) in unique.items()
+                    ],
+                )
+        return int(run_id)
+
+    def list_audit_runs(self, limit: int = 50, offset: int = 0) -> list[AuditRunRow]:
+        """Audit runs, newest first."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(audit_runs).order_by(audit_runs.c.id.desc()).offset(offset).limit(limit)
+            ).all()
+        return [_audit_run_from_row(row) for row in rows]
+
+    def get_audit_run(self, run_id: int) -> AuditRunRow | None:
+        with self._connect() as conn:
+            row = conn.execute(sa.select(audit_runs).where(audit_runs.c.id == run_id)).first()
+        return None if row is None else _audit_run_from_row(row)
+
+    def previous_audit_run(self, run: AuditRunRow) -> AuditRunRow | None:
+        """The last complete run of the same start address before ``run``, to compare it with."""
+        with self._connect() as conn:
+            row = conn.execute(
+                sa.select(audit_runs)
+                .where(
+                    audit_runs.c.start_url == run.start_url,
+                    audit_runs.c.id < run.id,
+                    audit_runs.c.partial.is_(False),
+                )
+                .order_by(audit_runs.c.id.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else _audit_run_from_row(row)
+
+    def audit_problems(self, run_id: int) -> list[AuditProblemRow]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(audit_problems)
+                .where(audit_problems.c.run_id == run_id)
+                .order_by(audit_problems.c.problem, audit_problems.c.url)
+            ).all()
+        return [AuditProblemRow(row.url, row.problem, row.page, row.detail) for row in rows]
+
 
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
@@ -1044,4 +1168,19 @@ def _site_from_row(row: Any) -> SiteRow:
         elapsed_ms=row.elapsed_ms,
         override_url=row.override_url,
         override_none=bool(row.override_none),
+    )
+
+
+def _audit_run_from_row(row: Any) -> AuditRunRow:
+    return AuditRunRow(
+        id=row.id,
+        start_url=row.start_url,
+        started_at=_as_utc(row.started_at) or row.started_at,
+        finished_at=_as_utc(row.finished_at) or row.finished_at,
+        partial=bool(row.partial),
+        pages=row.pages,
+        links=row.links,
+        problems=json.loads(row.problems),
+        report_dir=row.report_dir,
+        actor=row.actor or "",
     )

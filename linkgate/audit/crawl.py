@@ -1,0 +1,529 @@
+"""The link audit's crawler: the County's pages, read politely, and every link on them checked once.
+
+One asyncio task per unit of concurrency takes work from a queue ordered by depth (so a page is reached
+by its shortest path): a page to read (GET, HTML only, within scope, allowed by robots.txt) or an
+address to check (HEAD, then GET when HEAD is refused). Every request goes through
+:class:`linkgate.audit.net.SafeClient`, which applies linkgate's fetch rules and the connection caps.
+Each address is checked once however many pages link to it; each page it appears on is recorded with
+the line and the link text.
+
+The crawler must never read a page outside its scope, never ignore robots.txt unless told to, and never
+lose what it found: when stopped (Ctrl-C) it returns what it has, marked partial.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+import httpx
+from protego import Protego
+
+from linkgate.audit.checks import REFUSED, answer_problems, verdict
+from linkgate.audit.extract import gate_destination, is_soft_404, link_text_problem, normalise, read_page
+from linkgate.audit.net import Answer, SafeClient
+from linkgate.audit.sitemaps import read_sitemap
+from linkgate.classify import Classifier
+from linkgate.fetch import DEFAULT_USER_AGENT, FetchPolicy, Resolver
+from linkgate.sites import SiteFacts, site_key
+from linkgate.urls import parse_destination
+
+__all__ = ["Appearance", "AuditOptions", "AuditResult", "Crawler", "LinkRecord", "PageRecord", "Progress"]
+
+ROBOTS_BYTES = 500_000
+SITEMAP_BYTES = 10_000_000
+MAX_SITEMAPS = 50
+SKIPPED = {
+    "excluded": "not checked: excluded by --include or --exclude",
+    "robots": "not checked: robots.txt does not allow it",
+}
+CHECK_BODY_BYTES = 65_536  # enough of a GET answer to spot a bot wall or a soft 404
+
+
+class PageRenderer(Protocol):
+    """Reads a page in a browser (``--render``): :class:`linkgate.audit.render.Renderer`."""
+
+    async def render(
+        self, url: str, client: SafeClient, read_body: Callable[[int, httpx.Headers], int]
+    ) -> Answer:
+        """The page after its scripts ran."""
+
+    async def aclose(self) -> None:
+        """Close the browser."""
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    start_url: str
+    max_pages: int = 1000
+    max_depth: int = 10
+    concurrency: int = 8
+    per_host: int = 4
+    delay: float = 0.0
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    same_site: bool = False
+    check_external: bool = True
+    check_privacy: bool = True
+    timeout: float = 15.0
+    user_agent: str = DEFAULT_USER_AGENT
+    retries: int = 2
+    max_retry_wait: float = 30.0
+    ignore_robots: bool = False
+    sort_query: bool = False
+    render: bool = False
+    max_page_bytes: int = 5_000_000
+
+
+@dataclass(slots=True)
+class PageRecord:
+    url: str
+    depth: int
+    answer: Answer | None = None
+    soft_404: bool = False
+    links: int = 0
+    rendered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Appearance:
+    """Where a link appears: the page (index into the pages), the line, the text, and how it is routed."""
+
+    page: int
+    line: int
+    text: str
+    routed: str  # "" | "gate link" | "drop-in script"
+    target_blank_unsafe: bool
+
+
+@dataclass(slots=True)
+class LinkRecord:
+    url: str
+    internal: bool
+    appearances: list[Appearance] = field(default_factory=list)
+    answer: Answer | None = None
+    soft_404: bool = False
+    category: str = ""
+    action: str = ""
+    flags: tuple[str, ...] = ()
+    rule: str | None = None
+    privacy: SiteFacts | None = None
+    crawled: bool = False
+    skipped: str = ""  # why the address was not checked: "robots", "not checked (external)", ...
+
+    def problems(self, county: bool) -> list[str]:
+        found = answer_problems(self.url, self.answer, soft_404=self.soft_404, category=self.category)
+        if not self.internal and not county and any(not a.routed for a in self.appearances):
+            found.append("bypass")
+        if self.privacy is not None and self.privacy.status == "none":
+            found.append("no_privacy")
+        if any(link_text_problem(a.text) for a in self.appearances):
+            found.append("link_text")
+        if any(a.target_blank_unsafe for a in self.appearances):
+            found.append("target_blank")
+        return found
+
+
+@dataclass
+class Progress:
+    pages: int = 0
+    queued: int = 0
+    checked: int = 0
+    errors: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def rate(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return (self.pages + self.checked) / elapsed if elapsed > 0 else 0.0
+
+
+@dataclass
+class AuditResult:
+    options: AuditOptions
+    started_at: datetime
+    finished_at: datetime
+    pages: list[PageRecord]
+    links: dict[str, LinkRecord]
+    partial: bool
+    notes: list[str]
+    peak_connections: int
+    requests: int
+    county_domains: tuple[str, ...]
+    start_error: str | None = None
+    """Why the start address's site could not be reached at all, when it could not."""
+
+
+class Crawler:
+    """One audit run. ``privacy`` looks a site's privacy link up (the site cache; blocking, run in a
+    thread); ``renderer`` reads pages in a browser instead (``--render``)."""
+
+    def __init__(
+        self,
+        options: AuditOptions,
+        *,
+        policy: FetchPolicy,
+        resolver: Resolver,
+        classifier: Classifier,
+        gate_prefixes: tuple[str, ...] = (),
+        privacy: Callable[[str], SiteFacts | None] | None = None,
+        renderer: PageRenderer | None = None,
+    ) -> None:
+        self.options = options
+        self.policy = policy
+        self.resolver = resolver
+        self.classifier = classifier
+        self.gate_prefixes = gate_prefixes
+        self._privacy = privacy
+        self._renderer = renderer
+        start = parse_destination(options.start_url)
+        self.start_host = start.host
+        self.start = normalise(start.href, sort_query=options.sort_query)
+        self.pages: list[PageRecord] = []
+        self.links: dict[str, LinkRecord] = {}
+        self.notes: list[str] = []
+        self.start_error: str | None = None
+        self.progress = Progress()
+        self.stopping = asyncio.Event()
+        self._page_urls: dict[str, int] = {}
+        self._robots: dict[str, asyncio.Future[Protego | None]] = {}
+        self._privacy_hosts: dict[str, asyncio.Future[SiteFacts | None]] = {}
+        self._privacy_slots = asyncio.Semaphore(2)
+        self._queue: asyncio.PriorityQueue[tuple[int, int, str, str]] = asyncio.PriorityQueue()
+        self._sequence = 0
+        self._include = [re.compile(pattern) for pattern in options.include]
+        self._exclude = [re.compile(pattern) for pattern in options.exclude]
+        self._pending_privacy: set[asyncio.Future[SiteFacts | None]] = set()
+        self.client = SafeClient(
+            policy,
+            resolver,
+            concurrency=options.concurrency,
+            per_host=options.per_host,
+            timeout=options.timeout,
+            delay=options.delay,
+            retries=options.retries,
+            max_retry_wait=options.max_retry_wait,
+        )
+
+    # ---- scope ----
+
+    def is_internal(self, host: str) -> bool:
+        return host == self.start_host or self.classifier.is_county_host(host)
+
+    def in_scope(self, url: str) -> bool:
+        """True when ``url`` is a page the crawl may read: on a host in scope and not excluded."""
+        return self._on_scope_host(url) and not self._excluded(url)
+
+    def _on_scope_host(self, url: str) -> bool:
+        host = parse_destination(url).host
+        return self.is_internal(host) if self.options.same_site else host == self.start_host
+
+    def _excluded(self, url: str) -> bool:
+        if url == self.start:
+            return False
+        if self._include and not any(pattern.search(url) for pattern in self._include):
+            return True
+        return any(pattern.search(url) for pattern in self._exclude)
+
+    # ---- the run ----
+
+    async def run(self, on_progress: Callable[[Progress], None] | None = None) -> AuditResult:
+        started_at = datetime.now(UTC)
+        start = self.start
+        ticker = None
+        try:
+            if not self.options.ignore_robots:
+                await self._robots_for(start)
+            await self._add_page(start, 0)
+            await self._read_sitemaps(start)
+            workers = [asyncio.create_task(self._work()) for _ in range(self.options.concurrency)]
+            if on_progress is not None:
+                ticker = asyncio.create_task(self._tick(on_progress))
+            waiting = asyncio.create_task(self._queue.join())
+            stop = asyncio.create_task(self.stopping.wait())
+            await asyncio.wait({waiting, stop}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (*workers, waiting, stop):
+                task.cancel()
+            await asyncio.gather(*workers, waiting, stop, return_exceptions=True)
+            if self._pending_privacy and not self.stopping.is_set():
+                await asyncio.gather(*self._pending_privacy, return_exceptions=True)
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+            await self.client.aclose()
+            if self._renderer is not None:
+                await self._renderer.aclose()
+        if on_progress is not None:
+            on_progress(self._snapshot())
+        return AuditResult(
+            options=self.options,
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+            pages=self.pages,
+            links=self.links,
+            partial=self.stopping.is_set(),
+            notes=self.notes,
+            peak_connections=self.client.peak_connections,
+            requests=self.client.requests,
+            county_domains=self.classifier.county_domains,
+            start_error=self.start_error,
+        )
+
+    def stop(self) -> None:
+        """Stop taking work; :meth:`run` returns what was found so far, marked partial."""
+        self.stopping.set()
+
+    def _snapshot(self) -> Progress:
+        self.progress.queued = self._queue.qsize()
+        return self.progress
+
+    async def _tick(self, on_progress: Callable[[Progress], None]) -> None:
+        while True:
+            on_progress(self._snapshot())
+            await asyncio.sleep(0.25)
+
+    def _push(self, depth: int, kind: str, url: str) -> None:
+        self._sequence += 1
+        self._queue.put_nowait((depth, self._sequence, kind, url))
+
+    async def _work(self) -> None:
+        while True:
+            _, _, kind, url = await self._queue.get()
+            try:
+                if self.stopping.is_set():
+                    continue
+                if kind == "page":
+                    await self._read(self._page_urls[url])
+                else:
+                    await self._check(self.links[url])
+            finally:
+                self._queue.task_done()
+
+    # ---- robots.txt and sitemaps ----
+
+    def _origin(self, url: str) -> str:
+        destination = parse_destination(url)
+        return destination.scheme + "://" + site_key(destination)
+
+    async def _robots_for(self, url: str) -> Protego | None:
+        origin = self._origin(url)
+        future = self._robots.get(origin)
+        if future is None:
+            future = asyncio.ensure_future(self._load_robots(origin))
+            self._robots[origin] = future
+        return await asyncio.shield(future)
+
+    async def _load_robots(self, origin: str) -> Protego | None:
+        answer = await self.client.request(
+            origin + "/robots.txt", accept="text/plain", read_body=lambda _s, _h: ROBOTS_BYTES
+        )
+        if answer.status is not None and 200 <= answer.status < 300:
+            robots = Protego.parse(answer.content.decode("utf-8", errors="replace"))
+            delay = robots.crawl_delay(self.options.user_agent)
+            if delay:
+                self.client.set_delay(parse_destination(origin).host, float(delay))
+            return robots
+        if answer.status is not None and 400 <= answer.status < 500 and answer.status != 429:
+            return None  # no robots.txt: everything is allowed (RFC 9309)
+        if answer.reason in REFUSED:
+            return None  # linkgate may not fetch from this site at all; each page says so itself
+        if answer.status is None and origin == self._origin(self.start):
+            self.start_error = answer.error
+        self.notes.append(
+            f"{origin}/robots.txt could not be read ({answer.error or f'HTTP {answer.status}'}), so "
+            f"nothing on {origin} was crawled (RFC 9309); use --ignore-robots for the County's own site."
+        )
+        return Protego.parse("User-agent: *\nDisallow: /")
+
+    async def _allowed(self, url: str) -> bool:
+        if self.options.ignore_robots:
+            return True
+        robots = await self._robots_for(url)
+        return robots is None or bool(robots.can_fetch(url, self.options.user_agent))
+
+    async def _read_sitemaps(self, start: str) -> None:
+        origin = self._origin(start)
+        robots = None if self.options.ignore_robots else await self._robots_for(start)
+        listed = list(robots.sitemaps) if robots is not None else []
+        candidates = list(dict.fromkeys([*listed, origin + "/sitemap.xml"]))
+        seen: set[str] = set()
+        while candidates and len(seen) < MAX_SITEMAPS and not self.stopping.is_set():
+            url = candidates.pop(0)
+            if url in seen:
+                continue
+            seen.add(url)
+            try:
+                if not self.in_scope(normalise(url)):
+                    continue
+            except ValueError:
+                continue
+            answer = await self.client.request(
+                url, accept="application/xml,text/xml;q=0.9,*/*;q=0.5", read_body=lambda _s, _h: SITEMAP_BYTES
+            )
+            if answer.status != 200:
+                if url in listed:
+                    why = answer.error or f"HTTP {answer.status}"
+                    self.notes.append(f"The sitemap {url} could not be read ({why}).")
+                continue
+            sitemap = read_sitemap(answer.content, answer.final_url, max_bytes=SITEMAP_BYTES)
+            candidates.extend(sitemap.sitemaps)
+            for page in sitemap.pages:
+                await self._discover(normalise(page, sort_query=self.options.sort_query), 1, None)
+
+    # ---- pages ----
+
+    async def _add_page(self, url: str, depth: int) -> str:
+        """Queue ``url`` to be read when it is new, in scope, allowed and within the limits: ``"page"``,
+        else why not: ``"check"`` (to be checked like any link), ``"excluded"`` or ``"robots"``."""
+        if url in self._page_urls:
+            return "page"
+        if not self._on_scope_host(url):
+            return "check"
+        if self._excluded(url):
+            return "excluded"
+        if not await self._allowed(url):
+            return "robots"
+        if url in self._page_urls:  # another task added it while robots.txt was read
+            return "page"
+        if len(self.pages) >= self.options.max_pages or depth > self.options.max_depth:
+            return "check"
+        self._page_urls[url] = len(self.pages)
+        self.pages.append(PageRecord(url, depth))
+        record = self.links.get(url)
+        if record is None:
+            record = self.links[url] = LinkRecord(url, internal=True)
+        record.crawled = True
+        self._push(depth, "page", url)
+        return "page"
+
+    def _body_size(self, status: int, headers: httpx.Headers) -> int:
+        kind = headers.get("content-type", "").partition(";")[0].strip().lower()
+        return self.options.max_page_bytes if kind in ("text/html", "application/xhtml+xml") else 0
+
+    async def _read(self, index: int) -> None:
+        page = self.pages[index]
+        if self._renderer is not None:
+            answer = await self._render(page.url)
+            page.rendered = True
+        else:
+            answer = await self.client.request(page.url, read_body=self._body_size)
+        page.answer = answer
+        self.progress.pages += 1
+        record = self.links[page.url]
+        record.answer = answer
+        self._classify(record)
+        if verdict(answer).state != "ok":
+            self.progress.errors += 1
+            return
+        if not answer.is_html:
+            return
+        final = normalise(answer.final_url, sort_query=self.options.sort_query)
+        if final != page.url and (not self.in_scope(final) or final in self._page_urls):
+            return  # a redirect off the site, or to a page read already
+        reading = read_page(answer.content, answer.final_url, charset=answer.charset)
+        page.soft_404 = record.soft_404 = is_soft_404(reading.title, reading.heading)
+        page.links = len(reading.links)
+        if reading.nofollow and not self.options.ignore_robots:
+            self.notes.append(f"{page.url} asks robots not to follow its links (meta robots nofollow).")
+        for link in reading.links:
+            url = link.url
+            routed = ""
+            target = gate_destination(url, self.gate_prefixes) if self.gate_prefixes else None
+            if target is not None:
+                url, routed = normalise(target, sort_query=self.options.sort_query), "gate link"
+            elif reading.has_dropin and not link.skipped_by_dropin:
+                routed = "drop-in script"
+            appearance = Appearance(index, link.line, link.text, routed, link.target_blank_unsafe)
+            follow = not (reading.nofollow and not self.options.ignore_robots)
+            await self._discover(url, page.depth + 1 if follow else self.options.max_depth + 1, appearance)
+
+    async def _render(self, url: str) -> Answer:
+        assert self._renderer is not None
+        return await self._renderer.render(url, self.client, self._body_size)
+
+    async def _discover(self, url: str, depth: int, appearance: Appearance | None) -> None:
+        record = self.links.get(url)
+        if record is None:
+            try:
+                host = parse_destination(url).host
+            except ValueError:
+                return
+            record = self.links[url] = LinkRecord(url, internal=self.is_internal(host))
+            decision = await self._add_page(url, depth)
+            if decision == "check":
+                self._queue_check(record, depth)
+            elif decision != "page":
+                record.skipped = SKIPPED[decision]
+                self._classify(record)
+        if appearance is not None:
+            record.appearances.append(appearance)
+
+    def _queue_check(self, record: LinkRecord, depth: int) -> None:
+        self._classify(record)
+        if record.category == "blocked":
+            record.skipped = "not checked: a rule blocks this destination"
+            return
+        if not record.internal and not self.options.check_external:
+            record.skipped = "not checked: external links are not checked (--no-check-external)"
+            return
+        self._push(depth, "check", record.url)
+
+    # ---- checks ----
+
+    def _classify(self, record: LinkRecord) -> None:
+        destination = parse_destination(record.url)
+        classification = self.classifier.classify(destination, trusted=True)
+        record.category = classification.category
+        record.action = classification.action
+        record.flags = classification.flags
+        record.rule = classification.rule.pattern if classification.rule is not None else None
+
+    async def _check(self, record: LinkRecord) -> None:
+        self._classify(record)
+        answer = await self.client.request(record.url, method="HEAD")
+        if answer.status is None or answer.status >= 400:
+            answer = await self.client.request(
+                record.url,
+                read_body=_check_body_size,
+            )
+        record.answer = answer
+        self.progress.checked += 1
+        if answer.status == 200 and answer.content:
+            reading = read_page(answer.content, answer.final_url, charset=answer.charset)
+            record.soft_404 = is_soft_404(reading.title, reading.heading)
+        if verdict(answer).state != "ok":
+            self.progress.errors += 1
+            return
+        if (
+            self._privacy is not None
+            and self.options.check_privacy
+            and record.category not in ("county", "blocked")
+            and not record.internal
+        ):
+            record.privacy = await self._privacy_for(answer.final_url)
+
+    async def _privacy_for(self, url: str) -> SiteFacts | None:
+        destination = parse_destination(url)
+        if destination.is_ip:
+            return None
+        key = site_key(destination)
+        future = self._privacy_hosts.get(key)
+        if future is None:
+            future = asyncio.ensure_future(self._look_up_privacy(key))
+            self._privacy_hosts[key] = future
+            self._pending_privacy.add(future)
+        return await asyncio.shield(future)
+
+    async def _look_up_privacy(self, key: str) -> SiteFacts | None:
+        assert self._privacy is not None
+        async with self._privacy_slots:
+            return await asyncio.to_thread(self._privacy, key)
+
+
+def _check_body_size(_status: int, headers: httpx.Headers) -> int:
+    return CHECK_BODY_BYTES if "html" in headers.get("content-type", "") else 0

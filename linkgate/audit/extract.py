@@ -1,0 +1,205 @@
+"""Reading a crawled page: its links (with their text and line numbers), and what the page says of itself.
+
+Pure: bytes in, values out; no network, no database. Pages are parsed with lxml's HTML parser, which
+recovers from broken markup the way browsers broadly do and records each element's line in the source.
+Link addresses are resolved against the page (and its ``<base href>``) by the WHATWG rules, through
+:func:`linkgate.urls.resolve_web_link`; anything that is not http(s) (``mailto:``, ``javascript:``...)
+is not a link the audit checks.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode
+
+import ada_url
+import lxml.etree
+import lxml.html
+
+from linkgate.urls import resolve_web_link
+
+__all__ = [
+    "PageLink",
+    "PageReading",
+    "gate_destination",
+    "is_soft_404",
+    "link_text_problem",
+    "normalise",
+    "read_page",
+]
+
+# Link text that says nothing about where a link goes (WCAG 2.4.4), in English and Spanish, folded.
+VAGUE_TEXT = frozenset(
+    {
+        "click",
+        "click here",
+        "here",
+        "more",
+        "more info",
+        "more information",
+        "read more",
+        "learn more",
+        "link",
+        "this link",
+        "this",
+        "this page",
+        "go",
+        "details",
+        "continue",
+        "website",
+        "page",
+        "info",
+        "aqui",
+        "haga clic aqui",
+        "haz clic aqui",
+        "clic aqui",
+        "mas",
+        "mas informacion",
+        "leer mas",
+    }
+)
+SOFT_404 = re.compile(
+    r"\b(?:404|page not found|not found|page (?:does not|doesn't|cannot be|could not be) (?:exist|found)|"
+    r"no longer (?:exists|available)|page (?:is )?missing|p[aá]gina no encontrada)\b",
+    re.IGNORECASE,
+)
+TEXT_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class PageLink:
+    """A link as written on a page: its absolute address (fragment dropped), line, text and attributes."""
+
+    url: str
+    line: int
+    text: str
+    target_blank_unsafe: bool
+    skipped_by_dropin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PageReading:
+    links: tuple[PageLink, ...]
+    has_dropin: bool
+    title: str
+    heading: str
+    nofollow: bool
+
+
+def normalise(url: str, *, sort_query: bool = False) -> str:
+    """``url`` as the browser's parser writes it, without its fragment (and with its query sorted)."""
+    parsed = ada_url.URL(url)
+    parsed.hash = ""
+    if sort_query and parsed.search:
+        pairs = parse_qsl(parsed.search[1:], keep_blank_values=True)
+        parsed.search = "?" + urlencode(sorted(pairs))
+    return str(parsed.href)
+
+
+def gate_destination(url: str, gate_prefixes: tuple[str, ...]) -> str | None:
+    """The destination of a gate link (``…/go?url=…``), or None when ``url`` is not one."""
+    parsed = ada_url.URL(url)
+    bare = f"{parsed.protocol}//{parsed.host}{parsed.pathname}"
+    if bare not in gate_prefixes:
+        return None
+    for name, value in parse_qsl(parsed.search[1:], keep_blank_values=True):
+        if name == "url":
+            return resolve_web_link(value, url) if value.strip() else None
+    return None
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
+
+
+def link_text_problem(text: str) -> str | None:
+    """Why ``text`` does not describe its link (WCAG 2.4.4): ``empty``, ``vague`` or ``url``; else None."""
+    stripped = text.strip()
+    if not stripped:
+        return "empty"
+    if _fold(stripped) in VAGUE_TEXT:
+        return "vague"
+    lowered = stripped.lower()
+    if lowered.startswith(("http://", "https://", "www.")) and " " not in stripped:
+        return "url"
+    return None
+
+
+def is_soft_404(title: str, heading: str) -> bool:
+    """True when a page that answered 200 says, in its title or main heading, that it is not there."""
+    return any(SOFT_404.search(text) for text in (title, heading) if text)
+
+
+def _text_of(element: lxml.html.HtmlElement) -> str:
+    text = " ".join(element.text_content().split())
+    if not text:
+        images = [img.get("alt", "") for img in element.iter("img")]
+        text = " ".join(" ".join(images).split())
+    label = element.get("aria-label", "").strip()
+    if label:
+        text = " ".join(label.split())
+    return text[:TEXT_LIMIT]
+
+
+def _skipped(element: lxml.html.HtmlElement) -> bool:
+    node: lxml.html.HtmlElement | None = element
+    while node is not None:
+        if node.get("data-linkgate") == "skip":
+            return True
+        node = node.getparent()
+    return False
+
+
+def read_page(
+    content: bytes, page_url: str, *, charset: str | None = None, sort_query: bool = False
+) -> PageReading:
+    """The links of a page (``a`` and ``area`` with an http(s) ``href``), in document order."""
+    parser = lxml.html.HTMLParser(encoding=charset, recover=True, no_network=True, remove_comments=True)
+    try:
+        root = lxml.html.document_fromstring(content, parser=parser) if content.strip() else None
+    except (lxml.etree.ParserError, ValueError, LookupError):
+        root = None
+    if root is None:
+        return PageReading((), False, "", "", False)
+    base = page_url
+    for element in root.iter("base"):
+        href = element.get("href")
+        if href:
+            base = resolve_web_link(href, page_url) or page_url
+            break
+    has_dropin = any(
+        ada_url.URL(src, page_url).pathname.endswith("/linkgate.js")
+        for src in (script.get("src", "") for script in root.iter("script"))
+        if src and ada_url.URL.can_parse(src, page_url)
+    )
+    nofollow = any(
+        "nofollow" in (meta.get("content", "").lower())
+        for meta in root.iter("meta")
+        if meta.get("name", "").lower() == "robots"
+    )
+    links: list[PageLink] = []
+    for element in root.iter("a", "area"):
+        href = element.get("href")
+        if href is None:
+            continue
+        url = resolve_web_link(href, base)
+        if url is None:
+            continue
+        rel = element.get("rel", "").lower().split()
+        blank = element.get("target", "").strip().lower() == "_blank"
+        links.append(
+            PageLink(
+                url=normalise(url, sort_query=sort_query),
+                line=element.sourceline or 0,
+                text=_text_of(element),
+                target_blank_unsafe=blank and "noopener" not in rel and "noreferrer" not in rel,
+                skipped_by_dropin=_skipped(element),
+            )
+        )
+    title = next((" ".join(t.text_content().split()) for t in root.iter("title")), "")
+    heading = next((" ".join(h.text_content().split()) for h in root.iter("h1")), "")
+    return PageReading(tuple(links), has_dropin, title[:TEXT_LIMIT], heading[:TEXT_LIMIT], nofollow)

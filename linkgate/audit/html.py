@@ -1,0 +1,47 @@
+"""``report.html``: the audit report as one self-contained, accessible page that works offline.
+
+No external assets: the stylesheet and a small script are inline (the file is opened from disk, never
+served by linkgate, so the gate's CSP does not apply). Without JavaScript every table is there in full;
+the script only adds sorting, filtering and a count of the rows shown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+__all__ = ["render_html"]
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _templates() -> Path:
+    inside = PACKAGE_DIR / "templates"
+    return inside if inside.is_dir() else PACKAGE_DIR.parent / "templates"
+
+
+_ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(_templates())),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+PROBLEM_LABELS = {
+    "broken": "Broken",
+    "unverified": "Could not verify",
+    "soft_404": "Looks missing",
+    "insecure": "Insecure",
+    "blocked": "Blocked",
+    "bypass": "Bypasses the gate",
+    "no_privacy": "No privacy policy",
+    "link_text": "Unhelpful link text",
+    "target_blank": "New window without noopener",
+}
+
+
+def render_html(report: dict[str, Any]) -> str:
+    return _ENVIRONMENT.get_template("audit/report.html").render(report=report, labels=PROBLEM_LABELS)

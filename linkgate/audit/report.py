@@ -1,0 +1,265 @@
+"""The audit's reports: one JSON document (``report.json``, schema in docs/audit.md), and from it
+``links.csv`` and the self-contained ``report.html``.
+
+Everything is built from :func:`build_report`'s document, so the three formats always agree. Values
+that came from other sites (link text, addresses, error messages) are untrusted: the HTML template
+escapes them, and the CSV neutralises cells that a spreadsheet would run as a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from linkgate.audit.checks import PROBLEMS, verdict
+from linkgate.audit.crawl import AuditResult, LinkRecord
+from linkgate.audit.extract import link_text_problem
+from linkgate.urls import parse_destination
+
+__all__ = ["FORMATS", "SCHEMA_VERSION", "build_report", "problem_keys", "write_reports"]
+
+SCHEMA_VERSION = 1
+FORMATS = ("html", "csv", "json")
+APPEARANCE_PROBLEMS = ("bypass", "link_text", "target_blank")
+WORST_PAGES = 10
+CSV_COLUMNS = (
+    "page",
+    "line",
+    "link_text",
+    "url",
+    "internal",
+    "category",
+    "action",
+    "flags",
+    "routed",
+    "status",
+    "final_url",
+    "redirects",
+    "https",
+    "privacy_url",
+    "problems",
+    "error",
+)
+
+
+def _iso(value: Any) -> str:
+    return str(value.isoformat(timespec="seconds"))
+
+
+def _link_json(record: LinkRecord, pages: list[str], county: bool) -> dict[str, Any]:
+    problems = record.problems(county)
+    link_level = [problem for problem in problems if problem not in APPEARANCE_PROBLEMS]
+    outbound = not record.internal and not county
+    appearances = []
+    for appearance in record.appearances:
+        own = list(link_level)
+        if outbound and not appearance.routed:
+            own.append("bypass")
+        if link_text_problem(appearance.text):
+            own.append("link_text")
+        if appearance.target_blank_unsafe:
+            own.append("target_blank")
+        appearances.append(
+            {
+                "page": pages[appearance.page],
+                "line": appearance.line,
+                "text": appearance.text,
+                "text_problem": link_text_problem(appearance.text),
+                "routed": appearance.routed or None,
+                "problems": own,
+            }
+        )
+    answer = record.answer
+    final_url = answer.final_url if answer is not None else record.url
+    privacy = record.privacy
+    state = verdict(answer)
+    routed = {bool(a.routed) for a in record.appearances}
+    return {
+        "url": record.url,
+        "internal": record.internal,
+        "category": record.category,
+        "action": record.action,
+        "flags": list(record.flags),
+        "rule": record.rule,
+        "routed": "all" if routed == {True} else "some" if routed == {True, False} else "none",
+        "checked": answer is not None,
+        "skipped": record.skipped or None,
+        "method": answer.method if answer is not None else None,
+        "status": answer.status if answer is not None else None,
+        "verdict": state.state,
+        "error": (answer.error if answer is not None else None) or None,
+        "reason": answer.reason if answer is not None else None,
+        "attempts": answer.attempts if answer is not None else 0,
+        "redirects": [{"url": hop.url, "status": hop.status} for hop in answer.redirects] if answer else [],
+        "final_url": final_url,
+        "final_host": parse_destination(final_url).host,
+        "https": final_url.startswith("https://") and record.url.startswith("https://"),
+        "soft_404": record.soft_404,
+        "privacy_status": privacy.status if privacy is not None else None,
+        "privacy_url": privacy.privacy_url if privacy is not None else None,
+        "problems": problems,
+        "appearances": appearances,
+    }
+
+
+def build_report(result: AuditResult) -> dict[str, Any]:
+    """The whole run as one JSON-ready document (``schema_version`` 1, see docs/audit.md)."""
+    options = result.options
+    page_urls = [page.url for page in result.pages]
+    links = []
+    for record in result.links.values():
+        if not record.appearances:
+            continue
+        county = record.category == "county"
+        links.append(_link_json(record, page_urls, county))
+    links.sort(key=lambda link: (not link["problems"], link["url"]))
+    counts: Counter[str] = Counter()
+    for link in links:
+        counts.update(link["problems"])
+    per_page: Counter[str] = Counter()
+    for link in links:
+        for appearance in link["appearances"]:
+            per_page[appearance["page"]] += len(appearance["problems"])
+    pages = []
+    for page in result.pages:
+        answer = page.answer
+        pages.append(
+            {
+                "url": page.url,
+                "depth": page.depth,
+                "status": answer.status if answer is not None else None,
+                "final_url": answer.final_url if answer is not None else None,
+                "error": answer.error if answer is not None else None,
+                "verdict": verdict(answer).state,
+                "content_type": answer.content_type if answer is not None else None,
+                "soft_404": page.soft_404,
+                "links": page.links,
+                "problems": per_page.get(page.url, 0),
+                "rendered": page.rendered,
+            }
+        )
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": "linkgate audit",
+        "start_url": options.start_url,
+        "started_at": _iso(result.started_at),
+        "finished_at": _iso(result.finished_at),
+        "duration_seconds": round((result.finished_at - result.started_at).total_seconds(), 3),
+        "partial": result.partial,
+        "notes": list(result.notes),
+        "options": {
+            "max_pages": options.max_pages,
+            "max_depth": options.max_depth,
+            "concurrency": options.concurrency,
+            "per_host": options.per_host,
+            "delay": options.delay,
+            "include": list(options.include),
+            "exclude": list(options.exclude),
+            "same_site": options.same_site,
+            "check_external": options.check_external,
+            "check_privacy": options.check_privacy,
+            "timeout": options.timeout,
+            "user_agent": options.user_agent,
+            "ignore_robots": options.ignore_robots,
+            "sort_query": options.sort_query,
+            "render": options.render,
+        },
+        "county_domains": list(result.county_domains),
+        "totals": {
+            "pages": len(pages),
+            "pages_read": sum(1 for page in result.pages if page.answer is not None),
+            "links": len(links),
+            "outbound": sum(1 for link in links if not link["internal"]),
+            "internal": sum(1 for link in links if link["internal"]),
+            "appearances": sum(len(link["appearances"]) for link in links),
+            "with_problems": sum(1 for link in links if link["problems"]),
+            "requests": result.requests,
+            "peak_connections": result.peak_connections,
+        },
+        "problems": {code: counts.get(code, 0) for code in PROBLEMS},
+        "problem_text": dict(PROBLEMS),
+        "worst_pages": [
+            {"url": url, "problems": count}
+            for url, count in sorted(per_page.items(), key=lambda item: (-item[1], item[0]))[:WORST_PAGES]
+            if count
+        ],
+        "pages": pages,
+        "links": links,
+    }
+
+
+def problem_keys(report: dict[str, Any]) -> set[tuple[str, str]]:
+    """Each (address, problem) pair of a report: what two runs are compared on."""
+    return {(link["url"], problem) for link in report["links"] for problem in link["problems"]}
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text  # a spreadsheet would run it as a formula
+    return text
+
+
+def csv_text(report: dict[str, Any]) -> str:
+    """``links.csv``: one row per appearance of a link on a page."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for link in report["links"]:
+        for appearance in link["appearances"]:
+            row = {
+                "page": appearance["page"],
+                "line": appearance["line"],
+                "link_text": appearance["text"],
+                "url": link["url"],
+                "internal": "yes" if link["internal"] else "no",
+                "category": link["category"],
+                "action": link["action"],
+                "flags": " ".join(link["flags"]),
+                "routed": appearance["routed"] or "",
+                "status": link["status"] if link["status"] is not None else "",
+                "final_url": link["final_url"],
+                "redirects": " ".join(f"{hop['status']} {hop['url']}" for hop in link["redirects"]),
+                "https": "yes" if link["https"] else "no",
+                "privacy_url": link["privacy_url"] or "",
+                "problems": " ".join(appearance["problems"]),
+                "error": link["error"] or "",
+            }
+            writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
+    return out.getvalue()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_reports(report: dict[str, Any], directory: Path, formats: Iterable[str]) -> list[Path]:
+    """Write the chosen formats into ``directory`` (each file replaced atomically); the files written."""
+    written = []
+    for kind in formats:
+        if kind == "json":
+            path, text = directory / "report.json", json.dumps(report, indent=1, ensure_ascii=False) + "\n"
+        elif kind == "csv":
+            path, text = directory / "links.csv", csv_text(report)
+        else:
+            from linkgate.audit.html import render_html
+
+            path, text = directory / "report.html", render_html(report)
+        _write_atomically(path, text)
+        written.append(path)
+    return written

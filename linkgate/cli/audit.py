@@ -1,0 +1,380 @@
+"""``linkgate audit START_URL``: crawl the County's site and report every link on it.
+
+Writes ``report.html``, ``links.csv`` and ``report.json`` into ``--out``, stores the run in the
+database, prints what changed since the last run, and with ``--fail-on`` exits 1 when a problem of
+those kinds is found (for scheduled checks). Bad input exits 2 with one line, as every command does.
+Ctrl-C stops the crawl and still writes the report, marked partial; a second Ctrl-C stops at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from linkgate.audit import (
+    FORMATS,
+    PROBLEMS,
+    AuditOptions,
+    AuditResult,
+    Crawler,
+    Progress,
+    build_report,
+    diff_runs,
+    save_run,
+    write_reports,
+)
+from linkgate.cli import cli_actor, current_settings, fail, friendly, main
+from linkgate.config import Settings
+from linkgate.errors import InvalidDestination, LinkgateError, StoreUnavailable
+from linkgate.fetch import DEFAULT_USER_AGENT
+from linkgate.sites import Freshness, SiteFacts, facts_from_row
+from linkgate.store import now
+from linkgate.urls import parse_destination
+
+
+def _split(value: str, allowed: tuple[str, ...], option: str) -> tuple[str, ...]:
+    items = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    unknown = [item for item in items if item not in allowed]
+    if unknown:
+        fail(f"{option}: unknown value {unknown[0]!r}; choose from {', '.join(allowed)}")
+    return items
+
+
+def _writable(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        fail(f"cannot write the report into {directory}: {error.strerror or error}")
+
+
+def _patterns(values: tuple[str, ...], option: str) -> tuple[str, ...]:
+    for value in values:
+        try:
+            re.compile(value)
+        except re.error as error:
+            fail(f"{option} {value!r} is not a valid regular expression ({error})")
+    return values
+
+
+@main.command("audit")
+@click.argument("start_url")
+@click.option("--max-pages", default=500, show_default=True, help="Read at most this many pages.")
+@click.option(
+    "--max-depth", default=10, show_default=True, help="Follow links at most this many clicks deep."
+)
+@click.option("--concurrency", default=8, show_default=True, help="Connections open at once, in all.")
+@click.option("--per-host", default=4, show_default=True, help="Connections open at once to one site.")
+@click.option(
+    "--delay",
+    default=0.0,
+    show_default=True,
+    help="Seconds between two requests to one site (robots.txt's Crawl-delay raises it).",
+)
+@click.option(
+    "--include", multiple=True, help="Only read pages whose address matches this regular expression."
+)
+@click.option(
+    "--exclude", multiple=True, help="Do not read pages whose address matches this regular expression."
+)
+@click.option(
+    "--same-site",
+    is_flag=True,
+    help="Read pages on every County domain (county.domains), not only the start address's host.",
+)
+@click.option(
+    "--out",
+    "out",
+    default="linkgate-audit",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the report files.",
+)
+@click.option(
+    "--format",
+    "formats",
+    default="html,csv,json",
+    show_default=True,
+    help="Which reports to write: html, csv, json (comma-separated).",
+)
+@click.option(
+    "--check-external/--no-check-external",
+    default=True,
+    show_default=True,
+    help="Check that off-site links work.",
+)
+@click.option(
+    "--check-privacy/--no-check-privacy",
+    default=True,
+    show_default=True,
+    help="Look up each destination site's privacy policy (through the site cache).",
+)
+@click.option("--timeout", default=15.0, show_default=True, help="Seconds to wait for one answer.")
+@click.option(
+    "--retries",
+    default=2,
+    show_default=True,
+    help="Retries of a timeout, a refused connection, 429 or 5xx, with backoff.",
+)
+@click.option("--user-agent", default=DEFAULT_USER_AGENT, show_default=False, help="The User-Agent to send.")
+@click.option(
+    "--ignore-robots", is_flag=True, help="Read pages robots.txt forbids; only for the County's own site."
+)
+@click.option("--sort-query", is_flag=True, help="Treat addresses whose query differs only in order as one.")
+@click.option(
+    "--render",
+    is_flag=True,
+    help="Load pages in headless Chromium, to find links added by JavaScript (slower).",
+)
+@click.option(
+    "--fail-on",
+    "fail_on",
+    default="",
+    help="Exit 1 when a problem of these kinds is found, such as broken,bypass (for scheduled checks).",
+)
+@click.option(
+    "--store/--no-store",
+    "keep",
+    default=True,
+    show_default=True,
+    help="Record the run in the database (for the console and the next run's comparison).",
+)
+@friendly
+def audit(
+    start_url: str,
+    max_pages: int,
+    max_depth: int,
+    concurrency: int,
+    per_host: int,
+    delay: float,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    same_site: bool,
+    out: Path,
+    formats: str,
+    check_external: bool,
+    check_privacy: bool,
+    timeout: float,
+    retries: int,
+    user_agent: str,
+    ignore_robots: bool,
+    sort_query: bool,
+    render: bool,
+    fail_on: str,
+    keep: bool,
+) -> None:
+    """Crawl the County's site from START_URL and report every link: broken, insecure, blocked, not
+    routed through the gate, without a privacy policy, with unhelpful text."""
+    if not re.match(r"(?i)^https?://", start_url.strip()):
+        fail(f"the start address must begin with http:// or https:// (got {start_url!r})")
+    try:
+        start = parse_destination(start_url.strip())
+    except InvalidDestination as error:
+        fail(f"the start address is not valid: {error}")
+        return
+    for name, value, low in (
+        ("--max-pages", max_pages, 1),
+        ("--max-depth", max_depth, 0),
+        ("--concurrency", concurrency, 1),
+        ("--per-host", per_host, 1),
+        ("--retries", retries, 0),
+    ):
+        if value < low:
+            fail(f"{name} must be at least {low}, not {value}")
+    if delay < 0 or timeout <= 0:
+        fail("--delay cannot be negative and --timeout must be more than 0 seconds")
+    if per_host > concurrency:
+        fail(f"--per-host ({per_host}) cannot be more than --concurrency ({concurrency})")
+    kinds = _split(formats, FORMATS, "--format")
+    if not kinds:
+        fail("--format names no report; choose from html, csv, json")
+    failing = _split(fail_on, tuple(PROBLEMS), "--fail-on")
+    settings = current_settings()
+    from linkgate.classify import is_under
+
+    is_county = not start.is_ip and is_under(start.host.rstrip("."), settings.county_domains)
+    if ignore_robots and not is_county:
+        fail(
+            f"--ignore-robots is only for the County's own site ({', '.join(settings.county_domains)}); "
+            f"{start.host} is not one"
+        )
+    if same_site and not is_county:
+        fail(f"--same-site reads every County domain, but {start.host} is not under one of them")
+    if render:
+        try:
+            import playwright  # noqa: F401
+        except ImportError:
+            fail("--render needs Playwright and Chromium (pip install playwright)")
+    _writable(out)
+    options = AuditOptions(
+        start_url=start.href,
+        max_pages=max_pages,
+        max_depth=max_depth,
+        concurrency=concurrency,
+        per_host=per_host,
+        delay=delay,
+        include=_patterns(include, "--include"),
+        exclude=_patterns(exclude, "--exclude"),
+        same_site=same_site,
+        check_external=check_external,
+        check_privacy=check_privacy and check_external,
+        timeout=timeout,
+        user_agent=user_agent,
+        retries=retries,
+        ignore_robots=ignore_robots,
+        sort_query=sort_query,
+        render=render,
+    )
+    result, store = _run(settings, options)
+    _check_start(result)
+    report = build_report(result)
+    written = write_reports(report, out, kinds)
+    _summarise(report, written)
+    if keep and store is not None:
+        try:
+            run_id = save_run(store, report, out.resolve(), cli_actor())
+            run = store.get_audit_run(run_id)
+            if run is not None:
+                change = diff_runs(store, run)
+                if change.previous is None:
+                    click.echo(
+                        f"Run {run_id} stored; no earlier complete run of {options.start_url} to compare."
+                    )
+                else:
+                    click.echo(
+                        f"Run {run_id} stored. Since run {change.previous.id}: {len(change.new)} new "
+                        f"problem(s), {len(change.fixed)} fixed."
+                    )
+        except StoreUnavailable as error:
+            click.echo(f"linkgate: warning: the run was not stored: {error}", err=True)
+    if result.partial:
+        click.echo("The crawl was interrupted: the report is partial.", err=True)
+        sys.exit(130)
+    found = [code for code in failing if report["problems"].get(code)]
+    if found:
+        click.echo(
+            "linkgate: audit found " + ", ".join(f"{report['problems'][code]} {code}" for code in found),
+            err=True,
+        )
+        sys.exit(1)
+
+
+def _run(settings: Settings, options: AuditOptions) -> tuple[AuditResult, Any]:
+    from linkgate.web.runtime import Runtime
+
+    runtime = Runtime(settings)
+    freshness = Freshness(
+        found=timedelta(seconds=settings.found_ttl),
+        none=timedelta(seconds=settings.not_found_ttl),
+        error=timedelta(seconds=settings.error_ttl),
+    )
+
+    def privacy(key: str) -> SiteFacts | None:
+        """The site cache's facts for ``key``: the stored ones while fresh, else a lookup stored for /go."""
+        try:
+            row = runtime.store.get_site(key)
+            if row is not None and (row.override_url or row.override_none):
+                return facts_from_row(row)
+            expires = freshness.expires(row) if row is not None else None
+            if row is not None and expires is not None and expires > now():
+                return facts_from_row(row)
+            return runtime.sites.refresh(key, force=True)
+        except (LinkgateError, OSError):
+            return None
+
+    address = parse_destination(settings.public_url)
+    gate = f"{address.scheme}://{address.host}" + (f":{address.port}" if address.port else "") + "/go"
+    renderer = None
+    if options.render:
+        from linkgate.audit.render import Renderer
+
+        renderer = Renderer()
+    crawler = Crawler(
+        options,
+        policy=runtime.fetch_policy,
+        # The same name lookup as the site cache: names pinned by fetch.resolve, then the system's.
+        resolver=runtime._resolve,
+        classifier=runtime.classifier,
+        gate_prefixes=(gate, gate.replace("https://", "http://", 1)),
+        privacy=privacy if options.check_privacy else None,
+        renderer=renderer,
+    )
+    result = asyncio.run(_crawl(crawler))
+    runtime.counts.flush()
+    return result, runtime.store
+
+
+async def _crawl(crawler: Crawler) -> AuditResult:
+    loop = asyncio.get_running_loop()
+
+    def interrupted() -> None:
+        if crawler.stopping.is_set():
+            os.kill(os.getpid(), signal.SIGTERM)  # a second Ctrl-C: stop now
+        click.echo("\nStopping: writing a partial report (Ctrl-C again to quit at once)...", err=True)
+        crawler.stop()
+
+    loop.add_signal_handler(signal.SIGINT, interrupted)
+    try:
+        if sys.stderr.isatty():
+            return await _with_display(crawler)
+        return await crawler.run()
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+async def _with_display(crawler: Crawler) -> AuditResult:
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
+
+    def view(progress: Progress) -> Table:
+        table = Table.grid(padding=(0, 2))
+        table.add_row(
+            f"pages crawled [bold]{progress.pages}[/]",
+            f"queued [bold]{progress.queued}[/]",
+            f"links checked [bold]{progress.checked}[/]",
+            f"errors [bold]{progress.errors}[/]",
+            f"{progress.rate:.1f}/s",
+        )
+        return table
+
+    with Live(
+        view(crawler.progress), console=Console(stderr=True), refresh_per_second=4, transient=True
+    ) as live:
+        return await crawler.run(lambda progress: live.update(view(progress)))
+
+
+def _check_start(result: AuditResult) -> None:
+    if result.start_error is not None and not result.partial:
+        fail(f"cannot reach {result.options.start_url}: {result.start_error}")
+    if not result.pages:
+        fail(
+            f"robots.txt does not allow crawling {result.options.start_url} (or it is excluded); "
+            f"use --ignore-robots for the County's own site"
+        )
+    answer = result.pages[0].answer
+    if answer is not None and answer.status is None and not result.partial:
+        fail(f"cannot reach {result.options.start_url}: {answer.error}")
+
+
+def _summarise(report: dict[str, Any], written: list[Path]) -> None:
+    totals = report["totals"]
+    click.echo(
+        f"{totals['pages_read']} page(s) read, {totals['links']} link(s) "
+        f"({totals['outbound']} off-site), {totals['with_problems']} with problems."
+    )
+    for code, count in report["problems"].items():
+        if count:
+            click.echo(f"  {code:13} {count}")
+    for path in written:
+        click.echo(f"Wrote {path}")

@@ -1,0 +1,562 @@
+"""The link audit's crawler against real local sites (pytest-httpserver on 127.0.0.1).
+
+The crawler runs in-process with linkgate's fetch rules: 127.0.0.0/8 is allowed only because each test
+opts in, and names resolve only when a test pins them, so nothing ever leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import ipaddress
+import itertools
+import threading
+import time
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from linkgate.audit import AuditOptions, Crawler, build_report
+from linkgate.audit.checks import is_bot_wall, verdict
+from linkgate.audit.extract import link_text_problem, normalise, read_page
+from linkgate.audit.net import Answer, parse_retry_after
+from linkgate.audit.sitemaps import read_sitemap
+from linkgate.classify import Classifier, RuleSet, make_rule
+from linkgate.config import DEFAULT_ACTIONS
+from linkgate.fetch import FetchPolicy
+from linkgate.sites import SiteFacts
+
+LOCAL = FetchPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),))
+PINNED = {"site.test", "ext.test", "other.test", "www.county.test", "maps.county.test"}
+GATE = ("https://links.county.test/go",)
+
+
+def resolver(host: str) -> list[str]:
+    if host in PINNED:
+        return ["127.0.0.1"]
+    raise OSError(f"{host} is not pinned")
+
+
+def html(body: str, title: str = "A page") -> str:
+    return f"<!doctype html><html><head><title>{title}</title></head><body>\n{body}\n</body></html>"
+
+
+def serve(server: HTTPServer, path: str, body: str, **kwargs: Any) -> None:
+    kwargs.setdefault("content_type", "text/html")
+    server.expect_request(path).respond_with_data(body, **kwargs)
+
+
+def local_server() -> HTTPServer:
+    """A threaded test site (several requests at once, as a real site answers) that 404s the unknown."""
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.no_handler_status_code = 404
+    server.start()
+    return server
+
+
+@pytest.fixture
+def site() -> Any:
+    server = local_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ext() -> Any:
+    server = local_server()
+    yield server
+    server.stop()
+
+
+def run(
+    start: str,
+    *,
+    rules: RuleSet | None = None,
+    privacy: Any = None,
+    policy: FetchPolicy = LOCAL,
+    stop_after: float | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    options.setdefault("timeout", 3.0)
+    options.setdefault("retries", 0)
+    classifier = Classifier(("county.test",), DEFAULT_ACTIONS, rules or RuleSet())
+    crawler = Crawler(
+        AuditOptions(start, **options),
+        policy=policy,
+        resolver=resolver,
+        classifier=classifier,
+        gate_prefixes=GATE,
+        privacy=privacy,
+    )
+
+    async def main() -> Any:
+        if stop_after is not None:
+            asyncio.get_running_loop().call_later(stop_after, crawler.stop)
+        return await crawler.run()
+
+    result = asyncio.run(main())
+    report = build_report(result)
+    report["_peak"] = result.peak_connections
+    return report
+
+
+def link(report: dict[str, Any], url: str) -> dict[str, Any]:
+    for entry in report["links"]:
+        if entry["url"] == url:
+            return entry
+    raise AssertionError(f"{url} not in the report: {[entry['url'] for entry in report['links']]}")
+
+
+def paths(server: HTTPServer, method: str = "GET") -> list[str]:
+    return [request.path for request, _ in server.log if request.method == method]
+
+
+# ---- pure parts ----
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("Click here", "vague"),
+        ("  MORE  ", "vague"),
+        ("Read more…", "vague"),
+        ("aquí", "vague"),
+        ("https://example.org/page", "url"),
+        ("www.example.org", "url"),
+        ("", "empty"),
+        ("Missoula County Parks and Trails", None),
+        ("More about property taxes", None),
+    ],
+)
+def test_link_text_that_does_not_describe_its_link(text, problem):
+    assert link_text_problem(text) == problem
+
+
+def test_links_keep_their_line_text_and_attributes_and_lose_fragments():
+    page = (
+        b"<html><head><base href='/sub/'></head><body>\n"
+        b"<p><a href='a.html#top'>Alpha</a></p>\n\n"
+        b"<a href='mailto:x@y.org'>mail</a><a href='javascript:void(0)'>js</a>\n"
+        b"<a href='https://ext.test/?b=2&a=1' target='_blank'><img alt='Ext logo'></a>\n"
+        b"<a href='https://ext.test/' target='_blank' rel='noreferrer'>Ext</a>\n"
+        b"<span data-linkgate='skip'><area href='https://other.test/' aria-label='Other site'></span>\n"
+        b"</body></html>"
+    )
+    reading = read_page(page, "https://site.test/dir/page", sort_query=True)
+    assert [(lnk.url, lnk.line, lnk.text) for lnk in reading.links] == [
+        ("https://site.test/sub/a.html", 2, "Alpha"),
+        ("https://ext.test/?a=1&b=2", 5, "Ext logo"),
+        ("https://ext.test/", 6, "Ext"),
+        ("https://other.test/", 7, "Other site"),
+    ]
+    assert [lnk.target_blank_unsafe for lnk in reading.links] == [False, True, False, False]
+    assert [lnk.skipped_by_dropin for lnk in reading.links] == [False, False, False, True]
+
+
+def test_normalise_follows_the_url_standard():
+    assert normalise("HTTP://Site.TEST:80/a/../b?x=1#frag") == "http://site.test/b?x=1"
+    assert normalise("https://site.test/?b=2&a=1", sort_query=True) == "https://site.test/?a=1&b=2"
+    assert normalise("https://site.test/?b=2&a=1") == "https://site.test/?b=2&a=1"
+
+
+def test_sitemaps_plain_gzip_index_and_hostile():
+    urlset = (
+        b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        b"<url><loc>https://site.test/a</loc></url><url><loc> /b </loc></url>"
+        b"<url><loc>javascript:alert(1)</loc></url></urlset>"
+    )
+    assert read_sitemap(urlset, "https://site.test/sitemap.xml").pages == (
+        "https://site.test/a",
+        "https://site.test/b",
+    )
+    assert read_sitemap(gzip.compress(urlset), "https://site.test/s.xml.gz").pages[0] == "https://site.test/a"
+    index = b"<sitemapindex><sitemap><loc>https://site.test/s1.xml</loc></sitemap></sitemapindex>"
+    assert read_sitemap(index, "https://site.test/").sitemaps == ("https://site.test/s1.xml",)
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE u [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
+        b"<urlset><url><loc>https://site.test/&b;</loc></url></urlset>"
+    )
+    assert all(len(page) < 100 for page in read_sitemap(bomb, "https://site.test/").pages)
+    assert read_sitemap(b"not xml at all", "https://site.test/").pages == ()
+    assert read_sitemap(gzip.compress(b"x" * 1000), "https://site.test/", max_bytes=10).pages == ()
+
+
+def test_retry_after_in_seconds_and_as_a_date():
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+def test_refusals_are_could_not_verify_and_errors_are_broken():
+    assert verdict(Answer("u", "u", status=403)).state == "unverified"
+    assert verdict(Answer("u", "u", status=429)).state == "unverified"
+    wall = Answer("u", "u", status=503, content=b"<title>Just a moment...</title>")
+    assert is_bot_wall(wall) and verdict(wall).state == "unverified"
+    assert verdict(Answer("u", "u", status=503)).state == "broken"
+    assert verdict(Answer("u", "u", status=404)).state == "broken"
+    assert verdict(Answer("u", "u", reason="dns", error="no such name")).state == "broken"
+    assert verdict(Answer("u", "u", reason="ssrf_refused", error="private")).state == "refused"
+    assert verdict(Answer("u", "u", status=200)).state == "ok"
+
+
+# ---- crawling real local sites ----
+
+
+def test_robots_rules_are_honoured_and_disallowed_pages_never_requested(site):
+    base = f"http://site.test:{site.port}"
+    serve(site, "/robots.txt", "User-agent: *\nDisallow: /private\n", content_type="text/plain")
+    serve(site, "/", html('<a href="/open">Open page</a> <a href="/private/secret">Secret page</a>'))
+    serve(site, "/open", html("<p>open</p>"))
+    serve(site, "/private/secret", html("<p>secret</p>"))
+    report = run(base + "/")
+    assert "/private/secret" not in paths(site) + paths(site, "HEAD")
+    assert link(report, base + "/private/secret")["skipped"].startswith("not checked: robots.txt")
+    assert link(report, base + "/open")["verdict"] == "ok"
+
+
+def test_ignore_robots_reads_every_page(site):
+    base = f"http://site.test:{site.port}"
+    serve(site, "/robots.txt", "User-agent: *\nDisallow: /\n", content_type="text/plain")
+    serve(site, "/", html('<a href="/a">Page A</a>'))
+    serve(site, "/a", html("<p>a</p>"))
+    run(base + "/", ignore_robots=True)
+    assert "/a" in paths(site)
+    assert "/robots.txt" not in paths(site)
+
+
+def test_crawl_delay_spaces_requests_to_one_host(site):
+    base = f"http://site.test:{site.port}"
+    serve(site, "/robots.txt", "User-agent: *\nCrawl-delay: 0.3\n", content_type="text/plain")
+    serve(site, "/", html("".join(f'<a href="/p{i}">Page {i}</a>' for i in range(3))))
+    stamps: list[float] = []
+    for i in range(3):
+        site.expect_request(f"/p{i}").respond_with_handler(
+            lambda _r: stamps.append(time.monotonic()) or Response(html("x"), content_type="text/html")
+        )
+    run(base + "/", concurrency=4, per_host=4)
+    stamps.sort()
+    assert len(stamps) == 3
+    assert all(later - earlier >= 0.25 for earlier, later in itertools.pairwise(stamps))
+
+
+def test_an_unreadable_robots_txt_means_nothing_is_crawled(site):
+    base = f"http://site.test:{site.port}"
+    site.expect_request("/robots.txt").respond_with_data("oops", status=500)
+    serve(site, "/", html('<a href="/a">A</a>'))
+    report = run(base + "/")
+    assert report["pages"] == []
+    assert "robots.txt could not be read" in report["notes"][0]
+    assert "/" not in paths(site)
+
+
+def test_sitemaps_from_robots_index_and_gzip_add_pages(site):
+    base = f"http://site.test:{site.port}"
+    serve(site, "/robots.txt", f"User-agent: *\nSitemap: {base}/index.xml\n", content_type="text/plain")
+    serve(
+        site,
+        "/index.xml",
+        f"<sitemapindex><sitemap><loc>{base}/pages.xml.gz</loc></sitemap></sitemapindex>",
+        content_type="application/xml",
+    )
+    site.expect_request("/pages.xml.gz").respond_with_data(
+        gzip.compress(f"<urlset><url><loc>{base}/orphan</loc></url></urlset>".encode()),
+        content_type="application/gzip",
+    )
+    serve(site, "/sitemap.xml", f"<urlset><url><loc>{base}/second</loc></url></urlset>")
+    serve(site, "/", html("<p>no links</p>"))
+    serve(site, "/orphan", html('<a href="/deeper">Deeper page</a>'))
+    serve(site, "/second", html("<p>second</p>"))
+    serve(site, "/deeper", html("<p>deep</p>"))
+    report = run(base + "/")
+    read = {page["url"] for page in report["pages"]}
+    assert {base + "/", base + "/orphan", base + "/second", base + "/deeper"} <= read
+
+
+def test_scope_other_hosts_are_checked_not_crawled_and_patterns_limit_pages(site):
+    base = f"http://site.test:{site.port}"
+    other = f"http://other.test:{site.port}"
+    serve(
+        site,
+        "/",
+        html(
+            f'<a href="/docs/a">Docs A</a> <a href="/news/b">News B</a> <a href="{other}/elsewhere">Other</a>'
+        ),
+    )
+    serve(site, "/docs/a", html('<a href="/docs/c">Docs C</a>'))
+    serve(site, "/docs/c", html("c"))
+    serve(site, "/news/b", html('<a href="/news/hidden">Hidden</a>'))
+    serve(site, "/elsewhere", html('<a href="/never">Never followed</a>'))
+    report = run(base + "/", exclude=("/news/",))
+    read = {page["url"] for page in report["pages"]}
+    assert read == {base + "/", base + "/docs/a", base + "/docs/c"}
+    assert link(report, other + "/elsewhere")["method"] == "HEAD"
+    assert "/never" not in paths(site)
+    assert link(report, base + "/news/b")["skipped"].startswith("not checked: excluded")
+    report = run(base + "/", include=("/docs/",))
+    assert {page["url"] for page in report["pages"]} == {base + "/", base + "/docs/a", base + "/docs/c"}
+
+
+def test_depth_and_page_limits(site):
+    base = f"http://site.test:{site.port}"
+    for i in range(6):
+        serve(site, f"/{i}" if i else "/", html(f'<a href="/{i + 1}">Next page {i + 1}</a>'))
+    report = run(base + "/", max_depth=2)
+    assert {page["depth"] for page in report["pages"]} == {0, 1, 2}
+    assert link(report, base + "/3")["method"] == "HEAD"  # beyond the depth: checked, not read
+    report = run(base + "/", max_pages=2)
+    assert len(report["pages"]) == 2
+
+
+def test_redirect_chains_loops_and_insecure_redirects(site, ext):
+    base = f"http://site.test:{site.port}"
+    e = f"http://ext.test:{ext.port}"
+    serve(
+        site, "/", html(f'<a href="{e}/r1">Chain</a> <a href="{e}/loop">Loop</a> <a href="{e}/far">Far</a>')
+    )
+    ext.expect_request("/r1").respond_with_data("", status=301, headers={"Location": "/r2"})
+    ext.expect_request("/r2").respond_with_data("", status=302, headers={"Location": f"{e}/final"})
+    ext.expect_request("/final").respond_with_data(html("final"), content_type="text/html")
+    ext.expect_request("/loop").respond_with_data("", status=302, headers={"Location": "/loop2"})
+    ext.expect_request("/loop2").respond_with_data("", status=302, headers={"Location": "/loop"})
+    for i in range(12):
+        ext.expect_request(f"/far{i or ''}").respond_with_data(
+            "", status=302, headers={"Location": f"/far{i + 1}"}
+        )
+    report = run(base + "/")
+    chain = link(report, e + "/r1")
+    assert chain["status"] == 200
+    assert [(hop["status"], hop["url"]) for hop in chain["redirects"]] == [(301, e + "/r1"), (302, e + "/r2")]
+    assert chain["final_url"] == e + "/final"
+    assert chain["final_host"] == "ext.test"
+    assert "insecure" in chain["problems"]
+    loop = link(report, e + "/loop")
+    assert loop["reason"] == "redirect_loop" and "broken" in loop["problems"]
+    assert link(report, e + "/far")["reason"] == "too_many_redirects"
+
+
+def test_timeouts_and_transient_failures_are_retried_with_backoff_and_retry_after(site, ext):
+    base = f"http://site.test:{site.port}"
+    e = f"http://ext.test:{ext.port}"
+    serve(
+        site,
+        "/",
+        html(f'<a href="{e}/slow">Slow</a> <a href="{e}/flaky">Flaky</a> <a href="{e}/busy">Busy</a>'),
+    )
+    ext.expect_request("/slow").respond_with_handler(lambda _r: time.sleep(1.5) or Response("late"))
+    flaky = {"calls": 0}
+
+    def flaky_handler(_request: Request) -> Response:
+        flaky["calls"] += 1
+        return (
+            Response("down", status=503)
+            if flaky["calls"] <= 2
+            else Response(html("up"), content_type="text/html")
+        )
+
+    ext.expect_request("/flaky").respond_with_handler(flaky_handler)
+    busy: list[float] = []
+
+    def busy_handler(_request: Request) -> Response:
+        busy.append(time.monotonic())
+        if len(busy) == 1:
+            return Response("slow down", status=429, headers={"Retry-After": "1"})
+        return Response("", status=200)
+
+    ext.expect_request("/busy").respond_with_handler(busy_handler)
+    report = run(base + "/", timeout=0.7, retries=2)
+    slow = link(report, e + "/slow")
+    assert slow["reason"] == "timeout" and "broken" in slow["problems"]
+    assert slow["attempts"] >= 3
+    flaky_link = link(report, e + "/flaky")
+    assert flaky_link["status"] == 200 and flaky_link["problems"] == ["insecure", "bypass"]
+    assert link(report, e + "/busy")["status"] == 200
+    assert busy[1] - busy[0] >= 0.95  # Retry-After: 1 was honoured
+
+
+def test_a_retry_after_longer_than_we_wait_is_reported_as_could_not_verify(site, ext):
+    base = f"http://site.test:{site.port}"
+    e = f"http://ext.test:{ext.port}"
+    serve(site, "/", html(f'<a href="{e}/later">Later</a>'))
+    ext.expect_request("/later").respond_with_data("", status=429, headers={"Retry-After": "3600"})
+    started = time.monotonic()
+    report = run(base + "/", retries=3)
+    assert time.monotonic() - started < 3
+    assert "unverified" in link(report, e + "/later")["problems"]
+
+
+def test_each_external_link_is_checked_once_head_then_get_when_head_is_refused(site, ext):
+    base = f"http://site.test:{site.port}"
+    e = f"http://ext.test:{ext.port}"
+    pages = "".join(f'<a href="/p{i}">Page {i}</a>' for i in range(5))
+    serve(site, "/", html(pages + f'<a href="{e}/shared">Shared</a>'))
+    for i in range(5):
+        serve(site, f"/p{i}", html(f'<a href="{e}/shared">Shared link</a> <a href="{e}/nohead">No HEAD</a>'))
+    ext.expect_request("/shared", method="HEAD").respond_with_data("", status=200)
+    ext.expect_request("/nohead", method="HEAD").respond_with_data("", status=405)
+    ext.expect_request("/nohead", method="GET").respond_with_data(html("fine"), content_type="text/html")
+    report = run(base + "/")
+    assert paths(ext, "HEAD").count("/shared") == 1
+    assert paths(ext, "GET").count("/shared") == 0
+    assert len(link(report, e + "/shared")["appearances"]) == 6
+    nohead = link(report, e + "/nohead")
+    assert nohead["method"] == "GET" and nohead["status"] == 200
+    assert paths(ext, "HEAD").count("/nohead") == 1 and paths(ext, "GET").count("/nohead") == 1
+
+
+def test_every_problem_kind_is_found_where_it_is_and_nowhere_else(site, ext):
+    base = f"http://site.test:{site.port}"
+    e = f"http://ext.test:{ext.port}"
+    body = "\n".join(
+        [
+            f'<a href="{e}/gone">Gone page</a>',
+            f'<a href="http://nowhere.test:{ext.port}/">Unresolvable site</a>',
+            f'<a href="{e}/forbidden">Members area</a>',
+            f'<a href="{e}/wall">Behind a bot wall</a>',
+            f'<a href="{e}/soft">Soft missing</a>',
+            f'<a href="http://other.test:{ext.port}/blocked">Blocked site</a>',
+            f'<a href="https://links.county.test/go?url={e}/routed">Routed through the gate</a>',
+            f'<a href="{e}/ok">click here</a>',
+            f'<a href="{e}/ok" target="_blank">County partner page</a>',
+            '<a href="/missing">Missing County page</a>',
+            '<a href="/fine">Fine County page</a>',
+        ]
+    )
+    serve(site, "/", html(body))
+    serve(site, "/fine", html("<h1>Fine</h1>"))
+    ext.expect_request("/gone").respond_with_data("no", status=404)
+    ext.expect_request("/forbidden").respond_with_data("no", status=403)
+    ext.expect_request("/wall").respond_with_data(
+        "<title>Just a moment...</title>", status=503, headers={"cf-mitigated": "challenge"}
+    )
+    ext.expect_request("/soft", method="HEAD").respond_with_data("", status=404)
+    ext.expect_request("/soft").respond_with_data(
+        html("<h1>Sorry</h1>", title="Page Not Found"), content_type="text/html"
+    )
+    ext.expect_request("/routed").respond_with_data(html("ok"), content_type="text/html")
+    ext.expect_request("/ok").respond_with_data(html("ok"), content_type="text/html")
+    rules = RuleSet([make_rule("other.test", "block")], 2)
+
+    def privacy(key: str) -> SiteFacts:
+        return SiteFacts(host=key, status="none")
+
+    report = run(base + "/", rules=rules, privacy=privacy)
+    expected = {
+        e + "/gone": {"broken", "insecure", "bypass"},
+        f"http://nowhere.test:{ext.port}/": {"broken", "insecure", "bypass"},
+        e + "/forbidden": {"unverified", "insecure", "bypass"},
+        e + "/wall": {"unverified", "insecure", "bypass"},
+        e + "/soft": {"soft_404", "insecure", "bypass", "no_privacy"},
+        f"http://other.test:{ext.port}/blocked": {"insecure", "blocked", "bypass"},  # and not requested
+        e + "/routed": {"insecure", "no_privacy"},
+        e + "/ok": {"insecure", "bypass", "no_privacy", "link_text", "target_blank"},
+        base + "/missing": {"broken", "insecure"},
+        base + "/fine": {"insecure"},
+    }
+    for url, problems in expected.items():
+        assert set(link(report, url)["problems"]) == problems, url
+    assert link(report, e + "/routed")["routed"] == "all"
+    ok = link(report, e + "/ok")
+    assert [(a["line"], a["text"], sorted(a["problems"])) for a in ok["appearances"]] == [
+        (9, "click here", ["bypass", "insecure", "link_text", "no_privacy"]),
+        (10, "County partner page", ["bypass", "insecure", "no_privacy", "target_blank"]),
+    ]
+    blocked = link(report, f"http://other.test:{ext.port}/blocked")
+    assert blocked["category"] == "blocked" and blocked["rule"] == "*.other.test"
+    assert not blocked["checked"] and "/blocked" not in paths(ext) + paths(ext, "HEAD")
+    assert report["problems"]["broken"] == 3
+    assert report["worst_pages"][0]["url"] == base + "/"
+
+
+def test_the_drop_in_script_routes_a_pages_off_site_links_except_skipped_ones(site, ext):
+    base = f"http://site.test:{site.port}"
+    e = f"http://ext.test:{ext.port}"
+    serve(
+        site,
+        "/",
+        html(
+            '<script src="https://links.county.test/static/linkgate.js" defer></script>'
+            f'<a href="{e}/a">Partner A</a><p data-linkgate="skip"><a href="{e}/b">Partner B</a></p>'
+        ),
+    )
+    ext.expect_request("/a").respond_with_data("", status=200)
+    ext.expect_request("/b").respond_with_data("", status=200)
+    report = run(base + "/")
+    assert link(report, e + "/a")["appearances"][0]["routed"] == "drop-in script"
+    assert "bypass" not in link(report, e + "/a")["problems"]
+    assert "bypass" in link(report, e + "/b")["problems"]
+
+
+def test_county_links_never_bypass_and_no_external_check_when_asked(site):
+    base = f"http://www.county.test:{site.port}"
+    serve(
+        site,
+        "/",
+        html(
+            f'<a href="http://maps.county.test:{site.port}/m">County maps</a><a href="https://ext.test/x">Ext</a>'
+        ),
+    )
+    site.expect_request("/m").respond_with_data("", status=200)
+    report = run(base + "/", check_external=False)
+    maps = link(report, f"http://maps.county.test:{site.port}/m")
+    assert maps["internal"] and "bypass" not in maps["problems"] and maps["status"] == 200
+    external = link(report, "https://ext.test/x")
+    assert not external["checked"] and "bypass" in external["problems"]
+
+
+def test_same_site_reads_every_county_host(site):
+    base = f"http://www.county.test:{site.port}"
+    maps = f"http://maps.county.test:{site.port}"
+    serve(site, "/", html(f'<a href="{maps}/m">County maps</a>'))
+    serve(site, "/m", html('<a href="/deep">Deep county page</a>'))
+    serve(site, "/deep", html("deep"))
+    report = run(base + "/", same_site=True)
+    assert {page["url"] for page in report["pages"]} == {base + "/", maps + "/m", maps + "/deep"}
+
+
+def test_connections_never_exceed_the_caps(site):
+    base = f"http://site.test:{site.port}"
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0}
+
+    def slow(_request: Request) -> Response:
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.1)
+        with lock:
+            state["now"] -= 1
+        return Response(html("x"), content_type="text/html")
+
+    serve(site, "/", html("".join(f'<a href="/p{i}">Page {i}</a>' for i in range(20))))
+    for i in range(20):
+        site.expect_request(f"/p{i}").respond_with_handler(slow)
+    report = run(base + "/", concurrency=6, per_host=3)
+    assert len(report["pages"]) == 21
+    assert state["peak"] == 3  # per host
+    assert report["_peak"] <= 6
+
+
+def test_private_addresses_are_refused_unless_allowed(site):
+    serve(site, "/", html("<p>never</p>"))
+    # The site's port is allowed, so only the address check stands between the crawler and the site.
+    policy = FetchPolicy(allowed_ports=frozenset({80, 443, site.port}))
+    report = run(f"http://site.test:{site.port}/", policy=policy)
+    assert report["pages"][0]["verdict"] == "refused"
+    assert "not a public internet address" in report["pages"][0]["error"]
+    assert len(site.log) == 0
+
+
+def test_interrupted_runs_are_partial_and_keep_what_they_found(site):
+    base = f"http://site.test:{site.port}"
+    serve(site, "/", html("".join(f'<a href="/p{i}">Page {i}</a>' for i in range(30))))
+    for i in range(30):
+        site.expect_request(f"/p{i}").respond_with_handler(
+            lambda _r: time.sleep(0.2) or Response(html("x"), content_type="text/html")
+        )
+    report = run(base + "/", concurrency=2, per_host=2, stop_after=0.8)
+    assert report["partial"] is True
+    read = [page for page in report["pages"] if page["status"] is not None]
+    assert 1 <= len(read) < 31

@@ -1,0 +1,170 @@
+"""``linkgate audit`` as the webmaster and the weekly timer run it: real processes, real local sites.
+
+The configuration opts in to 127.0.0.0/8 and pins the names used; ``fetch.system_resolver`` is off, so
+nothing leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug import Response
+
+from tests.conftest import LINKGATE
+from tests.test_audit import html, local_server, serve
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture
+def site() -> Any:
+    server = local_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def linkgate(make_server):
+    return make_server(
+        {
+            "county": {"domains": ["county.test"]},
+            "fetch": {
+                "allow_networks": ["127.0.0.0/8"],
+                "resolve": ["www.county.test=127.0.0.1", "ext.test=127.0.0.1"],
+            },
+            "server": {"public_url": "https://links.county.test"},
+        },
+        start=False,
+    )
+
+
+def audit(linkgate, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    return linkgate.cli("audit", *args, check=check)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ftp://www.county.test/"], "must begin with http:// or https://"),
+        (["www.county.test"], "must begin with http:// or https://"),
+        (["http://unpinned.test/"], "cannot reach http://unpinned.test/"),
+        (
+            ["https://www.county.test/", "--per-host", "9", "--concurrency", "2"],
+            "--per-host (9) cannot be more",
+        ),
+        (["https://ext.test/", "--ignore-robots"], "--ignore-robots is only for the County's own site"),
+        (["https://ext.test/", "--same-site"], "--same-site reads every County domain"),
+        (["https://www.county.test/", "--format", "pdf"], "--format: unknown value 'pdf'"),
+        (["https://www.county.test/", "--fail-on", "ugly"], "--fail-on: unknown value 'ugly'"),
+        (["https://www.county.test/", "--max-pages", "0"], "--max-pages must be at least 1"),
+        (["https://www.county.test/", "--include", "("], "is not a valid regular expression"),
+        (["https://www.county.test/", "--out", "/proc/linkgate-audit"], "cannot write the report into"),
+    ],
+)
+def test_bad_input_is_one_line_and_status_2(linkgate, tmp_path, args, message):
+    if "--out" not in args:
+        args = [*args, "--out", str(tmp_path / "out")]
+    result = audit(linkgate, *args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("linkgate: error:")
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_a_site_that_refuses_connections_is_an_error_not_a_traceback(linkgate, tmp_path, site):
+    port = site.port
+    site.stop()
+    result = audit(linkgate, f"http://www.county.test:{port}/", "--out", str(tmp_path), "--retries", "0")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"linkgate: error: cannot reach http://www.county.test:{port}/")
+    site.start()
+
+
+def test_reports_are_written_stored_and_compared_with_the_last_run(linkgate, tmp_path, site):
+    base = f"http://www.county.test:{site.port}"
+    ext = f"http://ext.test:{site.port}"
+    state = {"fixed": False}
+    serve(site, "/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+    site.expect_request("/").respond_with_handler(
+        lambda _r: Response(
+            html(
+                f'<a href="/about">About the County</a>\n<a href="{ext}/partner">click here</a>\n'
+                + ('<a href="/new-page">New page</a>' if state["fixed"] else '<a href="/old">Old page</a>')
+            ),
+            content_type="text/html",
+        )
+    )
+    serve(site, "/about", html("<h1>About</h1>"))
+    serve(site, "/new-page", html("<h1>New</h1>"))
+    site.expect_request("/partner").respond_with_data(
+        html('<a href="/privacy">Privacy policy</a>'), content_type="text/html"
+    )
+    site.expect_request("/privacy").respond_with_data(
+        html("<h1>Privacy Policy</h1>", title="Privacy Policy"), content_type="text/html"
+    )
+    out = tmp_path / "report"
+    first = audit(linkgate, base + "/", "--out", str(out), "--fail-on", "broken,bypass")
+    assert first.returncode == 1, first.stderr
+    assert "linkgate: audit found 1 broken, 1 bypass" in first.stderr
+    assert "no earlier complete run" in first.stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["schema_version"] == 1 and report["partial"] is False
+    partner = next(link for link in report["links"] if link["url"] == ext + "/partner")
+    assert partner["privacy_url"] == ext + "/privacy"
+    assert set(partner["problems"]) == {"insecure", "bypass", "link_text"}
+    rows = list(csv.DictReader((out / "links.csv").open(encoding="utf-8")))
+    assert {row["url"] for row in rows} >= {base + "/about", ext + "/partner", base + "/old"}
+    assert next(row for row in rows if row["url"] == base + "/old")["line"] == "4"
+    assert (out / "report.html").read_text().startswith("<!doctype html>")
+    # The privacy link went into the site cache, where /go finds it.
+    with sqlite3.connect(linkgate.database) as db:
+        assert db.execute(
+            "select privacy_url from sites where host = ?", (f"ext.test:{site.port}",)
+        ).fetchone() == (ext + "/privacy",)
+    state["fixed"] = True
+    second = audit(linkgate, base + "/", "--out", str(out), "--fail-on", "broken")
+    assert second.returncode == 0, second.stderr
+    # Fixed: /old was broken and insecure; new: /new-page is insecure (http://).
+    assert "Since run 1: 1 new problem(s), 2 fixed." in second.stdout
+    with sqlite3.connect(linkgate.database) as db:
+        assert db.execute("select count(*) from audit_runs").fetchone() == (2,)
+
+
+def test_ctrl_c_stops_cleanly_and_writes_a_partial_report(linkgate, tmp_path, site):
+    base = f"http://www.county.test:{site.port}"
+    serve(site, "/", html("".join(f'<a href="/p{i}">Page number {i}</a>' for i in range(40))))
+    for i in range(40):
+        site.expect_request(f"/p{i}").respond_with_handler(
+            lambda _r: time.sleep(0.3) or Response(html("<p>slow</p>"), content_type="text/html")
+        )
+    out = tmp_path / "partial"
+    process = subprocess.Popen(
+        [*LINKGATE, "audit", base + "/", "--out", str(out), "--concurrency", "2", "--per-host", "2"],
+        env=linkgate.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while sum(1 for request, _ in site.log if request.path.startswith("/p")) < 2:
+        assert time.monotonic() < deadline, "the audit never started"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "the report is partial" in stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["partial"] is True
+    assert 1 <= sum(1 for page in report["pages"] if page["status"] == 200) < 41
+    assert "This report is partial" in (out / "report.html").read_text()
+    assert Path(out / "links.csv").exists()
