@@ -1034,14 +1034,15 @@ def rewrite_html(
     taken as https. ``encoding`` is what the web server declares for the page (its Content-Type charset),
     which wins over ``<meta>``, as in a browser.
 
-    Raises :class:`UnsupportedDocument` for a file that is not HTML text or not in an ASCII-based encoding.
+    Raises :class:`UnsupportedDocument` for a file that is not HTML text or not in an ASCII-based encoding,
+    and :class:`InvalidDestination` for a ``base_url`` that is not an http(s) address.
     """
     declared = _declared_encoding(data, encoding)
     text = data.decode("latin-1")
     tags = _tokenize(text, 3 if declared is not None and declared.source == "byte-order mark" else 0)
     page_encoding = declared or _late_meta_encoding(tags) or _fallback_encoding(data)
 
-    page = base_url or _SENTINEL
+    page = parse_destination(base_url, len(base_url)).href if base_url else _SENTINEL
     base = page
     for tag in tags:
         if tag.name == "base" and not tag.in_template and (found := tag.attribute("href")) is not None:

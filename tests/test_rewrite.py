@@ -2,6 +2,8 @@
 
 Golden files in tests/data/rewrite: each page ``NAME.html`` has ``NAME.expected.html`` (the rewritten page)
 and ``NAME.links.txt`` (every link the rewriter found, and what it did with it), made with a fixed key.
+After a deliberate change, ``python -m tests.test_rewrite`` writes them again: read the diff before
+committing it.
 """
 
 from __future__ import annotations
