@@ -820,8 +820,9 @@ def test_symbolic_links_are_not_followed(cli_env: dict[str, str], site: Path, tm
     outside = tmp_path / "outside.html"
     outside.write_text('<a href="https://outside.example/">', encoding="utf-8")
     (site / "linked.html").symlink_to(outside)
+    (site / "linked-folder").symlink_to(tmp_path, target_is_directory=True)
     result = run(cli_env, site)
-    assert "symbolic links not followed: 1" in result.stdout
+    assert "symbolic links not followed: 2" in result.stdout
     assert outside.read_text(encoding="utf-8") == '<a href="https://outside.example/">'
 
 

@@ -156,6 +156,7 @@ def _pages(root: Path, out: Path | None) -> tuple[list[tuple[Path, Path]], int]:
     links = 0
     for folder, subfolders, names in os.walk(root):
         here = Path(folder)
+        links += sum(1 for name in subfolders if (here / name).is_symlink())  # os.walk does not enter them
         subfolders[:] = sorted(
             name
             for name in subfolders
