@@ -1,0 +1,125 @@
+"""``report.html`` in a real headless Chromium: self-contained, accessible (axe-core), sortable and
+filterable with JavaScript, complete without it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from linkgate.audit import write_reports
+from linkgate.audit.report import csv_text
+from tests.browser import conftest as browser_fixtures
+from tests.browser.conftest import NARROW, WIDE, assert_no_serious_violations
+from tests.test_audit import html, link, local_server, run, serve
+
+# The browser fixtures live with the browser tests; these names make them available here.
+browser = browser_fixtures.browser
+new_page = browser_fixtures.new_page
+axe_source = browser_fixtures.axe_source
+axe = browser_fixtures.axe
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    site = local_server()
+    try:
+        base = f"http://site.test:{site.port}"
+        ext = f"http://ext.test:{site.port}"
+        serve(
+            site,
+            "/",
+            html(
+                f'<a href="/about">About the County</a> <a href="{ext}/gone">click here</a>'
+                f'<a href="{ext}/ok" target="_blank">Partner <b>site</b></a>'
+                f'<a href="https://links.county.test/go?url={ext}/ok">Partner through the gate</a>'
+                '<a href="/missing">=HYPERLINK("http://evil.test")</a>'
+                f'<a href="{ext}/x?&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;">Escaped &lt;b&gt;</a>'
+            ),
+        )
+        serve(site, "/about", html("<h1>About</h1>"))
+        site.expect_request("/gone").respond_with_data("gone", status=410)
+        site.expect_request("/ok").respond_with_data("", status=200)
+        site.expect_request("/x").respond_with_data("", status=200)
+        document = run(base + "/")
+    finally:
+        site.stop()
+    document.pop("_peak")
+    directory = tmp_path_factory.mktemp("report")
+    write_reports(document, directory, ["html", "csv", "json"])
+    return document, directory
+
+
+def test_the_report_files_agree_and_are_safe(report):
+    document, directory = report
+    assert json.loads((directory / "report.json").read_text()) == document
+    text = (directory / "report.html").read_text()
+    assert "<script>alert(1)</script>" not in text
+    assert "&lt;script&gt;" in text or "%3Cscript%3E" in text
+    assert "'=HYPERLINK" in csv_text(document)  # a formula in a cell is neutralised
+    assert 'src="http' not in text and 'href="http' not in text.split("<body>")[0]  # nothing loaded
+
+
+def test_the_report_passes_axe_and_loads_nothing_from_anywhere(report, new_page, axe):
+    _, directory = report
+    for viewport in (WIDE, NARROW):
+        page = new_page(viewport=viewport)
+        requested: list[str] = []
+        page.on("request", lambda request, seen=requested: seen.append(request.url))
+        page.goto((directory / "report.html").as_uri())
+        assert all(url.startswith("file://") for url in requested), requested
+        assert_no_serious_violations(axe(page), f"report.html at {viewport['width']} px")
+
+
+def test_sorting_and_filtering_work_in_the_browser(report, new_page):
+    document, directory = report
+    page = new_page()
+    page.goto((directory / "report.html").as_uri())
+    rows = page.locator("#links tbody tr")
+    assert rows.count() == len(document["links"])
+    assert (
+        page.locator("#shown").inner_text()
+        == f"{len(document['links'])} of {len(document['links'])} links shown"
+    )
+    page.select_option("#filter-problem", "broken")
+    broken = [entry for entry in document["links"] if "broken" in entry["problems"]]
+    assert page.locator("#links tbody tr:not([hidden])").count() == len(broken) == 2
+    page.select_option("#filter-problem", "")
+    page.fill("#filter-text", "about")
+    assert page.locator("#links tbody tr:not([hidden])").count() == 1
+    page.fill("#filter-text", "")
+    page.locator("#links").get_by_role("button", name="Status", exact=True).click()
+    assert page.locator("#links thead th").nth(2).get_attribute("aria-sort") == "ascending"
+    statuses = [
+        int(value)
+        for value in page.locator("#links tbody td:nth-child(3)").evaluate_all(
+            "cells => cells.map(cell => cell.getAttribute('data-sort'))"
+        )
+    ]
+    assert statuses == sorted(statuses)
+
+
+def test_without_javascript_every_row_is_there_and_no_dead_controls(report, new_page):
+    document, directory = report
+    page = new_page(java_script_enabled=False)
+    page.goto((directory / "report.html").as_uri())
+    assert page.locator("#links tbody tr").count() == len(document["links"])
+    assert not page.locator("#filters").is_visible()
+    gone = link(document, next(entry["url"] for entry in document["links"] if entry["url"].endswith("/gone")))
+    assert page.get_by_text(gone["url"]).first.is_visible()
+
+
+def test_the_report_prints(report, new_page, tmp_path):
+    _, directory = report
+    page = new_page()
+    page.goto((directory / "report.html").as_uri())
+    page.emulate_media(media="print")
+    assert not page.locator("#filters").is_visible()
+    pdf = Path(tmp_path / "report.pdf")
+    page.pdf(path=str(pdf))
+    assert pdf.stat().st_size > 1000
+
+
+pytestmark = pytest.mark.browser
