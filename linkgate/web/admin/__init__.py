@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from linkgate.web.admin import api, auth, changelog, dashboard, imports, links, rules, sites, stats
+from linkgate.web.admin import api, audits, auth, changelog, dashboard, imports, links, rules, sites, stats
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 auth.install_guards(blueprint)
@@ -20,6 +20,7 @@ blueprint.register_blueprint(imports.blueprint)
 blueprint.register_blueprint(sites.blueprint)
 blueprint.register_blueprint(stats.blueprint)
 blueprint.register_blueprint(changelog.blueprint)
+blueprint.register_blueprint(audits.blueprint)
 blueprint.register_blueprint(links.blueprint)
 blueprint.register_blueprint(api.blueprint)
 
