@@ -20,7 +20,7 @@ from werkzeug import Request, Response
 
 from linkgate.audit import AuditOptions, Crawler, build_report
 from linkgate.audit.checks import is_bot_wall, verdict
-from linkgate.audit.extract import link_text_problem, normalise, read_page
+from linkgate.audit.extract import is_soft_404, link_text_problem, normalise, read_page
 from linkgate.audit.net import Answer, parse_retry_after
 from linkgate.audit.sitemaps import read_sitemap
 from linkgate.classify import Classifier, RuleSet, make_rule
@@ -132,6 +132,27 @@ def paths(server: HTTPServer, method: str = "GET") -> list[str]:
 )
 def test_link_text_that_does_not_describe_its_link(text, problem):
     assert link_text_problem(text) == problem
+
+
+@pytest.mark.parametrize(
+    ("title", "missing"),
+    [
+        ("404", True),
+        ("Error 404", True),
+        ("404 - Not Found", True),
+        ("Page Not Found | Missoula County", True),
+        ("Not found", True),
+        ("Página no encontrada", True),
+        ("Sorry, this page does not exist", True),
+        ("County page 404", False),
+        ("Form 404 instructions", False),
+        ("Lost and found", False),
+        ("Parks and Trails", False),
+    ],
+)
+def test_soft_404_pages_are_told_from_pages_that_mention_404(title, missing):
+    assert is_soft_404(title, "") is missing
+    assert is_soft_404("Missoula County", title) is missing
 
 
 def test_links_keep_their_line_text_and_attributes_and_lose_fragments():

@@ -1,5 +1,5 @@
-"""``report.html`` in a real headless Chromium: self-contained, accessible (axe-core), sortable and
-filterable with JavaScript, complete without it."""
+"""``report.html`` and the console's Link audits pages in a real headless Chromium: self-contained,
+accessible (axe-core), sortable and filterable with JavaScript, complete without it."""
 
 from __future__ import annotations
 
@@ -9,11 +9,16 @@ from typing import Any
 
 import pytest
 
-from linkgate.audit import write_reports
+from linkgate.audit import save_run, write_reports
 from linkgate.audit.report import csv_text
+from linkgate.store import Store
 from tests.browser import conftest as browser_fixtures
 from tests.browser.conftest import NARROW, WIDE, assert_no_serious_violations
+from tests.browser.console_pages import sign_in
 from tests.test_audit import html, link, local_server, run, serve
+from tests.test_audit_console import report as run_report
+
+pytestmark = pytest.mark.browser
 
 # The browser fixtures live with the browser tests; these names make them available here.
 browser = browser_fixtures.browser
@@ -122,4 +127,18 @@ def test_the_report_prints(report, new_page, tmp_path):
     assert pdf.stat().st_size > 1000
 
 
-pytestmark = pytest.mark.browser
+@pytest.mark.parametrize("viewport", [NARROW, WIDE], ids=["320px", "1280px"])
+def test_audit_pages_pass_axe_and_reflow(console, new_page, axe, viewport):
+    store = Store(f"sqlite:///{console.database}")
+    long_url = "https://www.partner-library.example/" + "a-very-long-path-segment/" * 6
+    save_run(store, run_report("2026-04-01T09:00:00+00:00", {long_url: ["broken"]}), None, "cli:test")
+    latest = save_run(
+        store, run_report("2026-04-08T09:00:00+00:00", {long_url + "x": ["bypass"]}), None, "cli:test"
+    )
+    page = new_page(viewport=viewport, bypass_csp=True)
+    sign_in(page, console, "admin")
+    for path in ("/admin/audits/", f"/admin/audits/{latest}"):
+        response = page.goto(console.url + path)
+        assert response is not None and response.status == 200
+        assert_no_serious_violations(axe(page), f"{path} at {viewport['width']} px")
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], path

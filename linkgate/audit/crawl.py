@@ -193,7 +193,6 @@ class Crawler:
         self._page_urls: dict[str, int] = {}
         self._robots: dict[str, asyncio.Future[Protego | None]] = {}
         self._privacy_hosts: dict[str, asyncio.Future[SiteFacts | None]] = {}
-        self._privacy_slots = asyncio.Semaphore(2)
         self._queue: asyncio.PriorityQueue[tuple[int, int, str, str]] = asyncio.PriorityQueue()
         self._sequence = 0
         self._include = [re.compile(pattern) for pattern in options.include]
@@ -203,6 +202,9 @@ class Crawler:
             policy,
             resolver,
             concurrency=options.concurrency,
+            # One connection of the cap is kept for the site cache's privacy lookups, which run outside
+            # the pool; with a cap of one they wait for the pool's only connection instead.
+            reserve=1 if privacy is not None and options.check_privacy else 0,
             per_host=options.per_host,
             timeout=options.timeout,
             delay=options.delay,
@@ -412,6 +414,12 @@ class Crawler:
             page.rendered = True
         else:
             answer = await self.client.request(page.url, read_body=self._body_size)
+        try:
+            await self._take_links(page, index, answer)
+        finally:
+            answer.slim()
+
+    async def _take_links(self, page: PageRecord, index: int, answer: Answer) -> None:
         page.answer = answer
         self.progress.pages += 1
         record = self.links[page.url]
@@ -496,6 +504,7 @@ class Crawler:
         if answer.status == 200 and answer.content:
             reading = read_page(answer.content, answer.final_url, charset=answer.charset)
             record.soft_404 = is_soft_404(reading.title, reading.heading)
+        answer.slim()
         if verdict(answer).state != "ok":
             self.progress.errors += 1
             return
@@ -521,7 +530,7 @@ class Crawler:
 
     async def _look_up_privacy(self, key: str) -> SiteFacts | None:
         assert self._privacy is not None
-        async with self._privacy_slots:
+        async with self.client.outside():
             return await asyncio.to_thread(self._privacy, key)
 
 

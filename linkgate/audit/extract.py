@@ -60,9 +60,13 @@ VAGUE_TEXT = frozenset(
         "leer mas",
     }
 )
+# "404" alone is not enough ("Form 404", "County page 404"): it must stand alone or come with "error",
+# "not found" or a separator, as error pages write it.
 SOFT_404 = re.compile(
-    r"\b(?:404|page not found|not found|page (?:does not|doesn't|cannot be|could not be) (?:exist|found)|"
-    r"no longer (?:exists|available)|page (?:is )?missing|p[aá]gina no encontrada)\b",
+    r"^\s*404\s*$|\berror\s*404\b|\b404\s*(?:[-–:|]|error\b|not found\b|page not found\b)|"
+    r"\bpage not found\b|^\s*not found\b|"
+    r"\bpage (?:does not|doesn't|cannot be|could not be) (?:exist|found)\b|"
+    r"\bno longer (?:exists|available)\b|\bp[aá]gina no encontrada\b",
     re.IGNORECASE,
 )
 TEXT_LIMIT = 200

@@ -8,11 +8,11 @@ the script only adds sorting, filtering and a count of the rows shown.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import jinja2
 
-__all__ = ["render_html"]
+__all__ = ["render_html", "write_html"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -45,3 +45,11 @@ PROBLEM_LABELS = {
 
 def render_html(report: dict[str, Any]) -> str:
     return _ENVIRONMENT.get_template("audit/report.html").render(report=report, labels=PROBLEM_LABELS)
+
+
+def write_html(report: dict[str, Any], handle: IO[str]) -> None:
+    """The report, written piece by piece (a large site's report is never one string in memory)."""
+    for piece in _ENVIRONMENT.get_template("audit/report.html").generate(
+        report=report, labels=PROBLEM_LABELS
+    ):
+        handle.write(piece)

@@ -53,6 +53,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 TRANSIENT_REASONS = frozenset({"timeout", "connect", "protocol"})
 MAX_REDIRECTS = 10
+KEPT_HEADERS = ("content-type", "cf-mitigated", "retry-after")
+WALL_BYTES = 20_000  # enough of a refusal to tell a bot wall from an error
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,12 @@ class Answer:
     reason: str | None = None
     attempts: int = 1
     method: str = "GET"
+
+    def slim(self) -> None:
+        """Forget what the report does not need (the body, most headers), so a long crawl stays small."""
+        keep = {name: self.headers[name] for name in KEPT_HEADERS if name in self.headers}
+        self.headers = httpx.Headers(keep)
+        self.content = self.content[:WALL_BYTES] if self.status in (403, 429, 503) else b""
 
     @property
     def content_type(self) -> str:
@@ -200,6 +208,10 @@ class SafeClient:
     Crawl-delay). Transient failures (timeouts, refused connections, 429, 502, 503, 504) are retried
     ``retries`` times with exponential backoff, or after the server's Retry-After when it asks for at most
     ``max_retry_wait`` seconds.
+
+    ``reserve`` connections of the ``concurrency`` are kept for work outside the pool (the site cache's
+    privacy lookups, which use the blocking fetcher): :meth:`outside` holds one while that work runs, so
+    that the connections open at once, pool and outside together, never exceed ``concurrency``.
     """
 
     def __init__(
@@ -208,6 +220,7 @@ class SafeClient:
         resolver: Resolver,
         *,
         concurrency: int = 8,
+        reserve: int = 0,
         per_host: int = 4,
         timeout: float = 15.0,
         delay: float = 0.0,
@@ -227,12 +240,15 @@ class SafeClient:
         self._backend = _PinnedBackend()
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
-            max_connections=concurrency,
-            max_keepalive_connections=concurrency,
+            max_connections=max(1, concurrency - reserve),
+            # With no connection to spare, none is kept idle while outside work holds the only one.
+            max_keepalive_connections=max(1, concurrency - reserve) if reserve < concurrency else 0,
             keepalive_expiry=5.0,
             network_backend=self._backend,
         )
-        self._total = asyncio.Semaphore(concurrency)
+        self._total = asyncio.Semaphore(max(1, concurrency - reserve))
+        # Outside work takes a reserved connection, or, with none reserved, one of the pool's.
+        self._outside = asyncio.Semaphore(reserve) if 0 < reserve < concurrency else self._total
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._next_slot: dict[str, float] = {}
         self._host_delay: dict[str, float] = {}
@@ -246,6 +262,10 @@ class SafeClient:
 
     async def aclose(self) -> None:
         await self._pool.aclose()
+
+    def outside(self) -> asyncio.Semaphore:
+        """Hold this while making a connection outside the pool (``async with client.outside():``)."""
+        return self._outside
 
     def set_delay(self, host: str, seconds: float) -> None:
         self._host_delay[host] = max(self._delay, seconds)

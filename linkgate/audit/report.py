@@ -14,9 +14,9 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from linkgate.audit.checks import PROBLEMS, verdict
 from linkgate.audit.crawl import AuditResult, LinkRecord
@@ -207,10 +207,8 @@ def _cell(value: Any) -> str:
     return text
 
 
-def csv_text(report: dict[str, Any]) -> str:
-    """``links.csv``: one row per appearance of a link on a page."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+def _write_csv(report: dict[str, Any], handle: IO[str]) -> None:
+    writer = csv.writer(handle, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for link in report["links"]:
         for appearance in link["appearances"]:
@@ -233,14 +231,21 @@ def csv_text(report: dict[str, Any]) -> str:
                 "error": link["error"] or "",
             }
             writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
+
+
+def csv_text(report: dict[str, Any]) -> str:
+    """``links.csv``: one row per appearance of a link on a page."""
+    out = io.StringIO()
+    _write_csv(report, out)
     return out.getvalue()
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _write_atomically(path: Path, write: Callable[[IO[str]], None]) -> None:
+    """Write through ``write(handle)`` into a temporary file beside ``path``, then put it in place."""
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+            write(handle)
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
@@ -249,17 +254,20 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def write_reports(report: dict[str, Any], directory: Path, formats: Iterable[str]) -> list[Path]:
-    """Write the chosen formats into ``directory`` (each file replaced atomically); the files written."""
+    """Write the chosen formats into ``directory`` (each file replaced atomically, streamed rather than
+    built in memory); the files written."""
     written = []
     for kind in formats:
         if kind == "json":
-            path, text = directory / "report.json", json.dumps(report, indent=1, ensure_ascii=False) + "\n"
+            path = directory / "report.json"
+            _write_atomically(path, lambda handle: json.dump(report, handle, indent=1, ensure_ascii=False))
         elif kind == "csv":
-            path, text = directory / "links.csv", csv_text(report)
+            path = directory / "links.csv"
+            _write_atomically(path, lambda handle: _write_csv(report, handle))
         else:
-            from linkgate.audit.html import render_html
+            from linkgate.audit.html import write_html
 
-            path, text = directory / "report.html", render_html(report)
-        _write_atomically(path, text)
+            path = directory / "report.html"
+            _write_atomically(path, lambda handle: write_html(report, handle))
         written.append(path)
     return written
