@@ -581,3 +581,73 @@ def test_interrupted_runs_are_partial_and_keep_what_they_found(site):
     assert report["partial"] is True
     read = [page for page in report["pages"] if page["status"] is not None]
     assert 1 <= len(read) < 31
+
+
+@pytest.mark.browser
+def test_render_finds_links_added_by_javascript_and_chromium_never_touches_the_network(site, ext):
+    from linkgate.audit.render import Renderer, chromium
+
+    if chromium() is None:
+        pytest.skip("Chromium not found (/usr/bin/chromium)")
+    base = f"http://site.test:{site.port}"
+    e = f"http://ext.test:{ext.port}"
+    serve(
+        site,
+        "/",
+        html(
+            '<a href="/plain">Plain page</a><img src="/logo.png" alt="">'
+            f'<script src="/app.js"></script><script src="{e}/tracker.js"></script>'
+        ),
+    )
+    site.expect_request("/app.js").respond_with_data(
+        "var a = document.createElement('a'); a.href = '/from-script'; a.textContent = 'Added by script';"
+        "document.body.appendChild(a);"
+        "fetch('/data.json').then(r => r.json()).then(d => { var b = document.createElement('a');"
+        "b.href = d.href; b.textContent = 'Added from data'; document.body.appendChild(b); });",
+        content_type="application/javascript",
+    )
+    site.expect_request("/data.json").respond_with_json({"href": f"{e}/partner"})
+    ext.expect_request("/tracker.js").respond_with_data("", content_type="application/javascript")
+    ext.expect_request("/partner").respond_with_data("", status=200)
+    serve(site, "/plain", html("plain"))
+    serve(site, "/from-script", html("scripted"))
+    crawler = Crawler(
+        AuditOptions(base + "/", timeout=5, retries=0, render=True, max_depth=1),
+        policy=LOCAL,
+        resolver=resolver,
+        classifier=Classifier(("county.test",), DEFAULT_ACTIONS),
+        renderer=Renderer(settle=1.0),
+    )
+    report = build_report(asyncio.run(crawler.run()))
+    assert link(report, base + "/from-script")["appearances"][0]["text"] == "Added by script"
+    assert link(report, e + "/partner")["status"] == 200
+    assert all(page["rendered"] for page in report["pages"])
+    assert "/logo.png" not in paths(site)  # images add no links: never fetched
+    # Every request reached the sites through linkgate's client (its User-Agent), none from Chromium.
+    agents = {request.headers.get("User-Agent") for server in (site, ext) for request, _ in server.log}
+    assert agents == {LOCAL.user_agent}
+
+
+def test_the_documented_json_schema_names_every_field_a_report_has(site):
+    """docs/audit.md's schema and build_report agree on the fields, at every level."""
+    import json
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "audit.md").read_text(encoding="utf-8")
+    schema = json.loads(re.search(r"```json\n(.*?)\n```", text, re.DOTALL).group(1))
+    base = f"http://site.test:{site.port}"
+    serve(site, "/", html(f'<a href="/a">A page</a><a href="{base}/r">Moved</a>'))
+    site.expect_request("/r").respond_with_data("", status=301, headers={"Location": "/a"})
+    serve(site, "/a", html("a"))
+    report = run(base + "/")
+    report.pop("_peak")
+    assert set(report) == set(schema["properties"]) == set(schema["required"])
+    assert set(report["options"]) == set(schema["properties"]["options"]["properties"])
+    assert set(report["totals"]) == set(schema["properties"]["totals"]["properties"])
+    page, link_schema = schema["$defs"]["page"], schema["$defs"]["link"]
+    assert all(set(entry) == set(page["properties"]) for entry in report["pages"])
+    assert all(set(entry) == set(link_schema["properties"]) for entry in report["links"])
+    appearance = link_schema["properties"]["appearances"]["items"]["properties"]
+    assert all(set(a) == set(appearance) for entry in report["links"] for a in entry["appearances"])
+    assert set(report["problems"]) == set(schema["$defs"]["problem"]["enum"])
