@@ -9,9 +9,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -180,3 +180,91 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server.start()
     yield server
     server.stop()
+
+
+# ---- the browser: one headless Chromium for the whole session (see tests/browser/conftest.py) ----
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Fail under CI, skip elsewhere: a missing browser or axe-core must never look like a pass."""
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(f"{reason} (CI is set, so browser tests may not be skipped)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from tests.browser.conftest import CHROMIUM_ARGS
+
+    executable = chromium_path()
+    if executable is None:
+        unavailable("Chromium not found: install Debian's chromium package (/usr/bin/chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("the playwright Python package is not installed: pip install -e '.[dev]'")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Open a page in its own context, e.g. ``new_page(viewport=NARROW, bypass_csp=True)``; closed after."""
+    from tests.browser.conftest import WIDE
+
+    contexts: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        options.setdefault("viewport", WIDE)
+        context = browser.new_context(**options)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    from tests.browser.conftest import AXE_SCRIPT
+
+    if not AXE_SCRIPT.is_file():
+        unavailable(f"axe-core not found at {AXE_SCRIPT}: run `npm install` in {ROOT}")
+    return str(AXE_SCRIPT)
+
+
+@pytest.fixture
+def axe(axe_source: str) -> Callable[[Any], list[dict[str, Any]]]:
+    """Run axe-core on a page and return its violations (every impact).
+
+    ``add_script_tag`` inserts axe as an inline script, which the gate's CSP (``script-src 'self'``)
+    rightly refuses: pages checked with axe must come from a context made with ``bypass_csp=True``.
+    """
+
+    from tests.browser.conftest import AXE_TAGS
+
+    def run(page: Any) -> list[dict[str, Any]]:
+        page.add_script_tag(path=axe_source)
+        # resultTypes: full node lists only for violations, which is all we read (and faster).
+        result = page.evaluate(
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+            AXE_TAGS,
+        )
+        return list(result["violations"])
+
+    return run
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run every test that drives Chromium last, in their usual order.
+
+    Playwright's sync API keeps an event loop running in the main thread from the moment the session's
+    browser starts until the session ends, and ``asyncio.run`` (the link audit) refuses to start inside
+    a running loop; so the browser starts only once every other test has run.
+    """
+    uses_browser = [item for item in items if "browser" in getattr(item, "fixturenames", ())]
+    others = [item for item in items if "browser" not in getattr(item, "fixturenames", ())]
+    items[:] = others + uses_browser

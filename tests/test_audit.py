@@ -12,6 +12,7 @@ import ipaddress
 import itertools
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -96,7 +97,9 @@ def run(
             asyncio.get_running_loop().call_later(stop_after, crawler.stop)
         return await crawler.run()
 
-    result = asyncio.run(main())
+    # In a thread of its own: under the browser tests, Playwright keeps a loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        result = pool.submit(asyncio.run, main()).result()
     report = build_report(result)
     report["_peak"] = result.peak_connections
     return report

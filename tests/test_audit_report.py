@@ -12,19 +12,12 @@ import pytest
 from linkgate.audit import save_run, write_reports
 from linkgate.audit.report import csv_text
 from linkgate.store import Store
-from tests.browser import conftest as browser_fixtures
 from tests.browser.conftest import NARROW, WIDE, assert_no_serious_violations
 from tests.browser.console_pages import sign_in
 from tests.test_audit import html, link, local_server, run, serve
 from tests.test_audit_console import report as run_report
 
 pytestmark = pytest.mark.browser
-
-# The browser fixtures live with the browser tests; these names make them available here.
-browser = browser_fixtures.browser
-new_page = browser_fixtures.new_page
-axe_source = browser_fixtures.axe_source
-axe = browser_fixtures.axe
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import random
 import re
 import stat
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -37,7 +36,6 @@ from linkgate.rewrite import (
 )
 from linkgate.signing import Signer, gate_link
 from linkgate.urls import parse_destination
-from tests.conftest import chromium_path
 
 GOLDEN = Path(__file__).parent / "data" / "rewrite"
 SECRET = "linkgate rewrite golden files"
@@ -971,26 +969,10 @@ NOT_IN_THE_DOCUMENT = {
 }
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    executable = chromium_path()
-    reason = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "the playwright Python package is not installed"
-    if executable is None:
-        reason = "Chromium not found (/usr/bin/chromium)"
-    if reason is not None:
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"{reason} (CI is set, so browser tests may not be skipped)", pytrace=False)
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield browser
-        browser.close()
+@pytest.fixture
+def chromium(browser: Any) -> Any:
+    """The session's one Chromium (tests/conftest.py): Playwright's sync API allows one per process."""
+    return browser
 
 
 def browser_links(chromium: Any, data: bytes, charset: str | None) -> tuple[str, list[list[str | None]]]:

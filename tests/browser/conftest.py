@@ -1,19 +1,15 @@
-"""Browser fixtures: one headless Chromium per session (Playwright, sync API) and an axe-core runner.
+"""What the browser tests share besides their fixtures: Chromium's flags, viewports, axe-core's verdicts.
 
-The browser is Debian's ``/usr/bin/chromium``, never one Playwright downloads. axe-core comes from npm
-(``package.json`` at the project root; run ``npm install``). When either is missing the browser tests
-fail under CI (``CI=true``) and are skipped elsewhere, so a CI run can never pass without them.
+The fixtures themselves (``browser``, ``new_page``, ``axe``) live in ``tests/conftest.py``, so that every
+test module, inside this folder or not, uses the one Chromium of the session: Playwright's sync API
+cannot run two instances in one process.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from typing import Any, NoReturn
+from typing import Any
 
-import pytest
-
-from tests.conftest import ROOT, chromium_path
+from tests.conftest import ROOT
 
 AXE_SCRIPT = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
@@ -30,71 +26,6 @@ CHROMIUM_ARGS = [
 ]
 WIDE = {"width": 1280, "height": 800}
 NARROW = {"width": 320, "height": 640}
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Fail under CI, skip elsewhere: a missing browser or axe-core must never look like a pass."""
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(f"{reason} (CI is set, so browser tests may not be skipped)", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    executable = chromium_path()
-    if executable is None:
-        unavailable("Chromium not found: install Debian's chromium package (/usr/bin/chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("the playwright Python package is not installed: pip install -e '.[dev]'")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
-    """Open a page in its own context, e.g. ``new_page(viewport=NARROW, bypass_csp=True)``; closed after."""
-    contexts: list[Any] = []
-
-    def make(**options: Any) -> Any:
-        options.setdefault("viewport", WIDE)
-        context = browser.new_context(**options)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture(scope="session")
-def axe_source() -> str:
-    if not AXE_SCRIPT.is_file():
-        unavailable(f"axe-core not found at {AXE_SCRIPT}: run `npm install` in {ROOT}")
-    return str(AXE_SCRIPT)
-
-
-@pytest.fixture
-def axe(axe_source: str) -> Callable[[Any], list[dict[str, Any]]]:
-    """Run axe-core on a page and return its violations (every impact).
-
-    ``add_script_tag`` inserts axe as an inline script, which the gate's CSP (``script-src 'self'``)
-    rightly refuses: pages checked with axe must come from a context made with ``bypass_csp=True``.
-    """
-
-    def run(page: Any) -> list[dict[str, Any]]:
-        page.add_script_tag(path=axe_source)
-        # resultTypes: full node lists only for violations, which is all we read (and faster).
-        result = page.evaluate(
-            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
-            AXE_TAGS,
-        )
-        return list(result["violations"])
-
-    return run
 
 
 def count_by_impact(violations: list[dict[str, Any]]) -> dict[str, int]:
