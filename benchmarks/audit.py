@@ -197,7 +197,10 @@ class Server:
         self.peak = max(self.peak, self.open)
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
+                first = await reader.readexactly(1)
+                if not first.isalpha():  # a TLS handshake (the site cache tries https first): refuse at once
+                    break
+                head = first + await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
                 method, target, _ = lines[0].split(" ", 2)
                 headers = {

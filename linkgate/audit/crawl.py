@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, overload
 
 import httpx
 from protego import Protego
@@ -101,11 +102,50 @@ class Appearance:
     target_blank_unsafe: bool
 
 
+ROUTES = ("", "gate link", "drop-in script")
+
+
+class AppearanceList(Sequence[Appearance]):
+    """A link's appearances, packed: a site has tens of thousands, so each costs a few bytes in arrays
+    rather than an object; :class:`Appearance` objects are made when read."""
+
+    __slots__ = ("_flags", "_lines", "_pages", "_texts")
+
+    def __init__(self) -> None:
+        self._pages = array("I")
+        self._lines = array("I")
+        self._texts: list[str] = []
+        self._flags = bytearray()  # the route's index in ROUTES, plus 4 for an unsafe target="_blank"
+
+    def append(self, appearance: Appearance) -> None:
+        self._pages.append(appearance.page)
+        self._lines.append(appearance.line)
+        self._texts.append(appearance.text)
+        self._flags.append(ROUTES.index(appearance.routed) | (4 if appearance.target_blank_unsafe else 0))
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    @overload
+    def __getitem__(self, index: int) -> Appearance: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Appearance]: ...
+
+    def __getitem__(self, index: int | slice) -> Appearance | list[Appearance]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        flags = self._flags[index]
+        return Appearance(
+            self._pages[index], self._lines[index], self._texts[index], ROUTES[flags & 3], bool(flags & 4)
+        )
+
+
 @dataclass(slots=True)
 class LinkRecord:
     url: str
     internal: bool
-    appearances: list[Appearance] = field(default_factory=list)
+    appearances: AppearanceList = field(default_factory=AppearanceList)
     answer: Answer | None = None
     soft_404: bool = False
     category: str = ""
@@ -191,13 +231,14 @@ class Crawler:
         self.progress = Progress()
         self.stopping = asyncio.Event()
         self._page_urls: dict[str, int] = {}
+        self._texts: dict[str, str] = {}
         self._robots: dict[str, asyncio.Future[Protego | None]] = {}
         self._privacy_hosts: dict[str, asyncio.Future[SiteFacts | None]] = {}
         self._queue: asyncio.PriorityQueue[tuple[int, int, str, str]] = asyncio.PriorityQueue()
         self._sequence = 0
         self._include = [re.compile(pattern) for pattern in options.include]
         self._exclude = [re.compile(pattern) for pattern in options.exclude]
-        self._pending_privacy: set[asyncio.Future[SiteFacts | None]] = set()
+        self._privacy_tasks: set[asyncio.Future[None]] = set()
         self.client = SafeClient(
             policy,
             resolver,
@@ -252,8 +293,11 @@ class Crawler:
             for task in (*workers, waiting, stop):
                 task.cancel()
             await asyncio.gather(*workers, waiting, stop, return_exceptions=True)
-            if self._pending_privacy and not self.stopping.is_set():
-                await asyncio.gather(*self._pending_privacy, return_exceptions=True)
+            if self._privacy_tasks:
+                if self.stopping.is_set():
+                    for lookup in self._privacy_tasks:
+                        lookup.cancel()
+                await asyncio.gather(*self._privacy_tasks, return_exceptions=True)
         finally:
             if ticker is not None:
                 ticker.cancel()
@@ -446,7 +490,9 @@ class Crawler:
                 url, routed = normalise(target, sort_query=self.options.sort_query), "gate link"
             elif reading.has_dropin and not link.skipped_by_dropin:
                 routed = "drop-in script"
-            appearance = Appearance(index, link.line, link.text, routed, link.target_blank_unsafe)
+            # The same texts recur on every page (navigation, footers): keep one copy of each.
+            text = self._texts.setdefault(link.text, link.text)
+            appearance = Appearance(index, link.line, text, routed, link.target_blank_unsafe)
             follow = not (reading.nofollow and not self.options.ignore_robots)
             await self._discover(url, page.depth + 1 if follow else self.options.max_depth + 1, appearance)
 
@@ -514,7 +560,11 @@ class Crawler:
             and record.category not in ("county", "blocked")
             and not record.internal
         ):
-            record.privacy = await self._privacy_for(answer.final_url)
+            # In the background: a worker goes on checking links while the site cache looks the site up.
+            self._privacy_tasks.add(asyncio.ensure_future(self._fill_privacy(record, answer.final_url)))
+
+    async def _fill_privacy(self, record: LinkRecord, url: str) -> None:
+        record.privacy = await self._privacy_for(url)
 
     async def _privacy_for(self, url: str) -> SiteFacts | None:
         destination = parse_destination(url)
@@ -525,7 +575,6 @@ class Crawler:
         if future is None:
             future = asyncio.ensure_future(self._look_up_privacy(key))
             self._privacy_hosts[key] = future
-            self._pending_privacy.add(future)
         return await asyncio.shield(future)
 
     async def _look_up_privacy(self, key: str) -> SiteFacts | None:

@@ -55,6 +55,8 @@ TRANSIENT_REASONS = frozenset({"timeout", "connect", "protocol"})
 MAX_REDIRECTS = 10
 KEPT_HEADERS = ("content-type", "cf-mitigated", "retry-after")
 WALL_BYTES = 20_000  # enough of a refusal to tell a bot wall from an error
+SHARED_HEADER_SETS = 256
+_SHARED_HEADERS: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +85,19 @@ class Answer:
 
     def slim(self) -> None:
         """Forget what the report does not need (the body, most headers), so a long crawl stays small."""
-        keep = {name: self.headers[name] for name in KEPT_HEADERS if name in self.headers}
-        self.headers = httpx.Headers(keep)
-        self.content = self.content[:WALL_BYTES] if self.status in (403, 429, 503) else b""
+        keep = tuple((name, self.headers[name]) for name in KEPT_HEADERS if name in self.headers)
+        if self.status in (403, 429, 503):
+            self.headers = httpx.Headers(dict(keep))
+            self.content = self.content[:WALL_BYTES]
+            return
+        # Most answers keep the same few headers: share one copy of each set.
+        shared = _SHARED_HEADERS.get(keep)
+        if shared is None:
+            shared = httpx.Headers(dict(keep))
+            if len(_SHARED_HEADERS) < SHARED_HEADER_SETS:
+                _SHARED_HEADERS[keep] = shared
+        self.headers = shared
+        self.content = b""
 
     @property
     def content_type(self) -> str:

@@ -14,12 +14,12 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, overload
 
 from linkgate.audit.checks import PROBLEMS, verdict
-from linkgate.audit.crawl import AuditResult, LinkRecord
+from linkgate.audit.crawl import Appearance, AuditResult, LinkRecord
 from linkgate.audit.extract import link_text_problem
 from linkgate.urls import parse_destination
 
@@ -53,29 +53,68 @@ def _iso(value: Any) -> str:
     return str(value.isoformat(timespec="seconds"))
 
 
-def _link_json(record: LinkRecord, pages: list[str], county: bool) -> dict[str, Any]:
-    problems = record.problems(county)
-    link_level = [problem for problem in problems if problem not in APPEARANCE_PROBLEMS]
-    outbound = not record.internal and not county
-    appearances = []
-    for appearance in record.appearances:
-        own = list(link_level)
-        if outbound and not appearance.routed:
+class Appearances(Sequence[dict[str, Any]]):
+    """A link's appearances as the report gives them (one dict each), made when read rather than kept:
+    a site's report has tens of thousands, and the crawl already holds what they are made of."""
+
+    def __init__(
+        self, appearances: Sequence[Appearance], pages: list[str], link_level: tuple[str, ...], outbound: bool
+    ) -> None:
+        self._appearances = appearances
+        self._pages = pages
+        self._link_level = link_level
+        self._outbound = outbound
+
+    def __len__(self) -> int:
+        return len(self._appearances)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self._entry(appearance) for appearance in self._appearances[index]]
+        return self._entry(self._appearances[index])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _entry(self, appearance: Appearance) -> dict[str, Any]:
+        text_problem = link_text_problem(appearance.text)
+        own = list(self._link_level)
+        if self._outbound and not appearance.routed:
             own.append("bypass")
-        if link_text_problem(appearance.text):
+        if text_problem:
             own.append("link_text")
         if appearance.target_blank_unsafe:
             own.append("target_blank")
-        appearances.append(
-            {
-                "page": pages[appearance.page],
-                "line": appearance.line,
-                "text": appearance.text,
-                "text_problem": link_text_problem(appearance.text),
-                "routed": appearance.routed or None,
-                "problems": own,
-            }
-        )
+        return {
+            "page": self._pages[appearance.page],
+            "line": appearance.line,
+            "text": appearance.text,
+            "text_problem": text_problem,
+            "routed": appearance.routed or None,
+            "problems": own,
+        }
+
+
+def _plain(value: Any) -> Any:
+    """For json.dump: a link's appearances, one link at a time."""
+    if isinstance(value, Appearances):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _link_json(record: LinkRecord, pages: list[str], county: bool) -> dict[str, Any]:
+    problems = record.problems(county)
+    link_level = tuple(problem for problem in problems if problem not in APPEARANCE_PROBLEMS)
+    outbound = not record.internal and not county
+    appearances = Appearances(record.appearances, pages, link_level, outbound)
     answer = record.answer
     final_url = answer.final_url if answer is not None else record.url
     privacy = record.privacy
@@ -260,7 +299,9 @@ def write_reports(report: dict[str, Any], directory: Path, formats: Iterable[str
     for kind in formats:
         if kind == "json":
             path = directory / "report.json"
-            _write_atomically(path, lambda handle: json.dump(report, handle, indent=1, ensure_ascii=False))
+            _write_atomically(
+                path, lambda handle: json.dump(report, handle, indent=1, ensure_ascii=False, default=_plain)
+            )
         elif kind == "csv":
             path = directory / "links.csv"
             _write_atomically(path, lambda handle: _write_csv(report, handle))
