@@ -17,6 +17,8 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html import unescape as html_unescape
+from operator import itemgetter
 from urllib.parse import unquote, urlsplit
 
 from bs4 import BeautifulSoup
@@ -54,14 +56,31 @@ class PrivacyLink:
 # characters dropped, whitespace collapsed. Keywords are written plainly; _compile folds them too, and
 # lets the words of a phrase be joined by nothing, a space, "-", "_", "/" or "." (so they match paths).
 
-_INVISIBLE = dict.fromkeys(map(ord, "\xad\u200b\u200c\u200d\u2060\ufeff"), None)
+_INVISIBLE = re.compile("[\xad\u200b\u200c\u200d\u2060\ufeff]")
+
+
+def _combining_marks() -> re.Pattern[str]:
+    """The combining marks of the Basic Multilingual Plane, as one character class (a quick one: the
+    regex engine only tests a table for it)."""
+    ranges: list[list[int]] = []
+    for code in range(0x10000):
+        if unicodedata.combining(chr(code)):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    return re.compile("[" + "".join(f"{chr(first)}-{chr(last)}" for first, last in ranges) + "]")
+
+
+_COMBINING = _combining_marks()
 
 
 def _fold(text: str) -> str:
     text = text.casefold()
     if not text.isascii():
-        text = unicodedata.normalize("NFKD", text.translate(_INVISIBLE))
-        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+        text = _COMBINING.sub("", unicodedata.normalize("NFKD", _INVISIBLE.sub("", text)))
+        if text and max(text) > "\uffff":
+            text = "".join(ch for ch in text if not unicodedata.combining(ch))
         text = text.replace("ł", "l").replace("ø", "o")
     return " ".join(text.split())
 
@@ -73,7 +92,7 @@ def _compile(*alternatives: str, word: bool = True) -> re.Pattern[str]:
 
 
 # Words that, alone, name a privacy statement in a short link label.
-_PRIVACY = _compile(
+_PRIVACY_WORDS = (
     # English
     "privacy",
     "data protection",
@@ -156,6 +175,49 @@ _PRIVACY = _compile(
     "개인정보",
     "프라이버시",
 )
+_PRIVACY = _compile(*_PRIVACY_WORDS)
+
+
+def _names_privacy(folded: str) -> bool:
+    """True when the folded text holds one of the privacy words."""
+    return _could_name_privacy(folded) and _PRIVACY.search(folded) is not None
+
+
+def _could_name_privacy(folded: str) -> bool:
+    """False when the folded text cannot hold a privacy word: a test far quicker than _PRIVACY, and never
+    a wrong "no". Plain ASCII must hold every word of one of the phrases; other text must have a word (a
+    run of letters, since _PRIVACY only matches where one starts) that is a phrase's first word, or
+    starts as a phrase does."""
+    if folded.isascii():
+        for first, rest in _ASCII_PHRASES:
+            if first in folded and (not rest or all(word in folded for word in rest)):
+                return True
+        return False
+    runs = _LETTER_RUN.findall(folded)
+    if not _PRIVACY_FIRST_WORDS.isdisjoint(runs):
+        return True
+    return any(not starts.isdisjoint(map(cut, runs)) for cut, starts in _PRIVACY_STARTS_BY_LENGTH)
+
+
+def _ascii_phrases() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The privacy words that fold to ASCII, as (first word, other words), without those that hold a
+    shorter one ("datenschutzerklarung" holds "datenschutz": looking for the shorter is enough)."""
+    phrases = {tuple(_fold(word).split()) for word in _PRIVACY_WORDS if _fold(word).isascii()}
+    words = {phrase[0] for phrase in phrases if len(phrase) == 1}
+    phrases -= {(word,) for word in words if any(other != word and other in word for other in words)}
+    return tuple((first, tuple(rest)) for first, *rest in sorted(phrases))
+
+
+_ASCII_PHRASES = _ascii_phrases()
+_PRIVACY_FIRST_WORDS = frozenset(_fold(word).split()[0] for word in _PRIVACY_WORDS if " " in word)
+_PRIVACY_STARTS = {_fold(word).replace(" ", "")[:5] for word in _PRIVACY_WORDS}
+# (how to cut a word to a length, the starts of that length)
+_PRIVACY_STARTS_BY_LENGTH = [
+    (itemgetter(slice(length)), frozenset(start for start in _PRIVACY_STARTS if len(start) == length))
+    for length in sorted({len(start) for start in _PRIVACY_STARTS})
+]
+_LETTER_RUN = re.compile(r"[^\W\d_]+")
+
 
 # Words that make a privacy label explicitly a policy or statement.
 _POLICY = _compile(
@@ -506,19 +568,11 @@ def find_privacy_link(html: bytes | str, base_url: str) -> PrivacyLink | None:
     consent tools, opt-outs, cookie-only policies, topic and article pages and embedded widgets'
     policies. Of two equally good links the first in the page wins.
     """
-    soup = _parse(html)
     page = resolve_web_link(base_url, base_url)
+    soup = _parse(html, links_only=True) if page is not None else None
     if soup is None or page is None:
         return None
-    base = _document_base(soup, page)
-    best: PrivacyLink | None = None
-    for element in _link_elements(soup):
-        candidate = _judge(element, base, page)
-        if candidate is not None and (best is None or candidate.score > best.score):
-            best = candidate
-    if best is None or best.score < MIN_SCORE:
-        return None
-    return best
+    return _best_link(soup, page)
 
 
 def is_privacy_page(html: bytes | str) -> bool:
@@ -527,7 +581,7 @@ def is_privacy_page(html: bytes | str) -> bool:
     Used to accept a guessed address such as ``/privacy`` only when it really is the policy: not a
     "page not found", not a tag or topic listing, not a consent-settings page, not a news story.
     """
-    soup = _parse(html)
+    soup = _parse(html, links_only=False)
     if soup is None:
         return False
     headings: list[str] = []
@@ -562,9 +616,6 @@ _ENCODING_ALIASES = {
     "tis-620": "cp874",
     "iso-8859-9": "cp1254",
 }
-_XML_DECLARATION = re.compile(r"\s*<\?xml[^>]*>", re.I)
-_INERT_START = re.compile(r"<(script|style|svg|template)\b|<!--", re.I)
-_INERT_ENDS = {name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", "style", "svg", "template")}
 
 
 def _codec(label: str | None) -> str | None:
@@ -600,41 +651,504 @@ def _decode(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def _strip_inert(text: str) -> str:
-    """The markup without scripts, styles, inline icons and comments, which hold no links.
+def _parse(html: bytes | str, *, links_only: bool) -> BeautifulSoup | None:
+    """The page's tree; with ``links_only``, only what can bear on its links (see :func:`_reduce`).
 
-    They are most of the bytes of a modern page; leaving them out roughly halves the parse. One pass,
-    linear in the length even for unclosed or nested openers.
+    None when nothing is left to read: an empty page, or (``links_only``) a page without a link that could
+    name a privacy policy.
     """
-    out: list[str] = []
-    position = 0
-    while (start := _INERT_START.search(text, position)) is not None:
-        name = start.group(1)
-        if name is None:
-            end = text.find("-->", start.end())
-            if end < 0:
-                break
-            out.append(text[position : start.start()])
-            position = end + 3
-            continue
-        close = _INERT_ENDS[name.lower()].search(text, start.end())
-        if close is None:
-            break
-        out.append(text[position : start.start()])
-        out.append(f"<{name}></{name}>")
-        position = close.end()
-    out.append(text[position:])
-    return "".join(out)
-
-
-def _parse(html: bytes | str) -> BeautifulSoup | None:
     text = _decode(html) if isinstance(html, bytes) else html.lstrip("\ufeff")
-    # An XHTML page's XML declaration means nothing to an HTML parser.
-    if declaration := _XML_DECLARATION.match(text):
-        text = text[declaration.end() :]
-    if not text.strip():
+    markup = _reduce(text, links_only=links_only)
+    if markup is None or not markup.strip():
         return None
-    return BeautifulSoup(_strip_inert(text), "lxml", multi_valued_attributes=None)
+    return BeautifulSoup(markup, "lxml", multi_valued_attributes=None)
+
+
+# --- Reducing the markup before it is parsed ------------------------------------------------------------
+#
+# Building the BeautifulSoup tree costs far more per node than lxml spends reading the page, and nearly all
+# of a page's nodes cannot matter here: text outside links, scripts, styles, icons, comments, images,
+# links that say nothing of privacy, and the elements that held only those. _reduce leaves them out of the
+# markup before it is parsed, and only what cannot change the tree around what stays: the links kept,
+# their text and attributes, and every element that may enclose them, with the attributes that say
+# footer or navigation.
+#
+# It reads the markup by the HTML standard's tokenizer rules (quoted attribute values, comments, script
+# data, raw-text elements), as libxml2 2.14 does, so a "<" or "</a>" inside an attribute, a script or a
+# comment is never taken for markup. What it relies on, from how libxml2 builds the tree:
+#
+# - Inside <body>, text never opens or closes an element, so text outside links can go. Before <body>
+#   (and after </body>) nothing is left out but comments and raw text: there, text or a tag decides
+#   whether what follows goes into <head> or <body>.
+# - The void elements dropped (<meta>, <img>, <br>, <input>...) have no content, and their start tags
+#   close nothing but <head>.
+# - A link is dropped whole only when nothing inside it can close it early and every end tag inside it
+#   closes an element opened inside it, so the elements around it are the same without it; and only when
+#   its text and attributes hold no privacy word (the same words, folding and word-start rule as _judge).
+# - An element left empty goes too, when its start tag cannot have closed the element open before it.
+# - libxml2 ignores a link's end tag while a <div>, <td>, <table>... opened inside the link is open; when
+#   that may have happened, the rest of the page is kept whole, so no text of a link is ever lost.
+#
+# Comments, scripts, styles, <svg>, <template>, <iframe> and the like go even when the page is read whole
+# (for is_privacy_page): none holds a link or heading a visitor sees. An empty element takes the place
+# of each where the page is copied, as its start tag may still matter there.
+
+_SPACE_CLASS = r"\t\n\f\r "
+# A tag's attributes, up to its closing ">" or "/>"; quoted values may hold ">" and "<".
+_ATTRIBUTES = (
+    rf"(?>[{_SPACE_CLASS}]++|/(?!>)|[^{_SPACE_CLASS}/>][^{_SPACE_CLASS}/>=]*+"
+    rf"(?>[{_SPACE_CLASS}]*+=[{_SPACE_CLASS}]*+(?>\"[^\"]*+\"?+|'[^']*+'?+|[^{_SPACE_CLASS}>]*+))?+)*+"
+)
+_TOKEN = re.compile(
+    "<(?:"
+    # 1 "/" of an end tag, 2 the name, 3 "/" of <x/>
+    rf"(/?)([a-z][^{_SPACE_CLASS}/>]*+){_ATTRIBUTES}(/?)>"
+    r"|(!--)"  # 4 a comment
+    r"|(!doctype)"  # 5
+    r"|(/?[a-z])"  # 6 a tag still open at the end of the page: libxml2 drops it
+    r"|([!?]|/(?!>))"  # 7 <!...>, <?...>, and "</" not followed by a letter: a comment up to ">"
+    r"|(/>)"  # 8 nothing
+    ")",
+    re.I | re.A,
+)
+# The common link that can be left out whole if it says nothing of privacy: text, images, and elements
+# such as <span> that close nothing and hold only text, each closed by its own end tag.
+_SIMPLE_LINK = re.compile(
+    rf"<a(?=[{_SPACE_CLASS}/>]){_ATTRIBUTES}>"
+    rf"(?:[^<]++|<(?:img|br)(?=[{_SPACE_CLASS}/>]){_ATTRIBUTES}/?>"
+    r"|<(span|i|b|em|strong|small|time|abbr|u|s|sup|sub|mark|bdi|cite|code|font)"
+    rf"(?=[{_SPACE_CLASS}/>]){_ATTRIBUTES}>[^<]*+</\1[{_SPACE_CLASS}]*+>)*+"
+    rf"</a[{_SPACE_CLASS}]*+>",
+    re.I | re.A,
+)
+_COMMENT_END = re.compile(r"--!?>")
+_SCRIPT_DATA = re.compile(r"<(?=!--)|-(?=->)|</?script(?=[\t\n\f\r />])", re.I | re.A)
+# Elements whose content libxml2 reads as text, and where that text ends.
+_RAW_TEXT = _word_set("script style iframe textarea noembed noframes title xmp plaintext")
+_RAW_ENDS = {
+    name: re.compile(rf"</{name}(?=[\t\n\f\r />])", re.I | re.A)
+    for name in _RAW_TEXT - {"script", "plaintext"}
+}
+# Elements left out with all their content: raw-text ones, and inline icons and templates (whose
+# content libxml2 reads as markup, so they go only when their end tag is found).
+_LEFT_OUT = _word_set("script style iframe textarea noembed noframes svg template")
+# Raw-text elements kept as they are: their start tags may close an open <p>.
+_KEPT_RAW = _word_set("title xmp plaintext")
+# libxml2's empty elements, and those of them dropped outside links.
+_VOID = _word_set("area base basefont br col frame hr img input isindex link meta param")
+_DROPPABLE_VOID = _word_set("basefont br img input isindex link meta param")
+# Start tags outside links that need more than copying.
+_SPECIAL_START = _LEFT_OUT | _KEPT_RAW | _DROPPABLE_VOID | {"a", "area", "html", "head", "body"}
+# Start tags never taken for the element open after them: void, or perhaps dropped (html, head, body).
+_NOT_OPENED = _VOID | _word_set("html head body frameset")
+
+# How libxml2 closes elements by itself (tests/test_privacy.py checks these facts against the parser):
+# a start tag of one of _CLOSERS may close the element open before it, if that is one of _CLOSABLE, and for
+# those in _CLOSED_ONLY_BY only by the start tags listed ("<li>" closes an open <li>, "<div>" an open <p>).
+# Closing <head> is left out: nothing is pruned outside <body>.
+_CLOSERS = _word_set(
+    "a address blockquote body caption center col colgroup dd dir div dl dt fieldset form frameset",
+    "h1 h2 h3 h4 h5 h6 hr li listing menu noscript ol optgroup option p pre table tbody td tfoot th thead",
+    "title tr ul xmp",
+)
+_CLOSABLE = _word_set(
+    "a address b big caption col colgroup dd dir dl dt font form h1 h2 h3 h4 h5 h6 hr i legend li link",
+    "listing menu ol option p pre s script small span strike style tbody td tfoot th thead title tr tt u",
+    "ul xmp",
+)
+_CLOSED_ONLY_BY = {
+    "li": _word_set("li"),
+    "ul": _word_set("address form menu pre"),
+    "ol": _word_set("form"),
+    "span": _word_set("td th"),
+    "form": _word_set("form"),
+    "option": _word_set("optgroup option"),
+    "tr": _word_set("tbody tfoot tr"),
+    "td": _word_set("tbody td tfoot th tr"),
+    "th": _word_set("tbody td tfoot th tr"),
+    "tbody": _word_set("tbody tfoot"),
+    "thead": _word_set("tbody tfoot"),
+}
+# libxml2 lets an end tag close only elements of equal or lower priority (100 unless listed here).
+_END_PRIORITY = {
+    "div": 150,
+    "td": 160,
+    "th": 160,
+    "tr": 170,
+    "thead": 180,
+    "tbody": 180,
+    "tfoot": 180,
+    "table": 190,
+    "head": 200,
+    "body": 200,
+    "html": 220,
+}
+# Start tags that may close another element, or whose end tags outrank a link's: a link holding one is
+# never dropped.
+_UNSETTLING = _CLOSERS | frozenset(_END_PRIORITY) | {"base"}  # a <base> would take the page's base along
+# What marks an element with an onclick handler as perhaps leading somewhere (see _judge).
+_NAVIGATION_HINT = re.compile(r"href|location|window\.open|&", re.I)
+
+
+def _reduce(text: str, *, links_only: bool) -> str | None:
+    """``text`` without what cannot bear on a privacy link; None when no link that might is left.
+
+    Without ``links_only`` only comments, scripts, styles and other raw-text content go.
+    """
+    return _Reducer(text, links_only=links_only).run()
+
+
+class _OpenLink:
+    """A link (or script link) open at the current point of the markup."""
+
+    __slots__ = ("blockers", "droppable", "inside", "name", "nested", "priority", "start", "tags", "texts")
+
+    def __init__(self, name: str, start: int, tag: str, *, droppable: bool) -> None:
+        self.name = name
+        self.priority = _END_PRIORITY.get(name, 100)
+        self.start = start  # where its start tag is in the output
+        self.nested = 0  # open elements of its own name inside it
+        self.blockers: dict[str, int] = {}  # open elements inside it whose end tags outrank its own
+        self.droppable = droppable  # it may still be left out whole
+        self.inside: list[str] = []  # while droppable: the elements open inside it
+        self.texts: list[str] = []  # while droppable: its text, with a space for each tag
+        self.tags = [tag]  # while droppable: its start tag and the start tags inside it
+
+
+class _Reducer:
+    """One pass over the markup, writing the reduced copy (see "Reducing the markup" above).
+
+    It prunes only between an explicit ``<body>`` tag and ``</body>``; elsewhere, and on all of the page
+    when ``links_only`` is off, it copies everything but comments and raw text.
+    """
+
+    def __init__(self, text: str, *, links_only: bool) -> None:
+        self.text = text
+        self.out: list[str] = []
+        self.may_prune = links_only  # whether a <body> tag starts pruning
+        self.pruning = False  # inside <body>, leaving out what cannot matter
+        self.links: list[_OpenLink] = []  # open links while pruning, outermost first
+        self.link_names: dict[str, int] = {}  # how many of them bear each name
+        self.found = not links_only  # something that may be a privacy link has been kept
+        # While pruning: the start tags at the end of the output, each written just after the one before,
+        # so each was the open element when the next began: (index in the output, name).
+        self.opened: list[tuple[int, str]] = []
+
+    def run(self) -> str | None:
+        text, out = self.text, self.out
+        position = 0
+        reading = True
+        while reading:
+            reading = False
+            for token in _TOKEN.finditer(text, position):
+                if token.start() > position and (self.links or not self.pruning):
+                    self._text(text[position : token.start()])
+                name = token[2]
+                if name is None:
+                    position = self._other(token)
+                    if token[5]:
+                        out.append(text[token.start() : position])
+                    reading = position > token.end()  # skipped past what finditer would read next
+                    if reading or position == len(text):
+                        break
+                    continue
+                name = name.lower()
+                position = token.end()
+                if token[1]:
+                    self._end_tag(token.group(), name)
+                elif (
+                    self.pruning
+                    and not self.links
+                    and name not in _SPECIAL_START
+                    and "onclick" not in token.group().lower()
+                ):
+                    opened = self.opened
+                    if opened and opened[-1][0] != len(out) - 1:
+                        opened.clear()
+                    if not token[3] and name not in _NOT_OPENED:
+                        opened.append((len(out), name))
+                    out.append(token.group())
+                else:
+                    if name == "a" and self.pruning and not self.links:
+                        simple = _SIMPLE_LINK.match(text, token.start())
+                        if simple is not None and not _may_hold_privacy(simple.group()):
+                            position, reading = simple.end(), True
+                            break
+                    end = self._start_tag(token, name)
+                    if end > position:
+                        position, reading = end, True
+                        break
+        if position < len(text) and (self.links or not self.pruning):
+            self._text(text[position:])
+        if self.links:
+            self.found = True
+        return "".join(out) if self.found else None
+
+    def _other(self, token: re.Match[str]) -> int:
+        """Skip a comment, doctype or bogus comment; return where reading goes on."""
+        text, end = self.text, token.end()
+        if token[4]:
+            if text.startswith(">", end):  # <!-->
+                return end + 1
+            if text.startswith("->", end):  # <!--->
+                return end + 2
+            comment_end = _COMMENT_END.search(text, end)
+            return len(text) if comment_end is None else comment_end.end()
+        if token[5] or token[7]:
+            close = text.find(">", end)
+            return len(text) if close < 0 else close + 1
+        if token[6]:  # an unterminated tag swallows the rest of the page
+            return len(text)
+        return end
+
+    def _element_end(self, name: str, position: int) -> int:
+        """The end of the element ``name`` whose start tag ends at ``position``: of its end tag, or of the
+        page for a raw-text element left open; -1 for an <svg> or <template> left open."""
+        text = self.text
+        if name in _RAW_TEXT:
+            if name == "plaintext":
+                return len(text)
+            if name == "script":
+                close = _script_end(text, position)
+            else:
+                match = _RAW_ENDS[name].search(text, position)
+                close = -1 if match is None else match.start()
+            end_tag = _TOKEN.match(text, close) if close >= 0 else None
+            return len(text) if end_tag is None or end_tag[2] is None else end_tag.end()
+        depth = 0  # the same element nested inside it
+        while (token := _TOKEN.search(text, position)) is not None:
+            inner = token[2]
+            if inner is None:
+                position = self._other(token)
+                continue
+            inner = inner.lower()
+            position = token.end()
+            if token[1] and inner == name:
+                if not depth:
+                    return position
+                depth -= 1
+            elif not token[1] and not token[3]:
+                if inner == name:
+                    depth += 1
+                elif inner in _RAW_TEXT:
+                    position = self._element_end(inner, position)
+        return -1
+
+    def _text(self, piece: str) -> None:
+        if "<" in piece:  # a "<" that was text must stay text with whatever is left out after it
+            piece = piece.replace("<", "&lt;")
+        self.out.append(piece)
+        if self.links and self.links[0].droppable:
+            self.links[0].texts.append(piece)
+
+    def _start_tag(self, token: re.Match[str], name: str) -> int:
+        """Copy or drop a start tag (with the content of a raw-text element); return where reading goes on."""
+        tag, end = token.group(), token.end()
+        selfclosing = bool(token[3])  # libxml2 closes any element written <x/> at once
+        onclick = "onclick" in tag.lower()
+        if name in _LEFT_OUT:
+            after = end if selfclosing else self._element_end(name, end)
+            if after >= 0:  # (an <svg> or <template> left open is read as it is)
+                if self.links or not self.pruning:
+                    # An empty element in its place: its start tag may still imply <head>, and what it
+                    # held stays apart from the text around it.
+                    self.out.append(f"<{name}></{name}>")
+                    if self.links and self.links[0].droppable:
+                        self.links[0].texts.append(" ")
+                return after
+        if name in _KEPT_RAW and not selfclosing:
+            after = self._element_end(name, end)
+            self.out.append(self.text[token.start() : after])
+            if self.links:
+                self.links[0].droppable = False
+            self.found = self.found or onclick
+            return after
+        if not self.pruning:
+            self.out.append(tag)
+            if onclick or name in ("a", "area") or (name == "link" and _mentions_privacy_policy(tag)):
+                self.found = True
+                if not selfclosing and name not in _VOID:
+                    # a <body> inside it would make all the page its text: copy it all
+                    self.may_prune = False
+            elif name == "body" and self.may_prune and not selfclosing:
+                self.pruning = True
+            return end
+        if selfclosing and name in ("html", "head", "body"):
+            # libxml2 drops such a misplaced tag but still closes the element open before it
+            self.out.append(tag)
+            self._leave_body()
+            return end
+        empty = selfclosing or name in _VOID
+        is_link = name == "a" or (onclick and name not in _VOID and _NAVIGATION_HINT.search(tag) is not None)
+        if self.links:
+            self.out.append(tag)
+            self._start_tag_in_link(name, tag, empty=empty, is_link=is_link)
+        elif is_link:
+            link = _OpenLink(name, len(self.out), tag, droppable=name == "a")
+            self.out.append(tag)
+            if empty:
+                self._close(link)
+            else:
+                self._open(link)
+        elif onclick or name == "area" or (name == "link" and _mentions_privacy_policy(tag)):
+            self.out.append(tag)
+            self.found = True
+        elif name not in _DROPPABLE_VOID:
+            self.out.append(tag)
+        return end
+
+    def _start_tag_in_link(self, name: str, tag: str, *, empty: bool, is_link: bool) -> None:
+        outermost, innermost = self.links[0], self.links[-1]
+        if outermost.droppable:
+            outermost.texts.append(" ")
+            outermost.tags.append(tag)
+            if is_link or name in _UNSETTLING:
+                outermost.droppable = False
+            elif not empty:
+                outermost.inside.append(name)
+        if empty:
+            return
+        if is_link:
+            self._open(_OpenLink(name, len(self.out) - 1, tag, droppable=False))
+        elif name == innermost.name:
+            innermost.nested += 1
+        elif _END_PRIORITY.get(name, 100) > innermost.priority:
+            innermost.blockers[name] = innermost.blockers.get(name, 0) + 1
+
+    def _end_tag(self, tag: str, name: str) -> None:
+        if not self.pruning:
+            self.out.append(tag)
+        elif name in ("body", "html"):
+            self.out.append(tag)
+            self._leave_body()
+        elif self.links:
+            self.out.append(tag)
+            self._end_tag_in_link(name)
+        elif not self._drop_empty(name):
+            self.out.append(tag)
+
+    def _end_tag_in_link(self, name: str) -> None:
+        outermost, innermost = self.links[0], self.links[-1]
+        if name == innermost.name and not innermost.nested:
+            if any(innermost.blockers.values()):
+                self._keep_rest()  # libxml2 may ignore this end tag and keep the link open
+                return
+            self.links.pop()
+            self.link_names[name] -= 1
+            if not self.links:
+                self._close(innermost)
+            return
+        if name == innermost.name:
+            innermost.nested -= 1
+        elif self.link_names.get(name):
+            self._keep_rest()
+            return
+        elif innermost.blockers.get(name):
+            innermost.blockers[name] -= 1
+        if outermost.droppable:
+            inside = outermost.inside
+            for index in range(len(inside) - 1, -1, -1):
+                if inside[index] == name:  # it closes that element and all opened after it
+                    del inside[index:]
+                    break
+            else:
+                outermost.droppable = False  # it may close something outside the link
+
+    def _drop_empty(self, name: str) -> bool:
+        """Leave out ``</name>`` and its start tag if nothing is left between them and the start tag
+        closed nothing; True if so."""
+        opened = self.opened
+        if not opened or opened[-1] != (len(self.out) - 1, name):
+            return False
+        if name in _CLOSERS:
+            if len(opened) < 2:
+                return False
+            before = opened[-2][1]
+            if before in _CLOSABLE and name in _CLOSED_ONLY_BY.get(before, _CLOSERS):
+                return False
+        self.out.pop()
+        opened.pop()
+        return True
+
+    def _open(self, link: _OpenLink) -> None:
+        self.links.append(link)
+        self.link_names[link.name] = self.link_names.get(link.name, 0) + 1
+
+    def _close(self, link: _OpenLink) -> None:
+        """The outermost open link has ended: drop it if it cannot be a privacy link."""
+        if link.droppable and not _may_name_privacy(link.texts, link.tags):
+            del self.out[link.start :]
+        else:
+            self.found = True
+
+    def _leave_body(self) -> None:
+        """libxml2 may have closed <body> here: copy what follows until another <body> tag."""
+        if self.links:
+            self._keep_rest()
+        self.pruning = False
+
+    def _keep_rest(self) -> None:
+        """Copy the rest of the page: how libxml2 reads it is no longer certain."""
+        self.may_prune = self.pruning = False
+        self.found = True
+        self.links.clear()
+        self.link_names.clear()
+
+
+def _script_end(text: str, position: int) -> int:
+    """Where the ``</script`` that ends a script starting at ``position`` is, or -1.
+
+    Script data follows libxml2 (and the HTML standard): inside ``<!--``, a ``<script`` starts a stretch
+    in which ``</script`` ends only that stretch, until ``-->``.
+    """
+    escaped = double_escaped = False
+    for match in _SCRIPT_DATA.finditer(text, position):
+        seen = match.group()
+        if seen == "<":
+            escaped = True
+        elif seen == "-":
+            if escaped:
+                escaped = double_escaped = False
+        elif seen[1] == "/":
+            if not double_escaped:
+                return match.start()
+            double_escaped = False
+        elif escaped:
+            double_escaped = True
+    return -1
+
+
+def _mentions_privacy_policy(tag: str) -> bool:
+    return "privacy" in html_unescape(tag).lower()
+
+
+def _may_hold_privacy(markup: str) -> bool:
+    """Whether a privacy word may be in this stretch of markup (text or attributes); never a wrong "no"."""
+    words = html_unescape(markup)
+    return _could_name_privacy(_fold(words)) or ("%" in words and _could_name_privacy(_fold(unquote(words))))
+
+
+def _may_name_privacy(texts: list[str], tags: list[str]) -> bool:
+    """Whether a link with this text (``texts``) and these tags could pass :func:`_judge`'s first check.
+
+    Never a wrong "no": it looks for the privacy words in the text and all the attributes, with entities
+    decoded as the parser would (and more), and in the attributes percent-decoded as addresses are.
+    """
+    words = html_unescape(" ".join(tags) + " " + "".join(texts))
+    return _names_privacy(_fold(words)) or ("%" in words and _names_privacy(_fold(unquote(words))))
+
+
+def _best_link(soup: BeautifulSoup, page: str) -> PrivacyLink | None:
+    """The best-scoring link of the page at ``page``, if it scores enough; the first of equals."""
+    base = _document_base(soup, page)
+    best: PrivacyLink | None = None
+    for element in _link_elements(soup):
+        candidate = _judge(element, base, page)
+        if candidate is not None and (best is None or candidate.score > best.score):
+            best = candidate
+    if best is None or best.score < MIN_SCORE:
+        return None
+    return best
 
 
 def _document_base(soup: BeautifulSoup, page: str) -> str:
@@ -676,7 +1190,7 @@ def _judge(element: Tag, base: str, page: str) -> PrivacyLink | None:
     text = _fold(raw_text)
     address = _url_words(href)
     labels = (_fold(_attr(element, "aria-label")), _fold(_attr(element, "title")))
-    if not (is_rel or _PRIVACY.search(text) or _PRIVACY.search(address) or any(map(_PRIVACY.search, labels))):
+    if not (is_rel or _names_privacy(text) or _names_privacy(address) or any(map(_names_privacy, labels))):
         return None
     url = resolve_web_link(href, base)
     if url is None:
@@ -722,11 +1236,11 @@ def _wording_score(
     text: str, raw_text: str, labels: tuple[str, str], address: str
 ) -> tuple[float | None, str]:
     """How strongly the wording says "privacy policy"; None when it says something else (a decoy)."""
-    if text and _PRIVACY.search(text):
+    if text and _names_privacy(text):
         if len(text) > _LONG_TEXT or len(text.split()) > _MAX_LABEL_WORDS:
             return None, ""
         # "Privacy Policy / Your California Privacy Rights" is the policy; "Privacy Settings" alone is not.
-        pieces = [p for p in _LABEL_PIECES.split(text) if _PRIVACY.search(p) and not _is_decoy(p)]
+        pieces = [p for p in _LABEL_PIECES.split(text) if _names_privacy(p) and not _is_decoy(p)]
         if not pieces:
             return None, ""
         return max(map(_label_score, pieces)), f'link text "{_shorten(raw_text)}"'
@@ -734,7 +1248,7 @@ def _wording_score(
         return None, ""
     generic = not text or all(w in _GENERIC_WORDS for w in _WORD.findall(text)) or bool(_POLICY.search(text))
     for label in labels:
-        if label and _PRIVACY.search(label):
+        if label and _names_privacy(label):
             if (
                 len(label) > _LONG_TEXT
                 or _is_decoy(label)
@@ -743,7 +1257,7 @@ def _wording_score(
                 return None, ""
             # "Twitter" titled "Datenschutz bei Twitter" names another page than the label's own site's.
             return _label_score(label) - (1.5 if generic else 3.5), f'link label "{_shorten(label)}"'
-    if _PRIVACY.search(address):
+    if _names_privacy(address):
         if _COOKIE_TEXT.search(address) and not _POLICY.search(address):
             return None, ""
         # The address alone counts only when the text says nothing else ("Read more", an icon, nothing).
@@ -837,7 +1351,7 @@ def _is_policy_heading(raw: str) -> bool:
     """A title such as "Privacy Policy | Example" or "Datenschutz – Example", but not a story or listing."""
     for piece in _TITLE_PARTS.split(_fold(raw)):
         part = piece.strip()
-        if not part or len(part.split()) > 6 or not _PRIVACY.search(part):
+        if not part or len(part.split()) > 6 or not _names_privacy(part):
             continue
         words = set(_WORD.findall(part))
         if _is_decoy(part) or words & _LISTING_SEGMENTS or any(nf in part for nf in _NOT_FOUND):
@@ -875,7 +1389,7 @@ def _visible_text(element: Tag) -> str:
         length += len(string)
         if length > 4 * MAX_TEXT_LENGTH:
             break
-    text = _SPACE.sub(" ", " ".join(parts).translate(_INVISIBLE)).strip()
+    text = _SPACE.sub(" ", _INVISIBLE.sub("", " ".join(parts))).strip()
     if not text:
         text = _SPACE.sub(" ", " ".join(_attr(img, "alt") for img in element.find_all("img"))).strip()
     return text

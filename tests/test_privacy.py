@@ -8,10 +8,12 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from bs4 import BeautifulSoup
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkgate.privacy import MIN_SCORE, find_privacy_link, is_privacy_page
+from linkgate import privacy
+from linkgate.privacy import MIN_SCORE, PrivacyLink, find_privacy_link, is_privacy_page
 
 BASE = "https://www.example.org/news/2024/05/some-story.html"
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "privacy"
@@ -306,6 +308,13 @@ def test_utf16_with_byte_order_mark_is_decoded() -> None:
     assert found_url(html) == "https://www.example.org/privacidad"
 
 
+def test_utf8_byte_order_mark_wins_over_a_meta_charset() -> None:
+    html = '\ufeff<meta charset="windows-1252">' + footer('<a href="/privacidad">Política de privacidad</a>')
+    link = find_privacy_link(html.encode("utf-8"), BASE)
+    assert link is not None
+    assert link.text == "Política de privacidad"
+
+
 @pytest.mark.parametrize("charset", ["base64", "zlib", "rot13", "undefined", "no-such-charset", "utf-16"])
 def test_bogus_declared_charset_falls_back_to_utf8(charset: str) -> None:
     html = f'<meta charset="{charset}">' + footer('<a href="/privacidad">Política de privacidad</a>')
@@ -330,6 +339,9 @@ def test_xml_declaration_before_xhtml_is_harmless() -> None:
         "<footer><a href='/privacy'>Privacy" + "x" * 200_000,
         "<a href='/" + "a" * 100_000 + "' title='" + "Privacy " * 20_000 + "'>x</a>",
         "<div>" * 5_000 + "<a href='/privacy'>Privacy</a>",
+        "<body><a href='/x'>" + "<span>" * 5_000 + "</b>" * 5_000 + "</span>" * 5_000,
+        "<body>" + "<a href='/x'>" * 5_000 + "</b>" * 5_000,
+        "<body><a href='/x'>" + "x" * 100_000 + "<div>" + "<a href='/y'>y</a>" * 2_000,
         b"\xff\xfe\x00\x00garbage\x00\x00",
         b"\x00" * 1000,
     ],
@@ -388,6 +400,260 @@ def test_only_http_urls_are_ever_returned(noise: str, prefix: str) -> None:
 )
 def test_privacy_page_is_recognised_by_title_or_heading(html: str, expected: bool) -> None:
     assert is_privacy_page(html) is expected
+
+
+# --- Reading the markup as the parser does: what is left out before parsing must never change the answer
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "var link = '<a href=\"/privacy\">Privacy Policy</a>';",
+        "if (a </a> b) { document.write('<footer><a href=/privacy>Privacy</a></footer>'); }",
+        # Inside "<!--", a "<script>" makes the next "</script>" end only itself, not the script.
+        "<!-- document.write('<script>x</script>'); var a = '<a href=/privacy>Privacy</a>'; -->",
+        "var s = '</scripts><a href=/privacy>Privacy</a>';",
+    ],
+)
+def test_links_written_inside_a_script_are_not_links(script: str) -> None:
+    assert find_privacy_link(page(f"<script>{script}</script><footer><p>Contact</p></footer>"), BASE) is None
+
+
+def test_a_script_full_of_privacy_words_does_not_hide_the_link_after_it() -> None:
+    html = page(
+        "<script>var t = '</a><a href=\"/fake\">Privacy Policy</a>'; /* </div></footer> */</script>"
+        '<footer><a href="/privacy">Privacy</a></footer>'
+    )
+    assert found_url(html) == "https://www.example.org/privacy"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<div data-template=\"<footer><a href='/privacy'>Privacy Policy</a></footer>\">x</div>",
+        "<footer><!-- <a href='/privacy'>Privacy</a> --></footer>",
+        "<footer><textarea><a href='/privacy'>Privacy</a></textarea></footer>",
+        "<footer><template><a href='/privacy'>Privacy</a></template></footer>",
+        "<footer><svg><a href='/privacy'><text>Privacy</text></a></svg></footer>",
+        "<footer><a href='/privacy' title='Privacy",  # a tag left open at the end is no tag
+    ],
+)
+def test_markup_that_is_not_shown_as_a_link_is_not_a_link(body: str) -> None:
+    assert find_privacy_link(page(body), BASE) is None
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        "<!-->",  # a whole (empty) comment, as is <!--->
+        "<!--->",
+        "<!-- a --!>",
+        "<svg-icon name='lock'></svg-icon><script-loader></script-loader>",  # not <svg>, not <script>
+        "<div title='a > b <!-- c'>text</div>",
+        "<svg><path d='M0 0'/></svg><svg><title>x</title></svg>",
+    ],
+)
+def test_comments_and_look_alike_tags_end_where_the_html_standard_says(before: str) -> None:
+    html = page(
+        f'{before}<footer><a href="/privacy">Privacy</a></footer><!-- x --><svg></svg><script></script>'
+    )
+    assert found_url(html) == "https://www.example.org/privacy"
+
+
+def test_an_svg_left_open_is_read_as_it_is() -> None:
+    assert found_url(page('<svg><path d="M0"><footer><a href="/privacy">Privacy</a></footer>')) == (
+        "https://www.example.org/privacy"
+    )
+
+
+def test_a_lone_less_than_sign_stays_text_when_what_follows_is_left_out() -> None:
+    html = page("<footer><a href='/x'>a <<!-- -->b</a> <a href='/privacy'>Privacy</a></footer>")
+    assert found_url(html) == "https://www.example.org/privacy"
+
+
+def test_only_what_can_bear_on_a_privacy_link_is_parsed() -> None:
+    html = page(
+        '<nav class="menu"><ul><li><a href="/about">About us</a></li>'
+        '<li><a href="/news"><span>News</span></a></li></ul></nav>'
+        '<article><p>Long <b>tale</b> <img src="x.png" alt="A picture"></p></article>'
+        '<footer class="site-footer"><ul><li><a href="/privacy">Privacy</a></li></ul></footer>'
+    )
+    reduced = privacy._reduce(html, links_only=True)
+    assert reduced is not None
+    for gone in ("About us", "News", "tale", "<img", "<article", "<nav", "/about"):
+        assert gone not in reduced
+    assert '<footer class="site-footer"><ul><li><a href="/privacy">Privacy</a></li></ul></footer>' in reduced
+    assert "<title>A story</title>" in reduced  # the head is copied as it is
+
+
+def test_a_page_without_a_link_that_could_name_privacy_is_not_parsed() -> None:
+    assert privacy._reduce(page('<p>No <a href="/about">About us</a> here</p>'), links_only=True) is None
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        '<a href="/legal"><div class="label">Privacy policy</div></a>',
+        '<a href="/legal"><span>Privacy</span> <span>policy</span></a>',
+        '<a href="/legal">Priv&#97;cy</a>',
+        '<a href="/legal"><img src="p.png" alt="Privacy"></a>',
+        '<a href="/legal" aria-label="Datenschutz"><svg></svg></a>',
+        '<a href="/legal/priv%61cy"></a>',
+        '<a href="/legal">Ｐｒｉｖａｃｙ</a>',
+        '<a href="/legal">Da\u00adten\u00adschutz</a>',
+        '<a href="/legal">Vie priv<!-- -->ée</a>',
+    ],
+)
+def test_links_kept_for_judging_include_every_spelling_of_a_privacy_word(link: str) -> None:
+    assert found_url(footer(link)) == "https://www.example.org/legal" + (
+        "/priv%61cy" if "%61" in link else ""
+    )
+
+
+def _found_when_read_whole(html: str) -> PrivacyLink | None:
+    soup = privacy._parse(html, links_only=False)
+    return None if soup is None else privacy._best_link(soup, BASE)
+
+
+_TAGS = (
+    "a div span p li ul td tr table tbody b i em footer nav header section article form h3 option select "
+    "button label dl dt dd fieldset font center noscript small img br input meta link base hr col area svg "
+    "script style title textarea iframe xmp template source wbr body head html"
+).split()
+_ATTRIBUTES = [
+    *["", "", "", ' class="footer"', ' class="nav-menu"', ' id="cookie-banner"', ' role="contentinfo"'],
+    *[' class="entry-content"', ' href="/privacy"', ' href="/about"', ' title="Privacy policy"'],
+    *[" onclick=\"location.href='/datenschutz'\"", ' onclick="track()"', ' rel="privacy-policy" href="/p"'],
+    *[' alt="Privacy"', ' data-x="a>b<a href=/zz>"'],
+]
+_TEXTS = [
+    "Privacy", "Policy", "Privacy Policy", "Datenschutz", "About", "Do not sell", "cookie", "&amp;", "&shy;",
+    " ", "\n", "<", "a < b", "Politique de confidentialité", "<!-- x -->", "<!-->", "<?xml version='1.0'?>",
+    "</>", "<!DOCTYPE html>",
+]  # fmt: skip
+
+
+@st.composite
+def _markup(draw: st.DrawFn, depth: int = 0) -> str:
+    parts = []
+    for _ in range(draw(st.integers(1, 4))):
+        if depth > 4 or draw(st.booleans()):
+            parts.append(draw(st.sampled_from(_TEXTS)))
+            continue
+        name = draw(st.sampled_from(_TAGS))
+        start = f"<{name}{draw(st.sampled_from(_ATTRIBUTES))}{draw(st.sampled_from(['', '', '', '/']))}>"
+        end = draw(
+            st.sampled_from(
+                [f"</{name}>", f"</{name}>", f"</{name}>", "", f"</{draw(st.sampled_from(_TAGS))}>"]
+            )
+        )
+        parts.append(start + draw(_markup(depth + 1)) + end)
+    return "".join(parts)
+
+
+@given(
+    _markup(),
+    st.sampled_from(["", "<html><body>", "<!doctype html><html><head><title>t</title></head><body>"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_leaving_out_what_cannot_matter_never_changes_the_answer(markup: str, prefix: str) -> None:
+    html = prefix + markup
+    assert find_privacy_link(html, BASE) == _found_when_read_whole(html)
+
+
+@pytest.mark.skipif(not (CORPUS / "labels.csv").exists(), reason="privacy corpus not present")
+def test_leaving_out_what_cannot_matter_gives_the_same_answers_on_the_corpus() -> None:
+    for saved in sorted((CORPUS / "pages").glob("*.html"))[::3]:  # a third: reading pages whole is slow
+        html = privacy._decode(saved.read_bytes())
+        assert find_privacy_link(html, BASE) == _found_when_read_whole(html), saved.name
+
+
+# --- The facts about libxml2 that the reduction relies on, checked against the parser in use
+
+_HTML4 = (
+    "a abbr acronym address applet area b base basefont bdo big blockquote br button caption center cite "
+    "code col colgroup dd del dfn dir div dl dt em embed fieldset font form frame h1 h2 h3 h4 h5 h6 hr i "
+    "iframe img input ins isindex kbd label legend li link map menu meta noembed noframes noscript object "
+    "ol optgroup option p param plaintext pre q s samp script select small span strike strong style sub sup "
+    "table tbody td textarea tfoot th thead title tr tt u ul var xmp"
+).split()
+_NAMES = [
+    *_HTML4,
+    "section",
+    "nav",
+    "footer",
+    "header",
+    "article",
+    "main",
+    "figure",
+    "time",
+    "svg",
+    "wbr",
+    "x-y",
+]
+_PLAIN = [n for n in _NAMES if n not in privacy._RAW_TEXT and n not in privacy._VOID]
+
+
+def _parsed(markup: str) -> BeautifulSoup:
+    return BeautifulSoup(markup, "lxml", multi_valued_attributes=None)
+
+
+def test_start_tags_close_open_elements_only_as_the_reduction_assumes() -> None:
+    for opened in _PLAIN:
+        for starting in _NAMES:
+            soup = _parsed(f'<body><div><{opened} id="open"><{starting} id="new">')
+            if soup.find(id="new").parent is not soup.find(id="open"):
+                assert starting in privacy._CLOSERS, (opened, starting)
+                assert opened in privacy._CLOSABLE, (opened, starting)
+                assert starting in privacy._CLOSED_ONLY_BY.get(opened, privacy._CLOSERS), (opened, starting)
+
+
+def test_end_tags_are_ignored_only_past_elements_of_higher_priority() -> None:
+    priority = privacy._END_PRIORITY
+    for link in _PLAIN:
+        for inner in _PLAIN:
+            if inner == link:
+                continue
+            soup = _parsed(f'<body><div><{link} id="link"><{inner}></{link}><i id="after"></i>')
+            if soup.find(id="link") in soup.find(id="after").parents:
+                assert priority.get(inner, 100) > priority.get(link, 100), (link, inner)
+
+
+def test_void_elements_hold_nothing_and_raw_text_elements_hold_only_text() -> None:
+    for name in privacy._VOID:
+        assert _parsed(f'<body><div id="d"><{name}><i id="after"></i>').find(id="after").parent.name == "div"
+    for name in privacy._RAW_TEXT - {"plaintext"}:
+        assert (
+            _parsed(f'<body><{name}><i id="inside"></i></{name}><i id="after"></i>').find(id="inside") is None
+        )
+    assert _parsed("<body><script><!--<script></script><i id=x></i>--></script>").find(id="x") is None
+
+
+@given(
+    st.lists(
+        st.sampled_from([*privacy._PRIVACY_WORDS, " ", "-", "_", "/", ".", "x", "1", "é", "Ü", "の", "%"])
+    )
+)
+@settings(max_examples=500, deadline=None)
+def test_the_quick_privacy_test_never_says_no_to_a_privacy_word(pieces: list[str]) -> None:
+    folded = privacy._fold("".join(pieces))
+    if privacy._PRIVACY.search(folded):
+        assert privacy._could_name_privacy(folded)
+
+
+@pytest.mark.parametrize("word", privacy._PRIVACY_WORDS)
+def test_every_privacy_word_passes_the_quick_test_however_it_is_written(word: str) -> None:
+    for written in (
+        word,
+        word.upper(),
+        word.title(),
+        f"our {word}",
+        f"/{word}-page",
+        f"x_{word}",
+        f"«{word}»",
+    ):
+        assert privacy._could_name_privacy(privacy._fold(written)), written
+    assert len(privacy._LETTER_RUN.match(privacy._fold(word)).group()) >= 2
 
 
 def _benchmark() -> ModuleType:
