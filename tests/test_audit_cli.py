@@ -168,3 +168,44 @@ def test_ctrl_c_stops_cleanly_and_writes_a_partial_report(linkgate, tmp_path, si
     assert 1 <= sum(1 for page in report["pages"] if page["status"] == 200) < 41
     assert "This report is partial" in (out / "report.html").read_text()
     assert Path(out / "links.csv").exists()
+
+
+def test_a_terminal_sees_live_progress_and_a_pipe_sees_none(linkgate, tmp_path, site):
+    import os
+    import pty
+
+    base = f"http://www.county.test:{site.port}"
+    serve(site, "/", html("".join(f'<a href="/p{i}">Page number {i}</a>' for i in range(6))))
+    for i in range(6):
+        site.expect_request(f"/p{i}").respond_with_handler(
+            lambda _r: time.sleep(0.3) or Response(html("<p>slow</p>"), content_type="text/html")
+        )
+    parent, child = pty.openpty()
+    command = [
+        *LINKGATE,
+        "audit",
+        base + "/",
+        "--out",
+        str(tmp_path / "tty"),
+        "--concurrency",
+        "1",
+        "--per-host",
+        "1",
+    ]
+    process = subprocess.Popen(command, env=linkgate.env, stdout=subprocess.PIPE, stderr=child)
+    os.close(child)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(parent, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    process.wait(timeout=30)
+    os.close(parent)
+    assert process.returncode == 0
+    assert b"pages crawled" in seen and b"links checked" in seen
+    piped = audit(linkgate, base + "/", "--out", str(tmp_path / "pipe"))
+    assert piped.returncode == 0 and piped.stderr == ""

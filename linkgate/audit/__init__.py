@@ -10,7 +10,7 @@ from __future__ import annotations
 from linkgate.audit.checks import PROBLEMS
 from linkgate.audit.crawl import AuditOptions, AuditResult, Crawler, Progress
 from linkgate.audit.history import RunDiff, diff_runs, save_run
-from linkgate.audit.report import FORMATS, SCHEMA_VERSION, build_report, problem_keys, write_reports
+from linkgate.audit.report import FORMATS, SCHEMA_VERSION, build_report, write_reports
 
 __all__ = [
     "FORMATS",
@@ -23,7 +23,6 @@ __all__ = [
     "RunDiff",
     "build_report",
     "diff_runs",
-    "problem_keys",
     "save_run",
     "write_reports",
 ]

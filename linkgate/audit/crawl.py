@@ -153,7 +153,6 @@ class LinkRecord:
     flags: tuple[str, ...] = ()
     rule: str | None = None
     privacy: SiteFacts | None = None
-    crawled: bool = False
     skipped: str = ""  # why the address was not checked: "robots", "not checked (external)", ...
 
     def problems(self, county: bool) -> list[str]:
@@ -440,10 +439,8 @@ class Crawler:
             return "check"
         self._page_urls[url] = len(self.pages)
         self.pages.append(PageRecord(url, depth))
-        record = self.links.get(url)
-        if record is None:
-            record = self.links[url] = LinkRecord(url, internal=True)
-        record.crawled = True
+        if url not in self.links:
+            self.links[url] = LinkRecord(url, internal=True)
         self._push(depth, "page", url)
         return "page"
 

@@ -12,7 +12,7 @@ from typing import IO, Any
 
 import jinja2
 
-__all__ = ["render_html", "write_html"]
+__all__ = ["write_html"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -41,10 +41,6 @@ PROBLEM_LABELS = {
     "link_text": "Unhelpful link text",
     "target_blank": "New window without noopener",
 }
-
-
-def render_html(report: dict[str, Any]) -> str:
-    return _ENVIRONMENT.get_template("audit/report.html").render(report=report, labels=PROBLEM_LABELS)
 
 
 def write_html(report: dict[str, Any], handle: IO[str]) -> None:

@@ -23,7 +23,7 @@ from linkgate.audit.crawl import Appearance, AuditResult, LinkRecord
 from linkgate.audit.extract import link_text_problem
 from linkgate.urls import parse_destination
 
-__all__ = ["FORMATS", "SCHEMA_VERSION", "build_report", "problem_keys", "write_reports"]
+__all__ = ["FORMATS", "SCHEMA_VERSION", "Appearances", "build_report", "csv_text", "write_reports"]
 
 SCHEMA_VERSION = 1
 FORMATS = ("html", "csv", "json")
@@ -232,11 +232,6 @@ def build_report(result: AuditResult) -> dict[str, Any]:
         "pages": pages,
         "links": links,
     }
-
-
-def problem_keys(report: dict[str, Any]) -> set[tuple[str, str]]:
-    """Each (address, problem) pair of a report: what two runs are compared on."""
-    return {(link["url"], problem) for link in report["links"] for problem in link["problems"]}
 
 
 def _cell(value: Any) -> str:
