@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from urllib.parse import urlencode
 
 from babel import Locale
-from flask import Flask, Response, request, url_for
-from flask_babel import Babel, get_locale
+from babel.support import Translations
+from flask import Flask, Response, g, request
+from flask_babel import Babel, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
@@ -48,6 +49,7 @@ def select_locale() -> str:
     return request.accept_languages.best_match(languages()) or SOURCE_LANGUAGE
 
 
+@cache
 def language_name(code: str) -> str:
     """A language's name in that language (``español``), capitalised for a link."""
     name = Locale.parse(code).get_display_name(code) or code
@@ -59,24 +61,33 @@ def language_links() -> list[dict[str, str]]:
     if request.endpoint is None or request.path.startswith("/admin"):
         return []
     current = str(get_locale())
-    args: dict[str, Any] = request.args.to_dict(flat=False)
-    links = []
-    for code in languages():
-        if code == current:
-            continue
-        args["lang"] = code
-        links.append(
-            {
-                "code": code,
-                "name": language_name(code),
-                "href": url_for(request.endpoint, **(request.view_args or {}), **args),
-            }
-        )
-    return links
+    kept = [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
+    path = request.script_root + request.path
+    return [
+        {"code": code, "name": language_name(code), "href": f"{path}?{urlencode([*kept, ('lang', code)])}"}
+        for code in languages()
+        if code != current
+    ]
+
+
+def _translations() -> Translations:
+    """This request's catalogue, looked up once: Flask-Babel's own lookup costs several context-local
+    reads per string, and a notice page has a few dozen strings."""
+    try:
+        cached: Translations = g._linkgate_translations
+    except AttributeError:
+        cached = g._linkgate_translations = get_translations()
+    return cached
 
 
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS))
+    # The templates' _() and ngettext, on the per-request catalogue (same strings, same newstyle escaping).
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda text: _translations().ugettext(text),
+        ngettext=lambda singular, plural, n: _translations().ungettext(singular, plural, n),
+        newstyle=True,
+    )
 
     @app.after_request
     def _vary(response: Response) -> Response:
