@@ -91,6 +91,7 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _vary(response: Response) -> Response:
-        if not request.path.startswith(("/admin", "/static", "/api", "/healthz")):
-            response.vary.add("Accept-Language")
+        # Pages whose language was negotiated (not redirects, scripts, JSON, or the English console).
+        if response.mimetype == "text/html" and not request.path.startswith("/admin"):
+            response.headers.add("Vary", "Accept-Language")
         return response
