@@ -101,6 +101,7 @@ def main() -> int:
                 try:
                     for path in capture_notice(browser, link, DOCS_IMAGES):
                         print(path.relative_to(ROOT))
+                    (Path(directory) / "console").mkdir()
                     console = seeded_server(Path(directory) / "console").start()
                     try:
                         for path in capture_console(browser, console, DOCS_IMAGES):
