@@ -196,6 +196,24 @@ class FetchFailed(FetchError):
     ``tls``, ``timeout``, ``protocol``, ``encoding`` or ``too_many_redirects``."""
 
 
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def media_type(headers: httpx.Headers) -> str:
+    """A response's media type in lower case, without parameters (``text/html``); empty when not sent."""
+    return headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+def charset(headers: httpx.Headers) -> str | None:
+    """The ``charset`` parameter of a response's Content-Type, as sent (None when absent or empty)."""
+    _, _, parameters = headers.get("content-type", "").partition(";")
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip("\"'") or None
+    return None
+
+
 @dataclass(frozen=True)
 class FetchResult:
     """A response, after any redirects. ``content`` holds at most ``max_bytes``; ``truncated`` says
@@ -214,24 +232,20 @@ class FetchResult:
     @property
     def content_type(self) -> str:
         """The media type in lower case, without parameters (``text/html``); empty when not sent."""
-        return self.headers.get("content-type", "").partition(";")[0].strip().lower()
+        return media_type(self.headers)
 
     @property
     def is_html(self) -> bool:
-        return self.content_type in ("text/html", "application/xhtml+xml")
+        return self.content_type in HTML_TYPES
 
     @property
     def encoding(self) -> str | None:
         """The character set named by the Content-Type header, when Python knows it."""
-        _, _, parameters = self.headers.get("content-type", "").partition(";")
-        for parameter in parameters.split(";"):
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "charset":
-                try:
-                    return codecs.lookup(value.strip().strip("\"'")).name
-                except LookupError:
-                    return None
-        return None
+        named = charset(self.headers)
+        try:
+            return codecs.lookup(named).name if named else None
+        except LookupError:
+            return None
 
     @property
     def text(self) -> str:

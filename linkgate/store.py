@@ -334,21 +334,7 @@ class Store:
                     f"There is already a rule for {rule.pattern} ({existing.kind}); "
                     "remove or edit it instead."
                 )
-            inserted = conn.execute(
-                sa.insert(rules).values(
-                    name=rule.name,
-                    exact=rule.exact,
-                    kind=rule.kind,
-                    action=rule.action,
-                    note=rule.note,
-                    created_by=actor,
-                    created_at=stamp,
-                    updated_at=stamp,
-                )
-            ).inserted_primary_key
-            new_id = int(inserted[0]) if inserted else None
-            saved = Rule(rule.name, rule.exact, rule.kind, rule.action, rule.note, new_id)
-            self._log(conn, actor, "rule.add", saved.pattern, None, _rule_json(saved))
+            saved = self._insert_rule(conn, rule, actor, stamp)
             self._bump_rules_version(conn)
         return saved
 
@@ -481,27 +467,7 @@ class Store:
             for rule in incoming:
                 row = existing.get((rule.name, rule.exact))
                 if row is None:
-                    inserted = conn.execute(
-                        sa.insert(rules).values(
-                            name=rule.name,
-                            exact=rule.exact,
-                            kind=rule.kind,
-                            action=rule.action,
-                            note=rule.note,
-                            created_by=actor,
-                            created_at=stamp,
-                            updated_at=stamp,
-                        )
-                    ).inserted_primary_key
-                    saved = Rule(
-                        rule.name,
-                        rule.exact,
-                        rule.kind,
-                        rule.action,
-                        rule.note,
-                        int(inserted[0]) if inserted else None,
-                    )
-                    self._log(conn, actor, "rule.add", saved.pattern, None, _rule_json(saved))
+                    saved = self._insert_rule(conn, rule, actor, stamp)
                     added.append(saved)
                     continue
                 old = _rule_from_row(row)
@@ -526,6 +492,26 @@ class Store:
             if expected_version is None and (added or updated or removed):
                 self._bump_rules_version(conn)
         return RuleImportResult(added, updated, removed)
+
+    def _insert_rule(self, conn: Connection, rule: Rule, actor: str, stamp: datetime) -> Rule:
+        """Insert a new rule and log it; the rule as saved (with its id)."""
+        inserted = conn.execute(
+            sa.insert(rules).values(
+                name=rule.name,
+                exact=rule.exact,
+                kind=rule.kind,
+                action=rule.action,
+                note=rule.note,
+                created_by=actor,
+                created_at=stamp,
+                updated_at=stamp,
+            )
+        ).inserted_primary_key
+        saved = Rule(
+            rule.name, rule.exact, rule.kind, rule.action, rule.note, int(inserted[0]) if inserted else None
+        )
+        self._log(conn, actor, "rule.add", saved.pattern, None, _rule_json(saved))
+        return saved
 
     def _bump_rules_version(self, conn: Connection) -> None:
         conn.execute(

@@ -34,15 +34,18 @@ import httpx
 from linkgate.errors import InvalidDestination
 from linkgate.fetch import (
     DEFAULT_ACCEPT,
+    HTML_TYPES,
     REDIRECT_STATUSES,
     FetchError,
     FetchFailed,
     FetchPolicy,
     FetchRefused,
     Resolver,
+    charset,
     check_addresses,
     check_destination,
     effective_port,
+    media_type,
     resolve_checked,
 )
 from linkgate.urls import Destination, parse_destination
@@ -101,20 +104,15 @@ class Answer:
 
     @property
     def content_type(self) -> str:
-        return self.headers.get("content-type", "").partition(";")[0].strip().lower()
+        return media_type(self.headers)
 
     @property
     def is_html(self) -> bool:
-        return self.content_type in ("text/html", "application/xhtml+xml")
+        return self.content_type in HTML_TYPES
 
     @property
     def charset(self) -> str | None:
-        _, _, parameters = self.headers.get("content-type", "").partition(";")
-        for parameter in parameters.split(";"):
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "charset":
-                return value.strip().strip("\"'") or None
-        return None
+        return charset(self.headers)
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
