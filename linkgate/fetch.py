@@ -44,6 +44,7 @@ from linkgate.urls import Destination, parse_destination
 __all__ = [
     "DEFAULT_ACCEPT",
     "DEFAULT_USER_AGENT",
+    "HTML_TYPES",
     "FetchError",
     "FetchFailed",
     "FetchPolicy",
@@ -51,11 +52,14 @@ __all__ = [
     "FetchResult",
     "Fetcher",
     "Resolver",
+    "charset",
     "check_addresses",
     "check_destination",
     "effective_port",
     "is_forbidden_address",
     "is_local_name",
+    "media_type",
+    "parse_target",
     "resolve_checked",
     "system_resolver",
 ]
@@ -354,8 +358,9 @@ def _without_credentials(href: str) -> str:
     return str(url.href)
 
 
-def _parse(raw: str, base: str | None = None) -> Destination:
-    """Parse ``raw`` (resolved against ``base`` for a redirect) into a checked-scheme destination."""
+def parse_target(raw: str, base: str | None = None, *, drop_fragment: bool = False) -> Destination:
+    """Parse ``raw`` (resolved against ``base`` for a redirect) into a checked-scheme destination;
+    ``drop_fragment`` for callers that treat ``page#a`` and ``page#b`` as one address (the audit)."""
     try:
         url = ada_url.URL(raw.strip(), base)
     except ValueError:
@@ -367,6 +372,8 @@ def _parse(raw: str, base: str | None = None) -> Destination:
             reason="scheme_refused",
             url=str(url.href)[:200],
         )
+    if drop_fragment:
+        url.hash = ""
     try:
         return parse_destination(str(url.href))
     except InvalidDestination as exc:
@@ -600,12 +607,12 @@ class Fetcher:
     def check_address(self, url: str) -> list[IPAddress]:
         """Parse, resolve and check ``url`` as a fetch would, without connecting: the addresses a fetch
         may use. Raises like :meth:`get`, but a check is not an attempt, so ``on_refused`` is not called."""
-        destination = _parse(url)
+        destination = parse_target(url)
         return self._lookup(destination, _Deadline(self.policy.total_timeout))
 
     def _get(self, url: str, accept: str) -> FetchResult:
         deadline = _Deadline(self.policy.total_timeout)
-        destination = _parse(url)
+        destination = parse_target(url)
         first_url = destination.href
         backend = _PinnedBackend(deadline)
         # No keep-alive: a TLS connection checked for one host name is never reused for another.
@@ -639,7 +646,7 @@ class Fetcher:
                         reason="too_many_redirects",
                         url=destination.href,
                     )
-                destination = _parse(location, destination.href)
+                destination = parse_target(location, destination.href)
                 redirects.append(destination.href)
 
     def _lookup(self, destination: Destination, deadline: _Deadline) -> list[IPAddress]:

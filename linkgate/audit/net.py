@@ -31,13 +31,11 @@ import ada_url
 import httpcore
 import httpx
 
-from linkgate.errors import InvalidDestination
 from linkgate.fetch import (
     DEFAULT_ACCEPT,
     HTML_TYPES,
     REDIRECT_STATUSES,
     FetchError,
-    FetchFailed,
     FetchPolicy,
     FetchRefused,
     Resolver,
@@ -46,9 +44,10 @@ from linkgate.fetch import (
     check_destination,
     effective_port,
     media_type,
+    parse_target,
     resolve_checked,
 )
-from linkgate.urls import Destination, parse_destination
+from linkgate.urls import Destination
 
 __all__ = ["Answer", "Hop", "SafeClient", "parse_retry_after"]
 
@@ -294,7 +293,7 @@ class SafeClient:
         default). Never raises for a network failure or a refusal: the :class:`Answer` says what happened.
         """
         try:
-            destination = _parse(url)
+            destination = parse_target(url, drop_fragment=True)
         except FetchError as error:
             return Answer(url, url, error=str(error), reason=error.reason, method=method)
         first = destination.href
@@ -311,7 +310,7 @@ class SafeClient:
                 return answer
             hops.append(Hop(destination.href, answer.status or 0))
             try:
-                destination = _parse(location, destination.href)
+                destination = parse_target(location, destination.href, drop_fragment=True)
             except FetchError as error:
                 return Answer(
                     first,
@@ -497,23 +496,3 @@ class SafeClient:
             content=bytes(body),
             truncated=truncated,
         )
-
-
-def _parse(raw: str, base: str | None = None) -> Destination:
-    """An absolute http(s) destination, parsed by the browser's rules (a redirect against ``base``)."""
-    try:
-        url = ada_url.URL(raw.strip(), base)
-    except ValueError:
-        shown = raw if len(raw) <= 200 else raw[:200] + "…"
-        raise FetchFailed(f"{shown!r} is not a valid web address.", reason="invalid_url", url=shown) from None
-    if url.protocol not in ("http:", "https:"):
-        raise FetchRefused(
-            f'linkgate only follows http:// and https:// addresses, not "{url.protocol}" ones.',
-            reason="scheme_refused",
-            url=str(url.href)[:200],
-        )
-    url.hash = ""
-    try:
-        return parse_destination(str(url.href))
-    except InvalidDestination as exc:
-        raise FetchFailed(str(exc), reason="invalid_url", url=str(url.href)[:200]) from None
