@@ -22,10 +22,15 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
+from linkgate import migrations
 from linkgate.classify import Rule, make_rule
 from linkgate.errors import AccountError, RuleError, StoreUnavailable
 
 metadata = sa.MetaData()
+
+# pg_advisory_lock's key for schema migrations: any fixed 64-bit number no other program on the database
+# uses ("linkgate" in ASCII).
+MIGRATION_LOCK_KEY = 0x6C696E6B67617465
 
 meta = sa.Table(
     "meta",
@@ -270,15 +275,65 @@ class Store:
     # ---- schema and health ----
 
     def create_schema(self) -> None:
+        """Bring the database to the newest schema (Alembic migrations), under a lock.
+
+        Every server, every worker and every command calls this at start. Against an up-to-date database it
+        costs one query and never loads Alembic. Otherwise it takes the migration lock (PostgreSQL: an
+        advisory lock; SQLite: a lock file beside the database), so that several servers starting at once
+        apply each migration exactly once, and the others wait and find the work done.
+        """
         if self.is_sqlite:
             path = sa.make_url(self.url).database
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 sqlite3.connect(path).close()
-        with self._begin() as conn:
-            metadata.create_all(conn)
-            if conn.execute(sa.select(meta.c.value).where(meta.c.key == "rules_version")).first() is None:
-                conn.execute(sa.insert(meta).values(key="rules_version", value="1"))
+        if self.schema_revision() == migrations.HEAD:
+            return
+        with self._migration_lock() as conn:
+            _run_alembic(conn, "upgrade")
+
+    def schema_revision(self) -> str | None:
+        """The database's Alembic revision, or None for an empty (or pre-migrations) database."""
+        with self._connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    def schema_problems(self) -> list[str]:
+        """What stands between the database and the code's schema: empty when they agree."""
+        revision = self.schema_revision()
+        if revision != migrations.HEAD:
+            have = revision or "none"
+            return [f"the database is at revision {have}; this linkgate needs {migrations.HEAD}"]
+        from alembic.autogenerate import compare_metadata
+        from alembic.migration import MigrationContext
+
+        with self._connect() as conn:
+            differences = compare_metadata(MigrationContext.configure(conn), metadata)
+        return [f"the schema differs from this linkgate's: {difference!r}" for difference in differences]
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[Connection]:
+        with self._connect() as conn:
+            if self.is_sqlite:
+                import fcntl
+
+                lock_path = f"{sa.make_url(self.url).database}.migrate-lock"
+                with open(lock_path, "a") as lock_file:
+                    fcntl.flock(lock_file, fcntl.LOCK_EX)
+                    try:
+                        yield conn
+                    finally:
+                        fcntl.flock(lock_file, fcntl.LOCK_UN)
+                return
+            conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            conn.commit()
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                conn.commit()
 
     def ping(self) -> None:
         """Raise :class:`StoreUnavailable` unless the database answers a real query."""
@@ -1051,6 +1106,30 @@ class Store:
         return [AuditProblemRow(row.url, row.problem, row.page, row.detail) for row in rows]
 
 
+def _run_alembic(conn: Connection, action: str) -> None:
+    """Run an Alembic command on ``conn`` (which holds the migration lock)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config.attributes["connection"] = conn
+    inspector = sa.inspect(conn)
+    if action == "upgrade" and not inspector.has_table("alembic_version") and inspector.has_table("meta"):
+        # A database made before linkgate had migrations holds exactly the first revision's tables.
+        command.stamp(config, "0001")
+    getattr(command, action)(config, "head")
+    conn.commit()
+
+
+def engine_url(url: str) -> str:
+    """``database.url`` as SQLAlchemy needs it: PostgreSQL always through psycopg 3."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         parsed = sa.make_url(url)
@@ -1075,7 +1154,7 @@ def _make_engine(url: str) -> Engine:
 
         return engine
     return sa.create_engine(
-        url,
+        engine_url(url),
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,

@@ -1,8 +1,15 @@
-"""Shared fixtures: real linkgate servers (gunicorn subprocesses) on 127.0.0.1 with their own instance."""
+"""Shared fixtures: real linkgate servers (gunicorn subprocesses) on 127.0.0.1 with their own instance.
+
+The database: SQLite (a file in each server's instance folder) unless ``LINKGATE_TEST_DATABASE=postgresql``,
+when every server and every store a test makes gets a schema of its own in the PostgreSQL named by
+``LINKGATE_TEST_POSTGRES_URL`` (default: ``127.0.0.1:5432``, database ``test``, as on the County's and
+CI's machines), dropped at the end of the run. ``make test`` runs the suite once on each.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -19,6 +26,60 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 LINKGATE = [sys.executable, "-m", "linkgate.cli"]
+
+TEST_DATABASE = os.environ.get("LINKGATE_TEST_DATABASE", "sqlite").strip().lower() or "sqlite"
+POSTGRES_URL = os.environ.get("LINKGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+if TEST_DATABASE not in {"sqlite", "postgresql"}:
+    raise pytest.UsageError(f"LINKGATE_TEST_DATABASE must be sqlite or postgresql, not {TEST_DATABASE!r}")
+ON_POSTGRES = TEST_DATABASE == "postgresql"
+_schemas: list[str] = []
+
+
+def postgres_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used (None when it can); asked once per run."""
+    if not hasattr(postgres_unreachable, "answer"):
+        import psycopg
+
+        try:
+            with psycopg.connect(POSTGRES_URL, connect_timeout=3) as conn:
+                conn.execute("SELECT 1")
+            answer = None
+        except psycopg.Error as error:
+            answer = f"PostgreSQL at {POSTGRES_URL} is not reachable: {str(error).strip()}"
+        postgres_unreachable.answer = answer  # type: ignore[attr-defined]
+    return postgres_unreachable.answer  # type: ignore[attr-defined,no-any-return]
+
+
+def new_database_url(directory: Path) -> str:
+    """A new, empty database for one server or store: a SQLite file in ``directory``, or a schema."""
+    if not ON_POSTGRES:
+        return f"sqlite:///{directory / 'linkgate.db'}"
+    reason = postgres_unreachable()
+    if reason is not None:
+        unavailable(reason)
+    import psycopg
+
+    schema = f"lgtest_{secrets.token_hex(6)}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    _schemas.append(schema)
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not _schemas:
+        return
+    import psycopg
+
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        for schema in _schemas:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def pytest_report_header() -> str:
+    where = POSTGRES_URL if ON_POSTGRES else "a SQLite file per server"
+    return f"linkgate test database: {TEST_DATABASE} ({where})"
 
 
 def free_port() -> int:
@@ -59,6 +120,9 @@ class LiveServer:
         }
         for section, values in (config or {}).items():
             sections.setdefault(section, {}).update(values)
+        self.database_url = sections.get("database", {}).get("url") or new_database_url(directory / "instance")
+        if ON_POSTGRES:
+            sections.setdefault("database", {}).setdefault("url", self.database_url)
         top = sections.pop("", {})
         lines = [f"{key} = {toml_value(value)}" for key, value in top.items()]
         for section, values in sections.items():
@@ -121,10 +185,24 @@ class LiveServer:
 
     @property
     def database(self) -> Path:
+        """The SQLite file (for tests of the file itself, marked ``sqlite_only``)."""
+        assert not ON_POSTGRES, "a test that reads the SQLite file must be marked sqlite_only"
         return self.directory / "instance" / "linkgate.db"
+
+    def store(self) -> Any:
+        """A :class:`linkgate.store.Store` on this server's database, whichever it is."""
+        from linkgate.store import Store
+
+        return Store(self.database_url)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """A new, empty database of the run's kind (SQLite file or PostgreSQL schema) for one test."""
+    return new_database_url(tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -265,6 +343,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     browser starts until the session ends, and ``asyncio.run`` (the link audit) refuses to start inside
     a running loop; so the browser starts only once every other test has run.
     """
+    if ON_POSTGRES:
+        skip = pytest.mark.skip(reason="tests the SQLite file itself; PostgreSQL has fault tests of its own")
+        for item in items:
+            if item.get_closest_marker("sqlite_only"):
+                item.add_marker(skip)
     uses_browser = [item for item in items if "browser" in getattr(item, "fixturenames", ())]
     others = [item for item in items if "browser" not in getattr(item, "fixturenames", ())]
     items[:] = others + uses_browser

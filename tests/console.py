@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 
 import httpx
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
 
+from linkgate.store import engine_url
 from tests.conftest import LiveServer
 
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -78,8 +80,24 @@ def create_account(server: LiveServer, name: str, password: str, role: str = "ad
 
 
 def query(server: LiveServer, sql: str, *params: object) -> list[tuple]:
-    with sqlite3.connect(server.database) as conn:
-        return conn.execute(sql, params).fetchall()
+    """Read the server's database (SQLite or PostgreSQL) directly; ``?`` marks each parameter in turn.
+
+    Write SQL both databases accept: booleans as ``TRUE``/``FALSE``, not 1/0.
+    """
+    return database_query(server.database_url, sql, *params)
+
+
+def database_query(url: str, sql: str, *params: object) -> list[tuple]:
+    parts = sql.split("?")
+    assert len(parts) == len(params) + 1, "one parameter per ?"
+    text = parts[0] + "".join(f":p{index}{part}" for index, part in enumerate(parts[1:]))
+    engine = sa.create_engine(engine_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(text), {f"p{index}": value for index, value in enumerate(params)})
+            return [tuple(row) for row in rows]
+    finally:
+        engine.dispose()
 
 
 def change_log(server: LiveServer, action: str) -> list[tuple]:

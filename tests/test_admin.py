@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from linkgate.classify import make_rule
-from linkgate.store import Store
 from tests.console import (
     ADMIN_PASSWORD,
     VIEWER_PASSWORD,
@@ -321,7 +320,7 @@ def test_trusted_header_without_proxies_is_a_configuration_error(make_server):
 
 
 def test_viewer_reads_but_cannot_change(console):
-    Store(f"sqlite:///{console.database}").add_rule(make_rule("viewer-target.example", "allow"), "test")
+    console.store().add_rule(make_rule("viewer-target.example", "allow"), "test")
     rule_id = query(console, "SELECT id FROM rules WHERE name = 'viewer-target.example'")[0][0]
     viewer = signed_in(console, "viewer", VIEWER_PASSWORD)
     assert viewer.get("/admin/").status_code == 200
@@ -368,7 +367,7 @@ GOOD = {"name": "valid.example", "scope": "domain", "kind": "allow", "action": "
     ],
 )
 def test_adding_a_bad_rule_says_what_is_wrong_next_to_the_field(console, changes, field, message):
-    store = Store(f"sqlite:///{console.database}")
+    store = console.store()
     if not query(console, "SELECT 1 FROM rules WHERE name = 'dup.example'"):
         store.add_rule(make_rule("dup.example", "block"), "test")
     before = query(console, "SELECT COUNT(*) FROM rules")
@@ -453,7 +452,7 @@ def test_add_edit_delete_a_rule_with_change_log_entries(console):
 
 
 def test_editing_into_a_duplicate_is_refused(console):
-    store = Store(f"sqlite:///{console.database}")
+    store = console.store()
     store.add_rule(make_rule("first-dup.example", "allow"), "test")
     second = store.add_rule(make_rule("second-dup.example", "allow"), "test")
     browser = signed_in(console)
@@ -464,7 +463,7 @@ def test_editing_into_a_duplicate_is_refused(console):
 
 
 def test_an_edit_that_changes_nothing_is_not_logged(console):
-    store = Store(f"sqlite:///{console.database}")
+    store = console.store()
     rule = store.add_rule(make_rule("same.example", "allow", note="n"), "test")
     before = len(change_log(console, "rule.update"))
     browser = signed_in(console)
@@ -474,7 +473,7 @@ def test_an_edit_that_changes_nothing_is_not_logged(console):
 
 
 def test_conflicting_rules_are_shown(console):
-    Store(f"sqlite:///{console.database}").add_rule(make_rule("conflict.example", "block"), "test")
+    console.store().add_rule(make_rule("conflict.example", "block"), "test")
     browser = signed_in(console)
     added = browser.submit("/admin/rules/new", {**GOOD, "name": "conflict.example", "scope": "exact"})
     listing = browser.get(added.headers["location"]).text
@@ -483,7 +482,7 @@ def test_conflicting_rules_are_shown(console):
         "/admin/rules/new", {**GOOD, "name": "deep.inner.conflict.example", "kind": "block"}
     )
     assert wider.status_code == 302
-    Store(f"sqlite:///{console.database}").add_rule(make_rule("x.deep.inner.conflict.example", "allow"), "t")
+    console.store().add_rule(make_rule("x.deep.inner.conflict.example", "allow"), "t")
     outer = browser.submit("/admin/rules/new", {**GOOD, "name": "inner.conflict.example", "kind": "allow"})
     text = browser.get(outer.headers["location"]).text
     assert "deep.inner.conflict.example is blocked by rule *.deep.inner.conflict.example" in text
@@ -493,7 +492,7 @@ def test_conflicting_rules_are_shown(console):
 
 
 def test_rules_list_searches_filters_sorts_and_pages(console):
-    store = Store(f"sqlite:///{console.database}")
+    store = console.store()
     for number in range(30):
         store.add_rule(make_rule(f"page{number:02d}.listing.example", "allow", note="bulk"), "test")
     store.add_rule(make_rule("blocked.listing.example", "block", note="listing block"), "test")
@@ -528,7 +527,7 @@ def test_rules_list_searches_filters_sorts_and_pages(console):
 
 
 def test_test_a_link_shows_category_flags_action_and_rule(console):
-    Store(f"sqlite:///{console.database}").add_rule(make_rule("preview.example", "block"), "test")
+    console.store().add_rule(make_rule("preview.example", "block"), "test")
     browser = signed_in(console)
     blocked = browser.get("/admin/rules/test?url=" + quote("http://www.preview.example/x", safe=""))
     assert blocked.status_code == 200

@@ -83,7 +83,7 @@ def summary_items(response: httpx.Response) -> list[str]:
 
 
 def store_of(server) -> Store:
-    return Store(f"sqlite:///{server.database}")
+    return server.store()
 
 
 def log_count(server) -> int:

@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 import pytest
 
-from linkgate.store import Store
 from tests.conftest import LiveServer
 from tests.console import ADMIN_PASSWORD, Browser, create_account, signed_in, wait_for
 
@@ -100,7 +99,7 @@ def test_change_log_bad_filters_are_named_next_to_the_field(console, query, mess
 def test_change_log_cannot_be_changed_through_any_route(console):
     from linkgate.web import create_app
 
-    app = create_app(None, **{"database.url": f"sqlite:///{console.database}"})
+    app = create_app(None, **{"database.url": console.database_url})
     methods = {
         method
         for rule in app.url_map.iter_rules()
@@ -226,7 +225,7 @@ def test_api_answers_401_without_credentials_and_for_a_wrong_token(api_server):
 def test_a_wrong_token_is_counted_as_a_security_event(api_server):
     for _ in range(3):
         api_server.get("/admin/api/rules", headers=bearer("guessed-token"))
-    store = Store(f"sqlite:///{api_server.database}")
+    store = api_server.store()
 
     def counted() -> int:
         today = date.today()
@@ -279,7 +278,7 @@ def test_api_stats_gives_every_day_of_the_range_with_totals(api_server):
 
     today = datetime.now(ZoneInfo("America/Denver")).date()
     yesterday = today - timedelta(days=1)
-    Store(f"sqlite:///{api_server.database}").add_counts(
+    api_server.store().add_counts(
         {(yesterday, "stats-api.example", "notice"): 5, (today, "stats-api.example", "redirect"): 2},
         {(today, "bad_signature"): 1},
     )

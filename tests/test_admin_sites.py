@@ -59,7 +59,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def store(server: LiveServer) -> Store:
-    return Store(f"sqlite:///{server.database}")
+    return server.store()
 
 
 def checked(store: Store, host: str, **values: object) -> None:

@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from linkgate.store import Store
 from tests.console import VIEWER_PASSWORD, Browser, signed_in
 
 pytestmark = pytest.mark.server
@@ -29,7 +28,7 @@ COUNTY_TIME = ZoneInfo("America/Denver")  # the day as the server counts it
 
 
 def add(server, counts: dict[tuple[date, str, str], int]) -> None:
-    Store(f"sqlite:///{server.database}").add_counts(counts, {})
+    server.store().add_counts(counts, {})
 
 
 def table_rows(page: httpx.Response, table_id: str) -> dict[str, list[str]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from werkzeug import Response
 
 from tests.conftest import LINKGATE
+from tests.console import query
 from tests.test_audit import html, local_server, serve
 
 pytestmark = pytest.mark.server
@@ -126,17 +126,15 @@ def test_reports_are_written_stored_and_compared_with_the_last_run(linkgate, tmp
     assert next(row for row in rows if row["url"] == base + "/old")["line"] == "4"
     assert (out / "report.html").read_text().startswith("<!doctype html>")
     # The privacy link went into the site cache, where /go finds it.
-    with sqlite3.connect(linkgate.database) as db:
-        assert db.execute(
-            "select privacy_url from sites where host = ?", (f"ext.test:{site.port}",)
-        ).fetchone() == (ext + "/privacy",)
+    assert query(linkgate, "select privacy_url from sites where host = ?", f"ext.test:{site.port}") == [
+        (ext + "/privacy",)
+    ]
     state["fixed"] = True
     second = audit(linkgate, base + "/", "--out", str(out), "--fail-on", "broken")
     assert second.returncode == 0, second.stderr
     # Fixed: /old was broken and insecure; new: /new-page is insecure (http://).
     assert "Since run 1: 1 new problem(s), 2 fixed." in second.stdout
-    with sqlite3.connect(linkgate.database) as db:
-        assert db.execute("select count(*) from audit_runs").fetchone() == (2,)
+    assert query(linkgate, "select count(*) from audit_runs") == [(2,)]
 
 
 def test_ctrl_c_stops_cleanly_and_writes_a_partial_report(linkgate, tmp_path, site):

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from linkgate.audit import save_run
-from linkgate.store import Store
 from tests.console import VIEWER_PASSWORD, Browser, signed_in
 
 pytestmark = pytest.mark.server
@@ -52,7 +51,7 @@ def rows(page: str, table: str) -> list[tuple[str, str]]:
 
 
 def test_runs_are_listed_and_a_run_shows_new_and_fixed_problems(console):
-    store = Store(f"sqlite:///{console.database}")
+    store = console.store()
     first = save_run(
         store,
         report(

@@ -11,7 +11,6 @@ import pytest
 
 from linkgate.audit import save_run, write_reports
 from linkgate.audit.report import csv_text
-from linkgate.store import Store
 from tests.browser.conftest import NARROW, WIDE, assert_no_serious_violations
 from tests.browser.console_pages import sign_in
 from tests.test_audit import html, link, local_server, run, serve
@@ -122,7 +121,7 @@ def test_the_report_prints(report, new_page, tmp_path):
 
 @pytest.mark.parametrize("viewport", [NARROW, WIDE], ids=["320px", "1280px"])
 def test_audit_pages_pass_axe_and_reflow(console, new_page, axe, viewport):
-    store = Store(f"sqlite:///{console.database}")
+    store = console.store()
     long_url = "https://www.partner-library.example/" + "a-very-long-path-segment/" * 6
     save_run(store, run_report("2026-04-01T09:00:00+00:00", {long_url: ["broken"]}), None, "cli:test")
     latest = save_run(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
@@ -13,6 +12,8 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
+
+from tests.console import query
 
 pytestmark = pytest.mark.server
 
@@ -239,8 +240,7 @@ def test_refused_lookups_never_reach_local_addresses_and_are_counted(make_server
 
 
 def _events(server) -> dict[str, int]:
-    with sqlite3.connect(server.database) as db:
-        return dict(db.execute("select kind, sum(count) from security_events group by kind").fetchall())
+    return dict(query(server, "select kind, sum(count) from security_events group by kind"))
 
 
 def test_site_commands_reject_bad_input_with_status_2(make_server):

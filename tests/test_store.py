@@ -1,4 +1,4 @@
-"""The store on a real SQLite file: rule imports are all or nothing, and a stale preview is refused."""
+"""The store on a real database (SQLite, or PostgreSQL on its run): imports are all or nothing."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from linkgate.store import Store
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    made = Store(f"sqlite:///{tmp_path / 'store.db'}")
+def store(database_url) -> Store:
+    made = Store(database_url)
     made.create_schema()
     return made
 

@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from linkgate.store import Store
 from tests.conftest import LiveServer
 from tests.console import ADMIN_PASSWORD, create_account
 
@@ -34,7 +33,7 @@ def seeded_server(directory: Path) -> LiveServer:
     ):
         server.cli(*args)
     server.cli("site", "set-privacy", SAMPLE_SITE, "https://www.example.org/privacy")
-    store = Store(f"sqlite:///{server.database}")
+    store = server.store()
     store.create_schema()
     today = datetime.now(ZoneInfo("America/Denver")).date()  # the County's day, as the server counts
     clicks: dict[Any, int] = {}
@@ -64,7 +63,7 @@ def console_pages(server: LiveServer) -> dict[str, str]:
     """Name -> path of every HTML page of the console: each GET route, plus the pages behind forms."""
     from linkgate.web import create_app
 
-    app = create_app(None, **{"database.url": f"sqlite:///{server.database}"})
+    app = create_app(None, **{"database.url": server.database_url})
     pages: dict[str, str] = {}
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/admin") or "GET" not in (rule.methods or ()):
@@ -72,7 +71,7 @@ def console_pages(server: LiveServer) -> dict[str, str]:
         if rule.arguments or rule.rule.startswith("/admin/api/") or rule.rule.endswith((".csv", ".json")):
             continue
         pages[rule.endpoint.removeprefix("admin.")] = rule.rule
-    store = Store(f"sqlite:///{server.database}")
+    store = server.store()
     first_rule = store.list_rules(limit=1).records[0].rule
     pages.update(
         {
