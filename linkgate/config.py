@@ -36,6 +36,7 @@ DEFAULT_ACTIONS = {
 }
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Settings:
     login_slow_after: int = 5
     login_lock_after: int = 10
     login_lock_minutes: float = 15.0
+    metrics_allow_networks: tuple[Network, ...] = LOOPBACK  # peers that may read /metrics
 
     def action_for(self, category: str) -> str:
         return self.actions[category]
@@ -257,6 +259,7 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("admin", "login_slow_after"): ("login_slow_after", _int(1, 1000)),
     ("admin", "login_lock_after"): ("login_lock_after", _int(1, 1000)),
     ("admin", "login_lock_minutes"): ("login_lock_minutes", _float(0.01, 7 * 24 * 60)),
+    ("metrics", "allow_networks"): ("metrics_allow_networks", _list(_network)),
 }
 KEYS.update({("actions", category): (f"action:{category}", _action) for category in CATEGORIES})
 

@@ -9,6 +9,9 @@ on, records no client address, no query string (destinations live there), no use
 
 from __future__ import annotations
 
+import os
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -31,6 +34,15 @@ def flush_on_worker_exit(_arbiter: Any, worker: Any) -> None:
         runtime.shutdown()
 
 
+def empty_metrics_folder(folder: Path, _arbiter: Any) -> None:
+    """gunicorn's ``on_starting`` hook, in the master before any worker exists: an empty folder for the
+    workers' Prometheus figures, named by the variable the workers inherit (see linkgate/web/metrics.py)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
 def gunicorn_settings(settings: Settings, **changes: Any) -> dict[str, Any]:
     """The gunicorn settings linkgate runs with (also used by ``deploy/gunicorn.conf.py``)."""
     values: dict[str, Any] = {
@@ -51,6 +63,7 @@ def gunicorn_settings(settings: Settings, **changes: Any) -> dict[str, Any]:
         "proc_name": "linkgate",
         "limit_request_line": 8190,
         "worker_exit": flush_on_worker_exit,
+        "on_starting": partial(empty_metrics_folder, settings.instance_path / "metrics"),
     }
     if "control_socket_disable" in _GUNICORN_SETTINGS:
         # gunicorn >= 25.1 opens a control socket at one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl or

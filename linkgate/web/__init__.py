@@ -69,11 +69,12 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
             ", ".join(str(network) for network in settings.allow_networks),
         )
 
-    from linkgate.web import admin, api, demo, errors, gate, health, language, security
+    from linkgate.web import admin, api, demo, errors, gate, health, language, metrics, security
 
     language.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    metrics.init_app(app, runtime)
     app.register_blueprint(gate.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(api.blueprint)
