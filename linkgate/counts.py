@@ -3,6 +3,12 @@
 Only registrable domain x day x outcome, and security-event kind x day, are ever kept: never an
 address, a user agent, a cookie or a full URL. When the database is away the buffer is kept (bounded
 by ``max_keys`` distinct keys) and written when it comes back; what did not fit is counted as dropped.
+
+The bound on what an outage can cost, per worker: clicks beyond ``max_keys`` distinct keys (counted in
+``counts_dropped`` on ``/healthz``); what the worker still holds if it is stopped while the database is
+away; and, if the connection dies in the very instant a batch commits, that one batch twice (the
+worker cannot tell a lost commit from a lost answer, and keeps the batch). Workers flush one batch at a
+time, and a stopping worker's last flush waits for one still being written.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ class ClickCounter:
         self._timezone = timezone
         self._max_keys = max_keys
         self._lock = threading.Lock()
+        # One flush at a time: a worker's last flush (at exit) waits for a background flush still writing,
+        # instead of returning early while that batch dies with the process.
+        self._flushing = threading.Lock()
         self._clicks: Counter[tuple[date, str, str]] = Counter()
         self._events: Counter[tuple[date, str]] = Counter()
         self.dropped = 0
@@ -63,6 +72,10 @@ class ClickCounter:
 
     def flush(self) -> bool:
         """Write what is buffered; on failure keep it for the next try. True when nothing is left."""
+        with self._flushing:
+            return self._flush()
+
+    def _flush(self) -> bool:
         with self._lock:
             clicks, self._clicks = self._clicks, Counter()
             events, self._events = self._events, Counter()
@@ -72,6 +85,10 @@ class ClickCounter:
             self._store.add_counts(clicks, events)
         except StoreUnavailable as error:
             log.warning("counts: database unavailable, keeping %d buffered keys: %s", len(clicks), error)
+            self._merge_back(clicks, events)
+            return False
+        except Exception:  # never lose a batch, nor the upkeep thread, to a surprise
+            log.exception("counts: unexpected error writing %d buffered keys; keeping them", len(clicks))
             self._merge_back(clicks, events)
             return False
         return True

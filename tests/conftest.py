@@ -67,14 +67,19 @@ def new_database_url(directory: Path) -> str:
     return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def drop_test_schemas() -> None:
+    """Drop every PostgreSQL schema this run made."""
     if not _schemas:
         return
     import psycopg
 
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        for schema in _schemas:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        while _schemas:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{_schemas.pop()}" CASCADE')
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    drop_test_schemas()
 
 
 def pytest_report_header() -> str:
@@ -120,7 +125,9 @@ class LiveServer:
         }
         for section, values in (config or {}).items():
             sections.setdefault(section, {}).update(values)
-        self.database_url = sections.get("database", {}).get("url") or new_database_url(directory / "instance")
+        self.database_url = sections.get("database", {}).get("url") or new_database_url(
+            directory / "instance"
+        )
         if ON_POSTGRES:
             sections.setdefault("database", {}).setdefault("url", self.database_url)
         top = sections.pop("", {})

@@ -1,0 +1,281 @@
+"""Several servers on one PostgreSQL: what one server does, the others see; an outage loses no clicks.
+
+These tests need PostgreSQL itself (two servers cannot share a SQLite file across machines), so they run
+in the PostgreSQL pass of the suite (``LINKGATE_TEST_DATABASE=postgresql``, as ``make test`` does) and
+are skipped, with that reason, in the SQLite pass.
+
+Every server here is a real ``linkgate serve`` (gunicorn, two workers); the outage is real too: the
+servers connect as a role of their own, which the test forbids to log in and whose connections it kills
+with ``pg_terminate_backend``, so the database is gone for them while it stays up for everything else
+on the machine.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import psycopg
+import pytest
+from pytest_httpserver import HTTPServer
+
+from linkgate.config import Settings
+from tests.conftest import ON_POSTGRES, POSTGRES_URL, LiveServer, new_database_url
+from tests.console import ADMIN_PASSWORD, Browser, create_account, query, signed_in, wait_for
+
+pytestmark = [
+    pytest.mark.server,
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        not ON_POSTGRES,
+        reason="PostgreSQL only: runs in the suite's PostgreSQL pass (LINKGATE_TEST_DATABASE=postgresql)",
+    ),
+]
+
+COUNTY_REFERER = {"Referer": "https://www.missoulacounty.us/departments/parks"}
+SHIPPED_REFRESH = Settings.__dataclass_fields__["rules_refresh_seconds"].default
+HOME = """<!doctype html><html><head><title>Cold site</title></head><body><main><p>Welcome.</p></main>
+<footer><a href="/privacy">Privacy Policy</a></footer></body></html>"""
+
+
+def go(server: LiveServer, url: str, **kwargs: Any) -> httpx.Response:
+    return server.get("/go?url=" + quote(url, safe=""), **kwargs)
+
+
+@pytest.fixture
+def pair(tmp_path) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two servers (two workers each) on different ports sharing one PostgreSQL schema."""
+    url = new_database_url(tmp_path)
+    config: dict[str, dict[str, Any]] = {
+        "database": {"url": url},
+        "server": {"rules_refresh_seconds": SHIPPED_REFRESH},
+        "fetch": {
+            "allow_networks": ["127.0.0.0/8"],
+            "resolve": ["cold.test=127.0.0.1"],
+            "privacy_wait_ms": 800,
+        },
+    }
+    servers = []
+    for name in ("a", "b"):
+        directory = tmp_path / name
+        directory.mkdir()
+        servers.append(LiveServer(directory, config, workers=2))
+    first, second = servers
+    first.cli("allow", "partner.example")
+    create_account(first, "admin", ADMIN_PASSWORD)
+    # Both start at once, as a load balancer's servers do after an upgrade: the schema is already there,
+    # and each one's start-up check must find it so.
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(LiveServer.start, servers))
+    yield first, second
+    for server in servers:
+        server.stop()
+
+
+def test_a_rule_added_on_one_server_is_enforced_by_the_other_within_5_seconds(pair):
+    first, second = pair
+    target = "https://www.two-servers.example/"
+    assert go(second, target).status_code == 200
+    browser = signed_in(first)
+    started = time.monotonic()
+    added = browser.submit(
+        "/admin/rules/new",
+        {"name": "two-servers.example", "scope": "domain", "kind": "block", "action": "", "note": ""},
+    )
+    assert added.status_code == 302
+
+    def both_servers_block() -> bool:
+        return all(go(server, target).status_code == 403 for server in pair for _ in range(6))
+
+    wait_for(both_servers_block, timeout=5)
+    assert time.monotonic() - started < 5
+
+
+def test_counts_from_both_servers_add_up_exactly(pair):
+    first, second = pair
+    per_server = 150
+    statuses: Counter[int] = Counter()
+
+    def burst(server: LiveServer) -> None:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            for index in range(per_server):
+                url = f"https://www.partner.example/burst/{index}"
+                response = client.get("/go?url=" + quote(url, safe=""), headers=COUNTY_REFERER)
+                statuses[response.status_code] += 1
+
+    threads = [threading.Thread(target=burst, args=(server,)) for server in (first, second) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == {302: 6 * per_server}
+    # Four workers flush the same (day, domain, outcome) row at once: the upsert must add, never overwrite.
+    wait_for(
+        lambda: (
+            query(first, "SELECT SUM(count) FROM click_counts WHERE domain = 'www.partner.example'")
+            == [(6 * per_server,)]
+        ),
+        timeout=10,
+    )
+    for server in pair:
+        server.stop()
+    assert query(first, "SELECT outcome, count FROM click_counts WHERE domain = 'www.partner.example'") == [
+        ("redirect", 6 * per_server)
+    ]
+
+
+def test_one_privacy_lookup_per_cold_host_across_both_servers(pair, httpserver: HTTPServer):
+    httpserver.expect_request("/").respond_with_data(HOME, content_type="text/html")
+    httpserver.expect_request("/privacy").respond_with_data("<p>Privacy</p>", content_type="text/html")
+    site = f"http://cold.test:{httpserver.port}/page"
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(lambda index: go(pair[index % 2], site).status_code, range(24)))
+    assert statuses == [200] * 24
+    time.sleep(1.5)
+    assert sum(1 for request, _ in httpserver.log if request.path == "/") == 1
+    for server in pair:
+        response = go(server, site)
+        assert f'href="http://cold.test:{httpserver.port}/privacy"' in response.text
+
+
+def test_failed_sign_ins_on_one_server_lock_the_account_on_the_other(tmp_path):
+    url = new_database_url(tmp_path)
+    config: dict[str, dict[str, Any]] = {
+        "database": {"url": url},
+        "admin": {"login_slow_after": 10, "login_lock_after": 3, "login_lock_minutes": 15},
+    }
+    servers = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        servers.append(LiveServer(tmp_path / name, config))
+    first, second = servers
+    create_account(first, "webmaster", ADMIN_PASSWORD)
+    try:
+        for server in servers:
+            server.start()
+        for attempt in range(3):
+            browser = Browser(first)
+            response = browser.post(
+                "/admin/login",
+                {
+                    "csrf_token": browser.token("/admin/login"),
+                    "name": "webmaster",
+                    "password": f"wrong {attempt}",
+                },
+            )
+            assert response.status_code in {200, 429}
+        other = Browser(second)
+        locked = other.post(
+            "/admin/login",
+            {"csrf_token": other.token("/admin/login"), "name": "webmaster", "password": ADMIN_PASSWORD},
+        )
+        assert locked.status_code == 429
+        assert "locked" in locked.text
+    finally:
+        for server in servers:
+            server.stop()
+
+
+# ---- the database going away under load -------------------------------------------------------------
+
+
+class Outage:
+    """A login role of the servers' own: forbidding it to log in and killing its sessions is an outage."""
+
+    def __init__(self) -> None:
+        self.role = f"lgtest_role_{secrets.token_hex(4)}"
+        self.schema = f"lgtest_{secrets.token_hex(6)}"
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE ROLE "{self.role}" LOGIN')
+            conn.execute(f'CREATE SCHEMA "{self.schema}" AUTHORIZATION "{self.role}"')
+
+    @property
+    def url(self) -> str:
+        base = psycopg.conninfo.conninfo_to_dict(POSTGRES_URL)
+        host, port, dbname = base.get("host", "127.0.0.1"), base.get("port", 5432), base.get("dbname", "test")
+        return f"postgresql://{self.role}@{host}:{port}/{dbname}?options=-csearch_path%3D{self.schema}"
+
+    def begin(self) -> None:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'ALTER ROLE "{self.role}" NOLOGIN')
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (self.role,)
+            )
+
+    def end(self) -> None:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'ALTER ROLE "{self.role}" LOGIN')
+
+    def drop(self) -> None:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'ALTER ROLE "{self.role}" LOGIN')
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (self.role,)
+            )
+            conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+            conn.execute(f'DROP ROLE IF EXISTS "{self.role}"')
+
+
+def test_a_database_outage_under_steady_load_gives_no_5xx_and_loses_no_clicks(tmp_path):
+    outage = Outage()
+    servers: list[LiveServer] = []
+    try:
+        config: dict[str, dict[str, Any]] = {"database": {"url": outage.url}}
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            servers.append(LiveServer(tmp_path / name, config, workers=2))
+        servers[0].cli("allow", "partner.example")
+        servers[0].cli("block", "blocked.example")
+        for server in servers:
+            server.start()
+        statuses: Counter[int] = Counter()
+        sent: Counter[str] = Counter()
+        stop = threading.Event()
+
+        def load(server: LiveServer, offset: int) -> None:
+            cases = [
+                ("https://www.partner.example/x", COUNTY_REFERER, "redirect"),
+                ("https://blocked.example/", {}, "block"),
+                ("https://www.missoulian.com/", {}, "notice"),
+            ]
+            with httpx.Client(base_url=server.url, timeout=10) as client:
+                index = offset
+                while not stop.is_set():
+                    url, headers, outcome = cases[index % len(cases)]
+                    response = client.get("/go?url=" + quote(url, safe=""), headers=headers)
+                    statuses[response.status_code] += 1
+                    sent[outcome] += 1
+                    index += 1
+                    time.sleep(0.005)
+
+        threads = [threading.Thread(target=load, args=(server, n)) for n, server in enumerate(servers * 2)]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.5)
+        outage.begin()
+        wait_for(lambda: all(s.get("/healthz").json()["db"] == "degraded" for s in servers), timeout=10)
+        time.sleep(2)
+        degraded = [server.get("/healthz").json() for server in servers]
+        outage.end()
+        wait_for(lambda: all(s.get("/healthz").json()["db"] == "ok" for s in servers), timeout=15)
+        time.sleep(1)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        assert all(health["db"] == "degraded" and health["counts_pending"] > 0 for health in degraded)
+        assert set(statuses) == {200, 302, 403}, statuses  # no 5xx, nor anything else, at any moment
+        for server in servers:
+            server.stop()  # each worker writes what it still holds as it stops
+        counted = dict(query(servers[0], "SELECT outcome, SUM(count) FROM click_counts GROUP BY outcome"))
+        assert {outcome: int(total) for outcome, total in counted.items()} == dict(sent)
+    finally:
+        for server in servers:
+            server.stop()
+        outage.drop()
