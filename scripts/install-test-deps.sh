@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Python packages: Debian's chromium (the browser Playwright
-# drives; Playwright cannot download its own here) and axe-core from npm (pinned in package-lock.json).
+# drives; Playwright cannot download its own here), what tests/test_deploy.py runs the deploy/ kit with
+# (Debian's nginx and openssl for the nginx site, systemd-analyze for the units, sqlite3 for the backup
+# step of docs/deploy.md) and axe-core from npm (pinned in package-lock.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 [ -x /usr/bin/chromium ] || need_apt+=(chromium fonts-liberation)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+[ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+[ -x /usr/bin/systemd-analyze ] || need_apt+=(systemd)
+command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq

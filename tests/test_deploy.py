@@ -1,0 +1,298 @@
+"""The shipped nginx site (deploy/nginx/linkgate.conf), run by Debian's nginx without root in front of a real
+linkgate server: it parses (``nginx -t``), passes clicks on over TLS with HSTS, caches static files, limits
+sign-in attempts, keeps /metrics and browsers' single sign-on headers out, and survives a server that is
+down. Only the machine-specific values are replaced: ports, certificate, cache and log paths, servers."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from linkgate.config import LOOPBACK, load_settings
+from tests.conftest import ROOT, LiveServer, free_port, unavailable
+from tests.console import ADMIN_PASSWORD, create_account
+
+pytestmark = pytest.mark.server
+
+SITE = ROOT / "deploy" / "nginx" / "linkgate.conf"
+NGINX = "/usr/sbin/nginx"
+PUBLIC_NAME = "links.missoulacounty.us"
+COUNTY_LINK = "https://www.missoulacounty.us/parks?from=newsletter"
+
+
+@dataclass
+class Proxy:
+    prefix: Path
+    https_url: str
+    http_url: str
+    certificate: Path
+    server: LiveServer
+
+    def client(self) -> httpx.Client:
+        context = ssl.create_default_context(cafile=str(self.certificate))
+        return httpx.Client(base_url=self.https_url, verify=context, timeout=10, follow_redirects=False)
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or (NGINX if Path(NGINX).exists() else None)
+    if found is None:
+        unavailable("Debian's nginx is not installed (scripts/install-test-deps.sh installs it)")
+    return str(found)
+
+
+def make_certificate(directory: Path) -> tuple[Path, Path]:
+    certificate, key = directory / "site.pem", directory / "site.key"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-days", "2", "-subj", f"/CN={PUBLIC_NAME}",
+            "-addext", f"subjectAltName=DNS:{PUBLIC_NAME},IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(certificate),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    return certificate, key
+
+
+def site_for_test(prefix: Path, certificate: Path, key: Path, ports: dict[str, int]) -> str:
+    """The shipped site with this machine's values; each value replaced must be in the file."""
+    text = SITE.read_text(encoding="utf-8")
+    replacements = {
+        "listen 80;": f"listen 127.0.0.1:{ports['http']};",
+        "listen [::]:80;": "",
+        "listen 443 ssl http2;": f"listen 127.0.0.1:{ports['https']} ssl http2;",
+        "listen [::]:443 ssl http2;": "",
+        "/etc/ssl/certs/links.missoulacounty.us.pem": str(certificate),
+        "/etc/ssl/private/links.missoulacounty.us.key": str(key),
+        "/var/cache/nginx/linkgate": str(prefix / "cache"),
+        "/var/log/nginx/": f"{prefix / 'logs'}/",
+        # The first server is the live one; the second is down (nothing listens there).
+        "server 10.20.0.11:8000": f"server 127.0.0.1:{ports['app']}",
+        "server 10.20.0.12:8000": f"server 127.0.0.1:{ports['down']}",
+    }
+    for old, new in replacements.items():
+        assert old in text, f"{SITE.name} no longer contains {old!r}: update this test with it"
+        text = text.replace(old, new)
+    return text
+
+
+def main_config(prefix: Path, site: Path) -> str:
+    """A minimal nginx.conf around the site, every path under ``prefix``, so no root is needed."""
+    temp = {name: prefix / "temp" / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    for folder in (*temp.values(), prefix / "logs", prefix / "cache"):
+        folder.mkdir(parents=True, exist_ok=True)
+    # Run as root (as in CI), nginx's workers would become "nobody", who cannot enter pytest's folders.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    return (
+        f"{user}daemon off;\nworker_processes 1;\npid {prefix / 'nginx.pid'};\n"
+        f"error_log {prefix / 'logs' / 'main-error.log'} warn;\n"
+        "events { worker_connections 128; }\n"
+        "http {\n"
+        "    include /etc/nginx/mime.types;\n"
+        "    default_type application/octet-stream;\n"
+        + "".join(f"    {name}_temp_path {path};\n" for name, path in temp.items())
+        + f"    include {site};\n"
+        "}\n"
+    )
+
+
+def nginx(prefix: Path, *args: str) -> list[str]:
+    return [
+        nginx_binary(),
+        "-p", f"{prefix}/",
+        "-c", str(prefix / "nginx.conf"),
+        "-e", str(prefix / "logs" / "startup-error.log"),
+        *args,
+    ]  # fmt: skip
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"nginx exited: {log.read_text(errors='replace') if log.exists() else ''}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nginx did not start listening")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
+    """The linkgate server behind nginx (not started yet), trusting X-Remote-User from loopback."""
+    return LiveServer(
+        tmp_path_factory.mktemp("behind-nginx"),
+        {"admin": {"trusted_header": "X-Remote-User", "trusted_proxies": ["127.0.0.1/32"]}},
+    )
+
+
+@pytest.fixture(scope="module")
+def prepared(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
+    """The configuration files under a prefix of their own (nothing is started)."""
+    prefix = tmp_path_factory.mktemp("nginx")
+    certificate, key = make_certificate(prefix)
+    ports = {"http": free_port(), "https": free_port(), "app": server.port, "down": free_port()}
+    site = prefix / "linkgate.conf"
+    site.write_text(site_for_test(prefix, certificate, key, ports), encoding="utf-8")
+    (prefix / "nginx.conf").write_text(main_config(prefix, site), encoding="utf-8")
+    return prefix, ports
+
+
+@pytest.fixture(scope="module")
+def proxy(prepared: tuple[Path, dict[str, int]], server: LiveServer) -> Iterator[Proxy]:
+    """nginx on two high ports in front of the real linkgate server (and of a second one that is down)."""
+    prefix, ports = prepared
+    create_account(server, "admin", ADMIN_PASSWORD)
+    server.start()
+    process = subprocess.Popen(nginx(prefix), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(ports["https"], process, prefix / "logs" / "startup-error.log")
+        yield Proxy(
+            prefix=prefix,
+            https_url=f"https://127.0.0.1:{ports['https']}",
+            http_url=f"http://127.0.0.1:{ports['http']}",
+            certificate=prefix / "site.pem",
+            server=server,
+        )
+    finally:
+        process.send_signal(signal.SIGQUIT)  # nginx's graceful stop
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        server.stop()
+
+
+def test_shipped_site_passes_nginx_t(prepared: tuple[Path, dict[str, int]]) -> None:
+    result = subprocess.run(nginx(prepared[0], "-t"), capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "syntax is ok" in result.stderr and "test is successful" in result.stderr
+    assert "[warn]" not in result.stderr, result.stderr
+
+
+def test_clicks_pass_through_over_tls_with_hsts(proxy: Proxy) -> None:
+    with proxy.client() as client:
+        # Several times: nginx finds the second server down and sends every click to the live one.
+        for _ in range(6):
+            response = client.get("/go", params={"url": COUNTY_LINK})
+            assert response.status_code == 302
+            assert response.headers["location"] == COUNTY_LINK
+            assert response.headers["strict-transport-security"] == "max-age=63072000; includeSubDomains"
+        notice = client.get("/go", params={"url": "https://www.example.org/"})
+        assert notice.status_code == 200
+        assert "You are leaving Missoula County" in notice.text
+        assert "strict-transport-security" in notice.headers
+        assert "content-security-policy" in notice.headers  # linkgate's own headers pass through
+        assert notice.headers["server"] == "nginx"  # no version, no gunicorn
+        assert client.get("/healthz").json()["db"] == "ok"
+
+
+def test_plain_http_is_sent_to_https_on_the_public_name(proxy: Proxy) -> None:
+    response = httpx.get(proxy.http_url + "/go", params={"url": COUNTY_LINK}, timeout=10)
+    assert response.status_code == 301
+    assert response.headers["location"].startswith(f"https://{PUBLIC_NAME}/go?url=")
+
+
+def test_static_files_are_cached_by_nginx(proxy: Proxy) -> None:
+    with proxy.client() as client:
+        first = client.get("/static/notice.js")
+        second = client.get("/static/notice.js")
+    assert first.status_code == second.status_code == 200
+    assert second.headers["x-cache-status"] == "HIT"
+    assert second.content == first.content
+    assert "max-age=3600" in second.headers["cache-control"]
+    assert "strict-transport-security" in second.headers  # repeated in the location that adds a header
+
+
+def test_sign_in_attempts_are_rate_limited(proxy: Proxy) -> None:
+    with proxy.client() as client:
+        statuses = [
+            client.post("/admin/login", data={"name": "x", "password": "y"}).status_code for _ in range(16)
+        ]
+        page = client.get("/admin/login")
+    # One at once and a burst of ten, then 429; a token comes back only every 6 s (10 a minute).
+    assert 429 not in statuses[:11], statuses
+    assert statuses[-4:] == [429] * 4, statuses
+    assert page.status_code == 200  # showing the sign-in page is never limited
+
+
+def test_metrics_are_kept_from_the_internet(proxy: Proxy) -> None:
+    with proxy.client() as client:
+        assert client.get("/metrics").status_code == 404
+        assert client.get("/%6detrics").status_code == 404
+    # Straight to the server, from this machine, they are there.
+    assert proxy.server.get("/metrics").status_code == 200
+
+
+def test_a_browser_cannot_name_a_single_sign_on_user(proxy: Proxy) -> None:
+    # The server trusts X-Remote-User from 127.0.0.1, which is where nginx connects from.
+    assert proxy.server.get("/admin/", headers={"X-Remote-User": "admin"}).status_code == 200
+    with proxy.client() as client:
+        response = client.get("/admin/", headers={"X-Remote-User": "admin"})
+    assert response.status_code == 302
+    assert "/admin/login" in response.headers["location"]
+
+
+def test_logs_hold_no_query_string_or_visitor_address(proxy: Proxy) -> None:
+    with proxy.client() as client:
+        client.get("/go", params={"url": COUNTY_LINK})
+    lines = (proxy.prefix / "logs" / "linkgate-access.log").read_text().splitlines()
+    assert any('"GET /go HTTP/1.1" 302' in line for line in lines)
+    entry = re.compile(
+        r'\S+ "[A-Z]+ /\S* HTTP/[0-9.]+" \d{3} \d+ [0-9.]+ '  # time, request line, status, size, duration
+        r"(\S+:\d+(, \S+:\d+)*|-) [0-9, -]+ (HIT|MISS|EXPIRED|-)"  # servers tried, their statuses, cache
+    )
+    for line in lines:
+        assert entry.fullmatch(line), line  # time first: no address before it, as in nginx's own format
+        assert "?" not in line and "missoulacounty" not in line
+
+
+def test_systemd_units_verify(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        unavailable("systemd-analyze is not installed (scripts/install-test-deps.sh installs systemd)")
+    venv_bin = Path(sys.executable).parent
+    names = ["linkgate.service", "linkgate-audit.service", "linkgate-audit.timer"]
+    for name in names:
+        text = (ROOT / "deploy" / name).read_text(encoding="utf-8")
+        # Where the programs are on this machine (systemd-analyze checks that they can be run).
+        text = text.replace("/opt/linkgate/venv/bin/", f"{venv_bin}/").replace("/opt/linkgate/", f"{ROOT}/")
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", *(str(tmp_path / name) for name in names)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+    service = (ROOT / "deploy" / "linkgate.service").read_text(encoding="utf-8")
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in service
+    assert "/opt/linkgate/deploy/gunicorn.conf.py" in service  # the settings a HUP re-reads
+
+
+def test_example_configuration_is_valid(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"LINKGATE_CONFIG": str(ROOT / "deploy" / "linkgate.toml"), "LINKGATE_INSTANCE": str(tmp_path)}
+    )
+    assert settings.public_url == "https://links.missoulacounty.us/"
+    assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8000, 2)
+    assert settings.metrics_allow_networks == LOOPBACK
