@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, Response, render_template, request
-from flask_babel import format_decimal
+from flask import Blueprint, Response, render_template, request, url_for
+from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from werkzeug.datastructures import Headers
 
 from linkgate.classify import FLAGS, Classification
 from linkgate.errors import InvalidDestination
+from linkgate.sites import SiteFacts
 from linkgate.urls import Destination, parse_destination, registrable_domain, unicode_host
+from linkgate.web.language import language_links, language_name
 from linkgate.web.runtime import Runtime, get_runtime
 
 if TYPE_CHECKING:
@@ -181,8 +185,8 @@ def _go(runtime: Runtime) -> Response:
         return ExactRedirect(destination.href)
     if classification.action == "block":
         runtime.counts.event("blocked_destination")
-        return _page("block.html", 403, destination, classification)
-    return _page("notice.html", 200, destination, classification, facts=runtime.site_facts(destination))
+        return _page("block.html", 403, destination, classification, runtime)
+    return _page("notice.html", 200, destination, classification, runtime, runtime.site_facts(destination))
 
 
 def _referer_is_county(runtime: Runtime, referer: str | None) -> bool:
@@ -195,22 +199,94 @@ def _referer_is_county(runtime: Runtime, referer: str | None) -> bool:
     return not source.is_ip and runtime.classifier.is_county_host(source.host)
 
 
+@dataclass(frozen=True, slots=True)
+class PageKind:
+    """What a notice or block page shows besides the click's own strings: each kind is one stencil."""
+
+    template: str
+    locale: str
+    script_root: str
+    category: str
+    flags: tuple[str, ...]
+    trusted: bool
+    privacy: str  # found (a link), pending (being looked up), none (the site has none), unknown
+    gpc: bool
+    international: bool  # the host has an international form to show
+    languages: tuple[str, ...]  # the language switch's other languages
+
+
 def _page(
-    template: str, status: int, destination: Destination, classification: Classification, **context: object
+    template: str,
+    status: int,
+    destination: Destination,
+    classification: Classification,
+    runtime: Runtime,
+    facts: SiteFacts | None = None,
 ) -> Response:
-    flags = [
-        {"code": flag, "deceptive": FLAGS[flag], "text": FLAG_TEXT[flag]} for flag in classification.flags
-    ]
-    body = render_template(
-        template,
-        destination=destination,
-        address=display_address(destination),
-        classification=classification,
-        category_text=CATEGORY_TEXT[classification.category],
-        flags=flags,
-        **context,
+    address = display_address(destination)
+    privacy = "unknown"
+    values = {
+        "href": destination.href,
+        "before": address.before,
+        "domain": address.domain,
+        "after": address.after,
+    }
+    if address.unicode_host is not None:
+        values["unicode_host"] = address.unicode_host
+    if facts is not None:
+        if facts.privacy_url:
+            privacy = "found"
+            values["privacy_url"] = facts.privacy_url
+        elif facts.pending:
+            privacy = "pending"
+            values["site_api"] = url_for("api.site", host=facts.host)
+            values["check_again"] = request.full_path
+        elif facts.status == "none":
+            privacy = "none"
+    languages = []
+    for link in language_links():
+        languages.append(link["code"])
+        values["language:" + link["code"]] = link["href"]
+    kind = PageKind(
+        template=template,
+        locale=str(get_locale()),
+        script_root=request.script_root,
+        category=classification.category,
+        flags=classification.flags,
+        trusted=classification.trusted,
+        privacy=privacy,
+        gpc=bool(facts and facts.gpc),
+        international=address.unicode_host is not None,
+        languages=tuple(languages),
     )
+    body = runtime.pages.page(template, kind, values, partial(_page_context, kind))
     return Response(body, status=status, headers=NO_STORE, mimetype="text/html")
+
+
+def _page_context(kind: PageKind, values: Mapping[str, str]) -> dict[str, object]:
+    """The template context of a notice or block page, from its kind and its strings alone."""
+    return {
+        "href": values["href"],
+        "address": DisplayAddress(
+            before=values["before"],
+            domain=values["domain"],
+            after=values["after"],
+            unicode_host=values.get("unicode_host"),
+        ),
+        "category_text": CATEGORY_TEXT[kind.category],
+        "flags": [{"code": flag, "deceptive": FLAGS[flag], "text": FLAG_TEXT[flag]} for flag in kind.flags],
+        "trusted": kind.trusted,
+        "deceptive": any(FLAGS[flag] for flag in kind.flags),
+        "privacy": kind.privacy,
+        "privacy_url": values.get("privacy_url"),
+        "site_api": values.get("site_api"),
+        "check_again": values.get("check_again"),
+        "gpc": kind.gpc,
+        "language_links": lambda: [
+            {"code": code, "name": language_name(code), "href": values["language:" + code]}
+            for code in kind.languages
+        ],
+    }
 
 
 def _error(message: str) -> Response:

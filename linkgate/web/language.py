@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus, urlencode
 
 from babel import Locale
 from babel.support import Translations
@@ -40,13 +40,19 @@ def languages() -> tuple[str, ...]:
     return (SOURCE_LANGUAGE, *(code for code in found if code != SOURCE_LANGUAGE))
 
 
-def select_locale() -> str:
+def select_locale() -> Locale:
     if request.path.startswith("/admin"):
-        return SOURCE_LANGUAGE
+        return _locale(SOURCE_LANGUAGE)
     asked = request.args.get("lang", "")
     if asked in languages():
-        return asked
-    return request.accept_languages.best_match(languages()) or SOURCE_LANGUAGE
+        return _locale(asked)
+    return _locale(request.accept_languages.best_match(languages()) or SOURCE_LANGUAGE)
+
+
+@cache
+def _locale(code: str) -> Locale:
+    """One ``Locale`` per language (Flask-Babel would parse the code again on every request)."""
+    return Locale.parse(code)
 
 
 @cache
@@ -61,13 +67,27 @@ def language_links() -> list[dict[str, str]]:
     if request.endpoint is None or request.path.startswith("/admin"):
         return []
     current = str(get_locale())
-    kept = [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
     path = request.script_root + request.path
+    kept = _query_without_lang()
     return [
-        {"code": code, "name": language_name(code), "href": f"{path}?{urlencode([*kept, ('lang', code)])}"}
+        {"code": code, "name": language_name(code), "href": f"{path}?{kept}lang={code}"}
         for code in languages()
         if code != current
     ]
+
+
+def _query_without_lang() -> str:
+    """This request's query string without its ``lang`` parameters, ready for ``lang=`` to follow.
+
+    The parameters are kept as the browser sent them (re-encoding a destination costs more than the rest
+    of a notice's language switch); a query string that is not plain printable ASCII is encoded anew.
+    """
+    raw: str = request.environ.get("QUERY_STRING", "")
+    if raw.isascii() and raw.isprintable() and " " not in raw:
+        kept = [part for part in raw.split("&") if part and unquote_plus(part.partition("=")[0]) != "lang"]
+        return "".join(part + "&" for part in kept)
+    pairs = [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
+    return urlencode(pairs) + "&" if pairs else ""
 
 
 def _translations() -> Translations:

@@ -1,4 +1,4 @@
-"""What each worker process keeps between requests: settings, store, rules, counts, signer, sites.
+"""What each worker process keeps between requests: settings, store, rules, counts, signer, sites, pages.
 
 Background upkeep (rule refresh, count flushes) runs on one daemon thread per process, started on the
 first request so that it survives gunicorn's fork.
@@ -14,7 +14,7 @@ import time
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, render_template
 
 from linkgate.classify import Classifier
 from linkgate.config import Settings
@@ -26,6 +26,7 @@ from linkgate.signing import Signer
 from linkgate.sites import Freshness, SiteCache, SiteFacts, site_key
 from linkgate.store import Store
 from linkgate.urls import Destination
+from linkgate.web.stencil import Stencils
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ class Runtime:
             ),
             workers=settings.fetch_workers,
         )
+        # The gate's notice and block pages, rendered once per kind (see linkgate/web/stencil.py).
+        self.pages = Stencils(lambda template, context: render_template(template, **context))
         self._started_in: int | None = None
         self._start_lock = threading.Lock()
         self._stop = threading.Event()

@@ -1,0 +1,199 @@
+"""Stencilled pages: a notice or block page filled in from its stencil is the page the template renders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask, render_template, template_rendered
+from jinja2 import DictLoader, Environment
+
+from linkgate.classify import make_rule
+from linkgate.config import load_settings
+from linkgate.sites import SiteFacts
+from linkgate.web import create_app
+from linkgate.web.runtime import Runtime
+from linkgate.web.stencil import Stencils, cut
+
+# ---- the stencils themselves, on plain Jinja ------------------------------------------------------------
+
+TEMPLATES = {
+    "plain": '<p title="{{ a }}">{{ a }} and {{ b }}, {{ a }}</p>',
+    "upper": "<p>{{ a|upper }} {{ b }}</p>",
+    "length": "<p>{% if a|length > 12 %}long {% endif %}{{ a }}</p>",
+    "sliced": "<p>{{ a[:3] }}</p>",
+}
+
+
+@pytest.fixture
+def jinja() -> Iterator[tuple[Stencils, list[str]]]:
+    environment = Environment(loader=DictLoader(TEMPLATES), autoescape=True)
+    rendered: list[str] = []
+
+    def render(name: str, context: Mapping[str, Any]) -> str:
+        rendered.append(name)
+        return environment.get_template(name).render(context)
+
+    yield Stencils(render, size=3), rendered
+
+
+def direct(name: str, values: Mapping[str, str]) -> str:
+    return Environment(loader=DictLoader(TEMPLATES), autoescape=True).get_template(name).render(values)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"a": "https://example.org/?q=1&r=2", "b": "plain"},
+        {"a": "<script>alert('x')</script>", "b": '"quoted" & more'},
+        {"a": "\u00e9t\u00e9 \U0001f600", "b": "\ue000 0 \ue001"},
+    ],
+)
+def test_a_filled_stencil_is_the_rendered_page_escaped_alike(jinja, values):
+    stencils, rendered = jinja
+    stencils.page("plain", "kind", {"a": "first", "b": "build"}, dict)
+    assert rendered == ["plain", "plain"]  # two markers' renders, once
+    assert stencils.page("plain", "kind", values, dict) == direct("plain", values)
+    assert rendered == ["plain", "plain"]
+
+
+@pytest.mark.parametrize("name", ["upper", "length", "sliced"])
+def test_a_template_that_changes_or_judges_a_value_is_rendered_every_time(jinja, name, caplog):
+    stencils, rendered = jinja
+    for values in ({"a": "short", "b": "x"}, {"a": "a much longer value", "b": "y"}):
+        assert stencils.page(name, "kind", values, dict) == direct(name, values)
+    assert rendered.count(name) == 4  # two to try the stencil, then one per page
+    assert "rendered every time" in caplog.text
+
+
+def test_an_empty_value_is_rendered_not_filled(jinja):
+    stencils, rendered = jinja
+    stencils.page("plain", "kind", {"a": "x", "b": "y"}, dict)
+    assert stencils.page("plain", "kind", {"a": "", "b": "y"}, dict) == direct("plain", {"a": "", "b": "y"})
+    assert len(rendered) == 3
+
+
+def test_kinds_are_stencilled_apart_and_the_oldest_go_first(jinja):
+    stencils, rendered = jinja
+    for kind in ("one", "two", "three", "four", "one"):
+        stencils.page("plain", kind, {"a": "x", "b": "y"}, lambda values, kind=kind: {**values, "b": kind})
+    assert len(rendered) == 10  # "one" was dropped for "four", then made again
+    assert stencils.page("plain", "four", {"a": "x", "b": "y"}, dict) == direct(
+        "plain", {"a": "x", "b": "four"}
+    )
+
+
+def test_a_marker_cut_apart_is_not_a_stencil():
+    assert cut("<p>\ue0000\ue001</p>", ("a",)) is not None
+    assert cut("<p>\ue0000</p>", ("a",)) is None
+    assert cut("<p>\ue0003\ue001</p>", ("a",)) is None
+
+
+# ---- the gate's notice and block pages -------------------------------------------------------------------
+
+COUNTY = {"Referer": "https://www.missoulacounty.us/"}
+FOUND = {"status": "found", "gpc": False}
+# Two clicks of one kind each (the first makes the stencil, the second is filled from it), and what the
+# site cache knows of both hosts.
+KINDS = [
+    ("https://www.example.org/news?id=1", "https://news.example.com/a/b?q=<x>&r='\"", COUNTY, FOUND),
+    ("https://www.untrusted.example/", "https://shop.untrusted.example/cart", {}, FOUND),
+    ("https://www.none.example/", "https://shop.none.example/cart", {}, {"status": "none"}),
+    ("https://www.unknown.example/", "https://shop.unknown.example/cart", COUNTY, {"status": "unknown"}),
+    ("https://www.pending.example/", "https://shop.pending.example/cart", COUNTY, {"status": "pending"}),
+    ("https://www.gpc.example/", "https://shop.gpc.example/", COUNTY, {**FOUND, "gpc": True}),
+    ("http://a.example:8080/", "http://b.example:9090/x?y=1", COUNTY, FOUND),
+    ("https://user:pw@c.example/", "https://name:secret@d.example/path", COUNTY, FOUND),
+    ("http://127.0.0.1/", "http://10.1.2.3/admin", COUNTY, FOUND),
+    ("https://xn--bcher-kva.example/", "https://xn--mnchen-3ya.example/stadt", COUNTY, FOUND),
+    ("https://missoulacounty.us.example.com/", "https://missoulacounty.us.evil.example/", COUNTY, FOUND),
+    ("https://www.mt.gov/", "https://dnrc.mt.gov/forests", COUNTY, FOUND),
+    ("https://www.umt.edu/", "https://www.mtech.edu/apply", {}, FOUND),
+    ("https://partner.example/", "https://www.partner.example/forms?a=1", {}, FOUND),
+    ("https://blocked.example/", "https://www.blocked.example/page?x=<y>", COUNTY, FOUND),
+]
+FACTS = {urlsplit(url).hostname: facts for first, second, _, facts in KINDS for url in (first, second)}
+LANGUAGES = [({}, {}), ({"lang": "es"}, {}), ({}, {"Accept-Language": "es-MX,es;q=0.9"})]
+
+
+@pytest.fixture(scope="module")
+def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, Runtime]]:
+    directory: Path = tmp_path_factory.mktemp("stencil")
+    app = create_app(
+        load_settings(
+            {
+                "LINKGATE_INSTANCE": str(directory),
+                "LINKGATE_DATABASE_URL": f"sqlite:///{directory / 'linkgate.db'}",
+                "LINKGATE_FETCH_SYSTEM_RESOLVER": "false",
+            }
+        )
+    )
+    runtime: Runtime = app.extensions["linkgate"]
+    runtime.store.add_rule(make_rule("partner.example", "allow"), "test")
+    runtime.store.add_rule(make_rule("blocked.example", "block"), "test")
+    runtime.rules.refresh()
+
+    def site_facts_for_host(host: str, wait_ms: int) -> SiteFacts:
+        facts = FACTS[host.split(":", maxsplit=1)[0]]
+        url = f"https://{host}/privacy?from=<{host}>" if facts["status"] == "found" else None
+        return SiteFacts(host=host, privacy_url=url, **facts)
+
+    runtime.site_facts_for_host = site_facts_for_host  # type: ignore[method-assign]
+    yield app, runtime
+
+
+def rendered_directly(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        runtime.pages,
+        "page",
+        lambda template, kind, values, context: render_template(template, **context(values)),
+    )
+
+
+@pytest.mark.parametrize(("params", "headers"), LANGUAGES)
+@pytest.mark.parametrize(("first", "second", "referer", "facts"), KINDS)
+def test_a_stencilled_gate_page_is_the_page_the_template_renders(
+    gate, monkeypatch, first, second, referer, facts, params, headers
+):
+    app, runtime = gate
+    client = app.test_client()
+    renders: list[str] = []
+
+    def note(_sender: Flask, template: Any, context: dict[str, Any], **_extra: Any) -> None:
+        renders.append(template.name)
+
+    runtime.pages.clear()
+    with template_rendered.connected_to(note, app):
+        made = client.get("/go", query_string={"url": first, **params}, headers={**referer, **headers})
+        assert made.status_code in (200, 403)
+        filled = client.get("/go", query_string={"url": second, **params}, headers={**referer, **headers})
+    assert filled.status_code == made.status_code
+    assert len(renders) == 2, "the first click makes the stencil, the second is filled from it"
+
+    rendered_directly(runtime, monkeypatch)
+    rendered = client.get("/go", query_string={"url": second, **params}, headers={**referer, **headers})
+    assert filled.get_data(as_text=True) == rendered.get_data(as_text=True)
+    assert filled.headers == rendered.headers
+
+
+def test_every_kind_has_a_stencil_of_its_own(gate, monkeypatch):
+    """All kinds in one run, so that a kind that left out something its page shows would be caught."""
+    app, runtime = gate
+    client = app.test_client()
+    clicks = [
+        ({"url": url, **params}, {**referer, **headers})
+        for first, second, referer, _ in KINDS
+        for url in (first, second)
+        for params, headers in LANGUAGES
+    ]
+    runtime.pages.clear()
+    filled = [
+        client.get("/go", query_string=query, headers=headers).get_data(as_text=True)
+        for query, headers in clicks
+    ]
+    rendered_directly(runtime, monkeypatch)
+    for (query, headers), page in zip(clicks, filled, strict=True):
+        assert page == client.get("/go", query_string=query, headers=headers).get_data(as_text=True), query
