@@ -19,7 +19,6 @@ from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from werkzeug.datastructures import Headers
 
 from linkgate.classify import FLAGS, Classification
 from linkgate.errors import InvalidDestination
@@ -29,6 +28,8 @@ from linkgate.web.language import language_links, language_name
 from linkgate.web.runtime import Runtime, get_runtime
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from _typeshed.wsgi import WSGIEnvironment
 
 log = logging.getLogger(__name__)
@@ -94,21 +95,24 @@ def describe_problem(error: InvalidDestination) -> str:
 
 
 class ExactRedirect(Response):
-    """A 302 whose Location is exactly the parser's serialisation.
+    """A 302 whose Location is exactly the parser's serialisation, with no body.
 
     Werkzeug re-encodes Location headers (``iri_to_uri``), which would change a destination such as
     ``?\\x`` into ``?%5Cx``: a different URL from the one the visitor was shown and the rules judged.
     ``href`` is already ASCII and free of control characters (WHATWG serialisation), so it is sent as is.
+    The headers go out as the view and the after-request hooks left them, plus Location and an empty
+    body's length, without Werkzeug's pass over a copy of them (all it would do here is count the body).
     """
 
     def __init__(self, href: str) -> None:
         super().__init__(status=302, headers=NO_STORE)
         self.href = href
 
-    def get_wsgi_headers(self, environ: WSGIEnvironment) -> Headers:
-        headers = super().get_wsgi_headers(environ)
-        headers["Location"] = self.href
-        return headers
+    def get_wsgi_response(
+        self, environ: WSGIEnvironment
+    ) -> tuple[Iterable[bytes], str, list[tuple[str, str]]]:
+        headers = [*self.headers.to_wsgi_list(), ("Location", self.href), ("Content-Length", "0")]
+        return self.get_app_iter(environ), self.status, headers
 
 
 @dataclass(frozen=True)

@@ -48,13 +48,15 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _headers(response: Response) -> Response:
         headers = response.headers
-        if any(name.lower() in _HEADER_NAMES for name in headers.keys()):  # noqa: SIM118 (Headers)
-            for name, value in _HEADER_ITEMS:  # a view chose some of them: keep its values
-                headers.setdefault(name, value)
-        else:
+        names = [name.lower() for name, _value in headers]  # one pass (a Headers look-up scans them all)
+        if _HEADER_NAMES.isdisjoint(names):
             headers.extend(_HEADER_ITEMS)
-        path = request.path
-        if path == "/go" or not path.startswith("/admin"):
-            # No cookie is ever set outside the admin console.
-            headers.pop("Set-Cookie", None)
+        else:  # a view chose some of them: keep its values
+            for name, value in _HEADER_ITEMS:
+                headers.setdefault(name, value)
+        if "set-cookie" in names:
+            path = request.path
+            if path == "/go" or not path.startswith("/admin"):
+                # No cookie is ever set outside the admin console.
+                headers.remove("Set-Cookie")
         return response
