@@ -94,25 +94,31 @@ def describe_problem(error: InvalidDestination) -> str:
     return str(template) % params if params else str(template)
 
 
-class ExactRedirect(Response):
+class GateResponse(Response):
+    """An answer of the click path, sent with the headers the view and the after-request hooks left.
+
+    Werkzeug's last pass over a response's headers (``get_wsgi_headers``) copies and checks them all
+    again, to re-encode a Location or Content-Location and to count a body whose length is not yet known.
+    The gate's answers have neither (a page's length is set with its body, a redirect's Location is
+    exact, below), so they skip it.
+    """
+
+    def get_wsgi_response(
+        self, environ: WSGIEnvironment
+    ) -> tuple[Iterable[bytes], str, list[tuple[str, str]]]:
+        return self.get_app_iter(environ), self.status, self.headers.to_wsgi_list()
+
+
+class ExactRedirect(GateResponse):
     """A 302 whose Location is exactly the parser's serialisation, with no body.
 
     Werkzeug re-encodes Location headers (``iri_to_uri``), which would change a destination such as
     ``?\\x`` into ``?%5Cx``: a different URL from the one the visitor was shown and the rules judged.
     ``href`` is already ASCII and free of control characters (WHATWG serialisation), so it is sent as is.
-    The headers go out as the view and the after-request hooks left them, plus Location and an empty
-    body's length, without Werkzeug's pass over a copy of them (all it would do here is count the body).
     """
 
     def __init__(self, href: str) -> None:
-        super().__init__(status=302, headers=NO_STORE)
-        self.href = href
-
-    def get_wsgi_response(
-        self, environ: WSGIEnvironment
-    ) -> tuple[Iterable[bytes], str, list[tuple[str, str]]]:
-        headers = [*self.headers.to_wsgi_list(), ("Location", self.href), ("Content-Length", "0")]
-        return self.get_app_iter(environ), self.status, headers
+        super().__init__(status=302, headers={**NO_STORE, "Location": href, "Content-Length": "0"})
 
 
 @dataclass(frozen=True)
@@ -264,7 +270,7 @@ def _page(
         languages=tuple(languages),
     )
     body = runtime.pages.page(template, kind, values, partial(_page_context, kind))
-    return Response(body, status=status, headers=NO_STORE, mimetype="text/html")
+    return GateResponse(body, status=status, headers=NO_STORE, mimetype="text/html")
 
 
 def _page_context(kind: PageKind, values: Mapping[str, str]) -> dict[str, object]:
@@ -295,7 +301,7 @@ def _page_context(kind: PageKind, values: Mapping[str, str]) -> dict[str, object
 
 def _error(message: str) -> Response:
     body = render_template("error.html", title=_l("This link cannot be followed"), message=message)
-    return Response(body, status=400, headers=NO_STORE, mimetype="text/html")
+    return GateResponse(body, status=400, headers=NO_STORE, mimetype="text/html")
 
 
 def _fallback() -> Response:
@@ -321,4 +327,4 @@ def _fallback() -> Response:
         + body
         + Markup("</main></body></html>")
     )
-    return Response(str(escape(page)), status=status, headers=NO_STORE, mimetype="text/html")
+    return GateResponse(str(escape(page)), status=status, headers=NO_STORE, mimetype="text/html")
