@@ -1,10 +1,14 @@
 """The built wheel, installed in a fresh venv outside the checkout, serves the notice page with its CSS and
-its translations."""
+its translations, /healthz and /metrics; and the single-server steps of docs/deploy.md, run as written by
+scripts/deploy-single-server.sh, install that wheel and serve with it."""
 
 from __future__ import annotations
 
 import os
+import re
+import signal
 import site
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,14 +17,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.server
 
 
-def test_wheel_installed_outside_the_checkout_serves_notice_and_css(tmp_path: Path) -> None:
-    wheels = tmp_path / "wheels"
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    wheels = tmp_path_factory.mktemp("wheels")
     subprocess.run(
         [
             sys.executable,
@@ -37,7 +43,11 @@ def test_wheel_installed_outside_the_checkout_serves_notice_and_css(tmp_path: Pa
         check=True,
         timeout=300,
     )
-    (wheel,) = wheels.glob("linkgate-*.whl")
+    (built,) = wheels.glob("linkgate-*.whl")
+    return built
+
+
+def test_wheel_installed_outside_the_checkout_serves_notice_and_css(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False).create(target)
     python = target / "bin" / "python"
@@ -87,6 +97,16 @@ def test_wheel_installed_outside_the_checkout_serves_notice_and_css(tmp_path: Pa
         check=True,
     ).stdout
     assert str(site_packages) in located and str(ROOT) not in located
+    usage = subprocess.run(
+        [python, "-m", "linkgate.cli", "--help"],
+        check=False,
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert usage.returncode == 0 and "linkgate: Missoula County" in usage.stdout, usage.stderr
     process = subprocess.Popen(
         [python, "-m", "linkgate.cli", "serve"],
         cwd=workdir,
@@ -117,6 +137,57 @@ def test_wheel_installed_outside_the_checkout_serves_notice_and_css(tmp_path: Pa
         )
         assert "Está saliendo del sitio web del Condado de Missoula" in spanish.text
         assert '<html lang="es">' in spanish.text
+        assert httpx.get(base + "/healthz", timeout=10).json()["db"] == "ok"
+        metrics = httpx.get(base + "/metrics", timeout=10)
+        assert metrics.status_code == 200
+        clicks = {
+            sample.labels["outcome"]: sample.value
+            for family in text_string_to_metric_families(metrics.text)
+            if family.name == "linkgate_clicks"
+            for sample in family.samples
+        }
+        assert clicks == {"redirect": 0, "notice": 2, "block": 0, "invalid": 0}
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_deployment_guide_single_server_steps_run_as_written(wheel: Path, tmp_path: Path) -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    steps = guide.count("<!-- step -->\n```sh\n")
+    assert steps >= 5  # install, configure, database and account, try it, back up
+    process = subprocess.Popen(
+        ["bash", str(ROOT / "scripts" / "deploy-single-server.sh"), "--wheel", str(wheel), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:  # the script stops what the steps started when it is told to stop
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+    assert process.returncode == 0, output[-4000:]
+    assert output.count("--- step ") == steps and f"--- step {steps} of {steps}" in output
+    assert "deploy-single-server: every step passed" in output
+    # What the steps did, seen from outside: linkgate installed from the wheel, served, counted, backed up.
+    assert "Successfully installed linkgate-" in output
+    assert "Usage: linkgate" in output
+    assert '"db":"ok"' in output
+    assert "302 https://www.missoulacounty.us/" in output
+    assert 'linkgate_clicks_total{outcome="redirect"} 1.0' in output
+    backups = tmp_path / "root" / "var" / "backups" / "linkgate"
+    (database,) = backups.glob("linkgate-*.db")
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT name, role FROM accounts").fetchall() == [("webmaster", "admin")]
+    (rules,) = backups.glob("rules-*.csv")
+    assert rules.read_text().startswith("pattern,")
+    (key,) = backups.glob("secret_key-*")
+    assert key.read_text() == (tmp_path / "root" / "var" / "lib" / "linkgate" / "secret_key").read_text()
+    assert not re.search(r"^linkgate: error", output, re.M)
