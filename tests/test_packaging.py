@@ -21,7 +21,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT, free_port
 
-pytestmark = pytest.mark.server
+# Both install linkgate as a single server installs it, with SQLite in the instance folder, whatever the
+# run's database: the PostgreSQL run would repeat them as they are.
+pytestmark = [pytest.mark.server, pytest.mark.sqlite_only]
 
 
 @pytest.fixture(scope="module")
