@@ -296,3 +296,59 @@ def test_example_configuration_is_valid(tmp_path: Path) -> None:
     assert settings.public_url == "https://links.missoulacounty.us/"
     assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8000, 2)
     assert settings.metrics_allow_networks == LOOPBACK
+
+
+def test_reload_rereads_the_configuration_and_keeps_the_counters(tmp_path: Path) -> None:
+    """What linkgate.service runs (ExecStart), then what `systemctl reload` sends it (ExecReload)."""
+    port = free_port()
+    config = tmp_path / "linkgate.toml"
+    config.write_text(
+        f'[county]\nname = "Missoula County"\n[server]\nport = {port}\nworkers = 1\n'
+        "[fetch]\nsystem_resolver = false\nprivacy_wait_ms = 0\n",
+        encoding="utf-8",
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LINKGATE_")}
+    env |= {"LINKGATE_CONFIG": str(config), "LINKGATE_INSTANCE": str(tmp_path / "instance")}
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    process = subprocess.Popen(
+        [str(gunicorn), "--config", str(ROOT / "deploy" / "gunicorn.conf.py"), "linkgate.web:create_app()"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def leaving() -> str:
+        page = httpx.get(base + "/go", params={"url": "https://www.example.org/"}, timeout=10).text
+        return re.search(r"leaving ([A-Z][a-z]+ County)", page).group(1)  # type: ignore[union-attr]
+
+    def notices() -> float:
+        text = httpx.get(base + "/metrics", timeout=10).text
+        return float(re.search(r'^linkgate_clicks_total\{outcome="notice"\} (\S+)$', text, re.M).group(1))  # type: ignore[union-attr]
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert leaving() == "Missoula County"
+        config.write_text(config.read_text().replace("Missoula County", "Ravalli County"), encoding="utf-8")
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        seen = 1
+        while (name := leaving()) != "Ravalli County" and time.monotonic() < deadline:
+            seen += 1
+            time.sleep(0.2)
+        seen += 1
+        assert name == "Ravalli County"
+        assert notices() == seen  # the old worker's clicks are still counted
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
