@@ -267,6 +267,7 @@ def test_in_process_app_counts_outcomes_and_checks_the_peer(tmp_path: Path, data
     assert value(samples, "linkgate_clicks_total", outcome="redirect") == 1
     assert value(samples, "linkgate_clicks_total", outcome="invalid") == 1
     assert value(samples, "linkgate_http_request_duration_seconds_count", route="other", status="4xx") == 1
+    app.extensions["linkgate"].shutdown()  # its counts written now, while the test's database exists
 
 
 def test_open_metrics_is_served_when_asked_for(tmp_path: Path, database_url: str) -> None:
