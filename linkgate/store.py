@@ -294,6 +294,8 @@ class Store:
 
     def schema_revision(self) -> str | None:
         """The database's Alembic revision, or None for an empty (or pre-migrations) database."""
+        if self.is_sqlite and not Path(sa.make_url(self.url).database or "").exists():
+            return None
         with self._connect() as conn:
             if not sa.inspect(conn).has_table("alembic_version"):
                 return None
