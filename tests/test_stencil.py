@@ -1,4 +1,8 @@
-"""Stencilled pages: a notice or block page filled in from its stencil is the page the template renders."""
+"""Stencilled pages and the click path before Flask: each answer is the one the view renders.
+
+A notice or block page filled in from its stencil is the page the template renders, and ``GET /go``
+answered by :class:`linkgate.web.gate.ClickPath` is what Flask's view answers, header for header.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from flask import Flask, render_template, template_rendered
+from flask import Flask, render_template, request_started, template_rendered
 from jinja2 import DictLoader, Environment
 
 from linkgate.classify import make_rule
 from linkgate.config import load_settings
 from linkgate.sites import SiteFacts
 from linkgate.web import create_app
+from linkgate.web.gate import ClickPath
 from linkgate.web.runtime import Runtime
 from linkgate.web.stencil import Stencils, cut
 
@@ -145,7 +150,14 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, Runt
     yield app, runtime
 
 
+def flask_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every /go to Flask's view."""
+    monkeypatch.setattr(ClickPath, "answer", lambda self, request: None)
+
+
 def rendered_directly(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every /go to Flask's view, and every page rendered from its template."""
+    flask_only(monkeypatch)
     monkeypatch.setattr(
         runtime.pages,
         "page",
@@ -197,3 +209,79 @@ def test_every_kind_has_a_stencil_of_its_own(gate, monkeypatch):
     rendered_directly(runtime, monkeypatch)
     for (query, headers), page in zip(clicks, filled, strict=True):
         assert page == client.get("/go", query_string=query, headers=headers).get_data(as_text=True), query
+
+
+# ---- the click path before Flask --------------------------------------------------------------------------
+
+REDIRECTS = [
+    ("https://www.missoulacounty.us/departments?x=1", {}),
+    ("https://www.partner.example/forms?a=<b>", COUNTY),
+    ("http://co.missoula.mt.us/a%20b/", {"Accept-Language": "es"}),
+]
+
+
+def answers(client: Any, method: str, query: dict[str, str], headers: dict[str, str]) -> tuple[Any, ...]:
+    response = client.open("/go", method=method, query_string=query, headers=headers)
+    return response.status, list(response.headers.items()), response.get_data()
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_the_click_path_answers_as_the_view_does(gate, monkeypatch, method):
+    app, runtime = gate
+    client = app.test_client()
+    clicks = [({"url": url}, headers) for url, headers in REDIRECTS] + [
+        ({"url": url, **params}, {**referer, **headers})
+        for first, second, referer, _ in KINDS
+        for url in (first, second)
+        for params, headers in LANGUAGES
+    ]
+    for query, headers in clicks:  # every page kind stencilled
+        client.get("/go", query_string=query, headers=headers)
+    by_flask: list[str] = []
+    fast = []
+    with request_started.connected_to(lambda _sender, **_extra: by_flask.append("flask"), app):
+        for query, headers in clicks:
+            before = runtime.counts.pending
+            fast.append((*answers(client, method, query, headers), runtime.counts.pending - before))
+    pending_notices = sum(
+        FACTS.get(urlsplit(query["url"]).hostname, {}).get("status") == "pending" for query, _ in clicks
+    )
+    assert len(by_flask) == pending_notices, "only a site still being looked up goes to Flask"
+
+    flask_only(monkeypatch)
+    for (query, headers), expected in zip(clicks, fast, strict=True):
+        before = runtime.counts.pending
+        assert (*answers(client, method, query, headers), runtime.counts.pending - before) == expected, query
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"url": "javascript:alert(1)"},
+        {"url": ["https://a.example/", "https://b.example/"]},
+        {"url": "/x"},
+    ],
+)
+def test_invalid_clicks_get_the_views_error_page(gate, query):
+    app, runtime = gate
+    before = runtime.counts.pending
+    response = app.test_client().get("/go", query_string=query)
+    assert response.status_code == 400
+    assert 'id="error-message"' in response.get_data(as_text=True)
+    assert runtime.counts.pending == before + 1  # one invalid_url event, counted once
+
+
+def test_a_failure_before_flask_leaves_the_click_to_the_view(gate, monkeypatch, caplog):
+    app, _ = gate
+
+    def broken(self: ClickPath, request: Any) -> None:
+        raise RuntimeError("broken")
+
+    monkeypatch.setattr(ClickPath, "answer", broken)
+    response = app.test_client().get(
+        "/go", query_string={"url": "https://www.partner.example/"}, headers=COUNTY
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "https://www.partner.example/"
+    assert "gate: unexpected RuntimeError" in caplog.text

@@ -74,6 +74,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     language.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    # GET /go answered before Flask when it can be (see linkgate/web/gate.py), inside the metrics.
+    app.wsgi_app = gate.ClickPath(app.wsgi_app, runtime)  # type: ignore[method-assign]
     metrics.init_app(app, runtime)
     app.register_blueprint(gate.blueprint)
     app.register_blueprint(health.blueprint)

@@ -19,18 +19,22 @@ from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
+from werkzeug.datastructures import MultiDict
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.wrappers import Request as WerkzeugRequest
 
 from linkgate.classify import FLAGS, Classification
 from linkgate.errors import InvalidDestination
 from linkgate.sites import SiteFacts
 from linkgate.urls import Destination, parse_destination, registrable_domain, unicode_host
-from linkgate.web.language import language_links, language_name
+from linkgate.web.language import VARY, language_links, language_name, language_of, links_to_languages
 from linkgate.web.runtime import Runtime, get_runtime
+from linkgate.web.security import HEADERS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from _typeshed.wsgi import WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("gate", __name__)
@@ -72,6 +76,7 @@ FLAG_TEXT = {
 
 # What is wrong with a destination (InvalidDestination.reason), in the visitor's language.
 DESTINATION_PROBLEMS = {
+    "several": _l("The link names more than one destination, so it is not clear where it should go."),
     "missing": _l("The link does not say where it goes: the url parameter is missing or empty."),
     "too_long": _l("The web address is too long (%(length)s characters; the limit is %(limit)s)."),
     "relative": _l("The web address is not complete: it must start with http:// or https://."),
@@ -158,45 +163,72 @@ def go() -> Response:
     try:
         return _go(runtime)
     except Exception as error:  # the click path must never answer 500
-        frame = traceback.extract_tb(error.__traceback__)[-1]
-        log.error("gate: unexpected %s at %s:%s", type(error).__name__, frame.filename, frame.lineno)
+        _log_unexpected(error)
         return _fallback()
 
 
-def _go(runtime: Runtime) -> Response:
-    settings = runtime.settings
-    values = request.args.getlist("url")
+def _log_unexpected(error: Exception) -> None:
+    frame = traceback.extract_tb(error.__traceback__)[-1]
+    log.error("gate: unexpected %s at %s:%s", type(error).__name__, frame.filename, frame.lineno)
+
+
+@dataclass(frozen=True, slots=True)
+class Click:
+    """A click's destination and what the rules make of it, before anything is counted."""
+
+    destination: Destination
+    classification: Classification
+    bad_signature: bool
+
+
+def judge(runtime: Runtime, args: MultiDict[str, str], referer: str | None) -> Click:
+    """Parse and classify a click; raises :class:`InvalidDestination` when there is nowhere to go."""
+    values = args.getlist("url")
     if len(values) > 1:
-        runtime.counts.event("invalid_url")
-        return _error(
-            str(_l("The link names more than one destination, so it is not clear where it should go."))
-        )
+        raise InvalidDestination("The link names more than one destination.", "several")
+    destination = parse_destination(values[0] if values else None, runtime.settings.max_url_length)
+    signed = False
+    signature = args.get("sig")
+    if signature is not None:
+        signed = runtime.signer.verify(destination.href, signature)
+    # A valid signature already makes the link trusted: no need to parse the Referer as well.
+    from_county = signed or _referer_is_county(runtime, referer)
+    classification = runtime.classifier.classify(destination, trusted=signed or from_county)
+    return Click(destination, classification, bad_signature=signature is not None and not signed)
+
+
+def record(runtime: Runtime, click: Click) -> None:
+    """Count a click (registrable domain x day x outcome) and its security events."""
+    counts = runtime.counts
+    if click.bad_signature:
+        counts.event("bad_signature")
+    counts.click(registrable_domain(click.destination.host), click.classification.action)
+    if click.classification.is_deceptive:
+        counts.event("deceptive_flag")
+    if click.classification.action == "block":
+        counts.event("blocked_destination")
+
+
+def _go(runtime: Runtime) -> Response:
     try:
-        destination = parse_destination(values[0] if values else None, settings.max_url_length)
+        click = judge(runtime, request.args, request.headers.get("Referer"))
     except InvalidDestination as error:
         runtime.counts.event("invalid_url")
         return _error(describe_problem(error))
-
-    signed = False
-    signature = request.args.get("sig")
-    if signature is not None:
-        signed = runtime.signer.verify(destination.href, signature)
-        if not signed:
-            runtime.counts.event("bad_signature")
-    # A valid signature already makes the link trusted: no need to parse the Referer as well.
-    from_county = signed or _referer_is_county(runtime, request.headers.get("Referer"))
-    classification = runtime.classifier.classify(destination, trusted=signed or from_county)
-    domain = registrable_domain(destination.host)
-    runtime.counts.click(domain, classification.action)
-    if classification.is_deceptive:
-        runtime.counts.event("deceptive_flag")
-
-    if classification.action == "redirect":
-        return ExactRedirect(destination.href)
-    if classification.action == "block":
-        runtime.counts.event("blocked_destination")
-        return _page("block.html", 403, destination, classification, runtime)
-    return _page("notice.html", 200, destination, classification, runtime, runtime.site_facts(destination))
+    record(runtime, click)
+    action = click.classification.action
+    if action == "redirect":
+        return ExactRedirect(click.destination.href)
+    facts = runtime.site_facts(click.destination) if action == "notice" else None
+    template, status = PAGES[action]
+    pending = {}
+    if facts is not None and facts.pending:
+        pending = {"site_api": url_for("api.site", host=facts.host), "check_again": request.full_path}
+    kind, values = page_parts(
+        template, click, facts, str(get_locale()), request.root_path, language_links(), pending
+    )
+    body = runtime.pages.page(template, kind, values, partial(_page_context, kind))
+    return GateResponse(body, status=status, headers=NO_STORE, mimetype="text/html")
 
 
 def _referer_is_county(runtime: Runtime, referer: str | None) -> bool:
@@ -207,6 +239,10 @@ def _referer_is_county(runtime: Runtime, referer: str | None) -> bool:
     except InvalidDestination:
         return False
     return not source.is_ip and runtime.classifier.is_county_host(source.host)
+
+
+# The page of each action but redirect, and its status.
+PAGES = {"notice": ("notice.html", 200), "block": ("block.html", 403)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,14 +261,17 @@ class PageKind:
     languages: tuple[str, ...]  # the language switch's other languages
 
 
-def _page(
+def page_parts(
     template: str,
-    status: int,
-    destination: Destination,
-    classification: Classification,
-    runtime: Runtime,
-    facts: SiteFacts | None = None,
-) -> Response:
+    click: Click,
+    facts: SiteFacts | None,
+    locale: str,
+    script_root: str,
+    language_links: list[dict[str, str]],
+    pending: Mapping[str, str],
+) -> tuple[PageKind, dict[str, str]]:
+    """A notice or block page's kind and strings (``pending``: the site API and check-again links)."""
+    destination, classification = click.destination, click.classification
     address = display_address(destination)
     privacy = "unknown"
     values = {
@@ -249,18 +288,17 @@ def _page(
             values["privacy_url"] = facts.privacy_url
         elif facts.pending:
             privacy = "pending"
-            values["site_api"] = url_for("api.site", host=facts.host)
-            values["check_again"] = request.full_path
+            values.update(pending)
         elif facts.status == "none":
             privacy = "none"
     languages = []
-    for link in language_links():
+    for link in language_links:
         languages.append(link["code"])
         values["language:" + link["code"]] = link["href"]
     kind = PageKind(
         template=template,
-        locale=str(get_locale()),
-        script_root=request.script_root,
+        locale=locale,
+        script_root=script_root,
         category=classification.category,
         flags=classification.flags,
         trusted=classification.trusted,
@@ -269,8 +307,7 @@ def _page(
         international=address.unicode_host is not None,
         languages=tuple(languages),
     )
-    body = runtime.pages.page(template, kind, values, partial(_page_context, kind))
-    return GateResponse(body, status=status, headers=NO_STORE, mimetype="text/html")
+    return kind, values
 
 
 def _page_context(kind: PageKind, values: Mapping[str, str]) -> dict[str, object]:
@@ -297,6 +334,73 @@ def _page_context(kind: PageKind, values: Mapping[str, str]) -> dict[str, object
             for code in kind.languages
         ],
     }
+
+
+class ClickPath:
+    """WSGI middleware in front of the Flask application: ``GET /go`` answered without Flask when it can be.
+
+    Flask's request context, routing, hooks and response machinery cost more than a redirect's own work.
+    For a redirect, and for a notice or block page whose stencil is made, this answers from the same
+    judgement (:func:`judge`, :func:`record`) and the same page parts as the view, with the headers the
+    view's response ends up with (``NO_STORE``, the type and length, then what ``security`` and
+    ``language`` add to every page). Everything else goes to Flask: other paths, an invalid destination
+    (the error page), a page not stencilled yet, a site still being looked up, and any failure here.
+    A hook that changes what ``/go`` answers must change this too: tests compare both, header by header.
+    """
+
+    def __init__(self, wsgi_app: WSGIApplication, runtime: Runtime) -> None:
+        self.wsgi_app = wsgi_app
+        self.runtime = runtime
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/go" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            try:
+                answer = self.answer(WerkzeugRequest(environ))
+            except Exception as error:  # Flask's view answers instead (and never with a 500)
+                _log_unexpected(error)
+                answer = None
+            if answer is not None:
+                status, headers, body = answer
+                start_response(status, headers)
+                return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
+        return self.wsgi_app(environ, start_response)
+
+    def answer(self, request: WerkzeugRequest) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        runtime = self.runtime
+        runtime.ensure_upkeep()
+        try:
+            click = judge(runtime, request.args, request.headers.get("Referer"))
+        except InvalidDestination:
+            return None
+        action = click.classification.action
+        if action == "redirect":
+            record(runtime, click)
+            return _REDIRECT_STATUS, _redirect_headers(click.destination.href), b""
+        facts = runtime.site_facts(click.destination) if action == "notice" else None
+        if facts is not None and facts.pending:
+            return None
+        template, status = PAGES[action]
+        locale = language_of(request)
+        links = links_to_languages(request, locale)
+        kind, values = page_parts(template, click, facts, locale, request.root_path, links, {})
+        page = runtime.pages.filled(template, kind, values)
+        if page is None:
+            return None
+        record(runtime, click)
+        body = page.encode()
+        return _STATUS[status], [*_PAGE_HEADERS, ("Content-Length", str(len(body))), *_AFTER], body
+
+
+# What the view's responses carry: NO_STORE, then the type (and Location or length), then the hooks' headers.
+_STATUS = {code: f"{code} {HTTP_STATUS_CODES[code].upper()}" for code in (200, 302, 403)}
+_REDIRECT_STATUS = _STATUS[302]
+_HTML = ("Content-Type", "text/html; charset=utf-8")
+_PAGE_HEADERS = (*NO_STORE.items(), _HTML)
+_AFTER = (*HEADERS.items(), VARY)
+
+
+def _redirect_headers(href: str) -> list[tuple[str, str]]:
+    return [*NO_STORE.items(), ("Location", href), ("Content-Length", "0"), _HTML, *_AFTER]
 
 
 def _error(message: str) -> Response:

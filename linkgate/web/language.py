@@ -17,9 +17,12 @@ from babel.support import Translations
 from flask import Flask, Response, g, request
 from flask_babel import Babel, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Request
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 SOURCE_LANGUAGE = "en"
+# On every page whose language was negotiated.
+VARY = ("Vary", "Accept-Language")
 # The default ``county.name``, here so that the catalogue can give it in each language.
 DEFAULT_COUNTY_NAME = _l("Missoula County")
 
@@ -41,12 +44,17 @@ def languages() -> tuple[str, ...]:
 
 
 def select_locale() -> Locale:
+    return _locale(language_of(request))
+
+
+def language_of(request: Request) -> str:
+    """The language code of ``request``'s page (a Flask request, or a Werkzeug one on the click path)."""
     if request.path.startswith("/admin"):
-        return _locale(SOURCE_LANGUAGE)
+        return SOURCE_LANGUAGE
     asked = request.args.get("lang", "")
     if asked in languages():
-        return _locale(asked)
-    return _locale(request.accept_languages.best_match(languages()) or SOURCE_LANGUAGE)
+        return asked
+    return request.accept_languages.best_match(languages()) or SOURCE_LANGUAGE
 
 
 @cache
@@ -66,9 +74,13 @@ def language_links() -> list[dict[str, str]]:
     """Links to this same page in each other language (the query string kept, ``lang`` replaced)."""
     if request.endpoint is None or request.path.startswith("/admin"):
         return []
-    current = str(get_locale())
-    path = request.script_root + request.path
-    kept = _query_without_lang()
+    return links_to_languages(request, str(get_locale()))
+
+
+def links_to_languages(request: Request, current: str) -> list[dict[str, str]]:
+    """Links to ``request``'s page in each language but ``current``."""
+    path = request.root_path + request.path
+    kept = _query_without_lang(request)
     return [
         {"code": code, "name": language_name(code), "href": f"{path}?{kept}lang={code}"}
         for code in languages()
@@ -76,8 +88,8 @@ def language_links() -> list[dict[str, str]]:
     ]
 
 
-def _query_without_lang() -> str:
-    """This request's query string without its ``lang`` parameters, ready for ``lang=`` to follow.
+def _query_without_lang(request: Request) -> str:
+    """The query string without its ``lang`` parameters, ready for ``lang=`` to follow.
 
     The parameters are kept as the browser sent them (re-encoding a destination costs more than the rest
     of a notice's language switch); a query string that is not plain printable ASCII is encoded anew.
@@ -113,5 +125,5 @@ def init_app(app: Flask) -> None:
     def _vary(response: Response) -> Response:
         # Pages whose language was negotiated (not redirects, scripts, JSON, or the English console).
         if response.mimetype == "text/html" and not request.path.startswith("/admin"):
-            response.headers.add("Vary", "Accept-Language")
+            response.headers.add(*VARY)
         return response

@@ -95,6 +95,13 @@ class Stencils:
             return stencil.fill(values)
         return self._render(template, context(values))
 
+    def filled(self, template: str, kind: Hashable, values: Mapping[str, str]) -> str | None:
+        """The page from the kind's stencil, or None when there is none yet (or it cannot be filled)."""
+        stencil = self._stencils.get((template, kind))
+        if isinstance(stencil, Stencil) and all(values.values()):
+            return stencil.fill(values)
+        return None
+
     def clear(self) -> None:
         with self._lock:
             self._stencils.clear()
