@@ -16,11 +16,11 @@ Both servers run throughout; the cases take turns (bare, redirect, notice at eac
 ``--rounds`` rounds, each a ``wrk`` warm-up (discarded) then a measured ``wrk --latency`` run (2 wrk
 threads by default), and the median of each figure over the rounds is kept, so that a change in the
 machine's load falls on every case alike. A measured run whose connections sit lopsided on the workers
-(one of them holding under half its share, seen with ``ss`` a moment in) is run again, up to
-``--retries`` times: wrk opens its connections at once and keeps them, and on a shared listening socket
-one worker often takes most of them for the whole run. It prints requests/s and p50/p99 latency, the
-ratios against bare Flask and PASS/FAIL against the targets below, and writes everything, every round
-included, to ``benchmarks/results/gate.json``.
+(one of them holding under half its share, seen with ``ss`` a second in) is stopped and started again,
+up to ``--retries`` times: wrk opens its connections at once and keeps them, and on a shared listening
+socket one worker often takes most of them for the whole run. It prints requests/s and p50/p99 latency,
+the ratios against bare Flask and PASS/FAIL against the targets below, and writes everything, every
+round included, to ``benchmarks/results/gate.json``.
 
 Targets (the point is the ratio, not the absolute figures, which depend on the machine):
 
@@ -132,8 +132,13 @@ def parse_wrk(output: str) -> dict[str, float]:
     return values
 
 
-def run_wrk(url: str, connections: int, threads: int, seconds: float) -> tuple[str, list[int]]:
-    """wrk's output, and how its connections were spread over the server's workers a moment in."""
+def run_wrk(
+    url: str, connections: int, threads: int, seconds: float, workers: int = 0
+) -> tuple[str | None, list[int]]:
+    """wrk's output, and how its connections were spread over the server's workers a moment in.
+
+    With ``workers``, a run whose spread is lopsided is stopped there and gives no output.
+    """
     command = [
         "wrk",
         f"-t{min(threads, connections)}",
@@ -149,6 +154,10 @@ def run_wrk(url: str, connections: int, threads: int, seconds: float) -> tuple[s
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as wrk:
         time.sleep(min(1.0, seconds / 3))
         spread = connection_spread(urlsplit(url).port or 80)
+        if workers and is_lopsided(spread, workers):
+            wrk.terminate()
+            wrk.communicate(timeout=60)
+            return None, spread
         stdout, stderr = wrk.communicate(timeout=seconds + 60)
     if wrk.returncode != 0:
         raise RuntimeError(f"wrk failed ({wrk.returncode}): {stderr or stdout}")
@@ -313,7 +322,7 @@ def effective_gunicorn_settings(env: dict[str, str]) -> dict[str, object]:
 
 
 def measure(case: Case, base_url: str, connections: int, args: argparse.Namespace) -> Measure:
-    """One measured wrk run, again (up to ``--retries`` times) while its connections sit lopsided.
+    """One measured wrk run, started again (up to ``--retries`` times) while its connections sit lopsided.
 
     wrk opens all its connections at once and keeps them; each stays with the worker that accepted it,
     and on a shared listening socket one worker often accepts most of them, leaving the other idle for
@@ -321,15 +330,20 @@ def measure(case: Case, base_url: str, connections: int, args: argparse.Namespac
     connections come and go, so a server does not stay like that; the benchmark measures the spread kind.
     """
     url = base_url + case.path
+    if args.warmup > 0:
+        run_wrk(url, connections, args.threads, args.warmup)
+    output: str | None = None
     for attempt in range(1, args.retries + 2):
-        if args.warmup > 0:
-            run_wrk(url, connections, args.threads, args.warmup)
-        output, spread = run_wrk(url, connections, args.threads, args.duration)
-        if not is_lopsided(spread, args.server_workers) or attempt > args.retries:
+        last = attempt > args.retries
+        output, spread = run_wrk(
+            url, connections, args.threads, args.duration, 0 if last else args.server_workers
+        )
+        if output is not None:
             break
         print(
             f"  {case.label:<14} c={connections:<3} again: connections per worker {spread}", file=sys.stderr
         )
+    assert output is not None
     values = parse_wrk(output)
     print(
         f"  {case.label:<14} c={connections:<3} {values['requests_per_s']:>9.0f} req/s  "
@@ -415,8 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--retries",
         type=int,
-        default=4,
-        help="measure again, up to this many times, while a worker holds under half its share of connections",
+        default=10,
+        help="start again, up to this many times, while a worker holds under half its share of connections",
     )
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"results file (default {RESULTS})")
     parser.add_argument("--keep", action="store_true", help="keep the temporary instance and server logs")
