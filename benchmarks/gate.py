@@ -429,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--retries",
         type=int,
-        default=10,
+        default=30,
         help="start again, up to this many times, while a worker holds under half its share of connections",
     )
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"results file (default {RESULTS})")

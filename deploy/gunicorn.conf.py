@@ -20,6 +20,14 @@ a notice for a host not yet in the site cache waits at most ``fetch.privacy_wait
 and the database is touched on a cache miss or a count flush. Each worker keeps its own rules and
 counts in memory and refreshes them from the database in a background thread.
 
+Listening socket: one, opened by the master and shared by the workers (``reuse_port`` stays off). With
+``SO_REUSEPORT`` each worker would listen on a socket of its own and the kernel would spread connections
+evenly, but a stopping worker (on every reload) keeps its socket in the kernel's group until it exits,
+and the connections queued there meanwhile are reset. The price of sharing: a burst of new connections
+can land on one worker, and a connection stays with the worker that accepted it, so a client holding a
+fixed set of connections (``wrk``, an upstream keep-alive pool) may load one worker only for a while;
+``benchmarks/gate.py`` checks its connections for that and starts a lopsided run again.
+
 Access log: off by default (``accesslog = None``). When County IT turns it on (``--access-logfile -``)
 the format is ``linkgate.serving.ACCESS_LOG_FORMAT``: time, method, path *without* the query string
 (the destination lives in ``?url=``), protocol, status, size and duration. No client address, user
