@@ -28,6 +28,7 @@ from linkgate.classify import Classifier, RuleSet, make_rule
 from linkgate.config import DEFAULT_ACTIONS
 from linkgate.fetch import FetchPolicy
 from linkgate.sites import SiteFacts
+from linkgate.urls import resolve_web_link
 
 LOCAL = FetchPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),))
 PINNED = {"site.test", "ext.test", "other.test", "www.county.test", "maps.county.test"}
@@ -177,6 +178,36 @@ def test_links_keep_their_line_text_and_attributes_and_lose_fragments():
     ]
     assert [lnk.target_blank_unsafe for lnk in reading.links] == [False, True, False, False]
     assert [lnk.skipped_by_dropin for lnk in reading.links] == [False, False, False, True]
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "/a?x=1#f",
+        " /a ",
+        "//other.test/x",
+        "/\\evil.test/x",
+        "/\n/evil.test/x",
+        "/a\tb",
+        "b/c",
+        "../d",
+        "?q",
+        "HTTPS://Ext.TEST/%7e",
+        "http:x",
+        "https:/\\ext.test/",
+        "/",
+    ],
+)
+def test_links_resolve_as_one_by_one_however_many_pages_share_them(href):
+    html_page = f"<a href='{href}'>x</a>".encode()
+    for page_url in (
+        "http://u:p@site.test:8080/dir/page",
+        "http://site.test:8080/other/",
+        "https://site.test/",
+    ):
+        expected = resolve_web_link(href.strip(), page_url)
+        urls = [lnk.url for lnk in read_page(html_page, page_url).links]
+        assert urls == ([normalise(expected)] if expected is not None else [])
 
 
 def test_normalise_follows_the_url_standard():

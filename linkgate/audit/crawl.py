@@ -17,7 +17,7 @@ import asyncio
 import re
 import time
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, overload
@@ -105,26 +105,42 @@ class Appearance:
 ROUTES = ("", "gate link", "drop-in script")
 
 
-class AppearanceList(Sequence[Appearance]):
-    """A link's appearances, packed: a site has tens of thousands, so each costs a few bytes in arrays
-    rather than an object; :class:`Appearance` objects are made when read."""
+class TextTable:
+    """Each distinct link text once, by number: a site repeats its navigation and footer on every page."""
 
-    __slots__ = ("_flags", "_lines", "_pages", "_texts")
+    __slots__ = ("_numbers", "texts")
 
     def __init__(self) -> None:
-        self._pages = array("I")
-        self._lines = array("I")
-        self._texts: list[str] = []
-        self._flags = bytearray()  # the route's index in ROUTES, plus 4 for an unsafe target="_blank"
+        self._numbers: dict[str, int] = {}
+        self.texts: list[str] = []
+
+    def number(self, text: str) -> int:
+        number = self._numbers.get(text)
+        if number is None:
+            number = self._numbers[text] = len(self.texts)
+            self.texts.append(text)
+        return number
+
+
+class AppearanceList(Sequence[Appearance]):
+    """A link's appearances, packed: a site has hundreds of thousands, so each is three numbers in one
+    array (the page's index, the line, and the text's number with the route and the target="_blank"
+    flag), and :class:`Appearance` objects are made when read."""
+
+    __slots__ = ("_data", "_texts")
+
+    def __init__(self, texts: TextTable | None = None) -> None:
+        self._data = array("I")
+        self._texts = texts if texts is not None else TextTable()
 
     def append(self, appearance: Appearance) -> None:
-        self._pages.append(appearance.page)
-        self._lines.append(appearance.line)
-        self._texts.append(appearance.text)
-        self._flags.append(ROUTES.index(appearance.routed) | (4 if appearance.target_blank_unsafe else 0))
+        flags = ROUTES.index(appearance.routed) | (4 if appearance.target_blank_unsafe else 0)
+        self._data.extend(
+            (appearance.page, appearance.line, self._texts.number(appearance.text) << 3 | flags)
+        )
 
     def __len__(self) -> int:
-        return len(self._texts)
+        return len(self._data) // 3
 
     @overload
     def __getitem__(self, index: int) -> Appearance: ...
@@ -135,10 +151,20 @@ class AppearanceList(Sequence[Appearance]):
     def __getitem__(self, index: int | slice) -> Appearance | list[Appearance]:
         if isinstance(index, slice):
             return [self[i] for i in range(len(self))[index]]
-        flags = self._flags[index]
-        return Appearance(
-            self._pages[index], self._lines[index], self._texts[index], ROUTES[flags & 3], bool(flags & 4)
-        )
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("appearance index out of range")
+        data, start = self._data, 3 * index
+        return self._appearance(data[start], data[start + 1], data[start + 2])
+
+    def __iter__(self) -> Iterator[Appearance]:
+        data = self._data
+        for start in range(0, len(data), 3):
+            yield self._appearance(data[start], data[start + 1], data[start + 2])
+
+    def _appearance(self, page: int, line: int, packed: int) -> Appearance:
+        return Appearance(page, line, self._texts.texts[packed >> 3], ROUTES[packed & 3], bool(packed & 4))
 
 
 @dataclass(slots=True)
@@ -230,7 +256,7 @@ class Crawler:
         self.progress = Progress()
         self.stopping = asyncio.Event()
         self._page_urls: dict[str, int] = {}
-        self._texts: dict[str, str] = {}
+        self._texts = TextTable()
         self._robots: dict[str, asyncio.Future[Protego | None]] = {}
         self._privacy_hosts: dict[str, asyncio.Future[SiteFacts | None]] = {}
         self._queue: asyncio.PriorityQueue[tuple[int, int, str, str]] = asyncio.PriorityQueue()
@@ -440,7 +466,7 @@ class Crawler:
         self._page_urls[url] = len(self.pages)
         self.pages.append(PageRecord(url, depth))
         if url not in self.links:
-            self.links[url] = LinkRecord(url, internal=True)
+            self.links[url] = LinkRecord(url, internal=True, appearances=AppearanceList(self._texts))
         self._push(depth, "page", url)
         return "page"
 
@@ -487,9 +513,7 @@ class Crawler:
                 url, routed = normalise(target, sort_query=self.options.sort_query), "gate link"
             elif reading.has_dropin and not link.skipped_by_dropin:
                 routed = "drop-in script"
-            # The same texts recur on every page (navigation, footers): keep one copy of each.
-            text = self._texts.setdefault(link.text, link.text)
-            appearance = Appearance(index, link.line, text, routed, link.target_blank_unsafe)
+            appearance = Appearance(index, link.line, link.text, routed, link.target_blank_unsafe)
             follow = not (reading.nofollow and not self.options.ignore_robots)
             await self._discover(url, page.depth + 1 if follow else self.options.max_depth + 1, appearance)
 
@@ -504,7 +528,9 @@ class Crawler:
                 host = parse_destination(url).host
             except ValueError:
                 return
-            record = self.links[url] = LinkRecord(url, internal=self.is_internal(host))
+            record = self.links[url] = LinkRecord(
+                url, internal=self.is_internal(host), appearances=AppearanceList(self._texts)
+            )
             decision = await self._add_page(url, depth)
             if decision == "check":
                 self._queue_check(record, depth)

@@ -93,6 +93,7 @@ class PageReading:
     nofollow: bool
 
 
+@lru_cache(maxsize=2048)  # gate links' destinations, sitemaps' pages: the same addresses again and again
 def normalise(url: str, *, sort_query: bool = False) -> str:
     """``url`` as the browser's parser writes it, without its fragment (and with its query sorted)."""
     parsed = ada_url.URL(url)
@@ -103,6 +104,7 @@ def normalise(url: str, *, sort_query: bool = False) -> str:
     return str(parsed.href)
 
 
+@lru_cache(maxsize=2048)  # the same gate links recur on many pages
 def gate_destination(url: str, gate_prefixes: tuple[str, ...]) -> str | None:
     """The destination of a gate link (``…/go?url=…``), or None when ``url`` is not one."""
     parsed = ada_url.URL(url)
@@ -160,6 +162,37 @@ def _skipped(element: lxml.html.HtmlElement) -> bool:
     return False
 
 
+# A link whose address does not depend on the page's path: an absolute http(s) one, or a path-absolute
+# one ("/p/1"), which takes only the scheme, credentials, host and port of the page. Those are resolved
+# once per site rather than once per page (a site repeats its navigation on every page). Tabs and
+# newlines disqualify: the URL parser removes them anywhere ("/\n/host" is "//host").
+_SITE_WIDE = re.compile(r"(?i:https?://)|/(?![/\\])")
+_REMOVED_BY_PARSER = re.compile(r"[\t\n\r]")
+
+
+@lru_cache(maxsize=4096)
+def _site_wide_link(href: str, site: str, sort_query: bool) -> str | None:
+    url = resolve_web_link(href, site)
+    return normalise(url, sort_query=sort_query) if url is not None else None
+
+
+def _link_url(href: str, base: str, site: str, sort_query: bool) -> str | None:
+    """``href`` on a page whose base is ``base`` (``site``: the base with only its path, "/"), normalised."""
+    href = href.strip()
+    if _SITE_WIDE.match(href) and not _REMOVED_BY_PARSER.search(href):
+        return _site_wide_link(href, site, sort_query)
+    url = resolve_web_link(href, base)
+    return normalise(url, sort_query=sort_query) if url is not None else None
+
+
+def _site_of(base: str) -> str:
+    parsed = ada_url.URL(base)
+    parsed.pathname = "/"
+    parsed.search = ""
+    parsed.hash = ""
+    return str(parsed.href)
+
+
 def read_page(
     content: bytes, page_url: str, *, charset: str | None = None, sort_query: bool = False
 ) -> PageReading:
@@ -187,23 +220,25 @@ def read_page(
         for meta in root.iter("meta")
         if meta.get("name", "").lower() == "robots"
     )
+    site = _site_of(base)
+    may_skip = bool(root.xpath("boolean(//*[@data-linkgate='skip'])"))  # else no ancestor to look for
     links: list[PageLink] = []
     for element in root.iter("a", "area"):
         href = element.get("href")
         if href is None:
             continue
-        url = resolve_web_link(href, base)
+        url = _link_url(href, base, site, sort_query)
         if url is None:
             continue
         rel = element.get("rel", "").lower().split()
         blank = element.get("target", "").strip().lower() == "_blank"
         links.append(
             PageLink(
-                url=normalise(url, sort_query=sort_query),
+                url=url,
                 line=element.sourceline or 0,
                 text=_text_of(element),
                 target_blank_unsafe=blank and "noopener" not in rel and "noreferrer" not in rel,
-                skipped_by_dropin=_skipped(element),
+                skipped_by_dropin=may_skip and _skipped(element),
             )
         )
     title = next((" ".join(t.text_content().split()) for t in root.iter("title")), "")

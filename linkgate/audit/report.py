@@ -23,7 +23,16 @@ from linkgate.audit.crawl import Appearance, AuditResult, LinkRecord
 from linkgate.audit.extract import link_text_problem
 from linkgate.urls import parse_destination
 
-__all__ = ["FORMATS", "SCHEMA_VERSION", "Appearances", "build_report", "csv_text", "write_reports"]
+__all__ = [
+    "FORMATS",
+    "SCHEMA_VERSION",
+    "Appearances",
+    "Entries",
+    "Entry",
+    "build_report",
+    "csv_text",
+    "write_reports",
+]
 
 SCHEMA_VERSION = 1
 FORMATS = ("html", "csv", "json")
@@ -51,6 +60,48 @@ CSV_COLUMNS = (
 
 def _iso(value: Any) -> str:
     return str(value.isoformat(timespec="seconds"))
+
+
+class Entry(dict[str, Any]):
+    """One entry of the report (a link, a page, an appearance): a dict for JSON and CSV, whose keys the
+    HTML template reads as attributes too (Jinja tries an attribute first: a plain dict fails that, and
+    the exception costs more than the rest of the lookup, tens of thousands of times a report)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class Entries(Sequence[Entry]):
+    """The report's links or pages, each made when read rather than kept: a large site has tens of
+    thousands, and the crawl already holds what they are made of."""
+
+    def __init__(self, items: Sequence[Any], make: Callable[[Any], Entry]) -> None:
+        self._items = items
+        self._make = make
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> Entry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Entry]: ...
+
+    def __getitem__(self, index: int | slice) -> Entry | list[Entry]:
+        if isinstance(index, slice):
+            return [self._make(item) for item in self._items[index]]
+        return self._make(self._items[index])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class Appearances(Sequence[dict[str, Any]]):
@@ -93,19 +144,19 @@ class Appearances(Sequence[dict[str, Any]]):
             own.append("link_text")
         if appearance.target_blank_unsafe:
             own.append("target_blank")
-        return {
-            "page": self._pages[appearance.page],
-            "line": appearance.line,
-            "text": appearance.text,
-            "text_problem": text_problem,
-            "routed": appearance.routed or None,
-            "problems": own,
-        }
+        return Entry(
+            page=self._pages[appearance.page],
+            line=appearance.line,
+            text=appearance.text,
+            text_problem=text_problem,
+            routed=appearance.routed or None,
+            problems=own,
+        )
 
 
 def _plain(value: Any) -> Any:
-    """For json.dump: a link's appearances, one link at a time."""
-    if isinstance(value, Appearances):
+    """For json.dumps: entries made when read, as lists."""
+    if isinstance(value, (Appearances, Entries)):
         return list(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
@@ -127,80 +178,91 @@ def _write_json(report: dict[str, Any], handle: IO[str]) -> None:
     handle.write("\n}\n")
 
 
-def _link_json(record: LinkRecord, pages: list[str], county: bool) -> dict[str, Any]:
-    problems = record.problems(county)
+def _link_json(record: LinkRecord, problems: list[str], pages: list[str]) -> Entry:
     link_level = tuple(problem for problem in problems if problem not in APPEARANCE_PROBLEMS)
-    outbound = not record.internal and not county
+    outbound = not record.internal and record.category != "county"
     appearances = Appearances(record.appearances, pages, link_level, outbound)
     answer = record.answer
     final_url = answer.final_url if answer is not None else record.url
     privacy = record.privacy
     state = verdict(answer)
     routed = {bool(a.routed) for a in record.appearances}
-    return {
-        "url": record.url,
-        "internal": record.internal,
-        "category": record.category,
-        "action": record.action,
-        "flags": list(record.flags),
-        "rule": record.rule,
-        "routed": "all" if routed == {True} else "some" if routed == {True, False} else "none",
-        "checked": answer is not None,
-        "skipped": record.skipped or None,
-        "method": answer.method if answer is not None else None,
-        "status": answer.status if answer is not None else None,
-        "verdict": state.state,
-        "error": (answer.error if answer is not None else None) or None,
-        "reason": answer.reason if answer is not None else None,
-        "attempts": answer.attempts if answer is not None else 0,
-        "redirects": [{"url": hop.url, "status": hop.status} for hop in answer.redirects] if answer else [],
-        "final_url": final_url,
-        "final_host": parse_destination(final_url).host,
-        "https": final_url.startswith("https://") and record.url.startswith("https://"),
-        "soft_404": record.soft_404,
-        "privacy_status": privacy.status if privacy is not None else None,
-        "privacy_url": privacy.privacy_url if privacy is not None else None,
-        "problems": problems,
-        "appearances": appearances,
-    }
+    return Entry(
+        url=record.url,
+        internal=record.internal,
+        category=record.category,
+        action=record.action,
+        flags=list(record.flags),
+        rule=record.rule,
+        routed="all" if routed == {True} else "some" if routed == {True, False} else "none",
+        checked=answer is not None,
+        skipped=record.skipped or None,
+        method=answer.method if answer is not None else None,
+        status=answer.status if answer is not None else None,
+        verdict=state.state,
+        error=(answer.error if answer is not None else None) or None,
+        reason=answer.reason if answer is not None else None,
+        attempts=answer.attempts if answer is not None else 0,
+        redirects=[{"url": hop.url, "status": hop.status} for hop in answer.redirects] if answer else [],
+        final_url=final_url,
+        final_host=parse_destination(final_url).host,
+        https=final_url.startswith("https://") and record.url.startswith("https://"),
+        soft_404=record.soft_404,
+        privacy_status=privacy.status if privacy is not None else None,
+        privacy_url=privacy.privacy_url if privacy is not None else None,
+        problems=problems,
+        appearances=appearances,
+    )
 
 
 def build_report(result: AuditResult) -> dict[str, Any]:
-    """The whole run as one JSON-ready document (``schema_version`` 1, see docs/audit.md)."""
+    """The whole run as one JSON-ready document (``schema_version`` 1, see docs/audit.md). Its links and
+    pages are :class:`Entries`, made as each format is written."""
     options = result.options
     page_urls = [page.url for page in result.pages]
-    links = []
-    for record in result.links.values():
-        if not record.appearances:
-            continue
-        county = record.category == "county"
-        links.append(_link_json(record, page_urls, county))
-    links.sort(key=lambda link: (not link["problems"], link["url"]))
+    judged = [
+        (record, record.problems(record.category == "county"))
+        for record in result.links.values()
+        if record.appearances
+    ]
+    judged.sort(key=lambda item: (not item[1], item[0].url))
     counts: Counter[str] = Counter()
-    for link in links:
-        counts.update(link["problems"])
-    per_page: Counter[str] = Counter()
-    for link in links:
-        for appearance in link["appearances"]:
-            per_page[appearance["page"]] += len(appearance["problems"])
-    pages = []
-    for page in result.pages:
+    per_page = [0] * len(result.pages)
+    for record, problems in judged:
+        counts.update(problems)
+        link_level = sum(1 for problem in problems if problem not in APPEARANCE_PROBLEMS)
+        outbound = not record.internal and record.category != "county"
+        for appearance in record.appearances:
+            per_page[appearance.page] += (
+                link_level
+                + (outbound and not appearance.routed)
+                + bool(link_text_problem(appearance.text))
+                + appearance.target_blank_unsafe
+            )
+
+    def page_entry(index: int) -> Entry:
+        page = result.pages[index]
         answer = page.answer
-        pages.append(
-            {
-                "url": page.url,
-                "depth": page.depth,
-                "status": answer.status if answer is not None else None,
-                "final_url": answer.final_url if answer is not None else None,
-                "error": answer.error if answer is not None else None,
-                "verdict": verdict(answer).state,
-                "content_type": answer.content_type if answer is not None else None,
-                "soft_404": page.soft_404,
-                "links": page.links,
-                "problems": per_page.get(page.url, 0),
-                "rendered": page.rendered,
-            }
+        return Entry(
+            url=page.url,
+            depth=page.depth,
+            status=answer.status if answer is not None else None,
+            final_url=answer.final_url if answer is not None else None,
+            error=answer.error if answer is not None else None,
+            verdict=verdict(answer).state,
+            content_type=answer.content_type if answer is not None else None,
+            soft_404=page.soft_404,
+            links=page.links,
+            problems=per_page[index],
+            rendered=page.rendered,
         )
+
+    links = Entries(judged, lambda item: _link_json(item[0], item[1], page_urls))
+    pages = Entries(range(len(result.pages)), page_entry)
+    worst = sorted(
+        ((page_urls[index], count) for index, count in enumerate(per_page) if count),
+        key=lambda item: (-item[1], item[0]),
+    )[:WORST_PAGES]
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": "linkgate audit",
@@ -231,21 +293,17 @@ def build_report(result: AuditResult) -> dict[str, Any]:
         "totals": {
             "pages": len(pages),
             "pages_read": sum(1 for page in result.pages if page.answer is not None),
-            "links": len(links),
-            "outbound": sum(1 for link in links if not link["internal"]),
-            "internal": sum(1 for link in links if link["internal"]),
-            "appearances": sum(len(link["appearances"]) for link in links),
-            "with_problems": sum(1 for link in links if link["problems"]),
+            "links": len(judged),
+            "outbound": sum(1 for record, _ in judged if not record.internal),
+            "internal": sum(1 for record, _ in judged if record.internal),
+            "appearances": sum(len(record.appearances) for record, _ in judged),
+            "with_problems": sum(1 for _, problems in judged if problems),
             "requests": result.requests,
             "peak_connections": result.peak_connections,
         },
         "problems": {code: counts.get(code, 0) for code in PROBLEMS},
         "problem_text": dict(PROBLEMS),
-        "worst_pages": [
-            {"url": url, "problems": count}
-            for url, count in sorted(per_page.items(), key=lambda item: (-item[1], item[0]))[:WORST_PAGES]
-            if count
-        ],
+        "worst_pages": [{"url": url, "problems": count} for url, count in worst],
         "pages": pages,
         "links": links,
     }
@@ -262,26 +320,36 @@ def _write_csv(report: dict[str, Any], handle: IO[str]) -> None:
     writer = csv.writer(handle, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for link in report["links"]:
+        # What is the same on every row of a link, made once: (page, line, link_text) come first,
+        # (routed) and (problems) are the appearance's own.
+        head = [
+            _cell(link["url"]),
+            "yes" if link["internal"] else "no",
+            _cell(link["category"]),
+            _cell(link["action"]),
+            _cell(" ".join(link["flags"])),
+        ]
+        tail = [
+            _cell(link["status"] if link["status"] is not None else ""),
+            _cell(link["final_url"]),
+            _cell(" ".join(f"{hop['status']} {hop['url']}" for hop in link["redirects"])),
+            "yes" if link["https"] else "no",
+            _cell(link["privacy_url"] or ""),
+        ]
+        error = _cell(link["error"] or "")
         for appearance in link["appearances"]:
-            row = {
-                "page": appearance["page"],
-                "line": appearance["line"],
-                "link_text": appearance["text"],
-                "url": link["url"],
-                "internal": "yes" if link["internal"] else "no",
-                "category": link["category"],
-                "action": link["action"],
-                "flags": " ".join(link["flags"]),
-                "routed": appearance["routed"] or "",
-                "status": link["status"] if link["status"] is not None else "",
-                "final_url": link["final_url"],
-                "redirects": " ".join(f"{hop['status']} {hop['url']}" for hop in link["redirects"]),
-                "https": "yes" if link["https"] else "no",
-                "privacy_url": link["privacy_url"] or "",
-                "problems": " ".join(appearance["problems"]),
-                "error": link["error"] or "",
-            }
-            writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
+            writer.writerow(
+                [
+                    _cell(appearance["page"]),
+                    appearance["line"],
+                    _cell(appearance["text"]),
+                    *head,
+                    _cell(appearance["routed"] or ""),
+                    *tail,
+                    _cell(" ".join(appearance["problems"])),
+                    error,
+                ]
+            )
 
 
 def csv_text(report: dict[str, Any]) -> str:

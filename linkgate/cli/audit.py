@@ -16,29 +16,22 @@ import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from linkgate.audit import (
-    FORMATS,
-    PROBLEMS,
-    AuditOptions,
-    AuditResult,
-    Crawler,
-    Progress,
-    build_report,
-    diff_runs,
-    save_run,
-    write_reports,
-)
 from linkgate.cli import cli_actor, current_settings, fail, friendly, main
-from linkgate.config import Settings
 from linkgate.errors import InvalidDestination, LinkgateError, StoreUnavailable
-from linkgate.fetch import DEFAULT_USER_AGENT
-from linkgate.sites import Freshness, SiteFacts, facts_from_row
 from linkgate.store import now
 from linkgate.urls import parse_destination
+
+if TYPE_CHECKING:
+    from linkgate.audit import AuditOptions, AuditResult, Crawler, Progress
+    from linkgate.config import Settings
+    from linkgate.sites import SiteFacts
+
+# The crawler, its network client, the reports and the site cache are imported when the command runs,
+# not when ``linkgate`` starts (every command's module is imported then).
 
 
 def _split(value: str, allowed: tuple[str, ...], option: str) -> tuple[str, ...]:
@@ -126,7 +119,7 @@ def _patterns(values: tuple[str, ...], option: str) -> tuple[str, ...]:
     show_default=True,
     help="Retries of a timeout, a refused connection, 429 or 5xx, with backoff.",
 )
-@click.option("--user-agent", default=DEFAULT_USER_AGENT, show_default=False, help="The User-Agent to send.")
+@click.option("--user-agent", default=None, help="The User-Agent to send (linkgate's own by default).")
 @click.option(
     "--ignore-robots", is_flag=True, help="Read pages robots.txt forbids; only for the County's own site."
 )
@@ -166,7 +159,7 @@ def audit(
     check_privacy: bool,
     timeout: float,
     retries: int,
-    user_agent: str,
+    user_agent: str | None,
     ignore_robots: bool,
     sort_query: bool,
     render: bool,
@@ -175,6 +168,17 @@ def audit(
 ) -> None:
     """Crawl the County's site from START_URL and report every link: broken, insecure, blocked, not
     routed through the gate, without a privacy policy, with unhelpful text."""
+    from linkgate.audit import (
+        FORMATS,
+        PROBLEMS,
+        AuditOptions,
+        build_report,
+        diff_runs,
+        save_run,
+        write_reports,
+    )
+    from linkgate.fetch import DEFAULT_USER_AGENT
+
     if not re.match(r"(?i)^https?://", start_url.strip()):
         fail(f"the start address must begin with http:// or https:// (got {start_url!r})")
     try:
@@ -229,7 +233,7 @@ def audit(
         check_external=check_external,
         check_privacy=check_privacy and check_external,
         timeout=timeout,
-        user_agent=user_agent,
+        user_agent=user_agent or DEFAULT_USER_AGENT,
         retries=retries,
         ignore_robots=ignore_robots,
         sort_query=sort_query,
@@ -270,6 +274,8 @@ def audit(
 
 
 def _run(settings: Settings, options: AuditOptions) -> tuple[AuditResult, Any]:
+    from linkgate.audit import Crawler
+    from linkgate.sites import Freshness, facts_from_row
     from linkgate.web.runtime import Runtime
 
     runtime = Runtime(settings)

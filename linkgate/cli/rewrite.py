@@ -15,6 +15,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import ada_url
@@ -23,17 +24,10 @@ import click
 from linkgate.cli import current_settings, fail, friendly, main
 from linkgate.config import Settings
 from linkgate.errors import InvalidDestination
-from linkgate.rewrite import (
-    SKIP_REASONS,
-    Gate,
-    Link,
-    Outcome,
-    RewriteResult,
-    UnsupportedDocument,
-    encoding_for_label,
-    rewrite_html,
-)
 from linkgate.urls import parse_destination
+
+if TYPE_CHECKING:  # the rewriter is imported when the command runs, not when ``linkgate`` starts
+    from linkgate.rewrite import Gate, Link, RewriteResult
 
 PAGE_SUFFIXES = (".html", ".htm")
 _SHOWN_LENGTH = 200
@@ -84,6 +78,8 @@ def rewrite(path: Path, out: str | None, check: bool, base_url: str | None, enco
     it was. County, relative, fragment, mailto:, tel: and already-gated links are left alone, and so is
     anything the gate would refuse (reported in the summary). Running it again changes nothing.
     """
+    from linkgate.rewrite import Gate, encoding_for_label
+
     settings = current_settings()
     if check and out is not None:
         fail("--check changes nothing, so it takes no --out")
@@ -181,6 +177,8 @@ def _page_url(base_url: str | None, relative: Path, is_folder: bool) -> str | No
 
 
 def _read(source: Path, gate: Gate, page_url: str | None, encoding: str | None) -> RewriteResult:
+    from linkgate.rewrite import UnsupportedDocument, rewrite_html
+
     try:
         data = source.read_bytes()
     except OSError as error:
@@ -245,6 +243,8 @@ def _report_check(pages: list[_Page]) -> None:
 
 
 def _summary(pages: list[_Page], links_not_followed: int, *, to_stderr: bool) -> None:
+    from linkgate.rewrite import SKIP_REASONS, Outcome
+
     counts: Counter[Outcome] = Counter()
     for page in pages:
         counts.update(page.result.counts)

@@ -8,21 +8,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from linkgate.classify import RULE_KINDS, Rule, RuleSet, make_rule
 from linkgate.cli import cli_actor, current_settings, friendly, main, open_store
 from linkgate.errors import LinkgateError
-from linkgate.rulesio import (
-    MAX_FILE_BYTES,
-    ImportPlan,
-    differences,
-    plan_import,
-    read_rules_csv,
-    write_rules_csv,
-)
+
+if TYPE_CHECKING:  # the CSV import and export are imported when used, not when ``linkgate`` starts
+    from linkgate.rulesio import ImportPlan
 
 
 def _add_rule(kind: str, domain: str, exact: bool, note: str, action: str | None) -> None:
@@ -143,6 +138,8 @@ def rules_import(source: str, replace: bool, dry_run: bool, as_json: bool) -> No
     each problem is printed with its line number and nothing is changed. Otherwise the whole file is
     applied in one go.
     """
+    from linkgate.rulesio import plan_import, read_rules_csv
+
     data = _read_source(source)
     parsed = read_rules_csv(data)
     if not parsed.ok:
@@ -191,6 +188,8 @@ def rules_import(source: str, replace: bool, dry_run: bool, as_json: bool) -> No
 @friendly
 def rules_export(target: str) -> None:
     """Write every rule as a CSV file: to FILE, or to standard output (no FILE, or -)."""
+    from linkgate.rulesio import write_rules_csv
+
     _, found = open_store(current_settings()).load_rules()
     text = write_rules_csv(found)
     if target == "-":
@@ -206,6 +205,8 @@ def rules_export(target: str) -> None:
 
 def _read_source(source: str) -> bytes:
     """At most one byte more than an import may be, so that a larger file is reported as such."""
+    from linkgate.rulesio import MAX_FILE_BYTES
+
     if source == "-":
         return sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
     try:
@@ -216,6 +217,8 @@ def _read_source(source: str) -> bytes:
 
 
 def _print_plan(plan: ImportPlan) -> None:
+    from linkgate.rulesio import differences
+
     for rule in plan.added:
         click.echo(f"add     {_describe(rule)}")
     for before, after in plan.changed:
