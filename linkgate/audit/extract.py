@@ -93,7 +93,7 @@ class PageReading:
     nofollow: bool
 
 
-@lru_cache(maxsize=2048)  # gate links' destinations, sitemaps' pages: the same addresses again and again
+@lru_cache(maxsize=1024)  # gate links' destinations, sitemaps' pages: the same addresses again and again
 def normalise(url: str, *, sort_query: bool = False) -> str:
     """``url`` as the browser's parser writes it, without its fragment (and with its query sorted)."""
     parsed = ada_url.URL(url)
@@ -104,7 +104,7 @@ def normalise(url: str, *, sort_query: bool = False) -> str:
     return str(parsed.href)
 
 
-@lru_cache(maxsize=2048)  # the same gate links recur on many pages
+@lru_cache(maxsize=1024)  # the same gate links recur on many pages
 def gate_destination(url: str, gate_prefixes: tuple[str, ...]) -> str | None:
     """The destination of a gate link (``…/go?url=…``), or None when ``url`` is not one."""
     parsed = ada_url.URL(url)
@@ -123,7 +123,7 @@ def _fold(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text).split())
 
 
-@lru_cache(maxsize=8192)  # a site repeats the same few texts (navigation, footers) on every page
+@lru_cache(maxsize=2048)  # a site repeats the same few texts (navigation, footers) on every page
 def link_text_problem(text: str) -> str | None:
     """Why ``text`` does not describe its link (WCAG 2.4.4): ``empty``, ``vague`` or ``url``; else None."""
     stripped = text.strip()
@@ -170,7 +170,7 @@ _SITE_WIDE = re.compile(r"(?i:https?://)|/(?![/\\])")
 _REMOVED_BY_PARSER = re.compile(r"[\t\n\r]")
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)
 def _site_wide_link(href: str, site: str, sort_query: bool) -> str | None:
     url = resolve_web_link(href, site)
     return normalise(url, sort_query=sort_query) if url is not None else None
@@ -193,11 +193,17 @@ def _site_of(base: str) -> str:
     return str(parsed.href)
 
 
+@lru_cache(maxsize=16)
+def _parser(charset: str | None) -> lxml.html.HTMLParser:
+    """One parser per encoding, reused page after page (lxml parsers keep no document between uses)."""
+    return lxml.html.HTMLParser(encoding=charset, recover=True, no_network=True, remove_comments=True)
+
+
 def read_page(
     content: bytes, page_url: str, *, charset: str | None = None, sort_query: bool = False
 ) -> PageReading:
     """The links of a page (``a`` and ``area`` with an http(s) ``href``), in document order."""
-    parser = lxml.html.HTMLParser(encoding=charset, recover=True, no_network=True, remove_comments=True)
+    parser = _parser(charset)
     try:
         root = lxml.html.document_fromstring(content, parser=parser) if content.strip() else None
     except (lxml.etree.ParserError, ValueError, LookupError):
