@@ -8,7 +8,7 @@ the click path); the language switch on each page carries ``lang`` in its link i
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from urllib.parse import unquote_plus, urlencode
 
@@ -17,6 +17,8 @@ from babel.support import Translations
 from flask import Flask, Response, g, request
 from flask_babel import Babel, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Request
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
@@ -54,7 +56,15 @@ def language_of(request: Request) -> str:
     asked = request.args.get("lang", "")
     if asked in languages():
         return asked
-    return request.accept_languages.best_match(languages()) or SOURCE_LANGUAGE
+    return _best_language(request.headers.get("Accept-Language", ""), languages())
+
+
+@lru_cache(maxsize=256)
+def _best_language(accept_language: str, offered: tuple[str, ...]) -> str:
+    """The language of ours a browser's ``Accept-Language`` prefers. Browsers send a handful of distinct
+    values, so each answer is kept for the next page (parsing the header costs more than the rest of the
+    choice); the header is kept in this process's memory only, never stored or logged."""
+    return parse_accept_header(accept_language, LanguageAccept).best_match(offered) or SOURCE_LANGUAGE
 
 
 @cache
