@@ -55,6 +55,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -955,4 +956,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # Stopped (timeout, kill): leave as after Ctrl-C, so that nginx is stopped and its files removed.
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(143))
     main()
