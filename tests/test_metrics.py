@@ -202,7 +202,8 @@ def test_counters_start_from_zero_when_the_server_restarts(busy_server: LiveServ
     assert value(scrape(busy_server), "linkgate_clicks_total", outcome="redirect") == 0
     after = {path.name for path in folder.glob("*.db")}
     assert not before & after  # the files of the workers that ran before are gone
-    assert len([name for name in after if name.startswith("counter_")]) == 2
+    # Only the workers that have served a request since the restart have written a file (one or both).
+    assert 1 <= len([name for name in after if name.startswith("counter_")]) <= 2
 
 
 def test_metrics_are_refused_outside_the_allowed_networks(make_server: Any) -> None:
