@@ -322,7 +322,7 @@ class SiteCache:
             if future is not None:
                 return future
             try:
-                future = self._executor().submit(self.refresh, host)
+                future = self._executor().submit(self.refresh, host, requested=now())
             except RuntimeError:  # the pool is shutting down
                 return None
             self._inflight[host] = future
@@ -333,12 +333,27 @@ class SiteCache:
         with self._lock:
             self._inflight.pop(host, None)
 
-    def refresh(self, host: str, *, force: bool = False) -> SiteFacts | None:
+    def refresh(
+        self, host: str, *, force: bool = False, requested: datetime | None = None
+    ) -> SiteFacts | None:
         """Look ``host`` up now, unless another worker or server holds its lease; the stored facts."""
         host = host.lower().rstrip(".")
         try:
             if not self._store.try_lease(host, self._owner, now() + timedelta(seconds=LEASE_SECONDS)):
                 return None if not force else self._wait_for_other(host)
+            if requested is not None and not force:
+                # Another worker or server may have finished this very lookup (and let the lease go) between
+                # our cache miss and our lease: an answer checked since the miss is the answer.
+                row = self._store.get_site(host)
+                checked = row.checked_at if row is not None else None
+                if (
+                    row is not None
+                    and checked is not None
+                    and checked >= requested
+                    and row.status != "unknown"
+                ):
+                    self.forget(host)
+                    return facts_from_row(row)
             values = self._look_up(host)
             self._store.save_site_check(host, values)
             row = self._store.get_site(host)

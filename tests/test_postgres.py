@@ -131,10 +131,6 @@ def test_counts_from_both_servers_add_up_exactly(pair):
     ]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug: on PostgreSQL both servers take a cold host's lookup lease (two full lookups at once)",
-)
 def test_one_privacy_lookup_per_cold_host_across_both_servers(pair, httpserver: HTTPServer):
     httpserver.expect_request("/").respond_with_data(HOME, content_type="text/html")
     httpserver.expect_request("/privacy").respond_with_data("<p>Privacy</p>", content_type="text/html")
