@@ -15,6 +15,7 @@ import pytest
 from flask import Flask, render_template, request_started, template_rendered
 from jinja2 import DictLoader, Environment
 
+import linkgate.web.gate as gate_module
 from linkgate.classify import make_rule
 from linkgate.config import load_settings
 from linkgate.sites import SiteFacts
@@ -89,6 +90,22 @@ def test_kinds_are_stencilled_apart_and_the_oldest_go_first(jinja):
     assert stencils.page("plain", "four", {"a": "x", "b": "y"}, dict) == direct(
         "plain", {"a": "x", "b": "four"}
     )
+
+
+def test_the_kind_used_longest_ago_goes_first_not_the_one_made_first(jinja):
+    stencils, rendered = jinja
+
+    def show(kind: str) -> str:
+        return stencils.page("plain", kind, {"a": "x", "b": "y"}, lambda values: {**values, "b": kind})
+
+    for kind in ("kept", "two", "three"):
+        show(kind)
+    for made_up in ("four", "five", "six"):
+        assert show("kept") == direct("plain", {"a": "x", "b": "kept"})  # in use between the made-up kinds
+        show(made_up)
+    assert len(rendered) == 12  # six kinds made once each: "kept" was never dropped
+    assert stencils.filled("plain", "kept", {"a": "z", "b": "y"}) == direct("plain", {"a": "z", "b": "kept"})
+    assert stencils.filled("plain", "two", {"a": "z", "b": "y"}) is None
 
 
 def test_a_marker_cut_apart_is_not_a_stencil():
@@ -285,3 +302,40 @@ def test_a_failure_before_flask_leaves_the_click_to_the_view(gate, monkeypatch, 
     assert response.status_code == 302
     assert response.headers["Location"] == "https://www.partner.example/"
     assert "gate: unexpected RuntimeError" in caplog.text
+
+
+# ---- County Referers parsed once --------------------------------------------------------------------------
+
+
+def test_a_county_referer_is_parsed_once_and_no_other_referer_is_remembered(gate, monkeypatch):
+    app, runtime = gate
+    client = app.test_client()
+    runtime.county_referers.clear()
+    parsed: list[str] = []
+    real_parse = gate_module.parse_destination
+
+    def counting_parse(raw: str | None, *args: Any) -> Any:
+        parsed.append(raw or "")
+        return real_parse(raw, *args)
+
+    monkeypatch.setattr(gate_module, "parse_destination", counting_parse)
+    partner = {"url": "https://www.partner.example/forms"}
+    referers = [
+        "https://www.missoulacounty.us/",
+        "https://evil.example/",
+        "https://www.missoulacounty.us@evil.example/",
+        "https://missoulacounty.us.evil.example/",
+        "https://co.missoula.mt.us/parks",
+    ]
+    for _ in range(3):
+        statuses = [
+            client.get("/go", query_string=partner, headers={"Referer": referer}).status_code
+            for referer in referers
+        ]
+        assert statuses == [302, 200, 200, 200, 302]
+    assert list(runtime.county_referers) == [
+        "https://www.missoulacounty.us/",
+        "https://co.missoula.mt.us/parks",
+    ]
+    for referer in referers:  # a County page's Referer once; any other, every time
+        assert parsed.count(referer) == (1 if referer in runtime.county_referers else 3), referer

@@ -188,7 +188,8 @@ def judge(runtime: Runtime, args: MultiDict[str, str], referer: str | None) -> C
         raise InvalidDestination("The link names more than one destination.", "several")
     destination = parse_destination(values[0] if values else None, runtime.settings.max_url_length)
     signed = False
-    signature = args.get("sig")
+    # Asked only when present: Werkzeug's MultiDict.get raises and catches an HTTP error on a miss.
+    signature = args.get("sig") if "sig" in args else None
     if signature is not None:
         signed = runtime.signer.verify(destination.href, signature)
     # A valid signature already makes the link trusted: no need to parse the Referer as well.
@@ -231,14 +232,28 @@ def _go(runtime: Runtime) -> Response:
     return GateResponse(body, status=status, headers=NO_STORE, mimetype="text/html")
 
 
+# Browsers send a County page's Referer as its origin alone (their default policy across origins), so a
+# few strings come again and again: each is parsed once. Only County pages are remembered (never another
+# site's address, and nothing a visitor typed), at most this many.
+COUNTY_REFERERS = 256
+
+
 def _referer_is_county(runtime: Runtime, referer: str | None) -> bool:
     if not referer:
         return False
+    known = runtime.county_referers
+    if referer in known:
+        return True
     try:
         source = parse_destination(referer, runtime.settings.max_url_length)
     except InvalidDestination:
         return False
-    return not source.is_ip and runtime.classifier.is_county_host(source.host)
+    if source.is_ip or not runtime.classifier.is_county_host(source.host):
+        return False
+    if len(known) >= COUNTY_REFERERS:
+        known.clear()
+    known[referer] = None
+    return True
 
 
 # The page of each action but redirect, and its status.

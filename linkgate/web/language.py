@@ -53,7 +53,7 @@ def language_of(request: Request) -> str:
     """The language code of ``request``'s page (a Flask request, or a Werkzeug one on the click path)."""
     if request.path.startswith("/admin"):
         return SOURCE_LANGUAGE
-    asked = request.args.get("lang", "")
+    asked = request.args.get("lang", "") if "lang" in request.args else ""  # a miss costs an exception
     if asked in languages():
         return asked
     return _best_language(request.headers.get("Accept-Language", ""), languages())

@@ -58,6 +58,8 @@ class Runtime:
         )
         # The gate's notice and block pages, rendered once per kind (see linkgate/web/stencil.py).
         self.pages = Stencils(lambda template, context: render_template(template, **context))
+        # Referer values already parsed and found to be County pages (see web/gate.py).
+        self.county_referers: dict[str, None] = {}
         self._started_in: int | None = None
         self._start_lock = threading.Lock()
         self._stop = threading.Event()

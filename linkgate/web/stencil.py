@@ -17,9 +17,11 @@ as it is when a string is empty (an empty hole cannot be found). Tests compare b
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
@@ -34,6 +36,7 @@ Context = Callable[[Mapping[str, str]], dict[str, Any]]
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _MARKER = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
 _REFUSED = object()
+_SPECIAL = re.compile("[&<>\"']")  # what markupsafe.escape replaces
 
 
 class Stencil:
@@ -49,7 +52,9 @@ class Stencil:
         pieces = self.pieces
         parts = [pieces[0]]
         for index, name in enumerate(self.names, 1):
-            parts.append(escape(values[name]))
+            value = values[name]
+            # Most values have nothing to escape: checking is cheaper than escaping.
+            parts.append(value if _SPECIAL.search(value) is None else escape(value))
             parts.append(pieces[index])
         return "".join(parts)
 
@@ -73,23 +78,25 @@ def cut(page: str, names: tuple[str, ...]) -> Stencil | None:
 
 
 class Stencils:
-    """Stencils by (template, kind), at most ``size`` of them (the oldest go first)."""
+    """Stencils by (template, kind), at most ``size`` of them: the one used longest ago goes first, so a
+    stream of made-up kinds (flags and languages in every combination) cannot push out the kinds that
+    real clicks keep using."""
 
     def __init__(self, render: Render, size: int = 512) -> None:
         self._render = render
         self._size = size
-        self._stencils: dict[tuple[str, Hashable], Stencil | object] = {}
+        self._stencils: OrderedDict[tuple[str, Hashable], Stencil | object] = OrderedDict()
         self._lock = threading.Lock()
 
     def page(self, template: str, kind: Hashable, values: Mapping[str, str], context: Context) -> str:
         """``template`` rendered with ``context(values)``; ``kind`` names all else the context holds."""
         key = (template, kind)
-        stencil = self._stencils.get(key)
+        stencil = self._used(key)
         if stencil is None:
             stencil = self._make(template, tuple(values), context)
             with self._lock:
-                if len(self._stencils) >= self._size:
-                    del self._stencils[next(iter(self._stencils))]
+                while len(self._stencils) >= self._size:
+                    self._stencils.popitem(last=False)
                 self._stencils[key] = stencil
         if isinstance(stencil, Stencil) and all(values.values()):
             return stencil.fill(values)
@@ -97,10 +104,18 @@ class Stencils:
 
     def filled(self, template: str, kind: Hashable, values: Mapping[str, str]) -> str | None:
         """The page from the kind's stencil, or None when there is none yet (or it cannot be filled)."""
-        stencil = self._stencils.get((template, kind))
+        stencil = self._used((template, kind))
         if isinstance(stencil, Stencil) and all(values.values()):
             return stencil.fill(values)
         return None
+
+    def _used(self, key: tuple[str, Hashable]) -> Stencil | object | None:
+        """The stencil for ``key``, marked as the one used last; None when there is none."""
+        stencil = self._stencils.get(key)
+        if stencil is not None:
+            with contextlib.suppress(KeyError):  # evicted by another thread meanwhile: still good here
+                self._stencils.move_to_end(key)
+        return stencil
 
     def clear(self) -> None:
         with self._lock:
