@@ -21,7 +21,7 @@ from linkgate.config import load_settings
 from linkgate.sites import SiteFacts
 from linkgate.web import create_app
 from linkgate.web.gate import ClickPath
-from linkgate.web.runtime import Runtime
+from linkgate.web.runtime import WebRuntime
 from linkgate.web.stencil import Stencils, cut
 
 # ---- the stencils themselves, on plain Jinja ------------------------------------------------------------
@@ -142,7 +142,7 @@ LANGUAGES = [({}, {}), ({"lang": "es"}, {}), ({}, {"Accept-Language": "es-MX,es;
 
 
 @pytest.fixture(scope="module")
-def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, Runtime]]:
+def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, WebRuntime]]:
     directory: Path = tmp_path_factory.mktemp("stencil")
     app = create_app(
         load_settings(
@@ -153,7 +153,7 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, Runt
             }
         )
     )
-    runtime: Runtime = app.extensions["linkgate"]
+    runtime: WebRuntime = app.extensions["linkgate"]
     runtime.store.add_rule(make_rule("partner.example", "allow"), "test")
     runtime.store.add_rule(make_rule("blocked.example", "block"), "test")
     runtime.rules.refresh()
@@ -172,7 +172,7 @@ def flask_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ClickPath, "answer", lambda self, request: None)
 
 
-def rendered_directly(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+def rendered_directly(runtime: WebRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every /go to Flask's view, and every page rendered from its template."""
     flask_only(monkeypatch)
     monkeypatch.setattr(

@@ -108,18 +108,30 @@ ROUTES = ("", "gate link", "drop-in script")
 class TextTable:
     """Each distinct link text once, by number: a site repeats its navigation and footer on every page."""
 
-    __slots__ = ("_numbers", "texts")
+    __slots__ = ("_numbers", "problems", "texts")
 
     def __init__(self) -> None:
         self._numbers: dict[str, int] = {}
         self.texts: list[str] = []
+        self.problems: list[str | None] = []  # each text judged once: link_text_problem(texts[n])
 
     def number(self, text: str) -> int:
         number = self._numbers.get(text)
         if number is None:
             number = self._numbers[text] = len(self.texts)
             self.texts.append(text)
+            self.problems.append(link_text_problem(text))
         return number
+
+
+@dataclass(frozen=True, slots=True)
+class AppearanceSummary:
+    """What a link's appearances say all together, read in one pass over the packed numbers."""
+
+    routed: bool  # some appearance goes through the gate
+    unrouted: bool  # some appearance does not
+    text_problem: bool  # some appearance's text does not describe the link
+    target_blank_unsafe: bool
 
 
 class AppearanceList(Sequence[Appearance]):
@@ -150,7 +162,8 @@ class AppearanceList(Sequence[Appearance]):
 
     def __getitem__(self, index: int | slice) -> Appearance | list[Appearance]:
         if isinstance(index, slice):
-            return [self[i] for i in range(len(self))[index]]
+            data, make = self._data, self._appearance
+            return [make(data[3 * i], data[3 * i + 1], data[3 * i + 2]) for i in range(len(self))[index]]
         if index < 0:
             index += len(self)
         if not 0 <= index < len(self):
@@ -165,6 +178,34 @@ class AppearanceList(Sequence[Appearance]):
 
     def _appearance(self, page: int, line: int, packed: int) -> Appearance:
         return Appearance(page, line, self._texts.texts[packed >> 3], ROUTES[packed & 3], bool(packed & 4))
+
+    def summary(self) -> AppearanceSummary:
+        routed = unrouted = text_problem = target_blank = False
+        problems = self._texts.problems
+        for packed in self._data[2::3]:
+            if packed & 3:
+                routed = True
+            else:
+                unrouted = True
+            if packed & 4:
+                target_blank = True
+            if problems[packed >> 3] is not None:
+                text_problem = True
+        return AppearanceSummary(routed, unrouted, text_problem, target_blank)
+
+    def problem_counts(self, link_level: int, outbound: bool) -> Iterator[tuple[int, int]]:
+        """(page index, problems this appearance shows there) for each appearance: ``link_level`` of the
+        link's own, plus bypass (when ``outbound``), unhelpful text and target="_blank"."""
+        data, problems = self._data, self._texts.problems
+        for start in range(0, len(data), 3):
+            packed = data[start + 2]
+            yield (
+                data[start],
+                link_level
+                + (outbound and not packed & 3)
+                + (problems[packed >> 3] is not None)
+                + bool(packed & 4),
+            )
 
 
 @dataclass(slots=True)
@@ -183,13 +224,14 @@ class LinkRecord:
 
     def problems(self, county: bool) -> list[str]:
         found = answer_problems(self.url, self.answer, soft_404=self.soft_404, category=self.category)
-        if not self.internal and not county and any(not a.routed for a in self.appearances):
+        summary = self.appearances.summary()
+        if not self.internal and not county and summary.unrouted:
             found.append("bypass")
         if self.privacy is not None and self.privacy.status == "none":
             found.append("no_privacy")
-        if any(link_text_problem(a.text) for a in self.appearances):
+        if summary.text_problem:
             found.append("link_text")
-        if any(a.target_blank_unsafe for a in self.appearances):
+        if summary.target_blank_unsafe:
             found.append("target_blank")
         return found
 

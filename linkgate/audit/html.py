@@ -7,15 +7,18 @@ the script only adds sorting, filtering and a count of the rows shown.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 __all__ = ["write_html"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 WRITE_PIECES = 4096  # the template yields tens of thousands of small pieces: write them in batches
+APPEARANCES_SHOWN = 200  # per link; links.csv has them all
 
 
 def _templates() -> Path:
@@ -44,11 +47,37 @@ PROBLEM_LABELS = {
 }
 
 
+_LABELS = {code: str(escape(label)) for code, label in PROBLEM_LABELS.items()}
+
+
+def appearance_items(appearances: Sequence[Mapping[str, Any]]) -> Markup:
+    """The ``<li>`` of each of a link's first :data:`APPEARANCES_SHOWN` appearances, then how many more.
+
+    Made here rather than in the template: appearances are most of a report's rows, and one format
+    string per row costs a fraction of the template's pieces and tests. Every value is escaped.
+    """
+    items = []
+    for appearance in appearances[:APPEARANCES_SHOWN]:
+        page = escape(appearance["page"])
+        routed = appearance["routed"]
+        problems = appearance["problems"]
+        items.append(
+            f'<li><a href="{page}">{page}</a>, line {int(appearance["line"])}: '
+            f"\u201c{escape(appearance['text'] or '(no text)')}\u201d"
+            + (f" ({escape(routed)})" if routed else "")
+            + (" \u2013 " + ", ".join(_LABELS[code] for code in problems) if problems else "")
+            + "</li>\n"
+        )
+    if len(appearances) > APPEARANCES_SHOWN:
+        items.append(f"<li>and {len(appearances) - APPEARANCES_SHOWN} more (see links.csv)</li>\n")
+    return Markup("".join(items))  # noqa: S704 (every value in it was escaped above)
+
+
 def write_html(report: dict[str, Any], handle: IO[str]) -> None:
     """The report, written piece by piece (a large site's report is never one string in memory)."""
     pieces: list[str] = []
     for piece in _ENVIRONMENT.get_template("audit/report.html").generate(
-        report=report, labels=PROBLEM_LABELS
+        report=report, labels=PROBLEM_LABELS, appearance_items=appearance_items
     ):
         pieces.append(piece)
         if len(pieces) >= WRITE_PIECES:

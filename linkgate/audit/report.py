@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, overload
 
@@ -87,6 +87,9 @@ class Entries(Sequence[Entry]):
     def __len__(self) -> int:
         return len(self._items)
 
+    def __iter__(self) -> Iterator[Entry]:
+        return map(self._make, self._items)
+
     @overload
     def __getitem__(self, index: int) -> Entry: ...
 
@@ -118,6 +121,9 @@ class Appearances(Sequence[dict[str, Any]]):
 
     def __len__(self) -> int:
         return len(self._appearances)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:  # Sequence's own goes through __getitem__ and its checks
+        return map(self._entry, self._appearances)
 
     @overload
     def __getitem__(self, index: int) -> dict[str, Any]: ...
@@ -186,7 +192,7 @@ def _link_json(record: LinkRecord, problems: list[str], pages: list[str]) -> Ent
     final_url = answer.final_url if answer is not None else record.url
     privacy = record.privacy
     state = verdict(answer)
-    routed = {bool(a.routed) for a in record.appearances}
+    summary = record.appearances.summary()
     return Entry(
         url=record.url,
         internal=record.internal,
@@ -194,7 +200,7 @@ def _link_json(record: LinkRecord, problems: list[str], pages: list[str]) -> Ent
         action=record.action,
         flags=list(record.flags),
         rule=record.rule,
-        routed="all" if routed == {True} else "some" if routed == {True, False} else "none",
+        routed=("all" if summary.routed and not summary.unrouted else "some" if summary.routed else "none"),
         checked=answer is not None,
         skipped=record.skipped or None,
         method=answer.method if answer is not None else None,
@@ -232,13 +238,8 @@ def build_report(result: AuditResult) -> dict[str, Any]:
         counts.update(problems)
         link_level = sum(1 for problem in problems if problem not in APPEARANCE_PROBLEMS)
         outbound = not record.internal and record.category != "county"
-        for appearance in record.appearances:
-            per_page[appearance.page] += (
-                link_level
-                + (outbound and not appearance.routed)
-                + bool(link_text_problem(appearance.text))
-                + appearance.target_blank_unsafe
-            )
+        for page, count in record.appearances.problem_counts(link_level, outbound):
+            per_page[page] += count
 
     def page_entry(index: int) -> Entry:
         page = result.pages[index]

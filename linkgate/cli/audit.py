@@ -275,8 +275,8 @@ def audit(
 
 def _run(settings: Settings, options: AuditOptions) -> tuple[AuditResult, Any]:
     from linkgate.audit import Crawler
+    from linkgate.runtime import Runtime
     from linkgate.sites import Freshness, facts_from_row
-    from linkgate.web.runtime import Runtime
 
     runtime = Runtime(settings)
     freshness = Freshness(

@@ -23,7 +23,7 @@ from linkgate.urls import parse_destination
 @friendly
 def check_site(url: str, as_json: bool) -> None:
     """Look up a site's privacy policy now (and store the answer): link, how found, HTTPS, GPC, time."""
-    from linkgate.web.runtime import Runtime
+    from linkgate.runtime import Runtime
 
     settings = current_settings()
     destination = parse_destination(url if "://" in url else f"https://{url}/", settings.max_url_length)
@@ -86,7 +86,7 @@ def site_clear(host: str) -> None:
 @friendly
 def site_refresh(host: str) -> None:
     """Look HOST up again now."""
-    from linkgate.web.runtime import Runtime
+    from linkgate.runtime import Runtime
 
     name = parse_site_key(host)
     runtime = Runtime(current_settings())

@@ -14,7 +14,7 @@ from flask import Flask
 from flask_babel import get_locale, gettext
 
 from linkgate.config import Settings, load_settings
-from linkgate.web.runtime import Runtime, get_runtime
+from linkgate.web.runtime import WebRuntime, get_runtime
 
 __all__ = ["create_app", "get_runtime"]
 
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
-    runtime = Runtime(settings)
+    runtime = WebRuntime(settings)
     app.extensions["linkgate"] = runtime
     if settings.resolve:
         log.warning(

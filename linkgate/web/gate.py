@@ -28,7 +28,7 @@ from linkgate.errors import InvalidDestination
 from linkgate.sites import SiteFacts
 from linkgate.urls import Destination, parse_destination, registrable_domain, unicode_host
 from linkgate.web.language import VARY, language_links, language_name, language_of, links_to_languages
-from linkgate.web.runtime import Runtime, get_runtime
+from linkgate.web.runtime import WebRuntime, get_runtime
 from linkgate.web.security import HEADERS
 
 if TYPE_CHECKING:
@@ -181,7 +181,7 @@ class Click:
     bad_signature: bool
 
 
-def judge(runtime: Runtime, args: MultiDict[str, str], referer: str | None) -> Click:
+def judge(runtime: WebRuntime, args: MultiDict[str, str], referer: str | None) -> Click:
     """Parse and classify a click; raises :class:`InvalidDestination` when there is nowhere to go."""
     values = args.getlist("url")
     if len(values) > 1:
@@ -198,7 +198,7 @@ def judge(runtime: Runtime, args: MultiDict[str, str], referer: str | None) -> C
     return Click(destination, classification, bad_signature=signature is not None and not signed)
 
 
-def record(runtime: Runtime, click: Click) -> None:
+def record(runtime: WebRuntime, click: Click) -> None:
     """Count a click (registrable domain x day x outcome) and its security events."""
     counts = runtime.counts
     if click.bad_signature:
@@ -210,7 +210,7 @@ def record(runtime: Runtime, click: Click) -> None:
         counts.event("blocked_destination")
 
 
-def _go(runtime: Runtime) -> Response:
+def _go(runtime: WebRuntime) -> Response:
     try:
         click = judge(runtime, request.args, request.headers.get("Referer"))
     except InvalidDestination as error:
@@ -238,7 +238,7 @@ def _go(runtime: Runtime) -> Response:
 COUNTY_REFERERS = 256
 
 
-def _referer_is_county(runtime: Runtime, referer: str | None) -> bool:
+def _referer_is_county(runtime: WebRuntime, referer: str | None) -> bool:
     if not referer:
         return False
     known = runtime.county_referers
@@ -363,7 +363,7 @@ class ClickPath:
     A hook that changes what ``/go`` answers must change this too: tests compare both, header by header.
     """
 
-    def __init__(self, wsgi_app: WSGIApplication, runtime: Runtime) -> None:
+    def __init__(self, wsgi_app: WSGIApplication, runtime: WebRuntime) -> None:
         self.wsgi_app = wsgi_app
         self.runtime = runtime
 

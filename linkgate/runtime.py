@@ -1,0 +1,119 @@
+"""What each process keeps between requests or commands: settings, store, rules, counts, signer, sites.
+
+Background upkeep (rule refresh, count flushes) runs on one daemon thread per process, started on the
+first request so that it survives gunicorn's fork. Nothing here needs Flask: the commands that use a
+runtime (``linkgate audit``, ``linkgate site``) do not load the web layer; what only the web needs (the
+gate's pages) is in :class:`linkgate.web.runtime.WebRuntime`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from linkgate.classify import Classifier
+from linkgate.config import Settings
+from linkgate.counts import ClickCounter
+from linkgate.errors import StoreUnavailable
+from linkgate.fetch import Fetcher, FetchPolicy, system_resolver
+from linkgate.rulebook import RuleBook
+from linkgate.signing import Signer
+from linkgate.sites import Freshness, SiteCache, SiteFacts, site_key
+from linkgate.store import Store
+from linkgate.urls import Destination
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store(settings.database_url)
+        try:
+            self.store.create_schema()
+        except StoreUnavailable as error:
+            log.error("database unavailable at start: %s; serving with no rules until it returns", error)
+        self.signer = Signer(settings.secret_key, settings.previous_secret_keys)
+        self.rules = RuleBook(self.store, Classifier(settings.county_domains, settings.actions))
+        self.rules.refresh()
+        self.counts = ClickCounter(self.store, ZoneInfo(settings.timezone), settings.counts_max_keys)
+        self.fetch_policy = FetchPolicy(
+            allow_networks=settings.allow_networks, allowed_ports=frozenset(settings.allowed_ports)
+        )
+        self.sites = SiteCache(
+            self.store,
+            self.make_fetcher,
+            freshness=Freshness(
+                found=timedelta(seconds=settings.found_ttl),
+                none=timedelta(seconds=settings.not_found_ttl),
+                error=timedelta(seconds=settings.error_ttl),
+            ),
+            workers=settings.fetch_workers,
+        )
+        self._started_in: int | None = None
+        self._start_lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def make_fetcher(self) -> Fetcher:
+        return Fetcher(self.fetch_policy, resolver=self._resolve, on_refused=self.counts.event)
+
+    def _resolve(self, host: str) -> list[str]:
+        """Names pinned by ``fetch.resolve`` (tests), else the system's lookup unless
+        ``fetch.system_resolver`` is off; the fetcher checks both."""
+        pinned = self.settings.resolve.get(host.lower().rstrip("."))
+        if pinned is not None:
+            return [pinned]
+        if not self.settings.use_system_resolver:
+            raise OSError(f"{host} is not pinned by fetch.resolve and fetch.system_resolver is off")
+        return system_resolver(host)
+
+    def site_facts_for_host(self, host: str, wait_ms: int) -> SiteFacts:
+        try:
+            return self.sites.site_facts(host, wait_ms=wait_ms)
+        except Exception as error:  # the notice renders without the section rather than fail
+            log.error("sites: unexpected %s", type(error).__name__)
+            return SiteFacts(host=host, status="unknown")
+
+    def site_facts(self, destination: Destination) -> SiteFacts | None:
+        if destination.is_ip:
+            return None
+        return self.site_facts_for_host(site_key(destination), self.settings.privacy_wait_ms)
+
+    @property
+    def classifier(self) -> Classifier:
+        return self.rules.classifier
+
+    def ensure_upkeep(self) -> None:
+        """Start this process's upkeep thread if it is not running (cheap: one comparison per request)."""
+        if self._started_in == os.getpid():
+            return
+        with self._start_lock:
+            if self._started_in == os.getpid():
+                return
+            self._started_in = os.getpid()
+            self._stop = threading.Event()
+            thread = threading.Thread(target=self._upkeep, name="linkgate-upkeep", daemon=True)
+            thread.start()
+            atexit.register(self.shutdown)
+
+    def _upkeep(self) -> None:
+        settings = self.settings
+        next_rules = next_flush = time.monotonic()
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= next_rules:
+                self.rules.refresh()
+                next_rules = now + settings.rules_refresh_seconds
+            if now >= next_flush:
+                self.counts.flush()
+                next_flush = now + settings.counts_flush_seconds
+            self._stop.wait(max(0.05, min(next_rules, next_flush) - time.monotonic()))
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self.counts.flush()
