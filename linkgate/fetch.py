@@ -31,6 +31,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from types import TracebackType
 from typing import Any, Self
 
@@ -55,6 +56,7 @@ __all__ = [
     "charset",
     "check_addresses",
     "check_destination",
+    "default_ssl_context",
     "effective_port",
     "is_forbidden_address",
     "is_local_name",
@@ -553,6 +555,13 @@ class _BodyDecoder:
             return self._zlib.decompress(data, max_length)
 
 
+@cache
+def default_ssl_context() -> ssl.SSLContext:
+    """The certificate store and TLS settings of every fetch, made once: loading the CA bundle takes tens
+    of milliseconds, and a context is never changed after it is made, so fetchers and threads share it."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class Fetcher:
     """Fetches web pages under a :class:`FetchPolicy`. Safe to share between threads.
 
@@ -572,9 +581,7 @@ class Fetcher:
         self.policy = policy if policy is not None else FetchPolicy()
         self._resolver = resolver if resolver is not None else system_resolver
         self._on_refused = on_refused
-        self._ssl_context = (
-            ssl_context if ssl_context is not None else httpx.create_ssl_context(trust_env=False)
-        )
+        self._ssl_context = ssl_context if ssl_context is not None else default_ssl_context()
         # Name lookups run here so that a stuck resolver cannot outlast the deadline.
         self._lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="linkgate-dns")
 

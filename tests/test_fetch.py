@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import time
 import tracemalloc
@@ -641,59 +639,6 @@ def test_closed_port_is_a_connect_failure(fetcher: Fetcher, canary: Canary) -> N
 
 
 # --- TLS: server name and certificate checked against the real host name ---------------------------
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A throwaway certificate authority, and a server certificate for allowed.test only (openssl)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is needed to make test certificates")
-    folder = tmp_path_factory.mktemp("tls")
-
-    def openssl(*arguments: str) -> None:
-        subprocess.run(["openssl", *arguments], cwd=folder, check=True, capture_output=True)
-
-    new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    openssl(
-        "req",
-        "-x509",
-        *new_key,
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=linkgate test CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign",
-    )
-    openssl("req", *new_key, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=allowed.test")
-    (folder / "leaf.ext").write_text("subjectAltName=DNS:allowed.test\nbasicConstraints=CA:FALSE\n")
-    openssl(
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "1",
-        "-extfile",
-        "leaf.ext",
-        "-out",
-        "leaf.pem",
-    )
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(folder / "leaf.pem", folder / "leaf.key")
-    client_context = ssl.create_default_context(cafile=folder / "ca.pem")
-    return server_context, client_context
 
 
 @pytest.fixture(scope="module")

@@ -286,6 +286,11 @@ class Crawler:
         self.resolver = resolver
         self.classifier = classifier
         self.gate_prefixes = gate_prefixes
+        # What a normalised gate link starts with (scheme and host), so that the others, most links, are
+        # passed over without parsing. One with credentials ("http://user@host/go") is parsed too.
+        self._gate_starts = tuple(
+            prefix[: prefix.index("/", prefix.index("//") + 2)] for prefix in gate_prefixes
+        )
         self._privacy = privacy
         self._renderer = renderer
         start = parse_destination(options.start_url)
@@ -550,7 +555,11 @@ class Crawler:
         for link in reading.links:
             url = link.url
             routed = ""
-            target = gate_destination(url, self.gate_prefixes) if self.gate_prefixes else None
+            target = (
+                gate_destination(url, self.gate_prefixes)
+                if self._gate_starts and (url.startswith(self._gate_starts) or "@" in url)
+                else None
+            )
             if target is not None:
                 url, routed = normalise(target, sort_query=self.options.sort_query), "gate link"
             elif reading.has_dropin and not link.skipped_by_dropin:

@@ -104,7 +104,7 @@ def normalise(url: str, *, sort_query: bool = False) -> str:
     return str(parsed.href)
 
 
-@lru_cache(maxsize=1024)  # the same gate links recur on many pages
+@lru_cache(maxsize=4096)  # the same gate links recur on many pages
 def gate_destination(url: str, gate_prefixes: tuple[str, ...]) -> str | None:
     """The destination of a gate link (``…/go?url=…``), or None when ``url`` is not one."""
     parsed = ada_url.URL(url)

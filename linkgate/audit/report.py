@@ -15,6 +15,7 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any, overload
 
@@ -184,6 +185,11 @@ def _write_json(report: dict[str, Any], handle: IO[str]) -> None:
     handle.write("\n}\n")
 
 
+@lru_cache(maxsize=4096)  # each link's entry is made once per report format
+def _host(url: str) -> str:
+    return parse_destination(url).host
+
+
 def _link_json(record: LinkRecord, problems: list[str], pages: list[str]) -> Entry:
     link_level = tuple(problem for problem in problems if problem not in APPEARANCE_PROBLEMS)
     outbound = not record.internal and record.category != "county"
@@ -211,7 +217,7 @@ def _link_json(record: LinkRecord, problems: list[str], pages: list[str]) -> Ent
         attempts=answer.attempts if answer is not None else 0,
         redirects=[{"url": hop.url, "status": hop.status} for hop in answer.redirects] if answer else [],
         final_url=final_url,
-        final_host=parse_destination(final_url).host,
+        final_host=_host(final_url),
         https=final_url.startswith("https://") and record.url.startswith("https://"),
         soft_404=record.soft_404,
         privacy_status=privacy.status if privacy is not None else None,
