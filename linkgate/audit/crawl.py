@@ -146,10 +146,18 @@ class AppearanceList(Sequence[Appearance]):
         self._texts = texts if texts is not None else TextTable()
 
     def append(self, appearance: Appearance) -> None:
-        flags = ROUTES.index(appearance.routed) | (4 if appearance.target_blank_unsafe else 0)
-        self._data.extend(
-            (appearance.page, appearance.line, self._texts.number(appearance.text) << 3 | flags)
+        self.add(
+            appearance.page,
+            appearance.line,
+            appearance.text,
+            appearance.routed,
+            appearance.target_blank_unsafe,
         )
+
+    def add(self, page: int, line: int, text: str, routed: str, target_blank_unsafe: bool) -> None:
+        """Add an appearance from its parts (what :meth:`append` does, without an :class:`Appearance`)."""
+        flags = ROUTES.index(routed) | (4 if target_blank_unsafe else 0)
+        self._data.extend((page, line, self._texts.number(text) << 3 | flags))
 
     def __len__(self) -> int:
         return len(self._data) // 3
@@ -175,6 +183,16 @@ class AppearanceList(Sequence[Appearance]):
         data = self._data
         for start in range(0, len(data), 3):
             yield self._appearance(data[start], data[start + 1], data[start + 2])
+
+    @property
+    def texts(self) -> TextTable:
+        return self._texts
+
+    def packed(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, int, int]]:
+        """The numbers of appearances ``start`` to ``stop``: the page's index, the line, and the text's
+        number shifted left by 3 with the route (``ROUTES`` index, 2 bits) and target="_blank" (4)."""
+        data = self._data[3 * start : None if stop is None else 3 * max(stop, start)]
+        return zip(data[0::3], data[1::3], data[2::3], strict=True)
 
     def _appearance(self, page: int, line: int, packed: int) -> Appearance:
         return Appearance(page, line, self._texts.texts[packed >> 3], ROUTES[packed & 3], bool(packed & 4))
@@ -491,7 +509,7 @@ class Crawler:
             sitemap = read_sitemap(answer.content, answer.final_url, max_bytes=SITEMAP_BYTES)
             candidates.extend(sitemap.sitemaps)
             for page in sitemap.pages:
-                await self._discover(normalise(page, sort_query=self.options.sort_query), 1, None)
+                await self._discover(normalise(page, sort_query=self.options.sort_query), 1)
 
     # ---- pages ----
 
@@ -552,33 +570,41 @@ class Crawler:
         page.links = len(reading.links)
         if reading.nofollow and not self.options.ignore_robots:
             self.notes.append(f"{page.url} asks robots not to follow its links (meta robots nofollow).")
+        follow = not (reading.nofollow and not self.options.ignore_robots)
+        depth = page.depth + 1 if follow else self.options.max_depth + 1
+        links, sort_query, gate_starts = self.links, self.options.sort_query, self._gate_starts
         for link in reading.links:
             url = link.url
             routed = ""
             target = (
                 gate_destination(url, self.gate_prefixes)
-                if self._gate_starts and (url.startswith(self._gate_starts) or "@" in url)
+                if gate_starts and (url.startswith(gate_starts) or "@" in url)
                 else None
             )
             if target is not None:
-                url, routed = normalise(target, sort_query=self.options.sort_query), "gate link"
+                url, routed = normalise(target, sort_query=sort_query), "gate link"
             elif reading.has_dropin and not link.skipped_by_dropin:
                 routed = "drop-in script"
-            appearance = Appearance(index, link.line, link.text, routed, link.target_blank_unsafe)
-            follow = not (reading.nofollow and not self.options.ignore_robots)
-            await self._discover(url, page.depth + 1 if follow else self.options.max_depth + 1, appearance)
+            linked = links.get(url)
+            if linked is None:  # a new address: the only case that may wait (for robots.txt)
+                linked = await self._discover(url, depth)
+                if linked is None:
+                    continue
+            linked.appearances.add(index, link.line, link.text, routed, link.target_blank_unsafe)
 
     async def _render(self, url: str) -> Answer:
         assert self._renderer is not None
         return await self._renderer.render(url, self.client, self._body_size)
 
-    async def _discover(self, url: str, depth: int, appearance: Appearance | None) -> None:
+    async def _discover(self, url: str, depth: int) -> LinkRecord | None:
+        """The record of ``url``, made (and the page queued, or the address checked) when it is new; None
+        when ``url`` is not an address the crawl can use."""
         record = self.links.get(url)
         if record is None:
             try:
                 host = parse_destination(url).host
             except ValueError:
-                return
+                return None
             record = self.links[url] = LinkRecord(
                 url, internal=self.is_internal(host), appearances=AppearanceList(self._texts)
             )
@@ -588,8 +614,7 @@ class Crawler:
             elif decision != "page":
                 record.skipped = SKIPPED[decision]
                 self._classify(record)
-        if appearance is not None:
-            record.appearances.append(appearance)
+        return record
 
     def _queue_check(self, record: LinkRecord, depth: int) -> None:
         self._classify(record)

@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import IO, Any, overload
 
 from linkgate.audit.checks import PROBLEMS, verdict
-from linkgate.audit.crawl import Appearance, AuditResult, LinkRecord
-from linkgate.audit.extract import link_text_problem
+from linkgate.audit.crawl import ROUTES, AppearanceList, AuditResult, LinkRecord
 from linkgate.urls import parse_destination
 
 __all__ = [
@@ -110,10 +109,12 @@ class Entries(Sequence[Entry]):
 
 class Appearances(Sequence[dict[str, Any]]):
     """A link's appearances as the report gives them (one dict each), made when read rather than kept:
-    a site's report has tens of thousands, and the crawl already holds what they are made of."""
+    a site's report has tens of thousands, and the crawl already holds what they are made of. Each is
+    made straight from the packed numbers (no :class:`Appearance` in between), its text judged once per
+    run by the crawl's :class:`TextTable`."""
 
     def __init__(
-        self, appearances: Sequence[Appearance], pages: list[str], link_level: tuple[str, ...], outbound: bool
+        self, appearances: AppearanceList, pages: list[str], link_level: tuple[str, ...], outbound: bool
     ) -> None:
         self._appearances = appearances
         self._pages = pages
@@ -124,7 +125,7 @@ class Appearances(Sequence[dict[str, Any]]):
         return len(self._appearances)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:  # Sequence's own goes through __getitem__ and its checks
-        return map(self._entry, self._appearances)
+        return self._entries(0, None)
 
     @overload
     def __getitem__(self, index: int) -> dict[str, Any]: ...
@@ -133,32 +134,45 @@ class Appearances(Sequence[dict[str, Any]]):
     def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
 
     def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        count = len(self)
         if isinstance(index, slice):
-            return [self._entry(appearance) for appearance in self._appearances[index]]
-        return self._entry(self._appearances[index])
+            start, stop, step = index.indices(count)
+            if step == 1:
+                return list(self._entries(start, stop))
+            return [self[i] for i in range(start, stop, step)]
+        if index < 0:
+            index += count
+        if not 0 <= index < count:
+            raise IndexError("appearance index out of range")
+        return next(self._entries(index, index + 1))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and list(self) == list(other)
 
     __hash__ = None  # type: ignore[assignment]
 
-    def _entry(self, appearance: Appearance) -> dict[str, Any]:
-        text_problem = link_text_problem(appearance.text)
-        own = list(self._link_level)
-        if self._outbound and not appearance.routed:
-            own.append("bypass")
-        if text_problem:
-            own.append("link_text")
-        if appearance.target_blank_unsafe:
-            own.append("target_blank")
-        return Entry(
-            page=self._pages[appearance.page],
-            line=appearance.line,
-            text=appearance.text,
-            text_problem=text_problem,
-            routed=appearance.routed or None,
-            problems=own,
-        )
+    def _entries(self, start: int, stop: int | None) -> Iterator[dict[str, Any]]:
+        table = self._appearances.texts
+        texts, text_problems, pages = table.texts, table.problems, self._pages
+        link_level, outbound = self._link_level, self._outbound
+        for page, line, packed in self._appearances.packed(start, stop):
+            number, route = packed >> 3, packed & 3
+            text_problem = text_problems[number]
+            own = list(link_level)
+            if outbound and not route:
+                own.append("bypass")
+            if text_problem:
+                own.append("link_text")
+            if packed & 4:
+                own.append("target_blank")
+            yield Entry(
+                page=pages[page],
+                line=line,
+                text=texts[number],
+                text_problem=text_problem,
+                routed=ROUTES[route] or None,
+                problems=own,
+            )
 
 
 def _plain(value: Any) -> Any:
