@@ -8,11 +8,15 @@ the script only adds sorting, filtering and a count of the rows shown.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
 import jinja2
 from markupsafe import Markup, escape
+
+from linkgate.audit.crawl import ROUTES
+from linkgate.audit.report import Appearances
 
 __all__ = ["write_html"]
 
@@ -50,12 +54,47 @@ PROBLEM_LABELS = {
 _LABELS = {code: str(escape(label)) for code, label in PROBLEM_LABELS.items()}
 
 
-def appearance_items(appearances: Sequence[Mapping[str, Any]]) -> Markup:
+class _AppearanceItems:
     """The ``<li>`` of each of a link's first :data:`APPEARANCES_SHOWN` appearances, then how many more.
 
     Made here rather than in the template: appearances are most of a report's rows, and one format
-    string per row costs a fraction of the template's pieces and tests. Every value is escaped.
+    string per row costs a fraction of the template's pieces and tests. Every value is escaped, each
+    page and each text once per report (a site repeats the same few on every page).
     """
+
+    def __init__(self) -> None:
+        self._pages: dict[int, str] = {}
+        self._texts: dict[int, str] = {}
+        self._problems: dict[tuple[str, ...], str] = {}
+        self._routes = [f" ({escape(route)})" if route else "" for route in ROUTES]
+
+    def __call__(self, appearances: Appearances | Sequence[Mapping[str, Any]]) -> Markup:
+        if not isinstance(appearances, Appearances):
+            return _plain_items(appearances)
+        pages, texts, problems_of, routes = self._pages, self._texts, self._problems, self._routes
+        page_urls, text_values = appearances.pages, appearances.texts
+        items = []
+        for page, line, number, route, problems in islice(appearances.numbers(), APPEARANCES_SHOWN):
+            link = pages.get(page)
+            if link is None:
+                address = escape(page_urls[page])
+                link = pages[page] = f'<a href="{address}">{address}</a>'
+            text = texts.get(number)
+            if text is None:
+                text = texts[number] = f"\u201c{escape(text_values[number] or '(no text)')}\u201d"
+            labels = problems_of.get(problems)
+            if labels is None:
+                labels = problems_of[problems] = (
+                    " \u2013 " + ", ".join(_LABELS[code] for code in problems) if problems else ""
+                )
+            items.append(f"<li>{link}, line {int(line)}: {text}{routes[route]}{labels}</li>\n")
+        if len(appearances) > APPEARANCES_SHOWN:
+            items.append(f"<li>and {len(appearances) - APPEARANCES_SHOWN} more (see links.csv)</li>\n")
+        return Markup("".join(items))  # noqa: S704 (every value in it was escaped above)
+
+
+def _plain_items(appearances: Sequence[Mapping[str, Any]]) -> Markup:
+    """The same ``<li>`` for appearances given as dicts."""
     items = []
     for appearance in appearances[:APPEARANCES_SHOWN]:
         page = escape(appearance["page"])
@@ -77,7 +116,7 @@ def write_html(report: dict[str, Any], handle: IO[str]) -> None:
     """The report, written piece by piece (a large site's report is never one string in memory)."""
     pieces: list[str] = []
     for piece in _ENVIRONMENT.get_template("audit/report.html").generate(
-        report=report, labels=PROBLEM_LABELS, appearance_items=appearance_items
+        report=report, labels=PROBLEM_LABELS, appearance_items=_AppearanceItems()
     ):
         pieces.append(piece)
         if len(pieces) >= WRITE_PIECES:

@@ -151,6 +151,37 @@ class Appearances(Sequence[dict[str, Any]]):
 
     __hash__ = None  # type: ignore[assignment]
 
+    @property
+    def pages(self) -> list[str]:
+        """The report's page addresses, by index."""
+        return self._pages
+
+    @property
+    def texts(self) -> list[str]:
+        """The run's link texts, by number."""
+        return self._appearances.texts.texts
+
+    @property
+    def text_problems(self) -> list[str | None]:
+        """Why each of the run's link texts does not describe its link, by number (None: it does)."""
+        return self._appearances.texts.problems
+
+    def numbers(self) -> Iterator[tuple[int, int, int, int, tuple[str, ...]]]:
+        """(page index, line, text number, route index, problems) of each appearance, in order: for the
+        writers, which encode each page and each text once per report rather than once per appearance.
+        The problems are those of :meth:`__iter__`'s entries."""
+        text_problems = self._appearances.texts.problems
+        link_level, outbound = self._link_level, self._outbound
+        kinds: dict[int, tuple[str, ...]] = {}
+        for page, line, packed in self._appearances.packed():
+            number, route = packed >> 3, packed & 3
+            kind = (text_problems[number] is not None) | ((outbound and not route) << 1) | (packed & 4)
+            problems = kinds.get(kind)
+            if problems is None:
+                own = (("bypass", kind & 2), ("link_text", kind & 1), ("target_blank", kind & 4))
+                problems = kinds[kind] = link_level + tuple(code for code, on in own if on)
+            yield page, line, number, route, problems
+
     def _entries(self, start: int, stop: int | None) -> Iterator[dict[str, Any]]:
         table = self._appearances.texts
         texts, text_problems, pages = table.texts, table.problems, self._pages
@@ -337,20 +368,43 @@ def _cell(value: Any) -> str:
     return text
 
 
+class _CsvEncoder:
+    """Cells and runs of cells as ``csv.writer`` writes them (each field is quoted on its own, so rows
+    can be put together from pieces), with each page, text and list of problems encoded once per report."""
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="")
+        self.pages: dict[int, str] = {}
+        self.texts: dict[int, str] = {}
+        self.problems: dict[tuple[str, ...], str] = {}
+
+    def cells(self, values: Sequence[Any]) -> str:
+        if len(values) == 1 and values[0] == "":
+            return ""  # csv.writer writes a row of one empty cell as "" to tell it from no row at all
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerow(values)
+        return self._buffer.getvalue()
+
+
 def _write_csv(report: dict[str, Any], handle: IO[str]) -> None:
     writer = csv.writer(handle, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
+    encoder = _CsvEncoder()
+    routes = [encoder.cells([_cell(route)]) for route in ROUTES]
+    rows: list[str] = []
     for link in report["links"]:
         # What is the same on every row of a link, made once: (page, line, link_text) come first,
         # (routed) and (problems) are the appearance's own.
-        head = [
+        head_cells = [
             _cell(link["url"]),
             "yes" if link["internal"] else "no",
             _cell(link["category"]),
             _cell(link["action"]),
             _cell(" ".join(link["flags"])),
         ]
-        tail = [
+        tail_cells = [
             _cell(link["status"] if link["status"] is not None else ""),
             _cell(link["final_url"]),
             _cell(" ".join(f"{hop['status']} {hop['url']}" for hop in link["redirects"])),
@@ -358,19 +412,42 @@ def _write_csv(report: dict[str, Any], handle: IO[str]) -> None:
             _cell(link["privacy_url"] or ""),
         ]
         error = _cell(link["error"] or "")
-        for appearance in link["appearances"]:
-            writer.writerow(
-                [
-                    _cell(appearance["page"]),
-                    appearance["line"],
-                    _cell(appearance["text"]),
-                    *head,
-                    _cell(appearance["routed"] or ""),
-                    *tail,
-                    _cell(" ".join(appearance["problems"])),
-                    error,
-                ]
+        appearances = link["appearances"]
+        if not isinstance(appearances, Appearances):
+            for appearance in appearances:
+                writer.writerow(
+                    [
+                        _cell(appearance["page"]),
+                        appearance["line"],
+                        _cell(appearance["text"]),
+                        *head_cells,
+                        _cell(appearance["routed"] or ""),
+                        *tail_cells,
+                        _cell(" ".join(appearance["problems"])),
+                        error,
+                    ]
+                )
+            continue
+        head, tail, error_cell = encoder.cells(head_cells), encoder.cells(tail_cells), encoder.cells([error])
+        pages, texts, problems_of = encoder.pages, encoder.texts, encoder.problems
+        page_urls, text_values = appearances.pages, appearances.texts
+        for page, line, number, route, problems in appearances.numbers():
+            page_cell = pages.get(page)
+            if page_cell is None:
+                page_cell = pages[page] = encoder.cells([_cell(page_urls[page])])
+            text_cell = texts.get(number)
+            if text_cell is None:
+                text_cell = texts[number] = encoder.cells([_cell(text_values[number])])
+            problems_cell = problems_of.get(problems)
+            if problems_cell is None:
+                problems_cell = problems_of[problems] = encoder.cells([_cell(" ".join(problems))])
+            rows.append(
+                f"{page_cell},{line},{text_cell},{head},{routes[route]},{tail},{problems_cell},{error_cell}\r\n"
             )
+        if len(rows) >= 2000:
+            handle.write("".join(rows))
+            rows.clear()
+    handle.write("".join(rows))
 
 
 def csv_text(report: dict[str, Any]) -> str:
