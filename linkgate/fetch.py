@@ -30,7 +30,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from types import TracebackType
 from typing import Any, Self
@@ -62,6 +62,7 @@ __all__ = [
     "is_local_name",
     "media_type",
     "parse_target",
+    "request_target",
     "resolve_checked",
     "system_resolver",
 ]
@@ -363,23 +364,41 @@ def _without_credentials(href: str) -> str:
 def parse_target(raw: str, base: str | None = None, *, drop_fragment: bool = False) -> Destination:
     """Parse ``raw`` (resolved against ``base`` for a redirect) into a checked-scheme destination;
     ``drop_fragment`` for callers that treat ``page#a`` and ``page#b`` as one address (the audit)."""
+    text = raw.strip()
     try:
-        url = ada_url.URL(raw.strip(), base)
-    except ValueError:
-        shown = raw if len(raw) <= 200 else raw[:200] + "…"
-        raise FetchFailed(f"{shown!r} is not a valid web address.", reason="invalid_url", url=shown) from None
-    if url.protocol not in ("http:", "https:"):
-        raise FetchRefused(
-            f'linkgate only follows http:// and https:// addresses; this one is a "{url.protocol}" address.',
-            reason="scheme_refused",
-            url=str(url.href)[:200],
-        )
-    if drop_fragment:
-        url.hash = ""
-    try:
-        return parse_destination(str(url.href))
+        if base is not None:
+            text = ada_url.join_url(base, text)
+        destination = parse_destination(text)
     except InvalidDestination as exc:
-        raise FetchFailed(str(exc), reason="invalid_url", url=raw) from exc
+        if exc.reason == "scheme":
+            raise FetchRefused(
+                f"linkgate only follows http:// and https:// addresses; this one is a "
+                f'"{exc.params.get("scheme", "")}:" address.',
+                reason="scheme_refused",
+                url=text[:200],
+            ) from None
+        if exc.reason == "too_long":
+            raise FetchFailed(str(exc), reason="invalid_url", url=raw) from exc
+        raise _not_valid(raw) from None
+    except ValueError:  # join_url: not a URL even against the base
+        raise _not_valid(raw) from None
+    if drop_fragment and "#" in destination.href:
+        # In a serialised URL the first "#" starts the fragment: elsewhere it is percent-encoded.
+        destination = replace(destination, href=destination.href.partition("#")[0])
+    return destination
+
+
+def request_target(destination: Destination) -> str:
+    """The path and query to ask for: in a serialised http(s) URL, everything from the first "/" after
+    the "//" (the authority has none: a "/" in the user name or password is percent-encoded), without
+    the fragment (the first "#": elsewhere it is percent-encoded)."""
+    href = destination.href
+    return href[href.index("/", len(destination.scheme) + 3) :].partition("#")[0]
+
+
+def _not_valid(raw: str) -> FetchFailed:
+    shown = raw if len(raw) <= 200 else raw[:200] + "…"
+    return FetchFailed(f"{shown!r} is not a valid web address.", reason="invalid_url", url=shown)
 
 
 class _Deadline:
@@ -717,7 +736,6 @@ def _request(
 ) -> httpx.Request:
     """A GET for ``destination`` sent to ``ip``: the URL carries the checked address, the headers and
     the TLS server name carry the real host."""
-    target = ada_url.URL(destination.href)
     remaining = max(deadline.remaining(), 0.001)
     extensions: dict[str, Any] = {
         "timeout": {
@@ -737,7 +755,7 @@ def _request(
             scheme=destination.scheme,
             host=str(ip),
             port=effective_port(destination),
-            raw_path=(str(target.pathname) + str(target.search)).encode("ascii"),
+            raw_path=request_target(destination).encode("ascii"),
         ),
         headers={
             "Host": host if destination.port is None else f"{host}:{destination.port}",

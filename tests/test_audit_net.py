@@ -13,11 +13,14 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import ada_url
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from linkgate.audit.net import SafeClient
-from linkgate.fetch import FetchPolicy, FetchRefused
+from linkgate.audit.net import SafeClient, request_target
+from linkgate.fetch import FetchPolicy, FetchRefused, parse_target
 
 LOCAL = FetchPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),))
 T = TypeVar("T")
@@ -251,3 +254,42 @@ def test_private_addresses_are_refused_before_any_connection(address: str) -> No
     answer, server = run(main)
     assert answer.status is None and answer.reason in ("ssrf_refused", "port_refused")
     assert server.opened == 0
+
+
+_PIECE = st.lists(st.sampled_from([*"ab/?#@:%&=.~ -_\\[]^|é", "%2F", "%23"]), max_size=8).map("".join)
+
+
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTP"]),
+    user=_PIECE,
+    host=st.sampled_from(["example.org", "[::1]", "127.0.0.1", "xn--bcher-kva.example", "bücher.example"]),
+    port=st.sampled_from(["", ":8080", ":80", ":443"]),
+    path=_PIECE,
+    query=_PIECE,
+    fragment=_PIECE,
+)
+def test_the_request_target_is_the_path_and_query_the_browser_would_send(
+    scheme: str, user: str, host: str, port: str, path: str, query: str, fragment: str
+) -> None:
+    raw = f"{scheme}://{user + '@' if user else ''}{host}{port}/{path}?{query}#{fragment}"
+    try:
+        destination = parse_target(raw, drop_fragment=True)
+    except Exception:
+        return
+    url = ada_url.URL(raw)
+    without_fragment = url.href.partition("#")[0]
+    # An empty query is sent as "?", as browsers send it (the URL's search is "" then).
+    query = url.search or ("?" if without_fragment.endswith("?") else "")
+    assert request_target(destination) == url.pathname + query
+    assert "#" not in destination.href
+    assert destination.href == url.href.partition("#")[0]
+
+
+def test_redirect_targets_are_resolved_against_the_page_and_lose_their_fragment() -> None:
+    base = "https://example.org/a/b?x=1"
+    assert parse_target("../c#top", base, drop_fragment=True).href == "https://example.org/c"
+    assert parse_target("?y=2", base).href == "https://example.org/a/b?y=2"
+    assert parse_target("//other.example/#f", base).href == "https://other.example/#f"
+    with pytest.raises(FetchRefused) as refusal:
+        parse_target("javascript:alert(1)", base)
+    assert refusal.value.reason == "scheme_refused" and '"javascript:"' in str(refusal.value)

@@ -34,7 +34,6 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import ada_url
 import httpcore
 import httpx
 
@@ -53,6 +52,7 @@ from linkgate.fetch import (
     effective_port,
     media_type,
     parse_target,
+    request_target,
     resolve_checked,
 )
 from linkgate.urls import Destination
@@ -680,7 +680,7 @@ class SafeClient:
     ) -> Answer:
         addresses = await self._addresses(destination)
         self._transport.pin(destination.host, addresses)
-        target = ada_url.URL(destination.href)
+        target = request_target(destination)
         host = f"[{destination.host}]" if ":" in destination.host else destination.host
         extensions: dict[str, Any] = {
             "timeout": {"connect": self.policy.connect_timeout, "read": self._timeout, "write": self._timeout}
@@ -694,7 +694,7 @@ class SafeClient:
                 scheme=destination.scheme,
                 host=destination.host,
                 port=effective_port(destination),
-                raw_path=(str(target.pathname) + str(target.search)).encode("ascii"),
+                raw_path=target.encode("ascii"),
             ),
             headers={
                 "Host": host if destination.port is None else f"{host}:{destination.port}",
