@@ -143,13 +143,13 @@ def is_soft_404(title: str, heading: str) -> bool:
 
 
 def _text_of(element: lxml.html.HtmlElement) -> str:
+    label = element.get("aria-label")
+    if label and not label.isspace():
+        return " ".join(label.split())[:TEXT_LIMIT]  # what assistive technology reads out
     text = " ".join(element.text_content().split())
     if not text:
         images = [img.get("alt", "") for img in element.iter("img")]
         text = " ".join(" ".join(images).split())
-    label = element.get("aria-label", "").strip()
-    if label:
-        text = " ".join(label.split())
     return text[:TEXT_LIMIT]
 
 
@@ -230,21 +230,25 @@ def read_page(
     may_skip = bool(root.xpath("boolean(//*[@data-linkgate='skip'])"))  # else no ancestor to look for
     links: list[PageLink] = []
     for element in root.iter("a", "area"):
-        href = element.get("href")
+        get = element.get
+        href = get("href")
         if href is None:
             continue
         url = _link_url(href, base, site, sort_query)
         if url is None:
             continue
-        rel = element.get("rel", "").lower().split()
-        blank = element.get("target", "").strip().lower() == "_blank"
+        target = get("target")
+        unsafe = False
+        if target is not None and target.strip().lower() == "_blank":
+            rel = get("rel", "").lower().split()
+            unsafe = "noopener" not in rel and "noreferrer" not in rel
         links.append(
             PageLink(
-                url=url,
-                line=element.sourceline or 0,
-                text=_text_of(element),
-                target_blank_unsafe=blank and "noopener" not in rel and "noreferrer" not in rel,
-                skipped_by_dropin=may_skip and _skipped(element),
+                url,
+                element.sourceline or 0,
+                _text_of(element),
+                unsafe,
+                may_skip and _skipped(element),
             )
         )
     title = next((" ".join(t.text_content().split()) for t in root.iter("title")), "")

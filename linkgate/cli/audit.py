@@ -9,6 +9,7 @@ Ctrl-C stops the crawl and still writes the report, marked partial; a second Ctr
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import re
 import signal
@@ -279,6 +280,10 @@ def _run(settings: Settings, options: AuditOptions) -> tuple[AuditResult, Any]:
     from linkgate.sites import Freshness, facts_from_row
 
     runtime = Runtime(settings)
+    # What is loaded by now (modules, the configuration, the rules) lives as long as the run: moved out
+    # of the collector's sight, so the full collections the crawl's many objects bring on do not walk
+    # it each time (about 50 ms a collection).
+    gc.freeze()
     freshness = Freshness(
         found=timedelta(seconds=settings.found_ttl),
         none=timedelta(seconds=settings.not_found_ttl),
