@@ -26,6 +26,7 @@ import codecs
 import ipaddress
 import socket
 import ssl
+import sys
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -40,7 +41,7 @@ import httpcore
 import httpx
 
 from linkgate.errors import InvalidDestination, LinkgateError
-from linkgate.urls import Destination, parse_destination
+from linkgate.urls import DEFAULT_MAX_LENGTH, Destination, parse_destination
 
 __all__ = [
     "DEFAULT_ACCEPT",
@@ -368,7 +369,8 @@ def parse_target(raw: str, base: str | None = None, *, drop_fragment: bool = Fal
     try:
         if base is not None:
             text = ada_url.join_url(base, text)
-        destination = parse_destination(text)
+        # The length limit applies to the serialised address, without its fragment when it is dropped.
+        destination = parse_destination(text, max_length=sys.maxsize)
     except InvalidDestination as exc:
         if exc.reason == "scheme":
             raise FetchRefused(
@@ -377,14 +379,19 @@ def parse_target(raw: str, base: str | None = None, *, drop_fragment: bool = Fal
                 reason="scheme_refused",
                 url=text[:200],
             ) from None
-        if exc.reason == "too_long":
-            raise FetchFailed(str(exc), reason="invalid_url", url=raw) from exc
         raise _not_valid(raw) from None
     except ValueError:  # join_url: not a URL even against the base
         raise _not_valid(raw) from None
     if drop_fragment and "#" in destination.href:
         # In a serialised URL the first "#" starts the fragment: elsewhere it is percent-encoded.
         destination = replace(destination, href=destination.href.partition("#")[0])
+    if len(destination.href) > DEFAULT_MAX_LENGTH:
+        raise FetchFailed(
+            f"The web address is too long ({len(destination.href):,} characters; the limit is "
+            f"{DEFAULT_MAX_LENGTH:,}).",
+            reason="invalid_url",
+            url=raw[:200],
+        )
     return destination
 
 
@@ -574,11 +581,31 @@ class _BodyDecoder:
             return self._zlib.decompress(data, max_length)
 
 
+class _SharedContext(ssl.SSLContext):
+    """A client TLS context whose ALPN offer (HTTP/1.1) is set once, when it is made.
+
+    httpcore sets the ALPN protocols on its context before each connection. On a context that fetchers
+    in several threads share, that would be a write racing other threads' connections (OpenSSL copies
+    the list while CPython has let go of the GIL), so asking again for HTTP/1.1 changes nothing and
+    asking for anything else is refused.
+    """
+
+    def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
+        if list(alpn_protocols) != ["http/1.1"]:
+            raise ValueError("linkgate's shared TLS context offers HTTP/1.1 only")
+
+
 @cache
 def default_ssl_context() -> ssl.SSLContext:
-    """The certificate store and TLS settings of every fetch, made once: loading the CA bundle takes tens
-    of milliseconds, and a context is never changed after it is made, so fetchers and threads share it."""
-    return httpx.create_ssl_context(trust_env=False)
+    """The certificate store and TLS settings of every fetch, made once and shared by every fetcher and
+    thread (loading the CA bundle takes tens of milliseconds): what ``httpx.create_ssl_context`` makes
+    (certifi's CA bundle, certificates and host names checked), without reading the environment."""
+    import certifi
+
+    context = _SharedContext(ssl.PROTOCOL_TLS_CLIENT)  # certificate and host name checked
+    context.load_verify_locations(cafile=certifi.where())
+    ssl.SSLContext.set_alpn_protocols(context, ["http/1.1"])
+    return context
 
 
 class Fetcher:

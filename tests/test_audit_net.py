@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from linkgate.audit.net import SafeClient, request_target
-from linkgate.fetch import FetchPolicy, FetchRefused, parse_target
+from linkgate.audit.net import SafeClient
+from linkgate.fetch import FetchFailed, FetchPolicy, FetchRefused, parse_target, request_target
 
 LOCAL = FetchPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),))
 T = TypeVar("T")
@@ -293,3 +293,39 @@ def test_redirect_targets_are_resolved_against_the_page_and_lose_their_fragment(
     with pytest.raises(FetchRefused) as refusal:
         parse_target("javascript:alert(1)", base)
     assert refusal.value.reason == "scheme_refused" and '"javascript:"' in str(refusal.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "ascii_name"), [("bücher.test", "xn--bcher-kva.test"), ("☃.test", "xn--n3h.test")]
+)
+def test_international_host_names_are_asked_for_by_their_ascii_form(name: str, ascii_name: str) -> None:
+    async def main() -> tuple[Any, CountingServer, list[str]]:
+        looked_up: list[str] = []
+
+        def lookup(host: str) -> list[str]:
+            looked_up.append(host)
+            return resolver(host)
+
+        async with CountingServer() as server:
+            client = SafeClient(LOCAL, lookup, retries=0)
+            answer = await client.request(f"http://{name}:{server.port}/idn", read_body=text_body)
+            await client.aclose()
+            return answer, server, looked_up
+
+    answer, server, looked_up = run(main)
+    # "☃" is a name the URL Standard accepts and stricter IDNA refuses: it must not break the client.
+    assert answer.status == 200 and answer.content == b"ok /idn"
+    assert looked_up == [ascii_name]
+    assert server.requests == [("GET", "/idn", f"{ascii_name}:{server.port}")]
+
+
+def test_the_length_limit_is_that_of_the_address_as_sent() -> None:
+    # Short as typed, long as sent: each of these characters is sent as 12 (four %XX escapes).
+    with pytest.raises(FetchFailed, match="too long") as failure:
+        parse_target("https://a.example/" + "\U0001d11e" * 400)
+    assert failure.value.reason == "invalid_url"
+    # Long only with the fragment, which is not sent.
+    long_path = "https://a.example/" + "p" * 4000
+    assert parse_target(long_path + "#" + "f" * 200, drop_fragment=True).href == long_path
+    with pytest.raises(FetchFailed, match="too long"):
+        parse_target(long_path + "#" + "f" * 200)

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from linkgate.audit import save_run, write_reports
 from linkgate.audit.report import csv_text
@@ -134,3 +136,23 @@ def test_audit_pages_pass_axe_and_reflow(console, new_page, axe, viewport):
         assert response is not None and response.status == 200
         assert_no_serious_violations(axe(page), f"{path} at {viewport['width']} px")
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], path
+
+
+CSV_CELL = st.text(alphabet=st.sampled_from(list("ab ,\"\r\n\t=+-@'é")), max_size=6)
+
+
+@given(st.lists(CSV_CELL, min_size=1, max_size=5))
+def test_csv_cells_put_together_are_what_csv_writer_writes(cells: list[str]) -> None:
+    import csv
+    import io
+
+    from linkgate.audit.report import _CsvEncoder
+
+    whole = io.StringIO()
+    csv.writer(whole, lineterminator="\r\n").writerow(cells)
+    expected = whole.getvalue()[:-2]
+    encoder = _CsvEncoder()
+    if cells == [""]:
+        expected = ""  # a row of one empty cell is written as "", the same cell in a longer row as nothing
+    assert encoder.cells(cells) == expected
+    assert ",".join(encoder.cells([cell]) for cell in cells) == expected

@@ -667,3 +667,16 @@ def test_tls_uses_the_system_certificates_by_default(tls_server: HTTPServer, res
         with pytest.raises(FetchFailed) as failure:
             fetcher.get(f"{base(tls_server, scheme='https')}/")
     assert failure.value.reason == "tls"
+
+
+def test_every_fetcher_shares_one_tls_context_whose_alpn_is_fixed() -> None:
+    from linkgate.fetch import default_ssl_context
+
+    context = default_ssl_context()
+    with Fetcher() as first, Fetcher() as second:
+        assert first._ssl_context is context and second._ssl_context is context
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.get_ca_certs()  # certifi's bundle is loaded
+    context.set_alpn_protocols(["http/1.1"])  # what httpcore asks before each connection: no change
+    with pytest.raises(ValueError, match=r"HTTP/1\.1 only"):
+        context.set_alpn_protocols(["h2", "http/1.1"])

@@ -356,7 +356,9 @@ class _AuditTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        host = url.host
+        # The name as sent (IDNA, ASCII), as it was pinned and as TLS checks it: httpx's ``host`` would
+        # decode it to Unicode, by stricter IDNA rules than the URL Standard's.
+        host = url.raw_host.decode("ascii")
         addresses = self._pinned.get(host)
         if not addresses:
             raise FetchRefused(
@@ -632,15 +634,14 @@ class SafeClient:
                 error=f"Could not connect to {host} on port {effective_port(destination)} ({error}).",
                 reason="connect",
             )
-        except (httpcore.NetworkError, httpcore.ProtocolError) as error:
-            tls = error.__context__ if isinstance(error.__context__, ssl.SSLError) else None
-            if tls is not None:
-                return Answer(
-                    destination.href,
-                    destination.href,
-                    error=f"Could not connect to {host} on port {effective_port(destination)} ({tls}).",
-                    reason="tls",
-                )
+        except httpcore.NetworkError as error:  # the connection failed during the exchange
+            return Answer(
+                destination.href,
+                destination.href,
+                error=f"Could not connect to {host} on port {effective_port(destination)} ({error}).",
+                reason="connect",
+            )
+        except httpcore.ProtocolError as error:
             # The server closed the connection without answering, or did not answer with valid HTTP.
             return Answer(
                 destination.href,
@@ -685,9 +686,6 @@ class SafeClient:
         extensions: dict[str, Any] = {
             "timeout": {"connect": self.policy.connect_timeout, "read": self._timeout, "write": self._timeout}
         }
-        if destination.scheme == "https":
-            # httpcore uses this name for SNI and for checking the certificate (ssl check_hostname).
-            extensions["sni_hostname"] = destination.host.rstrip(".")
         request = httpx.Request(
             method,
             httpx.URL(

@@ -374,7 +374,8 @@ class _CsvEncoder:
 
     def __init__(self) -> None:
         self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, lineterminator="")
+        # The line terminator the file has: csv.writer quotes a cell holding any of its characters.
+        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
         self.pages: dict[int, str] = {}
         self.texts: dict[int, str] = {}
         self.problems: dict[tuple[str, ...], str] = {}
@@ -385,7 +386,7 @@ class _CsvEncoder:
         self._buffer.seek(0)
         self._buffer.truncate()
         self._writer.writerow(values)
-        return self._buffer.getvalue()
+        return self._buffer.getvalue()[:-2]
 
 
 def _write_csv(report: dict[str, Any], handle: IO[str]) -> None:
@@ -414,6 +415,8 @@ def _write_csv(report: dict[str, Any], handle: IO[str]) -> None:
         error = _cell(link["error"] or "")
         appearances = link["appearances"]
         if not isinstance(appearances, Appearances):
+            handle.write("".join(rows))  # the rows so far first, in order
+            rows.clear()
             for appearance in appearances:
                 writer.writerow(
                     [
