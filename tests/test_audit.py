@@ -20,6 +20,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from linkgate.audit import AuditOptions, Crawler, build_report
+from linkgate.audit import crawl as crawl_module
 from linkgate.audit.checks import is_bot_wall, verdict
 from linkgate.audit.extract import is_soft_404, link_text_problem, normalise, read_page
 from linkgate.audit.net import Answer, parse_retry_after
@@ -685,3 +686,30 @@ def test_the_documented_json_schema_names_every_field_a_report_has(site):
     appearance = link_schema["properties"]["appearances"]["items"]["properties"]
     assert all(set(a) == set(appearance) for entry in report["links"] for a in entry["appearances"])
     assert set(report["problems"]) == set(schema["$defs"]["problem"]["enum"])
+
+
+def test_an_internal_error_on_one_page_costs_that_page_not_the_crawl(site: Any, monkeypatch: Any) -> None:
+    base = f"http://site.test:{site.port}"
+    serve(site, "/", html("".join(f'<a href="/p{i}">Page {i}</a>' for i in range(12))))
+    for i in range(12):
+        serve(site, f"/p{i}", html(f'<a href="/deep{i}">Deep {i}</a>'))
+    for i in range(12):
+        serve(site, f"/deep{i}", html("deep"))
+    real = crawl_module.read_page
+
+    def flaky(content: bytes, url: str, **kwargs: Any) -> Any:
+        if url.endswith(("/p3", "/p7")):
+            raise RuntimeError("a bug in the page reader")
+        return real(content, url, **kwargs)
+
+    monkeypatch.setattr(crawl_module, "read_page", flaky)
+    # Two workers: two failures would stop both, and the crawl would wait (stopped at 30 s, partial).
+    report = run(base + "/", concurrency=2, per_host=2, stop_after=30)
+    assert not report["partial"]
+    read = {page["url"] for page in report["pages"]}
+    assert {f"{base}/deep{i}" for i in range(12) if i not in (3, 7)} <= read
+    assert f"{base}/deep3" not in read
+    notes = [note for note in report["notes"] if "internal error" in note]
+    assert len(notes) == 2 and all("RuntimeError: a bug in the page reader" in note for note in notes)
+    # The page answered 200: its own entry stays as it was read; nothing is called broken.
+    assert not [entry for entry in report["links"] if "broken" in entry["problems"]]

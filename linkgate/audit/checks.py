@@ -57,6 +57,8 @@ def verdict(answer: Answer | None) -> Verdict:
     if answer.status is None:
         if answer.reason in REFUSED:
             return Verdict("refused", answer.error or "")
+        if answer.reason == "internal":  # linkgate failed, not the link: it could not be verified
+            return Verdict("unverified", answer.error or "")
         return Verdict("broken", answer.error or answer.reason or "no answer")
     if answer.status in UNVERIFIED_STATUSES or is_bot_wall(answer):
         return Verdict("unverified", f"HTTP {answer.status}")

@@ -14,6 +14,7 @@ lose what it found: when stopped (Ctrl-C) it returns what it has, marked partial
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from array import array
@@ -36,6 +37,7 @@ from linkgate.urls import parse_destination
 
 __all__ = ["Appearance", "AuditOptions", "AuditResult", "Crawler", "LinkRecord", "PageRecord", "Progress"]
 
+_LOG = logging.getLogger("linkgate.audit")
 ROBOTS_BYTES = 500_000
 SITEMAP_BYTES = 10_000_000
 MAX_SITEMAPS = 50
@@ -437,8 +439,30 @@ class Crawler:
                     await self._read(self._page_urls[url])
                 else:
                     await self._check(self.links[url])
+            except Exception as error:
+                # A worker that died would leave its share of the queue undone and the crawl waiting.
+                self._failed(kind, url, error)
             finally:
                 self._queue.task_done()
+
+    def _failed(self, kind: str, url: str, error: Exception) -> None:
+        """Record an unexpected failure while reading or checking ``url``: the address is reported as
+        could not verify (reason ``internal``), the run's notes say what happened, the log has the trace."""
+        message = (
+            f"linkgate could not {'read' if kind == 'page' else 'check'} {url}: an internal error "
+            f"({type(error).__name__}: {error})."
+        )
+        _LOG.error("%s", message, exc_info=error)
+        answer = Answer(url, url, error=message, reason="internal")
+        record = self.links[url]
+        if record.answer is None:
+            record.answer = answer
+        if kind == "page":
+            page = self.pages[self._page_urls[url]]
+            if page.answer is None:
+                page.answer = answer
+        self.progress.errors += 1
+        self.notes.append(message + " Please report it with the log to the County's linkgate maintainers.")
 
     # ---- robots.txt and sitemaps ----
 
