@@ -7,7 +7,6 @@ the script only adds sorting, filtering and a count of the rows shown.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -68,9 +67,7 @@ class _AppearanceItems:
         self._problems: dict[tuple[str, ...], str] = {}
         self._routes = [f" ({escape(route)})" if route else "" for route in ROUTES]
 
-    def __call__(self, appearances: Appearances | Sequence[Mapping[str, Any]]) -> Markup:
-        if not isinstance(appearances, Appearances):
-            return _plain_items(appearances)
+    def __call__(self, appearances: Appearances) -> Markup:
         pages, texts, problems_of, routes = self._pages, self._texts, self._problems, self._routes
         page_urls, text_values = appearances.pages, appearances.texts
         items = []
@@ -91,25 +88,6 @@ class _AppearanceItems:
         if len(appearances) > APPEARANCES_SHOWN:
             items.append(f"<li>and {len(appearances) - APPEARANCES_SHOWN} more (see links.csv)</li>\n")
         return Markup("".join(items))  # noqa: S704 (every value in it was escaped above)
-
-
-def _plain_items(appearances: Sequence[Mapping[str, Any]]) -> Markup:
-    """The same ``<li>`` for appearances given as dicts."""
-    items = []
-    for appearance in appearances[:APPEARANCES_SHOWN]:
-        page = escape(appearance["page"])
-        routed = appearance["routed"]
-        problems = appearance["problems"]
-        items.append(
-            f'<li><a href="{page}">{page}</a>, line {int(appearance["line"])}: '
-            f"\u201c{escape(appearance['text'] or '(no text)')}\u201d"
-            + (f" ({escape(routed)})" if routed else "")
-            + (" \u2013 " + ", ".join(_LABELS[code] for code in problems) if problems else "")
-            + "</li>\n"
-        )
-    if len(appearances) > APPEARANCES_SHOWN:
-        items.append(f"<li>and {len(appearances) - APPEARANCES_SHOWN} more (see links.csv)</li>\n")
-    return Markup("".join(items))  # noqa: S704 (every value in it was escaped above)
 
 
 def write_html(report: dict[str, Any], handle: IO[str]) -> None:

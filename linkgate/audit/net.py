@@ -144,7 +144,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 class _Connection:
     """One kept-alive HTTP/1.1 connection (httpcore's) to one host's checked address."""
 
-    __slots__ = ("http", "idle_since", "key", "reused", "stream")
+    __slots__ = ("http", "key", "reused", "stream")
 
     def __init__(self, key: tuple[str, str, int], stream: _Stream) -> None:
         self.key = key
@@ -153,7 +153,6 @@ class _Connection:
         self.http = httpcore.AsyncHTTP11Connection(
             httpcore.Origin(scheme.encode(), host.encode(), port), stream, keepalive_expiry=KEEPALIVE_SECONDS
         )
-        self.idle_since = 0.0
         self.reused = False
 
     def is_stale(self) -> bool:
@@ -296,7 +295,6 @@ class _Pool:
 
     def keep(self, connection: _Connection) -> None:
         """Put a connection whose exchange is complete back for its host's next request."""
-        connection.idle_since = time.monotonic()
         self._idle.setdefault(connection.key, []).append(connection)
         self._idle_order[connection] = None
 

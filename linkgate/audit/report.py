@@ -414,23 +414,6 @@ def _write_csv(report: dict[str, Any], handle: IO[str]) -> None:
         ]
         error = _cell(link["error"] or "")
         appearances = link["appearances"]
-        if not isinstance(appearances, Appearances):
-            handle.write("".join(rows))  # the rows so far first, in order
-            rows.clear()
-            for appearance in appearances:
-                writer.writerow(
-                    [
-                        _cell(appearance["page"]),
-                        appearance["line"],
-                        _cell(appearance["text"]),
-                        *head_cells,
-                        _cell(appearance["routed"] or ""),
-                        *tail_cells,
-                        _cell(" ".join(appearance["problems"])),
-                        error,
-                    ]
-                )
-            continue
         head, tail, error_cell = encoder.cells(head_cells), encoder.cells(tail_cells), encoder.cells([error])
         pages, texts, problems_of = encoder.pages, encoder.texts, encoder.problems
         page_urls, text_values = appearances.pages, appearances.texts
