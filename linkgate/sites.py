@@ -272,7 +272,7 @@ class SiteCache:
         expires = self._freshness.expires(row) if row is not None else None
         if row is not None and expires is not None and expires > now():
             return self._remember(facts_from_row(row), (expires - now()).total_seconds())
-        future = self._refresh_async(host)
+        future = self._refresh_async(host, row.checked_at if row is not None else None)
         if row is not None and row.checked_at is not None:
             return facts_from_row(row)  # stale: serve it while the refresh runs
         if future is not None and wait_ms > 0:
@@ -316,13 +316,13 @@ class SiteCache:
             self._inflight = {}
         return self._pool
 
-    def _refresh_async(self, host: str) -> Future[SiteFacts | None] | None:
+    def _refresh_async(self, host: str, seen: datetime | None) -> Future[SiteFacts | None] | None:
         with self._lock:
             future = self._inflight.get(host)
             if future is not None:
                 return future
             try:
-                future = self._executor().submit(self.refresh, host, requested=now())
+                future = self._executor().submit(self.refresh, host, background=True, seen=seen)
             except RuntimeError:  # the pool is shutting down
                 return None
             self._inflight[host] = future
@@ -334,24 +334,27 @@ class SiteCache:
             self._inflight.pop(host, None)
 
     def refresh(
-        self, host: str, *, force: bool = False, requested: datetime | None = None
+        self, host: str, *, force: bool = False, background: bool = False, seen: datetime | None = None
     ) -> SiteFacts | None:
-        """Look ``host`` up now, unless another worker or server holds its lease; the stored facts."""
+        """Look ``host`` up now, unless another worker or server holds its lease; the stored facts.
+
+        ``background`` marks a refresh started by a cache miss that saw the check stamped ``seen`` (None: no
+        check yet): if the stored check is another one by the time the lease is ours, a different worker or
+        server has just made it, and that is the answer. Comparing the stamps, not clocks, keeps this right
+        however long the other lookup took and whatever the servers' clocks say."""
         host = host.lower().rstrip(".")
         try:
             if not self._store.try_lease(host, self._owner, now() + timedelta(seconds=LEASE_SECONDS)):
                 return None if not force else self._wait_for_other(host)
-            if requested is not None and not force:
-                # Another worker or server may have finished this very lookup (and let the lease go) between
-                # our cache miss and our lease: an answer checked since the miss is the answer.
+            if background and not force:
                 row = self._store.get_site(host)
-                checked = row.checked_at if row is not None else None
                 if (
                     row is not None
-                    and checked is not None
-                    and checked >= requested
+                    and row.checked_at is not None
+                    and row.checked_at != seen
                     and row.status != "unknown"
                 ):
+                    self._store.release_lease(host, self._owner)
                     self.forget(host)
                     return facts_from_row(row)
             values = self._look_up(host)

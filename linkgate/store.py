@@ -1033,6 +1033,15 @@ class Store:
             )
             return bool(result.rowcount == 1)
 
+    def release_lease(self, host: str, owner: str) -> None:
+        """Give back ``owner``'s refresh lease on ``host`` (someone else's is left alone)."""
+        with self._begin() as conn:
+            conn.execute(
+                sa.update(sites)
+                .where(sites.c.host == host, sites.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
     def _ensure_site(self, conn: Connection, host: str) -> None:
         insert = self._insert(sites)
         conn.execute(

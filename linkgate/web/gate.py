@@ -220,7 +220,9 @@ def _go(runtime: WebRuntime) -> Response:
     action = click.classification.action
     if action == "redirect":
         return ExactRedirect(click.destination.href)
-    facts = runtime.site_facts(click.destination) if action == "notice" else None
+    facts = None
+    if action == "notice":
+        facts = request.environ.get(FACTS_KEY) or runtime.site_facts(click.destination)
     template, status = PAGES[action]
     pending = {}
     if facts is not None and facts.pending:
@@ -351,6 +353,10 @@ def _page_context(kind: PageKind, values: Mapping[str, str]) -> dict[str, object
     }
 
 
+# Where ClickPath leaves the site facts it looked up for Flask's view (a WSGI key no client can set).
+FACTS_KEY = "linkgate.site_facts"
+
+
 class ClickPath:
     """WSGI middleware in front of the Flask application: ``GET /go`` answered without Flask when it can be.
 
@@ -392,8 +398,12 @@ class ClickPath:
             record(runtime, click)
             return _REDIRECT_STATUS, _redirect_headers(click.destination.href), b""
         facts = runtime.site_facts(click.destination) if action == "notice" else None
-        if facts is not None and facts.pending:
-            return None
+        if facts is not None:
+            # Should Flask's view answer after all, it takes these: asking again would wait for a pending
+            # lookup a second time.
+            request.environ[FACTS_KEY] = facts
+            if facts.pending:
+                return None
         template, status = PAGES[action]
         locale = language_of(request)
         links = links_to_languages(request, locale)
