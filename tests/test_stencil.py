@@ -6,10 +6,11 @@ answered by :class:`linkgate.web.gate.ClickPath` is what Flask's view answers, h
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask, render_template, request_started, template_rendered
@@ -302,6 +303,32 @@ def test_a_failure_before_flask_leaves_the_click_to_the_view(gate, monkeypatch, 
     assert response.status_code == 302
     assert response.headers["Location"] == "https://www.partner.example/"
     assert "gate: unexpected RuntimeError" in caplog.text
+
+
+def test_a_pending_notice_asks_the_site_cache_once_and_links_under_the_mount_point(gate, monkeypatch):
+    """A site still being looked up: the fast path hands it to Flask's view with the facts it has (asking
+    again would wait out the lookup's budget twice), and the page's links keep the service's mount point."""
+    app, runtime = gate
+    asked: list[str] = []
+    looked_up = runtime.site_facts_for_host
+
+    def counted(host: str, wait_ms: int) -> SiteFacts:
+        asked.append(host)
+        return looked_up(host, wait_ms)
+
+    monkeypatch.setattr(runtime, "site_facts_for_host", counted)
+    url = "https://shop.pending.example/cart?a=1&b=2"
+    response = app.test_client().get(
+        "/go", query_string={"url": url}, headers=COUNTY, base_url="http://localhost/links/"
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert asked == ["shop.pending.example"]
+    check_again = re.search(r'<a href="([^"]+)">Check again</a>', page)
+    assert check_again is not None
+    again = urlsplit(check_again.group(1).replace("&amp;", "&"))
+    assert (again.path, parse_qs(again.query)) == ("/links/go", {"url": [url]})
+    assert 'data-site-api="/links/api/' in page
 
 
 # ---- County Referers parsed once --------------------------------------------------------------------------

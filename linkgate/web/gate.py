@@ -226,7 +226,10 @@ def _go(runtime: WebRuntime) -> Response:
     template, status = PAGES[action]
     pending = {}
     if facts is not None and facts.pending:
-        pending = {"site_api": url_for("api.site", host=facts.host), "check_again": request.full_path}
+        pending = {
+            "site_api": url_for("api.site", host=facts.host),
+            "check_again": request.root_path + request.full_path,
+        }
     kind, values = page_parts(
         template, click, facts, str(get_locale()), request.root_path, language_links(), pending
     )
