@@ -9,7 +9,9 @@ on, records no client address, no query string (destinations live there), no use
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.config import KNOWN_SETTINGS
 
 from linkgate.config import Settings
+from linkgate.errors import ConfigError
 
 # Method, path without the query string, status, size, time: nothing that identifies a visitor.
 ACCESS_LOG_FORMAT = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
@@ -75,14 +78,41 @@ def gunicorn_settings(settings: Settings, **changes: Any) -> dict[str, Any]:
 
 
 class GunicornApp(BaseApplication):
-    """Serves ``create_app(settings)`` in every worker, with the given gunicorn settings."""
+    """Serves ``create_app(settings)`` in every worker, with the given gunicorn settings.
 
-    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+    With ``reread``, a ``SIGHUP`` to the master reads the settings again (as ``gunicorn --config
+    deploy/gunicorn.conf.py`` does), so the new workers it starts run on the changed configuration. A
+    configuration that no longer reads is reported in the log and the running one is kept: a typo in
+    ``linkgate.toml`` must not take the service down at a reload.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        options: dict[str, Any],
+        *,
+        reread: Callable[[], Settings] | None = None,
+        changes: Mapping[str, Any] | None = None,
+    ) -> None:
         self._settings = settings
         self._options = options
+        self._reread = reread
+        self._changes = dict(changes or {})
+        self._loaded = False
         super().__init__()
 
     def load_config(self) -> None:
+        if self._loaded and self._reread is not None:
+            try:
+                settings = self._reread()
+            except ConfigError as error:
+                logging.getLogger("gunicorn.error").error(
+                    "linkgate: the configuration was not reloaded, the running one is kept: %s", error
+                )
+            else:
+                self._settings = settings
+                self._options = gunicorn_settings(settings, **self._changes)
+        self._loaded = True
         for key, value in self._options.items():
             self.cfg.set(key, value)
 
@@ -92,5 +122,6 @@ class GunicornApp(BaseApplication):
         return create_app(self._settings)
 
 
-def serve(settings: Settings, **changes: Any) -> None:
-    GunicornApp(settings, gunicorn_settings(settings, **changes)).run()
+def serve(settings: Settings, *, reread: Callable[[], Settings] | None = None, **changes: Any) -> None:
+    """Run gunicorn in the foreground; ``reread`` gives the settings again at each ``SIGHUP``."""
+    GunicornApp(settings, gunicorn_settings(settings, **changes), reread=reread, changes=changes).run()

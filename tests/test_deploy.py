@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from linkgate.config import LOOPBACK, load_settings
-from tests.conftest import ROOT, LiveServer, free_port, unavailable
+from tests.conftest import LINKGATE, ROOT, LiveServer, free_port, unavailable
 from tests.console import ADMIN_PASSWORD, create_account
 
 pytestmark = pytest.mark.server
@@ -285,7 +285,12 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
     )
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
     service = (ROOT / "deploy" / "linkgate.service").read_text(encoding="utf-8")
-    assert "ExecReload=/bin/kill -HUP $MAINPID" in service
+    reload = [line for line in service.splitlines() if line.startswith("ExecReload=")]
+    # The configuration is checked first: a failed step fails the reload before any signal is sent.
+    assert reload == [
+        "ExecReload=/opt/linkgate/venv/bin/linkgate config check",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+    ]
     assert "/opt/linkgate/deploy/gunicorn.conf.py" in service  # the settings a HUP re-reads
 
 
@@ -296,6 +301,93 @@ def test_example_configuration_is_valid(tmp_path: Path) -> None:
     assert settings.public_url == "https://links.missoulacounty.us/"
     assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8000, 2)
     assert settings.metrics_allow_networks == LOOPBACK
+
+
+def test_config_check_names_what_is_wrong_before_a_reload_uses_it(tmp_path: Path) -> None:
+    """linkgate.service's first ExecReload step: gunicorn's master exits on a configuration that does not
+    read, so the reload must stop here."""
+    config = tmp_path / "linkgate.toml"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LINKGATE_")}
+    env |= {"LINKGATE_CONFIG": str(config), "LINKGATE_INSTANCE": str(tmp_path / "instance")}
+    command = [*LINKGATE, "config", "check"]
+    config.write_text('[county]\nname = "Missoula County"\n[server]\nport = 8123\n', encoding="utf-8")
+    good = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert good.returncode == 0, good.stderr
+    assert f"{config}" in good.stdout and "127.0.0.1:8123" in good.stdout
+    for broken, named in [
+        ("[county]\nname = \n", "not valid TOML"),
+        ("[server]\nport = 99999\n", "server.port"),
+        ("[server]\nnonsense = 1\n", "server.nonsense"),
+    ]:
+        config.write_text(broken, encoding="utf-8")
+        bad = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert bad.returncode == 2, broken
+        assert bad.stderr.startswith("linkgate: error: ") and named in bad.stderr, bad.stderr
+        assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def _wait_until_healthy(base: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_linkgate_serve_rereads_the_configuration_on_sighup_and_keeps_it_when_the_new_one_is_bad(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    config = tmp_path / "linkgate.toml"
+    config.write_text(
+        f'[county]\nname = "Missoula County"\n[server]\nport = {port}\nworkers = 1\n'
+        "[fetch]\nsystem_resolver = false\nprivacy_wait_ms = 0\n",
+        encoding="utf-8",
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LINKGATE_")}
+    env |= {"LINKGATE_CONFIG": str(config), "LINKGATE_INSTANCE": str(tmp_path / "instance")}
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*LINKGATE, "serve"], env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    base = f"http://127.0.0.1:{port}"
+
+    def leaving() -> str:
+        page = httpx.get(base + "/go", params={"url": "https://www.example.org/"}, timeout=10).text
+        return re.search(r"leaving ([A-Z][a-z]+ County)", page).group(1)  # type: ignore[union-attr]
+
+    def becomes(name: str) -> bool:
+        deadline = time.monotonic() + 30
+        while leaving() != name and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return leaving() == name
+
+    try:
+        _wait_until_healthy(base)
+        assert leaving() == "Missoula County"
+        config.write_text(config.read_text().replace("Missoula County", "Ravalli County"), encoding="utf-8")
+        process.send_signal(signal.SIGHUP)
+        assert becomes("Ravalli County")
+        config.write_text(config.read_text() + "name = \n", encoding="utf-8")  # a typo
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while "was not reloaded" not in log.read_text(errors="replace") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "the configuration was not reloaded, the running one is kept" in log.read_text(
+            errors="replace"
+        )
+        assert "not valid TOML" in log.read_text(errors="replace")
+        assert process.poll() is None, "the server stopped on a bad configuration"
+        time.sleep(1.0)  # the reload's new worker has started by now
+        assert all(leaving() == "Ravalli County" for _ in range(5))
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
 
 
 def test_reload_rereads_the_configuration_and_keeps_the_counters(tmp_path: Path) -> None:

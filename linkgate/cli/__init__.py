@@ -72,12 +72,25 @@ def main() -> None:
 
 
 # Each area's commands live in a module of its own; importing them registers them on ``main``.
-from linkgate.cli import accounts, audit, changelog, db, links, rewrite, rules, serving, sites, stats  # noqa: E402
+from linkgate.cli import (  # noqa: E402
+    accounts,
+    audit,
+    changelog,
+    configuration,
+    db,
+    links,
+    rewrite,
+    rules,
+    serving,
+    sites,
+    stats,
+)
 
 __all__ = [
     "accounts",
     "audit",
     "changelog",
+    "configuration",
     "db",
     "fail",
     "friendly",

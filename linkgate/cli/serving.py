@@ -17,14 +17,13 @@ from linkgate.cli import current_settings, friendly, main, open_store
 @click.option("--threads", type=int, help="Threads per worker (default: server.threads, 8).")
 @friendly
 def serve(host: str | None, port: int | None, workers: int | None, threads: int | None) -> None:
-    """Serve linkgate under gunicorn (the same app as 'linkgate.web:create_app()')."""
+    """Serve linkgate under gunicorn (the same app as 'linkgate.web:create_app()'); SIGHUP reloads."""
     from linkgate.serving import serve as run
 
-    settings = current_settings(
-        **{"server.host": host, "server.port": port, "server.workers": workers, "server.threads": threads}
-    )
+    flags = {"server.host": host, "server.port": port, "server.workers": workers, "server.threads": threads}
+    settings = current_settings(**flags)
     open_store(settings)
-    run(settings)
+    run(settings, reread=lambda: current_settings(**flags))
 
 
 @main.command()
@@ -49,4 +48,4 @@ def demo(host: str | None, port: int | None) -> None:
             store.add_rule(make_rule(name, kind, note="demo rule"), "demo")
     url = f"http://{settings.host}:{settings.port}/"
     click.echo(f"linkgate demo: open {url} in your browser (Ctrl-C to stop).")
-    run(settings, bind=[f"{settings.host}:{settings.port}"])
+    run(settings, reread=lambda: current_settings(**overrides))
