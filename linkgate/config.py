@@ -151,6 +151,28 @@ def _list(item: Parser) -> Parser:
     return parse
 
 
+def _database_url(value: Any) -> str:
+    """``sqlite:///PATH`` or ``postgresql://…`` (psycopg 3): what :class:`linkgate.store.Store` can open.
+    Checked here so that a mistyped URL is named with the rest of the configuration, at start and by
+    ``linkgate config check``, rather than failing each worker as it boots."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    text = _nonempty_str(value)
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise ValueError("must be a database URL: sqlite:///PATH or postgresql://USER@HOST/NAME") from None
+    if url.drivername in ("sqlite", "sqlite+pysqlite"):
+        if url.database in (None, "", ":memory:"):
+            raise ValueError("must name a database file (sqlite:///PATH), not an in-memory database")
+    elif url.drivername not in ("postgresql", "postgres", "postgresql+psycopg"):
+        raise ValueError(
+            f"must be a sqlite:/// or postgresql:// URL (linkgate cannot use {url.drivername!r} databases)"
+        )
+    return text
+
+
 def _http_url(value: Any) -> str:
     text = _nonempty_str(value)
     try:
@@ -233,7 +255,7 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("county", "webmaster_email"): ("webmaster_email", _nonempty_str),
     ("county", "webmaster_url"): ("webmaster_url", _http_url),
     ("county", "timezone"): ("timezone", _timezone),
-    ("database", "url"): ("database_url", _nonempty_str),
+    ("database", "url"): ("database_url", _database_url),
     ("fetch", "allow_networks"): ("allow_networks", _list(_network)),
     ("fetch", "resolve"): ("resolve", _resolve),
     ("fetch", "system_resolver"): ("use_system_resolver", _bool),
@@ -269,12 +291,17 @@ def _env_name(section: str, key: str) -> str:
 
 
 def load_settings(
-    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    create: bool = True,
 ) -> Settings:
     """Read the TOML file and the environment; raise :class:`ConfigError` listing every bad key.
 
     ``overrides`` maps ``"section.key"`` (or ``"key"`` for top-level keys) to values, for tests and
-    command-line flags; it wins over both file and environment.
+    command-line flags; it wins over both file and environment. With ``create`` off (``linkgate config
+    check``) nothing is written: the instance folder is not made, and a secret key not stored yet is made
+    up for the check and forgotten.
     """
     env = os.environ if environ is None else environ
     raw: dict[tuple[str, str], tuple[str, Any]] = {}
@@ -318,14 +345,17 @@ def load_settings(
         raise ConfigError("Invalid configuration:\n  " + "\n  ".join(problems))
 
     instance = Path(env.get("LINKGATE_INSTANCE") or "instance").resolve()
-    try:
-        instance.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ConfigError(
-            f"LINKGATE_INSTANCE: cannot create the instance folder {instance}: {error}"
-        ) from None
+    if create:
+        try:
+            instance.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ConfigError(
+                f"LINKGATE_INSTANCE: cannot create the instance folder {instance}: {error}"
+            ) from None
+    elif instance.exists() and not instance.is_dir():
+        raise ConfigError(f"LINKGATE_INSTANCE: {instance} is not a folder")
     if "secret_key" not in values:
-        values["secret_key"] = _stored_secret_key(instance)
+        values["secret_key"] = _stored_secret_key(instance, create=create)
     if "database_url" not in values:
         values["database_url"] = f"sqlite:///{instance / 'linkgate.db'}"
     return Settings(instance_path=instance, actions=actions, **values)
@@ -351,18 +381,38 @@ def _read_toml(path: Path, raw: dict[tuple[str, str], tuple[str, Any]], problems
             problems.append(f"{name} ({path}): unknown setting")
 
 
-def _stored_secret_key(instance: Path) -> str:
+def _stored_secret_key(instance: Path, *, create: bool = True) -> str:
     """The instance's secret key, generated (256 bits, file mode 0600) on first run."""
     path = instance / "secret_key"
     try:
-        return path.read_text(encoding="ascii").strip()
+        return _read_secret_key(path)
     except FileNotFoundError:
         pass
     key = secrets.token_urlsafe(32)
+    if not create:
+        return key
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
+        return _read_secret_key(path)
+    except OSError as error:
+        raise ConfigError(f"secret_key: cannot store a new key in {path}: {error.strerror}") from None
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(key + "\n")
+    return key
+
+
+def _read_secret_key(path: Path) -> str:
+    """The key stored at ``path`` (FileNotFoundError when there is none); a key that cannot be read is a
+    configuration error, named, rather than a traceback."""
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise ConfigError(f"secret_key: cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"secret_key: {path} is not a key (it is not plain ASCII text)") from None
+    if not key:
+        raise ConfigError(f"secret_key: {path} is empty (remove it and a new key is made)")
     return key

@@ -105,13 +105,16 @@ class GunicornApp(BaseApplication):
         if self._loaded and self._reread is not None:
             try:
                 settings = self._reread()
-            except ConfigError as error:
+                options = gunicorn_settings(settings, **self._changes)
+            except Exception as error:  # gunicorn's master would exit on anything raised here
+                reason = str(error) if isinstance(error, ConfigError) else f"{type(error).__name__}: {error}"
                 logging.getLogger("gunicorn.error").error(
-                    "linkgate: the configuration was not reloaded, the running one is kept: %s", error
+                    "linkgate: the configuration was not reloaded, the running one is kept: %s",
+                    reason.replace("\n", " "),
                 )
             else:
                 self._settings = settings
-                self._options = gunicorn_settings(settings, **self._changes)
+                self._options = options
         self._loaded = True
         for key, value in self._options.items():
             self.cfg.set(key, value)

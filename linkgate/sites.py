@@ -344,8 +344,11 @@ class SiteCache:
         however long the other lookup took and whatever the servers' clocks say."""
         host = host.lower().rstrip(".")
         try:
+            before = self._store.get_site(host) if force else None
             if not self._store.try_lease(host, self._owner, now() + timedelta(seconds=LEASE_SECONDS)):
-                return None if not force else self._wait_for_other(host)
+                if not force:
+                    return None
+                return self._wait_for_other(host, before.checked_at if before is not None else None)
             if background and not force:
                 row = self._store.get_site(host)
                 if (
@@ -366,12 +369,20 @@ class SiteCache:
         self.forget(host)
         return None if row is None else facts_from_row(row)
 
-    def _wait_for_other(self, host: str) -> SiteFacts | None:
+    def _wait_for_other(self, host: str, seen: datetime | None) -> SiteFacts | None:
+        """A lookup asked for now, while another worker or server holds the lease: wait for that lookup's
+        answer (a check other than ``seen``, the one stored before), not the answer it is replacing."""
         deadline = time.monotonic() + LEASE_SECONDS
         while time.monotonic() < deadline:
             time.sleep(0.2)
             row = self._store.get_site(host)
-            if row is not None and row.checked_at is not None and row.status != "unknown":
+            if (
+                row is not None
+                and row.checked_at is not None
+                and row.checked_at != seen
+                and row.status != "unknown"
+            ):
+                self.forget(host)
                 return facts_from_row(row)
         return None
 

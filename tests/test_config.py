@@ -171,6 +171,11 @@ def test_settings_are_frozen(instance: Path) -> None:
         ("secret_key = 42\n", {}, {}, "secret_key"),
         ("", {"LINKGATE_SECRET_KEY": ""}, {}, "secret_key"),
         ("", {}, {"server.threads": 0}, "server.threads"),
+        ('[database]\nurl = "postgresq://linkgate@db/linkgate"\n', {}, {}, "database.url"),
+        ('[database]\nurl = "mysql://linkgate@db/linkgate"\n', {}, {}, "database.url"),
+        ('[database]\nurl = "sqlite://"\n', {}, {}, "database.url"),
+        ("", {"LINKGATE_DATABASE_URL": "sqlite:///:memory:"}, {}, "database.url"),
+        ('[database]\nurl = "linkgate.db"\n', {}, {}, "database.url"),
     ],
 )
 def test_bad_value_is_reported_by_key(
@@ -317,3 +322,49 @@ def test_invalid_timezone_is_reported(instance: Path, timezone: str) -> None:
 @pytest.mark.parametrize("url", ["https://", "https:// /", "http://exa mple.org/"])
 def test_url_setting_without_a_valid_host_is_reported(instance: Path, url: str) -> None:
     assert "county.home_url" in config_error(instance, environ={"LINKGATE_COUNTY_HOME_URL": url})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///instance/linkgate.db",
+        "sqlite+pysqlite:////var/lib/linkgate/linkgate.db",
+        "postgresql://linkgate@10.20.0.20:5432/linkgate",
+        "postgres://linkgate@db/linkgate",
+        "postgresql+psycopg://linkgate:secret@db/linkgate?sslmode=require",
+    ],
+)
+def test_database_urls_linkgate_can_open_are_accepted(instance: Path, url: str) -> None:
+    assert load(instance, environ={"LINKGATE_DATABASE_URL": url}).database_url == url
+
+
+def test_a_bad_database_url_is_named_without_its_password(instance: Path) -> None:
+    message = config_error(instance, environ={"LINKGATE_DATABASE_URL": "postgresq://linkgate:hunter2@db/x"})
+    assert "database.url (environment variable LINKGATE_DATABASE_URL)" in message
+    assert "hunter2" not in message
+
+
+def test_a_stored_secret_key_that_cannot_be_read_is_a_named_error(instance: Path) -> None:
+    instance.mkdir()
+    (instance / "secret_key").write_bytes(b"\xff\xfe not ascii")
+    assert "secret_key" in config_error(instance) and "not plain ASCII" in config_error(instance)
+    (instance / "secret_key").write_text("\n", encoding="ascii")
+    assert "is empty" in config_error(instance)
+    (instance / "secret_key").unlink()
+    (instance / "secret_key").mkdir()  # not a file: cannot be read
+    assert "secret_key: cannot read" in config_error(instance)
+
+
+def test_checking_without_create_writes_nothing(instance: Path) -> None:
+    settings = load_settings({"LINKGATE_INSTANCE": str(instance)}, create=False)
+    assert not instance.exists()
+    assert len(settings.secret_key) >= 40  # made up for the check, not stored
+    made = load_settings({"LINKGATE_INSTANCE": str(instance)})
+    assert (instance / "secret_key").is_file()
+    again = load_settings({"LINKGATE_INSTANCE": str(instance)}, create=False)
+    assert again.secret_key == made.secret_key  # an existing key is read
+    (instance / "secret_key").unlink()
+    instance.rmdir()
+    instance.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(ConfigError, match="is not a folder"):
+        load_settings({"LINKGATE_INSTANCE": str(instance)}, create=False)

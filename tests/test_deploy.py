@@ -318,12 +318,14 @@ def test_config_check_names_what_is_wrong_before_a_reload_uses_it(tmp_path: Path
         ("[county]\nname = \n", "not valid TOML"),
         ("[server]\nport = 99999\n", "server.port"),
         ("[server]\nnonsense = 1\n", "server.nonsense"),
+        ('[database]\nurl = "postgresq://linkgate@db/linkgate"\n', "database.url"),  # would fail each worker
     ]:
         config.write_text(broken, encoding="utf-8")
         bad = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
         assert bad.returncode == 2, broken
         assert bad.stderr.startswith("linkgate: error: ") and named in bad.stderr, bad.stderr
         assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "instance").exists()  # a check writes nothing (no folder, no secret key)
 
 
 def _wait_until_healthy(base: str) -> None:

@@ -12,7 +12,8 @@ import os
 
 import click
 
-from linkgate.cli import current_settings, friendly, main
+from linkgate.cli import friendly, main
+from linkgate.config import load_settings
 
 
 @main.group("config")
@@ -23,10 +24,10 @@ def config() -> None:
 @config.command("check")
 @friendly
 def check() -> None:
-    """Read the configuration as a server would; exit 2 with every bad setting named if it does not read."""
+    """Read the configuration as a server would (writing nothing); exit 2 naming every bad setting."""
     from linkgate.serving import gunicorn_settings
 
-    settings = current_settings()
+    settings = load_settings(create=False)
     gunicorn_settings(settings)
     source = os.environ.get("LINKGATE_CONFIG") or "no file (LINKGATE_CONFIG is not set)"
     click.echo(f"The configuration reads: {source}, listening on {settings.host}:{settings.port}.")
