@@ -328,6 +328,12 @@ def test_config_check_names_what_is_wrong_before_a_reload_uses_it(tmp_path: Path
     assert not (tmp_path / "instance").exists()  # a check writes nothing (no folder, no secret key)
 
 
+def _leaving_for(base: str) -> str:
+    """The County a notice says the visitor is leaving."""
+    page = httpx.get(base + "/go", params={"url": "https://www.example.org/"}, timeout=10).text
+    return re.search(r"leaving ([A-Z][a-z]+ County)", page).group(1)  # type: ignore[union-attr]
+
+
 def _wait_until_healthy(base: str) -> None:
     deadline = time.monotonic() + 30
     while True:
@@ -360,8 +366,7 @@ def test_linkgate_serve_rereads_the_configuration_on_sighup_and_keeps_it_when_th
     base = f"http://127.0.0.1:{port}"
 
     def leaving() -> str:
-        page = httpx.get(base + "/go", params={"url": "https://www.example.org/"}, timeout=10).text
-        return re.search(r"leaving ([A-Z][a-z]+ County)", page).group(1)  # type: ignore[union-attr]
+        return _leaving_for(base)
 
     def becomes(name: str) -> bool:
         deadline = time.monotonic() + 30
@@ -415,23 +420,14 @@ def test_reload_rereads_the_configuration_and_keeps_the_counters(tmp_path: Path)
     base = f"http://127.0.0.1:{port}"
 
     def leaving() -> str:
-        page = httpx.get(base + "/go", params={"url": "https://www.example.org/"}, timeout=10).text
-        return re.search(r"leaving ([A-Z][a-z]+ County)", page).group(1)  # type: ignore[union-attr]
+        return _leaving_for(base)
 
     def notices() -> float:
         text = httpx.get(base + "/metrics", timeout=10).text
         return float(re.search(r'^linkgate_clicks_total\{outcome="notice"\} (\S+)$', text, re.M).group(1))  # type: ignore[union-attr]
 
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        _wait_until_healthy(base)
         assert leaving() == "Missoula County"
         config.write_text(config.read_text().replace("Missoula County", "Ravalli County"), encoding="utf-8")
         process.send_signal(signal.SIGHUP)
