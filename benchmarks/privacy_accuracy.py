@@ -1,6 +1,8 @@
 """How well the privacy-link finder does on the labelled corpus of saved pages, and how fast.
 
 Run from the project root: ``python benchmarks/privacy_accuracy.py [--corpus DIR] [--repeat N] [--json]``.
+The corpus (``tests/data/privacy/``: ``labels.csv``, ``SOURCES.csv`` with each page's origin, and the pages
+as ``pages.tar.xz``, read in memory; an unpacked ``pages/`` folder works too) ships with the repository.
 Prints TP/FP/FN/TN, precision, recall, F1, median and p95 milliseconds per page (wall clock and CPU
 time; with ``--repeat``, each page's time is the median of N runs, steadier on a shared machine), and
 every miss. It is a report: it always exits 0. ``tests/test_privacy.py`` imports :func:`score_corpus`
@@ -18,7 +20,9 @@ import csv
 import json
 import statistics
 import sys
+import tarfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -29,7 +33,7 @@ if str(ROOT) not in sys.path:
 
 from linkgate.privacy import find_privacy_link  # noqa: E402
 
-DEFAULT_CORPUS = ROOT / ".." / "shared" / "data" / "privacy"
+DEFAULT_CORPUS = ROOT / "tests" / "data" / "privacy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,16 +115,36 @@ def expected_urls(label: str) -> frozenset[str]:
     return frozenset(normalise_url(u) for u in label.split(" | ") if u.strip())
 
 
+def corpus_pages(corpus: Path) -> Iterator[tuple[dict[str, str], bytes]]:
+    """Each labelled page of ``corpus`` as (its row of labels.csv, its bytes), in the labels' order.
+
+    The pages come from ``pages.tar.xz`` when it is there (as the repository ships them), else from an
+    unpacked ``pages/`` folder.
+    """
+    with (corpus / "labels.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    packed = corpus / "pages.tar.xz"
+    if not packed.exists():
+        for row in rows:
+            yield row, (corpus / "pages" / f"{row['id']}.html").read_bytes()
+        return
+    with tarfile.open(packed, "r:xz") as archive:
+        pages: dict[str, bytes] = {}
+        for member in archive:
+            handle = archive.extractfile(member) if member.isfile() else None
+            if handle is not None:
+                pages[Path(member.name).stem] = handle.read()
+    for row in rows:
+        yield row, pages[row["id"]]
+
+
 def score_corpus(corpus: Path, repeat: int = 1) -> Score:
     """Run the finder over every labelled page of ``corpus`` and count hits and misses.
 
     Each page is read ``repeat`` times; its time is the median of those runs.
     """
     score = Score()
-    with (corpus / "labels.csv").open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        html = (corpus / "pages" / f"{row['id']}.html").read_bytes()
+    for row, html in corpus_pages(corpus):
         wall: list[float] = []
         cpu: list[float] = []
         for _ in range(max(1, repeat)):

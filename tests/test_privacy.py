@@ -16,7 +16,7 @@ from linkgate import privacy
 from linkgate.privacy import MIN_SCORE, PrivacyLink, find_privacy_link, is_privacy_page
 
 BASE = "https://www.example.org/news/2024/05/some-story.html"
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "privacy"
+CORPUS = Path(__file__).resolve().parent / "data" / "privacy"  # provenance: data/privacy/README.md
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "privacy_accuracy.py"
 
 
@@ -561,11 +561,10 @@ def test_leaving_out_what_cannot_matter_never_changes_the_answer(markup: str, pr
     assert find_privacy_link(html, BASE) == _found_when_read_whole(html)
 
 
-@pytest.mark.skipif(not (CORPUS / "labels.csv").exists(), reason="privacy corpus not present")
 def test_leaving_out_what_cannot_matter_gives_the_same_answers_on_the_corpus() -> None:
-    for saved in sorted((CORPUS / "pages").glob("*.html"))[::3]:  # a third: reading pages whole is slow
-        html = privacy._decode(saved.read_bytes())
-        assert find_privacy_link(html, BASE) == _found_when_read_whole(html), saved.name
+    for row, saved in list(_benchmark().corpus_pages(CORPUS))[::3]:  # a third: reading pages whole is slow
+        html = privacy._decode(saved)
+        assert find_privacy_link(html, BASE) == _found_when_read_whole(html), row["id"]
 
 
 # --- The facts about libxml2 that the reduction relies on, checked against the parser in use
@@ -665,7 +664,6 @@ def _benchmark() -> ModuleType:
     return module
 
 
-@pytest.mark.skipif(not (CORPUS / "labels.csv").exists(), reason="privacy corpus not present")
 def test_labelled_corpus_meets_precision_and_recall_targets() -> None:
     score = _benchmark().score_corpus(CORPUS)
     misses = "\n".join(f"{m.id}: expected {m.expected}, got {m.got} ({m.reason})" for m in score.misses)

@@ -22,7 +22,7 @@ from linkgate.urls import (
     unicode_host,
 )
 
-WPT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "url" / "urltestdata.json"
+WPT_DATA = Path(__file__).resolve().parent / "data" / "url" / "urltestdata.json"  # see data/url/SOURCES.txt
 WEB_PROTOCOLS = ("http:", "https:")
 C0_CONTROL_OR_SPACE = "".join(chr(code) for code in range(0x21))
 

@@ -1,0 +1,69 @@
+"""The repository stands alone: nothing it tracks reads or links to a file outside it.
+
+A clone with nothing beside it must install, run and pass its tests, so the data the tests and benchmarks
+use lives under ``tests/data/`` (with its provenance and licence) and the County's policy under ``docs/``.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+# Written in two pieces so that this file does not name what it looks for.
+OUTSIDE = re.compile(r"\.\./+" + r"shared\b|/work/" + r"shared\b")
+MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _tracked_files() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    return [ROOT / name.decode() for name in listed if name]
+
+
+@pytest.fixture(scope="module")
+def tracked() -> list[Path]:
+    files = _tracked_files()
+    assert len(files) > 100, "git ls-files listed too little: not a checkout?"
+    return files
+
+
+def test_no_tracked_file_names_a_folder_beside_the_repository(tracked: list[Path]) -> None:
+    offenders = []
+    for path in tracked:
+        if not path.is_file():
+            continue
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        offenders += [f"{path.relative_to(ROOT)}: {m.group()}" for m in OUTSIDE.finditer(text)]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_every_relative_link_in_the_docs_stays_inside_the_repository(tracked: list[Path]) -> None:
+    broken = []
+    for doc in (p for p in tracked if p.suffix == ".md"):
+        for match in MARKDOWN_LINK.finditer(doc.read_text(encoding="utf-8")):
+            target = match.group(1).split("#", 1)[0]
+            if not target or re.match(r"[a-z][a-z0-9+.-]*:", target):
+                continue
+            resolved = (doc.parent / target).resolve()
+            if not resolved.is_relative_to(ROOT) or not resolved.exists():
+                broken.append(f"{doc.relative_to(ROOT)} -> {match.group(1)}")
+    assert not broken, "\n".join(broken)
+
+
+def test_the_data_the_tests_read_ships_with_its_provenance() -> None:
+    data = ROOT / "tests" / "data"
+    assert "BSD" in (data / "url" / "SOURCES.txt").read_text(encoding="utf-8")
+    assert (data / "url" / "urltestdata.json").stat().st_size > 100_000
+    sources = (data / "privacy" / "SOURCES.csv").read_text(encoding="utf-8").splitlines()
+    labels = (data / "privacy" / "labels.csv").read_text(encoding="utf-8").splitlines()
+    assert sources[0] == "id,repo,path,commit"
+    assert len(sources) == len(labels) > 100
+    assert (data / "privacy" / "pages.tar.xz").stat().st_size > 1_000_000
+    policy = (ROOT / "docs" / "county-privacy-policy.txt").read_text(encoding="utf-8")
+    assert "Source:" in policy and "INTERNET PRIVACY AND SECURITY POLICY" in policy
