@@ -25,7 +25,6 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 LINKGATE = [sys.executable, "-m", "linkgate.cli"]
 
 TEST_DATABASE = os.environ.get("LINKGATE_TEST_DATABASE", "sqlite").strip().lower() or "sqlite"
