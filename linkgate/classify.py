@@ -142,22 +142,9 @@ def make_rule(
         raise RuleError(f'A rule is "allow" or "block", not "{kind}".')
     if action is not None and action not in ACTIONS:
         raise RuleError(f'A rule\'s action is one of {", ".join(ACTIONS)}, not "{action}".')
-    try:
-        host = normalise_rule_name(name)
-    except InvalidDestination as error:
-        raise RuleError(str(error)) from None
-    if is_public_suffix(host):
-        raise RuleError(
-            f'"{host}" is a public suffix shared by many unrelated owners; a rule must name a registrable '
-            f"domain or a host under it."
-        )
-    host = host.strip("[]")
+    host = owned_name(name, "a rule")
     if is_ip_address(host):
         exact = True  # an address has no subdomains
-    elif not HOST_LABELS.fullmatch(host):
-        raise RuleError(
-            f'"{name}" is not a host name: use letters, digits and hyphens (write it like example.org).'
-        )
     if kind == "block" and action not in (None, "block"):
         raise RuleError("A block rule always blocks; it cannot carry another action.")
     if kind == "allow" and action == "block":
@@ -167,6 +154,56 @@ def make_rule(
     if len(note.strip()) > MAX_NOTE:
         raise RuleError(f"A rule's note is at most {MAX_NOTE} characters.")
     return Rule(name=host, exact=exact, kind=kind, action=action, note=note.strip())
+
+
+def owned_name(name: str, what: str) -> str:
+    """``name`` normalised (lower case, punycode, no ``*.``, brackets or trailing dot) when it names what
+    one owner controls: a host name or an IP address, not a public suffix (``com``, ``co.uk``,
+    ``github.io``) shared by many unrelated registrants. Else :class:`RuleError`, saying that ``what``
+    ("a rule", "a County domain") must name a registrable domain or a host under it."""
+    try:
+        host = normalise_rule_name(name)
+    except InvalidDestination as error:
+        raise RuleError(str(error)) from None
+    if is_public_suffix(host):
+        raise RuleError(
+            f'"{host}" is a public suffix shared by many unrelated owners; {what} must name a registrable '
+            f"domain or a host under it."
+        )
+    host = host.strip("[]")
+    if not is_ip_address(host) and not HOST_LABELS.fullmatch(host):
+        raise RuleError(
+            f'"{name}" is not a host name: use letters, digits and hyphens (write it like example.org).'
+        )
+    return host
+
+
+def county_domain(name: str) -> str:
+    """A County domain (``county.domains``) normalised, or :class:`RuleError` saying why it cannot be one.
+
+    Every host under a County domain is the County's and is redirected at once, without the notice, so a
+    name that is not one owner's would make the gate an open redirect: a public suffix (``com``), a
+    single-label name (``localhost``, ``internal``: the Public Suffix List's default rule makes every
+    top-level name it does not list a public suffix too), or an IP address (never County; it has no
+    subdomains). A County domain always covers its subdomains, so ``*.`` is refused rather than read.
+    """
+    if name.strip().startswith("*"):
+        raise RuleError(
+            f'"{name}": a County domain always covers its subdomains; write it without "*." '
+            f"(like missoulacounty.us)."
+        )
+    host = owned_name(name, "a County domain")
+    if is_ip_address(host):
+        raise RuleError(
+            f'"{name}" is an IP address; a County domain is a domain name (like missoulacounty.us).'
+        )
+    if "." not in host:
+        raise RuleError(
+            f'"{host}" is a single label: a top-level name (every name under it would be County) or a '
+            f"local name such as localhost; a County domain must name a registrable domain or a host "
+            f"under it."
+        )
+    return host
 
 
 class RuleSet:

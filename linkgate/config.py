@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from linkgate.classify import county_domain
 from linkgate.errors import ConfigError, InvalidDestination
-from linkgate.urls import normalise_rule_name, parse_destination
+from linkgate.urls import parse_destination
 
 ACTIONS = ("redirect", "notice", "block")
 CATEGORIES = ("county", "partner", "government", "education", "external", "blocked")
@@ -37,6 +38,8 @@ DEFAULT_ACTIONS = {
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+MAX_CONFIG_BYTES = 1_000_000  # a configuration is a few kilobytes; a file far larger is not one
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,10 @@ Parser = Callable[[Any], Any]
 def _str(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string")
+    if _SURROGATE.search(value):
+        # Bytes that are not UTF-8 in an environment variable (Python keeps them as lone surrogates):
+        # not text, and every page or log line that showed it would fail to encode.
+        raise ValueError("must be UTF-8 text")
     return value
 
 
@@ -108,7 +115,7 @@ def _int(low: int, high: int) -> Parser:
             raise ValueError("must be a whole number")
         try:
             number = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: TOML's inf
             raise ValueError("must be a whole number") from None
         if not low <= number <= high:
             raise ValueError(f"must be between {low} and {high}")
@@ -123,7 +130,7 @@ def _float(low: float, high: float) -> Parser:
             raise ValueError("must be a number")
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an integer of 309 digits or more
             raise ValueError("must be a number") from None
         if not low <= number <= high:
             raise ValueError(f"must be between {low} and {high}")
@@ -184,12 +191,12 @@ def _http_url(value: Any) -> str:
     return destination.href
 
 
-def _domain(value: Any) -> str:
-    text = _nonempty_str(value)
-    try:
-        return normalise_rule_name(text)
-    except InvalidDestination:
-        raise ValueError(f"{text!r} is not a domain name") from None
+def _county_domains(value: Any) -> tuple[str, ...]:
+    # county_domain's RuleError is a ValueError that says what is wrong with the name.
+    domains = _list(lambda name: county_domain(_nonempty_str(name)))(value)
+    if not domains:
+        raise ValueError("must name at least one domain, the County's own (such as missoulacounty.us)")
+    return tuple(domains)
 
 
 def _network(value: Any) -> Network:
@@ -203,7 +210,7 @@ def _timezone(value: Any) -> str:
     name = _nonempty_str(value)
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
         raise ValueError(f"{name!r} is not a time zone name such as America/Denver") from None
     return name
 
@@ -249,7 +256,7 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("", "previous_secret_keys"): ("previous_secret_keys", _list(_nonempty_str)),
     ("", "demo"): ("demo", _bool),
     ("county", "name"): ("county_name", _nonempty_str),
-    ("county", "domains"): ("county_domains", _list(_domain)),
+    ("county", "domains"): ("county_domains", _county_domains),
     ("county", "home_url"): ("county_home_url", _http_url),
     ("county", "privacy_url"): ("county_privacy_url", _http_url),
     ("county", "webmaster_email"): ("webmaster_email", _nonempty_str),
@@ -362,12 +369,7 @@ def load_settings(
 
 
 def _read_toml(path: Path, raw: dict[tuple[str, str], tuple[str, Any]], problems: list[str]) -> None:
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"LINKGATE_CONFIG: cannot read {path}: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"LINKGATE_CONFIG: {path} is not valid TOML: {error}") from None
+    document = _toml_document(path)
     for name, value in document.items():
         if isinstance(value, dict):
             for key, inner in value.items():
@@ -379,6 +381,44 @@ def _read_toml(path: Path, raw: dict[tuple[str, str], tuple[str, Any]], problems
             raw[("", name)] = (str(path), value)
         else:
             problems.append(f"{name} ({path}): unknown setting")
+
+
+def _toml_document(path: Path) -> dict[str, Any]:
+    """The configuration file as TOML, or a :class:`ConfigError` naming what is wrong with the file: a
+    file that cannot be read (missing, a folder, no permission), is too large, is not UTF-8 text
+    (TOML is UTF-8 only) or is not valid TOML."""
+    where = f"LINKGATE_CONFIG: {path}"
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)  # at most: the path may name a device or a pipe
+    except IsADirectoryError:
+        raise ConfigError(f"{where} is a folder; name the configuration file in it") from None
+    except OSError as error:
+        raise ConfigError(f"LINKGATE_CONFIG: cannot read {path}: {error.strerror or error}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{where} is larger than {MAX_CONFIG_BYTES:,} bytes: it is not a configuration file"
+        )
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise ConfigError(
+            f"{where} starts with a byte-order mark, which TOML does not allow: save it as UTF-8 without BOM"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ConfigError(
+            f"{where} is not UTF-8 text (byte {data[error.start]:#04x} on line {line}); TOML files are "
+            f"UTF-8: save it as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{where} is not valid TOML: {error}") from None
+    except ValueError:  # tomllib's int() of a number of more than 4,300 digits
+        raise ConfigError(f"{where} is not valid TOML: a number in it is too long") from None
+    except RecursionError:
+        raise ConfigError(f"{where} is not valid TOML: its arrays or tables nest too deeply") from None
 
 
 def _stored_secret_key(instance: Path, *, create: bool = True) -> str:

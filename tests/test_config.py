@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from linkgate.cli import main
 from linkgate.config import DEFAULT_ACTIONS, Settings, load_settings
 from linkgate.errors import ConfigError
 
@@ -176,6 +179,16 @@ def test_settings_are_frozen(instance: Path) -> None:
         ('[database]\nurl = "sqlite://"\n', {}, {}, "database.url"),
         ("", {"LINKGATE_DATABASE_URL": "sqlite:///:memory:"}, {}, "database.url"),
         ('[database]\nurl = "linkgate.db"\n', {}, {}, "database.url"),
+        ("[server]\nport = inf\n", {}, {}, "server.port"),
+        ("[fetch]\nworkers = -inf\n", {}, {}, "fetch.workers"),
+        ("[server]\ncounts_flush_seconds = 1" + "0" * 400 + "\n", {}, {}, "server.counts_flush_seconds"),
+        (
+            "",
+            {"LINKGATE_COUNTY_WEBMASTER_EMAIL": "web\udcffmaster@example.org"},
+            {},
+            "county.webmaster_email",
+        ),
+        ("", {"LINKGATE_COUNTY_TIMEZONE": "America/" + "x" * 300}, {}, "county.timezone"),
     ],
 )
 def test_bad_value_is_reported_by_key(
@@ -251,6 +264,104 @@ def test_unknown_and_bad_keys_are_reported_together(instance: Path) -> None:
 def test_invalid_toml_is_reported(instance: Path, toml: str) -> None:
     message = config_error(instance, toml)
     assert "LINKGATE_CONFIG" in message and "not valid TOML" in message
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        (
+            '[county]\nname = "Comt\xe9 de Missoula"\n'.encode("latin-1"),
+            "is not UTF-8 text (byte 0xe9 on line 2)",
+        ),
+        ('[county]\nname = "Missoula County"\n'.encode("utf-16"), "is not UTF-8 text (byte 0xff on line 1)"),
+        (b"\xef\xbb\xbf[server]\nport = 8000\n", "starts with a byte-order mark"),
+        (b"# a comment\n" * 100_000, "is larger than 1,000,000 bytes"),
+        (b"[server]\nport = " + b"[" * 2000 + b"]" * 2000 + b"\n", "nest too deeply"),
+        (b"[server]\nport = " + b"9" * 5000 + b"\n", "a number in it is too long"),
+    ],
+)
+def test_a_configuration_file_that_does_not_read_as_toml_is_a_named_error(
+    instance: Path, content: bytes, named: str
+) -> None:
+    config = instance.parent / "linkgate.toml"
+    config.write_bytes(content)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={"LINKGATE_INSTANCE": str(instance), "LINKGATE_CONFIG": str(config)})
+    assert str(caught.value).startswith(f"LINKGATE_CONFIG: {config} ")
+    assert named in str(caught.value)
+
+
+def test_a_configuration_path_that_is_a_folder_says_so(instance: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a folder; name the configuration file in it"):
+        load_settings(environ={"LINKGATE_INSTANCE": str(instance), "LINKGATE_CONFIG": str(tmp_path)})
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["com", "co.uk", "mt.us", "github.io", "localhost", "internal", "127.0.0.1", "*.missoulacounty.us", "*"],
+)
+def test_a_county_domain_must_be_a_registrable_domain_or_a_host_under_one(instance: Path, name: str) -> None:
+    """Every host under a County domain is redirected without the notice: "com" made the gate an open
+    redirect to every .com address."""
+    from_file = config_error(instance, f'[county]\ndomains = ["missoulacounty.us", "{name}"]\n')
+    assert "\n  county.domains (" in from_file and "County domain" in from_file
+    from_environment = config_error(
+        instance, environ={"LINKGATE_COUNTY_DOMAINS": f"missoulacounty.us,{name}"}
+    )
+    assert "county.domains (environment variable LINKGATE_COUNTY_DOMAINS)" in from_environment
+
+
+def test_county_domains_cannot_be_empty(instance: Path) -> None:
+    assert "at least one domain" in config_error(instance, "[county]\ndomains = []\n")
+    assert "at least one domain" in config_error(instance, environ={"LINKGATE_COUNTY_DOMAINS": " , "})
+
+
+@pytest.mark.parametrize(
+    ("content", "environ", "named"),
+    [
+        ('[county]\nname = "Comt\xe9 de Missoula"\n'.encode("latin-1"), {}, "is not UTF-8 text"),
+        (b'[county]\ndomains = ["com"]\n', {}, "county.domains ("),
+        (
+            b"",
+            {"LINKGATE_COUNTY_DOMAINS": "com"},
+            "county.domains (environment variable LINKGATE_COUNTY_DOMAINS)",
+        ),
+    ],
+)
+def test_config_check_exits_2_naming_a_file_or_county_domain_it_cannot_use(
+    tmp_path: Path, content: bytes, environ: dict[str, str], named: str
+) -> None:
+    config = tmp_path / "linkgate.toml"
+    config.write_bytes(content)
+    env: dict[str, str | None] = {name: None for name in os.environ if name.startswith("LINKGATE_")}
+    env |= {"LINKGATE_CONFIG": str(config), "LINKGATE_INSTANCE": str(tmp_path / "instance"), **environ}
+    result = CliRunner().invoke(main, ["config", "check"], env=env)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("linkgate: error: ") and named in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_the_app_factory_refuses_a_file_or_county_domain_config_check_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from linkgate.web import create_app
+
+    for name in [name for name in os.environ if name.startswith("LINKGATE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("LINKGATE_INSTANCE", str(tmp_path / "instance"))
+    with pytest.raises(ConfigError, match=r"county\.domains \(option county\.domains\): \"com\" is a public"):
+        create_app(county__domains=["missoulacounty.us", "com"])
+    monkeypatch.setenv("LINKGATE_COUNTY_DOMAINS", "localhost")
+    with pytest.raises(
+        ConfigError, match=r"county\.domains \(environment variable LINKGATE_COUNTY_DOMAINS\)"
+    ):
+        create_app()
+    monkeypatch.delenv("LINKGATE_COUNTY_DOMAINS")
+    config = tmp_path / "linkgate.toml"
+    config.write_bytes('[county]\nname = "Comt\xe9"\n'.encode("latin-1"))
+    monkeypatch.setenv("LINKGATE_CONFIG", str(config))
+    with pytest.raises(ConfigError, match="is not UTF-8 text"):
+        create_app()
 
 
 def test_missing_config_file_is_reported(instance: Path, tmp_path: Path) -> None:
