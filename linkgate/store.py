@@ -8,6 +8,7 @@ click counts are registrable domain x day x outcome.
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -113,7 +114,22 @@ accounts = sa.Table(
     sa.Column("failed_count", sa.Integer, nullable=False, default=0),
     sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+    # Copied into each session cookie at sign-in; a new one ends every session of the account everywhere.
+    sa.Column("session_stamp", sa.String(32), nullable=False),
 )
+
+# Failed sign-ins for names with no account, throttled as an account's are, so that the answers cannot
+# tell whether a name exists. Keyed by a keyed hash of the name (people type passwords into that field);
+# a row is forgotten when it can no longer change an answer, and the table holds at most THROTTLE_ROWS.
+sign_in_throttle = sa.Table(
+    "sign_in_throttle",
+    metadata,
+    sa.Column("name_key", sa.String(64), primary_key=True),
+    sa.Column("failed_count", sa.Integer, nullable=False),
+    sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+)
+THROTTLE_ROWS = 10_000
 
 # The link audit (linkgate audit): one row per run, and one per (address, problem) it found, so that two
 # runs can be compared without keeping whole reports in the database.
@@ -215,6 +231,16 @@ class AccountRow:
     password_hash: str
     role: str
     created_at: datetime
+    failed_count: int
+    last_failed_at: datetime | None
+    locked_until: datetime | None
+    session_stamp: str
+
+
+@dataclass(frozen=True)
+class SignInThrottle:
+    """Failed sign-ins for a name with no account (an account keeps the same three in its own row)."""
+
     failed_count: int
     last_failed_at: datetime | None
     locked_until: datetime | None
@@ -748,7 +774,12 @@ class Store:
                 raise AccountError(f'There is already an account named "{name}".')
             conn.execute(
                 sa.insert(accounts).values(
-                    name=name, password_hash=password_hash, role=role, created_at=now(), failed_count=0
+                    name=name,
+                    password_hash=password_hash,
+                    role=role,
+                    created_at=now(),
+                    failed_count=0,
+                    session_stamp=_session_stamp(),
                 )
             )
             self._log(conn, actor, "account.add", name, None, {"name": name, "role": role})
@@ -771,7 +802,8 @@ class Store:
     ) -> AccountRow:
         """Change an account's role or password, or lift its lock; one change-log entry per change.
 
-        A new password (or an unlock) also clears the account's failed sign-ins. The password hash is never
+        A new password (or an unlock) also clears the account's failed sign-ins. Every call ends every
+        session of the account (a new session stamp), whatever it changed. The password hash is never
         written to the log, only the fact that it changed.
         """
         with self._begin() as conn:
@@ -806,6 +838,9 @@ class Store:
                     {"failed_count": row.failed_count, "locked_until": _iso(row.locked_until)},
                     {"failed_count": 0, "locked_until": None},
                 )
+            conn.execute(
+                sa.update(accounts).where(accounts.c.id == row.id).values(session_stamp=_session_stamp())
+            )
             changed = conn.execute(sa.select(accounts).where(accounts.c.id == row.id)).one()
         return _account_from_row(changed)
 
@@ -828,10 +863,93 @@ class Store:
         ).scalar()
         return not others
 
+    def end_account_sessions(self, name: str) -> None:
+        """Sign the account out everywhere: every session cookie made before now stops working."""
+        with self._begin() as conn:
+            conn.execute(
+                sa.update(accounts).where(accounts.c.name == name).values(session_stamp=_session_stamp())
+            )
+
     def get_account(self, name: str) -> AccountRow | None:
         with self._connect() as conn:
             row = conn.execute(sa.select(accounts).where(accounts.c.name == name)).first()
         return None if row is None else _account_from_row(row)
+
+    def sign_in_state(self, name: str, name_key: str) -> tuple[AccountRow | None, SignInThrottle | None]:
+        """The account named ``name`` and the throttle of names with no account under ``name_key``.
+
+        Both are always read, so that a sign-in costs the same queries whether the name exists or not.
+        """
+        with self._connect() as conn:
+            row = conn.execute(sa.select(accounts).where(accounts.c.name == name)).first()
+            throttle = conn.execute(
+                sa.select(sign_in_throttle).where(sign_in_throttle.c.name_key == name_key)
+            ).first()
+        return (
+            None if row is None else _account_from_row(row),
+            None
+            if throttle is None
+            else SignInThrottle(
+                failed_count=int(throttle.failed_count),
+                last_failed_at=_as_utc(throttle.last_failed_at),
+                locked_until=_as_utc(throttle.locked_until),
+            ),
+        )
+
+    def begin_unknown_attempt(
+        self, name_key: str, seen: int, at: datetime, *, fresh: bool, forget_before: datetime
+    ) -> int | None:
+        """:meth:`begin_login_attempt` for a name with no account: its new failure count, or None.
+
+        ``seen`` is the count the attempt was judged on (0: no row), compared and set as an account's is.
+        A first failure also forgets the rows that can no longer change an answer (last failure before
+        ``forget_before`` and no lock in force) and, past :data:`THROTTLE_ROWS`, the oldest.
+        """
+        count = 1 if fresh else seen + 1
+        with self._begin() as conn:
+            if seen:
+                result = conn.execute(
+                    sa.update(sign_in_throttle)
+                    .where(sign_in_throttle.c.name_key == name_key, sign_in_throttle.c.failed_count == seen)
+                    .values(
+                        failed_count=count,
+                        last_failed_at=at,
+                        locked_until=None if fresh else sign_in_throttle.c.locked_until,
+                    )
+                )
+                return count if result.rowcount == 1 else None
+            conn.execute(
+                sa.delete(sign_in_throttle).where(
+                    sign_in_throttle.c.last_failed_at < forget_before,
+                    sa.or_(sign_in_throttle.c.locked_until.is_(None), sign_in_throttle.c.locked_until <= at),
+                )
+            )
+            kept = conn.execute(sa.select(sa.func.count()).select_from(sign_in_throttle)).scalar() or 0
+            if kept >= THROTTLE_ROWS:
+                oldest = (
+                    sa.select(sign_in_throttle.c.name_key)
+                    .order_by(sign_in_throttle.c.last_failed_at)
+                    .limit(kept - THROTTLE_ROWS + 1)
+                )
+                conn.execute(
+                    sa.delete(sign_in_throttle).where(
+                        sign_in_throttle.c.name_key.in_(oldest.scalar_subquery())
+                    )
+                )
+            inserted = conn.execute(
+                self._insert(sign_in_throttle)
+                .values(name_key=name_key, failed_count=count, last_failed_at=at, locked_until=None)
+                .on_conflict_do_nothing(index_elements=["name_key"])
+            )
+        return count if inserted.rowcount == 1 else None
+
+    def lock_unknown(self, name_key: str, until: datetime) -> None:
+        with self._begin() as conn:
+            conn.execute(
+                sa.update(sign_in_throttle)
+                .where(sign_in_throttle.c.name_key == name_key)
+                .values(locked_until=until)
+            )
 
     def begin_login_attempt(self, account: AccountRow, at: datetime, *, fresh: bool) -> int | None:
         """Count a login attempt before its password is checked; the account's new failure count.
@@ -1208,7 +1326,12 @@ def _account_from_row(row: Any) -> AccountRow:
         failed_count=int(row.failed_count or 0),
         last_failed_at=_as_utc(row.last_failed_at),
         locked_until=_as_utc(row.locked_until),
+        session_stamp=row.session_stamp,
     )
+
+
+def _session_stamp() -> str:
+    return secrets.token_hex(16)
 
 
 def _iso(value: datetime | None) -> str | None:

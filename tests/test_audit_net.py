@@ -256,6 +256,40 @@ def test_private_addresses_are_refused_before_any_connection(address: str) -> No
     assert server.opened == 0
 
 
+def _no_such_name(host: str) -> list[str]:
+    raise OSError(f"{host}: no such name")
+
+
+@pytest.mark.parametrize(
+    ("resolve", "reason"), [(lambda _host: ["10.0.0.1"], "ssrf_refused"), (_no_such_name, "dns")]
+)
+def test_each_address_on_a_refused_host_is_named_in_its_own_problem(
+    resolve: Callable[[str], list[str]], reason: str
+) -> None:
+    """The host is looked up once, but the refusal cached for it named the first address asked for in the
+    problem of every other address on that host."""
+    urls = [f"https://a.test/page/{n}" for n in range(4)]
+    lookups: list[str] = []
+
+    def counted(host: str) -> list[str]:
+        lookups.append(host)
+        return resolve(host)
+
+    async def main() -> list[Any]:
+        client = SafeClient(FetchPolicy(), counted, retries=0)
+        answers = list(await asyncio.gather(*(client.request(url) for url in urls)))
+        answers.append(await client.request(urls[0] + "?again", method="HEAD"))
+        await client.aclose()
+        return answers
+
+    answers = run(main)
+    for url, answer in zip([*urls, urls[0] + "?again"], answers, strict=True):
+        assert answer.reason == reason and answer.status is None
+        assert url in answer.error
+        assert not any(other in answer.error for other in urls if not url.startswith(other))
+    assert lookups == ["a.test"]  # still one lookup per host
+
+
 _PIECE = st.lists(st.sampled_from([*"ab/?#@:%&=.~ -_\\[]^|é", "%2F", "%23"]), max_size=8).map("".join)
 
 

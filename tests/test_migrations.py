@@ -7,11 +7,12 @@ import subprocess
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from linkgate import migrations
-from linkgate.store import Store, engine_url, metadata
+from linkgate.store import Store, engine_url
 from tests.conftest import LINKGATE
 from tests.console import database_query
 
@@ -75,9 +76,12 @@ def test_a_database_made_before_migrations_is_adopted_without_losing_rules(datab
     from linkgate.classify import make_rule
 
     engine = sa.create_engine(engine_url(database_url))
-    with engine.begin() as conn:  # what linkgate did before it had migrations
-        metadata.create_all(conn)
-        conn.execute(sa.text("INSERT INTO meta (key, value) VALUES ('rules_version', '1')"))
+    with engine.begin() as conn:  # what linkgate did before it had migrations: the first revision's tables
+        config = Config()
+        config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.execute(sa.text("DROP TABLE alembic_version"))
     engine.dispose()
     old = Store(database_url)
     old.add_rule(make_rule("kept.example", "block"), "test")

@@ -46,10 +46,10 @@ from linkgate.fetch import (
     FetchRefused,
     Resolver,
     charset,
-    check_addresses,
     check_destination,
     default_ssl_context,
     effective_port,
+    is_local_name,
     media_type,
     parse_target,
     request_target,
@@ -425,6 +425,22 @@ class _BodyStream(httpx.AsyncByteStream):
             await self._transport.done(self._connection)
 
 
+def _look_up(resolver: Resolver, host: str) -> list[str] | str:
+    """``host``'s addresses by ``resolver``, or why the lookup failed (what :func:`_replay` raises again).
+    Kept as text, not as the exception, which would gather a traceback each time it was raised again."""
+    try:
+        return list(resolver(host))
+    except (OSError, UnicodeError, ValueError) as error:  # what resolve_checked reports as ``dns``
+        return str(error) or type(error).__name__
+
+
+def _replay(found: list[str] | str) -> list[str]:
+    """A resolver that gives :func:`resolve_checked` a lookup already made."""
+    if isinstance(found, str):
+        raise OSError(found)
+    return found
+
+
 class SafeClient:
     """Requests for the audit under a :class:`FetchPolicy`, with caps, retries and politeness.
 
@@ -475,7 +491,9 @@ class SafeClient:
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._next_slot: dict[str, float] = {}
         self._host_delay: dict[str, float] = {}
-        self._checked: dict[str, asyncio.Future[list[IPAddress]]] = {}
+        # Each host's name lookup (its names, or why it failed), made once per run and judged again for
+        # every request, so that each refusal names its own address.
+        self._lookups: dict[str, asyncio.Future[list[str] | str]] = {}
         self.requests = 0
 
     @property
@@ -659,16 +677,19 @@ class SafeClient:
             await asyncio.sleep(slot - loop.time())
 
     async def _addresses(self, destination: Destination) -> list[IPAddress]:
-        """The checked addresses of the destination's host: looked up once per run, re-checked each time."""
+        """The checked addresses of the destination's host: looked up once per run, judged for each request
+        by :func:`linkgate.fetch.resolve_checked` (so its refusal or failure names this request's address,
+        not that of the first request to the host)."""
         check_destination(destination, self.policy)
-        future = self._checked.get(destination.host)
-        if future is None:
-            future = asyncio.ensure_future(
-                asyncio.to_thread(resolve_checked, destination, self.policy, self._resolver)
-            )
-            self._checked[destination.host] = future
-        addresses = await asyncio.shield(future)
-        return check_addresses(destination, addresses, self.policy)
+        host = destination.host
+        if destination.is_ip or is_local_name(host):
+            return resolve_checked(destination, self.policy, self._resolver)  # judged without a lookup
+        lookup = self._lookups.get(host)
+        if lookup is None:
+            lookup = asyncio.ensure_future(asyncio.to_thread(_look_up, self._resolver, host))
+            self._lookups[host] = lookup
+        found = await asyncio.shield(lookup)
+        return resolve_checked(destination, self.policy, lambda _host: _replay(found))
 
     async def _send(
         self,

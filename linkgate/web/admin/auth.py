@@ -152,6 +152,7 @@ def _identify_token(settings: Settings) -> ResponseReturnValue | None:
         failed_count=0,
         last_failed_at=None,
         locked_until=None,
+        session_stamp="",
     )
     g.api_token = True
     return None
