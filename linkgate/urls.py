@@ -5,7 +5,8 @@ Pure functions, no Flask, no database, no network. Parsing follows the WHATWG UR
 domains included) and never touch the network.
 
 This module must never hand back a URL that is not the parser's own serialisation: whatever a caller
-sends a visitor to is ``Destination.href``.
+sends a visitor to is ``Destination.href``; nor a host name that DNS cannot hold (the URL Standard allows
+names of any length, DNS and linkgate's tables do not).
 """
 
 from __future__ import annotations
@@ -21,6 +22,19 @@ from linkgate.errors import InvalidDestination
 
 DEFAULT_MAX_LENGTH = 4096
 WEB_SCHEMES = frozenset({"http:", "https:"})
+# DNS's limits (RFC 1035), in the ASCII (punycode) form: a name's octets without its final dot, one label's.
+MAX_NAME_OCTETS = 253
+MAX_LABEL_OCTETS = 63
+
+# What parse_destination says of a host name DNS cannot hold (InvalidDestination.reason -> message).
+_NAME_PROBLEMS = {
+    "host_too_long": "The website's name in this address is too long to be a real website ({length:,} "
+    "characters; a name can have at most {limit:,}).",
+    "label_too_long": "Part of the website's name in this address is too long to be a real website "
+    "({length:,} characters between two dots; the most is {limit:,}).",
+    "empty_label": "The website's name in this address has an empty part (two dots together, or a dot at "
+    "the start), so it cannot be a real website.",
+}
 
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
@@ -92,6 +106,11 @@ def parse_destination(raw: str | None, max_length: int = DEFAULT_MAX_LENGTH) -> 
     host = url["hostname"]
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
+    is_ip = url["host_type"] != ada_url.HostType.DEFAULT
+    problem = None if is_ip else _name_problem(host)
+    if problem is not None:
+        reason, params = problem
+        raise InvalidDestination(_NAME_PROBLEMS[reason].format(**params), reason, **params)
     port = url["port"]
     return Destination(
         href=url["href"],
@@ -100,8 +119,23 @@ def parse_destination(raw: str | None, max_length: int = DEFAULT_MAX_LENGTH) -> 
         port=int(port) if port else None,
         username=url["username"],
         password=url["password"],
-        is_ip=url["host_type"] != ada_url.HostType.DEFAULT,
+        is_ip=is_ip,
     )
+
+
+def _name_problem(host: str) -> tuple[str, dict[str, int]] | None:
+    """Why DNS cannot hold the name ``host`` (ASCII, as the parser writes it), with the figures to say
+    so; None when it can. A browser cannot reach such a name, and no column made for host names holds it."""
+    name = host[:-1] if host.endswith(".") else host
+    if len(name) > MAX_NAME_OCTETS:
+        return "host_too_long", {"length": len(name), "limit": MAX_NAME_OCTETS}
+    if not name or name.startswith(".") or name.endswith(".") or ".." in name:
+        return "empty_label", {}
+    if len(name) > MAX_LABEL_OCTETS:
+        longest = max(len(label) for label in name.split("."))
+        if longest > MAX_LABEL_OCTETS:
+            return "label_too_long", {"length": longest, "limit": MAX_LABEL_OCTETS}
+    return None
 
 
 def _is_relative(raw: str) -> bool:
@@ -181,4 +215,12 @@ def normalise_rule_name(name: str) -> str:
     host = url.hostname.rstrip(".")
     if not host or "" in host.split("."):
         raise InvalidDestination(f'"{name}" is not a valid host name.')
+    problem = None if url.host_type != ada_url.HostType.DEFAULT else _name_problem(host)
+    if problem is not None:
+        reason, params = problem
+        what = "name" if reason == "host_too_long" else "part between two dots"
+        raise InvalidDestination(
+            f'"{name}" is not a valid host name: its {what} is {params["length"]:,} characters long, and '
+            f"DNS allows at most {params['limit']:,}."
+        )
     return host

@@ -14,10 +14,15 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.pool import NullPool
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request as WerkzeugRequest
 
+from linkgate.config import load_settings
 from linkgate.errors import InvalidDestination
 from linkgate.store import engine_url, metadata
 from linkgate.urls import parse_destination
+from linkgate.web import create_app
+from linkgate.web.gate import ClickPath
 from tests.conftest import ON_POSTGRES
 from tests.console import query
 
@@ -209,6 +214,9 @@ def test_registrable_domain_is_emphasised(gate_server):
 # ---- bad input -----------------------------------------------------------------------------------
 
 
+LONG_HOST = "https://" + "a" * 300 + ".com/"  # the issue's: accepted by the URL Standard, not by DNS
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
@@ -224,6 +232,10 @@ def test_registrable_domain_is_emphasised(gate_server):
         ("url=https%3A%2F%2F%5B%3A%3A1%2F", "not valid"),
         ("url=https%3A%2F%2Fa.example%2F&url=https%3A%2F%2Fb.example%2F", "more than one destination"),
         ("url=https%3A%2F%2Fexample.com%2F" + "a" * 4100, "too long"),
+        # Names the URL Standard accepts and DNS cannot hold.
+        ("url=" + quote(LONG_HOST, safe=""), "too long to be a real website (304 characters; a name can"),
+        ("url=https%3A%2F%2F" + "b" * 64 + ".example%2F", "(64 characters between two dots; the most is 63)"),
+        ("url=http%3A%2F%2Fa..example.com%2F", "has an empty part (two dots together"),
     ],
 )
 def test_bad_destinations_get_a_400_page_that_says_what_is_wrong(gate_server, query, message):
@@ -232,6 +244,52 @@ def test_bad_destinations_get_a_400_page_that_says_what_is_wrong(gate_server, qu
     assert "This link cannot be followed" in response.text
     assert message in response.text
     assert "location" not in response.headers
+
+
+def test_a_host_too_long_for_dns_is_explained_in_spanish(gate_server):
+    response = go(gate_server, LONG_HOST, headers={"Accept-Language": "es"})
+    assert response.status_code == 400
+    assert "demasiado largo para ser un sitio web real (304 caracteres" in response.text
+
+
+def test_a_host_too_long_for_dns_is_refused_and_the_clicks_after_it_are_counted(make_server):
+    """The issue's reproduction: on PostgreSQL the 300-letter host's count row stopped every count after
+    it; now it is refused before it is counted."""
+    server = make_server()
+    assert go(server, LONG_HOST).status_code == 400
+    assert go(server, "https://www.missoulian.com/").status_code == 200
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        clicks = query(server, "select domain, outcome, count from click_counts")
+        events = query(server, "select kind, count from security_events")
+        if clicks and events:
+            break
+        time.sleep(0.1)
+    assert clicks == [("missoulian.com", "notice", 1)]
+    assert events == [("invalid_url", 1)]
+    assert server.get("/healthz").json()["db"] == "ok"
+
+
+def test_the_click_path_leaves_a_host_too_long_for_dns_to_the_views_error_page(tmp_path, database_url):
+    app = create_app(
+        load_settings(
+            {
+                "LINKGATE_INSTANCE": str(tmp_path),
+                "LINKGATE_DATABASE_URL": database_url,
+                "LINKGATE_FETCH_SYSTEM_RESOLVER": "false",
+            }
+        )
+    )
+    runtime = app.extensions["linkgate"]
+    environ = EnvironBuilder(path="/go", query_string={"url": LONG_HOST}).get_environ()
+    assert ClickPath(app.wsgi_app, runtime).answer(WerkzeugRequest(environ)) is None
+    response = app.test_client().get("/go", query_string={"url": LONG_HOST})
+    runtime.shutdown()  # what it counted, written
+    assert response.status_code == 400
+    assert "too long to be a real website (304 characters" in response.get_data(as_text=True)
+    today = runtime.counts.today()
+    assert runtime.store.click_totals(today, today) == []
+    assert runtime.store.events_by_kind(today, today) == {"invalid_url": 1}
 
 
 def test_hostile_markup_in_the_destination_is_escaped(gate_server):

@@ -79,6 +79,11 @@ def test_browser_parse_agrees_with_wpt(case: dict[str, Any]) -> None:
         assert (url.href, url.hostname) == (case["href"], case["hostname"])
 
 
+# The standard's parse of these succeeds, but their host names have empty labels, which no DNS lookup
+# can reach: the gate refuses them (see test_a_host_name_dns_cannot_hold_is_refused_saying_why).
+WPT_NAMES_DNS_CANNOT_HOLD = {"http://./", "http://../", "http://foo.09.."}
+
+
 @pytest.mark.parametrize("case", WEB_CASES)
 def test_parse_destination_agrees_with_wpt(case: dict[str, Any]) -> None:
     if case["base"] is None:
@@ -94,6 +99,10 @@ def test_parse_destination_agrees_with_wpt(case: dict[str, Any]) -> None:
     if expected is None:
         with pytest.raises(InvalidDestination):
             parse_destination(case["input"])
+    elif case["input"] in WPT_NAMES_DNS_CANNOT_HOLD:
+        with pytest.raises(InvalidDestination) as refused:
+            parse_destination(case["input"])
+        assert refused.value.reason == "empty_label"
     else:
         destination = parse_destination(case["input"])
         href, hostname = expected
@@ -283,8 +292,58 @@ def test_default_maximum_length_is_4096() -> None:
         parse_destination(_url_of_length(4097))
 
 
+LABEL_63 = "a" * 63
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason", "params"),
+    [
+        # The case: the standard accepts a host of any length.
+        ("https://" + "a" * 300 + ".com/", "host_too_long", {"length": 304, "limit": 253}),
+        ("https://" + ".".join([LABEL_63] * 4) + "/", "host_too_long", {"length": 255, "limit": 253}),
+        ("https://" + "a" * 64 + ".example/", "label_too_long", {"length": 64, "limit": 63}),
+        ("https://www." + "b" * 70 + ".example.org/", "label_too_long", {"length": 70, "limit": 63}),
+        # Lengths are the name's ASCII (punycode) form, as DNS carries it: 58 letters become 64.
+        ("https://" + "ü" * 58 + ".de/", "label_too_long", {"length": 64, "limit": 63}),
+        ("http://a..example.com/", "empty_label", {}),
+        ("http://.example.com/", "empty_label", {}),
+        ("http://example.com../", "empty_label", {}),
+        ("http://%2Eexample.com/", "empty_label", {}),
+        ("http://example\u3002\u3002com/", "empty_label", {}),
+    ],
+)
+def test_a_host_name_dns_cannot_hold_is_refused_saying_why(
+    raw: str, reason: str, params: dict[str, int]
+) -> None:
+    assert ada_url.URL(raw).hostname  # the URL Standard accepts it
+    with pytest.raises(InvalidDestination) as refused:
+        parse_destination(raw)
+    assert (refused.value.reason, refused.value.params) == (reason, params)
+    message = str(refused.value)
+    assert "website's name" in message and "real website" in message
+    if params:
+        assert f"{params['length']} characters" in message
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "https://" + ".".join([LABEL_63] * 3 + ["a" * 61]) + "/",  # 253 octets
+        "https://" + ".".join([LABEL_63] * 3 + ["a" * 61]) + "./",  # and the final dot, which is not counted
+        "https://" + LABEL_63 + ".example/",
+        "https://" + "ü" * 57 + ".de/",  # 57 letters are 63 octets in punycode
+        "https://example.com./",
+        "http://localhost/",
+        "http://[::1]/",
+        "http://1.2.3.4./",
+    ],
+)
+def test_the_longest_host_names_dns_allows_are_accepted(raw: str) -> None:
+    assert parse_destination(raw).href == ada_url.URL(raw).href
+
+
 def test_refusal_messages_are_plain_sentences() -> None:
-    for raw in (None, "javascript:alert(1)", "/x", "https://", _url_of_length(5000)):
+    for raw in (None, "javascript:alert(1)", "/x", "https://", _url_of_length(5000), "https://a..b/"):
         with pytest.raises(InvalidDestination) as caught:
             parse_destination(raw)
         message = str(caught.value)
@@ -411,6 +470,18 @@ def test_rule_name_is_written_as_the_parser_writes_hosts(name: str, normalised: 
 )
 def test_invalid_rule_name_is_refused(name: str) -> None:
     with pytest.raises(InvalidDestination):
+        normalise_rule_name(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (".".join([LABEL_63] * 4), "its name is 255 characters long, and DNS allows at most 253"),
+        ("*." + "a" * 64 + ".example.org", "its part between two dots is 64 characters long"),
+    ],
+)
+def test_rule_name_longer_than_dns_allows_is_refused(name: str, message: str) -> None:
+    with pytest.raises(InvalidDestination, match=message):
         normalise_rule_name(name)
 
 

@@ -85,6 +85,18 @@ DESTINATION_PROBLEMS = {
         'Only web addresses starting with http:// or https:// can be followed; this one is a "%(scheme)s:" '
         "address."
     ),
+    "host_too_long": _l(
+        "The website's name in this address is too long to be a real website (%(length)s characters; a name "
+        "can have at most %(limit)s)."
+    ),
+    "label_too_long": _l(
+        "Part of the website's name in this address is too long to be a real website (%(length)s characters "
+        "between two dots; the most is %(limit)s)."
+    ),
+    "empty_label": _l(
+        "The website's name in this address has an empty part (two dots together, or a dot at the start), so "
+        "it cannot be a real website."
+    ),
 }
 
 
