@@ -32,9 +32,7 @@ class Browser:
         headers = dict(kwargs.pop("headers", {}))
         if self.cookie is not None and path.startswith("/admin"):
             headers["Cookie"] = f"session={self.cookie}"
-        response = httpx.request(
-            method, self.server.url + path, headers=headers, follow_redirects=False, timeout=15, **kwargs
-        )
+        response = self.server.request(method, path, headers=headers, timeout=15, **kwargs)
         for header in response.headers.get_list("set-cookie"):
             self.set_cookies.append(header)
             name, _, rest = header.partition("=")
