@@ -10,6 +10,7 @@ import asyncio
 import gzip
 import ipaddress
 import itertools
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -329,6 +330,127 @@ def test_sitemaps_from_robots_index_and_gzip_add_pages(site):
     report = run(base + "/")
     read = {page["url"] for page in report["pages"]}
     assert {base + "/", base + "/orphan", base + "/second", base + "/deeper"} <= read
+
+
+def test_a_sitemap_keeps_its_first_entries_and_counts_the_rest():
+    entries = "".join(
+        f"<url><loc>https://site.test/p{i}</loc><lastmod>2024-01-01</lastmod></url>" for i in range(500)
+    )
+    urlset = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'.encode()
+    for data in (urlset, gzip.compress(urlset)):
+        sitemap = read_sitemap(data, "https://site.test/sitemap.xml", max_entries=120)
+        assert sitemap.pages == tuple(f"https://site.test/p{i}" for i in range(120))
+        assert sitemap.left_out == 380
+    index = "".join(f"<sitemap><loc>/s{i}.xml</loc></sitemap>" for i in range(30))
+    sitemap = read_sitemap(
+        f"<sitemapindex>{index}</sitemapindex>".encode(), "https://site.test/", max_entries=5
+    )
+    assert sitemap.sitemaps == tuple(f"https://site.test/s{i}.xml" for i in range(5))
+    assert (sitemap.pages, sitemap.left_out) == ((), 25)
+    cut = read_sitemap(
+        urlset[: urlset.index(b"<url><loc>https://site.test/p7<")], "https://site.test/", max_entries=120
+    )
+    assert cut.pages == tuple(f"https://site.test/p{i}" for i in range(7))  # a broken end keeps the rest
+
+
+def test_sitemap_entries_past_the_cap_are_neither_requested_nor_kept_and_the_notes_say_so(site):
+    base = f"http://site.test:{site.port}"
+    serve(site, "/robots.txt", f"User-agent: *\nSitemap: {base}/index.xml\n", content_type="text/plain")
+    serve(
+        site,
+        "/index.xml",
+        f"<sitemapindex><sitemap><loc>{base}/a.xml.gz</loc></sitemap>"
+        f"<sitemap><loc>{base}/b.xml</loc></sitemap></sitemapindex>",
+    )
+    site.expect_request("/a.xml.gz").respond_with_data(
+        gzip.compress(
+            (
+                "<urlset>" + "".join(f"<url><loc>{base}/a{i}</loc></url>" for i in range(150)) + "</urlset>"
+            ).encode()
+        ),
+        content_type="application/gzip",
+    )
+    serve(
+        site,
+        "/b.xml",
+        "<urlset>" + "".join(f"<url><loc>{base}/b{i}</loc></url>" for i in range(150)) + "</urlset>",
+    )
+    serve(site, "/", html("<p>home</p>"))
+    for letter in "ab":
+        for i in range(150):
+            serve(site, f"/{letter}{i}", html("<p>a page</p>"))
+    report = run(base + "/", max_sitemap_entries=40, max_pages=1000, concurrency=4)
+    # 40 entries in all: the index's two, then 38 of a.xml.gz's; b.xml is not read.
+    requested = [path for path in paths(site) + paths(site, "HEAD") if re.fullmatch(r"/[ab]\d+", path)]
+    assert sorted(requested) == sorted(f"/a{i}" for i in range(38))
+    assert "/b.xml" not in paths(site)
+    assert len(report["pages"]) == 39 and report["options"]["max_sitemap_entries"] == 40
+    assert any(
+        "more than 40 entries (--max-sitemap-entries): the rest (112) were left out" in note
+        for note in report["notes"]
+    )
+    assert any(note.startswith("Sitemaps not read (1)") for note in report["notes"])
+
+
+def test_sitemap_entries_past_the_page_limit_are_neither_read_nor_checked(site):
+    base = f"http://site.test:{site.port}"
+    serve(
+        site,
+        "/sitemap.xml",
+        "<urlset>" + "".join(f"<url><loc>{base}/p{i}</loc></url>" for i in range(40)) + "</urlset>",
+    )
+    serve(site, "/", html("<p>home</p>"))
+    for i in range(40):
+        serve(site, f"/p{i}", html("<p>a page</p>"))
+    report = run(base + "/", max_pages=5)
+    assert len([path for path in paths(site) if path.startswith("/p")]) == 4
+    assert paths(site, "HEAD") == []
+    assert any("past the page limit (--max-pages 5) were left out (36)" in note for note in report["notes"])
+
+
+def test_a_sitemap_never_leads_the_audit_to_a_host_out_of_scope(site, ext):
+    """Sitemap entries, sitemaps named by robots.txt or an index, and a sitemap's redirect on another host
+    are never requested: the other server sees nothing."""
+    base, other = f"http://site.test:{site.port}", f"http://ext.test:{ext.port}"
+    serve(
+        site,
+        "/robots.txt",
+        f"User-agent: *\nSitemap: {other}/theirs.xml\nSitemap: {base}/moved.xml\nSitemap: {base}/index.xml\n",
+        content_type="text/plain",
+    )
+    site.expect_request("/moved.xml").respond_with_data(
+        "", status=301, headers={"Location": f"{other}/moved.xml"}
+    )
+    serve(
+        site,
+        "/index.xml",
+        f"<sitemapindex><sitemap><loc>{other}/nested.xml</loc></sitemap>"
+        f"<sitemap><loc>{base}/pages.xml</loc></sitemap></sitemapindex>",
+    )
+    entries = [f"{other}/page{i}" for i in range(20)] + [f"{base}/local"]
+    serve(
+        site,
+        "/pages.xml",
+        "<urlset>" + "".join(f"<url><loc>{url}</loc></url>" for url in entries) + "</urlset>",
+    )
+    serve(site, "/", html("<p>home</p>"))
+    serve(site, "/local", html("<p>only in the sitemap</p>"))
+    ext.expect_request("/theirs.xml").respond_with_data(
+        f"<urlset><url><loc>{base}/theirs</loc></url></urlset>"
+    )
+    for path in ("/moved.xml", "/nested.xml", *(f"/page{i}" for i in range(20))):
+        serve(ext, path, html("<p>elsewhere</p>"))
+    report = run(base + "/")
+    assert len(ext.log) == 0
+    assert {page["url"] for page in report["pages"]} == {base + "/", base + "/local"}
+    assert not [entry for entry in report["links"] if "ext.test" in entry["url"]]
+    notes = " ".join(report["notes"])
+    assert "Sitemap entries on other hosts were left out, not requested (20, such as" in notes
+    assert "Sitemaps on other hosts were not read (2, such as" in notes
+    assert (
+        f"The sitemap {base}/moved.xml could not be read ({base}/moved.xml redirects to {other}/moved.xml"
+        in notes
+    )
 
 
 def test_scope_other_hosts_are_checked_not_crawled_and_patterns_limit_pages(site):
@@ -666,7 +788,6 @@ def test_render_finds_links_added_by_javascript_and_chromium_never_touches_the_n
 def test_the_documented_json_schema_names_every_field_a_report_has(site):
     """docs/audit.md's schema and build_report agree on the fields, at every level."""
     import json
-    import re
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "audit.md").read_text(encoding="utf-8")

@@ -65,6 +65,10 @@ def audit(linkgate, *args: str, check: bool = False) -> subprocess.CompletedProc
         (["https://www.county.test/", "--format", "pdf"], "--format: unknown value 'pdf'"),
         (["https://www.county.test/", "--fail-on", "ugly"], "--fail-on: unknown value 'ugly'"),
         (["https://www.county.test/", "--max-pages", "0"], "--max-pages must be at least 1"),
+        (
+            ["https://www.county.test/", "--max-sitemap-entries", "-1"],
+            "--max-sitemap-entries must be at least 0",
+        ),
         (["https://www.county.test/", "--include", "("], "is not a valid regular expression"),
         (["https://www.county.test/", "--out", "/proc/linkgate-audit"], "cannot write the report into"),
     ],

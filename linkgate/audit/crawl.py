@@ -18,6 +18,7 @@ import logging
 import re
 import time
 from array import array
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,11 +30,11 @@ from protego import Protego
 from linkgate.audit.checks import REFUSED, answer_problems, verdict
 from linkgate.audit.extract import gate_destination, is_soft_404, link_text_problem, normalise, read_page
 from linkgate.audit.net import Answer, SafeClient
-from linkgate.audit.sitemaps import read_sitemap
+from linkgate.audit.sitemaps import MAX_ENTRIES, read_sitemap
 from linkgate.classify import Classifier
 from linkgate.fetch import DEFAULT_USER_AGENT, FetchPolicy, Resolver
 from linkgate.sites import SiteFacts, site_key
-from linkgate.urls import parse_destination
+from linkgate.urls import parse_destination, resolve_web_link
 
 __all__ = ["Appearance", "AuditOptions", "AuditResult", "Crawler", "LinkRecord", "PageRecord", "Progress"]
 
@@ -81,6 +82,7 @@ class AuditOptions:
     sort_query: bool = False
     render: bool = False
     max_page_bytes: int = 5_000_000
+    max_sitemap_entries: int = MAX_ENTRIES  # in all the sitemaps of a run
 
 
 @dataclass(slots=True)
@@ -284,6 +286,49 @@ class AuditResult:
     county_domains: tuple[str, ...]
     start_error: str | None = None
     """Why the start address's site could not be reached at all, when it could not."""
+
+
+@dataclass
+class _LeftOut:
+    """What a run's sitemaps named and the run did not read, for its notes."""
+
+    entries_elsewhere: int = 0  # entries on a host out of scope...
+    entry_elsewhere: str = ""  # ...such as this one
+    sitemaps_elsewhere: int = 0
+    sitemap_elsewhere: str = ""
+    over_cap: int = 0  # entries past max_sitemap_entries, in the sitemaps read
+    past_page_limit: int = 0  # entries in scope once max_pages pages were queued
+    sitemaps_unread: int = 0  # past MAX_SITEMAPS, max_sitemap_entries or max_pages
+
+    def notes(self, options: AuditOptions, scope: str) -> list[str]:
+        notes = []
+        if self.entries_elsewhere:
+            notes.append(
+                f"Sitemap entries on other hosts were left out, not requested ({self.entries_elsewhere:,}, "
+                f"such as {self.entry_elsewhere}): the audit reads pages on {scope} only."
+            )
+        if self.sitemaps_elsewhere:
+            notes.append(
+                f"Sitemaps on other hosts were not read ({self.sitemaps_elsewhere:,}, such as "
+                f"{self.sitemap_elsewhere}): the audit reads pages on {scope} only."
+            )
+        if self.over_cap:
+            notes.append(
+                f"The sitemaps list more than {options.max_sitemap_entries:,} entries "
+                f"(--max-sitemap-entries): the rest ({self.over_cap:,}) were left out."
+            )
+        if self.past_page_limit:
+            notes.append(
+                f"Sitemap entries past the page limit (--max-pages {options.max_pages:,}) were left out "
+                f"({self.past_page_limit:,})."
+            )
+        if self.sitemaps_unread:
+            notes.append(
+                f"Sitemaps not read ({self.sitemaps_unread:,}): at most {MAX_SITEMAPS} sitemaps, "
+                f"{options.max_sitemap_entries:,} entries (--max-sitemap-entries) and {options.max_pages:,} "
+                f"pages (--max-pages) are read."
+            )
+        return notes
 
 
 class Crawler:
@@ -507,33 +552,91 @@ class Crawler:
         return robots is None or bool(robots.can_fetch(url, self.options.user_agent))
 
     async def _read_sitemaps(self, start: str) -> None:
-        origin = self._origin(start)
+        """Queue the pages the site's sitemaps name (robots.txt's ``Sitemap:`` lines, ``/sitemap.xml`` and
+        the sitemaps their indexes name).
+
+        Only sitemaps on a host in scope are requested, and a redirect off it is not followed: at most
+        ``MAX_SITEMAPS`` of them and ``max_sitemap_entries`` entries in all. An entry is only ever a page
+        to read, never an address to check: one on a host out of scope, or past the page limit, is never
+        requested (nor kept: it is on no page, so no report would show it). The notes say what was left.
+        """
         robots = None if self.options.ignore_robots else await self._robots_for(start)
-        listed = list(robots.sitemaps) if robots is not None else []
-        candidates = list(dict.fromkeys([*listed, origin + "/sitemap.xml"]))
-        seen: set[str] = set()
-        while candidates and len(seen) < MAX_SITEMAPS and not self.stopping.is_set():
-            url = candidates.pop(0)
-            if url in seen:
+        robots_url = self._origin(start) + "/robots.txt"
+        listed = [
+            url
+            for url in (
+                resolve_web_link(line, robots_url) for line in (robots.sitemaps if robots is not None else ())
+            )
+            if url is not None
+        ]
+        candidates = deque(dict.fromkeys([*listed, self._origin(start) + "/sitemap.xml"]))
+        named = set(candidates)
+        budget = self.options.max_sitemap_entries
+        left = _LeftOut()
+        read = 0
+        while candidates and not self.stopping.is_set():
+            url = candidates.popleft()
+            if not self._is_on_scope_host(url):
+                left.sitemaps_elsewhere += 1
+                left.sitemap_elsewhere = left.sitemap_elsewhere or url
                 continue
-            seen.add(url)
-            try:
-                if not self.in_scope(normalise(url)):
-                    continue
-            except ValueError:
+            if self._excluded(normalise(url)):
                 continue
+            if read >= MAX_SITEMAPS or budget <= 0 or len(self.pages) >= self.options.max_pages:
+                left.sitemaps_unread += 1
+                continue
+            read += 1
             answer = await self.client.request(
-                url, accept="application/xml,text/xml;q=0.9,*/*;q=0.5", read_body=lambda _s, _h: SITEMAP_BYTES
+                url,
+                accept="application/xml,text/xml;q=0.9,*/*;q=0.5",
+                read_body=lambda _s, _h: SITEMAP_BYTES,
+                within=self._is_on_scope_host,
             )
             if answer.status != 200:
-                if url in listed:
+                if url in listed or answer.reason == "out_of_scope":
                     why = answer.error or f"HTTP {answer.status}"
                     self.notes.append(f"The sitemap {url} could not be read ({why}).")
                 continue
-            sitemap = read_sitemap(answer.content, answer.final_url, max_bytes=SITEMAP_BYTES)
-            candidates.extend(sitemap.sitemaps)
+            sitemap = read_sitemap(
+                answer.content, answer.final_url, max_bytes=SITEMAP_BYTES, max_entries=budget
+            )
+            budget -= len(sitemap.pages) + len(sitemap.sitemaps)
+            left.over_cap += sitemap.left_out
+            for nested in sitemap.sitemaps:
+                if nested not in named:
+                    named.add(nested)
+                    candidates.append(nested)
             for page in sitemap.pages:
-                await self._discover(normalise(page, sort_query=self.options.sort_query), 1)
+                await self._add_sitemap_page(page, left)
+        self.notes.extend(left.notes(self.options, self._scope_text()))
+
+    def _is_on_scope_host(self, url: str) -> bool:
+        """True when ``url`` (any address, even one that does not parse) is on a host the crawl reads."""
+        try:
+            return self._on_scope_host(normalise(url))
+        except ValueError:
+            return False
+
+    def _scope_text(self) -> str:
+        return "the County's domains" if self.options.same_site else self.start_host
+
+    async def _add_sitemap_page(self, url: str, left: _LeftOut) -> None:
+        """Queue a sitemap's entry as a page to read, when it is new and may be read; else count why not."""
+        try:
+            url = normalise(url, sort_query=self.options.sort_query)
+            on_scope_host = self._on_scope_host(url)
+        except ValueError:
+            return
+        if url in self.links:
+            return
+        if not on_scope_host:
+            left.entries_elsewhere += 1
+            left.entry_elsewhere = left.entry_elsewhere or url
+        elif len(self.pages) >= self.options.max_pages:
+            left.past_page_limit += 1
+        else:
+            # Read, or (excluded, forbidden by robots.txt, too deep) neither read nor checked.
+            await self._add_page(url, 1)
 
     # ---- pages ----
 

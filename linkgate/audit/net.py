@@ -523,11 +523,14 @@ class SafeClient:
         method: str = "GET",
         accept: str = DEFAULT_ACCEPT,
         read_body: Callable[[int, httpx.Headers], int] | None = None,
+        within: Callable[[str], bool] | None = None,
     ) -> Answer:
         """``method`` ``url``, redirects followed by hand (each hop re-checked), transient failures retried.
 
         ``read_body(status, headers)`` says how many bytes of the final body to keep (0: none, the
-        default). Never raises for a network failure or a refusal: the :class:`Answer` says what happened.
+        default). ``within(address)``, when given, says which addresses a redirect may lead to: one that
+        leads elsewhere is not followed (reason ``out_of_scope``). Never raises for a network failure or a
+        refusal: the :class:`Answer` says what happened.
         """
         try:
             destination = parse_target(url, drop_fragment=True)
@@ -557,6 +560,16 @@ class SafeClient:
                     reason=error.reason,
                     attempts=attempts,
                     method=method,
+                )
+            if within is not None and not within(destination.href):
+                return Answer(
+                    first,
+                    destination.href,
+                    redirects=tuple(hops),
+                    attempts=attempts,
+                    method=method,
+                    error=f"{first} redirects to {destination.href}, outside what the audit may read.",
+                    reason="out_of_scope",
                 )
             if destination.href in seen:
                 return Answer(

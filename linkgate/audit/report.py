@@ -327,6 +327,7 @@ def build_report(result: AuditResult) -> dict[str, Any]:
         "options": {
             "max_pages": options.max_pages,
             "max_depth": options.max_depth,
+            "max_sitemap_entries": options.max_sitemap_entries,
             "concurrency": options.concurrency,
             "per_host": options.per_host,
             "delay": options.delay,

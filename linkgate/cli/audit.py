@@ -67,6 +67,12 @@ def _patterns(values: tuple[str, ...], option: str) -> tuple[str, ...]:
 @click.option(
     "--max-depth", default=10, show_default=True, help="Follow links at most this many clicks deep."
 )
+@click.option(
+    "--max-sitemap-entries",
+    default=50_000,
+    show_default=True,
+    help="Read at most this many entries from the site's sitemaps, in all (the rest are left out).",
+)
 @click.option("--concurrency", default=8, show_default=True, help="Connections open at once, in all.")
 @click.option("--per-host", default=4, show_default=True, help="Connections open at once to one site.")
 @click.option(
@@ -148,6 +154,7 @@ def audit(
     start_url: str,
     max_pages: int,
     max_depth: int,
+    max_sitemap_entries: int,
     concurrency: int,
     per_host: int,
     delay: float,
@@ -190,6 +197,7 @@ def audit(
     for name, value, low in (
         ("--max-pages", max_pages, 1),
         ("--max-depth", max_depth, 0),
+        ("--max-sitemap-entries", max_sitemap_entries, 0),
         ("--concurrency", concurrency, 1),
         ("--per-host", per_host, 1),
         ("--retries", retries, 0),
@@ -225,6 +233,7 @@ def audit(
         start_url=start.href,
         max_pages=max_pages,
         max_depth=max_depth,
+        max_sitemap_entries=max_sitemap_entries,
         concurrency=concurrency,
         per_host=per_host,
         delay=delay,
