@@ -453,6 +453,21 @@ def test_a_sitemap_never_leads_the_audit_to_a_host_out_of_scope(site, ext):
     )
 
 
+def test_a_page_gives_at_most_ten_thousand_links_and_the_notes_say_how_many_more_it_had(site):
+    base = f"http://site.test:{site.port}"
+    serve(site, "/", html("".join(f'<a href="https://ext.test/p{i}">Page {i}</a>' for i in range(10_005))))
+    report = run(base + "/", check_external=False)
+    assert len(report["links"]) == 10_000 and report["pages"][0]["links"] == 10_000
+    assert (
+        f"{base}/ has more links than the audit reads from one page (10,000): the 5 after"
+        in report["notes"][0]
+    )
+    reading = read_page(
+        b'<a href="/a">A</a><a href="mailto:x@y">M</a><a href="/b">B</a>', "https://s.test/", max_links=1
+    )
+    assert [link.url for link in reading.links] == ["https://s.test/a"] and reading.more_links == 2
+
+
 def test_scope_other_hosts_are_checked_not_crawled_and_patterns_limit_pages(site):
     base = f"http://site.test:{site.port}"
     other = f"http://other.test:{site.port}"

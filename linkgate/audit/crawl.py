@@ -28,7 +28,14 @@ import httpx
 from protego import Protego
 
 from linkgate.audit.checks import REFUSED, answer_problems, verdict
-from linkgate.audit.extract import gate_destination, is_soft_404, link_text_problem, normalise, read_page
+from linkgate.audit.extract import (
+    MAX_LINKS,
+    gate_destination,
+    is_soft_404,
+    link_text_problem,
+    normalise,
+    read_page,
+)
 from linkgate.audit.net import Answer, SafeClient
 from linkgate.audit.sitemaps import MAX_ENTRIES, read_sitemap
 from linkgate.classify import Classifier
@@ -695,6 +702,11 @@ class Crawler:
         reading = read_page(answer.content, answer.final_url, charset=answer.charset)
         page.soft_404 = record.soft_404 = is_soft_404(reading.title, reading.heading)
         page.links = len(reading.links)
+        if reading.more_links:
+            self.notes.append(
+                f"{page.url} has more links than the audit reads from one page ({MAX_LINKS:,}): the "
+                f"{reading.more_links:,} after those were left out."
+            )
         if reading.nofollow and not self.options.ignore_robots:
             self.notes.append(f"{page.url} asks robots not to follow its links (meta robots nofollow).")
         follow = not (reading.nofollow and not self.options.ignore_robots)
@@ -774,7 +786,7 @@ class Crawler:
         record.answer = answer
         self.progress.checked += 1
         if answer.status == 200 and answer.content:
-            reading = read_page(answer.content, answer.final_url, charset=answer.charset)
+            reading = read_page(answer.content, answer.final_url, charset=answer.charset, max_links=0)
             record.soft_404 = is_soft_404(reading.title, reading.heading)
         answer.slim()
         if verdict(answer).state != "ok":

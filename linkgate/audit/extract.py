@@ -71,6 +71,7 @@ SOFT_404 = re.compile(
     re.IGNORECASE,
 )
 TEXT_LIMIT = 200
+MAX_LINKS = 10_000  # read from one page: a long A-Z index has a few thousand; more is a link farm
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,8 @@ class PageReading:
     title: str
     heading: str
     nofollow: bool
+    more_links: int = 0
+    """Link elements past ``max_links``: counted, not read."""
 
 
 @lru_cache(maxsize=1024)  # gate links' destinations, sitemaps' pages: the same addresses again and again
@@ -200,9 +203,15 @@ def _parser(charset: str | None) -> lxml.html.HTMLParser:
 
 
 def read_page(
-    content: bytes, page_url: str, *, charset: str | None = None, sort_query: bool = False
+    content: bytes,
+    page_url: str,
+    *,
+    charset: str | None = None,
+    sort_query: bool = False,
+    max_links: int = MAX_LINKS,
 ) -> PageReading:
-    """The links of a page (``a`` and ``area`` with an http(s) ``href``), in document order."""
+    """The links of a page (``a`` and ``area`` with an http(s) ``href``), in document order: the first
+    ``max_links`` of them (each costs a URL parse, and the crawl a record and a check), the rest counted."""
     parser = _parser(charset)
     try:
         root = lxml.html.document_fromstring(content, parser=parser) if content.strip() else None
@@ -229,10 +238,14 @@ def read_page(
     site = _site_of(base)
     may_skip = bool(root.xpath("boolean(//*[@data-linkgate='skip'])"))  # else no ancestor to look for
     links: list[PageLink] = []
+    more_links = 0
     for element in root.iter("a", "area"):
         get = element.get
         href = get("href")
         if href is None:
+            continue
+        if len(links) >= max_links:
+            more_links += 1
             continue
         url = _link_url(href, base, site, sort_query)
         if url is None:
@@ -253,4 +266,6 @@ def read_page(
         )
     title = next((" ".join(t.text_content().split()) for t in root.iter("title")), "")
     heading = next((" ".join(h.text_content().split()) for h in root.iter("h1")), "")
-    return PageReading(tuple(links), has_dropin, title[:TEXT_LIMIT], heading[:TEXT_LIMIT], nofollow)
+    return PageReading(
+        tuple(links), has_dropin, title[:TEXT_LIMIT], heading[:TEXT_LIMIT], nofollow, more_links
+    )
