@@ -540,6 +540,19 @@ class SafeClient:
         hops: list[Hop] = []
         seen = {first}
         attempts = 0
+
+        def stopped(at: str, error: str, reason: str) -> Answer:
+            """The redirect at ``at`` is not followed: why, with the hops so far."""
+            return Answer(
+                first,
+                at,
+                redirects=tuple(hops),
+                attempts=attempts,
+                method=method,
+                error=error,
+                reason=reason,
+            )
+
         while True:
             answer, tries = await self._with_retries(method, destination, accept, read_body)
             attempts += tries
@@ -552,44 +565,24 @@ class SafeClient:
             try:
                 destination = parse_target(location, destination.href, drop_fragment=True)
             except FetchError as error:
-                return Answer(
-                    first,
-                    destination.href,
-                    redirects=tuple(hops),
-                    error=str(error),
-                    reason=error.reason,
-                    attempts=attempts,
-                    method=method,
-                )
+                return stopped(destination.href, str(error), error.reason)
             if within is not None and not within(destination.href):
-                return Answer(
-                    first,
+                return stopped(
                     destination.href,
-                    redirects=tuple(hops),
-                    attempts=attempts,
-                    method=method,
-                    error=f"{first} redirects to {destination.href}, outside what the audit may read.",
-                    reason="out_of_scope",
+                    f"{first} redirects to {destination.href}, outside what the audit may read.",
+                    "out_of_scope",
                 )
             if destination.href in seen:
-                return Answer(
-                    first,
+                return stopped(
                     destination.href,
-                    redirects=tuple(hops),
-                    attempts=attempts,
-                    method=method,
-                    error=f"{first} redirects in a loop (back to {destination.href}).",
-                    reason="redirect_loop",
+                    f"{first} redirects in a loop (back to {destination.href}).",
+                    "redirect_loop",
                 )
             if len(hops) > MAX_REDIRECTS:
-                return Answer(
-                    first,
+                return stopped(
                     destination.href,
-                    redirects=tuple(hops),
-                    attempts=attempts,
-                    method=method,
-                    error=f"{first} redirected more than {MAX_REDIRECTS} times.",
-                    reason="too_many_redirects",
+                    f"{first} redirected more than {MAX_REDIRECTS} times.",
+                    "too_many_redirects",
                 )
             seen.add(destination.href)
 
