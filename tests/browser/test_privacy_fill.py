@@ -1,8 +1,8 @@
-"""A cold privacy lookup in a real Chromium: the notice comes within the budget, the script fills it in."""
+"""A cold privacy lookup in Chromium: the notice comes before the site answers, the script fills it in."""
 
 from __future__ import annotations
 
-import time
+import threading
 from typing import Any
 from urllib.parse import quote
 
@@ -18,11 +18,14 @@ SLOW_HOME = (
 )
 
 
-def test_slow_site_notice_renders_in_budget_and_the_script_fills_in_the_link(
+def test_slow_site_notice_renders_before_the_site_answers_and_the_script_fills_in_the_link(
     make_server: Any, httpserver: HTTPServer, new_page: Any
 ) -> None:
+    # The site answers only once the notice is on screen: a notice that waited for it would never come.
+    notice_shown = threading.Event()
+
     def slow_home(_request: Request) -> Response:
-        time.sleep(2.0)
+        notice_shown.wait(timeout=30)
         return Response(SLOW_HOME, content_type="text/html")
 
     httpserver.expect_request("/").respond_with_handler(slow_home)
@@ -37,13 +40,13 @@ def test_slow_site_notice_renders_in_budget_and_the_script_fills_in_the_link(
     )
     site = f"http://slow.test:{httpserver.port}"
     page = new_page()
-    started = time.monotonic()
-    response = page.goto(f"{server.url}/go?url={quote(site + '/events', safe='')}")
-    elapsed = time.monotonic() - started
-    assert response is not None and response.status == 200
-    assert elapsed < 1.8, f"the notice took {elapsed:.2f} s behind a site that takes 2 s"
-    assert page.locator("#privacy-link").count() == 0
-    assert "still looking" in page.locator("#privacy-status").inner_text()
+    try:
+        response = page.goto(f"{server.url}/go?url={quote(site + '/events', safe='')}", timeout=15_000)
+        assert response is not None and response.status == 200
+        assert page.locator("#privacy-link").count() == 0
+        assert "still looking" in page.locator("#privacy-status").inner_text()
+    finally:
+        notice_shown.set()
 
     link = page.locator("#privacy-link")
     link.wait_for(state="visible", timeout=15_000)
