@@ -643,15 +643,26 @@ class Fetcher:
         """Stop the name-lookup threads. Connections are never kept between fetches."""
         self._lookups.shutdown(wait=False, cancel_futures=True)
 
-    def get(self, url: str, *, accept: str = DEFAULT_ACCEPT) -> FetchResult:
+    def get(
+        self,
+        url: str,
+        *,
+        accept: str = DEFAULT_ACCEPT,
+        timeout: float | None = None,
+        max_redirects: int | None = None,
+    ) -> FetchResult:
         """GET ``url``, following redirects under the policy.
+
+        ``timeout`` and ``max_redirects`` lower the policy's ``total_timeout`` and ``max_redirects`` for
+        this fetch alone: a caller making several fetches under one budget of its own (a privacy lookup)
+        gives each what is left of it.
 
         Raises :class:`FetchRefused` (the policy forbids it; ``on_refused`` has been called) or
         :class:`FetchFailed` (it did not work). A body longer than ``max_bytes`` is not an error: the
         result holds its first ``max_bytes`` and ``truncated`` is true.
         """
         try:
-            return self._get(url, accept)
+            return self._get(url, accept, timeout, max_redirects)
         except FetchRefused as refusal:
             if self._on_refused is not None:
                 self._on_refused(refusal.reason)
@@ -663,8 +674,11 @@ class Fetcher:
         destination = parse_target(url)
         return self._lookup(destination, _Deadline(self.policy.total_timeout))
 
-    def _get(self, url: str, accept: str) -> FetchResult:
-        deadline = _Deadline(self.policy.total_timeout)
+    def _get(self, url: str, accept: str, timeout: float | None, max_redirects: int | None) -> FetchResult:
+        seconds = self.policy.total_timeout if timeout is None else min(timeout, self.policy.total_timeout)
+        deadline = _Deadline(max(seconds, 0.001))
+        limit = self.policy.max_redirects
+        hops = limit if max_redirects is None else min(max_redirects, limit)
         destination = parse_target(url)
         first_url = destination.href
         backend = _PinnedBackend(deadline)
@@ -692,10 +706,10 @@ class Fetcher:
                         )
                 finally:
                     response.close()
-                if len(redirects) >= self.policy.max_redirects:
+                if len(redirects) >= hops:
                     raise FetchFailed(
-                        f"{first_url} redirected more than "
-                        f"{self.policy.max_redirects} times; linkgate stopped at {destination.href}.",
+                        f"{first_url} redirected more than {hops} times; "
+                        f"linkgate stopped at {destination.href}.",
                         reason="too_many_redirects",
                         url=destination.href,
                     )
