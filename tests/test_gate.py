@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.pool import NullPool
 from werkzeug.test import EnvironBuilder
@@ -524,7 +524,8 @@ def check_invariants(client: Sender, raw: str, headers: dict[str, str]) -> None:
         return
     if 300 <= response.status_code < 400:
         assert response.headers["location"] == destination.href
-        host = parse_destination(response.headers["location"]).host
+        # A final dot names the same host (an absolute DNS name): www.missoulacounty.us. is the County's.
+        host = parse_destination(response.headers["location"]).host.removesuffix(".")
         assert any(host == d or host.endswith("." + d) for d in ALLOWED_REDIRECT_DOMAINS), raw
     elif response.status_code == 200:
         assert parse_destination(continue_href(response)).host == destination.host
@@ -548,6 +549,7 @@ def test_arbitrary_text_is_never_a_5xx_or_an_open_redirect(client, raw, trusted)
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=mutated_urls(), trusted=st.booleans())
+@example(raw="https://www.missoulacounty.us\u3002/departments?x=1#top", trusted=False)  # found in CI
 def test_mutated_real_urls_are_never_a_5xx_or_an_open_redirect(client, raw, trusted):
     check_invariants(client, raw, COUNTY_REFERER if trusted else {})
 
