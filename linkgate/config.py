@@ -61,9 +61,14 @@ class Settings:
     allowed_ports: tuple[int, ...] = (80, 443)
     privacy_wait_ms: int = 800
     fetch_workers: int = 4
+    lookup_queue: int = 16  # lookups waiting for a worker, per process; beyond it a host is "pending"
+    lookups_per_domain: int = 2  # lookups running or waiting per registrable domain, per process
+    lookup_seconds: float = 30.0  # one privacy lookup's deadline (its lease on the host is twice this)
+    lookup_requests: int = 6  # one privacy lookup's requests, redirects included
     found_ttl: int = 7 * 24 * 3600
     not_found_ttl: int = 24 * 3600
     error_ttl: int = 3600
+    max_sites: int = 50_000  # looked-up sites kept, least recently used trimmed first (overrides on top)
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -269,9 +274,14 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("fetch", "allowed_ports"): ("allowed_ports", _list(_int(1, 65535))),
     ("fetch", "privacy_wait_ms"): ("privacy_wait_ms", _int(0, 10_000)),
     ("fetch", "workers"): ("fetch_workers", _int(1, 64)),
+    ("fetch", "queue"): ("lookup_queue", _int(0, 10_000)),
+    ("fetch", "per_domain"): ("lookups_per_domain", _int(1, 64)),
+    ("fetch", "lookup_seconds"): ("lookup_seconds", _float(1, 300)),
+    ("fetch", "lookup_requests"): ("lookup_requests", _int(1, 30)),
     ("cache", "found_ttl"): ("found_ttl", _int(1, 365 * 24 * 3600)),
     ("cache", "not_found_ttl"): ("not_found_ttl", _int(1, 365 * 24 * 3600)),
     ("cache", "error_ttl"): ("error_ttl", _int(1, 365 * 24 * 3600)),
+    ("cache", "max_sites"): ("max_sites", _int(1, 100_000_000)),
     ("server", "public_url"): ("public_url", _http_url),
     ("server", "host"): ("host", _nonempty_str),
     ("server", "port"): ("port", _int(1, 65535)),

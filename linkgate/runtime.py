@@ -1,9 +1,9 @@
 """What each process keeps between requests or commands: settings, store, rules, counts, signer, sites.
 
-Background upkeep (rule refresh, count flushes) runs on one daemon thread per process, started on the
-first request so that it survives gunicorn's fork. Nothing here needs Flask: the commands that use a
-runtime (``linkgate audit``, ``linkgate site``) do not load the web layer; what only the web needs (the
-gate's pages) is in :class:`linkgate.web.runtime.WebRuntime`.
+Background upkeep (rule refresh, count flushes, the days sites were used) runs on one daemon thread per
+process, started on the first request so that it survives gunicorn's fork. Nothing here needs Flask: the
+commands that use a runtime (``linkgate audit``, ``linkgate site``) do not load the web layer; what only
+the web needs (the gate's pages) is in :class:`linkgate.web.runtime.WebRuntime`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from linkgate.errors import StoreUnavailable
 from linkgate.fetch import Fetcher, FetchPolicy, system_resolver
 from linkgate.rulebook import RuleBook
 from linkgate.signing import Signer
-from linkgate.sites import Freshness, SiteCache, SiteFacts, site_key
+from linkgate.sites import Freshness, Limits, SiteCache, SiteFacts, site_key
 from linkgate.store import Store
 from linkgate.urls import Destination
 
@@ -53,7 +53,14 @@ class Runtime:
                 none=timedelta(seconds=settings.not_found_ttl),
                 error=timedelta(seconds=settings.error_ttl),
             ),
-            workers=settings.fetch_workers,
+            limits=Limits(
+                workers=settings.fetch_workers,
+                queue=settings.lookup_queue,
+                per_domain=settings.lookups_per_domain,
+                lookup_seconds=settings.lookup_seconds,
+                lookup_requests=settings.lookup_requests,
+                max_sites=settings.max_sites,
+            ),
         )
         self._started_in: int | None = None
         self._start_lock = threading.Lock()
@@ -111,9 +118,11 @@ class Runtime:
                 next_rules = now + settings.rules_refresh_seconds
             if now >= next_flush:
                 self.counts.flush()
+                self.sites.flush_used()
                 next_flush = now + settings.counts_flush_seconds
             self._stop.wait(max(0.05, min(next_rules, next_flush) - time.monotonic()))
 
     def shutdown(self) -> None:
         self._stop.set()
         self.counts.flush()
+        self.sites.flush_used()

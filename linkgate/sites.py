@@ -6,6 +6,29 @@ which never waits longer than its budget: a cache hit costs no network, a miss s
 host, across every worker and server, through a lease in the database) and waits at most
 ``privacy_wait_ms`` for it.
 
+Anyone can make the gate look a site up (an unsigned ``/go`` to it, or the anonymous
+``/api/site/<host>``), so everything here is bounded (:class:`Limits`, the ``fetch.*`` and
+``cache.max_sites`` settings):
+
+* a process runs at most ``workers`` lookups and keeps at most ``queue`` more waiting, and at most
+  ``per_domain`` of those are for hosts of one registrable domain. A host asked about beyond that is
+  answered "pending" at once and not queued: it is looked up when someone asks again and there is room.
+* one lookup ends by ``lookup_seconds`` and makes at most ``lookup_requests`` requests (each redirect is
+  one); its lease on the host lasts twice as long, so no other worker or server starts the same lookup
+  while it runs. A home page that does not answer (no name, no connection, no answer in time) or answers
+  with a server error (5xx, 429) ends the lookup: no fallback path, no ``gpc.json``.
+* the ``sites`` table keeps at most ``max_sites`` looked-up sites, trimmed least recently used first;
+  a site with a webmaster's override is never trimmed.
+
+What anyone may read (:meth:`SiteFacts.public_json`) is a host's status, privacy link and GPC answer,
+never a time: not when it was checked, nor when or whether anyone asked about it. A host nobody asked
+about and one a visitor clicked a second ago answer "pending" alike (the asker's own question starts the
+lookup, or finds the queue full). The one thing a stranger can learn is whether the host is in the cache,
+which says only that someone (a visitor, the console, an audit or any stranger) asked about it within its
+freshness time (``cache.*_ttl``), never when, who or how often; the gate's shared cache cannot hide that,
+and its notice shows the same. The table keeps check times to the second and the day a site was last
+used; nothing here records a visitor.
+
 Everything a remote site sends is untrusted: only http(s) privacy links are kept, and templates escape
 them.
 """
@@ -18,18 +41,18 @@ import os
 import socket
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from linkgate import privacy
 from linkgate.errors import InvalidDestination, StoreUnavailable
-from linkgate.fetch import Fetcher, FetchError, FetchRefused, FetchResult
+from linkgate.fetch import DEFAULT_ACCEPT, Fetcher, FetchError, FetchRefused, FetchResult
 from linkgate.store import SiteRow, Store, now
-from linkgate.urls import Destination, parse_destination, resolve_web_link
+from linkgate.urls import Destination, parse_destination, registrable_domain, resolve_web_link
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +71,33 @@ FALLBACK_PATHS = (
     "/confidentialite",
     "/politique-de-confidentialite",
 )
-LEASE_SECONDS = 60
 MEMORY_SECONDS = 5.0  # how long a worker trusts what it read, so overrides reach it quickly
 MEMORY_ENTRIES = 10_000
+# Failures that say the site is not answering at all: asking it anything more only waits longer.
+NOT_ANSWERING = frozenset({"dns", "connect", "timeout"})
+# Failures of https after which the home page is asked for over http (a site without TLS, or a broken one).
+TRY_HTTP_AFTER = frozenset({"connect", "tls", "protocol"})
+# Answers that ask to come back later: a lookup asks such a site nothing more.
+BUSY = frozenset({429, 503})
+PUBLIC_STATUSES = frozenset({"found", "none", "error"})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The bounds of the site cache, from the ``fetch.*`` and ``cache.max_sites`` settings."""
+
+    workers: int = 4  # lookups running at once, per process
+    queue: int = 16  # lookups waiting for a worker, per process
+    per_domain: int = 2  # lookups running or waiting for hosts of one registrable domain, per process
+    lookup_seconds: float = 30.0  # one lookup's deadline, every request of it included
+    lookup_requests: int = 6  # one lookup's requests, each redirect counted
+    max_sites: int = 50_000  # looked-up sites kept in the sites table (overrides on top)
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a lookup holds its host against other workers and servers: twice its deadline, so
+        that it has ended, parsed and saved its answer well before anyone else may start another."""
+        return 2 * self.lookup_seconds
 
 
 def site_key(destination: Destination) -> str:
@@ -68,6 +115,13 @@ def parse_site_key(text: str) -> str:
     if empty_label or destination.has_credentials or destination.href != f"http://{site_key(destination)}/":
         raise InvalidDestination(f'"{text}" is not a host name (write it like example.org).')
     return site_key(destination)
+
+
+def site_host(key: str) -> str:
+    """The host of a site key, without its port (``[::1]:8443`` gives ``::1``)."""
+    if key.startswith("["):
+        return key[1 : key.index("]")]
+    return key.rpartition(":")[0] if ":" in key else key
 
 
 @dataclass(frozen=True)
@@ -104,6 +158,13 @@ class SiteFacts:
             "final_url": self.final_url,
             "elapsed_ms": self.elapsed_ms,
         }
+
+    def public_json(self) -> dict[str, object]:
+        """What anyone may read: the same four keys for every host and no time (see the module's
+        docstring). Whatever is not a finished lookup (being looked up, queue full, database away) is
+        "pending"."""
+        status = self.status if self.status in PUBLIC_STATUSES else "pending"
+        return {"host": self.host, "status": status, "privacy_url": self.privacy_url, "gpc": self.gpc}
 
 
 @dataclass(frozen=True)
@@ -153,30 +214,59 @@ def facts_from_row(row: SiteRow) -> SiteFacts:
     return facts
 
 
-def look_up(host: str, fetcher: Fetcher) -> dict[str, object]:
-    """Fetch ``host``'s home page (https, then http) and find its privacy link; the values to store."""
-    started = time.monotonic()
-    values: dict[str, object] = {"checked_at": now()}
-    home: FetchResult | None = None
-    errors: list[str] = []
-    for scheme in ("https", "http"):
+class _Budget:
+    """What is left of one lookup: its requests (each redirect is one) and its time, on ``clock``."""
+
+    def __init__(self, limits: Limits, clock: Callable[[], float]) -> None:
+        self.requests = limits.lookup_requests
+        self.deadline = clock() + limits.lookup_seconds
+        self._clock = clock
+
+    def allows(self, keep: int = 0) -> bool:
+        """True when a request may be made and still leave ``keep`` for later."""
+        return self.requests > keep and self._clock() < self.deadline
+
+    def get(self, fetcher: Fetcher, url: str, *, accept: str = DEFAULT_ACCEPT, keep: int = 0) -> FetchResult:
+        """Fetch ``url`` within what is left, leaving ``keep`` requests; raises as :meth:`Fetcher.get`."""
+        allowed = self.requests - keep
         try:
-            home = fetcher.get(f"{scheme}://{host}/")
-            break
-        except FetchRefused:
-            raise
+            result = fetcher.get(
+                url, accept=accept, timeout=self.deadline - self._clock(), max_redirects=allowed - 1
+            )
         except FetchError as error:
-            errors.append(f"{scheme}: {error}")
+            # A failure does not say how many redirects came before it: when it failed elsewhere than
+            # at the address asked for, count every request it was allowed.
+            self.requests -= 1 if error.url == url else allowed
+            raise
+        self.requests -= 1 + len(result.redirects)
+        return result
+
+
+def look_up(
+    host: str, fetcher: Fetcher, limits: Limits | None = None, clock: Callable[[], float] = time.monotonic
+) -> dict[str, object]:
+    """Fetch ``host``'s home page (https, then http) and find its privacy link; the values to store.
+
+    Within ``limits``' deadline and requests: a home page that does not answer, or answers with a server
+    error, ends the lookup; one that answers with another error (404) may try fallback paths; a working
+    one leaves a request for ``/.well-known/gpc.json``."""
+    limits = limits or Limits()
+    started = clock()
+    budget = _Budget(limits, clock)
+    values: dict[str, object] = {"checked_at": now()}
+    home, errors = _home_page(host, fetcher, budget, limits)
     if home is None:
         values.update(status="error", error="; ".join(errors)[:500], https=False)
     else:
         values.update(final_url=home.final_url, https=home.final_url.startswith("https://"))
-        link = privacy.find_privacy_link(home.content, home.final_url) if home.status < 400 else None
+        working = home.status < 400
+        link = privacy.find_privacy_link(home.content, home.final_url) if working else None
         if link is not None:
             values.update(status="found", privacy_url=link.url, found_by="home page", reason=link.reason)
         else:
-            base = home.final_url
-            found = _try_fallbacks(base, fetcher)
+            # A server error says the site is in trouble: asking it for more pages only adds to it.
+            server_error = _is_server_error(home.status)
+            found = None if server_error else _try_fallbacks(home.final_url, fetcher, budget, int(working))
             if found is not None:
                 values.update(
                     status="found",
@@ -184,28 +274,65 @@ def look_up(host: str, fetcher: Fetcher) -> dict[str, object]:
                     found_by=found[1],
                     reason=f"the page at {found[0]} is about privacy",
                 )
-            elif home.status >= 400:
-                values.update(status="error", error=f"the home page answered HTTP {home.status}")
-            else:
+            elif working:
                 values.update(status="none", privacy_url=None, found_by=None, reason=None)
-        values["gpc"] = _supports_gpc(base_of(home.final_url), fetcher)
-    values["elapsed_ms"] = int((time.monotonic() - started) * 1000)
+            else:
+                values.update(status="error", error=f"the home page answered HTTP {home.status}")
+        if working and budget.allows():
+            values["gpc"] = _supports_gpc(base_of(home.final_url), fetcher, budget)
+    values["elapsed_ms"] = int((clock() - started) * 1000)
     return values
+
+
+def _home_page(
+    host: str, fetcher: Fetcher, budget: _Budget, limits: Limits
+) -> tuple[FetchResult | None, list[str]]:
+    """The home page over https, else over http when https failed in a way http may not; the failures."""
+    errors: list[str] = []
+    for scheme in ("https", "http"):
+        if not budget.allows():
+            errors.append(
+                f"the lookup stopped at its limit ({limits.lookup_seconds:g} s, "
+                f"{limits.lookup_requests} requests)"
+            )
+            break
+        try:
+            return budget.get(fetcher, f"{scheme}://{host}/"), errors
+        except FetchRefused:
+            raise
+        except FetchError as error:
+            errors.append(f"{scheme}: {error}")
+            if error.reason not in TRY_HTTP_AFTER:
+                break
+    return None, errors
+
+
+def _is_server_error(status: int) -> bool:
+    """5xx, or 429 (too many requests): the site is in trouble, or asks to be left alone."""
+    return status >= 500 or status == 429
 
 
 def base_of(url: str) -> str:
     return resolve_web_link("/", url) or url
 
 
-def _try_fallbacks(base: str, fetcher: Fetcher) -> tuple[str, str] | None:
+def _try_fallbacks(base: str, fetcher: Fetcher, budget: _Budget, keep: int) -> tuple[str, str] | None:
+    """The first well-known or usual privacy address that holds a privacy page, while the budget lasts
+    (leaving ``keep`` requests) and the site answers and does not ask to be left alone (429, 503)."""
     for path in FALLBACK_PATHS:
+        if not budget.allows(keep):
+            return None
         candidate = resolve_web_link(path, base)
         if candidate is None:
             continue
         try:
-            result = fetcher.get(candidate)
-        except FetchError:
+            result = budget.get(fetcher, candidate, keep=keep)
+        except FetchError as error:
+            if error.reason in NOT_ANSWERING:
+                return None
             continue
+        if result.status in BUSY:
+            return None
         if (
             result.status == 200
             and "html" in result.headers.get("content-type", "")
@@ -216,12 +343,12 @@ def _try_fallbacks(base: str, fetcher: Fetcher) -> tuple[str, str] | None:
     return None
 
 
-def _supports_gpc(base: str, fetcher: Fetcher) -> bool:
+def _supports_gpc(base: str, fetcher: Fetcher, budget: _Budget) -> bool:
     candidate = resolve_web_link("/.well-known/gpc.json", base)
     if candidate is None:
         return False
     try:
-        result = fetcher.get(candidate, accept="application/json")
+        result = budget.get(fetcher, candidate, accept="application/json")
     except FetchError:
         return False
     if result.status != 200:
@@ -242,23 +369,31 @@ class SiteCache:
         fetcher_factory: Callable[[], Fetcher],
         *,
         freshness: Freshness | None = None,
-        workers: int = 4,
+        limits: Limits | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._fetcher_factory = fetcher_factory
         self._freshness = freshness or Freshness()
-        self._workers = workers
+        self.limits = limits or Limits()
+        self._clock = clock
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid: int | None = None
         self._lock = threading.Lock()
+        # Lookups queued or running in this process, by host and by registrable domain: both bounded.
         self._inflight: dict[str, Future[SiteFacts | None]] = {}
+        self._domains: Counter[str] = Counter()
         self._memory: OrderedDict[str, tuple[float, SiteFacts]] = OrderedDict()
+        # Hosts a notice used today whose row says otherwise, written by flush_used (off the click path).
+        self._used: set[str] = set()
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
 
     # ---- the click path ----
 
     def site_facts(self, host: str, wait_ms: int = 0) -> SiteFacts:
-        """Facts for ``host``: from memory or the database, refreshing in the background when stale."""
+        """Facts for ``host``: from memory or the database, refreshing in the background when stale.
+
+        A host with no facts yet whose lookup cannot be queued (see :class:`Limits`) is "pending" at once."""
         host = host.lower().rstrip(".")
         cached = self._remembered(host)
         if cached is not None:
@@ -267,12 +402,14 @@ class SiteCache:
             row = self._store.get_site(host)
         except StoreUnavailable:
             return SiteFacts(host=host, status="unknown")
+        if row is not None:
+            self._note_used(row)
         if row is not None and (row.override_url or row.override_none):
             return self._remember(facts_from_row(row))
         expires = self._freshness.expires(row) if row is not None else None
         if row is not None and expires is not None and expires > now():
             return self._remember(facts_from_row(row), (expires - now()).total_seconds())
-        future = self._refresh_async(host, row.checked_at if row is not None else None)
+        future = self._refresh_async(host, row.checks if row is not None else 0)
         if row is not None and row.checked_at is not None:
             return facts_from_row(row)  # stale: serve it while the refresh runs
         if future is not None and wait_ms > 0:
@@ -289,7 +426,7 @@ class SiteCache:
             entry = self._memory.get(host)
             if entry is None:
                 return None
-            if entry[0] < time.monotonic():
+            if entry[0] < self._clock():
                 del self._memory[host]
                 return None
             self._memory.move_to_end(host)
@@ -297,7 +434,7 @@ class SiteCache:
 
     def _remember(self, facts: SiteFacts, fresh_for: float = MEMORY_SECONDS) -> SiteFacts:
         with self._lock:
-            self._memory[facts.host] = (time.monotonic() + min(fresh_for, MEMORY_SECONDS), facts)
+            self._memory[facts.host] = (self._clock() + min(fresh_for, MEMORY_SECONDS), facts)
             self._memory.move_to_end(facts.host)
             while len(self._memory) > MEMORY_ENTRIES:
                 self._memory.popitem(last=False)
@@ -307,90 +444,133 @@ class SiteCache:
         with self._lock:
             self._memory.pop(host, None)
 
+    def _note_used(self, row: SiteRow) -> None:
+        if row.used_on is not None and row.used_on >= _today():
+            return
+        with self._lock:
+            if len(self._used) < MEMORY_ENTRIES:  # beyond it a site only looks less recently used
+                self._used.add(row.host)
+
+    def flush_used(self) -> None:
+        """Write the day of use of the sites notices used since the last flush (the upkeep thread)."""
+        with self._lock:
+            hosts, self._used = self._used, set()
+        if not hosts:
+            return
+        try:
+            self._store.touch_sites(list(hosts), _today())
+        except StoreUnavailable as error:
+            log.warning("sites: cannot record which sites were used: %s", error)
+
+    @property
+    def lookups(self) -> int:
+        """Lookups queued or running in this process."""
+        with self._lock:
+            return len(self._inflight)
+
     # ---- refreshing ----
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None or self._pool_pid != os.getpid():
-            self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="linkgate-site")
+            self._pool = ThreadPoolExecutor(
+                max_workers=self.limits.workers, thread_name_prefix="linkgate-site"
+            )
             self._pool_pid = os.getpid()
             self._inflight = {}
+            self._domains = Counter()
         return self._pool
 
-    def _refresh_async(self, host: str, seen: datetime | None) -> Future[SiteFacts | None] | None:
+    def _refresh_async(self, host: str, seen: int) -> Future[SiteFacts | None] | None:
+        """The lookup of ``host`` running or queued in this process, else a new one when the queue and
+        the host's registrable domain have room; None when they have not (never waits)."""
+        domain = registrable_domain(site_host(host))
+        limits = self.limits
         with self._lock:
+            executor = self._executor()
             future = self._inflight.get(host)
             if future is not None:
                 return future
+            if (
+                len(self._inflight) >= limits.workers + limits.queue
+                or self._domains[domain] >= limits.per_domain
+            ):
+                return None
             try:
-                future = self._executor().submit(self.refresh, host, background=True, seen=seen)
+                future = executor.submit(self.refresh, host, background=True, seen=seen)
             except RuntimeError:  # the pool is shutting down
                 return None
             self._inflight[host] = future
-        future.add_done_callback(lambda _done: self._done(host))
+            self._domains[domain] += 1
+        future.add_done_callback(lambda _done: self._done(host, domain))
         return future
 
-    def _done(self, host: str) -> None:
+    def _done(self, host: str, domain: str) -> None:
         with self._lock:
-            self._inflight.pop(host, None)
+            if self._inflight.pop(host, None) is None:
+                return  # the pool was replaced after a fork: its counts went with it
+            self._domains[domain] -= 1
+            if self._domains[domain] <= 0:
+                del self._domains[domain]
 
     def refresh(
-        self, host: str, *, force: bool = False, background: bool = False, seen: datetime | None = None
+        self, host: str, *, force: bool = False, background: bool = False, seen: int = 0
     ) -> SiteFacts | None:
         """Look ``host`` up now, unless another worker or server holds its lease; the stored facts.
 
-        ``background`` marks a refresh started by a cache miss that saw the check stamped ``seen`` (None: no
-        check yet): if the stored check is another one by the time the lease is ours, a different worker or
-        server has just made it, and that is the answer. Comparing the stamps, not clocks, keeps this right
-        however long the other lookup took and whatever the servers' clocks say."""
+        ``background`` marks a refresh started by a cache miss that saw ``seen`` checks saved (0: none): if
+        more are saved by the time the lease is ours, a different worker or server has just made one, and
+        that is the answer. Counting checks, not comparing clocks, keeps this right however long the other
+        lookup took and whatever the servers' clocks say."""
         host = host.lower().rstrip(".")
+        lease = timedelta(seconds=self.limits.lease_seconds)
         try:
             before = self._store.get_site(host) if force else None
-            if not self._store.try_lease(host, self._owner, now() + timedelta(seconds=LEASE_SECONDS)):
+            if not self._store.try_lease(host, self._owner, now() + lease):
                 if not force:
                     return None
-                return self._wait_for_other(host, before.checked_at if before is not None else None)
+                return self._wait_for_other(host, before.checks if before is not None else 0)
             if background and not force:
                 row = self._store.get_site(host)
-                if (
-                    row is not None
-                    and row.checked_at is not None
-                    and row.checked_at != seen
-                    and row.status != "unknown"
-                ):
+                if _answered_since(row, seen):
                     self._store.release_lease(host, self._owner)
                     self.forget(host)
-                    return facts_from_row(row)
+                    return None if row is None else facts_from_row(row)
             values = self._look_up(host)
             self._store.save_site_check(host, values)
             row = self._store.get_site(host)
+            self._store.trim_sites(self.limits.max_sites)
         except StoreUnavailable as error:
             log.warning("sites: cannot record the lookup of a host: %s", error)
             return None
         self.forget(host)
         return None if row is None else facts_from_row(row)
 
-    def _wait_for_other(self, host: str, seen: datetime | None) -> SiteFacts | None:
+    def _wait_for_other(self, host: str, seen: int) -> SiteFacts | None:
         """A lookup asked for now, while another worker or server holds the lease: wait for that lookup's
-        answer (a check other than ``seen``, the one stored before), not the answer it is replacing."""
-        deadline = time.monotonic() + LEASE_SECONDS
+        answer (more checks than ``seen``, the number stored before), not the answer it is replacing."""
+        deadline = time.monotonic() + self.limits.lease_seconds
         while time.monotonic() < deadline:
             time.sleep(0.2)
             row = self._store.get_site(host)
-            if (
-                row is not None
-                and row.checked_at is not None
-                and row.checked_at != seen
-                and row.status != "unknown"
-            ):
+            if _answered_since(row, seen):
                 self.forget(host)
-                return facts_from_row(row)
+                return None if row is None else facts_from_row(row)
         return None
 
     def _look_up(self, host: str) -> dict[str, object]:
         fetcher = self._fetcher_factory()
         try:
-            return look_up(host, fetcher)
+            return look_up(host, fetcher, self.limits, self._clock)
         except FetchRefused as error:  # already counted by the fetcher as a security event
             return {"status": "error", "error": str(error)[:500], "checked_at": now()}
         finally:
             fetcher.close()
+
+
+def _answered_since(row: SiteRow | None, seen: int) -> bool:
+    """True when ``row`` holds a saved check other than the ``seen`` one."""
+    return row is not None and row.checks not in (0, seen) and row.status != "unknown"
+
+
+def _today() -> date:
+    return now().date()

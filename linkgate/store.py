@@ -88,6 +88,13 @@ sites = sa.Table(
     sa.Column("override_none", sa.Boolean, nullable=False, default=False),
     sa.Column("lease_owner", sa.String(64), nullable=True),
     sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+    # How many lookups have been saved: a worker tells another's fresh answer from the one it saw by this,
+    # not by the check's time (kept to the second only).
+    sa.Column("checks", sa.Integer, nullable=False, server_default="0"),
+    # The last day (UTC) a notice used the site: the table is trimmed least recently used first. A day,
+    # never a time: the site cache must not become a record of when someone clicked.
+    sa.Column("used_on", sa.Date, nullable=False),
+    sa.Index("ix_sites_used_on", "used_on", "checked_at"),
 )
 
 change_log = sa.Table(
@@ -206,6 +213,8 @@ class SiteRow:
     elapsed_ms: int | None
     override_url: str | None
     override_none: bool
+    checks: int = 0
+    used_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -1051,7 +1060,11 @@ class Store:
         return [_site_from_row(row) for row in rows]
 
     def save_site_check(self, host: str, values: Mapping[str, Any]) -> None:
-        """Record the outcome of a lookup (status, privacy URL, ...) and release the host's lease."""
+        """Record the outcome of a lookup (status, privacy URL, ...) and release the host's lease.
+
+        The check's time is kept to the second (the precision of the freshness times), rounded up so that
+        nothing goes stale before its time: it follows a visitor's click by milliseconds, and nothing
+        needs it finer."""
         allowed = {
             "status",
             "privacy_url",
@@ -1064,8 +1077,11 @@ class Store:
             "checked_at",
             "elapsed_ms",
         }
-        update = {key: value for key, value in values.items() if key in allowed}
-        update.update(lease_owner=None, lease_until=None)
+        update: dict[str, Any] = {key: value for key, value in values.items() if key in allowed}
+        checked = update.get("checked_at")
+        if isinstance(checked, datetime) and checked.microsecond:
+            update["checked_at"] = checked.replace(microsecond=0) + timedelta(seconds=1)
+        update.update(lease_owner=None, lease_until=None, checks=sites.c.checks + 1)
         with self._begin() as conn:
             self._ensure_site(conn, host)
             conn.execute(sa.update(sites).where(sites.c.host == host).values(**update))
@@ -1160,12 +1176,46 @@ class Store:
                 .values(lease_owner=None, lease_until=None)
             )
 
+    def touch_sites(self, hosts: list[str], day: date) -> None:
+        """Mark ``hosts`` as used by a notice on ``day`` (what the trim keeps longest)."""
+        batch = sorted(hosts)
+        for start in range(0, len(batch), 500):
+            with self._begin() as conn:
+                conn.execute(
+                    sa.update(sites)
+                    .where(sites.c.host.in_(batch[start : start + 500]), sites.c.used_on < day)
+                    .values(used_on=day)
+                )
+
+    def trim_sites(self, keep: int) -> int:
+        """Delete the looked-up sites beyond the ``keep`` most recently used (by day, then check time);
+        how many went. A site with an override is never deleted nor counted, nor one being looked up."""
+        stamp = now()
+        evictable = sa.and_(
+            sites.c.override_url.is_(None),
+            sites.c.override_none.is_(False),
+            sa.or_(sites.c.lease_until.is_(None), sites.c.lease_until < stamp),
+        )
+        with self._begin() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(sites).where(evictable)).scalar()
+            excess = int(total or 0) - keep
+            if excess <= 0:
+                return 0
+            oldest = (
+                sa.select(sites.c.host)
+                .where(evictable)
+                .order_by(sites.c.used_on, sites.c.checked_at.nulls_first(), sites.c.host)
+                .limit(excess)
+            )
+            result = conn.execute(sa.delete(sites).where(sites.c.host.in_(oldest.scalar_subquery())))
+            return int(result.rowcount or 0)
+
     def _ensure_site(self, conn: Connection, host: str) -> None:
         insert = self._insert(sites)
         conn.execute(
-            insert.values(host=host, status="unknown", override_none=False).on_conflict_do_nothing(
-                index_elements=["host"]
-            )
+            insert.values(
+                host=host, status="unknown", override_none=False, used_on=now().date()
+            ).on_conflict_do_nothing(index_elements=["host"])
         )
 
     # ---- link audits ----
@@ -1376,6 +1426,8 @@ def _site_from_row(row: Any) -> SiteRow:
         elapsed_ms=row.elapsed_ms,
         override_url=row.override_url,
         override_none=bool(row.override_none),
+        checks=int(row.checks or 0),
+        used_on=row.used_on,
     )
 
 

@@ -106,3 +106,30 @@ def test_a_schema_that_drifted_from_the_code_is_reported_by_check(tmp_path, data
     status, _, err = run(tmp_path, database_url, "check")
     assert status == 1
     assert "gpc" in err
+
+
+def test_the_bounded_site_cache_migration_keeps_every_site_and_rounds_its_check_time(database_url):
+    from datetime import UTC, datetime
+
+    engine = sa.create_engine(engine_url(database_url))
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+        conn.execute(
+            sa.text(
+                "INSERT INTO sites (host, status, override_none, checked_at) VALUES "
+                "('checked.example', 'found', FALSE, :stamp), ('never.example', 'unknown', FALSE, NULL)"
+            ),
+            {"stamp": datetime(2026, 11, 30, 17, 0, 0, 123456, tzinfo=UTC)},
+        )
+    engine.dispose()
+    store = Store(database_url)
+    store.create_schema()
+    assert store.schema_problems() == []
+    checked, never = store.get_site("checked.example"), store.get_site("never.example")
+    assert checked is not None and never is not None
+    assert checked.checked_at == datetime(2026, 11, 30, 17, 0, 1, tzinfo=UTC)
+    assert (checked.checks, never.checks) == (1, 0)
+    assert checked.used_on == never.used_on == datetime.now(UTC).date()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import quote
@@ -16,7 +18,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from linkgate.store import now
-from tests.console import query
+from tests.console import database_query, query
 
 pytestmark = pytest.mark.server
 
@@ -134,25 +136,25 @@ def test_a_background_refresh_takes_a_lookup_another_server_just_finished(databa
     # Cold: B saw no check at all.
     done = first.refresh(host, force=True)
     assert done is not None and done.privacy_url == f"http://{host}/privacy"
-    taken = second.refresh(host, background=True, seen=None)
+    taken = second.refresh(host, background=True, seen=0)
     assert taken is not None and taken.privacy_url == done.privacy_url
     assert home_hits(httpserver) == 1
-    # Stale: B saw an older check than the one now stored.
+    # Stale: B saw an older check than the one now stored (in the same second: checks are counted).
     stale = store.get_site(host)
-    assert stale is not None and stale.checked_at is not None
+    assert stale is not None and stale.checks == 1
     again = first.refresh(host, force=True)
     assert again is not None and home_hits(httpserver) == 2
-    assert second.refresh(host, background=True, seen=stale.checked_at) is not None
+    assert second.refresh(host, background=True, seen=stale.checks) is not None
     assert home_hits(httpserver) == 2
     # B saw the check that is still stored: nobody has refreshed it since, so B looks it up itself.
     current = store.get_site(host)
     assert current is not None
-    assert second.refresh(host, background=True, seen=current.checked_at) is not None
+    assert second.refresh(host, background=True, seen=current.checks) is not None
     assert home_hits(httpserver) == 3
     # Taking someone else's answer gives the lease back: a forced lookup right after makes its own.
     newest = store.get_site(host)
     assert newest is not None
-    assert second.refresh(host, background=True, seen=None) is not None
+    assert second.refresh(host, background=True, seen=0) is not None
     assert home_hits(httpserver) == 3
     assert first.refresh(host, force=True) is not None
     assert home_hits(httpserver) == 4
@@ -359,6 +361,354 @@ def test_with_the_system_resolver_off_an_unpinned_name_is_not_looked_up(make_ser
         return facts["status"] == "error"
 
     assert wait_for(failed)
-    facts = server.get("/api/site/www.unpinned.example").json()
+    facts = json.loads(server.cli("sites", "show", "www.unpinned.example", "--json").stdout)
     assert "not pinned by fetch.resolve" in facts["error"]
     assert facts["privacy_url"] is None
+
+
+# ---- bounds: the queue, each lookup, the table (issue 14 §3) ----------------------------------------
+
+
+class FakeClock:
+    """A monotonic clock the test moves: a lookup's deadline without waiting for it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def local_fetcher(total_timeout: float = 10.0):
+    from linkgate.fetch import Fetcher, FetchPolicy
+
+    policy = FetchPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),), total_timeout=total_timeout)
+    return lambda: Fetcher(policy, resolver=lambda _host: ["127.0.0.1"])
+
+
+@pytest.fixture
+def threaded_site() -> Iterator[HTTPServer]:
+    """A test site that answers several requests at once (a lookup blocked in one does not stop others)."""
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+def paths(server: HTTPServer) -> list[str]:
+    return [request.path for request, _ in server.log]
+
+
+def test_a_lookup_ends_at_its_deadline_counted_across_all_its_requests(httpserver):
+    from linkgate.sites import Limits, look_up
+
+    clock = FakeClock()
+
+    def slow(request: Request) -> Response:
+        clock.now += 10  # each answer takes ten of the lookup's seconds
+        if request.path == "/":
+            return Response("<html><body><p>No link here.</p></body></html>", content_type="text/html")
+        return Response("not here", status=404)
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(slow)
+    fetcher = local_fetcher()()
+    limits = Limits(lookup_seconds=25, lookup_requests=30)
+    values = look_up(f"site.test:{httpserver.port}", fetcher, limits, clock)
+    fetcher.close()
+    # The home page (t=10), two usual addresses (t=20, t=30), then the deadline: no more, no gpc.json.
+    assert paths(httpserver) == ["/", "/.well-known/privacy-policy", "/privacy"]
+    assert values["status"] == "none"
+    assert "gpc" not in values
+
+
+def test_each_request_of_a_lookup_gets_only_what_is_left_of_its_deadline(threaded_site):
+    from linkgate.sites import Limits, look_up
+
+    release = threading.Event()
+    asked: list[str] = []
+
+    def hang(request: Request) -> Response:
+        asked.append(request.path)
+        release.wait(timeout=30)
+        return Response("late", content_type="text/html")
+
+    threaded_site.expect_request("/").respond_with_handler(hang)
+    fetcher = local_fetcher(total_timeout=10.0)()  # each page alone may take 10 s
+    started = time.monotonic()
+    try:
+        values = look_up(f"site.test:{threaded_site.port}", fetcher, Limits(lookup_seconds=1.0))
+    finally:
+        release.set()
+        fetcher.close()
+    elapsed = time.monotonic() - started
+    assert elapsed < 3.0, f"a lookup with a 1 s deadline took {elapsed:.1f} s"
+    assert values["status"] == "error"
+    assert "did not answer in time" in str(values["error"])
+    assert asked == ["/"]  # a home page that does not answer: no usual address after it, no gpc.json
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_a_home_page_answering_a_server_error_ends_the_lookup(httpserver, status):
+    from linkgate.sites import look_up
+
+    httpserver.expect_request(re.compile(".*")).respond_with_data("busy", status=status)
+    fetcher = local_fetcher()()
+    values = look_up(f"site.test:{httpserver.port}", fetcher)
+    fetcher.close()
+    assert paths(httpserver) == ["/"]  # no usual addresses, no gpc.json
+    assert values["status"] == "error"
+    assert values["error"] == f"the home page answered HTTP {status}"
+
+
+def test_a_404_home_page_tries_usual_addresses_only_within_the_lookups_requests(httpserver):
+    from linkgate.sites import Limits, look_up
+
+    httpserver.expect_request(re.compile(".*")).respond_with_data("not found", status=404)
+    fetcher = local_fetcher()()
+    values = look_up(f"site.test:{httpserver.port}", fetcher, Limits(lookup_requests=4))
+    fetcher.close()
+    # Four requests: https (which this plain-HTTP site cannot speak), http, then two usual addresses.
+    assert paths(httpserver) == ["/", "/.well-known/privacy-policy", "/privacy"]
+    assert values["status"] == "error"
+    assert values["error"] == "the home page answered HTTP 404"
+
+
+def test_a_lookup_finds_a_usual_address_and_keeps_a_request_for_gpc(httpserver):
+    from linkgate.sites import Limits, look_up
+
+    httpserver.expect_request("/").respond_with_data("<html><body>Hi</body></html>", content_type="text/html")
+    httpserver.expect_request("/privacy").respond_with_data(
+        "<html><head><title>Privacy Policy</title></head><body><h1>Privacy Policy</h1></body></html>",
+        content_type="text/html",
+    )
+    httpserver.expect_request("/.well-known/gpc.json").respond_with_json({"gpc": True})
+    httpserver.expect_request(re.compile(".*")).respond_with_data("not found", status=404)
+    fetcher = local_fetcher()()
+    values = look_up(f"site.test:{httpserver.port}", fetcher, Limits(lookup_requests=5))
+    fetcher.close()
+    assert values["status"] == "found" and values["found_by"] == "fallback path"
+    assert values["gpc"] is True
+    assert paths(httpserver) == ["/", "/.well-known/privacy-policy", "/privacy", "/.well-known/gpc.json"]
+
+
+def test_every_redirect_counts_as_one_of_the_lookups_requests(httpserver):
+    from linkgate.sites import Limits, look_up
+
+    def loop(request: Request) -> Response:
+        step = int(request.args.get("n", "0"))
+        return Response("", status=302, headers={"Location": f"/?n={step + 1}"})
+
+    httpserver.expect_request("/").respond_with_handler(loop)
+    fetcher = local_fetcher()()
+    values = look_up(f"site.test:{httpserver.port}", fetcher, Limits(lookup_requests=4))
+    fetcher.close()
+    # https (refused by this plain-HTTP site) is one; the http home page and its redirects are the rest.
+    assert len(httpserver.log) == 3
+    assert values["status"] == "error"
+
+
+def test_hosts_beyond_the_queue_are_pending_at_once_and_never_queued(database_url, threaded_site):
+    from linkgate.sites import Limits, SiteCache
+    from linkgate.store import Store
+
+    release = threading.Event()
+
+    def held(_request: Request) -> Response:
+        release.wait(timeout=30)
+        return Response(HOME.format(href="/privacy"), content_type="text/html")
+
+    threaded_site.expect_request("/").respond_with_handler(held)
+    store = Store(database_url)
+    store.create_schema()
+    cache = SiteCache(store, local_fetcher(), limits=Limits(workers=1, queue=1, per_domain=10))
+    hosts = [f"{name}.example:{threaded_site.port}" for name in ("one", "two", "three", "four")]
+    try:
+        for host in hosts:
+            started = time.monotonic()
+            assert cache.site_facts(host, wait_ms=0).status == "pending"
+            assert time.monotonic() - started < 1.0
+        assert cache.lookups == 2  # one running, one waiting; the other two were not queued
+        started = time.monotonic()
+        assert cache.site_facts(hosts[3], wait_ms=5000).status == "pending"  # refused: never waited for
+        assert time.monotonic() - started < 1.0
+    finally:
+        release.set()
+    assert wait_for(lambda: cache.lookups == 0)
+    asked = sorted(request.headers["Host"] for request, _ in threaded_site.log if request.path == "/")
+    assert asked == sorted(hosts[:2])
+    # Asked again once there is room, a host that was refused is looked up.
+    assert cache.site_facts(hosts[2], wait_ms=5000).status == "found"
+
+
+def test_lookups_for_one_registrable_domain_are_limited_and_others_go_ahead(database_url, threaded_site):
+    from linkgate.sites import Limits, SiteCache
+    from linkgate.store import Store
+
+    release = threading.Event()
+
+    def held(_request: Request) -> Response:
+        release.wait(timeout=30)
+        return Response(HOME.format(href="/privacy"), content_type="text/html")
+
+    threaded_site.expect_request("/").respond_with_handler(held)
+    store = Store(database_url)
+    store.create_schema()
+    cache = SiteCache(store, local_fetcher(), limits=Limits(workers=4, queue=10, per_domain=2))
+    port = threaded_site.port
+    try:
+        for name in ("a", "b", "c", "d"):
+            cache.site_facts(f"{name}.flood.com:{port}")
+        assert cache.lookups == 2  # a and b: c and d were refused, the queue has room
+        cache.site_facts(f"www.normal.org:{port}")
+        assert cache.lookups == 3
+    finally:
+        release.set()
+    assert wait_for(lambda: cache.lookups == 0)
+    asked = sorted(request.headers["Host"] for request, _ in threaded_site.log if request.path == "/")
+    assert asked == sorted(f"{name}:{port}" for name in ("a.flood.com", "b.flood.com", "www.normal.org"))
+
+
+def test_a_lookup_holds_its_lease_for_longer_than_its_deadline(database_url, threaded_site):
+    from linkgate.sites import Limits, SiteCache
+    from linkgate.store import Store
+
+    store = Store(database_url)
+    store.create_schema()
+    host = f"site.test:{threaded_site.port}"
+    held: list[bool] = []
+
+    def home(_request: Request) -> Response:
+        # Mid-lookup, another server tries to take the host: the lease must hold past the deadline.
+        held.append(store.try_lease(host, "other-server", now() + timedelta(seconds=60)))
+        return Response(HOME.format(href="/privacy"), content_type="text/html")
+
+    threaded_site.expect_request("/").respond_with_handler(home)
+    limits = Limits(lookup_seconds=1.0)
+    assert limits.lease_seconds > limits.lookup_seconds
+    cache = SiteCache(store, local_fetcher(), limits=limits)
+    assert cache.refresh(host, force=True) is not None
+    assert held == [False]
+    (lease,) = database_query(database_url, "SELECT lease_until FROM sites WHERE host = ?", host)
+    assert lease == (None,)  # and saving the answer gives it back
+
+
+def _make_old(store, host: str, days: int) -> None:
+    import sqlalchemy as sa
+
+    from linkgate.store import sites
+
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.update(sites).where(sites.c.host == host).values(used_on=now().date() - timedelta(days=days))
+        )
+
+
+def test_the_sites_table_keeps_the_most_recently_used_and_never_drops_an_override(database_url, httpserver):
+    from linkgate.sites import Limits, SiteCache
+    from linkgate.store import Store
+
+    httpserver.expect_request("/").respond_with_data(HOME.format(href="/privacy"), content_type="text/html")
+    store = Store(database_url)
+    store.create_schema()
+    cache = SiteCache(store, local_fetcher(), limits=Limits(max_sites=3))
+    port = httpserver.port
+    hosts = [f"site{number}.example:{port}" for number in range(4)]
+    store.set_site_override(f"pinned.example:{port}", "https://pinned.example/privacy", "test")
+    _make_old(store, f"pinned.example:{port}", 400)
+    for age, host in zip((30, 20, 10), hosts[:3], strict=True):
+        assert cache.refresh(host, force=True) is not None
+        _make_old(store, host, age)
+    # A notice uses the oldest (site0) again today: it becomes the most recently used.
+    cache.forget(hosts[0])
+    assert cache.site_facts(hosts[0]).status == "found"
+    cache.flush_used()
+    assert cache.refresh(hosts[3], force=True) is not None  # a fourth site: one must go
+    kept = {row.host for row in store.list_sites()}
+    assert kept == {
+        f"pinned.example:{port}",
+        hosts[0],
+        hosts[2],
+        hosts[3],
+    }  # site1, least recently used, went
+    assert store.get_site(hosts[0]).used_on == now().date()
+
+
+def test_five_hundred_new_hosts_leave_at_most_max_sites_rows(database_url, httpserver):
+    from linkgate.sites import Limits, SiteCache
+    from linkgate.store import Store
+
+    httpserver.expect_request("/").respond_with_data("no", status=404)
+    store = Store(database_url)
+    store.create_schema()
+    cache = SiteCache(store, local_fetcher(), limits=Limits(max_sites=20, lookup_requests=1))
+    for number in range(500):
+        store.save_site_check(f"h{number}.example", {"status": "error", "checked_at": now()})
+    cache.refresh(f"last.example:{httpserver.port}", force=True)
+    assert store.site_page().total == 20
+
+
+# ---- what anyone may read (issue 14 §4) --------------------------------------------------------------
+
+
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d|\d\d:\d\d")
+
+
+def test_the_public_answer_has_no_time_and_one_shape_whether_or_not_anyone_asked(make_server, threaded_site):
+    release = threading.Event()
+
+    def held(_request: Request) -> Response:
+        release.wait(timeout=30)
+        return Response(HOME.format(href="/privacy"), content_type="text/html")
+
+    threaded_site.expect_request("/").respond_with_handler(held)
+    config = site_config()
+    config["fetch"]["resolve"].append("third.test=127.0.0.1")
+    server = make_server(config)
+    port = threaded_site.port
+    clicked, asked_now, never = (f"{name}.test:{port}" for name in ("site", "other", "third"))
+
+    def api(host: str) -> httpx.Response:
+        response = server.get(f"/api/site/{host}")
+        assert response.status_code == 200
+        assert not TIMESTAMP.search(response.text), response.text
+        return response
+
+    try:
+        notice(server, f"http://{clicked}/")  # a visitor's click: its lookup is running now
+        # A stranger cannot tell that host from one nobody had asked about (their question starts its lookup).
+        during = api(clicked).content.replace(clicked.encode(), b"HOST")
+        assert during == api(asked_now).content.replace(asked_now.encode(), b"HOST")
+    finally:
+        release.set()
+    assert wait_for(lambda: api(clicked).json()["status"] == "found")
+    found, unasked = api(clicked).json(), api(never).json()
+    assert list(found) == list(unasked)  # the same keys, in the same order
+    assert set(found) == {"host", "status", "privacy_url", "gpc"}
+    assert found == {
+        "host": clicked,
+        "status": "found",
+        "privacy_url": f"http://{clicked}/privacy",
+        "gpc": False,
+    }
+    assert unasked == {"host": never, "status": "pending", "privacy_url": None, "gpc": None}
+
+
+def test_stored_check_times_carry_no_fraction_of_a_second(database_url, httpserver):
+    from linkgate.sites import SiteCache
+    from linkgate.store import Store
+
+    httpserver.expect_request("/").respond_with_data(HOME.format(href="/privacy"), content_type="text/html")
+    store = Store(database_url)
+    store.create_schema()
+    host = f"site.test:{httpserver.port}"
+    SiteCache(store, local_fetcher()).refresh(host, force=True)
+    row = store.get_site(host)
+    assert row is not None and row.checked_at is not None
+    assert row.checked_at.microsecond == 0
+
+
+def test_api_gives_no_lookup_for_an_ip_address(gate_server):
+    assert gate_server.get("/api/site/93.184.216.34").status_code == 404
+    assert gate_server.get("/api/site/%5B2001:db8::1%5D").status_code == 404
