@@ -168,6 +168,15 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, WebR
     yield app, runtime
 
 
+def rendering(app: Flask, names: list[str]) -> Any:
+    """While in this context, the name of each template ``app`` renders is added to ``names``."""
+
+    def note(_sender: Flask, template: Any, context: dict[str, Any], **_extra: Any) -> None:
+        names.append(template.name)
+
+    return template_rendered.connected_to(note, app)
+
+
 def flask_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every /go to Flask's view."""
     monkeypatch.setattr(ClickPath, "answer", lambda self, request: None)
@@ -191,17 +200,14 @@ def test_a_stencilled_gate_page_is_the_page_the_template_renders(
     app, runtime = gate
     client = app.test_client()
     renders: list[str] = []
-
-    def note(_sender: Flask, template: Any, context: dict[str, Any], **_extra: Any) -> None:
-        renders.append(template.name)
-
     runtime.pages.clear()
-    with template_rendered.connected_to(note, app):
+    with rendering(app, renders):
         made = client.get("/go", query_string={"url": first, **params}, headers={**referer, **headers})
         assert made.status_code in (200, 403)
+        assert len(renders) == 2, "the first click makes the stencil: one render for each of its markers"
         filled = client.get("/go", query_string={"url": second, **params}, headers={**referer, **headers})
     assert filled.status_code == made.status_code
-    assert len(renders) == 2, "the first click makes the stencil, the second is filled from it"
+    assert len(renders) == 2, "the second click is filled from the stencil, with no render"
 
     rendered_directly(runtime, monkeypatch)
     rendered = client.get("/go", query_string={"url": second, **params}, headers={**referer, **headers})
@@ -214,18 +220,26 @@ def test_every_kind_has_a_stencil_of_its_own(gate, monkeypatch):
     app, runtime = gate
     client = app.test_client()
     clicks = [
-        ({"url": url, **params}, {**referer, **headers})
+        ({"url": url, **params}, {**referer, **headers}, url == second)
         for first, second, referer, _ in KINDS
         for url in (first, second)
         for params, headers in LANGUAGES
     ]
     runtime.pages.clear()
-    filled = [
-        client.get("/go", query_string=query, headers=headers).get_data(as_text=True)
-        for query, headers in clicks
-    ]
+    filled, renders = [], []
+    for query, headers, _ in clicks:
+        names: list[str] = []
+        with rendering(app, names):
+            filled.append(client.get("/go", query_string=query, headers=headers).get_data(as_text=True))
+        renders.append(len(names))
+    # A kind's first page makes its stencil (two renders) unless a language of the same kind made it; every
+    # second click of a kind is filled in. With stencils switched off, each page would be one render.
+    assert set(renders) == {0, 2}
+    assert [count for (_, _, is_second), count in zip(clicks, renders, strict=True) if is_second] == [0] * (
+        len(clicks) // 2
+    )
     rendered_directly(runtime, monkeypatch)
-    for (query, headers), page in zip(clicks, filled, strict=True):
+    for (query, headers, _), page in zip(clicks, filled, strict=True):
         assert page == client.get("/go", query_string=query, headers=headers).get_data(as_text=True), query
 
 
