@@ -78,6 +78,7 @@ class Settings:
     rules_refresh_seconds: float = 2.0
     counts_flush_seconds: float = 5.0
     counts_max_keys: int = 50_000
+    counts_max_domains_per_day: int = 2_000
     actions: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
     demo: bool = False
     admin_idle_minutes: float = 30.0
@@ -291,6 +292,7 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("server", "rules_refresh_seconds"): ("rules_refresh_seconds", _float(0.1, 60)),
     ("server", "counts_flush_seconds"): ("counts_flush_seconds", _float(0.1, 300)),
     ("server", "counts_max_keys"): ("counts_max_keys", _int(100, 10_000_000)),
+    ("server", "counts_max_domains_per_day"): ("counts_max_domains_per_day", _int(10, 1_000_000)),
     ("admin", "idle_minutes"): ("admin_idle_minutes", _float(0.01, 24 * 60)),
     ("admin", "trusted_header"): ("admin_trusted_header", _header_name),
     ("admin", "trusted_proxies"): ("admin_trusted_proxies", _list(_network)),

@@ -1,14 +1,23 @@
 """Aggregate click counts and security events, buffered in memory and written in batches.
 
 Only registrable domain x day x outcome, and security-event kind x day, are ever kept: never an
-address, a user agent, a cookie or a full URL. When the database is away the buffer is kept (bounded
-by ``max_keys`` distinct keys) and written when it comes back; what did not fit is counted as dropped.
+address, a user agent, a cookie or a full URL; and the log names a refused row by its domain's length
+and its outcome or kind, never by its domain.
 
-The bound on what an outage can cost, per worker: clicks beyond ``max_keys`` distinct keys (counted in
-``counts_dropped`` on ``/healthz``); what the worker still holds if it is stopped while the database is
-away; and, if the connection dies in the very instant a batch commits, that one batch twice (the
-worker cannot tell a lost commit from a lost answer, and keeps the batch). Workers flush one batch at a
-time, and a stopping worker's last flush waits for one still being written.
+What bounds each table and buffer: a worker buffers at most ``max_keys`` (day, domain, outcome) keys,
+and a click for a new domain beyond them is buffered under :data:`OTHER_DOMAIN` (a few keys more: one
+per outcome and day); a day keeps at most ``max_domains_per_day`` domains in the database, the clicks of
+any other going to ``OTHER_DOMAIN`` (see :meth:`Store.add_counts`); security events are only the kinds
+in :data:`EVENT_KINDS`.
+
+Failures, told apart: when the database is away (or cannot be written) the batch is kept for the next
+flush and ``can_write`` is false until a write succeeds (``/healthz`` says degraded). When it refuses a
+batch, the batch is written one row per transaction, and the rows it refuses are dropped, logged and
+counted (``dropped``): one bad row never holds back the others. What an outage can still cost, per
+worker: what the worker holds if it is stopped while the database is away; and, if the connection dies
+in the very instant a batch commits, that batch twice (the worker cannot tell a lost commit from a lost
+answer, and keeps the batch). Workers flush one batch at a time, and a stopping worker's last flush waits
+for one still being written.
 """
 
 from __future__ import annotations
@@ -16,11 +25,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
-from linkgate.errors import StoreUnavailable
-from linkgate.store import Store
+from linkgate.errors import StoreRefused, StoreUnavailable
+from linkgate.store import OTHER_DOMAIN, Store
 
 log = logging.getLogger(__name__)
 
@@ -31,23 +42,50 @@ EVENT_KINDS = (
     "invalid_url",
     "deceptive_flag",
     "ssrf_refused",
+    "port_refused",
+    "scheme_refused",
+    "credentials_refused",
     "login_failure",
     "bad_api_token",
 )
+_KNOWN_KINDS = frozenset(EVENT_KINDS)
+# Why clicks or events were dropped: the database refused their row, or writing it alone failed otherwise.
+DROP_REASONS = ("refused", "error")
+# Why clicks were counted under OTHER_DOMAIN: the day held its most domains, or the buffer its most keys.
+OTHER_REASONS = ("day_full", "buffer_full")
+
+ClickKey = tuple[date, str, str]
+EventKey = tuple[date, str]
 
 
 class ClickCounter:
-    def __init__(self, store: Store, timezone: ZoneInfo, max_keys: int = 50_000) -> None:
+    """This worker's counts until they are written (``max_domains_per_day`` None: no bound, for tests).
+
+    ``report``, when set, is called with ("dropped" or "other", reason, how many) each time clicks or
+    events are dropped or counted under OTHER_DOMAIN.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        timezone: ZoneInfo,
+        max_keys: int = 50_000,
+        max_domains_per_day: int | None = None,
+    ) -> None:
         self._store = store
         self._timezone = timezone
         self._max_keys = max_keys
+        self._max_domains_per_day = max_domains_per_day
         self._lock = threading.Lock()
         # One flush at a time: a worker's last flush (at exit) waits for a background flush still writing,
         # instead of returning early while that batch dies with the process.
         self._flushing = threading.Lock()
-        self._clicks: Counter[tuple[date, str, str]] = Counter()
-        self._events: Counter[tuple[date, str]] = Counter()
-        self.dropped = 0
+        self._clicks: Counter[ClickKey] = Counter()
+        self._events: Counter[EventKey] = Counter()
+        self.dropped: Counter[str] = Counter()  # by DROP_REASONS
+        self.other: Counter[str] = Counter()  # by OTHER_REASONS
+        self.can_write = True  # false from a write the database was away for until one succeeds
+        self.report: Callable[[str, str, int], None] | None = None
 
     def today(self) -> date:
         return datetime.now(self._timezone).date()
@@ -57,10 +95,14 @@ class ClickCounter:
         with self._lock:
             if key in self._clicks or len(self._clicks) < self._max_keys:
                 self._clicks[key] += 1
-            else:
-                self.dropped += 1
+                return
+            self._clicks[(key[0], OTHER_DOMAIN, outcome)] += 1
+        self._tally("other", "buffer_full", 1)
 
     def event(self, kind: str) -> None:
+        if kind not in _KNOWN_KINDS:  # a caller's mistake: the table keeps only the kinds named here
+            log.error("counts: %r is not a security event kind; not counted", kind[:40])
+            return
         key = (self.today(), kind)
         with self._lock:
             self._events[key] += 1
@@ -71,7 +113,8 @@ class ClickCounter:
             return sum(self._clicks.values()) + sum(self._events.values())
 
     def flush(self) -> bool:
-        """Write what is buffered; on failure keep it for the next try. True when nothing is left."""
+        """Write what is buffered. True when nothing is left: written, or dropped because the database
+        refused it; False when the database is away and the batch is kept for the next try."""
         with self._flushing:
             return self._flush()
 
@@ -82,22 +125,90 @@ class ClickCounter:
         if not clicks and not events:
             return True
         try:
-            self._store.add_counts(clicks, events)
+            other = self._store.add_counts(clicks, events, self._max_domains_per_day)
         except StoreUnavailable as error:
             log.warning("counts: database unavailable, keeping %d buffered keys: %s", len(clicks), error)
-            self._merge_back(clicks, events)
+            self._keep(clicks, events)
             return False
-        except Exception:  # never lose a batch, nor the upkeep thread, to a surprise
-            log.exception("counts: unexpected error writing %d buffered keys; keeping them", len(clicks))
-            self._merge_back(clicks, events)
-            return False
+        except StoreRefused as error:
+            log.warning("counts: %s Writing the %d keys one at a time.", error, len(clicks) + len(events))
+            return self._write_each(clicks, events)
+        except Exception as error:  # a surprise: the rows are tried alone, and the upkeep thread lives on
+            log.error(
+                "counts: unexpected %s writing %d keys; writing them one at a time",
+                type(error).__name__,
+                len(clicks) + len(events),
+            )
+            return self._write_each(clicks, events)
+        self.can_write = True
+        self._tally("other", "day_full", other)
         return True
 
-    def _merge_back(self, clicks: Counter[tuple[date, str, str]], events: Counter[tuple[date, str]]) -> None:
+    def _write_each(self, clicks: Counter[ClickKey], events: Counter[EventKey]) -> bool:
+        """Write every row in a transaction of its own, dropping those that fail alone; when the database
+        goes away meanwhile, keep what is not written yet."""
+        unwritten_clicks, unwritten_events = Counter(clicks), Counter(events)
+        try:
+            for click, count in clicks.items():
+                day, domain, outcome = click
+                self._write_row(
+                    partial(self._store.add_counts, {click: count}, {}, self._max_domains_per_day),
+                    f"the click row of a {len(domain)}-character domain, outcome {outcome}, {count} clicks, "
+                    f"day {day.isoformat()}",
+                    count,
+                )
+                del unwritten_clicks[click]
+            for event, count in events.items():
+                day, kind = event
+                self._write_row(
+                    partial(self._store.add_counts, {}, {event: count}),
+                    f"the security-event row of kind {kind}, {count} events, day {day.isoformat()}",
+                    count,
+                )
+                del unwritten_events[event]
+        except StoreUnavailable as error:
+            left = len(unwritten_clicks) + len(unwritten_events)
+            log.warning("counts: database unavailable, keeping %d buffered keys: %s", left, error)
+            self._keep(unwritten_clicks, unwritten_events)
+            return False
+        self.can_write = True
+        return True
+
+    def _write_row(self, write: Callable[[], int], what: str, count: int) -> None:
+        """Write one row; drop it when it fails on its own, logged as ``what`` (which never names a domain).
+        Raises :class:`StoreUnavailable` when the database is away."""
+        try:
+            other = write()
+        except StoreUnavailable:
+            raise
+        except StoreRefused as error:
+            log.error("counts: %s Dropped %s.", error, what)
+            self._tally("dropped", "refused", count)
+        except Exception as error:  # one row's surprise must not stop the others
+            log.error("counts: unexpected %s. Dropped %s.", type(error).__name__, what)
+            self._tally("dropped", "error", count)
+        else:
+            self._tally("other", "day_full", other)
+
+    def _keep(self, clicks: Counter[ClickKey], events: Counter[EventKey]) -> None:
+        """Put a batch the database was away for back in the buffer, within its bound."""
+        self.can_write = False
+        other = 0
         with self._lock:
-            for key, count in clicks.items():
-                if key in self._clicks or len(self._clicks) < self._max_keys:
-                    self._clicks[key] += count
-                else:
-                    self.dropped += count
+            for (day, domain, outcome), count in clicks.items():
+                kept = (day, domain, outcome)
+                if kept not in self._clicks and len(self._clicks) >= self._max_keys:
+                    if domain != OTHER_DOMAIN:
+                        other += count
+                    kept = (day, OTHER_DOMAIN, outcome)
+                self._clicks[kept] += count
             self._events.update(events)
+        self._tally("other", "buffer_full", other)
+
+    def _tally(self, what: str, reason: str, count: int) -> None:
+        if not count:
+            return
+        with self._lock:
+            (self.dropped if what == "dropped" else self.other)[reason] += count
+        if self.report is not None:
+            self.report(what, reason, count)

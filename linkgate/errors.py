@@ -10,7 +10,8 @@ class LinkgateError(Exception):
 class InvalidDestination(LinkgateError, ValueError):
     """A destination URL that linkgate will not send anyone to.
 
-    ``reason`` names the problem (``missing``, ``too_long``, ``relative``, ``invalid``, ``scheme``) and
+    ``reason`` names the problem (``missing``, ``several``, ``too_long``, ``relative``, ``invalid``,
+    ``scheme``; ``host_too_long``, ``label_too_long``, ``empty_label`` for a name DNS cannot hold) and
     ``params`` its details, so the web layer can say it in the visitor's language; ``str()`` is English.
     """
 
@@ -30,6 +31,11 @@ class RuleError(LinkgateError, ValueError):
 
 class StoreUnavailable(LinkgateError):
     """The database cannot be reached or read right now."""
+
+
+class StoreRefused(LinkgateError):
+    """The database refused what it was given (a value too long or out of range, a broken constraint):
+    unlike :class:`StoreUnavailable`, the same write will fail again, so the caller drops it."""
 
 
 class AccountError(LinkgateError, ValueError):

@@ -41,7 +41,12 @@ class Runtime:
         self.signer = Signer(settings.secret_key, settings.previous_secret_keys)
         self.rules = RuleBook(self.store, Classifier(settings.county_domains, settings.actions))
         self.rules.refresh()
-        self.counts = ClickCounter(self.store, ZoneInfo(settings.timezone), settings.counts_max_keys)
+        self.counts = ClickCounter(
+            self.store,
+            ZoneInfo(settings.timezone),
+            settings.counts_max_keys,
+            settings.counts_max_domains_per_day,
+        )
         self.fetch_policy = FetchPolicy(
             allow_networks=settings.allow_networks, allowed_ports=frozenset(settings.allowed_ports)
         )

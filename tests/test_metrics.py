@@ -19,11 +19,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from linkgate.chart import OUTCOMES
 from linkgate.config import load_settings
-from linkgate.counts import EVENT_KINDS
+from linkgate.counts import DROP_REASONS, EVENT_KINDS, OTHER_REASONS
 from linkgate.errors import ConfigError
 from linkgate.web import create_app
 from linkgate.web.metrics import OUTCOME_BY_STATUS, ROUTES, STATUS_CLASSES, is_allowed, route_group
 from tests.conftest import LiveServer
+from tests.test_counts import refuse
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -38,6 +39,7 @@ LABEL_VALUES = {
     "status": set(STATUS_CLASSES),
     "outcome": set(OUTCOME_BY_STATUS.values()),
     "kind": set(EVENT_KINDS),
+    "reason": {*DROP_REASONS, *OTHER_REASONS},
 }
 
 
@@ -269,6 +271,46 @@ def test_in_process_app_counts_outcomes_and_checks_the_peer(tmp_path: Path, data
     assert value(samples, "linkgate_clicks_total", outcome="invalid") == 1
     assert value(samples, "linkgate_http_request_duration_seconds_count", route="other", status="4xx") == 1
     app.extensions["linkgate"].shutdown()  # its counts written now, while the test's database exists
+
+
+def test_counts_dropped_or_counted_under_other_are_in_the_metrics(tmp_path: Path, database_url: str) -> None:
+    app = create_app(
+        load_settings(
+            {
+                "LINKGATE_INSTANCE": str(tmp_path),
+                "LINKGATE_DATABASE_URL": database_url,
+                "LINKGATE_FETCH_SYSTEM_RESOLVER": "false",
+                "LINKGATE_FETCH_PRIVACY_WAIT_MS": "0",
+                "LINKGATE_SERVER_COUNTS_FLUSH_SECONDS": "300",
+                "LINKGATE_SERVER_COUNTS_MAX_DOMAINS_PER_DAY": "10",
+            }
+        )
+    )
+    runtime = app.extensions["linkgate"]
+    refuse(runtime.store, "click_counts", "domain", "www.refused.example")
+    client = app.test_client()
+    samples = parse(client.get("/metrics").get_data(as_text=True))
+    for reason in DROP_REASONS:
+        assert value(samples, "linkgate_counts_dropped_total", reason=reason) == 0
+    for reason in OTHER_REASONS:
+        assert value(samples, "linkgate_counts_other_total", reason=reason) == 0
+    # A row the database refuses (flushed on its own: the worker's upkeep may flush some clicks first), then
+    # twelve new domains for ten places.
+    for _ in range(3):
+        assert client.get("/go", query_string={"url": "https://www.refused.example/"}).status_code == 200
+    assert runtime.counts.flush() is True
+    for number in range(12):
+        assert client.get("/go", query_string={"url": f"http://203.0.113.{number}/"}).status_code == 200
+    assert runtime.counts.flush() is True
+
+    samples = parse(client.get("/metrics").get_data(as_text=True))
+    assert value(samples, "linkgate_counts_dropped_total", reason="refused") == 3
+    assert value(samples, "linkgate_counts_dropped_total", reason="error") == 0
+    assert value(samples, "linkgate_counts_other_total", reason="day_full") == 2
+    assert value(samples, "linkgate_counts_other_total", reason="buffer_full") == 0
+    health = client.get("/healthz").get_json()
+    assert (health["counts"], health["counts_dropped"], health["counts_other"]) == ("ok", 3, 2)
+    runtime.shutdown()
 
 
 def test_open_metrics_is_served_when_asked_for(tmp_path: Path, database_url: str) -> None:

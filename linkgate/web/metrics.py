@@ -1,8 +1,9 @@
 """``GET /metrics``: aggregate counts and latencies in the Prometheus text format, for County IT's monitoring.
 
 What it holds, and nothing else: request latencies by route group (``go``, ``admin``, ``other``) and status
-class, clicks by outcome, counts lost while the database was away, security events by kind, the rules
-version and whether the database answers. Every label takes one of a few fixed values, so no URL, host,
+class, clicks by outcome, counts dropped (their row refused by the database) and counted under "(other)"
+(a day or a worker's buffer full), security events by kind, the rules version and whether the database
+answers. Every label takes one of a few fixed values, so no URL, host,
 domain, address, user agent or account name can ever appear, and the series never grow with traffic.
 
 How several workers answer as one server: each gunicorn worker is its own process, and a scrape reaches
@@ -18,7 +19,7 @@ so nothing needs removing when a worker exits. Without that hook (a bare ``gunic
 The other figures are read when a scrape comes: the rules version of the answering worker, and from the
 shared database the security events of every server (the same value on each server, so take ``max``,
 never ``sum``, across servers). Click counts by destination domain stay in the console and ``linkgate
-stats``: they are not bounded, so they are not series.
+stats``: thousands of domains a day would be thousands of series.
 
 Cost on the click path: two clock readings, a few dictionary look-ups and three increments of
 memory-mapped values: about 5 µs a request under gunicorn, 2 to 4 µs without multiprocess mode, beside
@@ -35,7 +36,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from importlib import metadata
@@ -49,7 +49,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from linkgate.config import Network
-from linkgate.counts import EVENT_KINDS
+from linkgate.counts import DROP_REASONS, EVENT_KINDS, OTHER_REASONS
 from linkgate.errors import StoreUnavailable
 from linkgate.web.runtime import Runtime, get_runtime
 
@@ -96,7 +96,16 @@ class RequestMetrics:
         )
         self.counts_dropped = Counter(
             "linkgate_counts_dropped",
-            "Clicks that could not be counted: the database was away and the buffer was full.",
+            "Clicks and security events not stored: the database refused their row (refused), or writing "
+            "it alone failed otherwise (error).",
+            ["reason"],
+            registry=registry,
+        )
+        self.counts_other = Counter(
+            "linkgate_counts_other",
+            'Clicks counted under the domain "(other)": the day already held its most domains (day_full), '
+            "or the worker's buffer was full while the database was away (buffer_full).",
+            ["reason"],
             registry=registry,
         )
         # Made now, so every series exists (at 0) from the start and a request pays no .labels() call.
@@ -106,6 +115,14 @@ class RequestMetrics:
             for status in STATUS_CLASSES
         }
         self.click_for = {code: self.clicks.labels(outcome) for code, outcome in OUTCOME_BY_STATUS.items()}
+        self.counts_for = {
+            **{("dropped", reason): self.counts_dropped.labels(reason) for reason in DROP_REASONS},
+            **{("other", reason): self.counts_other.labels(reason) for reason in OTHER_REASONS},
+        }
+
+    def note_counts(self, what: str, reason: str, count: int) -> None:
+        """Called by the click counter when clicks or events are dropped or counted under "(other)"."""
+        self.counts_for[(what, reason)].inc(count)
 
     def observe(self, path: str, status: str, seconds: float) -> None:
         route = route_group(path)
@@ -122,17 +139,12 @@ class RequestMetrics:
 class InstrumentedApp:
     """WSGI middleware around the Flask application: times each request and notes what it answered."""
 
-    def __init__(self, app: WSGIApplication, metrics: RequestMetrics, runtime: Runtime) -> None:
+    def __init__(self, app: WSGIApplication, metrics: RequestMetrics) -> None:
         self._app = app
         self._metrics = metrics
-        self._counts = runtime.counts
-        self._dropped_seen = 0
-        self._dropped_lock = threading.Lock()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = perf_counter()
-        if self._counts.dropped != self._dropped_seen:
-            self._note_dropped()
         statuses: list[str] = []
 
         def noting_status(status: str, headers: Any, exc_info: Any = None) -> Callable[[bytes], object]:
@@ -145,13 +157,6 @@ class InstrumentedApp:
             self._metrics.observe(
                 environ.get("PATH_INFO", ""), statuses[-1] if statuses else "500", perf_counter() - started
             )
-
-    def _note_dropped(self) -> None:
-        with self._dropped_lock:
-            dropped = self._counts.dropped
-            if dropped > self._dropped_seen:
-                self._metrics.counts_dropped.inc(dropped - self._dropped_seen)
-            self._dropped_seen = dropped
 
 
 class StateCollector:
@@ -211,7 +216,8 @@ def init_app(app: Flask, runtime: Runtime) -> None:
         metrics = RequestMetrics(registry=registry)
     registry.register(StateCollector(runtime))
     app.extensions["linkgate.metrics"] = registry
-    app.wsgi_app = InstrumentedApp(app.wsgi_app, metrics, runtime)  # type: ignore[method-assign]
+    runtime.counts.report = metrics.note_counts
+    app.wsgi_app = InstrumentedApp(app.wsgi_app, metrics)  # type: ignore[method-assign]
     app.register_blueprint(blueprint)
 
 
