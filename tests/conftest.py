@@ -340,6 +340,21 @@ def database_url(tmp_path: Path) -> str:
     return new_database_url(tmp_path)
 
 
+def in_process_app(instance: Path, database_url: str, **settings: str) -> Any:
+    """The Flask application in this process on ``database_url``, looking no name up on the network;
+    ``settings`` are more ``LINKGATE_*`` variables without their prefix (``SERVER_COUNTS_FLUSH_SECONDS``)."""
+    from linkgate.config import load_settings
+    from linkgate.web import create_app
+
+    environ = {
+        "LINKGATE_INSTANCE": str(instance),
+        "LINKGATE_DATABASE_URL": database_url,
+        "LINKGATE_FETCH_SYSTEM_RESOLVER": "false",
+    }
+    environ.update({f"LINKGATE_{name}": value for name, value in settings.items()})
+    return create_app(load_settings(environ))
+
+
 @pytest.fixture(scope="session")
 def gate_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One shared server with a known rule set; tests must not change its rules."""

@@ -11,11 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from linkgate.config import load_settings
 from linkgate.counts import ClickCounter
 from linkgate.store import OTHER_DOMAIN, Store
-from linkgate.web import create_app
-from tests.conftest import ON_POSTGRES
+from tests.conftest import ON_POSTGRES, in_process_app
 
 DENVER = ZoneInfo("America/Denver")
 
@@ -172,16 +170,7 @@ def test_a_batch_the_database_cannot_write_is_kept_and_written_when_it_can(store
 
 
 def test_healthz_is_degraded_while_counts_cannot_be_written(tmp_path: Path, database_url: str) -> None:
-    app = create_app(
-        load_settings(
-            {
-                "LINKGATE_INSTANCE": str(tmp_path),
-                "LINKGATE_DATABASE_URL": database_url,
-                "LINKGATE_FETCH_SYSTEM_RESOLVER": "false",
-                "LINKGATE_SERVER_COUNTS_FLUSH_SECONDS": "300",
-            }
-        )
-    )
+    app = in_process_app(tmp_path, database_url, SERVER_COUNTS_FLUSH_SECONDS="300")
     runtime = app.extensions["linkgate"]
     client = app.test_client()
     # Renamed before the first request starts the worker's upkeep, whose first flush could come any time.

@@ -17,13 +17,11 @@ from sqlalchemy.pool import NullPool
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request as WerkzeugRequest
 
-from linkgate.config import load_settings
 from linkgate.errors import InvalidDestination
 from linkgate.store import engine_url, metadata
 from linkgate.urls import parse_destination
-from linkgate.web import create_app
 from linkgate.web.gate import ClickPath
-from tests.conftest import ON_POSTGRES
+from tests.conftest import ON_POSTGRES, in_process_app
 from tests.console import query
 
 pytestmark = pytest.mark.server
@@ -271,15 +269,7 @@ def test_a_host_too_long_for_dns_is_refused_and_the_clicks_after_it_are_counted(
 
 
 def test_the_click_path_leaves_a_host_too_long_for_dns_to_the_views_error_page(tmp_path, database_url):
-    app = create_app(
-        load_settings(
-            {
-                "LINKGATE_INSTANCE": str(tmp_path),
-                "LINKGATE_DATABASE_URL": database_url,
-                "LINKGATE_FETCH_SYSTEM_RESOLVER": "false",
-            }
-        )
-    )
+    app = in_process_app(tmp_path, database_url)
     runtime = app.extensions["linkgate"]
     environ = EnvironBuilder(path="/go", query_string={"url": LONG_HOST}).get_environ()
     assert ClickPath(app.wsgi_app, runtime).answer(WerkzeugRequest(environ)) is None

@@ -23,7 +23,7 @@ from linkgate.counts import DROP_REASONS, EVENT_KINDS, OTHER_REASONS
 from linkgate.errors import ConfigError
 from linkgate.web import create_app
 from linkgate.web.metrics import OUTCOME_BY_STATUS, ROUTES, STATUS_CLASSES, is_allowed, route_group
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, in_process_app
 from tests.test_counts import refuse
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -274,17 +274,12 @@ def test_in_process_app_counts_outcomes_and_checks_the_peer(tmp_path: Path, data
 
 
 def test_counts_dropped_or_counted_under_other_are_in_the_metrics(tmp_path: Path, database_url: str) -> None:
-    app = create_app(
-        load_settings(
-            {
-                "LINKGATE_INSTANCE": str(tmp_path),
-                "LINKGATE_DATABASE_URL": database_url,
-                "LINKGATE_FETCH_SYSTEM_RESOLVER": "false",
-                "LINKGATE_FETCH_PRIVACY_WAIT_MS": "0",
-                "LINKGATE_SERVER_COUNTS_FLUSH_SECONDS": "300",
-                "LINKGATE_SERVER_COUNTS_MAX_DOMAINS_PER_DAY": "10",
-            }
-        )
+    app = in_process_app(
+        tmp_path,
+        database_url,
+        FETCH_PRIVACY_WAIT_MS="0",
+        SERVER_COUNTS_FLUSH_SECONDS="300",
+        SERVER_COUNTS_MAX_DOMAINS_PER_DAY="10",
     )
     runtime = app.extensions["linkgate"]
     refuse(runtime.store, "click_counts", "domain", "www.refused.example")
