@@ -95,6 +95,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+    """Return once ``condition()`` is true (asked every 50 ms); fail the test if it is not within ``timeout``
+    seconds. How a test waits for another thread or process, instead of sleeping for a fixed time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"timed out after {timeout:g} s waiting for {what or condition.__qualname__}"
+            )
+        time.sleep(0.05)
+
+
+def answers_health(url: str) -> bool:
+    """Whether the linkgate server at ``url`` answers ``/healthz`` with 200 (False while it cannot)."""
+    try:
+        return httpx.get(url + "/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -171,11 +191,9 @@ class LiveServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"linkgate serve exited: {self.log_path.read_text(errors='replace')}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
+            if answers_health(self.url):
+                return self
+            time.sleep(0.05)
         raise RuntimeError(f"linkgate serve did not start: {self.log_path.read_text(errors='replace')}")
 
     def stop(self) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import time
 
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from linkgate.store import engine_url
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, wait_for  # noqa: F401 (wait_for: the console's tests import it here)
 
 ADMIN_PASSWORD = "correct horse battery staple"
 VIEWER_PASSWORD = "viewer password 1234"
@@ -100,10 +99,3 @@ def database_query(url: str, sql: str, *params: object) -> list[tuple]:
 
 def change_log(server: LiveServer, action: str) -> list[tuple]:
     return query(server, "SELECT actor, target, before, after FROM change_log WHERE action = ?", action)
-
-
-def wait_for(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)

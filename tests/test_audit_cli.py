@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from werkzeug import Response
 
-from tests.conftest import LINKGATE
+from tests.conftest import LINKGATE, wait_for
 from tests.console import query
 from tests.test_audit import html, local_server, serve
 
@@ -156,10 +156,11 @@ def test_ctrl_c_stops_cleanly_and_writes_a_partial_report(linkgate, tmp_path, si
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 20
-    while sum(1 for request, _ in site.log if request.path.startswith("/p")) < 2:
-        assert time.monotonic() < deadline, "the audit never started"
-        time.sleep(0.05)
+    wait_for(
+        lambda: sum(1 for request, _ in site.log if request.path.startswith("/p")) >= 2,
+        timeout=20,
+        what="the audit to start",
+    )
     process.send_signal(signal.SIGINT)
     _stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stderr

@@ -7,13 +7,12 @@ import os
 import re
 import signal
 import subprocess
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from tests.conftest import LINKGATE, free_port
+from tests.conftest import LINKGATE, answers_health, free_port, wait_for
 
 pytestmark = pytest.mark.server
 
@@ -34,13 +33,7 @@ def demo(tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     first_line = process.stdout.readline()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    wait_for(lambda: answers_health(base), timeout=30, what="linkgate demo to answer /healthz")
     yield base, first_line, tmp_path / "instance"
     os.killpg(process.pid, signal.SIGTERM)
     process.wait(timeout=20)

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from linkgate.config import LOOPBACK, load_settings
-from tests.conftest import LINKGATE, ROOT, LiveServer, free_port, unavailable
+from tests.conftest import LINKGATE, ROOT, LiveServer, answers_health, free_port, unavailable, wait_for
 from tests.console import ADMIN_PASSWORD, create_account
 
 pytestmark = pytest.mark.server
@@ -335,15 +335,7 @@ def _leaving_for(base: str) -> str:
 
 
 def _wait_until_healthy(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    wait_for(lambda: answers_health(base), timeout=30, what=f"{base}/healthz")
 
 
 def test_linkgate_serve_rereads_the_configuration_on_sighup_and_keeps_it_when_the_new_one_is_bad(
@@ -368,23 +360,15 @@ def test_linkgate_serve_rereads_the_configuration_on_sighup_and_keeps_it_when_th
     def leaving() -> str:
         return _leaving_for(base)
 
-    def becomes(name: str) -> bool:
-        deadline = time.monotonic() + 30
-        while leaving() != name and time.monotonic() < deadline:
-            time.sleep(0.2)
-        return leaving() == name
-
     try:
         _wait_until_healthy(base)
         assert leaving() == "Missoula County"
         config.write_text(config.read_text().replace("Missoula County", "Ravalli County"), encoding="utf-8")
         process.send_signal(signal.SIGHUP)
-        assert becomes("Ravalli County")
+        wait_for(lambda: leaving() == "Ravalli County", timeout=30, what="the new County name")
         config.write_text(config.read_text() + "name = \n", encoding="utf-8")  # a typo
         process.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 30
-        while "was not reloaded" not in log.read_text(errors="replace") and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for(lambda: "was not reloaded" in log.read_text(errors="replace"), timeout=30)
         assert "the configuration was not reloaded, the running one is kept" in log.read_text(
             errors="replace"
         )

@@ -18,6 +18,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from linkgate.store import now
+from tests.conftest import wait_for
 from tests.console import database_query, query
 
 pytestmark = pytest.mark.server
@@ -53,15 +54,6 @@ def home_hits(httpserver: HTTPServer) -> int:
     return sum(1 for request, _ in httpserver.log if request.path == "/")
 
 
-def wait_for(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_notice_shows_the_privacy_link_and_a_cache_hit_costs_no_network(make_server, httpserver):
     httpserver.expect_request("/").respond_with_data(
         HOME.format(href="/legal/privacy"), content_type="text/html"
@@ -95,7 +87,7 @@ def test_cold_miss_renders_within_the_budget_then_the_api_has_the_answer(make_se
     assert "We are still looking for this site" in response.text
     assert "Check again" in response.text
     api = re.search(r'data-site-api="([^"]+)"', response.text).group(1)
-    assert wait_for(lambda: server.get(api).json()["status"] == "found", timeout=15)
+    wait_for(lambda: server.get(api).json()["status"] == "found", timeout=15)
     assert server.get(api).json()["privacy_url"] == site + "/privacy"
     assert privacy_href(notice(server, site + "/")) == site + "/privacy"
 
@@ -227,7 +219,7 @@ def test_expired_entry_is_served_while_it_refreshes(make_server, httpserver):
     page["href"] = "/new-privacy"
     time.sleep(1.5)
     assert privacy_href(notice(server, site + "/")) == site + "/old-privacy"  # stale, while refreshing
-    assert wait_for(lambda: privacy_href(notice(server, site + "/")) == site + "/new-privacy")
+    wait_for(lambda: privacy_href(notice(server, site + "/")) == site + "/new-privacy")
 
 
 def test_a_site_that_errors_is_retried_on_schedule(make_server, httpserver):
@@ -249,7 +241,7 @@ def test_a_site_that_errors_is_retried_on_schedule(make_server, httpserver):
     assert home_hits(httpserver) == hits  # not retried before error_ttl
     time.sleep(2.5)
     notice(server, f"http://{key}/")
-    assert wait_for(lambda: server.get(f"/api/site/{key}").json()["status"] == "found")
+    wait_for(lambda: server.get(f"/api/site/{key}").json()["status"] == "found")
 
 
 def test_fallback_path_is_used_when_the_home_page_has_no_link(make_server, httpserver):
@@ -328,7 +320,7 @@ def test_refused_lookups_never_reach_local_addresses_and_are_counted(make_server
         assert privacy_href(response) is None
     time.sleep(1.0)
     assert len(httpserver.log) == 0
-    assert wait_for(lambda: _events(server).get("ssrf_refused", 0) >= 3)
+    wait_for(lambda: _events(server).get("ssrf_refused", 0) >= 3)
 
 
 def _events(server) -> dict[str, int]:
@@ -360,7 +352,7 @@ def test_with_the_system_resolver_off_an_unpinned_name_is_not_looked_up(make_ser
         facts = server.get("/api/site/www.unpinned.example").json()
         return facts["status"] == "error"
 
-    assert wait_for(failed)
+    wait_for(failed)
     facts = json.loads(server.cli("sites", "show", "www.unpinned.example", "--json").stdout)
     assert "not pinned by fetch.resolve" in facts["error"]
     assert facts["privacy_url"] is None
@@ -535,7 +527,7 @@ def test_hosts_beyond_the_queue_are_pending_at_once_and_never_queued(database_ur
         assert time.monotonic() - started < 1.0
     finally:
         release.set()
-    assert wait_for(lambda: cache.lookups == 0)
+    wait_for(lambda: cache.lookups == 0)
     asked = sorted(request.headers["Host"] for request, _ in threaded_site.log if request.path == "/")
     assert asked == sorted(hosts[:2])
     # Asked again once there is room, a host that was refused is looked up.
@@ -565,7 +557,7 @@ def test_lookups_for_one_registrable_domain_are_limited_and_others_go_ahead(data
         assert cache.lookups == 3
     finally:
         release.set()
-    assert wait_for(lambda: cache.lookups == 0)
+    wait_for(lambda: cache.lookups == 0)
     asked = sorted(request.headers["Host"] for request, _ in threaded_site.log if request.path == "/")
     assert asked == sorted(f"{name}:{port}" for name in ("a.flood.com", "b.flood.com", "www.normal.org"))
 
@@ -682,7 +674,7 @@ def test_the_public_answer_has_no_time_and_one_shape_whether_or_not_anyone_asked
         assert during == api(asked_now).content.replace(asked_now.encode(), b"HOST")
     finally:
         release.set()
-    assert wait_for(lambda: api(clicked).json()["status"] == "found")
+    wait_for(lambda: api(clicked).json()["status"] == "found")
     found, unasked = api(clicked).json(), api(never).json()
     assert list(found) == list(unasked)  # the same keys, in the same order
     assert set(found) == {"host", "status", "privacy_url", "gpc"}
