@@ -12,12 +12,12 @@ in :data:`EVENT_KINDS`.
 
 Failures, told apart: when the database is away (or cannot be written) the batch is kept for the next
 flush and ``can_write`` is false until a write succeeds (``/healthz`` says degraded). When it refuses a
-batch, the batch is written one row per transaction, and the rows it refuses are dropped, logged and
-counted (``dropped``): one bad row never holds back the others. What an outage can still cost, per
-worker: what the worker holds if it is stopped while the database is away; and, if the connection dies
-in the very instant a batch commits, that batch twice (the worker cannot tell a lost commit from a lost
-answer, and keeps the batch). Workers flush one batch at a time, and a stopping worker's last flush waits
-for one still being written.
+batch, the batch is written in halves, and halves of those, until the rows it refuses stand alone; they
+are dropped, logged and counted (``dropped``): one bad row never holds back the others. What an outage
+can still cost, per worker: what it holds if it is stopped while the database is away; and, if the
+connection dies in the very instant a batch commits, that batch twice (the worker cannot tell a lost
+commit from a lost answer, and keeps the batch). Workers flush one batch at a time, and a stopping
+worker's last flush waits for one still being written.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
-from functools import partial
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from linkgate.errors import StoreRefused, StoreUnavailable
@@ -56,6 +56,9 @@ OTHER_REASONS = ("day_full", "buffer_full")
 
 ClickKey = tuple[date, str, str]
 EventKey = tuple[date, str]
+Key = TypeVar("Key", ClickKey, EventKey)
+Row = tuple[Key, int]
+Part = tuple[list[Row[ClickKey]], list[Row[EventKey]]]  # rows written in one transaction
 
 
 class ClickCounter:
@@ -124,71 +127,65 @@ class ClickCounter:
             events, self._events = self._events, Counter()
         if not clicks and not events:
             return True
-        try:
-            other = self._store.add_counts(clicks, events, self._max_domains_per_day)
-        except StoreUnavailable as error:
-            log.warning("counts: database unavailable, keeping %d buffered keys: %s", len(clicks), error)
-            self._keep(clicks, events)
-            return False
-        except StoreRefused as error:
-            log.warning("counts: %s Writing the %d keys one at a time.", error, len(clicks) + len(events))
-            return self._write_each(clicks, events)
-        except Exception as error:  # a surprise: the rows are tried alone, and the upkeep thread lives on
+        return self._write([(list(clicks.items()), list(events.items()))])
+
+    def _write(self, parts: list[Part]) -> bool:
+        """Write ``parts`` one transaction each. A part the database refuses is split in halves, and
+        those again, until each row it refuses stands alone and is dropped: so a refused row costs about
+        twice the logarithm of the batch's size in transactions, not a transaction for every row. When the
+        database is away, what is not written yet is kept and the answer is False."""
+        halved = False
+        while parts:
+            clicks, events = parts.pop()
+            try:
+                other = self._store.add_counts(dict(clicks), dict(events), self._max_domains_per_day)
+            except StoreUnavailable as error:
+                parts.append((clicks, events))
+                kept_clicks: Counter[ClickKey] = Counter(dict(row for part in parts for row in part[0]))
+                kept_events: Counter[EventKey] = Counter(dict(row for part in parts for row in part[1]))
+                log.warning(
+                    "counts: database unavailable, keeping %d buffered keys: %s",
+                    len(kept_clicks) + len(kept_events),
+                    error,
+                )
+                self._keep(kept_clicks, kept_events)
+                return False
+            except Exception as error:  # refused, or a surprise: the upkeep thread lives on either way
+                why = str(error) if isinstance(error, StoreRefused) else f"Unexpected {type(error).__name__}."
+                if len(clicks) + len(events) > 1:
+                    if not halved:
+                        log.warning("counts: %s Writing %d keys in halves.", why, len(clicks) + len(events))
+                        halved = True
+                    parts.extend(reversed(_halves(clicks, events)))
+                else:
+                    reason = "refused" if isinstance(error, StoreRefused) else "error"
+                    self._drop(clicks, events, reason, why)
+            else:
+                self._tally("other", "day_full", other)
+        self.can_write = True
+        return True
+
+    def _drop(self, clicks: list[Row[ClickKey]], events: list[Row[EventKey]], reason: str, why: str) -> None:
+        """Drop one row that cannot be written; logged by what it is, never by the domain it names."""
+        for (day, domain, outcome), count in clicks:
             log.error(
-                "counts: unexpected %s writing %d keys; writing them one at a time",
-                type(error).__name__,
-                len(clicks) + len(events),
+                "counts: %s Dropped the click row of a %d-character domain, outcome %s, %d clicks, day %s.",
+                why,
+                len(domain),
+                outcome,
+                count,
+                day.isoformat(),
             )
-            return self._write_each(clicks, events)
-        self.can_write = True
-        self._tally("other", "day_full", other)
-        return True
-
-    def _write_each(self, clicks: Counter[ClickKey], events: Counter[EventKey]) -> bool:
-        """Write every row in a transaction of its own, dropping those that fail alone; when the database
-        goes away meanwhile, keep what is not written yet."""
-        unwritten_clicks, unwritten_events = Counter(clicks), Counter(events)
-        try:
-            for click, count in clicks.items():
-                day, domain, outcome = click
-                self._write_row(
-                    partial(self._store.add_counts, {click: count}, {}, self._max_domains_per_day),
-                    f"the click row of a {len(domain)}-character domain, outcome {outcome}, {count} clicks, "
-                    f"day {day.isoformat()}",
-                    count,
-                )
-                del unwritten_clicks[click]
-            for event, count in events.items():
-                day, kind = event
-                self._write_row(
-                    partial(self._store.add_counts, {}, {event: count}),
-                    f"the security-event row of kind {kind}, {count} events, day {day.isoformat()}",
-                    count,
-                )
-                del unwritten_events[event]
-        except StoreUnavailable as error:
-            left = len(unwritten_clicks) + len(unwritten_events)
-            log.warning("counts: database unavailable, keeping %d buffered keys: %s", left, error)
-            self._keep(unwritten_clicks, unwritten_events)
-            return False
-        self.can_write = True
-        return True
-
-    def _write_row(self, write: Callable[[], int], what: str, count: int) -> None:
-        """Write one row; drop it when it fails on its own, logged as ``what`` (which never names a domain).
-        Raises :class:`StoreUnavailable` when the database is away."""
-        try:
-            other = write()
-        except StoreUnavailable:
-            raise
-        except StoreRefused as error:
-            log.error("counts: %s Dropped %s.", error, what)
-            self._tally("dropped", "refused", count)
-        except Exception as error:  # one row's surprise must not stop the others
-            log.error("counts: unexpected %s. Dropped %s.", type(error).__name__, what)
-            self._tally("dropped", "error", count)
-        else:
-            self._tally("other", "day_full", other)
+            self._tally("dropped", reason, count)
+        for (day, kind), count in events:
+            log.error(
+                "counts: %s Dropped the security-event row of kind %s, %d events, day %s.",
+                why,
+                kind,
+                count,
+                day.isoformat(),
+            )
+            self._tally("dropped", reason, count)
 
     def _keep(self, clicks: Counter[ClickKey], events: Counter[EventKey]) -> None:
         """Put a batch the database was away for back in the buffer, within its bound."""
@@ -212,3 +209,10 @@ class ClickCounter:
             (self.dropped if what == "dropped" else self.other)[reason] += count
         if self.report is not None:
             self.report(what, reason, count)
+
+
+def _halves(clicks: list[Row[ClickKey]], events: list[Row[EventKey]]) -> tuple[Part, Part]:
+    middle = (len(clicks) + len(events)) // 2
+    if middle <= len(clicks):
+        return (clicks[:middle], []), (clicks[middle:], events)
+    return (clicks, events[: middle - len(clicks)]), ([], events[middle - len(clicks) :])
