@@ -28,6 +28,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LINKGATE = [sys.executable, "-m", "linkgate.cli"]
+BROWSER_TESTS = ROOT / "tests" / "browser"  # every test that drives Chromium, and nothing else
 
 TEST_DATABASE = os.environ.get("LINKGATE_TEST_DATABASE", "sqlite").strip().lower() or "sqlite"
 POSTGRES_URL = os.environ.get("LINKGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -303,7 +304,7 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLConte
     """A throwaway certificate authority, and a server certificate for allowed.test only (openssl): the
     server's context and a client context that trusts that authority alone."""
     if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is needed to make test certificates")
+        unavailable("the openssl command is needed to make test certificates")
     folder = tmp_path_factory.mktemp("tls")
 
     def openssl(*arguments: str) -> None:
@@ -412,7 +413,10 @@ def make_server(tmp_path: Path) -> Iterator[Any]:
 
 
 def chromium_path() -> str | None:
-    return shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    """Where Chromium is, as linkgate finds it for the audit's --render."""
+    from linkgate.audit.render import chromium
+
+    return chromium()
 
 
 @pytest.fixture(scope="module")
@@ -432,23 +436,33 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 def unavailable(reason: str) -> NoReturn:
-    """Fail under CI, skip elsewhere: a missing browser or axe-core must never look like a pass."""
+    """Fail under CI, skip elsewhere: a missing tool the suite needs (Chromium, axe-core, nginx, openssl,
+    PostgreSQL...) must never look like a pass."""
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(f"{reason} (CI is set, so browser tests may not be skipped)", pytrace=False)
+        pytest.fail(f"{reason} (CI is set, so this test may not be skipped)", pytrace=False)
     pytest.skip(reason)
+
+
+def require_chromium() -> str:
+    """Chromium's path, once it and Playwright are known to be there (else unavailable(), as for any
+    browser test); for tests that start Chromium through linkgate rather than through ``browser``."""
+    executable = chromium_path()
+    if executable is None:
+        unavailable("Chromium not found: install Debian's chromium package (/usr/bin/chromium)")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        unavailable("the playwright Python package is not installed: pip install -e '.[dev]'")
+    return executable
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     from tests.browser.conftest import CHROMIUM_ARGS
 
-    executable = chromium_path()
-    if executable is None:
-        unavailable("Chromium not found: install Debian's chromium package (/usr/bin/chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("the playwright Python package is not installed: pip install -e '.[dev]'")
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield launched
@@ -518,4 +532,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(skip)
     uses_browser = [item for item in items if "browser" in getattr(item, "fixturenames", ())]
     others = [item for item in items if "browser" not in getattr(item, "fixturenames", ())]
+    # The suite's layers are its folders: a test that drives Chromium is under tests/browser/.
+    strays = [
+        item.nodeid
+        for item in items
+        if (item in uses_browser or item.get_closest_marker("browser"))
+        and BROWSER_TESTS not in item.path.parents
+    ]
+    if strays:
+        raise pytest.UsageError(f"browser tests outside {BROWSER_TESTS}: {', '.join(strays)}")
     items[:] = others + uses_browser

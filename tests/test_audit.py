@@ -81,6 +81,7 @@ def run(
     privacy: Any = None,
     policy: FetchPolicy = LOCAL,
     stop_after: float | None = None,
+    renderer: Any = None,
     **options: Any,
 ) -> dict[str, Any]:
     options.setdefault("timeout", 3.0)
@@ -93,6 +94,7 @@ def run(
         classifier=classifier,
         gate_prefixes=GATE,
         privacy=privacy,
+        renderer=renderer,
     )
 
     async def main() -> Any:
@@ -753,51 +755,6 @@ def test_interrupted_runs_are_partial_and_keep_what_they_found(site):
     assert report["partial"] is True
     read = [page for page in report["pages"] if page["status"] is not None]
     assert 1 <= len(read) < 31
-
-
-@pytest.mark.browser
-def test_render_finds_links_added_by_javascript_and_chromium_never_touches_the_network(site, ext):
-    from linkgate.audit.render import Renderer, chromium
-
-    if chromium() is None:
-        pytest.skip("Chromium not found (/usr/bin/chromium)")
-    base = f"http://site.test:{site.port}"
-    e = f"http://ext.test:{ext.port}"
-    serve(
-        site,
-        "/",
-        html(
-            '<a href="/plain">Plain page</a><img src="/logo.png" alt="">'
-            f'<script src="/app.js"></script><script src="{e}/tracker.js"></script>'
-        ),
-    )
-    site.expect_request("/app.js").respond_with_data(
-        "var a = document.createElement('a'); a.href = '/from-script'; a.textContent = 'Added by script';"
-        "document.body.appendChild(a);"
-        "fetch('/data.json').then(r => r.json()).then(d => { var b = document.createElement('a');"
-        "b.href = d.href; b.textContent = 'Added from data'; document.body.appendChild(b); });",
-        content_type="application/javascript",
-    )
-    site.expect_request("/data.json").respond_with_json({"href": f"{e}/partner"})
-    ext.expect_request("/tracker.js").respond_with_data("", content_type="application/javascript")
-    ext.expect_request("/partner").respond_with_data("", status=200)
-    serve(site, "/plain", html("plain"))
-    serve(site, "/from-script", html("scripted"))
-    crawler = Crawler(
-        AuditOptions(base + "/", timeout=5, retries=0, render=True, max_depth=1),
-        policy=LOCAL,
-        resolver=resolver,
-        classifier=Classifier(("county.test",), DEFAULT_ACTIONS),
-        renderer=Renderer(settle=1.0),
-    )
-    report = build_report(asyncio.run(crawler.run()))
-    assert link(report, base + "/from-script")["appearances"][0]["text"] == "Added by script"
-    assert link(report, e + "/partner")["status"] == 200
-    assert all(page["rendered"] for page in report["pages"])
-    assert "/logo.png" not in paths(site)  # images add no links: never fetched
-    # Every request reached the sites through linkgate's client (its User-Agent), none from Chromium.
-    agents = {request.headers.get("User-Agent") for server in (site, ext) for request, _ in server.log}
-    assert agents == {LOCAL.user_agent}
 
 
 def test_the_documented_json_schema_names_every_field_a_report_has(site):
