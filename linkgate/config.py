@@ -61,9 +61,9 @@ class Settings:
     allowed_ports: tuple[int, ...] = (80, 443)
     privacy_wait_ms: int = 800
     fetch_workers: int = 4
-    lookup_queue: int = 16  # lookups waiting for a worker, per process; beyond it a host is "pending"
+    lookup_queue: int = 8  # lookups waiting for a worker, per process; beyond it a host is "pending"
     lookups_per_domain: int = 2  # lookups running or waiting per registrable domain, per process
-    lookup_seconds: float = 30.0  # one privacy lookup's deadline (its lease on the host is twice this)
+    lookup_seconds: float = 20.0  # one privacy lookup's deadline (its lease on the host is twice this)
     lookup_requests: int = 6  # one privacy lookup's requests, redirects included
     found_ttl: int = 7 * 24 * 3600
     not_found_ttl: int = 24 * 3600

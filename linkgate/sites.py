@@ -87,9 +87,9 @@ class Limits:
     """The bounds of the site cache, from the ``fetch.*`` and ``cache.max_sites`` settings."""
 
     workers: int = 4  # lookups running at once, per process
-    queue: int = 16  # lookups waiting for a worker, per process
+    queue: int = 8  # lookups waiting for a worker, per process
     per_domain: int = 2  # lookups running or waiting for hosts of one registrable domain, per process
-    lookup_seconds: float = 30.0  # one lookup's deadline, every request of it included
+    lookup_seconds: float = 20.0  # one lookup's deadline, every request of it included
     lookup_requests: int = 6  # one lookup's requests, each redirect counted
     max_sites: int = 50_000  # looked-up sites kept in the sites table (overrides on top)
 
