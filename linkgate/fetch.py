@@ -41,7 +41,7 @@ import httpcore
 import httpx
 
 from linkgate.errors import InvalidDestination, LinkgateError
-from linkgate.urls import DEFAULT_MAX_LENGTH, Destination, parse_destination
+from linkgate.urls import DEFAULT_MAX_LENGTH, Destination, is_local_name, is_public_address, parse_destination
 
 __all__ = [
     "DEFAULT_ACCEPT",
@@ -78,77 +78,15 @@ DEFAULT_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
-# The IANA special-purpose address registries, written out so that the rule does not depend on what a
-# given Python version's ``ipaddress`` calls global; ``is_global`` is consulted as well, and the stricter
-# answer wins.
-_FORBIDDEN_V4 = tuple(
-    ipaddress.IPv4Network(cidr)
-    for cidr in (
-        "0.0.0.0/8",  # "this network": 0.0.0.0 reaches the local host on Linux
-        "10.0.0.0/8",
-        "100.64.0.0/10",  # shared address space (carrier-grade NAT)
-        "127.0.0.0/8",
-        "169.254.0.0/16",  # link-local, with the cloud metadata service at 169.254.169.254
-        "172.16.0.0/12",
-        "192.0.0.0/24",
-        "192.0.2.0/24",
-        "192.88.99.0/24",  # 6to4 relay anycast
-        "192.168.0.0/16",
-        "198.18.0.0/15",
-        "198.51.100.0/24",
-        "203.0.113.0/24",
-        "224.0.0.0/4",  # multicast
-        "240.0.0.0/4",  # reserved, with the broadcast address 255.255.255.255
-    )
-)
-_FORBIDDEN_V6 = tuple(
-    ipaddress.IPv6Network(cidr)
-    for cidr in (
-        "::/96",  # unspecified, loopback and the deprecated IPv4-compatible form ::a.b.c.d
-        "::ffff:0:0:0/96",  # IPv4-translated (SIIT)
-        "64:ff9b:1::/48",  # local-use NAT64: its IPv4 half is a private network by definition
-        "100::/64",  # discard-only
-        "2001::/23",  # IETF protocol assignments, with Teredo (2001::/32)
-        "2001:db8::/32",
-        "3fff::/20",  # documentation
-        "5f00::/16",  # segment routing
-        "fc00::/7",  # unique local
-        "fe80::/10",  # link-local
-        "fec0::/10",  # site-local (deprecated)
-        "ff00::/8",  # multicast
-    )
-)
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-
 
 def is_forbidden_address(address: IPAddress | str, allow_networks: Iterable[IPNetwork] = ()) -> bool:
-    """True when linkgate must not connect to ``address``: anything but a public unicast address.
-
-    IPv6 addresses that carry an IPv4 address (IPv4-mapped, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``)
-    are judged by the IPv4 address they carry. ``allow_networks`` lifts the ban for the networks named
-    (tests only).
-    """
+    """True when linkgate must not connect to ``address``: anything but a public unicast address
+    (:func:`linkgate.urls.is_public_address`). ``allow_networks`` lifts the ban for the networks named
+    (tests only)."""
     ip = ipaddress.ip_address(address) if isinstance(address, str) else address
     if any(ip.version == network.version and ip in network for network in allow_networks):
         return False
-    return _is_special(ip)
-
-
-def _is_special(ip: IPAddress) -> bool:
-    if isinstance(ip, ipaddress.IPv4Address):
-        return not ip.is_global or any(ip in network for network in _FORBIDDEN_V4)
-    embedded = _embedded_ipv4(ip)
-    if embedded is not None:
-        return _is_special(embedded)
-    return not ip.is_global or any(ip in network for network in _FORBIDDEN_V6)
-
-
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip in _NAT64:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return ip.sixtofour
+    return not is_public_address(ip)
 
 
 @dataclass(frozen=True)
@@ -263,13 +201,6 @@ class FetchResult:
 def system_resolver(host: str) -> list[str]:
     """The addresses the operating system gives for ``host`` (``getaddrinfo``), in its order."""
     return [str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)]
-
-
-def is_local_name(host: str) -> bool:
-    """True for ``localhost`` and its subdomains, which always mean this computer (RFC 6761), whatever a
-    resolver says: some resolve ``localhost.`` and ``x.localhost`` to loopback, some do not."""
-    name = host.rstrip(".").lower()
-    return name == "localhost" or name.endswith(".localhost")
 
 
 def effective_port(destination: Destination) -> int:

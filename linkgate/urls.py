@@ -187,6 +187,104 @@ def is_ip_address(host: str) -> bool:
     return True
 
 
+# --- Public hosts: the one judgement of what is on the public internet, for the fetcher (each address a
+# name resolves to) and for links shown to visitors (which are not looked up).
+#
+# The IANA special-purpose address registries, written out so that the rule does not depend on what a
+# given Python version's ``ipaddress`` calls global; ``is_global`` is consulted as well, and the stricter
+# answer wins.
+_SPECIAL_V4 = tuple(
+    ipaddress.IPv4Network(cidr)
+    for cidr in (
+        "0.0.0.0/8",  # "this network": 0.0.0.0 reaches the local host on Linux
+        "10.0.0.0/8",
+        "100.64.0.0/10",  # shared address space (carrier-grade NAT)
+        "127.0.0.0/8",
+        "169.254.0.0/16",  # link-local, with the cloud metadata service at 169.254.169.254
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",  # 6to4 relay anycast
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",  # multicast
+        "240.0.0.0/4",  # reserved, with the broadcast address 255.255.255.255
+    )
+)
+_SPECIAL_V6 = tuple(
+    ipaddress.IPv6Network(cidr)
+    for cidr in (
+        "::/96",  # unspecified, loopback and the deprecated IPv4-compatible form ::a.b.c.d
+        "::ffff:0:0:0/96",  # IPv4-translated (SIIT)
+        "64:ff9b:1::/48",  # local-use NAT64: its IPv4 half is a private network by definition
+        "100::/64",  # discard-only
+        "2001::/23",  # IETF protocol assignments, with Teredo (2001::/32)
+        "2001:db8::/32",
+        "3fff::/20",  # documentation
+        "5f00::/16",  # segment routing
+        "fc00::/7",  # unique local
+        "fe80::/10",  # link-local
+        "fec0::/10",  # site-local (deprecated)
+        "ff00::/8",  # multicast
+    )
+)
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def is_public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True for a public (global unicast) address; False for loopback, private, link-local (with the
+    cloud metadata service), shared, "this network", multicast, reserved and documentation ranges.
+
+    IPv6 addresses that carry an IPv4 address (IPv4-mapped, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``)
+    are judged by the IPv4 address they carry.
+    """
+    if isinstance(ip, ipaddress.IPv4Address):
+        return ip.is_global and not any(ip in network for network in _SPECIAL_V4)
+    embedded = _embedded_ipv4(ip)
+    if embedded is not None:
+        return is_public_address(embedded)
+    return ip.is_global and not any(ip in network for network in _SPECIAL_V6)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.sixtofour
+
+
+def is_local_name(host: str) -> bool:
+    """True for ``localhost`` and its subdomains, which always mean this computer (RFC 6761), whatever a
+    resolver says: some resolve ``localhost.`` and ``x.localhost`` to loopback, some do not."""
+    name = host.rstrip(".").lower()
+    return name == "localhost" or name.endswith(".localhost")
+
+
+def is_public_host(host: str) -> bool:
+    """True when ``host`` (a parsed URL's host name) is on the public internet, as far as can be told
+    without looking it up: an address must be public (:func:`is_public_address`); a name must not be
+    ``localhost`` and must end in a public suffix with a name of its own before it (``example.org``, not
+    ``intranet``, ``printer.internal``, ``router.lan`` or ``com``).
+
+    For links shown to visitors, which linkgate does not look up; the fetcher judges the addresses a name
+    resolves to by :func:`is_public_address` as well.
+    """
+    name = host.strip("[]").rstrip(".").lower()
+    try:
+        ip = ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    else:
+        return is_public_address(ip)
+    if not name or is_local_name(name):
+        return False
+    parts = _EXTRACT(name)
+    return bool(parts.suffix and parts.domain)
+
+
 def unicode_host(host: str) -> str:
     """The internationalised (Unicode) form of an ASCII/punycode host; the host itself if none."""
     if "xn--" not in host:
