@@ -1,11 +1,15 @@
 """Console accounts: password policy, argon2id hashes, and logging in with throttling kept in the database.
 
-Never store or log a password, and never let the time a login takes say whether the name exists: an
-unknown name is checked against a dummy hash made with the same parameters as real ones.
+Never store or log a password, and never let an answer, or the time it takes, say whether the name
+exists: an unknown name is checked against a dummy hash made with the same parameters as real ones, and
+is slowed and locked after failures exactly as an account is (its failures kept under a keyed hash of the
+name, never the name: people type passwords into that field).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import re
 from dataclasses import dataclass
@@ -16,7 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from linkgate.errors import AccountError
-from linkgate.store import AccountRow, Store, now
+from linkgate.store import AccountRow, SignInThrottle, Store, now
 
 ROLES = ("admin", "viewer")
 MIN_PASSWORD = 12
@@ -85,7 +89,9 @@ def set_role(store: Store, name: str, role: str, actor: str) -> AccountRow:
 @dataclass(frozen=True)
 class LoginPolicy:
     """After ``slow_after`` failures each attempt must wait (1 s, doubling, at most ``max_wait``) after
-    the last; after ``lock_after`` failures the account is locked for ``lock_for``."""
+    the last; after ``lock_after`` failures the account is locked for ``lock_for``. Failures are
+    forgotten ``lock_for`` after the last one (so that a name with no account need not be remembered
+    longer), and when a lock runs out."""
 
     slow_after: int = 5
     lock_after: int = 10
@@ -100,7 +106,8 @@ class LoginPolicy:
 
 @dataclass(frozen=True)
 class LoginResult:
-    """``account`` when the login succeeded. ``refused``: the password was not even checked (throttled)."""
+    """``account`` when the login succeeded. ``refused``: the password was not even checked (throttled).
+    ``wait_seconds``: how long until the next attempt will be checked (until the lock ends, when locked)."""
 
     account: AccountRow | None = None
     refused: bool = False
@@ -112,28 +119,59 @@ class LoginResult:
         return self.account is not None
 
 
-def log_in(store: Store, name: str, password: str, policy: LoginPolicy) -> LoginResult:
-    """Check a name and password, counting failures in the database; see :class:`LoginPolicy`."""
+def name_key(secret_key: str, name: str) -> str:
+    """What the throttle of names with no account is keyed by: a keyed hash of the normalised name."""
+    message = b"linkgate sign-in throttle\0" + name.encode("utf-8", "surrogatepass")
+    return hmac.new(secret_key.encode("utf-8", "surrogatepass"), message, hashlib.sha256).hexdigest()
+
+
+def log_in(store: Store, name: str, password: str, policy: LoginPolicy, secret_key: str) -> LoginResult:
+    """Check a name and password, counting failures in the database; see :class:`LoginPolicy`.
+
+    A name with no account goes through the same steps, on a throttle of its own, with the same answers.
+    """
     at = now()
-    account = store.get_account(normalise_name(name)) if len(password) <= MAX_PASSWORD else None
+    normal = normalise_name(name)
+    key = name_key(secret_key, normal)
+    account, unknown = store.sign_in_state(normal, key)
+    if len(password) > MAX_PASSWORD:
+        account = None  # cannot match: judged as a name with no account, without hashing a megabyte twice
+    state: AccountRow | SignInThrottle = (
+        account if account is not None else unknown or SignInThrottle(0, None, None)
+    )
+    if state.locked_until is not None and state.locked_until > at:
+        return LoginResult(
+            refused=True, wait_seconds=_seconds_until(state.locked_until, at), locked_until=state.locked_until
+        )
+    fresh = state.locked_until is not None or (
+        state.last_failed_at is not None and at - state.last_failed_at >= policy.lock_for
+    )
+    if not fresh and state.last_failed_at is not None:
+        ready = state.last_failed_at + timedelta(seconds=policy.wait_after(state.failed_count))
+        if at < ready:
+            return LoginResult(refused=True, wait_seconds=_seconds_until(ready, at))
+    if account is not None:
+        failures = store.begin_login_attempt(account, at, fresh=fresh)
+    else:
+        failures = store.begin_unknown_attempt(
+            key, state.failed_count, at, fresh=fresh, forget_before=at - policy.lock_for
+        )
+    if failures is None:  # another attempt on this name is being checked right now
+        return LoginResult(refused=True, wait_seconds=1)
     if account is None:
         password_matches(_dummy_hash(), password)
-        return LoginResult()
-    if account.locked_until is not None and account.locked_until > at:
-        return LoginResult(refused=True, locked_until=account.locked_until)
-    fresh = account.locked_until is not None
-    if not fresh and account.last_failed_at is not None:
-        ready = account.last_failed_at + timedelta(seconds=policy.wait_after(account.failed_count))
-        if at < ready:
-            return LoginResult(refused=True, wait_seconds=math.ceil((ready - at).total_seconds()))
-    failures = store.begin_login_attempt(account, at, fresh=fresh)
-    if failures is None:  # another attempt on this account is being checked right now
-        return LoginResult(refused=True, wait_seconds=1)
-    if password_matches(account.password_hash, password):
+    elif password_matches(account.password_hash, password):
         store.end_login_throttle(account.id)
         return LoginResult(account=account)
     if failures >= policy.lock_after:
         until = at + policy.lock_for
-        store.lock_account(account, until, failures)
-        return LoginResult(locked_until=until)
+        if account is not None:
+            store.lock_account(account, until, failures)
+        else:
+            store.lock_unknown(key, until)
+        return LoginResult(wait_seconds=_seconds_until(until, at), locked_until=until)
     return LoginResult(wait_seconds=math.ceil(policy.wait_after(failures)))
+
+
+def _seconds_until(then: datetime, at: datetime) -> int:
+    return max(1, math.ceil((then - at).total_seconds()))

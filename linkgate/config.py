@@ -82,6 +82,7 @@ class Settings:
     actions: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
     demo: bool = False
     admin_idle_minutes: float = 30.0
+    admin_session_max_hours: float = 12.0  # a session ends this long after sign-in, however much it is used
     admin_trusted_header: str = ""
     admin_trusted_proxies: tuple[Network, ...] = ()
     api_token_hashes: tuple[str, ...] = ()
@@ -294,6 +295,7 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("server", "counts_max_keys"): ("counts_max_keys", _int(100, 10_000_000)),
     ("server", "counts_max_domains_per_day"): ("counts_max_domains_per_day", _int(10, 1_000_000)),
     ("admin", "idle_minutes"): ("admin_idle_minutes", _float(0.01, 24 * 60)),
+    ("admin", "session_max_hours"): ("admin_session_max_hours", _float(0.01, 31 * 24)),
     ("admin", "trusted_header"): ("admin_trusted_header", _header_name),
     ("admin", "trusted_proxies"): ("admin_trusted_proxies", _list(_network)),
     ("admin", "api_tokens"): ("api_token_hashes", _list(_sha256_hex)),

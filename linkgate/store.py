@@ -1018,8 +1018,9 @@ class Store:
                 self._insert(sign_in_throttle)
                 .values(name_key=name_key, failed_count=count, last_failed_at=at, locked_until=None)
                 .on_conflict_do_nothing(index_elements=["name_key"])
-            )
-        return count if inserted.rowcount == 1 else None
+                .returning(sign_in_throttle.c.name_key)  # psycopg's rowcount here is -1
+            ).first()
+        return count if inserted is not None else None
 
     def lock_unknown(self, name_key: str, until: datetime) -> None:
         with self._begin() as conn:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import secrets
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
+from tests.conftest import new_database_url
 from tests.console import ADMIN_PASSWORD, Browser, create_account, query, signed_in
 
 pytestmark = pytest.mark.server
@@ -35,6 +39,8 @@ def test_changing_a_role_takes_effect_on_the_next_request(console):
         == 302
     )
     console.cli("accounts", "set-role", "demoted", "viewer")
+    assert browser.get("/admin/rules/").status_code == 302  # the change ends the session
+    browser = signed_in(console, "demoted")
     token = browser.token("/admin/rules/")
     refused = browser.post(
         "/admin/rules/new", {**GOOD_RULE, "name": "after-demotion.example", "csrf_token": token}
@@ -59,6 +65,47 @@ def test_a_removed_account_is_signed_out_at_once(console):
     assert query(
         console, "SELECT COUNT(*) FROM change_log WHERE action = 'account.remove' AND target = 'leaving'"
     ) == [(1,)]
+
+
+@pytest.mark.parametrize(
+    ("command", "stdin"),
+    [
+        (("accounts", "set-password", "{name}", "--password-stdin"), "an entirely new password\n"),
+        (("accounts", "set-role", "{name}", "viewer"), None),
+        (("accounts", "unlock", "{name}"), None),
+        (("accounts", "remove", "{name}"), None),
+    ],
+    ids=["set-password", "set-role", "unlock", "remove-and-create-again"],
+)
+def test_an_account_command_ends_every_session_of_the_account_on_the_running_server(console, command, stdin):
+    """A copy of the session's Cookie header, replayed after the command: signed out, no restart needed.
+    A removed account made again under the same name does not bring its old sessions back."""
+    name = f"copied-{command[1]}"
+    create_account(console, name, ADMIN_PASSWORD)
+    browser = signed_in(console, name)
+    copied = {"Cookie": f"session={browser.cookie}"}
+    assert httpx.get(console.url + "/admin/", headers=copied, timeout=10).status_code == 200
+    console.cli(*(part.format(name=name) for part in command), input=stdin)
+    if command[1] == "remove":
+        create_account(console, name, ADMIN_PASSWORD)
+    replayed = httpx.get(console.url + "/admin/rules/", headers=copied, timeout=10)
+    assert replayed.status_code == 302
+    assert urlsplit(replayed.headers["location"]).path == "/admin/login"
+    assert browser.get("/admin/").status_code == 302
+
+
+def test_signing_out_in_one_browser_signs_the_account_out_of_every_server(make_server, tmp_path):
+    shared = {"": {"secret_key": secrets.token_hex(32)}, "database": {"url": new_database_url(tmp_path)}}
+    first = make_server(shared, start=False)
+    create_account(first, "roaming", ADMIN_PASSWORD)
+    first.start()
+    second = make_server(shared)
+    here, there = signed_in(first, "roaming"), signed_in(second, "roaming")
+    copied = {"Cookie": f"session={there.cookie}"}
+    assert httpx.get(second.url + "/admin/", headers=copied, timeout=10).status_code == 200
+    assert here.submit("/admin/logout", {}, form_path="/admin/").status_code == 302
+    assert httpx.get(second.url + "/admin/", headers=copied, timeout=10).status_code == 302
+    assert there.get("/admin/").status_code == 302
 
 
 def test_a_new_password_replaces_the_old_and_is_never_logged(console):

@@ -57,7 +57,9 @@ def api_token() -> None:
 
 @main.group()
 def accounts() -> None:
-    """List and change console accounts (every change is in the change log)."""
+    """List and change console accounts (every change is in the change log).
+
+    Every change signs the account out of the console everywhere, running servers included."""
 
 
 @accounts.command("list")
@@ -94,7 +96,7 @@ def accounts_list(as_json: bool) -> None:
 @click.argument("role", type=click.Choice(["admin", "viewer"]))
 @friendly
 def accounts_set_role(name: str, role: str) -> None:
-    """Make NAME an admin (makes changes) or a viewer (reads only)."""
+    """Make NAME an admin (makes changes) or a viewer (reads only); NAME is signed out everywhere."""
     from linkgate.accounts import set_role
 
     account = set_role(open_store(current_settings()), name, role, cli_actor())
@@ -108,7 +110,8 @@ def accounts_set_role(name: str, role: str) -> None:
 )
 @friendly
 def accounts_set_password(name: str, password_stdin: bool) -> None:
-    """Give NAME a new password (this also lifts a lock after failed sign-ins)."""
+    """Give NAME a new password (this also lifts a lock after failed sign-ins); NAME is signed out
+    everywhere."""
     from linkgate.accounts import set_password
 
     if password_stdin:
@@ -123,7 +126,8 @@ def accounts_set_password(name: str, password_stdin: bool) -> None:
 @click.argument("name")
 @friendly
 def accounts_unlock(name: str) -> None:
-    """Lift NAME's lock after failed sign-ins now, rather than waiting for it to run out."""
+    """Lift NAME's lock after failed sign-ins now, rather than waiting for it to run out; NAME is signed out
+    everywhere."""
     from linkgate.accounts import normalise_name
 
     store = open_store(current_settings())
@@ -137,7 +141,7 @@ def accounts_unlock(name: str) -> None:
 @click.argument("name")
 @friendly
 def accounts_remove(name: str) -> None:
-    """Remove NAME's account (not the last admin's)."""
+    """Remove NAME's account (not the last admin's); its sessions end at once."""
     from linkgate.accounts import normalise_name
 
     removed = open_store(current_settings()).remove_account(normalise_name(name), cli_actor())

@@ -1,8 +1,12 @@
-"""Who is using the console: login, logout, idle timeout, single sign-on, roles and CSRF checks.
+"""Who is using the console: login, logout, session lifetimes, single sign-on, roles and CSRF checks.
 
-The session (Flask's signed cookie, path ``/admin``) holds only the account name and when it was last
-used; the account and its role are read from the database on every request, so a removed account or a
-changed role takes effect at once. A trusted header is believed only from the configured proxies.
+The session (Flask's signed cookie, path ``/admin``) holds only the account name, the account's session
+stamp, when it signed in and when it was last used. The account is read from the database on every
+request (no cache: the console's requests are few), so a removed account or a changed role takes effect at
+once, and a session whose stamp is no longer the account's is over: signing out, a new password or role
+and an unlock give the account a new stamp, which ends every session of it on every server, copied
+cookies included. A session also ends ``admin.session_max_hours`` after sign-in however much it is used,
+and after ``admin.idle_minutes`` unused. A trusted header is believed only from the configured proxies.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from wtforms import ValidationError
 from linkgate.accounts import LoginPolicy, LoginResult, log_in, normalise_name
 from linkgate.config import Settings
 from linkgate.errors import StoreUnavailable
-from linkgate.store import AccountRow
+from linkgate.store import AccountRow, Store
 from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("auth", __name__)
@@ -103,20 +107,7 @@ def _identify() -> ResponseReturnValue | None:
             session["account"] = account.name
         g.account = account
     elif "account" in session:
-        idle = time.time() - float(session.get("seen", 0))
-        if idle > settings.admin_idle_minutes * 60:
-            session.clear()
-            flash(
-                _(
-                    "You were signed out because the console was not used for %(minutes)s minutes.",
-                    minutes=f"{settings.admin_idle_minutes:g}",
-                ),
-                "info",
-            )
-        else:
-            g.account = store.get_account(str(session["account"]))
-            if g.account is None:
-                session.clear()
+        g.account = _session_account(settings, store)
     if g.account is not None:
         session["seen"] = time.time()
         return None
@@ -126,6 +117,38 @@ def _identify() -> ResponseReturnValue | None:
         return _api_refusal(_("Sign in to the console, or send an API token: Authorization: Bearer TOKEN."))
     target = request.full_path.rstrip("?") if request.method == "GET" else None
     return redirect(url_for("admin.auth.login", next=target))
+
+
+def _session_account(settings: Settings, store: Store) -> AccountRow | None:
+    """The account the session cookie names while its session lasts; else None, the session emptied and
+    the reason flashed for the sign-in page."""
+    at = time.time()
+    if at - _seconds(session.get("since")) > settings.admin_session_max_hours * 3600:
+        reason = _(
+            "You were signed out because you signed in more than %(hours)s hours ago. Sign in again.",
+            hours=f"{settings.admin_session_max_hours:g}",
+        )
+    elif at - _seconds(session.get("seen")) > settings.admin_idle_minutes * 60:
+        reason = _(
+            "You were signed out because the console was not used for %(minutes)s minutes.",
+            minutes=f"{settings.admin_idle_minutes:g}",
+        )
+    else:
+        account = store.get_account(str(session["account"]))
+        if account is not None and account.session_stamp == session.get("stamp"):
+            return account
+        reason = _(
+            "You were signed out: this account was signed out, or its password, role or lock was "
+            "changed. Sign in again."
+        )
+    session.clear()
+    flash(reason, "info")
+    return None
+
+
+def _seconds(value: object) -> float:
+    """A time kept in the session (a signed cookie: only this module writes it); 0 for a cookie without."""
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def _identify_token(settings: Settings) -> ResponseReturnValue | None:
@@ -262,17 +285,20 @@ def login() -> ResponseReturnValue:
         if not password:
             errors["password"] = _("Enter your password.")
         if not errors:
-            result = log_in(runtime.store, name, password, _login_policy(runtime.settings))
+            settings = runtime.settings
+            result = log_in(runtime.store, name, password, _login_policy(settings), settings.secret_key)
             if result.account is not None:
                 session.clear()
-                session["account"] = result.account.name
-                session["seen"] = time.time()
+                at = time.time()
+                session.update(
+                    account=result.account.name, stamp=result.account.session_stamp, since=at, seen=at
+                )
                 return redirect(target)
             runtime.counts.event("login_failure")
             errors["password"] = _failure_message(result, runtime.settings)
             if result.refused or result.locked_until is not None:
                 status = 429
-                headers["Retry-After"] = str(_retry_after(result))
+                headers["Retry-After"] = str(result.wait_seconds)
     body = render_template("admin/login.html", errors=errors, name=name, next=target)
     return body, status, headers
 
@@ -299,14 +325,10 @@ def _failure_message(result: LoginResult, settings: Settings) -> str:
     return _("The name or password is not right.")
 
 
-def _retry_after(result: LoginResult) -> int:
-    if result.locked_until is not None:
-        return max(1, int(result.locked_until.timestamp() - time.time()))
-    return max(1, result.wait_seconds)
-
-
 @blueprint.post("/logout")
 def logout() -> ResponseReturnValue:
+    """Sign the account out everywhere: every session of it ends, on every server and in every browser."""
+    get_runtime().store.end_account_sessions(current_account().name)
     session.clear()
     flash(_("You are signed out."), "info")
     return redirect(url_for("admin.auth.login"))

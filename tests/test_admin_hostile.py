@@ -1,0 +1,182 @@
+"""The console against requests an attacker shapes, in process: copied and old session cookies, ``next``,
+numbers too large for anything, SCRIPT_NAME and Host headers, and names probed after failed sign-ins.
+
+Each test builds the application on a database of the run's kind (SQLite or PostgreSQL) and talks to it
+through Flask's test client. What needs a running server (an accounts command beside it, gunicorn's own
+reading of headers) is in tests/test_accounts.py and tests/test_admin.py.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+import linkgate.accounts
+import linkgate.store
+from linkgate.accounts import create_account
+from linkgate.web.runtime import WebRuntime
+from tests.conftest import in_process_app
+from tests.console import ADMIN_PASSWORD, csrf_token, database_query
+
+HUGE = "99999999999999999999999"
+
+
+@pytest.fixture
+def app(tmp_path: Path, database_url: str) -> Iterator[Flask]:
+    made = in_process_app(tmp_path / "instance", database_url)
+    runtime: WebRuntime = made.extensions["linkgate"]
+    create_account(runtime.store, "admin", ADMIN_PASSWORD, "admin", "test")
+    create_account(runtime.store, "second", ADMIN_PASSWORD, "admin", "test")
+    yield made
+    runtime.shutdown()
+
+
+def csrf(client: FlaskClient, path: str = "/admin/login") -> str:
+    return csrf_token(client.get(path))  # type: ignore[arg-type]  # a Werkzeug response has .text too
+
+
+def sign_in(app: Flask, name: str = "admin", **form: str) -> FlaskClient:
+    client = app.test_client()
+    response = client.post(
+        "/admin/login", data={"csrf_token": csrf(client), "name": name, "password": ADMIN_PASSWORD, **form}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def session_cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie("session", path="/admin")
+    assert cookie is not None
+    return cookie.value
+
+
+def replay(app: Flask, cookie: str, path: str = "/admin/") -> Any:
+    """A request from elsewhere carrying a copy of the Cookie header."""
+    return app.test_client(use_cookies=False).get(path, headers={"Cookie": f"session={cookie}"})
+
+
+def aged(app: Flask, cookie: str, **changes: Any) -> str:
+    """The session cookie ``cookie`` with ``changes`` made, signed with the application's key: what the
+    application itself would have made at another moment."""
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    return str(serializer.dumps({**serializer.loads(cookie), **changes}))
+
+
+# ---- sessions end when the account says so ------------------------------------------------------------
+
+
+def test_signing_out_ends_every_session_of_the_account_copied_cookies_included(app):
+    browser = sign_in(app)
+    copied = session_cookie(browser)
+    elsewhere = sign_in(app)
+    other_account = sign_in(app, "second")
+    assert replay(app, copied).status_code == 200
+    response = browser.post("/admin/logout", data={"csrf_token": csrf(browser, "/admin/")})
+    assert response.status_code == 302
+    for cookie in (copied, session_cookie(elsewhere)):
+        refused = replay(app, cookie)
+        assert refused.status_code == 302
+        assert refused.headers["Location"].startswith("/admin/login")
+    assert elsewhere.get("/admin/").status_code == 302
+    assert other_account.get("/admin/").status_code == 200  # another account's sessions go on
+
+
+def test_a_session_ends_session_max_hours_after_sign_in_however_much_it_is_used(app):
+    cookie = session_cookie(sign_in(app))
+    at = time.time()
+    assert replay(app, aged(app, cookie, since=at - 11.9 * 3600, seen=at)).status_code == 200
+    client = app.test_client()
+    client.set_cookie("session", aged(app, cookie, since=at - 12.1 * 3600, seen=at), path="/admin")
+    refused = client.get("/admin/")
+    assert refused.status_code == 302
+    page = client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert "You were signed out because you signed in more than 12 hours ago." in page
+
+
+def test_the_session_lifetime_is_a_setting(tmp_path, database_url):
+    short = in_process_app(tmp_path / "instance", database_url, ADMIN_SESSION_MAX_HOURS="0.5")
+    runtime: WebRuntime = short.extensions["linkgate"]
+    try:
+        create_account(runtime.store, "admin", ADMIN_PASSWORD, "admin", "test")
+        cookie = session_cookie(sign_in(short))
+        at = time.time()
+        assert replay(short, aged(short, cookie, since=at - 25 * 60, seen=at)).status_code == 200
+        assert replay(short, aged(short, cookie, since=at - 35 * 60, seen=at)).status_code == 302
+    finally:
+        runtime.shutdown()
+
+
+# ---- a name with no account answers as an account does ----------------------------------------------------
+
+
+def test_an_unknown_name_is_slowed_and_locked_exactly_as_an_account_is(tmp_path, database_url, monkeypatch):
+    throttled = in_process_app(
+        tmp_path / "instance",
+        database_url,
+        ADMIN_LOGIN_SLOW_AFTER="2",
+        ADMIN_LOGIN_LOCK_AFTER="4",
+        ADMIN_LOGIN_LOCK_MINUTES="15",
+    )
+    runtime: WebRuntime = throttled.extensions["linkgate"]
+    create_account(runtime.store, "jsmith", ADMIN_PASSWORD, "admin", "test")
+    started = linkgate.accounts.now()
+    clock = {"now": started}
+    monkeypatch.setattr(linkgate.accounts, "now", lambda: clock["now"])
+
+    def answers(name: str) -> list[tuple[int, str | None, str]]:
+        """Ten wrong passwords for ``name`` over a quarter of an hour, from the same moment each time."""
+        seen = []
+        for after in (0, 0, 0, 1.5, 1.5, 4, 5, 6, 15 * 60 + 7, 15 * 60 + 7):
+            clock["now"] = started + timedelta(seconds=after)
+            client = throttled.test_client()
+            response = client.post(
+                "/admin/login",
+                data={"csrf_token": csrf(client), "name": name, "password": "wrong password 123"},
+            )
+            body = re.sub(r'name="csrf_token" value="[^"]+"', "", response.get_data(as_text=True))
+            seen.append(
+                (response.status_code, response.headers.get("Retry-After"), body.replace(name, "NAME"))
+            )
+        return seen
+
+    try:
+        known, unknown = answers("jsmith"), answers("nobody-here")
+        assert [status for status, _, _ in known] == [200, 200, 429, 200, 429, 429, 429, 429, 200, 200]
+        assert "This account is locked for a while" in known[5][2]
+        assert unknown == known
+    finally:
+        runtime.shutdown()
+
+
+def test_failed_sign_ins_of_names_with_no_account_are_kept_bounded_and_never_by_name(
+    tmp_path, database_url, monkeypatch
+):
+    from linkgate.store import Store
+
+    store = Store(database_url)
+    store.create_schema()
+    monkeypatch.setattr(linkgate.store, "THROTTLE_ROWS", 3)
+    at = linkgate.accounts.now()
+    keys = [linkgate.accounts.name_key("secret", f"nobody-{number}") for number in range(5)]
+    for number, key in enumerate(keys):
+        moment = at + timedelta(seconds=number)
+        assert store.begin_unknown_attempt(key, 0, moment, fresh=False, forget_before=at) == 1
+    kept = {key for (key,) in database_query(database_url, "SELECT name_key FROM sign_in_throttle")}
+    assert kept == set(keys[2:])  # at most three, the oldest gone first
+    assert (
+        store.begin_unknown_attempt(keys[4], 0, at, fresh=False, forget_before=at) is None
+    )  # counted already
+    later = at + timedelta(minutes=16)
+    store.lock_unknown(keys[3], later + timedelta(minutes=1))
+    store.begin_unknown_attempt(keys[0], 0, later, fresh=False, forget_before=later - timedelta(minutes=15))
+    kept = {key for (key,) in database_query(database_url, "SELECT name_key FROM sign_in_throttle")}
+    assert kept == {keys[0], keys[3]}  # forgotten once they can change no answer; a lock in force is kept
+    assert all("nobody" not in key for key in kept)
