@@ -5,29 +5,49 @@ reads a page that has already been fetched and picks the one link a careful read
 site's privacy policy (in any of the common languages), or says there is none. Every rule is general:
 wording in many languages, where on the page the link sits, the shape of its address.
 
+It also says which privacy links the notice may show (:func:`privacy_link_refusal`): a page decides
+where on its own site the notice points, never to another site, a private address or a user name.
+
 It is pure: bytes or text in, a value out. It must never fetch or follow anything, never return an
-address that is not an absolute http(s) URL serialised by :func:`linkgate.urls.resolve_web_link`, and
-never carry a rule about one particular site.
+address that is not an absolute http(s) URL serialised by :func:`linkgate.urls.resolve_web_link`, never
+carry a rule about one particular site, and never spend more than time and memory in proportion to the
+page on reading it, whatever its shape: pages are untrusted input (see "Reading the page").
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from html import unescape as html_unescape
 from operator import itemgetter
 from urllib.parse import unquote, urlsplit
 
-from bs4 import BeautifulSoup
-from bs4.dammit import EncodingDetector
-from bs4.element import Tag
+import ada_url
+import lxml.etree
 
-from linkgate.urls import registrable_domain, resolve_web_link
+from linkgate.errors import InvalidDestination
+from linkgate.urls import (
+    DEFAULT_MAX_LENGTH,
+    WEB_SCHEMES,
+    is_public_host,
+    parse_destination,
+    registrable_domain,
+    resolve_web_link,
+    unicode_host,
+)
 
-__all__ = ["MIN_SCORE", "PrivacyLink", "find_privacy_link", "is_privacy_page"]
+__all__ = [
+    "MIN_SCORE",
+    "PrivacyLink",
+    "check_privacy_url",
+    "find_privacy_link",
+    "is_privacy_page",
+    "privacy_link_refusal",
+]
 
 #: Candidates scoring below this are never offered to visitors.
 MIN_SCORE = 6.0
@@ -180,7 +200,7 @@ _PRIVACY = _compile(*_PRIVACY_WORDS)
 
 def _names_privacy(folded: str) -> bool:
     """True when the folded text holds one of the privacy words."""
-    return _could_name_privacy(folded) and _PRIVACY.search(folded) is not None
+    return bool(folded) and _could_name_privacy(folded) and _PRIVACY.search(folded) is not None
 
 
 def _could_name_privacy(folded: str) -> bool:
@@ -189,26 +209,27 @@ def _could_name_privacy(folded: str) -> bool:
     run of letters, since _PRIVACY only matches where one starts) that is a phrase's first word, or
     starts as a phrase does."""
     if folded.isascii():
-        for first, rest in _ASCII_PHRASES:
-            if first in folded and (not rest or all(word in folded for word in rest)):
-                return True
-        return False
+        if _ASCII_WORD.search(folded) is not None:
+            return True
+        return any(first in folded and all(word in folded for word in rest) for first, rest in _ASCII_PHRASES)
     runs = _LETTER_RUN.findall(folded)
     if not _PRIVACY_FIRST_WORDS.isdisjoint(runs):
         return True
     return any(not starts.isdisjoint(map(cut, runs)) for cut, starts in _PRIVACY_STARTS_BY_LENGTH)
 
 
-def _ascii_phrases() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """The privacy words that fold to ASCII, as (first word, other words), without those that hold a
-    shorter one ("datenschutzerklarung" holds "datenschutz": looking for the shorter is enough)."""
+def _ascii_words() -> tuple[re.Pattern[str], tuple[tuple[str, tuple[str, ...]], ...]]:
+    """The privacy words that fold to ASCII: the one-word ones as one pattern (without those that hold a
+    shorter one: "datenschutzerklarung" holds "datenschutz", looking for the shorter is enough), the
+    phrases as (first word, other words)."""
     phrases = {tuple(_fold(word).split()) for word in _PRIVACY_WORDS if _fold(word).isascii()}
     words = {phrase[0] for phrase in phrases if len(phrase) == 1}
-    phrases -= {(word,) for word in words if any(other != word and other in word for other in words)}
-    return tuple((first, tuple(rest)) for first, *rest in sorted(phrases))
+    shortest = sorted(word for word in words if not any(other != word and other in word for other in words))
+    longer = tuple((first, tuple(rest)) for first, *rest in sorted(phrases) if rest)
+    return re.compile("|".join(map(re.escape, shortest))), longer
 
 
-_ASCII_PHRASES = _ascii_phrases()
+_ASCII_WORD, _ASCII_PHRASES = _ascii_words()
 _PRIVACY_FIRST_WORDS = frozenset(_fold(word).split()[0] for word in _PRIVACY_WORDS if " " in word)
 _PRIVACY_STARTS = {_fold(word).replace(" ", "")[:5] for word in _PRIVACY_WORDS}
 # (how to cut a word to a length, the starts of that length)
@@ -557,22 +578,37 @@ _TITLE_PARTS = re.compile(r"\s[|\-–—·:»/]\s|[|·»]")
 _NOT_FOUND = frozenset({"404", "not found", "nicht gefunden", "introuvable", "no encontrada", "non trovata"})
 
 
-# --- The two entry points -------------------------------------------------------------------------------
+# --- The entry points -----------------------------------------------------------------------------------
 
 
-def find_privacy_link(html: bytes | str, base_url: str) -> PrivacyLink | None:
+def find_privacy_link(
+    html: bytes | str, base_url: str, *, site: Sequence[str] | None = None
+) -> PrivacyLink | None:
     """The link on ``html`` (saved from ``base_url``) that leads to the site's privacy policy, or None.
 
     Looks at ``<a>`` and ``<area>`` links (visible text, ``aria-label``, ``title``, address),
     ``rel="privacy-policy"`` and ``onclick`` navigation; prefers the footer and navigation; refuses
     consent tools, opt-outs, cookie-only policies, topic and article pages and embedded widgets'
     policies. Of two equally good links the first in the page wins.
+
+    With ``site`` (the addresses linkgate fetched for the destination, see :func:`privacy_link_refusal`),
+    only a link the notice may show for that destination is chosen; without it, a policy on another
+    domain is found too (that is how the finder's accuracy is measured).
     """
     page = resolve_web_link(base_url, base_url)
-    soup = _parse(html, links_only=True) if page is not None else None
-    if soup is None or page is None:
+    reader = _read(html, _Reader(links=True)) if page is not None else None
+    if reader is None or page is None:
         return None
-    return _best_link(soup, page)
+    fetched = (page,) if site is None else (page, *site)
+    best: PrivacyLink | None = None
+    for candidate in reader.judged(page):
+        if (best is None or candidate.score > best.score) and privacy_link_refusal(
+            candidate.url, site=fetched, domains=site is not None
+        ) is None:
+            best = candidate
+    if best is None or best.score < MIN_SCORE:
+        return None
+    return best
 
 
 def is_privacy_page(html: bytes | str) -> bool:
@@ -581,19 +617,78 @@ def is_privacy_page(html: bytes | str) -> bool:
     Used to accept a guessed address such as ``/privacy`` only when it really is the policy: not a
     "page not found", not a tag or topic listing, not a consent-settings page, not a news story.
     """
-    soup = _parse(html, links_only=False)
-    if soup is None:
+    reader = _read(html, _Reader(links=False))
+    if reader is None:
         return False
-    headings: list[str] = []
-    if isinstance(soup.title, Tag):
-        headings.append(soup.title.get_text(" "))
-    heading = soup.find("h1") or soup.find("h2")
-    if isinstance(heading, Tag):
-        headings.append(heading.get_text(" "))
-    return any(_is_policy_heading(text) for text in headings)
+    found = reader.headings
+    heading = found.get("h1") or found.get("h2")
+    texts = (text.text() for text in (found.get("title"), heading) if text is not None)
+    return any(_is_policy_heading(text) for text in texts)
+
+
+def privacy_link_refusal(url: str, *, site: Sequence[str] = (), domains: bool = True) -> str | None:
+    """Why the notice must not show ``url`` as a privacy policy, or None when it may.
+
+    A privacy link is shown only when it is an absolute http(s) address, without a user name or password,
+    on a public host (:func:`linkgate.urls.is_public_host`: a public address, or a name under a public
+    suffix), and, for a link found on a destination's pages, on the destination's own registrable domain.
+
+    ``site`` holds the addresses linkgate fetched for the destination: the address asked for and where
+    its home page's redirects ended. A link to one of their hosts (and ports) is on a host the fetcher has
+    already checked, address by address. With ``domains`` (the default, when ``site`` is given), the link
+    must be on the registrable domain of one of them: a page decides where on its own site the notice
+    points, never which other site. Without ``site`` (a webmaster's override), only the first rules apply.
+    """
+    try:
+        link = ada_url.URL(url)
+    except ValueError:
+        return "it is not a web address"
+    if link.protocol not in WEB_SCHEMES:
+        return "it is not an http:// or https:// address"
+    if link.username or link.password:
+        return "it contains a user name or password"
+    fetched = [parsed for parsed in map(_parsed_url, site) if parsed is not None]
+    host = link.hostname
+    checked = any(host == other.hostname and link.port == other.port for other in fetched)
+    if not checked and not is_public_host(host):
+        return f"{unicode_host(host)} is not a public internet host"
+    if domains and fetched:
+        domain = registrable_domain(host)
+        if domain not in {registrable_domain(other.hostname) for other in fetched}:
+            return f"it is on {unicode_host(domain)}, another site than the one it was found on"
+    return None
+
+
+def check_privacy_url(text: str, max_length: int = DEFAULT_MAX_LENGTH) -> str:
+    """A privacy link typed by a webmaster (console or command line), as the parser writes it.
+
+    Raises :class:`InvalidDestination`, with a message the webmaster can act on, for anything the notice
+    would never show (:func:`privacy_link_refusal`).
+    """
+    destination = parse_destination(text.strip(), max_length)
+    refusal = privacy_link_refusal(destination.href)
+    if refusal is not None:
+        raise InvalidDestination(f"{destination.href} cannot be a privacy link: {refusal}.", "refused")
+    return destination.href
+
+
+def _parsed_url(url: str) -> ada_url.URL | None:
+    try:
+        return ada_url.URL(url)
+    except ValueError:
+        return None
 
 
 # --- Reading the page -----------------------------------------------------------------------------------
+#
+# Pages are read by lxml (libxml2's HTML parser, as the audit reads them), which reports each element as
+# it goes (see _Reader): no tree is built, for libxml2's trees cost time squared in an element's
+# attributes. Everything is linear in the page, whatever its shape: the encoding is looked for in one pass
+# over the page's start; each element's place (footer, navigation...) comes from its parent's; a link's
+# text is read up to a bound and goes to the innermost link only; reading stops 256 elements deep, where
+# libxml2 stops building trees, since its parser looks through the open elements for each end tag; and of
+# a page with thousands of links, the first and last 2,000 are judged. The benchmark
+# benchmarks/privacy_hostile.py measures this on generated hostile pages at the body cap.
 
 # WHATWG Encoding Standard labels that Python names differently or decodes more strictly than browsers.
 _ENCODING_ALIASES = {
@@ -616,6 +711,20 @@ _ENCODING_ALIASES = {
     "tis-620": "cp874",
     "iso-8859-9": "cp1254",
 }
+# Byte-order marks, longest first (a UTF-32 LE mark starts as a UTF-16 LE one).
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# Where a page may declare its encoding: an XML declaration in its first 1,024 bytes, a <meta> in the
+# first 64 KB (a long head of scripts and styles can push it past the HTML standard's 1,024 bytes).
+_XML_DECLARATION = re.compile(rb"""\s*<\?xml[^>]*?encoding\s*=\s*["']([^"'>]*)""", re.I)
+_META_START = re.compile(rb"<meta[\t\n\f\r /]", re.I)
+_META_CHARSET = re.compile(rb"""charset\s*=\s*["']?([^\s"';/>]+)""", re.I)
+_PRESCAN_BYTES = 65_536
 
 
 def _codec(label: str | None) -> str | None:
@@ -631,14 +740,30 @@ def _codec(label: str | None) -> str | None:
     return name
 
 
+def _declared_encoding(data: bytes) -> str | None:
+    """The encoding a page names in an XML declaration or a ``<meta>``, in one pass over its start."""
+    declaration = _XML_DECLARATION.match(data, 0, 1024)
+    if declaration is not None:
+        return declaration.group(1).decode("ascii", "replace")
+    position, end = 0, min(len(data), _PRESCAN_BYTES)
+    while (meta := _META_START.search(data, position, end)) is not None:
+        close = data.find(b">", meta.end(), end)
+        if close < 0:
+            return None
+        charset = _META_CHARSET.search(data, meta.end(), close)
+        if charset is not None:
+            return charset.group(1).decode("ascii", "replace")
+        position = close + 1  # a "<meta" inside this tag's attributes is no tag
+    return None
+
+
 def _decode(data: bytes) -> str:
     """Bytes to text as a browser would: byte-order mark, then the declared charset, then UTF-8."""
-    data, bom = EncodingDetector.strip_byte_order_mark(data)
-    bom_codec = _codec(bom)
-    if bom_codec:
-        return data.decode(bom_codec, errors="replace")
-    declared = _codec(EncodingDetector.find_declared_encoding(data, is_html=True))
-    if (declared and declared.startswith("utf-16")) or (declared and declared.startswith("utf-32")):
+    for mark, codec in _BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            return data[len(mark) :].decode(codec, errors="replace")
+    declared = _codec(_declared_encoding(data))
+    if declared and declared.startswith(("utf-16", "utf-32")):
         declared = "utf-8"  # a page that merely says UTF-16 is ASCII-compatible (HTML standard)
     for codec in dict.fromkeys(c for c in (declared, "utf-8") if c):
         try:
@@ -651,550 +776,297 @@ def _decode(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def _parse(html: bytes | str, *, links_only: bool) -> BeautifulSoup | None:
-    """The page's tree; with ``links_only``, only what can bear on its links (see :func:`_reduce`).
+def _read(html: bytes | str, reader: _Reader) -> _Reader | None:
+    """Feed the page to libxml2's HTML parser, which reports it to ``reader`` element by element (no
+    tree is built); None for an empty page.
 
-    None when nothing is left to read: an empty page, or (``links_only``) a page without a link that could
-    name a privacy policy.
+    lxml's parsers must not be shared between threads; making one takes microseconds.
     """
     text = _decode(html) if isinstance(html, bytes) else html.lstrip("\ufeff")
-    markup = _reduce(text, links_only=links_only)
-    if markup is None or not markup.strip():
+    if not text.strip():
         return None
-    return BeautifulSoup(markup, "lxml", multi_valued_attributes=None)
+    # The text is handed over as UTF-8 whatever the page declared: it has been decoded already.
+    parser = lxml.etree.HTMLParser(
+        target=reader, encoding="utf-8", recover=True, no_network=True, remove_comments=True, remove_pis=True
+    )
+    # lxml closes the reader when the parser reaches the end; a parser that gives up on a broken page,
+    # or a page nested too deeply, leaves what was read so far, and the reader is closed here.
+    with contextlib.suppress(_TooDeep, lxml.etree.ParserError, lxml.etree.XMLSyntaxError, ValueError):
+        lxml.etree.fromstring(text.encode("utf-8", errors="replace"), parser)
+    reader.close()
+    return reader
 
 
-# --- Reducing the markup before it is parsed ------------------------------------------------------------
-#
-# Building the BeautifulSoup tree costs far more per node than lxml spends reading the page, and nearly all
-# of a page's nodes cannot matter here: text outside links, scripts, styles, icons, comments, images,
-# links that say nothing of privacy, and the elements that held only those. _reduce leaves them out of the
-# markup before it is parsed, and only what cannot change the tree around what stays: the links kept,
-# their text and attributes, and every element that may enclose them, with the attributes that say
-# footer or navigation.
-#
-# It reads the markup by the HTML standard's tokenizer rules (quoted attribute values, comments, script
-# data, raw-text elements), as libxml2 2.14 does, so a "<" or "</a>" inside an attribute, a script or a
-# comment is never taken for markup. What it relies on, from how libxml2 builds the tree:
-#
-# - Inside <body>, text never opens or closes an element, so text outside links can go. Before <body>
-#   (and after </body>) nothing is left out but comments and raw text: there, text or a tag decides
-#   whether what follows goes into <head> or <body>.
-# - The void elements dropped (<meta>, <img>, <br>, <input>...) have no content, and their start tags
-#   close nothing but <head>.
-# - A link is dropped whole only when nothing inside it can close it early and every end tag inside it
-#   closes an element opened inside it, so the elements around it are the same without it; and only when
-#   its text and attributes hold no privacy word (the same words, folding and word-start rule as _judge).
-# - An element left empty goes too, when its start tag cannot have closed the element open before it.
-# - libxml2 ignores a link's end tag while a <div>, <td>, <table>... opened inside the link is open; when
-#   that may have happened, the rest of the page is kept whole, so no text of a link is ever lost.
-#
-# Comments, scripts, styles, <svg>, <template>, <iframe> and the like go even when the page is read whole
-# (for is_privacy_page): none holds a link or heading a visitor sees. An empty element takes the place
-# of each where the page is copied, as its start tag may still matter there.
+class _TooDeep(Exception):
+    """Raised by the reader to stop the parser at an element nested more than _MAX_DEPTH deep."""
 
-_SPACE_CLASS = r"\t\n\f\r "
-# A tag's attributes, up to its closing ">" or "/>"; quoted values may hold ">" and "<".
-_ATTRIBUTES = (
-    rf"(?>[{_SPACE_CLASS}]++|/(?!>)|[^{_SPACE_CLASS}/>][^{_SPACE_CLASS}/>=]*+"
-    rf"(?>[{_SPACE_CLASS}]*+=[{_SPACE_CLASS}]*+(?>\"[^\"]*+\"?+|'[^']*+'?+|[^{_SPACE_CLASS}>]*+))?+)*+"
+
+# libxml2 stops building a tree 256 elements deep, and so does the reader: its parser looks through
+# the open elements for each end tag, so a deeper stack would make a page cost time squared.
+_MAX_DEPTH = 256
+# Where an element sits, as bits: what it and its ancestors up to <body> say (see _Reader.start).
+_FOOTER, _NAV, _CONTENT, _FORM, _SIDEBAR, _BANNER, _HIDDEN = (1 << bit for bit in range(7))
+# Elements whose content no visitor sees as page text or links: inline icons and formulas, templates,
+# and the raw-text elements (their content is text to the parser, never elements).
+_NOT_SHOWN = _word_set("svg math template script style iframe textarea noembed noframes")
+_NAV_ROLES = frozenset({"navigation", "menu", "menubar", "banner"})
+# Read in this order: the first hint that matches an id or class counts.
+_HINTS = (
+    (_BANNER_HINT, _BANNER),
+    (_FOOTER_HINT, _FOOTER),
+    (_BODY_HINT, _CONTENT),
+    (_SIDEBAR_HINT, _SIDEBAR),
+    (_NAV_HINT, _NAV),
 )
-_TOKEN = re.compile(
-    "<(?:"
-    # 1 "/" of an end tag, 2 the name, 3 "/" of <x/>
-    rf"(/?)([a-z][^{_SPACE_CLASS}/>]*+){_ATTRIBUTES}(/?)>"
-    r"|(!--)"  # 4 a comment
-    r"|(!doctype)"  # 5
-    r"|(/?[a-z])"  # 6 a tag still open at the end of the page: libxml2 drops it
-    r"|([!?]|/(?!>))"  # 7 <!...>, <?...>, and "</" not followed by a letter: a comment up to ">"
-    r"|(/>)"  # 8 nothing
-    ")",
-    re.I | re.A,
+# What a place is worth, strongest first: (bit, name in the reason, score).
+_PLACE_SCORES = (
+    (_FOOTER, "footer", 2.0),
+    (_BANNER, "cookie notice", 0.5),
+    (_NAV, "navigation", 1.5),
+    (_FORM, "form", -2.0),
+    (_CONTENT, "page content", -2.5),
+    (_SIDEBAR, "sidebar", -1.0),
 )
-# The common link that can be left out whole if it says nothing of privacy: text, images, and elements
-# such as <span> that close nothing and hold only text, each closed by its own end tag.
-_SIMPLE_LINK = re.compile(
-    rf"<a(?=[{_SPACE_CLASS}/>]){_ATTRIBUTES}>"
-    rf"(?:[^<]++|<(?:img|br)(?=[{_SPACE_CLASS}/>]){_ATTRIBUTES}/?>"
-    r"|<(span|i|b|em|strong|small|time|abbr|u|s|sup|sub|mark|bdi|cite|code|font)"
-    rf"(?=[{_SPACE_CLASS}/>]){_ATTRIBUTES}>[^<]*+</\1[{_SPACE_CLASS}]*+>)*+"
-    rf"</a[{_SPACE_CLASS}]*+>",
-    re.I | re.A,
-)
-_COMMENT_END = re.compile(r"--!?>")
-_SCRIPT_DATA = re.compile(r"<(?=!--)|-(?=->)|</?script(?=[\t\n\f\r />])", re.I | re.A)
-# Elements whose content libxml2 reads as text, and where that text ends.
-_RAW_TEXT = _word_set("script style iframe textarea noembed noframes title xmp plaintext")
-_RAW_ENDS = {
-    name: re.compile(rf"</{name}(?=[\t\n\f\r />])", re.I | re.A)
-    for name in _RAW_TEXT - {"script", "plaintext"}
-}
-# Elements left out with all their content: raw-text ones, and inline icons and templates (whose
-# content libxml2 reads as markup, so they go only when their end tag is found).
-_LEFT_OUT = _word_set("script style iframe textarea noembed noframes svg template")
-# Raw-text elements kept as they are: their start tags may close an open <p>.
-_KEPT_RAW = _word_set("title xmp plaintext")
-# libxml2's empty elements, and those of them dropped outside links.
-_VOID = _word_set("area base basefont br col frame hr img input isindex link meta param")
-_DROPPABLE_VOID = _word_set("basefont br img input isindex link meta param")
-# Start tags outside links that need more than copying.
-_SPECIAL_START = _LEFT_OUT | _KEPT_RAW | _DROPPABLE_VOID | {"a", "area", "html", "head", "body"}
-# Start tags never taken for the element open after them: void, or perhaps dropped (html, head, body).
-_NOT_OPENED = _VOID | _word_set("html head body frameset")
-
-# How libxml2 closes elements by itself (tests/test_privacy.py checks these facts against the parser):
-# a start tag of one of _CLOSERS may close the element open before it, if that is one of _CLOSABLE, and for
-# those in _CLOSED_ONLY_BY only by the start tags listed ("<li>" closes an open <li>, "<div>" an open <p>).
-# Closing <head> is left out: nothing is pruned outside <body>.
-_CLOSERS = _word_set(
-    "a address blockquote body caption center col colgroup dd dir div dl dt fieldset form frameset",
-    "h1 h2 h3 h4 h5 h6 hr li listing menu noscript ol optgroup option p pre table tbody td tfoot th thead",
-    "title tr ul xmp",
-)
-_CLOSABLE = _word_set(
-    "a address b big caption col colgroup dd dir dl dt font form h1 h2 h3 h4 h5 h6 hr i legend li link",
-    "listing menu ol option p pre s script small span strike style tbody td tfoot th thead title tr tt u",
-    "ul xmp",
-)
-_CLOSED_ONLY_BY = {
-    "li": _word_set("li"),
-    "ul": _word_set("address form menu pre"),
-    "ol": _word_set("form"),
-    "span": _word_set("td th"),
-    "form": _word_set("form"),
-    "option": _word_set("optgroup option"),
-    "tr": _word_set("tbody tfoot tr"),
-    "td": _word_set("tbody td tfoot th tr"),
-    "th": _word_set("tbody td tfoot th tr"),
-    "tbody": _word_set("tbody tfoot"),
-    "thead": _word_set("tbody tfoot"),
-}
-# libxml2 lets an end tag close only elements of equal or lower priority (100 unless listed here).
-_END_PRIORITY = {
-    "div": 150,
-    "td": 160,
-    "th": 160,
-    "tr": 170,
-    "thead": 180,
-    "tbody": 180,
-    "tfoot": 180,
-    "table": 190,
-    "head": 200,
-    "body": 200,
-    "html": 220,
-}
-# Start tags that may close another element, or whose end tags outrank a link's: a link holding one is
-# never dropped.
-_UNSETTLING = _CLOSERS | frozenset(_END_PRIORITY) | {"base"}  # a <base> would take the page's base along
-# What marks an element with an onclick handler as perhaps leading somewhere (see _judge).
-_NAVIGATION_HINT = re.compile(r"href|location|window\.open|&", re.I)
+# A link's text is read from at most this many of its elements: enough for any label, bounded for any link.
+_MAX_TEXT_NODES = 200
+# Of a page with more links than twice this, the first and the last this many are judged (a site's own
+# policy link sits in its header or its footer; the largest page of the labelled corpus has 1,346 links).
+_MAX_LINKS = 2_000
 
 
-def _reduce(text: str, *, links_only: bool) -> str | None:
-    """``text`` without what cannot bear on a privacy link; None when no link that might is left.
+class _Text:
+    """The start of an element's shown text: its text nodes, a space where an element starts or ends, up
+    to 4 × ``MAX_TEXT_LENGTH`` characters and ``_MAX_TEXT_NODES`` elements; its images' alt texts."""
 
-    Without ``links_only`` only comments, scripts, styles and other raw-text content go.
-    """
-    return _Reducer(text, links_only=links_only).run()
+    __slots__ = ("alts", "left", "nodes", "parts")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.alts: list[str] = []
+        self.left = 4 * MAX_TEXT_LENGTH + 1
+        self.nodes = _MAX_TEXT_NODES
+
+    def add(self, data: str) -> None:
+        if self.left > 0 and self.nodes > 0:
+            piece = data[: self.left]
+            self.parts.append(piece)
+            self.left -= len(piece)
+
+    def mark(self, tag: str, attrib: Mapping[str, str] | None) -> None:
+        """An element starts (with its attributes) or ends inside."""
+        if self.nodes > 0:
+            self.nodes -= 1
+            self.parts.append(" ")
+            if tag == "img" and attrib is not None:
+                self.alts.append(_attr(attrib, "alt"))
+
+    def text(self) -> str:
+        """The text, or its images' alt texts when it has none, with spaces collapsed."""
+        text = _SPACE.sub(" ", _INVISIBLE.sub("", "".join(self.parts))).strip()
+        return text or _SPACE.sub(" ", " ".join(self.alts)).strip()
 
 
-class _OpenLink:
-    """A link (or script link) open at the current point of the markup."""
+@dataclass(slots=True)
+class _Link:
+    """A link-like element as the parser reported it: what _judge reads of it."""
 
-    __slots__ = ("blockers", "droppable", "inside", "name", "nested", "priority", "start", "tags", "texts")
-
-    def __init__(self, name: str, start: int, tag: str, *, droppable: bool) -> None:
-        self.name = name
-        self.priority = _END_PRIORITY.get(name, 100)
-        self.start = start  # where its start tag is in the output
-        self.nested = 0  # open elements of its own name inside it
-        self.blockers: dict[str, int] = {}  # open elements inside it whose end tags outrank its own
-        self.droppable = droppable  # it may still be left out whole
-        self.inside: list[str] = []  # while droppable: the elements open inside it
-        self.texts: list[str] = []  # while droppable: its text, with a space for each tag
-        self.tags = [tag]  # while droppable: its start tag and the start tags inside it
+    tag: str
+    attrib: dict[str, str]
+    flags: int  # the place bits of its ancestors
+    href: str  # where it leads: its href, or the address its onclick handler goes to
+    by_script: bool
+    order: int  # where it starts in the page, counted in elements
+    text: _Text
 
 
-class _Reducer:
-    """One pass over the markup, writing the reduced copy (see "Reducing the markup" above).
+# The elements that may be links without an onclick handler.
+_LINK_TAGS = frozenset({"a", "area", "link"})
+# The attributes of a link that _judge reads.
+_LINK_ATTRIBUTES = ("href", "onclick", "rel", "aria-label", "title", "alt")
 
-    It prunes only between an explicit ``<body>`` tag and ``</body>``; elsewhere, and on all of the page
-    when ``links_only`` is off, it copies everything but comments and raw text.
+
+class _Reader:
+    """An lxml parser target that reads a page in one pass, as libxml2 parses it.
+
+    libxml2 reports each element's start (with its attributes), its text and its end, having decided
+    where each element goes (it closes what HTML closes by itself and nests at most 256 deep); the reader
+    keeps the open elements' place bits on a stack and, with ``links``, the link-like elements (the first
+    and last ``_MAX_LINKS``), to be judged once the page's ``<base>`` is known; without ``links``, the
+    text of the first ``<title>``, ``<h1>`` and ``<h2>``. Each event costs
+    a bounded amount of work: text goes only to the innermost link (or heading) open.
     """
 
-    def __init__(self, text: str, *, links_only: bool) -> None:
-        self.text = text
-        self.out: list[str] = []
-        self.may_prune = links_only  # whether a <body> tag starts pruning
-        self.pruning = False  # inside <body>, leaving out what cannot matter
-        self.links: list[_OpenLink] = []  # open links while pruning, outermost first
-        self.link_names: dict[str, int] = {}  # how many of them bear each name
-        self.found = not links_only  # something that may be a privacy link has been kept
-        # While pruning: the start tags at the end of the output, each written just after the one before,
-        # so each was the open element when the next began: (index in the output, name).
-        self.opened: list[tuple[int, str]] = []
+    def __init__(self, *, links: bool) -> None:
+        self.links = links
+        self.flags = [0]  # the place bits of the open elements, the document first
+        self.texts: list[tuple[int, _Text]] = []  # open links (or headings): (depth, text), innermost last
+        self.open_links: list[tuple[int, _Link]] = []
+        # The links read, as they end: the first _MAX_LINKS, then the last ones.
+        self.first: list[_Link] = []
+        self.last: deque[_Link] = deque(maxlen=_MAX_LINKS)
+        self.base: str | None = None
+        self.headings: dict[str, _Text] = {}
+        self._places: dict[tuple[str, str, str, str], int] = {}
+        self._elements = 0
 
-    def run(self) -> str | None:
-        text, out = self.text, self.out
-        position = 0
-        reading = True
-        while reading:
-            reading = False
-            for token in _TOKEN.finditer(text, position):
-                if token.start() > position and (self.links or not self.pruning):
-                    self._text(text[position : token.start()])
-                name = token[2]
-                if name is None:
-                    position = self._other(token)
-                    if token[5]:
-                        out.append(text[token.start() : position])
-                    reading = position > token.end()  # skipped past what finditer would read next
-                    if reading or position == len(text):
-                        break
-                    continue
-                name = name.lower()
-                position = token.end()
-                if token[1]:
-                    self._end_tag(token.group(), name)
-                elif (
-                    self.pruning
-                    and not self.links
-                    and name not in _SPECIAL_START
-                    and "onclick" not in token.group().lower()
-                ):
-                    opened = self.opened
-                    if opened and opened[-1][0] != len(out) - 1:
-                        opened.clear()
-                    if not token[3] and name not in _NOT_OPENED:
-                        opened.append((len(out), name))
-                    out.append(token.group())
-                else:
-                    if name == "a" and self.pruning and not self.links:
-                        simple = _SIMPLE_LINK.match(text, token.start())
-                        if simple is not None and not _may_hold_privacy(simple.group()):
-                            position, reading = simple.end(), True
-                            break
-                    end = self._start_tag(token, name)
-                    if end > position:
-                        position, reading = end, True
-                        break
-        if position < len(text) and (self.links or not self.pruning):
-            self._text(text[position:])
-        if self.links:
-            self.found = True
-        return "".join(out) if self.found else None
-
-    def _other(self, token: re.Match[str]) -> int:
-        """Skip a comment, doctype or bogus comment; return where reading goes on."""
-        text, end = self.text, token.end()
-        if token[4]:
-            if text.startswith(">", end):  # <!-->
-                return end + 1
-            if text.startswith("->", end):  # <!--->
-                return end + 2
-            comment_end = _COMMENT_END.search(text, end)
-            return len(text) if comment_end is None else comment_end.end()
-        if token[5] or token[7]:
-            close = text.find(">", end)
-            return len(text) if close < 0 else close + 1
-        if token[6]:  # an unterminated tag swallows the rest of the page
-            return len(text)
-        return end
-
-    def _element_end(self, name: str, position: int) -> int:
-        """The end of the element ``name`` whose start tag ends at ``position``: of its end tag, or of the
-        page for a raw-text element left open; -1 for an <svg> or <template> left open."""
-        text = self.text
-        if name in _RAW_TEXT:
-            if name == "plaintext":
-                return len(text)
-            if name == "script":
-                close = _script_end(text, position)
-            else:
-                match = _RAW_ENDS[name].search(text, position)
-                close = -1 if match is None else match.start()
-            end_tag = _TOKEN.match(text, close) if close >= 0 else None
-            return len(text) if end_tag is None or end_tag[2] is None else end_tag.end()
-        depth = 0  # the same element nested inside it
-        while (token := _TOKEN.search(text, position)) is not None:
-            inner = token[2]
-            if inner is None:
-                position = self._other(token)
-                continue
-            inner = inner.lower()
-            position = token.end()
-            if token[1] and inner == name:
-                if not depth:
-                    return position
-                depth -= 1
-            elif not token[1] and not token[3]:
-                if inner == name:
-                    depth += 1
-                elif inner in _RAW_TEXT:
-                    position = self._element_end(inner, position)
-        return -1
-
-    def _text(self, piece: str) -> None:
-        if "<" in piece:  # a "<" that was text must stay text with whatever is left out after it
-            piece = piece.replace("<", "&lt;")
-        self.out.append(piece)
-        if self.links and self.links[0].droppable:
-            self.links[0].texts.append(piece)
-
-    def _start_tag(self, token: re.Match[str], name: str) -> int:
-        """Copy or drop a start tag (with the content of a raw-text element); return where reading goes on."""
-        tag, end = token.group(), token.end()
-        selfclosing = bool(token[3])  # libxml2 closes any element written <x/> at once
-        onclick = "onclick" in tag.lower()
-        if name in _LEFT_OUT:
-            after = end if selfclosing else self._element_end(name, end)
-            if after >= 0:  # (an <svg> or <template> left open is read as it is)
-                if self.links or not self.pruning:
-                    # An empty element in its place: its start tag may still imply <head>, and what it
-                    # held stays apart from the text around it.
-                    self.out.append(f"<{name}></{name}>")
-                    if self.links and self.links[0].droppable:
-                        self.links[0].texts.append(" ")
-                return after
-        if name in _KEPT_RAW and not selfclosing:
-            after = self._element_end(name, end)
-            self.out.append(self.text[token.start() : after])
-            if self.links:
-                self.links[0].droppable = False
-            self.found = self.found or onclick
-            return after
-        if not self.pruning:
-            self.out.append(tag)
-            if onclick or name in ("a", "area") or (name == "link" and _mentions_privacy_policy(tag)):
-                self.found = True
-                if not selfclosing and name not in _VOID:
-                    # a <body> inside it would make all the page its text: copy it all
-                    self.may_prune = False
-            elif name == "body" and self.may_prune and not selfclosing:
-                self.pruning = True
-            return end
-        if selfclosing and name in ("html", "head", "body"):
-            # libxml2 drops such a misplaced tag but still closes the element open before it
-            self.out.append(tag)
-            self._leave_body()
-            return end
-        empty = selfclosing or name in _VOID
-        is_link = name == "a" or (onclick and name not in _VOID and _NAVIGATION_HINT.search(tag) is not None)
-        if self.links:
-            self.out.append(tag)
-            self._start_tag_in_link(name, tag, empty=empty, is_link=is_link)
-        elif is_link:
-            link = _OpenLink(name, len(self.out), tag, droppable=name == "a")
-            self.out.append(tag)
-            if empty:
-                self._close(link)
-            else:
-                self._open(link)
-        elif onclick or name == "area" or (name == "link" and _mentions_privacy_policy(tag)):
-            self.out.append(tag)
-            self.found = True
-        elif name not in _DROPPABLE_VOID:
-            self.out.append(tag)
-        return end
-
-    def _start_tag_in_link(self, name: str, tag: str, *, empty: bool, is_link: bool) -> None:
-        outermost, innermost = self.links[0], self.links[-1]
-        if outermost.droppable:
-            outermost.texts.append(" ")
-            outermost.tags.append(tag)
-            if is_link or name in _UNSETTLING:
-                outermost.droppable = False
-            elif not empty:
-                outermost.inside.append(name)
-        if empty:
-            return
-        if is_link:
-            self._open(_OpenLink(name, len(self.out) - 1, tag, droppable=False))
-        elif name == innermost.name:
-            innermost.nested += 1
-        elif _END_PRIORITY.get(name, 100) > innermost.priority:
-            innermost.blockers[name] = innermost.blockers.get(name, 0) + 1
-
-    def _end_tag(self, tag: str, name: str) -> None:
-        if not self.pruning:
-            self.out.append(tag)
-        elif name in ("body", "html"):
-            self.out.append(tag)
-            self._leave_body()
-        elif self.links:
-            self.out.append(tag)
-            self._end_tag_in_link(name)
-        elif not self._drop_empty(name):
-            self.out.append(tag)
-
-    def _end_tag_in_link(self, name: str) -> None:
-        outermost, innermost = self.links[0], self.links[-1]
-        if name == innermost.name and not innermost.nested:
-            if any(innermost.blockers.values()):
-                self._keep_rest()  # libxml2 may ignore this end tag and keep the link open
-                return
-            self.links.pop()
-            self.link_names[name] -= 1
-            if not self.links:
-                self._close(innermost)
-            return
-        if name == innermost.name:
-            innermost.nested -= 1
-        elif self.link_names.get(name):
-            self._keep_rest()
-            return
-        elif innermost.blockers.get(name):
-            innermost.blockers[name] -= 1
-        if outermost.droppable:
-            inside = outermost.inside
-            for index in range(len(inside) - 1, -1, -1):
-                if inside[index] == name:  # it closes that element and all opened after it
-                    del inside[index:]
-                    break
-            else:
-                outermost.droppable = False  # it may close something outside the link
-
-    def _drop_empty(self, name: str) -> bool:
-        """Leave out ``</name>`` and its start tag if nothing is left between them and the start tag
-        closed nothing; True if so."""
-        opened = self.opened
-        if not opened or opened[-1] != (len(self.out) - 1, name):
-            return False
-        if name in _CLOSERS:
-            if len(opened) < 2:
-                return False
-            before = opened[-2][1]
-            if before in _CLOSABLE and name in _CLOSED_ONLY_BY.get(before, _CLOSERS):
-                return False
-        self.out.pop()
-        opened.pop()
-        return True
-
-    def _open(self, link: _OpenLink) -> None:
-        self.links.append(link)
-        self.link_names[link.name] = self.link_names.get(link.name, 0) + 1
-
-    def _close(self, link: _OpenLink) -> None:
-        """The outermost open link has ended: drop it if it cannot be a privacy link."""
-        if link.droppable and not _may_name_privacy(link.texts, link.tags):
-            del self.out[link.start :]
+    def start(self, tag: str, attrib: Mapping[str, str]) -> None:
+        flags = self.flags
+        if len(flags) > _MAX_DEPTH:
+            raise _TooDeep
+        inherited = flags[-1]
+        if tag in ("html", "body"):
+            place = 0  # what sits above <body> says nothing of where a link is
+        elif attrib:
+            key = (tag, attrib.get("role", ""), attrib.get("id", ""), attrib.get("class", ""))
+            own = self._places.get(key)
+            if own is None:
+                own = self._places[key] = _own_place(*key)
+            place = own | inherited
         else:
-            self.found = True
-
-    def _leave_body(self) -> None:
-        """libxml2 may have closed <body> here: copy what follows until another <body> tag."""
+            place = _TAG_PLACES.get(tag, 0) | inherited
+        flags.append(place)
+        self._elements += 1
+        if self.texts:
+            self.texts[-1][1].mark(tag, attrib)
+        if inherited & _HIDDEN or tag in _NOT_SHOWN:
+            return
         if self.links:
-            self._keep_rest()
-        self.pruning = False
+            if tag == "base" and self.base is None and "href" in attrib:
+                self.base = _attr(attrib, "href")
+            link = (
+                _link(tag, attrib, inherited, self._elements)
+                if tag in _LINK_TAGS or "onclick" in attrib
+                else None
+            )
+            if link is not None:
+                self.open_links.append((len(flags), link))
+                self.texts.append((len(flags), link.text))
+        elif tag in ("title", "h1", "h2") and tag not in self.headings:
+            text = self.headings[tag] = _Text()
+            self.texts.append((len(flags), text))
 
-    def _keep_rest(self) -> None:
-        """Copy the rest of the page: how libxml2 reads it is no longer certain."""
-        self.may_prune = self.pruning = False
-        self.found = True
-        self.links.clear()
-        self.link_names.clear()
+    def end(self, tag: str) -> None:
+        depth = len(self.flags)
+        if depth > 1:
+            self.flags.pop()
+        if self.texts and self.texts[-1][0] == depth:
+            self.texts.pop()
+        if self.texts:
+            self.texts[-1][1].mark(tag, None)
+        if self.open_links and self.open_links[-1][0] == depth:
+            self._keep(self.open_links.pop()[1])
 
+    def data(self, data: str) -> None:
+        if self.texts and not self.flags[-1] & _HIDDEN:
+            self.texts[-1][1].add(data)
 
-def _script_end(text: str, position: int) -> int:
-    """Where the ``</script`` that ends a script starting at ``position`` is, or -1.
+    def close(self) -> None:
+        """The page has ended (or the parser gave up): links still open end here."""
+        while self.open_links:
+            self._keep(self.open_links.pop()[1])
+        self.texts.clear()
 
-    Script data follows libxml2 (and the HTML standard): inside ``<!--``, a ``<script`` starts a stretch
-    in which ``</script`` ends only that stretch, until ``-->``.
-    """
-    escaped = double_escaped = False
-    for match in _SCRIPT_DATA.finditer(text, position):
-        seen = match.group()
-        if seen == "<":
-            escaped = True
-        elif seen == "-":
-            if escaped:
-                escaped = double_escaped = False
-        elif seen[1] == "/":
-            if not double_escaped:
-                return match.start()
-            double_escaped = False
-        elif escaped:
-            double_escaped = True
-    return -1
+    def _keep(self, link: _Link) -> None:
+        (self.first if len(self.first) < _MAX_LINKS else self.last).append(link)
 
-
-def _mentions_privacy_policy(tag: str) -> bool:
-    return "privacy" in html_unescape(tag).lower()
-
-
-def _may_hold_privacy(markup: str) -> bool:
-    """Whether a privacy word may be in this stretch of markup (text or attributes); never a wrong "no"."""
-    words = html_unescape(markup)
-    return _could_name_privacy(_fold(words)) or ("%" in words and _could_name_privacy(_fold(unquote(words))))
-
-
-def _may_name_privacy(texts: list[str], tags: list[str]) -> bool:
-    """Whether a link with this text (``texts``) and these tags could pass :func:`_judge`'s first check.
-
-    Never a wrong "no": it looks for the privacy words in the text and all the attributes, with entities
-    decoded as the parser would (and more), and in the attributes percent-decoded as addresses are.
-    """
-    words = html_unescape(" ".join(tags) + " " + "".join(texts))
-    return _names_privacy(_fold(words)) or ("%" in words and _names_privacy(_fold(unquote(words))))
+    def judged(self, page: str) -> Iterator[PrivacyLink]:
+        """The kept links that name privacy, judged in document order (a link ends after the links
+        nested in it)."""
+        base = (resolve_web_link(self.base, page) if self.base else None) or page
+        for link in sorted((*self.first, *self.last), key=lambda kept: kept.order):
+            words = _words(link)
+            candidate = _judge(link, words, base, page) if words is not None else None
+            if candidate is not None:
+                yield candidate
 
 
-def _best_link(soup: BeautifulSoup, page: str) -> PrivacyLink | None:
-    """The best-scoring link of the page at ``page``, if it scores enough; the first of equals."""
-    base = _document_base(soup, page)
-    best: PrivacyLink | None = None
-    for element in _link_elements(soup):
-        candidate = _judge(element, base, page)
-        if candidate is not None and (best is None or candidate.score > best.score):
-            best = candidate
-    if best is None or best.score < MIN_SCORE:
+def _own_place(tag: str, role: str, id_: str, classes: str) -> int:
+    """The place bits an element gives itself: its landmark or role (the first that applies), then the
+    first hint its id and class hold."""
+    role = role if len(role) <= _MAX_ATTRIBUTE else ""
+    if tag == "footer" or role == "contentinfo":
+        place = _FOOTER
+    elif tag in ("nav", "header") or role in _NAV_ROLES:
+        place = _NAV
+    elif tag in ("article", "aside") or role in ("article", "complementary"):
+        place = _CONTENT
+    elif tag == "form":
+        place = _FORM
+    else:
+        place = 0
+    if tag in _NOT_SHOWN:
+        place |= _HIDDEN
+    hints = " ".join(value for value in (id_, classes) if len(value) <= _MAX_ATTRIBUTE)
+    if hints and not hints.isspace():
+        for pattern, bit in _HINTS:
+            if pattern.search(hints):
+                return place | bit
+    return place
+
+
+_TAG_PLACES = {
+    tag: _own_place(tag, "", "", "")
+    for tag in ("footer", "nav", "header", "article", "aside", "form", *_NOT_SHOWN)
+}
+
+
+def _link(tag: str, attrib: Mapping[str, str], flags: int, order: int) -> _Link | None:
+    """The element as a link, if it is one: ``<a>`` or ``<area>`` with an address, an element whose
+    onclick handler goes to an address, or ``<link rel="privacy-policy">``."""
+    is_link = tag in ("a", "area")
+    if not (is_link or "onclick" in attrib or (tag == "link" and "privacy-policy" in _rel(attrib))):
         return None
-    return best
+    href = _attr(attrib, "href").strip()
+    by_script = False
+    if not href or href.startswith("#") or _SCRIPT_HREF.match(href):
+        match = _ONCLICK_URL.search(_attr(attrib, "onclick"))
+        if match is None:
+            return None
+        href, by_script = match.group(2).strip(), True
+    kept = {name: attrib[name] for name in _LINK_ATTRIBUTES if name in attrib}
+    return _Link(tag, kept, flags, href, by_script, order, _Text())
 
 
-def _document_base(soup: BeautifulSoup, page: str) -> str:
-    """The page's ``<base href>`` resolved against its own address, or the address itself."""
-    base_tag = soup.find("base", href=True)
-    if isinstance(base_tag, Tag):
-        href = _attr(base_tag, "href")
-        resolved = resolve_web_link(href, page) if href else None
-        if resolved is not None:
-            return resolved
-    return page
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """What a link says: its text as shown and folded, the words of its address, its labels (folded)."""
+
+    raw_text: str
+    text: str
+    address: str
+    labels: tuple[str, str]
+    is_rel: bool
 
 
-def _link_elements(soup: BeautifulSoup) -> Iterator[Tag]:
-    """Links, ``rel="privacy-policy"`` and script links, in document order: one walk of the tree."""
-    for element in soup.descendants:
-        if type(element) is Tag and (
-            element.name in ("a", "area")
-            or "onclick" in element.attrs
-            or (element.name == "link" and "privacy-policy" in _rel(element))
-        ):
-            yield element
+def _words(link: _Link) -> _Words | None:
+    """What the link says, when a privacy word is somewhere in it (or it is rel="privacy-policy")."""
+    if link.tag == "area":
+        raw_text = _SPACE.sub(" ", _attr(link.attrib, "alt")).strip()
+    else:
+        raw_text = "" if link.tag == "link" else link.text.text()
+    text, address = _fold(raw_text), _url_words(link.href)
+    labels = (_fold(_attr(link.attrib, "aria-label")), _fold(_attr(link.attrib, "title")))
+    is_rel = "privacy-policy" in _rel(link.attrib)
+    if is_rel or _names_privacy(text) or _names_privacy(address) or any(map(_names_privacy, labels)):
+        return _Words(raw_text, text, address, labels, is_rel)
+    return None
 
 
 # --- Judging one link -----------------------------------------------------------------------------------
 
 
-def _judge(element: Tag, base: str, page: str) -> PrivacyLink | None:
-    """Score one link-like element; None when it cannot be the site's privacy policy."""
-    href = _attr(element, "href").strip()
-    by_script = False
-    if not href or href.startswith("#") or _SCRIPT_HREF.match(href):
-        match = _ONCLICK_URL.search(_attr(element, "onclick"))
-        if match is None:
-            return None
-        href, by_script = match.group(2).strip(), True
-    is_rel = "privacy-policy" in _rel(element)
-    raw_text = _visible_text(element)
-    text = _fold(raw_text)
-    address = _url_words(href)
-    labels = (_fold(_attr(element, "aria-label")), _fold(_attr(element, "title")))
-    if not (is_rel or _names_privacy(text) or _names_privacy(address) or any(map(_names_privacy, labels))):
-        return None
-    url = resolve_web_link(href, base)
+def _judge(link: _Link, words: _Words, base: str, page: str) -> PrivacyLink | None:
+    """Score one link-like element that names privacy; None when it cannot be the site's privacy policy."""
+    url = resolve_web_link(link.href, base)
     if url is None:
         return None
+    raw_text, text, address, labels, is_rel = (
+        words.raw_text,
+        words.text,
+        words.address,
+        words.labels,
+        words.is_rel,
+    )
 
     # Wording: the text, then the accessible name, then the address.
     score, why = _wording_score(text, raw_text, labels, address)
@@ -1215,20 +1087,20 @@ def _judge(element: Tag, base: str, page: str) -> PrivacyLink | None:
     score -= penalty
 
     # Position on the page.
-    where, adjustment = _position(element)
+    where, adjustment = _position(link.flags)
     score += adjustment
     if same_site:
         score += 0.5
     elif where == "page content":
         score -= 3.0  # a link out of an article is a reference, not this site's policy
-    if by_script:
+    if link.by_script:
         score -= 0.5
         why += " (reached by a script link)"
     if where:
         why += f" in the {where}"
     if note:
         why += f"; {note}"
-    shown = _shorten(raw_text) or _shorten(_attr(element, "aria-label") or _attr(element, "title"))
+    shown = _shorten(raw_text) or _shorten(_attr(link.attrib, "aria-label") or _attr(link.attrib, "title"))
     return PrivacyLink(url=url, text=shown, reason=why, score=round(score, 2))
 
 
@@ -1303,47 +1175,11 @@ def _address_penalty(url: str, page: str) -> tuple[float, str] | None:
     return penalty, note
 
 
-def _position(element: Tag) -> tuple[str, float]:
+def _position(flags: int) -> tuple[str, float]:
     """Where the link sits (footer, navigation, consent notice, article) and what that is worth."""
-    footer = nav = body = banner = form = sidebar = False
-    for parent in element.parents:
-        name = parent.name
-        if name in ("[document]", "html", "body"):
-            break
-        role = _attr(parent, "role")
-        if name == "footer" or role == "contentinfo":
-            footer = True
-        elif name in ("nav", "header") or role in ("navigation", "menu", "menubar", "banner"):
-            nav = True
-        elif name in ("article", "aside") or role in ("article", "complementary"):
-            body = True
-        elif name == "form":
-            form = True
-        hints = f"{_attr(parent, 'id')} {_attr(parent, 'class')}"
-        if hints.isspace():
-            continue
-        if _BANNER_HINT.search(hints):
-            banner = True
-        elif _FOOTER_HINT.search(hints):
-            footer = True
-        elif _BODY_HINT.search(hints):
-            body = True
-        elif _SIDEBAR_HINT.search(hints):
-            sidebar = True
-        elif _NAV_HINT.search(hints):
-            nav = True
-    if footer:
-        return "footer", 2.0
-    if banner:
-        return "cookie notice", 0.5
-    if nav:
-        return "navigation", 1.5
-    if form:
-        return "form", -2.0
-    if body:
-        return "page content", -2.5
-    if sidebar:
-        return "sidebar", -1.0
+    for bit, where, score in _PLACE_SCORES:
+        if flags & bit:
+            return where, score
     return "", 0.0
 
 
@@ -1364,35 +1200,13 @@ def _is_policy_heading(raw: str) -> bool:
 # --- Small helpers --------------------------------------------------------------------------------------
 
 
-def _attr(tag: Tag, name: str) -> str:
-    value = tag.attrs.get(name)
-    if value is None:
-        return ""
-    text = " ".join(value) if isinstance(value, list) else str(value)
-    return text if len(text) <= _MAX_ATTRIBUTE else ""
+def _attr(attrib: Mapping[str, str], name: str) -> str:
+    value = attrib.get(name)
+    return value if value is not None and len(value) <= _MAX_ATTRIBUTE else ""
 
 
-def _rel(tag: Tag) -> list[str]:
-    return _attr(tag, "rel").lower().split()
-
-
-def _visible_text(element: Tag) -> str:
-    """The element's text (or its images' alt text), stopping early once it is too long to be a label."""
-    if element.name == "link":
-        return ""
-    if element.name == "area":
-        return _SPACE.sub(" ", _attr(element, "alt")).strip()
-    parts: list[str] = []
-    length = 0
-    for string in element.strings:
-        parts.append(string)
-        length += len(string)
-        if length > 4 * MAX_TEXT_LENGTH:
-            break
-    text = _SPACE.sub(" ", _INVISIBLE.sub("", " ".join(parts))).strip()
-    if not text:
-        text = _SPACE.sub(" ", " ".join(_attr(img, "alt") for img in element.find_all("img"))).strip()
-    return text
+def _rel(attrib: Mapping[str, str]) -> list[str]:
+    return _attr(attrib, "rel").lower().split()
 
 
 def _shorten(text: str) -> str:
