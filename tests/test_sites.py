@@ -17,7 +17,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from linkgate.store import now
+from linkgate.store import Store, now
 from tests.conftest import wait_for
 from tests.console import database_query, query
 
@@ -107,17 +107,14 @@ def test_two_workers_clicking_a_cold_host_at_once_fetch_it_once(make_server, htt
     assert home_hits(httpserver) == 1
 
 
-def test_a_background_refresh_takes_a_lookup_another_server_just_finished(database_url, httpserver):
+def test_a_background_refresh_takes_a_lookup_another_server_just_finished(store, httpserver):
     """The race behind two lookups of one cold host: server B misses the cache while server A's lookup runs,
     A saves and lets the lease go, then B's refresh gets the lease. B must take A's answer, whatever A's
     stamp says about when A started."""
     from linkgate.fetch import Fetcher, FetchPolicy
     from linkgate.sites import SiteCache
-    from linkgate.store import Store
 
     httpserver.expect_request("/").respond_with_data(HOME.format(href="/privacy"), content_type="text/html")
-    store = Store(database_url)
-    store.create_schema()
     policy = FetchPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),), total_timeout=5.0)
 
     def fetcher() -> Fetcher:
@@ -152,18 +149,15 @@ def test_a_background_refresh_takes_a_lookup_another_server_just_finished(databa
     assert home_hits(httpserver) == 4
 
 
-def test_a_lookup_asked_for_during_another_one_waits_for_its_answer_not_the_old_one(database_url, httpserver):
+def test_a_lookup_asked_for_during_another_one_waits_for_its_answer_not_the_old_one(store, httpserver):
     """The console's "look it up now" while another server's lookup holds the lease: the answer is that
     lookup's, not the stored one it replaces."""
     from linkgate.fetch import Fetcher, FetchPolicy
     from linkgate.sites import SiteCache
-    from linkgate.store import Store
 
     httpserver.expect_request("/").respond_with_data(
         HOME.format(href="/old-privacy"), content_type="text/html"
     )
-    store = Store(database_url)
-    store.create_schema()
     policy = FetchPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),), total_timeout=5.0)
     cache = SiteCache(store, lambda: Fetcher(policy, resolver=lambda _host: ["127.0.0.1"]))
     host = f"site.test:{httpserver.port}"
@@ -389,6 +383,28 @@ def threaded_site() -> Iterator[HTTPServer]:
         server.stop()
 
 
+@pytest.fixture
+def store(database_url: str) -> Store:
+    """A store on a new database (SQLite or PostgreSQL, as the run says), with linkgate's schema."""
+    made = Store(database_url)
+    made.create_schema()
+    return made
+
+
+@pytest.fixture
+def held_site(threaded_site: HTTPServer) -> Iterator[tuple[HTTPServer, threading.Event]]:
+    """A site whose home page answers only once the test sets the event: lookups of it stay in flight."""
+    release = threading.Event()
+
+    def held(_request: Request) -> Response:
+        release.wait(timeout=30)
+        return Response(HOME.format(href="/privacy"), content_type="text/html")
+
+    threaded_site.expect_request("/").respond_with_handler(held)
+    yield threaded_site, release
+    release.set()
+
+
 def paths(server: HTTPServer) -> list[str]:
     return [request.path for request, _ in server.log]
 
@@ -501,19 +517,10 @@ def test_every_redirect_counts_as_one_of_the_lookups_requests(httpserver):
     assert values["status"] == "error"
 
 
-def test_hosts_beyond_the_queue_are_pending_at_once_and_never_queued(database_url, threaded_site):
+def test_hosts_beyond_the_queue_are_pending_at_once_and_never_queued(store, held_site):
     from linkgate.sites import Limits, SiteCache
-    from linkgate.store import Store
 
-    release = threading.Event()
-
-    def held(_request: Request) -> Response:
-        release.wait(timeout=30)
-        return Response(HOME.format(href="/privacy"), content_type="text/html")
-
-    threaded_site.expect_request("/").respond_with_handler(held)
-    store = Store(database_url)
-    store.create_schema()
+    threaded_site, release = held_site
     cache = SiteCache(store, local_fetcher(), limits=Limits(workers=1, queue=1, per_domain=10))
     hosts = [f"{name}.example:{threaded_site.port}" for name in ("one", "two", "three", "four")]
     try:
@@ -534,19 +541,10 @@ def test_hosts_beyond_the_queue_are_pending_at_once_and_never_queued(database_ur
     assert cache.site_facts(hosts[2], wait_ms=5000).status == "found"
 
 
-def test_lookups_for_one_registrable_domain_are_limited_and_others_go_ahead(database_url, threaded_site):
+def test_lookups_for_one_registrable_domain_are_limited_and_others_go_ahead(store, held_site):
     from linkgate.sites import Limits, SiteCache
-    from linkgate.store import Store
 
-    release = threading.Event()
-
-    def held(_request: Request) -> Response:
-        release.wait(timeout=30)
-        return Response(HOME.format(href="/privacy"), content_type="text/html")
-
-    threaded_site.expect_request("/").respond_with_handler(held)
-    store = Store(database_url)
-    store.create_schema()
+    threaded_site, release = held_site
     cache = SiteCache(store, local_fetcher(), limits=Limits(workers=4, queue=10, per_domain=2))
     port = threaded_site.port
     try:
@@ -562,12 +560,9 @@ def test_lookups_for_one_registrable_domain_are_limited_and_others_go_ahead(data
     assert asked == sorted(f"{name}:{port}" for name in ("a.flood.com", "b.flood.com", "www.normal.org"))
 
 
-def test_a_lookup_holds_its_lease_for_longer_than_its_deadline(database_url, threaded_site):
+def test_a_lookup_holds_its_lease_for_longer_than_its_deadline(store, threaded_site):
     from linkgate.sites import Limits, SiteCache
-    from linkgate.store import Store
 
-    store = Store(database_url)
-    store.create_schema()
     host = f"site.test:{threaded_site.port}"
     held: list[bool] = []
 
@@ -582,7 +577,7 @@ def test_a_lookup_holds_its_lease_for_longer_than_its_deadline(database_url, thr
     cache = SiteCache(store, local_fetcher(), limits=limits)
     assert cache.refresh(host, force=True) is not None
     assert held == [False]
-    (lease,) = database_query(database_url, "SELECT lease_until FROM sites WHERE host = ?", host)
+    (lease,) = database_query(store.url, "SELECT lease_until FROM sites WHERE host = ?", host)
     assert lease == (None,)  # and saving the answer gives it back
 
 
@@ -597,13 +592,10 @@ def _make_old(store, host: str, days: int) -> None:
         )
 
 
-def test_the_sites_table_keeps_the_most_recently_used_and_never_drops_an_override(database_url, httpserver):
+def test_the_sites_table_keeps_the_most_recently_used_and_never_drops_an_override(store, httpserver):
     from linkgate.sites import Limits, SiteCache
-    from linkgate.store import Store
 
     httpserver.expect_request("/").respond_with_data(HOME.format(href="/privacy"), content_type="text/html")
-    store = Store(database_url)
-    store.create_schema()
     cache = SiteCache(store, local_fetcher(), limits=Limits(max_sites=3))
     port = httpserver.port
     hosts = [f"site{number}.example:{port}" for number in range(4)]
@@ -627,13 +619,10 @@ def test_the_sites_table_keeps_the_most_recently_used_and_never_drops_an_overrid
     assert store.get_site(hosts[0]).used_on == now().date()
 
 
-def test_five_hundred_new_hosts_leave_at_most_max_sites_rows(database_url, httpserver):
+def test_five_hundred_new_hosts_leave_at_most_max_sites_rows(store, httpserver):
     from linkgate.sites import Limits, SiteCache
-    from linkgate.store import Store
 
     httpserver.expect_request("/").respond_with_data("no", status=404)
-    store = Store(database_url)
-    store.create_schema()
     cache = SiteCache(store, local_fetcher(), limits=Limits(max_sites=20, lookup_requests=1))
     for number in range(500):
         store.save_site_check(f"h{number}.example", {"status": "error", "checked_at": now()})
@@ -647,14 +636,8 @@ def test_five_hundred_new_hosts_leave_at_most_max_sites_rows(database_url, https
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d|\d\d:\d\d")
 
 
-def test_the_public_answer_has_no_time_and_one_shape_whether_or_not_anyone_asked(make_server, threaded_site):
-    release = threading.Event()
-
-    def held(_request: Request) -> Response:
-        release.wait(timeout=30)
-        return Response(HOME.format(href="/privacy"), content_type="text/html")
-
-    threaded_site.expect_request("/").respond_with_handler(held)
+def test_the_public_answer_has_no_time_and_one_shape_whether_or_not_anyone_asked(make_server, held_site):
+    threaded_site, release = held_site
     config = site_config()
     config["fetch"]["resolve"].append("third.test=127.0.0.1")
     server = make_server(config)
@@ -687,13 +670,10 @@ def test_the_public_answer_has_no_time_and_one_shape_whether_or_not_anyone_asked
     assert unasked == {"host": never, "status": "pending", "privacy_url": None, "gpc": None}
 
 
-def test_stored_check_times_carry_no_fraction_of_a_second(database_url, httpserver):
+def test_stored_check_times_carry_no_fraction_of_a_second(store, httpserver):
     from linkgate.sites import SiteCache
-    from linkgate.store import Store
 
     httpserver.expect_request("/").respond_with_data(HOME.format(href="/privacy"), content_type="text/html")
-    store = Store(database_url)
-    store.create_schema()
     host = f"site.test:{httpserver.port}"
     SiteCache(store, local_fetcher()).refresh(host, force=True)
     row = store.get_site(host)
