@@ -374,28 +374,35 @@ def in_process_app(instance: Path, database_url: str, **settings: str) -> Any:
     return create_app(load_settings(environ))
 
 
-@pytest.fixture(scope="session")
-def gate_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One shared server with a known rule set; tests must not change its rules."""
-    server = LiveServer(tmp_path_factory.mktemp("gate"))
-    for args in (
-        ("allow", "partner.example", "--note", "trusted partner"),
-        ("block", "bad.partner.example", "--exact"),
-        ("block", "blocked.example"),
-        ("allow", "ok.blocked.example", "--exact"),
-        ("allow", "notice-partner.example", "--action", "notice"),
-        ("block", "evil.example.org"),
-        ("allow", "www.evil.example.org"),
-    ):
+GATE_RULES = (
+    ("allow", "partner.example", "--note", "trusted partner"),
+    ("block", "bad.partner.example", "--exact"),
+    ("block", "blocked.example"),
+    ("allow", "ok.blocked.example", "--exact"),
+    ("allow", "notice-partner.example", "--action", "notice"),
+    ("block", "evil.example.org"),
+    ("allow", "www.evil.example.org"),
+)
+
+
+def serve_gate(server: LiveServer) -> Iterator[LiveServer]:
+    """The gate's known rule set on ``server`` (in this process or a real gunicorn), for a fixture."""
+    for args in GATE_RULES:
         server.cli(*args)
     server.start()
     yield server
     server.stop()
 
 
-@pytest.fixture
-def make_server(tmp_path: Path) -> Iterator[Any]:
-    """Start servers of one's own (they are stopped after the test)."""
+@pytest.fixture(scope="session")
+def gate_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One shared gate, in this process, with a known rule set; tests must not change its rules.
+
+    (tests/browser/ has a real gunicorn of the same name: Chromium needs a socket.)"""
+    yield from serve_gate(AppServer(tmp_path_factory.mktemp("gate")))
+
+
+def server_maker(tmp_path: Path, kind: type[LiveServer]) -> Iterator[Any]:
     started: list[LiveServer] = []
 
     def make(
@@ -403,13 +410,25 @@ def make_server(tmp_path: Path) -> Iterator[Any]:
     ) -> LiveServer:
         directory = tmp_path / f"server{len(started)}"
         directory.mkdir()
-        server = LiveServer(directory, config, workers)
+        server = kind(directory, config, workers)
         started.append(server)
         return server.start() if start else server
 
     yield make
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Any]:
+    """Start real gunicorn servers of one's own (stopped after the test): for tests of the server itself."""
+    yield from server_maker(tmp_path, LiveServer)
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[Any]:
+    """Start in-process servers of one's own (:class:`AppServer`, stopped after the test)."""
+    yield from server_maker(tmp_path, AppServer)
 
 
 def chromium_path() -> str | None:

@@ -1,4 +1,4 @@
-"""The click path against a real running server (gunicorn): actions, categories, flags, precedence."""
+"""The click path through the whole application (in process): actions, categories, flags, precedence, counts."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from linkgate.web.gate import ClickPath
 from tests.conftest import ON_POSTGRES, in_process_app
 from tests.console import query
 
-pytestmark = pytest.mark.server
 
 COUNTY_REFERER = {"Referer": "https://www.missoulacounty.us/departments/parks"}
 
@@ -71,7 +70,7 @@ def test_partner_redirects_when_referer_is_a_county_page(gate_server):
 def test_partner_redirects_when_signed(gate_server):
     link = gate_server.cli("sign", "https://partner.example/forms").stdout.strip()
     assert link.startswith(gate_server.url + "/go?url=")
-    response = httpx.get(link, follow_redirects=False)
+    response = gate_server.get(link)
     assert response.status_code == 302
     assert response.headers["location"] == "https://partner.example/forms"
 
@@ -250,10 +249,10 @@ def test_a_host_too_long_for_dns_is_explained_in_spanish(gate_server):
     assert "demasiado largo para ser un sitio web real (304 caracteres" in response.text
 
 
-def test_a_host_too_long_for_dns_is_refused_and_the_clicks_after_it_are_counted(make_server):
+def test_a_host_too_long_for_dns_is_refused_and_the_clicks_after_it_are_counted(make_app):
     """The issue's reproduction: on PostgreSQL the 300-letter host's count row stopped every count after
     it; now it is refused before it is counted."""
-    server = make_server()
+    server = make_app()
     assert go(server, LONG_HOST).status_code == 400
     assert go(server, "https://www.missoulian.com/").status_code == 200
     deadline = time.monotonic() + 10
@@ -397,8 +396,8 @@ def test_healthz_reports_rules_version_and_database(gate_server):
 
 
 @pytest.mark.sqlite_only
-def test_click_path_survives_the_database_going_away(make_server):
-    server = make_server(start=False)
+def test_click_path_survives_the_database_going_away(make_app):
+    server = make_app(start=False)
     server.cli("block", "blocked.example")
     server.cli("allow", "partner.example")
     server.start()
@@ -432,8 +431,8 @@ def test_click_path_survives_the_database_going_away(make_server):
 
 
 @pytest.mark.sqlite_only
-def test_corrupt_database_file_is_degraded_not_an_error(make_server):
-    server = make_server()
+def test_corrupt_database_file_is_degraded_not_an_error(make_app):
+    server = make_app()
     server.database.write_bytes(b"this is not a database" * 100)
     time.sleep(0.8)
     assert server.get("/healthz").json()["db"] == "degraded"
@@ -491,9 +490,9 @@ class Sender:
     redirect's Location as a URL of its own, with IDNA 2008 for the host, and raises on hosts that
     browsers accept, such as ``xn--www-hta.missoulacounty.us``.)"""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, transport: httpx.BaseTransport) -> None:
         self.base_url = base_url
-        self.transport = httpx.HTTPTransport()
+        self.transport = transport
 
     def get(self, path: str, params: dict[str, str], headers: dict[str, str]) -> httpx.Response:
         request = httpx.Request(
@@ -526,9 +525,8 @@ def check_invariants(client: Sender, raw: str, headers: dict[str, str]) -> None:
 
 @pytest.fixture(scope="module")
 def client(gate_server):
-    sender = Sender(gate_server.url)
-    with sender.transport:
-        yield sender
+    with httpx.WSGITransport(app=gate_server.app) as transport:
+        yield Sender(gate_server.url, transport)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -547,8 +545,8 @@ def test_mutated_real_urls_are_never_a_5xx_or_an_open_redirect(client, raw, trus
 # ---- configuration: category actions and key rotation ---------------------------------------------
 
 
-def test_category_action_from_configuration_sends_government_links_straight_through(make_server):
-    server = make_server({"actions": {"government": "redirect", "external": "block"}})
+def test_category_action_from_configuration_sends_government_links_straight_through(make_app):
+    server = make_app({"actions": {"government": "redirect", "external": "block"}})
     assert go(server, "https://www.usa.gov/benefits", headers=COUNTY_REFERER).status_code == 302
     # untrusted links are never redirected without the notice unless they go to the County
     assert go(server, "https://www.usa.gov/benefits").status_code == 200
@@ -556,11 +554,11 @@ def test_category_action_from_configuration_sends_government_links_straight_thro
     assert go(server, "https://www.umt.edu/", headers=COUNTY_REFERER).status_code == 200
 
 
-def test_links_signed_with_a_previous_key_still_verify_after_rotation(make_server):
-    old = make_server({"": {"secret_key": "old-secret-0123456789"}}, start=False)
+def test_links_signed_with_a_previous_key_still_verify_after_rotation(make_app):
+    old = make_app({"": {"secret_key": "old-secret-0123456789"}}, start=False)
     old.cli("allow", "partner.example")
     old_link = old.cli("sign", "https://partner.example/x").stdout.strip()
-    server = make_server(
+    server = make_app(
         {"": {"secret_key": "new-secret-9876543210", "previous_secret_keys": ["old-secret-0123456789"]}},
         start=False,
     )
@@ -568,7 +566,7 @@ def test_links_signed_with_a_previous_key_still_verify_after_rotation(make_serve
     server.start()
     query = old_link.split("?", 1)[1]
     assert server.get("/go?" + query).status_code == 302
-    retired = make_server({"": {"secret_key": "new-secret-9876543210"}}, start=False)
+    retired = make_app({"": {"secret_key": "new-secret-9876543210"}}, start=False)
     retired.cli("allow", "partner.example")
     retired.start()
     assert retired.get("/go?" + query).status_code == 200  # the retired key no longer verifies

@@ -7,9 +7,12 @@ cannot run two instances in one process.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from tests.conftest import ROOT
+import pytest
+
+from tests.conftest import ROOT, LiveServer, serve_gate
 
 AXE_SCRIPT = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
@@ -26,6 +29,12 @@ CHROMIUM_ARGS = [
 ]
 WIDE = {"width": 1280, "height": 800}
 NARROW = {"width": 320, "height": 640}
+
+
+@pytest.fixture(scope="session")
+def gate_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The root conftest's shared gate, as a real gunicorn: Chromium reaches it through a socket."""
+    yield from serve_gate(LiveServer(tmp_path_factory.mktemp("gate")))
 
 
 def count_by_impact(violations: list[dict[str, Any]]) -> dict[str, int]:
