@@ -1,4 +1,4 @@
-"""The click path through the whole application (in process): actions, categories, flags, precedence, counts."""
+"""The click path through the whole application, in process: actions, categories, flags, precedence."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from linkgate.urls import parse_destination
 from linkgate.web.gate import ClickPath
 from tests.conftest import ON_POSTGRES, in_process_app
 from tests.console import query
-
 
 COUNTY_REFERER = {"Referer": "https://www.missoulacounty.us/departments/parks"}
 
