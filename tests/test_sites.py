@@ -483,22 +483,19 @@ def test_a_404_home_page_tries_usual_addresses_only_within_the_lookups_requests(
     assert values["error"] == "the home page answered HTTP 404"
 
 
-def test_a_lookup_finds_a_usual_address_and_keeps_a_request_for_gpc(httpserver):
+def test_a_working_home_page_without_a_link_leaves_one_of_the_lookups_requests_for_gpc(httpserver):
     from linkgate.sites import Limits, look_up
 
     httpserver.expect_request("/").respond_with_data("<html><body>Hi</body></html>", content_type="text/html")
-    httpserver.expect_request("/privacy").respond_with_data(
-        "<html><head><title>Privacy Policy</title></head><body><h1>Privacy Policy</h1></body></html>",
-        content_type="text/html",
-    )
     httpserver.expect_request("/.well-known/gpc.json").respond_with_json({"gpc": True})
     httpserver.expect_request(re.compile(".*")).respond_with_data("not found", status=404)
     fetcher = local_fetcher()()
-    values = look_up(f"site.test:{httpserver.port}", fetcher, Limits(lookup_requests=5))
+    values = look_up(f"site.test:{httpserver.port}", fetcher, Limits(lookup_requests=4))
     fetcher.close()
-    assert values["status"] == "found" and values["found_by"] == "fallback path"
+    # https and http for the home page, one usual address, and the last request for gpc.json.
+    assert paths(httpserver) == ["/", "/.well-known/privacy-policy", "/.well-known/gpc.json"]
+    assert values["status"] == "none"
     assert values["gpc"] is True
-    assert paths(httpserver) == ["/", "/.well-known/privacy-policy", "/privacy", "/.well-known/gpc.json"]
 
 
 def test_every_redirect_counts_as_one_of_the_lookups_requests(httpserver):
