@@ -127,7 +127,9 @@ def toml_value(value: Any) -> str:
 
 
 class LiveServer:
-    """A real ``linkgate serve`` (gunicorn) with its own instance folder, config file and port."""
+    """A real ``linkgate serve`` (gunicorn) with its own instance folder, config file and port.
+
+    ``get`` and ``request`` take a path, or an address on the server (a link it made)."""
 
     def __init__(self, directory: Path, config: dict[str, dict[str, Any]] | None = None, workers: int = 1):
         self.directory = directory
@@ -210,7 +212,7 @@ class LiveServer:
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         kwargs.setdefault("timeout", 10)
         kwargs.setdefault("follow_redirects", False)
-        return httpx.request(method, self.url + path, **kwargs)
+        return httpx.request(method, self.url + path.removeprefix(self.url), **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", path, **kwargs)
@@ -270,9 +272,7 @@ class AppServer(LiveServer):
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         assert self.client is not None, "start() the server first"
         kwargs.setdefault("follow_redirects", False)
-        if path.startswith(self.url):
-            path = path[len(self.url) :]
-        return self.client.request(method, path, **kwargs)
+        return self.client.request(method, path.removeprefix(self.url), **kwargs)
 
     def cli(
         self, *args: str, check: bool = True, input: str | None = None
@@ -289,7 +289,7 @@ class AppServer(LiveServer):
         )
         result = CliRunner(env=environment).invoke(main, list(args), input=input)
         stderr = result.stderr
-        if result.exc_info is not None and not isinstance(result.exception, SystemExit):
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
             stderr += "".join(traceback.format_exception(*result.exc_info))  # as the process would print
         completed = subprocess.CompletedProcess(["linkgate", *args], result.exit_code, result.stdout, stderr)
         if check and completed.returncode != 0:

@@ -32,8 +32,8 @@ def site() -> Any:
 
 
 @pytest.fixture
-def linkgate(make_server):
-    return make_server(
+def linkgate(make_app):
+    return make_app(
         {
             "county": {"domains": ["county.test"]},
             "fetch": {
