@@ -537,18 +537,32 @@ def axe(axe_source: str) -> Callable[[Any], list[dict[str, Any]]]:
     return run
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run every test that drives Chromium last, in their usual order.
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run every test that drives Chromium last, in their usual order; on the PostgreSQL run, only the
+    tests whose outcome can depend on the database.
 
     Playwright's sync API keeps an event loop running in the main thread from the moment the session's
     browser starts until the session ends, and ``asyncio.run`` (the link audit) refuses to start inside
     a running loop; so the browser starts only once every other test has run.
+
+    The PostgreSQL run leaves out what no database can change: modules marked ``database_free`` (pure
+    code: parsing, classifying, signing, reading CSV and pages, fetching) and the browser tests (markup,
+    accessibility and scripts). The SQLite run has them all, so no line goes untested.
     """
     if ON_POSTGRES:
         skip = pytest.mark.skip(reason="tests the SQLite file itself; PostgreSQL has fault tests of its own")
         for item in items:
             if item.get_closest_marker("sqlite_only"):
                 item.add_marker(skip)
+        same_on_every_database = [
+            item
+            for item in items
+            if item.get_closest_marker("database_free") or item.get_closest_marker("browser")
+        ]
+        if same_on_every_database:
+            config.hook.pytest_deselected(items=same_on_every_database)
+            left_out = set(same_on_every_database)
+            items[:] = [item for item in items if item not in left_out]
     uses_browser = [item for item in items if "browser" in getattr(item, "fixturenames", ())]
     others = [item for item in items if "browser" not in getattr(item, "fixturenames", ())]
     # The suite's layers are its folders: a test that drives Chromium is under tests/browser/.

@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 from linkgate.audit.net import SafeClient
 from linkgate.fetch import FetchFailed, FetchPolicy, FetchRefused, parse_target, request_target
 
+pytestmark = pytest.mark.database_free
+
 LOCAL = FetchPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),))
 T = TypeVar("T")
 

@@ -26,6 +26,8 @@ from linkgate.chart import (
     totals,
 )
 
+pytestmark = pytest.mark.database_free
+
 SVG = "{http://www.w3.org/2000/svg}"
 LABELS = {"redirect": "Sent straight on", "notice": "Shown the notice", "block": "Blocked"}
 START = date(2026, 3, 1)

@@ -21,6 +21,8 @@ from linkgate.config import CATEGORIES, DEFAULT_ACTIONS
 from linkgate.errors import InvalidDestination, RuleError
 from linkgate.urls import parse_destination
 
+pytestmark = pytest.mark.database_free
+
 COUNTY_DOMAINS = ("missoulacounty.us", "co.missoula.mt.us")
 
 

@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import ROOT, unavailable
 
+pytestmark = pytest.mark.database_free
+
 SCRIPT = ROOT / "static" / "linkgate.js"
 TERSER = ROOT / "node_modules" / "terser" / "bin" / "terser"
 BUDGET = 3 * 1024

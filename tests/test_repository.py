@@ -14,8 +14,12 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.database_free
+
 # Written in two pieces so that this file does not name what it looks for.
-OUTSIDE = re.compile(r"\.\./+" + r"shared\b|/work/" + r"shared\b|parents?(\[\d\])?\s*/\s*[\"']" + r"shared[\"']")
+OUTSIDE = re.compile(
+    r"\.\./+" + r"shared\b|/work/" + r"shared\b|parents?(\[\d\])?\s*/\s*[\"']" + r"shared[\"']"
+)
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 

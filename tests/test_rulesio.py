@@ -24,6 +24,8 @@ from linkgate.rulesio import (
     write_rules_csv,
 )
 
+pytestmark = pytest.mark.database_free
+
 HEADER = "pattern,exact,kind,action,note"
 
 

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from linkgate.signing import Signer, key_id
 
+pytestmark = pytest.mark.database_free
+
 SECRET = "correct horse battery staple"
 OLD_SECRET = "old secret from last year"
 HREF = "https://www.partner.example/path?q=1"

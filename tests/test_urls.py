@@ -23,6 +23,8 @@ from linkgate.urls import (
     unicode_host,
 )
 
+pytestmark = pytest.mark.database_free
+
 WPT_DATA = Path(__file__).resolve().parent / "data" / "url" / "urltestdata.json"  # see data/url/SOURCES.txt
 WEB_PROTOCOLS = ("http:", "https:")
 C0_CONTROL_OR_SPACE = "".join(chr(code) for code in range(0x21))
