@@ -644,14 +644,17 @@ def privacy_link_refusal(url: str, *, site: Sequence[str] = (), domains: bool = 
     except ValueError:
         return "it is not a web address"
     if link.protocol not in WEB_SCHEMES:
-        return "it is not an http:// or https:// address"
+        return "it must start with http:// or https://"
     if link.username or link.password:
-        return "it contains a user name or password"
+        return "it must not contain a user name or password"
     fetched = [parsed for parsed in map(_parsed_url, site) if parsed is not None]
     host = link.hostname
     checked = any(host == other.hostname and link.port == other.port for other in fetched)
     if not checked and not is_public_host(host):
-        return f"{unicode_host(host)} is not a public internet host"
+        return (
+            f"it must be on a public internet host, and {unicode_host(host)} is not (a private, local or "
+            f"reserved address, or a name without a public suffix such as .org)"
+        )
     if domains and fetched:
         domain = registrable_domain(host)
         if domain not in {registrable_domain(other.hostname) for other in fetched}:
@@ -668,7 +671,7 @@ def check_privacy_url(text: str, max_length: int = DEFAULT_MAX_LENGTH) -> str:
     destination = parse_destination(text.strip(), max_length)
     refusal = privacy_link_refusal(destination.href)
     if refusal is not None:
-        raise InvalidDestination(f"{destination.href} cannot be a privacy link: {refusal}.", "refused")
+        raise InvalidDestination(f"This address cannot be a privacy link: {refusal}.", "refused")
     return destination.href
 
 

@@ -211,6 +211,11 @@ def facts_from_row(row: SiteRow) -> SiteFacts:
             found_by="override",
             reason="the webmaster says this site has no privacy policy",
         )
+    # A link a lookup stored before the notice's rules were what they are now is judged again here.
+    fetched = (f"https://{row.host}/", *([row.final_url] if row.final_url else []))
+    refusal = privacy.privacy_link_refusal(row.privacy_url, site=fetched) if row.privacy_url else None
+    if refusal is not None:
+        return replace(facts, status="none", privacy_url=None, found_by=None, reason=f"not shown: {refusal}")
     return facts
 
 
@@ -260,13 +265,14 @@ def look_up(
     else:
         values.update(final_url=home.final_url, https=home.final_url.startswith("https://"))
         working = home.status < 400
-        link = privacy.find_privacy_link(home.content, home.final_url) if working else None
+        site = (home.url, home.final_url)  # a page decides where on its own site the notice points
+        link = privacy.find_privacy_link(home.content, home.final_url, site=site) if working else None
         if link is not None:
             values.update(status="found", privacy_url=link.url, found_by="home page", reason=link.reason)
         else:
             # A server error says the site is in trouble: asking it for more pages only adds to it.
             server_error = _is_server_error(home.status)
-            found = None if server_error else _try_fallbacks(home.final_url, fetcher, budget, int(working))
+            found = None if server_error else _try_fallbacks(site, fetcher, budget, int(working))
             if found is not None:
                 values.update(
                     status="found",
@@ -316,9 +322,13 @@ def base_of(url: str) -> str:
     return resolve_web_link("/", url) or url
 
 
-def _try_fallbacks(base: str, fetcher: Fetcher, budget: _Budget, keep: int) -> tuple[str, str] | None:
-    """The first well-known or usual privacy address that holds a privacy page, while the budget lasts
-    (leaving ``keep`` requests) and the site answers and does not ask to be left alone (429, 503)."""
+def _try_fallbacks(
+    site: tuple[str, str], fetcher: Fetcher, budget: _Budget, keep: int
+) -> tuple[str, str] | None:
+    """The first well-known or usual privacy address that holds a privacy page (and, after its redirects,
+    one the notice may show for ``site``: the home page asked for and where it ended), while the budget
+    lasts (leaving ``keep`` requests) and the site answers and does not ask to be left alone (429, 503)."""
+    base = site[-1]
     for path in FALLBACK_PATHS:
         if not budget.allows(keep):
             return None
@@ -337,6 +347,7 @@ def _try_fallbacks(base: str, fetcher: Fetcher, budget: _Budget, keep: int) -> t
             result.status == 200
             and "html" in result.headers.get("content-type", "")
             and privacy.is_privacy_page(result.content)
+            and privacy.privacy_link_refusal(result.final_url, site=site) is None
         ):
             how = "well-known address" if path.startswith("/.well-known") else "fallback path"
             return result.final_url, how

@@ -155,7 +155,9 @@ def test_the_list_shows_every_column_and_links_only_web_addresses(server, store)
     assert '<a href="https://www.sa-columns.example/privacy" rel="noopener noreferrer">' in row
     assert 'href="javascript:' not in text
     bad = re.search(r'<tr data-site="bad-link.sa-columns.example".*?</tr>', text, re.S).group(0)
-    assert "javascript:alert(1)" in bad  # shown as text, for the webmaster to see
+    assert "javascript:alert(1)" not in bad  # visitors are never shown it, so the list does not either
+    lookup = browser.get(site_path("bad-link.sa-columns.example")).text  # the lookup's record, as text
+    assert "javascript:alert(1)" in lookup and 'href="javascript:' not in lookup
     assert "<script>alert(1)</script>" not in text
     assert "&lt;script&gt;" in text
     pinned = re.search(r'<tr data-site="pinned.sa-columns.example".*?</tr>', text, re.S).group(0)
@@ -344,13 +346,13 @@ def test_overrides_beat_the_lookup_on_the_notice_at_once_and_every_change_is_log
     browser = signed_in(server)
 
     pinned = post(
-        browser, site_path(host) + "/override", {"privacy_url": "https://Policies.Example/SA notice"}
+        browser, site_path(host) + "/override", {"privacy_url": "https://Policies.Example.org/SA notice"}
     )
     assert pinned.status_code == 302
-    assert "are now shown the privacy link https://policies.example/SA%20notice" in html.unescape(
+    assert "are now shown the privacy link https://policies.example.org/SA%20notice" in html.unescape(
         browser.get(site_path(host)).text
     )
-    assert notice_privacy_link(server, destination) == "https://policies.example/SA%20notice"
+    assert notice_privacy_link(server, destination) == "https://policies.example.org/SA%20notice"
 
     post(browser, site_path(host) + "/no-policy")
     notice = server.get("/go?url=" + quote(destination, safe=""))
@@ -369,11 +371,11 @@ def test_overrides_beat_the_lookup_on_the_notice_at_once_and_every_change_is_log
         (
             "web:admin",
             {"override_url": None, "override_none": False},
-            {"override_url": "https://policies.example/SA%20notice", "override_none": False},
+            {"override_url": "https://policies.example.org/SA%20notice", "override_none": False},
         ),
         (
             "web:admin",
-            {"override_url": "https://policies.example/SA%20notice", "override_none": False},
+            {"override_url": "https://policies.example.org/SA%20notice", "override_none": False},
             {"override_url": None, "override_none": True},
         ),
         (
@@ -418,6 +420,9 @@ def test_forgetting_a_site_nothing_is_stored_for_says_so(server):
         ("/privacy", "it must start with http:// or https://"),
         ("ftp://files.example/privacy", 'this one is a "ftp:" address'),
         ("https://user:secret@policies.example/p", "must not contain a user name or password"),
+        ("http://192.168.1.1/cgi-bin/reset?factory=1", "must be on a public internet host"),
+        ("http://127.0.0.1:18009/privacy", "must be on a public internet host"),
+        ("https://printer.internal/privacy", "must be on a public internet host"),
         ("https://exa mple.org/", "The web address is not valid"),
     ],
 )
@@ -593,9 +598,9 @@ def test_sites_show_and_the_site_commands_under_sites(server, store):
     assert re.search(r"^shown\s+https://www.sa-show.example/p$", text, re.M)
     assert re.search(r"^time\s+12$", text, re.M)
 
-    server.cli("sites", "set-privacy", host, "https://policies.example/show")
+    server.cli("sites", "set-privacy", host, "https://policies.example.org/show")
     assert json.loads(server.cli("sites", "show", host, "--json").stdout)["override"] == (
-        "https://policies.example/show"
+        "https://policies.example.org/show"
     )
     removed = server.cli("site", "remove-override", host)
     assert removed.stdout.strip() == f"{host}: override removed"

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkgate import privacy
+from linkgate.errors import InvalidDestination
 from linkgate.privacy import MIN_SCORE, find_privacy_link, is_privacy_page
 
 BASE = "https://www.example.org/news/2024/05/some-story.html"
@@ -615,3 +616,104 @@ def test_a_page_with_more_links_than_are_read_keeps_its_header_and_footer() -> N
     )
     nav = '<nav><a href="/datenschutz">Datenschutz</a></nav>'
     assert found_url(page(nav + many)) == "https://www.example.org/datenschutz"
+
+
+# --- Which privacy links the notice may show: a page decides where on its own site, nothing more
+
+HOME_PAGE = ("https://www.example.org/", "https://www.example.org/en/home")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://192.168.1.1/cgi-bin/reset?factory=1",
+        "http://127.0.0.1:18009/privacy",
+        "http://10.0.0.1/privacy",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/privacy",
+        "http://[fe80::1]/privacy",
+        "http://[::ffff:127.0.0.1]/privacy",
+        "http://0x7f.1/privacy",  # 127.0.0.1, as the parser reads it
+        "http://localhost/privacy",
+        "http://policies.localhost/privacy",
+        "https://intranet/privacy",
+        "https://printer.internal/privacy",
+        "https://router.lan/privacy",
+        "https://com/privacy",
+        "https://www.missoulacounty.us@phish.example/privacy",
+        "https://user:pw@www.example.org/privacy",
+        "ftp://www.example.org/privacy",
+        "javascript:alert(1)",
+        "not an address",
+    ],
+)
+def test_a_link_to_a_private_or_local_host_or_with_a_user_name_is_never_shown(url: str) -> None:
+    assert privacy.privacy_link_refusal(url) is not None
+    assert privacy.privacy_link_refusal(url, site=HOME_PAGE) is not None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://www.example.org/privacy",
+        "https://legal.example.org/privacy",  # the same registrable domain
+        "http://example.org/privacy",
+        "https://www.example.org:8443/privacy",
+    ],
+)
+def test_a_link_on_the_sites_own_registrable_domain_is_shown(url: str) -> None:
+    assert privacy.privacy_link_refusal(url, site=HOME_PAGE) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://unrelated-policies.com/privacy",
+        "https://www.example.org.evil.com/privacy",
+        "https://example.net/privacy",
+        "http://8.8.8.8/privacy",
+    ],
+)
+def test_a_link_to_another_site_found_on_a_page_is_not_shown(url: str) -> None:
+    assert "another site" in (privacy.privacy_link_refusal(url, site=HOME_PAGE) or "")
+    assert privacy.privacy_link_refusal(url) is None  # a webmaster may pin it
+
+
+def test_where_the_home_page_redirected_counts_as_the_sites_own() -> None:
+    site = ("https://old-name.org/", "https://www.new-name.com/welcome")
+    assert privacy.privacy_link_refusal("https://www.new-name.com/privacy", site=site) is None
+    assert privacy.privacy_link_refusal("https://old-name.org/privacy", site=site) is None
+
+
+def test_the_host_and_port_the_page_came_from_are_checked_already() -> None:
+    site = ("http://site.test:8000/",)  # the fetcher resolved and checked it (a test's local server)
+    assert privacy.privacy_link_refusal("http://site.test:8000/privacy", site=site) is None
+    assert privacy.privacy_link_refusal("http://site.test:9000/privacy", site=site) is not None
+    assert privacy.privacy_link_refusal("http://127.0.0.1:8000/privacy", site=site) is not None
+
+
+def test_the_finder_passes_over_links_it_may_not_show_for_the_next_best() -> None:
+    html = page(
+        '<footer><a href="http://192.168.1.1/cgi-bin/reset?factory=1" rel="privacy-policy">Privacy Policy</a>'
+        '<a href="https://policies.other-owner.com/privacy">Privacy Policy</a>'
+        '<a href="/legal/privacy">Privacy</a></footer>'
+    )
+    link = find_privacy_link(html, HOME_PAGE[1], site=HOME_PAGE[:1])
+    assert link is not None and link.url == "https://www.example.org/legal/privacy"
+    found = find_privacy_link(html, HOME_PAGE[1])  # without a site: another owner's policy is found
+    assert found is not None and found.url == "https://policies.other-owner.com/privacy"
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("http://192.168.1.1/cgi-bin/reset?factory=1", "192.168.1.1 is not"),
+        ("https://www.missoulacounty.us@phish.example/privacy", "must not contain a user name or password"),
+        ("javascript:alert(1)", '"javascript:" address'),
+    ],
+)
+def test_a_privacy_link_typed_by_a_webmaster_is_checked_by_the_same_rules(typed: str, message: str) -> None:
+    with pytest.raises(InvalidDestination) as refused:
+        privacy.check_privacy_url(typed)
+    assert message in str(refused.value)
+    assert privacy.check_privacy_url(" HTTPS://Policies.Example.NET/p ") == "https://policies.example.net/p"

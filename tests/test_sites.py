@@ -189,8 +189,8 @@ def test_override_beats_the_lookup(make_server, httpserver):
     httpserver.expect_request("/").respond_with_data(HOME.format(href="/privacy"), content_type="text/html")
     server = make_server(site_config())
     key = f"site.test:{httpserver.port}"
-    server.cli("site", "set-privacy", key, "https://policies.example/site-test")
-    assert privacy_href(notice(server, f"http://{key}/")) == "https://policies.example/site-test"
+    server.cli("site", "set-privacy", key, "https://policies.example.org/site-test")
+    assert privacy_href(notice(server, f"http://{key}/")) == "https://policies.example.org/site-test"
     assert home_hits(httpserver) == 0
     server.cli("site", "set-privacy", key, "none")
     time.sleep(5.5)  # each worker trusts what it read for at most 5 s
@@ -293,6 +293,46 @@ def test_remote_links_are_untrusted(make_server, httpserver):
     assert href is None or href.startswith(f"http://site.test:{httpserver.port}/p?")
 
 
+# Links a remote page may point the notice at, that it must never show (issue 14, section 5).
+ELSEWHERE = [
+    "http://192.168.1.1/cgi-bin/reset?factory=1",  # the visitor's router
+    "http://127.0.0.1:18009/privacy",  # a service on the visitor's own computer
+    "https://www.missoulacounty.us@phish.example/privacy",  # a County name as the user name
+    "https://unrelated-policies.com/privacy",  # another site
+]
+
+
+@pytest.mark.parametrize("href", ELSEWHERE)
+def test_the_notice_never_shows_a_privacy_link_that_leaves_the_site(make_server, httpserver, href):
+    httpserver.expect_request("/").respond_with_data(HOME.format(href=href), content_type="text/html")
+    server = make_server(site_config())
+    site = f"http://site.test:{httpserver.port}"
+    looked_up = json.loads(server.cli("check-site", site + "/", "--json").stdout)
+    assert (looked_up["status"], looked_up["privacy_url"]) == ("none", None)
+    response = notice(server, site + "/")
+    assert privacy_href(response) is None
+    assert href.split("//")[1].split("/")[0] not in response.text
+
+
+def test_a_privacy_link_stored_before_the_rules_were_tightened_is_not_shown():
+    from linkgate.sites import facts_from_row
+    from linkgate.store import SiteRow
+
+    def stored(url: str) -> SiteRow:
+        return SiteRow(
+            "www.example.org", "found", url, "home page", "link text", "https://www.example.org/home",
+            True, False, None, now(), 10, None, False,
+        )  # fmt: skip
+
+    for url in ELSEWHERE:
+        facts = facts_from_row(stored(url))
+        assert (facts.status, facts.privacy_url) == ("none", None), url
+        assert facts.reason is not None and facts.reason.startswith("not shown: ")
+    assert facts_from_row(stored("https://legal.example.org/privacy")).privacy_url == (
+        "https://legal.example.org/privacy"
+    )
+
+
 def test_refused_lookups_never_reach_local_addresses_and_are_counted(make_server, httpserver):
     httpserver.expect_request("/").respond_with_data(HOME.format(href="/privacy"), content_type="text/html")
     # The site's port is allowed, so only the address check stands between linkgate and the local site.
@@ -330,6 +370,27 @@ def test_site_commands_reject_bad_input_with_status_2(make_server):
     assert result.returncode == 2
     result = server.cli("site", "clear", "never-seen.example", check=False)
     assert result.returncode == 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        *ELSEWHERE[:3],
+        "http://localhost/privacy",
+        "https://intranet/privacy",
+        "https://printer.internal/privacy",
+        "http://[::ffff:169.254.169.254]/latest/meta-data/",
+    ],
+)
+def test_set_privacy_refuses_what_the_console_refuses_with_status_2(make_server, url):
+    server = make_server(start=False)
+    result = server.cli("site", "set-privacy", "example.org", url, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("linkgate: error: This address cannot be a privacy link: ")
+    assert result.stderr.count("\n") == 1
+    assert server.cli("sites", "show", "example.org", check=False).returncode == 2  # nothing was stored
+    # A webmaster may pin a policy kept on another site: only a page may not choose one.
+    server.cli("site", "set-privacy", "example.org", "https://policies.example.net/privacy")
 
 
 def test_api_refuses_names_that_are_not_hosts(gate_server):

@@ -12,6 +12,7 @@ import sys
 import click
 
 from linkgate.cli import cli_actor, current_settings, fail, friendly, main, open_store
+from linkgate.privacy import check_privacy_url
 from linkgate.sites import facts_from_row, parse_site_key, site_key
 from linkgate.store import SITE_STATUSES, SiteRow
 from linkgate.urls import parse_destination
@@ -63,10 +64,14 @@ def site() -> None:
 @click.argument("url")
 @friendly
 def site_set_privacy(host: str, url: str) -> None:
-    """Pin HOST's privacy link to URL, or 'none' to say it has none. Overrides beat lookups."""
+    """Pin HOST's privacy link to URL, or 'none' to say it has none. Overrides beat lookups.
+
+    URL must be an http:// or https:// address on a public host, without a user name or password: the
+    console refuses the same addresses."""
     name = parse_site_key(host)
-    target = None if url.lower() == "none" else parse_destination(url).href
-    open_store(current_settings()).set_site_override(name, target, cli_actor())
+    settings = current_settings()
+    target = None if url.strip().lower() == "none" else check_privacy_url(url, settings.max_url_length)
+    open_store(settings).set_site_override(name, target, cli_actor())
     click.echo(f"{name}: privacy link set to {target or 'none'}")
 
 

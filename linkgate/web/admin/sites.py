@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from linkgate.errors import InvalidDestination
+from linkgate.privacy import check_privacy_url
 from linkgate.sites import Freshness, SiteFacts, facts_from_row, parse_site_key
 from linkgate.store import SITE_STATUSES, SiteRow
 from linkgate.urls import parse_destination
@@ -259,13 +260,9 @@ def set_override(host: str) -> ResponseReturnValue:
         error = _("Enter the web address of the site's privacy policy, starting with https://.")
     else:
         try:
-            destination = parse_destination(typed, get_runtime().settings.max_url_length)
+            url = check_privacy_url(typed, get_runtime().settings.max_url_length)
         except InvalidDestination as problem:
             error = str(problem)
-        else:
-            if destination.has_credentials:
-                error = _("The address must not contain a user name or password.")
-            url = destination.href
     if error is not None or url is None:
         return _render_site(name, {"privacy_url": error or ""}, typed)
     get_runtime().store.set_site_override(name, url, actor())
