@@ -518,9 +518,8 @@ def test_rules_list_searches_filters_sorts_and_pages(console):
     assert patterns("/admin/rules/?q=listing.example&sort=kind")[0] == "*.page00.listing.example"
     assert patterns("/admin/rules/?q=%25") == []  # LIKE wildcards are taken literally
     assert "No rules match." in browser.get("/admin/rules/?q=nothing-like-this").text
-    assert patterns("/admin/rules/?q=listing.example&page=zz&sort=bogus&kind=odd")[0] == (
-        "*.blocked.listing.example"
-    )
+    assert patterns("/admin/rules/?q=listing.example&sort=bogus&kind=odd")[0] == "*.blocked.listing.example"
+    assert browser.get("/admin/rules/?q=listing.example&page=zz").status_code == 400  # a page is a number
 
 
 # ---- test a link ----------------------------------------------------------------------------------

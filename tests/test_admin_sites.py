@@ -205,7 +205,7 @@ def test_the_list_pages_through_many_sites(server, store):
     assert second == [f"p{number:02d}.sa-pages.example" for number in range(25, 30)]
     assert "30 sites found; page 2 of 2" in second_page.text
     assert 'rel="prev" href="/admin/sites/?page=1&amp;q=sa-pages"' in second_page.text
-    assert listed(browser.get("/admin/sites/?q=sa-pages&page=zz")) == first
+    assert browser.get("/admin/sites/?q=sa-pages&page=zz").status_code == 400  # a page is a number
 
 
 def test_searching_for_a_site_nothing_is_stored_for_offers_its_page(server):

@@ -14,6 +14,7 @@ from flask import Flask
 from flask_babel import get_locale, gettext
 
 from linkgate.config import Settings, load_settings
+from linkgate.web import bounds
 from linkgate.web.runtime import WebRuntime, get_runtime
 
 __all__ = ["create_app", "get_runtime"]
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         BABEL_DEFAULT_LOCALE="en",
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
+    app.url_map.converters["int"] = bounds.BoundedInt  # before any route: every <int:...> is bounded
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

@@ -17,6 +17,7 @@ from linkgate.sites import facts_from_row
 from linkgate.store import SITE_STATUSES, LogEntry
 from linkgate.web.admin.changelog import read_filters
 from linkgate.web.admin.stats import TOP_DOMAINS, RangeForm
+from linkgate.web.bounds import MAX_OFFSET, BadParameter, whole_number
 from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
@@ -25,17 +26,19 @@ MAX_LIMIT = 500
 
 
 def _window() -> tuple[int, int]:
-    """``offset`` and ``limit`` from the query string, within bounds."""
-    try:
-        offset = max(0, int(request.args.get("offset", "0")))
-        limit = min(MAX_LIMIT, max(1, int(request.args.get("limit", "100"))))
-    except ValueError:
-        return 0, 100
+    """``offset`` and ``limit`` from the query string (a :class:`BadParameter` when out of bounds)."""
+    offset = whole_number(request.args, "offset", default=0, low=0, high=MAX_OFFSET)
+    limit = whole_number(request.args, "limit", default=100, low=1, high=MAX_LIMIT)
     return offset, limit
 
 
 def _problem(errors: dict[str, str]) -> ResponseReturnValue:
     return jsonify({"error": "; ".join(f"{key}: {text}" for key, text in errors.items())}), 400
+
+
+@blueprint.errorhandler(BadParameter)
+def _bad_parameter(error: BadParameter) -> ResponseReturnValue:
+    return _problem({error.field: error.problem})
 
 
 @blueprint.get("/rules")

@@ -13,6 +13,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
 from linkgate.audit.history import diff_runs
+from linkgate.web.bounds import MAX_PAGE, whole_number
 from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("audits", __name__, url_prefix="/audits")
@@ -34,10 +35,7 @@ PROBLEM_TEXT = {
 @blueprint.get("/")
 def index() -> ResponseReturnValue:
     runtime = get_runtime()
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = whole_number(request.args, "page", default=1, low=1, high=MAX_PAGE)
     runs = runtime.store.list_audit_runs(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     return render_template(
         "admin/audits.html",

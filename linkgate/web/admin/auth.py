@@ -7,6 +7,7 @@ once, and a session whose stamp is no longer the account's is over: signing out,
 and an unlock give the account a new stamp, which ends every session of it on every server, copied
 cookies included. A session also ends ``admin.session_max_hours`` after sign-in however much it is used,
 and after ``admin.idle_minutes`` unused. A trusted header is believed only from the configured proxies.
+Never redirect to anything a request names but a path of this console (see :func:`_console_path`).
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -45,6 +47,7 @@ from linkgate.accounts import LoginPolicy, LoginResult, log_in, normalise_name
 from linkgate.config import Settings
 from linkgate.errors import StoreUnavailable
 from linkgate.store import AccountRow, Store
+from linkgate.web.bounds import BadParameter
 from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("auth", __name__)
@@ -86,6 +89,7 @@ def install_guards(admin: Blueprint) -> None:
     admin.register_error_handler(CSRFError, _csrf_error)
     admin.register_error_handler(Forbidden, _forbidden)
     admin.register_error_handler(StoreUnavailable, _store_unavailable)
+    admin.register_error_handler(BadParameter, _bad_parameter)
 
 
 def _identify() -> ResponseReturnValue | None:
@@ -245,18 +249,47 @@ def _forbidden(error: Forbidden) -> ResponseReturnValue:
     return render_template("admin/problem.html", title=title, message=message), 403
 
 
+def _bad_parameter(error: BadParameter) -> ResponseReturnValue:
+    message = _(
+        "This address is not one the console makes: %(name)s must be %(problem)s.",
+        name=error.field,
+        problem=error.problem,
+    )
+    return render_template("admin/problem.html", title=_("This address cannot be used"), message=message), 400
+
+
 def _store_unavailable(error: StoreUnavailable) -> ResponseReturnValue:
     message = _("The database cannot be reached right now, so the console cannot be used. Try again soon.")
     return render_template("admin/problem.html", title=_("The console is unavailable"), message=message), 503
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path inside the console: never another site (``//evil.example``, ``/\\evil.example``)."""
-    if target and target.startswith("/admin") and "\\" not in target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc:
-            return target
-    return url_for("admin.dashboard.index")
+# A path of the console, in printable ASCII: no space, no control character, nothing before "/admin".
+_CONSOLE_PATH = re.compile(r"/admin(?:[/?#][!-~]*)?")
+# What a browser or the address itself would read differently once decoded: control characters (a
+# browser drops tab and newline, a header cannot hold CR or LF), backslashes (read as "/").
+_UNSAFE_DECODED = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
+MAX_NEXT = 2048
+
+
+def _console_path(target: str | None) -> str | None:
+    """The page to return to after signing in (``next``), when it is a path of this console; else None.
+
+    The one place ``next`` is judged: it becomes a Location header, which a browser resolves, so anything
+    but a plain path under ``/admin`` could lead to another site (``//evil.example``, ``/\\evil.example``,
+    ``https:``) or break the header (CR, LF). The path must pass as written, and once and twice
+    percent-decoded (``%0d%0a``, ``%5c``, ``%2f%2f``, ``%252e``): no control character, no backslash, no
+    empty, ``.`` or ``..`` segment.
+    """
+    if not target or len(target) > MAX_NEXT or not _CONSOLE_PATH.fullmatch(target):
+        return None
+    once = unquote(target)
+    for form in (target, once, unquote(once)):
+        path = form.split("?", 1)[0].split("#", 1)[0]
+        if not form.startswith("/admin") or _UNSAFE_DECODED.search(form):
+            return None
+        if "//" in path or any(segment in (".", "..") for segment in path.split("/")):
+            return None
+    return target
 
 
 def _login_policy(settings: Settings) -> LoginPolicy:
@@ -269,9 +302,10 @@ def _login_policy(settings: Settings) -> LoginPolicy:
 
 @blueprint.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
-    target = _safe_next(request.values.get("next"))
+    target = _console_path(request.values.get("next"))
+    destination = request.script_root + target if target else url_for("admin.dashboard.index")
     if g.account is not None:
-        return redirect(target)
+        return redirect(destination)
     runtime = get_runtime()
     errors: dict[str, str] = {}
     name = ""
@@ -293,13 +327,13 @@ def login() -> ResponseReturnValue:
                 session.update(
                     account=result.account.name, stamp=result.account.session_stamp, since=at, seen=at
                 )
-                return redirect(target)
+                return redirect(destination)
             runtime.counts.event("login_failure")
             errors["password"] = _failure_message(result, runtime.settings)
             if result.refused or result.locked_until is not None:
                 status = 429
                 headers["Retry-After"] = str(result.wait_seconds)
-    body = render_template("admin/login.html", errors=errors, name=name, next=target)
+    body = render_template("admin/login.html", errors=errors, name=name, next=target or "")
     return body, status, headers
 
 

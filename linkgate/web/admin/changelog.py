@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from linkgate.store import LogEntry
+from linkgate.web.bounds import MAX_PAGE, usable_day, whole_number
 from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("changelog", __name__, url_prefix="/log")
@@ -73,10 +74,11 @@ def read_filters(args: Any, timezone: ZoneInfo) -> tuple[dict[str, str], dict[st
     days: dict[str, date] = {}
     for key in ("from", "to"):
         if typed[key]:
-            try:
-                days[key] = date.fromisoformat(typed[key])
-            except ValueError:
+            day = usable_day(typed[key])
+            if day is None:
                 errors[key] = _("Enter a date as year-month-day, for example 2026-03-31.")
+            else:
+                days[key] = day
     if "from" in days and "to" in days and days["from"] > days["to"]:
         errors["to"] = _("The end date must be on or after the start date.")
     if "from" in days:
@@ -91,10 +93,7 @@ def index() -> ResponseReturnValue:
     runtime = get_runtime()
     timezone = ZoneInfo(runtime.settings.timezone)
     typed, query, errors = read_filters(request.args, timezone)
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = whole_number(request.args, "page", default=1, low=1, high=MAX_PAGE)
     entries: list[LogEntry] = []
     total = 0
     if not errors:

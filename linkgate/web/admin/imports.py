@@ -32,6 +32,7 @@ from linkgate.rulesio import (
     write_rules_csv,
 )
 from linkgate.web.admin.auth import actor, admin_required
+from linkgate.web.bounds import MAX_VERSION, whole_number
 from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("imports", __name__, url_prefix="/rules")
@@ -79,9 +80,9 @@ def index() -> ResponseReturnValue:
 def confirm() -> ResponseReturnValue:
     try:
         payload = base64.urlsafe_b64decode(request.form.get("csv", "").encode("ascii"))
-        expected_version = int(request.form.get("version", ""))
     except ValueError:  # also binascii.Error and UnicodeEncodeError: not a form this console made
         abort(400)
+    expected_version = whole_number(request.form, "version", default=None, low=0, high=MAX_VERSION)
     replace = request.form.get("replace") == "1"
     parsed = read_rules_csv(payload)
     if not parsed.ok:

@@ -22,6 +22,7 @@ from linkgate.errors import InvalidDestination, RuleError
 from linkgate.store import RULE_SORTS, RuleRecord
 from linkgate.urls import Destination, parse_destination
 from linkgate.web.admin.auth import actor, admin_required
+from linkgate.web.bounds import MAX_PAGE, whole_number
 from linkgate.web.gate import CATEGORY_TEXT, FLAG_TEXT
 from linkgate.web.runtime import get_runtime
 
@@ -153,10 +154,7 @@ def index() -> str:
     sort = request.args.get("sort", "name")
     if sort not in RULE_SORTS:
         sort = "name"
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = whole_number(request.args, "page", default=1, low=1, high=MAX_PAGE)
     result = get_runtime().store.list_rules(search, kind_filter, sort, (page - 1) * PAGE_SIZE, PAGE_SIZE)
     pages = max(1, -(-result.total // PAGE_SIZE))
     query = {"q": search or None, "kind": kind_filter, "sort": sort if sort != "name" else None}

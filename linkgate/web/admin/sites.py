@@ -23,6 +23,7 @@ from linkgate.sites import Freshness, SiteFacts, facts_from_row, parse_site_key
 from linkgate.store import SITE_STATUSES, SiteRow
 from linkgate.urls import parse_destination
 from linkgate.web.admin.auth import actor, admin_required
+from linkgate.web.bounds import MAX_PAGE, whole_number
 from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("sites", __name__, url_prefix="/sites")
@@ -153,10 +154,7 @@ def index() -> str:
     search = request.args.get("q", "").strip()[:253]
     chosen = request.args.get("status", "")
     status = chosen if chosen in FILTERS else ""
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = whole_number(request.args, "page", default=1, low=1, high=MAX_PAGE)
     result = get_runtime().store.site_page(
         search=search,
         status=status if status in SITE_STATUSES else None,

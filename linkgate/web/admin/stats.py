@@ -16,8 +16,9 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from linkgate.chart import MAX_DAYS, OUTCOMES, clicks_chart, csv_text, daily_clicks, parse_day, totals
+from linkgate.chart import MAX_DAYS, OUTCOMES, clicks_chart, csv_text, daily_clicks, totals
 from linkgate.web.admin.dashboard import OUTCOME_TEXT
+from linkgate.web.bounds import usable_day
 from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("stats", __name__, url_prefix="/stats")
@@ -58,7 +59,7 @@ class RangeForm:
         return form
 
     def _date(self, key: str, message: str) -> date | None:
-        day = parse_day(self.values[key])
+        day = usable_day(self.values[key])
         if day is None:
             self.errors[key] = message
         return day
