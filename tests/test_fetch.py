@@ -34,6 +34,7 @@ from linkgate.fetch import (
     is_forbidden_address,
     system_resolver,
 )
+from linkgate.privacy import find_privacy_link, is_privacy_page
 
 ALLOWED_IP = "127.0.0.2"
 ALLOWED_NETWORK = ipaddress.ip_network("127.0.0.2/32")
@@ -551,6 +552,31 @@ def test_compression_bomb_is_cut_without_being_inflated(resolver: Resolver) -> N
             tracemalloc.stop()
     assert (len(result.content), result.truncated) == (100_000, True)
     assert peak < 2_000_000, "the bomb was inflated beyond max_bytes"
+
+
+def test_a_compressed_bomb_of_hostile_markup_is_cut_at_the_cap_and_read_in_proportion(
+    resolver: Resolver,
+) -> None:
+    # 21 MB of unclosed <i> in 20 KB: a privacy lookup of such a page grew a worker to 475 MB.
+    page = b"<html><head><title>Home</title></head><body>" + b"<i>" * 7_000_000
+    bomb = gzip.compress(page, compresslevel=9)
+    port = serve_once(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
+        + f"Content-Length: {len(bomb)}\r\n\r\n".encode()
+        + bomb
+    )
+    with Fetcher(FetchPolicy(allow_networks=(ALLOWED_NETWORK,)), resolver=resolver) as fetcher:
+        result = fetcher.get(f"http://allowed.test:{port}/")
+    assert (len(result.content), result.truncated) == (2_000_000, True)
+    tracemalloc.start()
+    started = time.process_time()
+    try:
+        assert find_privacy_link(result.content, result.final_url) is None
+        assert not is_privacy_page(result.content)
+        seconds, peak = time.process_time() - started, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (seconds < 2.0, peak < 50_000_000) == (True, True), (seconds, peak)
 
 
 def test_unknown_compression_is_a_failure(fetcher: Fetcher, server: HTTPServer) -> None:
