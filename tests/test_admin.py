@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import http.client
 import re
 import statistics
 import time
@@ -281,6 +282,35 @@ def test_idle_session_is_signed_out(make_server):
     assert response.status_code == 302
     login = browser.get(response.headers["location"])
     assert "signed out because the console was not used" in login.text
+
+
+# ---- what gunicorn takes from a request ----------------------------------------------------------
+
+
+def test_a_script_name_header_through_gunicorn_never_becomes_the_mount_point(console):
+    """gunicorn makes a ``SCRIPT_NAME`` header from a loopback peer (its default forwarded_allow_ips) the
+    WSGI SCRIPT_NAME, which every link a page makes starts with; the mount point is server.public_url's
+    path instead. And the redirect Werkzeug makes for a missing slash never names the Host header's host."""
+    connection = http.client.HTTPConnection("127.0.0.1", console.port, timeout=10)
+    try:
+        destination = quote("https://www.example.org/", safe="")
+        connection.request(
+            "GET", f"//evil.example/go?url={destination}", headers={"SCRIPT_NAME": "//evil.example"}
+        )
+        answer = connection.getresponse()
+        body = answer.read().decode()
+        assert answer.status == 404
+        assert "evil.example" not in body
+        connection.request("GET", f"/go?url={destination}", headers={"SCRIPT_NAME": ""})
+        notice = connection.getresponse()
+        assert notice.status == 200
+        assert 'href="/static/' in notice.read().decode()
+        connection.request("GET", "/admin/rules?kind=block", headers={"Host": "evil.example"})
+        moved = connection.getresponse()
+        moved.read()
+        assert (moved.status, moved.getheader("Location")) == (308, "/admin/rules/?kind=block")
+    finally:
+        connection.close()
 
 
 # ---- single sign-on -------------------------------------------------------------------------------

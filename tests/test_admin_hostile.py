@@ -330,3 +330,66 @@ def test_days_in_a_console_address_are_bounded_and_never_a_500(app):
         ):
             response = browser.get(path, query_string=query)
             assert response.status_code == 400, (path, query, response.status_code)
+
+
+# ---- the mount point and the host come from the configuration ---------------------------------------------
+
+
+def test_a_script_name_from_the_request_never_becomes_the_mount_point(app):
+    client = app.test_client()
+    for path in ("/go", "/admin/login", "/healthz"):
+        response = client.get(
+            path,
+            query_string={"url": "https://www.example.org/"},
+            environ_overrides={"SCRIPT_NAME": "//evil.example"},
+        )
+        assert response.status_code == 404, path  # //evil.example/go is no address of the gate
+        assert "evil.example" not in response.get_data(as_text=True), path
+    notice = client.get(
+        "/go", query_string={"url": "https://www.example.org/"}, environ_overrides={"SCRIPT_NAME": ""}
+    )
+    assert notice.status_code == 200
+    assert 'href="/static/' in notice.get_data(as_text=True)
+
+
+def test_redirects_never_name_the_host_a_request_says(app):
+    client = app.test_client()
+    for path, location in (("/admin/rules", "/admin/rules/"), ("/admin", "/admin/"), ("/admin/", None)):
+        response = client.get(path, headers={"Host": "evil.example"})
+        assert response.status_code in (302, 308), path
+        assert "evil.example" not in response.headers["Location"], path
+        if location is not None:
+            assert response.headers["Location"] == location
+    signed_in = sign_in(app)
+    moved = signed_in.get("/admin/sites", query_string={"q": "x"}, headers={"Host": "evil.example:8443"})
+    assert moved.headers["Location"] == "/admin/sites/?q=x"
+
+
+def test_under_a_configured_mount_point_the_console_and_its_cookie_live_there(tmp_path, database_url):
+    mounted = in_process_app(
+        tmp_path / "instance", database_url, SERVER_PUBLIC_URL="https://gate.example/links/"
+    )
+    runtime: WebRuntime = mounted.extensions["linkgate"]
+    try:
+        create_account(runtime.store, "admin", ADMIN_PASSWORD, "admin", "test")
+        client = mounted.test_client()
+        assert 'action="/links/admin/login"' in client.get("/links/admin/login").get_data(as_text=True)
+        response = client.post(
+            "/links/admin/login",
+            data={
+                "csrf_token": csrf(client, "/links/admin/login"),
+                "name": "admin",
+                "password": ADMIN_PASSWORD,
+                "next": "/admin/log/",
+            },
+        )
+        assert response.headers["Location"] == "/links/admin/log/"
+        assert "Path=/links/admin" in response.headers["Set-Cookie"]
+        assert client.get("/links/admin/log/").status_code == 200
+        assert client.get("/links/admin/rules").headers["Location"] == "/links/admin/rules/"
+        # A proxy that strips the mount point: the same pages, links still under it.
+        assert 'action="/links/admin/login"' in mounted.test_client().get("/admin/login").get_data(
+            as_text=True
+        )
+    finally:
+        runtime.shutdown()

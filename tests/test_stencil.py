@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -321,8 +322,11 @@ def test_a_failure_before_flask_leaves_the_click_to_the_view(gate, monkeypatch, 
 
 def test_a_pending_notice_asks_the_site_cache_once_and_links_under_the_mount_point(gate, monkeypatch):
     """A site still being looked up: the fast path hands it to Flask's view with the facts it has (asking
-    again would wait out the lookup's budget twice), and the page's links keep the service's mount point."""
-    app, runtime = gate
+    again would wait out the lookup's budget twice), and the page's links keep the service's mount point
+    (server.public_url's path)."""
+    _app, runtime = gate
+    app = create_app(replace(runtime.settings, public_url="http://localhost/links"))
+    mounted: WebRuntime = app.extensions["linkgate"]
     asked: list[str] = []
     looked_up = runtime.site_facts_for_host
 
@@ -330,11 +334,12 @@ def test_a_pending_notice_asks_the_site_cache_once_and_links_under_the_mount_poi
         asked.append(host)
         return looked_up(host, wait_ms)
 
-    monkeypatch.setattr(runtime, "site_facts_for_host", counted)
+    monkeypatch.setattr(mounted, "site_facts_for_host", counted)
     url = "https://shop.pending.example/cart?a=1&b=2"
     response = app.test_client().get(
         "/go", query_string={"url": url}, headers=COUNTY, base_url="http://localhost/links/"
     )
+    mounted.shutdown()
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert asked == ["shop.pending.example"]

@@ -14,7 +14,7 @@ from flask import Flask
 from flask_babel import get_locale, gettext
 
 from linkgate.config import Settings, load_settings
-from linkgate.web import bounds
+from linkgate.web import bounds, security
 from linkgate.web.runtime import WebRuntime, get_runtime
 
 __all__ = ["create_app", "get_runtime"]
@@ -42,9 +42,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         static_folder=str(_asset_dir("static")),
         static_url_path="/static",
     )
+    mount = security.mount_point(settings.public_url)
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        SESSION_COOKIE_PATH="/admin",
+        SESSION_COOKIE_PATH=mount + "/admin",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_SECURE=not settings.demo,
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
             ", ".join(str(network) for network in settings.allow_networks),
         )
 
-    from linkgate.web import admin, api, demo, errors, gate, health, language, metrics, security
+    from linkgate.web import admin, api, demo, errors, gate, health, language, metrics
 
     language.init_app(app)
     security.init_app(app)
@@ -79,6 +80,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     # GET /go answered before Flask when it can be (see linkgate/web/gate.py), inside the metrics.
     app.wsgi_app = gate.ClickPath(app.wsgi_app, runtime)  # type: ignore[method-assign]
     metrics.init_app(app, runtime)
+    # Outermost, so that every layer within sees the configured mount point, never a header's.
+    app.wsgi_app = security.MountPoint(app.wsgi_app, mount)  # type: ignore[method-assign]
     app.register_blueprint(gate.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(api.blueprint)
