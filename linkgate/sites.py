@@ -366,7 +366,7 @@ def _supports_gpc(base: str, fetcher: Fetcher, budget: _Budget) -> bool:
         return False
     try:
         document = json.loads(result.content.decode("utf-8", errors="strict"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError) nested 100,000 deep
         return False
     return isinstance(document, dict) and document.get("gpc") is True
 

@@ -279,6 +279,15 @@ def test_gpc_support_is_read_from_the_well_known_file(make_server, httpserver):
     assert re.search(r"GPC\s+yes", text)
 
 
+def test_a_gpc_file_nested_too_deeply_to_read_says_no_and_the_lookup_goes_on(make_server, httpserver):
+    httpserver.expect_request("/").respond_with_data(HOME.format(href="/privacy"), content_type="text/html")
+    httpserver.expect_request("/.well-known/gpc.json").respond_with_data("[" * 100_000)
+    server = make_server(site_config())
+    site = f"http://site.test:{httpserver.port}"
+    looked_up = json.loads(server.cli("check-site", site + "/", "--json").stdout)
+    assert (looked_up["privacy_url"], looked_up["gpc"]) == (site + "/privacy", False)
+
+
 def test_remote_links_are_untrusted(make_server, httpserver):
     hostile = (
         '<footer><a href="javascript:alert(1)">Privacy Policy</a>'
