@@ -808,7 +808,7 @@ class _TooDeep(Exception):
 # the open elements for each end tag, so a deeper stack would make a page cost time squared.
 _MAX_DEPTH = 256
 # Where an element sits, as bits: what it and its ancestors up to <body> say (see _Reader.start).
-_FOOTER, _NAV, _CONTENT, _FORM, _SIDEBAR, _BANNER, _HIDDEN = (1 << bit for bit in range(7))
+_FOOTER, _NAV, _CONTENT, _FORM, _SIDEBAR, _BANNER = (1 << bit for bit in range(6))
 # Elements whose content no visitor sees as page text or links: inline icons and formulas, templates,
 # and the raw-text elements (their content is text to the parser, never elements).
 _NOT_SHOWN = _word_set("svg math template script style iframe textarea noembed noframes")
@@ -875,7 +875,7 @@ class _Link:
 
     tag: str
     attrib: dict[str, str]
-    flags: int  # the place bits of its ancestors
+    flags: int  # the place bits of its ancestors (set once the link is open)
     href: str  # where it leads: its href, or the address its onclick handler goes to
     by_script: bool
     order: int  # where it starts in the page, counted in elements
@@ -901,7 +901,12 @@ class _Reader:
 
     def __init__(self, *, links: bool) -> None:
         self.links = links
-        self.flags = [0]  # the place bits of the open elements, the document first
+        # The open elements, the document first: whether each is hidden (inside an <svg>, a <template>,
+        # a <script>...), what it says of its own place (bits, or the attributes to read them from), and
+        # its place with its ancestors' (None until a link inside it asks: most elements hold none).
+        self.hidden = [False]
+        self.own: list[int | tuple[str, str, str, str]] = [0]
+        self.places: list[int | None] = [0]
         self.texts: list[tuple[int, _Text]] = []  # open links (or headings): (depth, text), innermost last
         self.open_links: list[tuple[int, _Link]] = []
         # The links read, as they end: the first _MAX_LINKS, then the last ones.
@@ -909,49 +914,49 @@ class _Reader:
         self.last: deque[_Link] = deque(maxlen=_MAX_LINKS)
         self.base: str | None = None
         self.headings: dict[str, _Text] = {}
-        self._places: dict[tuple[str, str, str, str], int] = {}
+        self._own_places: dict[tuple[str, str, str, str], int] = {}
         self._elements = 0
 
     def start(self, tag: str, attrib: Mapping[str, str]) -> None:
-        flags = self.flags
-        if len(flags) > _MAX_DEPTH:
+        hidden = self.hidden
+        depth = len(hidden)
+        if depth > _MAX_DEPTH:
             raise _TooDeep
-        inherited = flags[-1]
+        shown = not hidden[-1] and tag not in _NOT_SHOWN
+        hidden.append(not shown)
         if tag in ("html", "body"):
-            place = 0  # what sits above <body> says nothing of where a link is
-        elif attrib:
-            key = (tag, attrib.get("role", ""), attrib.get("id", ""), attrib.get("class", ""))
-            own = self._places.get(key)
-            if own is None:
-                own = self._places[key] = _own_place(*key)
-            place = own | inherited
+            self.own.append(0)
+            self.places.append(0)  # what sits above <body> says nothing of where a link is
         else:
-            place = _TAG_PLACES.get(tag, 0) | inherited
-        flags.append(place)
+            if attrib and ("role" in attrib or "id" in attrib or "class" in attrib):
+                get = attrib.get
+                self.own.append((tag, get("role", ""), get("id", ""), get("class", "")))
+            else:
+                self.own.append(_TAG_PLACES.get(tag, 0))
+            self.places.append(None)
         self._elements += 1
         if self.texts:
             self.texts[-1][1].mark(tag, attrib)
-        if inherited & _HIDDEN or tag in _NOT_SHOWN:
+        if not shown:
             return
         if self.links:
             if tag == "base" and self.base is None and "href" in attrib:
                 self.base = _attr(attrib, "href")
-            link = (
-                _link(tag, attrib, inherited, self._elements)
-                if tag in _LINK_TAGS or "onclick" in attrib
-                else None
-            )
+            link = _link(tag, attrib, self._elements) if tag in _LINK_TAGS or "onclick" in attrib else None
             if link is not None:
-                self.open_links.append((len(flags), link))
-                self.texts.append((len(flags), link.text))
+                link.flags = self._place(depth - 1)
+                self.open_links.append((depth + 1, link))
+                self.texts.append((depth + 1, link.text))
         elif tag in ("title", "h1", "h2") and tag not in self.headings:
             text = self.headings[tag] = _Text()
-            self.texts.append((len(flags), text))
+            self.texts.append((depth + 1, text))
 
     def end(self, tag: str) -> None:
-        depth = len(self.flags)
+        depth = len(self.hidden)
         if depth > 1:
-            self.flags.pop()
+            self.hidden.pop()
+            self.own.pop()
+            self.places.pop()
         if self.texts and self.texts[-1][0] == depth:
             self.texts.pop()
         if self.texts:
@@ -960,8 +965,26 @@ class _Reader:
             self._keep(self.open_links.pop()[1])
 
     def data(self, data: str) -> None:
-        if self.texts and not self.flags[-1] & _HIDDEN:
+        if self.texts and not self.hidden[-1]:
             self.texts[-1][1].add(data)
+
+    def _place(self, index: int) -> int:
+        """The place bits of the open element at ``index`` (with its ancestors'), worked out for it and
+        the ancestors not yet known, each once while it is open."""
+        places, own = self.places, self.own
+        known = index
+        while (value := places[known]) is None:
+            known -= 1
+        for position in range(known + 1, index + 1):
+            mine = own[position]
+            if not isinstance(mine, int):
+                cached = self._own_places.get(mine)
+                if cached is None:
+                    cached = self._own_places[mine] = _own_place(*mine)
+                mine = cached
+            value |= mine
+            places[position] = value
+        return value
 
     def close(self) -> None:
         """The page has ended (or the parser gave up): links still open end here."""
@@ -997,8 +1020,6 @@ def _own_place(tag: str, role: str, id_: str, classes: str) -> int:
         place = _FORM
     else:
         place = 0
-    if tag in _NOT_SHOWN:
-        place |= _HIDDEN
     hints = " ".join(value for value in (id_, classes) if len(value) <= _MAX_ATTRIBUTE)
     if hints and not hints.isspace():
         for pattern, bit in _HINTS:
@@ -1013,7 +1034,7 @@ _TAG_PLACES = {
 }
 
 
-def _link(tag: str, attrib: Mapping[str, str], flags: int, order: int) -> _Link | None:
+def _link(tag: str, attrib: Mapping[str, str], order: int) -> _Link | None:
     """The element as a link, if it is one: ``<a>`` or ``<area>`` with an address, an element whose
     onclick handler goes to an address, or ``<link rel="privacy-policy">``."""
     is_link = tag in ("a", "area")
@@ -1027,7 +1048,7 @@ def _link(tag: str, attrib: Mapping[str, str], flags: int, order: int) -> _Link 
             return None
         href, by_script = match.group(2).strip(), True
     kept = {name: attrib[name] for name in _LINK_ATTRIBUTES if name in attrib}
-    return _Link(tag, kept, flags, href, by_script, order, _Text())
+    return _Link(tag, kept, 0, href, by_script, order, _Text())
 
 
 @dataclass(frozen=True, slots=True)
