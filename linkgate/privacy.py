@@ -687,11 +687,12 @@ def _parsed_url(url: str) -> ada_url.URL | None:
 # Pages are read by lxml (libxml2's HTML parser, as the audit reads them), which reports each element as
 # it goes (see _Reader): no tree is built, for libxml2's trees cost time squared in an element's
 # attributes. Everything is linear in the page, whatever its shape: the encoding is looked for in one pass
-# over the page's start; each element's place (footer, navigation...) comes from its parent's; a link's
-# text is read up to a bound and goes to the innermost link only; reading stops 256 elements deep, where
-# libxml2 stops building trees, since its parser looks through the open elements for each end tag; and of
-# a page with thousands of links, the first and last 2,000 are judged. The benchmark
-# benchmarks/privacy_hostile.py measures this on generated hostile pages at the body cap.
+# over the page's start; an element's place (footer, navigation...) is worked out once, from its
+# parent's, when a link inside it asks; a link's text is read up to a bound and goes to the innermost
+# link only; reading stops 256 elements deep, where libxml2 stops building trees, since its parser looks
+# through the open elements for each end tag; and of a page with thousands of links, the first and last
+# 2,000 are judged. The benchmark benchmarks/privacy_hostile.py measures this on generated hostile pages
+# at the body cap.
 
 # WHATWG Encoding Standard labels that Python names differently or decodes more strictly than browsers.
 _ENCODING_ALIASES = {
@@ -807,7 +808,7 @@ class _TooDeep(Exception):
 # libxml2 stops building a tree 256 elements deep, and so does the reader: its parser looks through
 # the open elements for each end tag, so a deeper stack would make a page cost time squared.
 _MAX_DEPTH = 256
-# Where an element sits, as bits: what it and its ancestors up to <body> say (see _Reader.start).
+# Where an element sits, as bits: what it and its ancestors up to <body> say (see _Reader._place).
 _FOOTER, _NAV, _CONTENT, _FORM, _SIDEBAR, _BANNER = (1 << bit for bit in range(6))
 # Elements whose content no visitor sees as page text or links: inline icons and formulas, templates,
 # and the raw-text elements (their content is text to the parser, never elements).
