@@ -1029,10 +1029,8 @@ def _own_place(tag: str, role: str, id_: str, classes: str) -> int:
     return place
 
 
-_TAG_PLACES = {
-    tag: _own_place(tag, "", "", "")
-    for tag in ("footer", "nav", "header", "article", "aside", "form", *_NOT_SHOWN)
-}
+# The place bits of the elements that give themselves one without attributes.
+_TAG_PLACES = {tag: _own_place(tag, "", "", "") for tag in _word_set("footer nav header article aside form")}
 
 
 def _link(tag: str, attrib: Mapping[str, str], order: int) -> _Link | None:
