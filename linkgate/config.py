@@ -69,6 +69,7 @@ class Settings:
     not_found_ttl: int = 24 * 3600
     error_ttl: int = 3600
     max_sites: int = 50_000  # looked-up sites kept, least recently used trimmed first (overrides on top)
+    memory_seconds: float = 5.0  # how long a worker trusts the site facts it read (a change reaches it after)
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -284,6 +285,7 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("cache", "not_found_ttl"): ("not_found_ttl", _int(1, 365 * 24 * 3600)),
     ("cache", "error_ttl"): ("error_ttl", _int(1, 365 * 24 * 3600)),
     ("cache", "max_sites"): ("max_sites", _int(1, 100_000_000)),
+    ("cache", "memory_seconds"): ("memory_seconds", _float(0, 300)),
     ("server", "public_url"): ("public_url", _http_url),
     ("server", "host"): ("host", _nonempty_str),
     ("server", "port"): ("port", _int(1, 65535)),

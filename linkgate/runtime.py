@@ -66,6 +66,7 @@ class Runtime:
                 lookup_requests=settings.lookup_requests,
                 max_sites=settings.max_sites,
             ),
+            memory_seconds=settings.memory_seconds,
         )
         self._started_in: int | None = None
         self._start_lock = threading.Lock()

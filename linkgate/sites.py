@@ -71,7 +71,6 @@ FALLBACK_PATHS = (
     "/confidentialite",
     "/politique-de-confidentialite",
 )
-MEMORY_SECONDS = 5.0  # how long a worker trusts what it read, so overrides reach it quickly
 MEMORY_ENTRIES = 10_000
 # Failures that say the site is not answering at all: asking it anything more only waits longer.
 NOT_ANSWERING = frozenset({"dns", "connect", "timeout"})
@@ -110,9 +109,9 @@ def site_key(destination: Destination) -> str:
 
 def parse_site_key(text: str) -> str:
     """A site key from user input (``example.org``, ``Example.ORG:8443``); raises InvalidDestination."""
+    # The parser refuses an empty label and a name DNS cannot hold; what is left is anything but a host.
     destination = parse_destination(f"http://{text.strip()}/")
-    empty_label = not destination.is_ip and "" in destination.host.rstrip(".").split(".")
-    if empty_label or destination.has_credentials or destination.href != f"http://{site_key(destination)}/":
+    if destination.has_credentials or destination.href != f"http://{site_key(destination)}/":
         raise InvalidDestination(f'"{text}" is not a host name (write it like example.org).')
     return site_key(destination)
 
@@ -372,7 +371,11 @@ def _supports_gpc(base: str, fetcher: Fetcher, budget: _Budget) -> bool:
 
 
 class SiteCache:
-    """Per-process front of the ``sites`` table, with a bounded pool for background refreshes."""
+    """Per-process front of the ``sites`` table, with a bounded pool for background refreshes.
+
+    What it read of a host is reused for ``memory_seconds`` (``cache.memory_seconds``) on ``clock``, at
+    most, and never past the row's freshness: a change made by another worker, server or command (an
+    override, a lookup) shows here after that long."""
 
     def __init__(
         self,
@@ -381,12 +384,14 @@ class SiteCache:
         *,
         freshness: Freshness | None = None,
         limits: Limits | None = None,
+        memory_seconds: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._fetcher_factory = fetcher_factory
         self._freshness = freshness or Freshness()
         self.limits = limits or Limits()
+        self._memory_seconds = memory_seconds
         self._clock = clock
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid: int | None = None
@@ -437,15 +442,17 @@ class SiteCache:
             entry = self._memory.get(host)
             if entry is None:
                 return None
-            if entry[0] < self._clock():
+            if entry[0] <= self._clock():
                 del self._memory[host]
                 return None
             self._memory.move_to_end(host)
             return entry[1]
 
-    def _remember(self, facts: SiteFacts, fresh_for: float = MEMORY_SECONDS) -> SiteFacts:
+    def _remember(self, facts: SiteFacts, fresh_for: float | None = None) -> SiteFacts:
+        """Keep ``facts`` for ``memory_seconds``, or ``fresh_for`` when that is sooner."""
+        lifetime = self._memory_seconds if fresh_for is None else min(fresh_for, self._memory_seconds)
         with self._lock:
-            self._memory[facts.host] = (self._clock() + min(fresh_for, MEMORY_SECONDS), facts)
+            self._memory[facts.host] = (self._clock() + lifetime, facts)
             self._memory.move_to_end(facts.host)
             while len(self._memory) > MEMORY_ENTRIES:
                 self._memory.popitem(last=False)

@@ -79,7 +79,8 @@ security_events = sa.Table(
 sites = sa.Table(
     "sites",
     metadata,
-    sa.Column("host", sa.String(253), primary_key=True),
+    # A site key: a host name (at most 253 characters) and a port that is not the default (":" and 5 digits).
+    sa.Column("host", sa.String(259), primary_key=True),
     sa.Column("status", sa.String(16), nullable=False, default="unknown"),
     sa.Column("privacy_url", sa.Text, nullable=True),
     sa.Column("found_by", sa.String(32), nullable=True),

@@ -17,6 +17,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -106,6 +107,38 @@ def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str =
                 f"timed out after {timeout:g} s waiting for {what or condition.__qualname__}"
             )
         time.sleep(0.05)
+
+
+class HeldPage:
+    """A local site's page (a pytest-httpserver handler) that answers only once the test sets ``release``,
+    noting the Host of each request as it arrives: a slow site whose slowness the test decides, no timer."""
+
+    def __init__(self, body: str, content_type: str = "text/html") -> None:
+        self.body = body
+        self.content_type = content_type
+        self.release = threading.Event()
+        self.arrived: list[str] = []
+
+    def __call__(self, request: Any) -> Any:
+        from werkzeug import Response
+
+        self.arrived.append(request.headers.get("Host", ""))
+        self.release.wait(timeout=30)
+        return Response(self.body, content_type=self.content_type)
+
+
+@pytest.fixture
+def threaded_site() -> Iterator[Any]:
+    """A local site (pytest-httpserver) that answers several requests at once, as a real site does: a
+    request held by a :class:`HeldPage` does not stop the others."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
 
 
 def answers_health(url: str) -> bool:

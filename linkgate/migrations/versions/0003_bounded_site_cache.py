@@ -5,6 +5,8 @@ it saw by this number (it compared check times, which are now kept to the second
 one second looked alike). ``used_on`` is the last day a notice used the site; the table is trimmed least
 recently used first, and indexed for it. Existing rows count as used on the day of the upgrade and as
 checked once when they have been; their check times are rounded up to the second, as new ones are.
+``sites.host`` holds a site key, a host name of up to 253 characters and a port that is not the default
+(``:8443``): 259 characters, where 253 refused every lookup of such a host on PostgreSQL.
 
 Revision ID: 0003
 Revises: 0002
@@ -47,6 +49,9 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("sites") as batch:
         batch.alter_column("used_on", existing_type=sa.Date, nullable=False)
+        batch.alter_column(
+            "host", existing_type=sa.String(253), type_=sa.String(259), existing_nullable=False
+        )
     op.create_index("ix_sites_used_on", "sites", ["used_on", "checked_at"])
 
 
@@ -59,3 +64,6 @@ def downgrade() -> None:
     with op.batch_alter_table("sites") as batch:
         batch.drop_column("used_on")
         batch.drop_column("checks")
+        batch.alter_column(
+            "host", existing_type=sa.String(259), type_=sa.String(253), existing_nullable=False
+        )
