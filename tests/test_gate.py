@@ -21,7 +21,7 @@ from linkgate.errors import InvalidDestination
 from linkgate.store import engine_url, metadata
 from linkgate.urls import parse_destination
 from linkgate.web.gate import ClickPath
-from tests.conftest import ON_POSTGRES, in_process_app
+from tests.conftest import ON_POSTGRES, in_process_app, wait_for
 from tests.console import query
 
 COUNTY_REFERER = {"Referer": "https://www.missoulacounty.us/departments/parks"}
@@ -254,15 +254,13 @@ def test_a_host_too_long_for_dns_is_refused_and_the_clicks_after_it_are_counted(
     server = make_app()
     assert go(server, LONG_HOST).status_code == 400
     assert go(server, "https://www.missoulian.com/").status_code == 200
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        clicks = query(server, "select domain, outcome, count from click_counts")
-        events = query(server, "select kind, count from security_events")
-        if clicks and events:
-            break
-        time.sleep(0.1)
-    assert clicks == [("missoulian.com", "notice", 1)]
-    assert events == [("invalid_url", 1)]
+    clicks, events = (
+        "select domain, outcome, count from click_counts",
+        "select kind, count from security_events",
+    )
+    wait_for(lambda: query(server, clicks) and query(server, events), what="the next flush")
+    assert query(server, clicks) == [("missoulian.com", "notice", 1)]
+    assert query(server, events) == [("invalid_url", 1)]
     assert server.get("/healthz").json()["db"] == "ok"
 
 
@@ -328,18 +326,15 @@ def test_clicks_are_counted_per_domain_and_day_only(gate_server):
     go(gate_server, f"https://www.missoulian.com/{token}?q={token}")
     go(gate_server, f"https://www.missoulacounty.us/{token}")
     go(gate_server, f"https://blocked.example/{token}")
-    deadline = time.monotonic() + 10
-    rows = []
-    while time.monotonic() < deadline:
-        rows = query(gate_server, "select domain, outcome, count from click_counts")
-        if {
-            ("missoulian.com", "notice"),
-            ("missoulacounty.us", "redirect"),
-            ("blocked.example", "block"),
-        } <= {(d, o) for d, o, _ in rows}:
-            break
-        time.sleep(0.2)
-    counts = {(d, o): c for d, o, c in rows}
+    wanted = {("missoulian.com", "notice"), ("missoulacounty.us", "redirect"), ("blocked.example", "block")}
+
+    def stored() -> dict[tuple[str, str], int]:
+        return {
+            (d, o): c for d, o, c in query(gate_server, "select domain, outcome, count from click_counts")
+        }
+
+    wait_for(lambda: wanted <= set(stored()), what="the clicks to be written")
+    counts = stored()
     assert counts[("missoulian.com", "notice")] >= 2
     assert counts[("missoulacounty.us", "redirect")] >= 1
     assert counts[("blocked.example", "block")] >= 1
@@ -372,14 +367,8 @@ def test_security_events_are_counted_by_kind(gate_server):
     gate_server.get(f"/go?url={quote('https://partner.example/', safe='')}&sig=deadbeef.AAAA")
     go(gate_server, "https://blocked.example/")
     go(gate_server, "https://missoulacounty-payments.com/")
-    deadline = time.monotonic() + 10
-    kinds: set[str] = set()
-    while time.monotonic() < deadline:
-        kinds = {row[0] for row in query(gate_server, "select kind from security_events")}
-        if {"invalid_url", "bad_signature", "blocked_destination", "deceptive_flag"} <= kinds:
-            break
-        time.sleep(0.2)
-    assert {"invalid_url", "bad_signature", "blocked_destination", "deceptive_flag"} <= kinds
+    wanted = {"invalid_url", "bad_signature", "blocked_destination", "deceptive_flag"}
+    wait_for(lambda: wanted <= {row[0] for row in query(gate_server, "select kind from security_events")})
 
 
 def test_healthz_reports_rules_version_and_database(gate_server):
@@ -407,7 +396,8 @@ def test_click_path_survives_the_database_going_away(make_app):
         side = server.database.with_name("linkgate.db" + suffix)
         if side.exists():
             side.rename(moved.with_name("moved-away.db" + suffix))
-    time.sleep(1)  # at least one rules refresh and one flush against the missing database
+    rules = server.app.extensions["linkgate"].rules
+    wait_for(lambda: not rules.healthy, what="a rules refresh against the missing database")
     health = server.get("/healthz")
     assert health.status_code == 200
     assert health.json()["db"] == "degraded"
@@ -420,9 +410,9 @@ def test_click_path_survives_the_database_going_away(make_app):
         assert server.get("/go?url=nope").status_code == 400
     assert server.get("/healthz").json()["counts_pending"] >= 60
     moved.rename(server.database)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and server.get("/healthz").json()["counts_pending"]:
-        time.sleep(0.2)
+    wait_for(
+        lambda: server.get("/healthz").json()["counts_pending"] == 0, what="the kept counts to be written"
+    )
     assert server.get("/healthz").json()["db"] == "ok"
     with sqlite3.connect(server.database) as db:
         counts = dict(db.execute("select outcome, sum(count) from click_counts group by outcome").fetchall())
@@ -433,8 +423,7 @@ def test_click_path_survives_the_database_going_away(make_app):
 def test_corrupt_database_file_is_degraded_not_an_error(make_app):
     server = make_app()
     server.database.write_bytes(b"this is not a database" * 100)
-    time.sleep(0.8)
-    assert server.get("/healthz").json()["db"] == "degraded"
+    wait_for(lambda: server.get("/healthz").json()["db"] == "degraded")
     assert go(server, "https://www.missoulian.com/").status_code == 200
 
 
