@@ -6,7 +6,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,7 +22,7 @@ from linkgate.counts import DROP_REASONS, EVENT_KINDS, OTHER_REASONS
 from linkgate.errors import ConfigError
 from linkgate.web import create_app
 from linkgate.web.metrics import OUTCOME_BY_STATUS, ROUTES, STATUS_CLASSES, is_allowed, route_group
-from tests.conftest import LiveServer, in_process_app
+from tests.conftest import LiveServer, in_process_app, wait_for
 from tests.test_counts import refuse
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -146,24 +145,19 @@ def test_every_worker_answers_with_the_clicks_of_both(busy_server: LiveServer) -
 
 def test_clicks_match_the_stored_counts_and_events(busy_server: LiveServer) -> None:
     rounds: int = busy_server.rounds  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 10
-    while True:
+    want_events = {"invalid_url": BURST[INVALID] * rounds, "blocked_destination": BURST[BLOCK] * rounds}
+
+    def agree() -> bool:
+        """The stored counts, as 'linkgate stats' reads them, are the metrics' (each worker writes its
+        counts every 0.3 s) and so are the security events."""
         stored = json.loads(busy_server.cli("stats", "--format", "json").stdout)["totals"]
         samples = scrape(busy_server)
         metrics = {outcome: value(samples, "linkgate_clicks_total", outcome=outcome) for outcome in OUTCOMES}
-        events = {
-            kind: value(samples, "linkgate_security_events_total", kind=kind)
-            for kind in ("invalid_url", "blocked_destination")
-        }
-        want_events = {"invalid_url": BURST[INVALID] * rounds, "blocked_destination": BURST[BLOCK] * rounds}
-        if (metrics | {"total": sum(metrics.values())} == stored and events == want_events) or (
-            time.monotonic() > deadline
-        ):
-            break
-        time.sleep(0.2)  # each worker writes its counts every 0.3 s
-    assert metrics | {"total": sum(metrics.values())} == stored
-    assert events == want_events
-    assert value(samples, "linkgate_security_events_total", kind="ssrf_refused") == 0
+        events = {kind: value(samples, "linkgate_security_events_total", kind=kind) for kind in want_events}
+        return metrics | {"total": sum(metrics.values())} == stored and events == want_events
+
+    wait_for(agree, what="the stored counts and events to be the metrics'")
+    assert value(scrape(busy_server), "linkgate_security_events_total", kind="ssrf_refused") == 0
 
 
 def test_metrics_hold_no_url_host_or_address(busy_server: LiveServer) -> None:
