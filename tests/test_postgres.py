@@ -27,8 +27,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from linkgate.config import Settings
-from tests.conftest import ON_POSTGRES, POSTGRES_URL, LiveServer, new_database_url
-from tests.console import ADMIN_PASSWORD, Browser, create_account, query, signed_in, wait_for
+from tests.conftest import ON_POSTGRES, POSTGRES_URL, HeldPage, LiveServer, new_database_url, wait_for
+from tests.console import ADMIN_PASSWORD, Browser, create_account, query, signed_in
 
 pytestmark = [
     pytest.mark.server,
@@ -59,7 +59,7 @@ def pair(tmp_path) -> Iterator[tuple[LiveServer, LiveServer]]:
         "fetch": {
             "allow_networks": ["127.0.0.0/8"],
             "resolve": ["cold.test=127.0.0.1"],
-            "privacy_wait_ms": 800,
+            "privacy_wait_ms": 200,
         },
     }
     servers = []
@@ -131,18 +131,22 @@ def test_counts_from_both_servers_add_up_exactly(pair):
     ]
 
 
-def test_one_privacy_lookup_per_cold_host_across_both_servers(pair, httpserver: HTTPServer):
-    httpserver.expect_request("/").respond_with_data(HOME, content_type="text/html")
-    httpserver.expect_request("/privacy").respond_with_data("<p>Privacy</p>", content_type="text/html")
-    site = f"http://cold.test:{httpserver.port}/page"
+def test_one_privacy_lookup_per_cold_host_across_both_servers(pair, threaded_site: HTTPServer):
+    held = HeldPage(HOME)  # every click comes while the first lookup waits for the home page
+    threaded_site.expect_request("/").respond_with_handler(held)
+    key = f"cold.test:{threaded_site.port}"
+    site = f"http://{key}/page"
     with ThreadPoolExecutor(max_workers=12) as pool:
         statuses = list(pool.map(lambda index: go(pair[index % 2], site).status_code, range(24)))
     assert statuses == [200] * 24
-    time.sleep(1.5)
-    assert sum(1 for request, _ in httpserver.log if request.path == "/") == 1
-    for server in pair:
-        response = go(server, site)
-        assert f'href="http://cold.test:{httpserver.port}/privacy"' in response.text
+    held.release.set()
+
+    def shows_the_link(server: LiveServer) -> bool:
+        return f'href="http://{key}/privacy"' in go(server, site).text
+
+    wait_for(lambda: all(shows_the_link(server) for server in pair), what="the privacy link on both servers")
+    # A second lookup, by any worker of either server, would have reached the home page while it was held.
+    assert held.arrived == [key]
 
 
 def test_failed_sign_ins_on_one_server_lock_the_account_on_the_other(tmp_path):
@@ -235,8 +239,9 @@ def test_a_database_outage_under_steady_load_gives_no_5xx_and_loses_no_clicks(tm
         servers[0].cli("block", "blocked.example")
         for server in servers:
             server.start()
-        statuses: Counter[int] = Counter()
-        sent: Counter[str] = Counter()
+        # Each load thread counts in counters of its own (two threads adding to one Counter can lose one).
+        statuses: list[Counter[int]] = []
+        sent: list[Counter[str]] = []
         stop = threading.Event()
 
         def load(server: LiveServer, offset: int) -> None:
@@ -245,38 +250,54 @@ def test_a_database_outage_under_steady_load_gives_no_5xx_and_loses_no_clicks(tm
                 ("https://blocked.example/", {}, "block"),
                 ("https://www.missoulian.com/", {}, "notice"),
             ]
+            answered: Counter[int] = Counter()
+            clicked: Counter[str] = Counter()
+            statuses.append(answered)
+            sent.append(clicked)
             with httpx.Client(base_url=server.url, timeout=10) as client:
                 index = offset
                 while not stop.is_set():
                     url, headers, outcome = cases[index % len(cases)]
                     response = client.get("/go?url=" + quote(url, safe=""), headers=headers)
-                    statuses[response.status_code] += 1
-                    sent[outcome] += 1
+                    answered[response.status_code] += 1
+                    clicked[outcome] += 1
                     index += 1
-                    time.sleep(0.005)
+
+        def clicks_sent() -> int:
+            return sum(sum(clicked.values()) for clicked in sent)
+
+        def health() -> list[dict[str, Any]]:
+            return [server.get("/healthz").json() for server in servers]
 
         threads = [threading.Thread(target=load, args=(server, n)) for n, server in enumerate(servers * 2)]
         for thread in threads:
             thread.start()
-        time.sleep(1.5)
+        wait_for(
+            lambda: query(servers[0], "SELECT 1 FROM click_counts"), what="clicks written before the outage"
+        )
         outage.begin()
-        wait_for(lambda: all(s.get("/healthz").json()["db"] == "degraded" for s in servers), timeout=10)
-        time.sleep(2)
-        degraded = [server.get("/healthz").json() for server in servers]
+        # /healthz reaches one worker of each server, and that one may not be the worker holding the clicks:
+        # wait until both say degraded and one of them holds clicks it cannot write.
+        degraded: list[dict[str, Any]] = []
+
+        def holding_clicks() -> bool:
+            degraded[:] = health()
+            return all(h["db"] == "degraded" for h in degraded) and any(h["counts_pending"] for h in degraded)
+
+        wait_for(holding_clicks, timeout=10, what="both servers degraded, holding clicks")
         outage.end()
-        wait_for(lambda: all(s.get("/healthz").json()["db"] == "ok" for s in servers), timeout=15)
-        time.sleep(1)
+        wait_for(lambda: all(h["db"] == "ok" for h in health()), timeout=15)
+        resumed = clicks_sent()
+        wait_for(lambda: clicks_sent() >= resumed + 100, what="100 clicks after the database is back")
         stop.set()
         for thread in threads:
             thread.join()
-        # /healthz reaches one worker of each server, and that one may not be the worker holding the clicks.
-        assert all(health["db"] == "degraded" for health in degraded)
-        assert any(health["counts_pending"] > 0 for health in degraded)
-        assert set(statuses) == {200, 302, 403}, statuses  # no 5xx, nor anything else, at any moment
+        answers = sum(statuses, Counter())
+        assert set(answers) == {200, 302, 403}, answers  # no 5xx, nor anything else, at any moment
         for server in servers:
             server.stop()  # each worker writes what it still holds as it stops
         counted = dict(query(servers[0], "SELECT outcome, SUM(count) FROM click_counts GROUP BY outcome"))
-        assert {outcome: int(total) for outcome, total in counted.items()} == dict(sent)
+        assert {outcome: int(total) for outcome, total in counted.items()} == dict(sum(sent, Counter()))
     finally:
         for server in servers:
             server.stop()
