@@ -471,17 +471,22 @@ def chromium_path() -> str | None:
     return chromium()
 
 
-@pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """Per test module: one server with an admin and a viewer; tests add rules with names of their own."""
+def serve_console(server: LiveServer) -> Iterator[LiveServer]:
+    """The console's accounts (an admin and a viewer) on ``server``, started, for a fixture."""
     from tests.console import ADMIN_PASSWORD, VIEWER_PASSWORD, create_account
 
-    server = LiveServer(tmp_path_factory.mktemp("console"))
     create_account(server, "admin", ADMIN_PASSWORD)
     create_account(server, "viewer", VIEWER_PASSWORD, role="viewer")
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Per test module: the console in this process with an admin and a viewer; tests add rules with names
+    of their own. (tests/browser/ has a real gunicorn of the same name.)"""
+    yield from serve_console(AppServer(tmp_path_factory.mktemp("console")))
 
 
 # ---- the browser: one headless Chromium for the whole session (see tests/browser/conftest.py) ----

@@ -6,7 +6,6 @@ import json
 import secrets
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 from tests.conftest import new_database_url
@@ -84,11 +83,11 @@ def test_an_account_command_ends_every_session_of_the_account_on_the_running_ser
     create_account(console, name, ADMIN_PASSWORD)
     browser = signed_in(console, name)
     copied = {"Cookie": f"session={browser.cookie}"}
-    assert httpx.get(console.url + "/admin/", headers=copied, timeout=10).status_code == 200
+    assert console.get("/admin/", headers=copied).status_code == 200
     console.cli(*(part.format(name=name) for part in command), input=stdin)
     if command[1] == "remove":
         create_account(console, name, ADMIN_PASSWORD)
-    replayed = httpx.get(console.url + "/admin/rules/", headers=copied, timeout=10)
+    replayed = console.get("/admin/rules/", headers=copied)
     assert replayed.status_code == 302
     assert urlsplit(replayed.headers["location"]).path == "/admin/login"
     assert browser.get("/admin/").status_code == 302
@@ -102,9 +101,9 @@ def test_signing_out_in_one_browser_signs_the_account_out_of_every_server(make_s
     second = make_server(shared)
     here, there = signed_in(first, "roaming"), signed_in(second, "roaming")
     copied = {"Cookie": f"session={there.cookie}"}
-    assert httpx.get(second.url + "/admin/", headers=copied, timeout=10).status_code == 200
+    assert second.get("/admin/", headers=copied).status_code == 200
     assert here.submit("/admin/logout", {}, form_path="/admin/").status_code == 302
-    assert httpx.get(second.url + "/admin/", headers=copied, timeout=10).status_code == 302
+    assert second.get("/admin/", headers=copied).status_code == 302
     assert there.get("/admin/").status_code == 302
 
 
@@ -120,8 +119,8 @@ def test_a_new_password_replaces_the_old_and_is_never_logged(console):
     )
 
 
-def test_unlock_lifts_a_lock_after_failed_sign_ins(make_server):
-    server = make_server({"admin": {"login_slow_after": 50, "login_lock_after": 2}}, start=False)
+def test_unlock_lifts_a_lock_after_failed_sign_ins(make_app):
+    server = make_app({"admin": {"login_slow_after": 50, "login_lock_after": 2}}, start=False)
     create_account(server, "locked-out", ADMIN_PASSWORD)
     server.start()
     for attempt in ("wrong password 1", "wrong password 2"):
@@ -152,8 +151,8 @@ def test_account_commands_refuse_bad_input_with_one_line_and_status_2(console, a
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_the_last_admin_cannot_be_removed_or_demoted(make_server):
-    server = make_server(start=False)
+def test_the_last_admin_cannot_be_removed_or_demoted(make_app):
+    server = make_app(start=False)
     create_account(server, "only-admin", ADMIN_PASSWORD)
     for args in (("accounts", "remove", "only-admin"), ("accounts", "set-role", "only-admin", "viewer")):
         result = server.cli(*args, check=False)

@@ -7,12 +7,17 @@ import http.client
 import re
 import statistics
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
 
+import linkgate.accounts
+import linkgate.web.admin.auth
 from linkgate.classify import make_rule
 from tests.console import (
     ADMIN_PASSWORD,
@@ -152,52 +157,48 @@ def test_no_cookie_outside_the_console_even_when_signed_in(console):
     browser = signed_in(console)
     session_cookie = {"Cookie": f"session={browser.cookie}"}
     for path in ("/go?url=" + quote("https://example.org/", safe=""), "/healthz", "/api/site/example.org"):
-        response = httpx.get(console.url + path, headers=session_cookie, timeout=10)
+        response = console.get(path, headers=session_cookie)
         assert "set-cookie" not in response.headers, path
-    response = httpx.get(console.url + "/go?url=" + quote("https://example.org/", safe=""), timeout=10)
+    response = console.get("/go?url=" + quote("https://example.org/", safe=""))
     assert "set-cookie" not in response.headers
 
 
 # ---- throttling -----------------------------------------------------------------------------------
 
 
-def test_failed_logins_slow_then_lock_the_account_across_workers(make_server):
-    server = make_server(
-        {"admin": {"login_slow_after": 2, "login_lock_after": 4, "login_lock_minutes": 15}},
-        workers=2,
-        start=False,
-    )
+def test_failed_logins_slow_then_lock_the_account_on_every_server(make_app, monkeypatch):
+    """Two servers on one database; the sign-in clock is moved on instead of slept on."""
+    config = {"admin": {"login_slow_after": 2, "login_lock_after": 4, "login_lock_minutes": 15}}
+    server = make_app(config, start=False)
     create_account(server, "webmaster", ADMIN_PASSWORD)
     server.start()
+    other = make_app({**config, "database": {"url": server.database_url}})
+    clock = {"now": datetime.now(UTC)}
+    monkeypatch.setattr(linkgate.accounts, "now", lambda: clock["now"])
 
-    def ready() -> tuple[Browser, str]:
-        browser = Browser(server)
-        return browser, browser.token("/admin/login")
-
-    def attempt(password: str, prepared: tuple[Browser, str] | None = None) -> httpx.Response:
-        browser, token = prepared or ready()
-        data = {"csrf_token": token, "name": "webmaster", "password": password}
+    def attempt(password: str, on: Any = server) -> httpx.Response:
+        browser = Browser(on)
+        data = {"csrf_token": browser.token("/admin/login"), "name": "webmaster", "password": password}
         return browser.post("/admin/login", data)
 
     first = attempt("wrong password one")
     assert first.status_code == 200
     assert "The name or password is not right." in first.text
-    prepared = ready()  # the next try must come within the 1 s wait, even on a busy machine
-    second = attempt("wrong password two")
+    second = attempt("wrong password two", other)
     assert "wait 1 seconds before you try again" in second.text
-    too_soon = attempt(ADMIN_PASSWORD, prepared)
+    too_soon = attempt(ADMIN_PASSWORD)
     assert too_soon.status_code == 429
     assert "Too many failed sign-in attempts" in too_soon.text
     assert int(too_soon.headers["retry-after"]) >= 1
-    time.sleep(1.1)
-    third = attempt("wrong password three")
+    clock["now"] += timedelta(seconds=1.1)
+    third = attempt("wrong password three", other)
     assert "wait 2 seconds" in third.text
-    time.sleep(2.1)
+    clock["now"] += timedelta(seconds=2.1)
     fourth = attempt("wrong password four")
     assert fourth.status_code == 429
     assert "This account is locked for a while after too many failed sign-in attempts" in fourth.text
     assert int(fourth.headers["retry-after"]) > 14 * 60
-    still_locked = attempt(ADMIN_PASSWORD)
+    still_locked = attempt(ADMIN_PASSWORD, other)
     assert still_locked.status_code == 429
     assert "locked" in still_locked.text
     assert query(server, "SELECT failed_count, locked_until IS NOT NULL FROM accounts") == [(4, 1)]
@@ -265,19 +266,23 @@ def test_every_admin_route_sends_anonymous_visitors_to_login(console, tmp_path, 
 
 def test_a_forged_cookie_is_no_session(console):
     forged = {"Cookie": "session=eyJhY2NvdW50IjoiYWRtaW4ifQ.AAAAAA.forged"}
-    response = httpx.get(console.url + "/admin/", headers=forged, timeout=10)
+    response = console.get("/admin/", headers=forged)
     assert response.status_code == 302
 
 
-def test_idle_session_is_signed_out(make_server):
-    server = make_server({"admin": {"idle_minutes": 0.05}}, start=False)  # 3 s
+def test_idle_session_is_signed_out(make_app, monkeypatch):
+    server = make_app({"admin": {"idle_minutes": 0.05}}, start=False)  # 3 s
     create_account(server, "admin", ADMIN_PASSWORD)
     server.start()
+    clock = [time.time()]
+    monkeypatch.setattr(linkgate.web.admin.auth, "time", SimpleNamespace(time=lambda: clock[0]))
     browser = signed_in(server)
     assert browser.get("/admin/").status_code == 200
-    time.sleep(1.0)
+    clock[0] += 2.5
     assert browser.get("/admin/").status_code == 200  # use keeps it alive
-    time.sleep(3.5)
+    clock[0] += 2.5
+    assert browser.get("/admin/").status_code == 200
+    clock[0] += 3.5
     response = browser.get("/admin/")
     assert response.status_code == 302
     login = browser.get(response.headers["location"])
@@ -287,11 +292,12 @@ def test_idle_session_is_signed_out(make_server):
 # ---- what gunicorn takes from a request ----------------------------------------------------------
 
 
-def test_a_script_name_header_through_gunicorn_never_becomes_the_mount_point(console):
+def test_a_script_name_header_through_gunicorn_never_becomes_the_mount_point(make_server):
     """gunicorn makes a ``SCRIPT_NAME`` header from a loopback peer (its default forwarded_allow_ips) the
     WSGI SCRIPT_NAME, which every link a page makes starts with; the mount point is server.public_url's
     path instead. And the redirect Werkzeug makes for a missing slash never names the Host header's host."""
-    connection = http.client.HTTPConnection("127.0.0.1", console.port, timeout=10)
+    server = make_server()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
         destination = quote("https://www.example.org/", safe="")
         connection.request(
@@ -316,8 +322,8 @@ def test_a_script_name_header_through_gunicorn_never_becomes_the_mount_point(con
 # ---- single sign-on -------------------------------------------------------------------------------
 
 
-def test_trusted_header_is_believed_only_from_trusted_proxies(make_server):
-    trusting = make_server(
+def test_trusted_header_is_believed_only_from_trusted_proxies(make_app):
+    trusting = make_app(
         {"admin": {"trusted_header": "X-Remote-User", "trusted_proxies": ["127.0.0.1/32"]}}, start=False
     )
     create_account(trusting, "jsmith", ADMIN_PASSWORD, role="viewer")
@@ -330,7 +336,7 @@ def test_trusted_header_is_believed_only_from_trusted_proxies(make_server):
     assert "no console account named mallory" in unknown.text
     assert Browser(trusting).get("/admin/").status_code == 302
 
-    distrusting = make_server(
+    distrusting = make_app(
         {"admin": {"trusted_header": "X-Remote-User", "trusted_proxies": ["10.0.0.0/8"]}}, start=False
     )
     create_account(distrusting, "jsmith", ADMIN_PASSWORD)
@@ -339,8 +345,8 @@ def test_trusted_header_is_believed_only_from_trusted_proxies(make_server):
     assert ignored.status_code == 302
 
 
-def test_trusted_header_without_proxies_is_a_configuration_error(make_server):
-    server = make_server({"admin": {"trusted_header": "X-Remote-User"}}, start=False)
+def test_trusted_header_without_proxies_is_a_configuration_error(make_app):
+    server = make_app({"admin": {"trusted_header": "X-Remote-User"}}, start=False)
     result = server.cli("rules", check=False)
     assert result.returncode == 2
     assert "admin.trusted_header" in result.stderr

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, LiveServer, serve_gate
+from tests.conftest import ROOT, LiveServer, serve_console, serve_gate
 
 AXE_SCRIPT = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
@@ -35,6 +35,12 @@ NARROW = {"width": 320, "height": 640}
 def gate_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The root conftest's shared gate, as a real gunicorn: Chromium reaches it through a socket."""
     yield from serve_gate(LiveServer(tmp_path_factory.mktemp("gate")))
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The root conftest's console, as a real gunicorn, for Chromium."""
+    yield from serve_console(LiveServer(tmp_path_factory.mktemp("console")))
 
 
 def count_by_impact(violations: list[dict[str, Any]]) -> dict[str, int]:
