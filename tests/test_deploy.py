@@ -13,7 +13,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,16 +121,16 @@ def nginx(prefix: Path, *args: str) -> list[str]:
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"nginx exited: {log.read_text(errors='replace') if log.exists() else ''}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+                return True
         except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nginx did not start listening")
+            return False
+
+    wait_for(listening, timeout=15, what=f"nginx to listen on port {port}")
 
 
 @pytest.fixture(scope="module")
@@ -374,7 +373,14 @@ def test_linkgate_serve_rereads_the_configuration_on_sighup_and_keeps_it_when_th
         )
         assert "not valid TOML" in log.read_text(errors="replace")
         assert process.poll() is None, "the server stopped on a bad configuration"
-        time.sleep(1.0)  # the reload's new worker has started by now
+
+        def replaced() -> bool:
+            """The reload that kept the running configuration has started a worker and stopped the old one."""
+            text = log.read_text(errors="replace")
+            after = text[text.index("was not reloaded") :]
+            return "Booting worker with pid" in after and "Worker exiting" in after
+
+        wait_for(replaced, timeout=30, what="the reload's new worker to take over")
         assert all(leaving() == "Ravalli County" for _ in range(5))
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -415,14 +421,14 @@ def test_reload_rereads_the_configuration_and_keeps_the_counters(tmp_path: Path)
         assert leaving() == "Missoula County"
         config.write_text(config.read_text().replace("Missoula County", "Ravalli County"), encoding="utf-8")
         process.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 30
-        seen = 1
-        while (name := leaving()) != "Ravalli County" and time.monotonic() < deadline:
-            seen += 1
-            time.sleep(0.2)
-        seen += 1
-        assert name == "Ravalli County"
-        assert notices() == seen  # the old worker's clicks are still counted
+        seen = [1]  # each notice asked for, the first one above included
+
+        def renamed() -> bool:
+            seen.append(1)
+            return leaving() == "Ravalli County"
+
+        wait_for(renamed, timeout=30, what="the new County name")
+        assert notices() == len(seen)  # the old worker's clicks are still counted
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
