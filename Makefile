@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-dev system-deps lint bench messages clean
+.PHONY: demo test check install install-dev system-deps lint bench messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,15 @@ demo: install
 # a schema per server), where the multi-server and outage tests run too. Off CI, an unreachable
 # PostgreSQL makes the second run's database tests skip with the reason; under CI it fails them.
 test: install-dev system-deps
-	$(BIN)/python -m pytest -q
-	LINKGATE_TEST_DATABASE=postgresql $(BIN)/python -m pytest -q
+	@started=$$(date +%s); $(BIN)/python -m pytest -q; status=$$?; \
+	  echo "test: SQLite pass in $$(( $$(date +%s) - started )) s"; exit $$status
+	@started=$$(date +%s); LINKGATE_TEST_DATABASE=postgresql $(BIN)/python -m pytest -q; status=$$?; \
+	  echo "test: PostgreSQL pass in $$(( $$(date +%s) - started )) s"; exit $$status
+
+# The inner loop: the linters and every test that runs in this process (no gunicorn, no browser), on
+# SQLite, in about a minute.
+check: install-dev lint
+	$(BIN)/python -m pytest -q -m "not server and not browser"
 
 lint: install-dev
 	$(BIN)/ruff check .

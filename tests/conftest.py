@@ -587,6 +587,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     code: parsing, classifying, signing, reading CSV and pages, fetching) and the browser tests (markup,
     accessibility and scripts). The SQLite run has them all, so no line goes untested.
     """
+    for item in items:  # a test that starts gunicorn is a server test, wherever it is
+        if "make_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.server)
     if ON_POSTGRES:
         skip = pytest.mark.skip(reason="tests the SQLite file itself; PostgreSQL has fault tests of its own")
         for item in items:
