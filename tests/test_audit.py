@@ -31,6 +31,7 @@ from linkgate.config import DEFAULT_ACTIONS
 from linkgate.fetch import FetchPolicy
 from linkgate.sites import SiteFacts
 from linkgate.urls import resolve_web_link
+from tests.conftest import HeldPage, wait_for
 
 LOCAL = FetchPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),))
 PINNED = {"site.test", "ext.test", "other.test", "www.county.test", "maps.county.test"}
@@ -81,9 +82,12 @@ def run(
     privacy: Any = None,
     policy: FetchPolicy = LOCAL,
     stop_after: float | None = None,
+    stop_when: threading.Event | None = None,
     renderer: Any = None,
     **options: Any,
 ) -> dict[str, Any]:
+    """Crawl from ``start``; stopped (a partial run) ``stop_after`` seconds in, or once ``stop_when`` is set
+    (by a test site's handler, say)."""
     options.setdefault("timeout", 3.0)
     options.setdefault("retries", 0)
     classifier = Classifier(("county.test",), DEFAULT_ACTIONS, rules or RuleSet())
@@ -97,10 +101,21 @@ def run(
         renderer=renderer,
     )
 
+    async def stop_once_set(event: threading.Event) -> None:
+        await asyncio.to_thread(event.wait)
+        crawler.stop()
+
     async def main() -> Any:
         if stop_after is not None:
             asyncio.get_running_loop().call_later(stop_after, crawler.stop)
-        return await crawler.run()
+        if stop_when is None:
+            return await crawler.run()
+        watcher = asyncio.create_task(stop_once_set(stop_when))
+        try:
+            return await crawler.run()
+        finally:
+            stop_when.set()  # the run is over: the thread that waits for the event may end
+            await watcher
 
     # In a thread of its own: under the browser tests, Playwright keeps a loop running in this one.
     with ThreadPoolExecutor(1) as pool:
@@ -540,7 +555,8 @@ def test_timeouts_and_transient_failures_are_retried_with_backoff_and_retry_afte
         "/",
         html(f'<a href="{e}/slow">Slow</a> <a href="{e}/flaky">Flaky</a> <a href="{e}/busy">Busy</a>'),
     )
-    ext.expect_request("/slow").respond_with_handler(lambda _r: time.sleep(1.5) or Response("late"))
+    slow = HeldPage("late")  # answers only once the run is over: every attempt times out
+    ext.expect_request("/slow").respond_with_handler(slow)
     flaky = {"calls": 0}
 
     def flaky_handler(_request: Request) -> Response:
@@ -561,10 +577,13 @@ def test_timeouts_and_transient_failures_are_retried_with_backoff_and_retry_afte
         return Response("", status=200)
 
     ext.expect_request("/busy").respond_with_handler(busy_handler)
-    report = run(base + "/", timeout=0.7, retries=2)
-    slow = link(report, e + "/slow")
-    assert slow["reason"] == "timeout" and "broken" in slow["problems"]
-    assert slow["attempts"] >= 3
+    try:
+        report = run(base + "/", timeout=0.5, retries=2, backoff=0.05)
+    finally:
+        slow.release.set()
+    slow_link = link(report, e + "/slow")
+    assert slow_link["reason"] == "timeout" and "broken" in slow_link["problems"]
+    assert slow_link["attempts"] >= 3
     flaky_link = link(report, e + "/flaky")
     assert flaky_link["status"] == 200 and flaky_link["problems"] == ["insecure", "bypass"]
     assert link(report, e + "/busy")["status"] == 200
@@ -715,20 +734,35 @@ def test_connections_never_exceed_the_caps(site):
     base = f"http://site.test:{site.port}"
     lock = threading.Lock()
     state = {"now": 0, "peak": 0}
+    release = threading.Event()
 
-    def slow(_request: Request) -> Response:
+    def held(_request: Request) -> Response:
         with lock:
             state["now"] += 1
             state["peak"] = max(state["peak"], state["now"])
-        time.sleep(0.1)
+        release.wait(timeout=10)  # the first pages are held until the cap is reached
         with lock:
             state["now"] -= 1
         return Response(html("x"), content_type="text/html")
 
+    def release_at_the_cap() -> None:
+        # A crawl that broke the cap would send a fourth page in the same moment as the third: it would
+        # be in by the time this sees three (every 50 ms).
+        try:
+            wait_for(lambda: state["now"] >= 3, what="three pages at once")
+        finally:
+            release.set()
+
     serve(site, "/", html("".join(f'<a href="/p{i}">Page {i}</a>' for i in range(20))))
     for i in range(20):
-        site.expect_request(f"/p{i}").respond_with_handler(slow)
-    report = run(base + "/", concurrency=6, per_host=3)
+        site.expect_request(f"/p{i}").respond_with_handler(held)
+    releaser = threading.Thread(target=release_at_the_cap)
+    releaser.start()
+    try:
+        report = run(base + "/", concurrency=6, per_host=3)
+    finally:
+        release.set()
+        releaser.join()
     assert len(report["pages"]) == 21
     assert state["peak"] == 3  # per host
     assert report["_peak"] <= 6
@@ -747,14 +781,22 @@ def test_private_addresses_are_refused_unless_allowed(site):
 def test_interrupted_runs_are_partial_and_keep_what_they_found(site):
     base = f"http://site.test:{site.port}"
     serve(site, "/", html("".join(f'<a href="/p{i}">Page {i}</a>' for i in range(30))))
+    held = HeldPage(html("x"))  # no page but the first answers before the run is stopped
+    stop = threading.Event()
+
+    def stop_the_run_then_hold(request: Request) -> Response:
+        stop.set()  # as if the webmaster pressed Ctrl-C while the second page was being read
+        return held(request)
+
     for i in range(30):
-        site.expect_request(f"/p{i}").respond_with_handler(
-            lambda _r: time.sleep(0.2) or Response(html("x"), content_type="text/html")
-        )
-    report = run(base + "/", concurrency=2, per_host=2, stop_after=0.8)
+        site.expect_request(f"/p{i}").respond_with_handler(stop_the_run_then_hold)
+    try:
+        report = run(base + "/", concurrency=2, per_host=2, stop_when=stop, stop_after=30)
+    finally:
+        held.release.set()
     assert report["partial"] is True
-    read = [page for page in report["pages"] if page["status"] is not None]
-    assert 1 <= len(read) < 31
+    read = [page["url"] for page in report["pages"] if page["status"] is not None]
+    assert read == [base + "/"]
 
 
 def test_the_documented_json_schema_names_every_field_a_report_has(site):

@@ -84,6 +84,7 @@ class AuditOptions:
     timeout: float = 15.0
     user_agent: str = DEFAULT_USER_AGENT
     retries: int = 2
+    backoff: float = 0.5  # seconds before the first retry, doubled for each one after
     max_retry_wait: float = 30.0
     ignore_robots: bool = False
     sort_query: bool = False
@@ -394,6 +395,7 @@ class Crawler:
             timeout=options.timeout,
             delay=options.delay,
             retries=options.retries,
+            backoff=options.backoff,
             max_retry_wait=options.max_retry_wait,
         )
 
