@@ -25,7 +25,10 @@ from linkgate.store import AccountRow, SignInThrottle, Store, now
 ROLES = ("admin", "viewer")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024  # argon2 accepts more, but a megabyte "password" is only a way to waste CPU
-NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._@+-]{0,127}")
+# Changes are recorded as "web:" + the account's name, in 128-character columns (change_log.actor,
+# rules.created_by...): a longer name could sign in but its every change failed on PostgreSQL.
+MAX_NAME = 124
+NAME_PATTERN = re.compile(rf"[a-z0-9][a-z0-9._@+-]{{0,{MAX_NAME - 1}}}")
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
@@ -40,7 +43,8 @@ def check_new_account(name: str, password: str, role: str) -> str:
     normal = normalise_name(name)
     if not NAME_PATTERN.fullmatch(normal):
         raise AccountError(
-            "An account name is 1 to 128 letters, digits and . _ @ + -, starting with a letter or digit."
+            f"An account name is 1 to {MAX_NAME} letters, digits and . _ @ + -, starting with a letter or "
+            "digit."
         )
     if role not in ROLES:
         raise AccountError(f'A role is "admin" (makes changes) or "viewer" (reads only), not "{role}".')

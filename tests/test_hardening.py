@@ -5,8 +5,16 @@ small input tricks), each of which failed before its fix."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
+import pytest
+from flask.testing import FlaskClient
+
+from linkgate.accounts import AccountError, check_new_account, create_account
 from linkgate.audit.extract import read_page
+from tests.conftest import in_process_app
+from tests.console import ADMIN_PASSWORD, csrf_token
 
 
 def _attribute_flood(count: int) -> bytes:
@@ -34,3 +42,30 @@ def test_the_audit_reads_one_element_of_a_hundred_thousand_attributes_in_linear_
     ]
     assert reading.title == "Flood"
     assert reading == read_page(_attribute_flood(0), "https://site.test/dir/page")
+
+
+def _console(tmp_path: Path, database_url: str, name: str) -> tuple[Any, FlaskClient]:
+    app = in_process_app(tmp_path / "instance", database_url)
+    runtime = app.extensions["linkgate"]
+    create_account(runtime.store, name, ADMIN_PASSWORD, "admin", "test")
+    client = app.test_client()
+    form = {"name": name, "password": ADMIN_PASSWORD, "csrf_token": csrf_token(client.get("/admin/login"))}
+    assert client.post("/admin/login", data=form).status_code == 302
+    return runtime, client
+
+
+def test_an_account_name_leaves_room_for_its_prefix_in_every_record_of_a_change(tmp_path, database_url):
+    # Changes are recorded as "web:" + the account's name in 128-character columns: an admin named with
+    # 125 to 128 characters could sign in but change nothing on PostgreSQL (every change failed).
+    with pytest.raises(AccountError, match="1 to 124"):
+        check_new_account("a" * 125, ADMIN_PASSWORD, "admin")
+    longest = "b" * 124
+    runtime, client = _console(tmp_path, database_url, longest)
+    try:
+        form = {"name": "long-name.example", "scope": "domain", "kind": "block", "action": "", "note": ""}
+        form["csrf_token"] = csrf_token(client.get("/admin/rules/new"))
+        assert client.post("/admin/rules/new", data=form).status_code == 302
+        (record,) = runtime.store.list_rules(search="long-name.example").records
+        assert record.created_by == f"web:{longest}"
+    finally:
+        runtime.shutdown()
