@@ -7,6 +7,7 @@ click counts are registrable domain x day x outcome.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import sqlite3
@@ -171,6 +172,9 @@ audit_problems = sa.Table(
     sa.Column("page", sa.Text, nullable=True),  # the first page the link appears on
     sa.Column("detail", sa.Text, nullable=True),
 )
+# PostgreSQL refuses a key entry over 2,704 bytes, so a link address longer than this (in UTF-8) is kept
+# as its start and a digest of the whole (the same link gives the same key in every run, two links two).
+MAX_PROBLEM_URL = 2_000
 
 
 @dataclass(frozen=True)
@@ -1316,7 +1320,7 @@ class Store:
             ).inserted_primary_key
             assert inserted is not None
             run_id = inserted[0]
-            unique = {(url, problem): (page, detail) for url, problem, page, detail in problems}
+            unique = {(_problem_url(url), problem): (page, detail) for url, problem, page, detail in problems}
             if unique:
                 conn.execute(
                     sa.insert(audit_problems),
@@ -1363,6 +1367,16 @@ class Store:
                 .order_by(audit_problems.c.problem, audit_problems.c.url)
             ).all()
         return [AuditProblemRow(row.url, row.problem, row.page, row.detail) for row in rows]
+
+
+def _problem_url(url: str) -> str:
+    """``url`` as audit_problems keys it: whole up to MAX_PROBLEM_URL bytes, else its start and a digest
+    of the whole."""
+    encoded = url.encode("utf-8", "replace")
+    if len(encoded) <= MAX_PROBLEM_URL:
+        return url
+    start = encoded[: MAX_PROBLEM_URL - 50].decode("utf-8", "ignore")  # never half a character
+    return f"{start}… [sha256 {hashlib.sha256(encoded).hexdigest()[:32]}]"
 
 
 def _run_alembic(conn: Connection, action: str) -> None:

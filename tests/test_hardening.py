@@ -5,6 +5,7 @@ small input tricks), each of which failed before its fix."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from flask.testing import FlaskClient
 
 from linkgate.accounts import AccountError, check_new_account, create_account
 from linkgate.audit.extract import read_page
+from linkgate.audit.history import diff_runs
+from linkgate.store import Store
 from tests.conftest import in_process_app
 from tests.console import ADMIN_PASSWORD, csrf_token
 
@@ -69,3 +72,26 @@ def test_an_account_name_leaves_room_for_its_prefix_in_every_record_of_a_change(
         assert record.created_by == f"web:{longest}"
     finally:
         runtime.shutdown()
+
+
+def test_an_audit_link_of_thousands_of_characters_is_stored_with_the_run_and_compared_across_runs(
+    database_url,
+):
+    # audit_problems is keyed on the link's address: PostgreSQL refuses an index entry over 2,704 bytes,
+    # so one link of 5,000 characters on a County page lost the whole run ("the database is unavailable").
+    store = Store(database_url)
+    store.create_schema()
+    long = "https://www.missoulacounty.us/search?q=" + "".join(f"{i:x}" for i in range(1500))
+    other = long[:-1] + "z"  # the same first thousands of characters
+    now = datetime.now(UTC)
+    run = {"start_url": "https://www.missoulacounty.us/", "started_at": now, "finished_at": now}
+    run |= {"partial": False, "pages": 1, "links": 3, "problems": {"broken": 3}}
+    problems = [(url, "broken", long, "HTTP 404") for url in (long, other, "https://ok.example/")]
+    first = store.add_audit_run(run, problems, "cli:test")
+    second = store.add_audit_run(run, problems, "cli:test")
+    stored = store.audit_problems(first)
+    assert len(stored) == 3 and len({row.url for row in stored}) == 3
+    assert all(row.url.startswith(long[:1950]) for row in stored if row.url != "https://ok.example/")
+    assert {row.page for row in stored} == {long}
+    change = diff_runs(store, store.get_audit_run(second))
+    assert (change.new, change.fixed, change.unchanged) == ([], [], 3)
