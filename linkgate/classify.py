@@ -31,6 +31,7 @@ from linkgate.urls import (
 
 RULE_KINDS = ("allow", "block")
 MAX_NOTE = 500
+_KEEP_CONTROLS = frozenset("\t\n\r")
 # A rule's name once normalised (lower case, punycode): DNS labels; "_" appears in real host names.
 HOST_LABELS = re.compile(
     r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*"
@@ -153,7 +154,15 @@ def make_rule(
         )
     if len(note.strip()) > MAX_NOTE:
         raise RuleError(f"A rule's note is at most {MAX_NOTE} characters.")
+    control = control_character(note)
+    if control is not None:  # PostgreSQL's text cannot hold NUL: the console answered 503
+        raise RuleError(f"A rule's note holds a control character (U+{ord(control):04X}); remove it.")
     return Rule(name=host, exact=exact, kind=kind, action=action, note=note.strip())
+
+
+def control_character(text: str) -> str | None:
+    """The first control character in ``text`` other than a tab or a line end, or None."""
+    return next((ch for ch in text if unicodedata.category(ch) == "Cc" and ch not in _KEEP_CONTROLS), None)
 
 
 def owned_name(name: str, what: str) -> str:

@@ -17,11 +17,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from linkgate.classify import Rule, make_rule
+from linkgate.classify import Rule, control_character, make_rule
 from linkgate.errors import RuleError
 
 COLUMNS = ("pattern", "exact", "kind", "action", "note")
@@ -38,7 +37,6 @@ FALSE_WORDS = frozenset({"false", "no", "0", ""})
 # so that the reader can take exactly one apostrophe off every cell that matches _ESCAPED.
 _NEEDS_ESCAPE = re.compile(r"'*[=+\-@\t\r]")
 _ESCAPED = re.compile(r"'+[=+\-@\t\r]")
-_KEEP_CONTROLS = frozenset("\t\n\r")
 _WORKBOOK_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # .xlsx (a zip file) and the old .xls
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _COLUMN_LIST = ",".join(COLUMNS)
@@ -284,9 +282,7 @@ def _read_row(header: list[str], cells: list[str]) -> tuple[list[str], Rule | No
         elif cell.strip():
             reasons.append("There is a value in a column that has no name in the first line.")
     for name, cell in values.items():
-        control = next(
-            (ch for ch in cell if unicodedata.category(ch) == "Cc" and ch not in _KEEP_CONTROLS), None
-        )
+        control = control_character(cell)
         if control is not None:
             reasons.append(f"The {name} column holds a control character (U+{ord(control):04X}); remove it.")
     pattern = values["pattern"].strip()

@@ -15,6 +15,9 @@ from flask.testing import FlaskClient
 from linkgate.accounts import AccountError, check_new_account, create_account
 from linkgate.audit.extract import read_page
 from linkgate.audit.history import diff_runs
+from linkgate.classify import make_rule
+from linkgate.errors import RuleError
+from linkgate.rulesio import read_rules_csv
 from linkgate.store import Store
 from tests.conftest import in_process_app
 from tests.console import ADMIN_PASSWORD, csrf_token
@@ -95,3 +98,22 @@ def test_an_audit_link_of_thousands_of_characters_is_stored_with_the_run_and_com
     assert {row.page for row in stored} == {long}
     change = diff_runs(store, store.get_audit_run(second))
     assert (change.new, change.fixed, change.unchanged) == ([], [], 3)
+
+
+def test_a_rule_note_with_a_nul_character_is_refused_by_name_wherever_it_comes_from(tmp_path, database_url):
+    # PostgreSQL's text cannot hold NUL: a note with one answered 503 "the database is unavailable" in the
+    # console, and stopped an import, instead of saying what is wrong with the note.
+    with pytest.raises(RuleError, match="note"):
+        make_rule("nul.example", "block", note="a\x00b")
+    parsed = read_rules_csv(b"pattern,exact,kind,action,note\r\n*.nul.example,,block,,a\x00b\r\n")
+    assert parsed.rules == () and [str(problem) for problem in parsed.problems if "note" in str(problem)]
+    runtime, client = _console(tmp_path, database_url, "admin")
+    try:
+        form = {"name": "nul.example", "scope": "domain", "kind": "block", "action": "", "note": "a\x00b"}
+        form["csrf_token"] = csrf_token(client.get("/admin/rules/new"))
+        response = client.post("/admin/rules/new", data=form)
+        assert response.status_code == 400
+        assert "control character" in response.get_data(as_text=True)
+        assert runtime.store.list_rules(search="nul.example").total == 0
+    finally:
+        runtime.shutdown()

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
-from linkgate.classify import FLAGS, RULE_KINDS, Rule, RuleSet, make_rule
+from linkgate.classify import FLAGS, MAX_NOTE, RULE_KINDS, Rule, RuleSet, control_character, make_rule
 from linkgate.errors import InvalidDestination, RuleError
 from linkgate.store import RULE_SORTS, RuleRecord
 from linkgate.urls import Destination, parse_destination
@@ -29,7 +29,6 @@ from linkgate.web.runtime import get_runtime
 blueprint = Blueprint("rules", __name__, url_prefix="/rules")
 
 PAGE_SIZE = 25
-MAX_NOTE = 500
 SCOPES = ("domain", "exact")
 RULE_ACTIONS = ("", "redirect", "notice")  # "" is the partner category's configured action
 KIND_PAST = {"allow": _l("allowed"), "block": _l("blocked")}
@@ -83,6 +82,8 @@ class RuleForm:
             errors["action"] = _("A block rule always blocks: leave the action as the usual one.")
         if len(values["note"]) > MAX_NOTE:
             errors["note"] = _("Keep the note to %(count)s characters or fewer.", count=MAX_NOTE)
+        elif control_character(values["note"]) is not None:
+            errors["note"] = _("Remove the control character from the note.")
         if values["name"]:
             try:
                 make_rule(values["name"], "allow")  # the name's own problems, whatever else is wrong
