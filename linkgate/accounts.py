@@ -137,7 +137,9 @@ def log_in(store: Store, name: str, password: str, policy: LoginPolicy, secret_k
     at = now()
     normal = normalise_name(name)
     key = name_key(secret_key, normal)
-    account, unknown = store.sign_in_state(normal, key)
+    # A name no account can have is not looked up (the same query, for "": PostgreSQL cannot compare
+    # text holding NUL, and a name with one answered 503 where any other unknown name answers "not right").
+    account, unknown = store.sign_in_state(normal if NAME_PATTERN.fullmatch(normal) else "", key)
     if len(password) > MAX_PASSWORD:
         account = None  # cannot match: judged as a name with no account, without hashing a megabyte twice
     state: AccountRow | SignInThrottle = (

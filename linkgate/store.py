@@ -469,13 +469,7 @@ class Store:
         """Rules whose name or note holds ``search`` (any case), of one ``kind`` or all, one page."""
         conditions = []
         if search:
-            needle = search.lower()
-            conditions.append(
-                sa.or_(
-                    sa.func.lower(rules.c.name).contains(needle, autoescape=True),
-                    sa.func.lower(rules.c.note).contains(needle, autoescape=True),
-                )
-            )
+            conditions.append(sa.or_(_holds(rules.c.name, search), _holds(rules.c.note, search)))
         if kind is not None:
             conditions.append(rules.c.kind == kind)
         order = {
@@ -656,9 +650,9 @@ class Store:
         ``start`` and ``end`` bound the time (start inclusive, end exclusive)."""
         conditions = []
         if actor:
-            conditions.append(sa.func.lower(change_log.c.actor).contains(actor.lower(), autoescape=True))
+            conditions.append(_holds(change_log.c.actor, actor))
         if target:
-            conditions.append(sa.func.lower(change_log.c.target).contains(target.lower(), autoescape=True))
+            conditions.append(_holds(change_log.c.target, target))
         if action:
             conditions.append(change_log.c.action.startswith(action, autoescape=True))
         if start is not None:
@@ -1117,7 +1111,7 @@ class Store:
         """Cached sites whose host holds ``search`` (any case), of one lookup ``status`` or all, by host."""
         conditions = []
         if search:
-            conditions.append(sa.func.lower(sites.c.host).contains(search.lower(), autoescape=True))
+            conditions.append(_holds(sites.c.host, search))
         if status is not None:
             conditions.append(sites.c.status == status)
         if overrides_only:
@@ -1367,6 +1361,14 @@ class Store:
                 .order_by(audit_problems.c.problem, audit_problems.c.url)
             ).all()
         return [AuditProblemRow(row.url, row.problem, row.page, row.detail) for row in rows]
+
+
+def _holds(column: sa.ColumnElement[str], text: str) -> sa.ColumnElement[bool]:
+    """``column`` holds ``text`` anywhere, in any case: a search box. Text with a NUL matches nothing
+    (nothing stored holds one, and PostgreSQL refuses to compare it: the search answered 503)."""
+    if "\x00" in text:
+        return sa.false()
+    return sa.func.lower(column).contains(text.lower(), autoescape=True)
 
 
 def _problem_url(url: str) -> str:

@@ -117,3 +117,28 @@ def test_a_rule_note_with_a_nul_character_is_refused_by_name_wherever_it_comes_f
         assert runtime.store.list_rules(search="nul.example").total == 0
     finally:
         runtime.shutdown()
+
+
+def test_a_nul_in_a_console_search_finds_nothing_and_in_a_sign_in_name_is_an_unknown_name(
+    tmp_path, database_url
+):
+    # PostgreSQL cannot compare text holding NUL: the search boxes and the sign-in answered 503 ("the
+    # database is unavailable"), the sign-in to anyone, where any other unknown name answers "not right".
+    runtime, client = _console(tmp_path, database_url, "admin")
+    try:
+        runtime.store.add_rule(make_rule("nul.example", "block", note="a b"), "test")
+        for path in ("/admin/rules/?q=a%00b", "/admin/sites/?q=a%00b", "/admin/log/?target=a%00b"):
+            response = client.get(path)
+            assert response.status_code == 200 and "nul.example" not in response.get_data(as_text=True), path
+        assert client.get("/admin/rules/?q=nul").get_data(as_text=True).count("nul.example") >= 1
+        assert client.get("/admin/api/sites?q=a%00b").get_json()["total"] == 0
+        anonymous = client.application.test_client()
+        answers = []
+        for name in ("a\x00b", "nobody"):
+            form = {"name": name, "password": "wrong password", "csrf_token": ""}
+            form["csrf_token"] = csrf_token(anonymous.get("/admin/login"))
+            response = anonymous.post("/admin/login", data=form)
+            answers.append((response.status_code, "not right" in response.get_data(as_text=True)))
+        assert answers[0] == answers[1] == (200, True)
+    finally:
+        runtime.shutdown()
