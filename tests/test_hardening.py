@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from linkgate.accounts import AccountError, check_new_account, create_account
 from linkgate.audit.extract import read_page
 from linkgate.audit.history import diff_runs
 from linkgate.classify import make_rule
+from linkgate.cli import main
 from linkgate.errors import RuleError
 from linkgate.rulesio import read_rules_csv
 from linkgate.store import Store
@@ -142,3 +144,16 @@ def test_a_nul_in_a_console_search_finds_nothing_and_in_a_sign_in_name_is_an_unk
         assert answers[0] == answers[1] == (200, True)
     finally:
         runtime.shutdown()
+
+
+def test_a_command_run_by_a_user_with_a_very_long_login_name_still_records_its_change(
+    tmp_path, database_url, monkeypatch
+):
+    # The command's actor is "cli:" + the login name, in 128-character columns: a name from LOGNAME of
+    # 200 characters made every change fail on PostgreSQL ("The database cannot be read: value too long").
+    monkeypatch.setenv("LOGNAME", "u" * 200)
+    environment = {"LINKGATE_INSTANCE": str(tmp_path / "instance"), "LINKGATE_DATABASE_URL": database_url}
+    result = CliRunner(env=environment).invoke(main, ["block", "long-login.example"])
+    assert result.exit_code == 0, result.output
+    (record,) = Store(database_url).list_rules(search="long-login.example").records
+    assert record.created_by.startswith("cli:uuu") and len(record.created_by) <= 128

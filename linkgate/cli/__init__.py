@@ -51,8 +51,11 @@ def open_store(settings: Settings) -> Store:
 
 
 def cli_actor() -> str:
+    """Who makes a change from the command line: "cli:" and the login name, within the 128 characters
+    that the change log and rules.created_by hold (LOGNAME can be any length: a longer actor made every
+    change fail on PostgreSQL)."""
     try:
-        return f"cli:{getpass.getuser()}"
+        return f"cli:{getpass.getuser()}"[:128]
     except (KeyError, OSError):
         return "cli"
 
