@@ -297,8 +297,7 @@ def test_counts_dropped_or_counted_under_other_are_in_the_metrics(tmp_path: Path
     assert value(samples, "linkgate_counts_dropped_total", reason="error") == 0
     assert value(samples, "linkgate_counts_other_total", reason="day_full") == 2
     assert value(samples, "linkgate_counts_other_total", reason="buffer_full") == 0
-    health = client.get("/healthz").get_json()
-    assert (health["counts"], health["counts_dropped"], health["counts_other"]) == ("ok", 3, 2)
+    assert client.get("/healthz").get_json()["counts"] == "ok"
     runtime.shutdown()
 
 

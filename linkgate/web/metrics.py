@@ -186,6 +186,11 @@ class StateCollector:
             "Allowlist and blocklist entries the answering worker serves.",
             len(runtime.classifier.rules),
         )
+        yield GaugeMetricFamily(
+            "linkgate_counts_pending",
+            "Clicks and security events the answering worker holds in memory, not yet written.",
+            runtime.counts.pending,
+        )
         try:
             events: dict[str, int] | None = runtime.store.events_by_kind(date.min, date.max)
         except StoreUnavailable:
