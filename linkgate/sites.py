@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -402,7 +403,9 @@ class SiteCache:
         self._memory: OrderedDict[str, tuple[float, SiteFacts]] = OrderedDict()
         # Hosts a notice used today whose row says otherwise, written by flush_used (off the click path).
         self._used: set[str] = set()
-        self._owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        # Unique by its random part; the process and machine are for people reading the table. Cut to the
+        # column's 64 characters: a long host name made every lease fail on PostgreSQL.
+        self._owner = f"{secrets.token_hex(6)}:{os.getpid()}:{socket.gethostname()}"[:64]
 
     # ---- the click path ----
 

@@ -689,6 +689,19 @@ def test_a_lookup_holds_its_lease_for_longer_than_its_deadline(store, threaded_s
     assert lease == (None,)  # and saving the answer gives it back
 
 
+def test_a_machine_with_a_long_host_name_still_takes_leases(store, httpserver, monkeypatch):
+    """The lease's owner names the machine; a 200-character host name failed every lease on PostgreSQL."""
+    import socket
+
+    from linkgate.sites import SiteCache
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "web-" + "x" * 196)
+    httpserver.expect_request("/").respond_with_data(HOME.format(href="/privacy"), content_type="text/html")
+    host = f"site.test:{httpserver.port}"
+    facts = SiteCache(store, local_fetcher()).refresh(host, force=True)
+    assert facts is not None and facts.privacy_url == f"http://{host}/privacy"
+
+
 def test_the_sites_table_keeps_the_most_recently_used_and_never_drops_an_override(store, httpserver):
     from linkgate.sites import Limits, SiteCache
 
