@@ -2,7 +2,7 @@
 # Rehearses the single-server deployment of docs/deploy.md on this machine, without root: every shell
 # block the guide marks <!-- step -->, in the guide's order and as written, with the server's folders
 # moved under WORKDIR/root (/opt/linkgate, /etc/linkgate, /var/lib/linkgate, /var/backups/linkgate) and
-# port 8000 moved to a free one. tests/test_packaging.py runs it, so the guide cannot drift from what works.
+# port 8000 moved to a free one. tests/server/test_packaging.py runs it, so the guide cannot drift from what works.
 #
 #   scripts/deploy-single-server.sh [--wheel FILE] [WORKDIR]
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Python packages: Debian's chromium (the browser Playwright
-# drives; Playwright cannot download its own here), what tests/test_deploy.py runs the deploy/ kit with
+# drives; Playwright cannot download its own here), what tests/server/test_deploy.py runs the deploy/ kit with
 # (Debian's nginx and openssl for the nginx site, systemd-analyze for the units, sqlite3 for the backup
 # step of docs/deploy.md) and axe-core from npm (pinned in package-lock.json).
 set -euo pipefail

@@ -30,6 +30,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LINKGATE = [sys.executable, "-m", "linkgate.cli"]
 BROWSER_TESTS = ROOT / "tests" / "browser"  # every test that drives Chromium, and nothing else
+SERVER_TESTS = ROOT / "tests" / "server"  # every test of a real gunicorn that is not a browser test
 
 TEST_DATABASE = os.environ.get("LINKGATE_TEST_DATABASE", "sqlite").strip().lower() or "sqlite"
 POSTGRES_URL = os.environ.get("LINKGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -587,9 +588,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     code: parsing, classifying, signing, reading CSV and pages, fetching) and the browser tests (markup,
     accessibility and scripts). The SQLite run has them all, so no line goes untested.
     """
-    for item in items:  # a test that starts gunicorn is a server test, wherever it is
-        if "make_server" in getattr(item, "fixturenames", ()):
+    # The suite's layers are its folders: a test that starts gunicorn is under tests/server/ (or drives
+    # Chromium, which needs a socket, under tests/browser/).
+    for item in items:
+        if SERVER_TESTS in item.path.parents:
             item.add_marker(pytest.mark.server)
+    strays = [
+        item.nodeid
+        for item in items
+        if "make_server" in getattr(item, "fixturenames", ())
+        and not {SERVER_TESTS, BROWSER_TESTS} & set(item.path.parents)
+    ]
+    if strays:
+        raise pytest.UsageError(f"tests that start gunicorn outside {SERVER_TESTS}: {', '.join(strays)}")
     if ON_POSTGRES:
         skip = pytest.mark.skip(reason="tests the SQLite file itself; PostgreSQL has fault tests of its own")
         for item in items:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import secrets
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import new_database_url
 from tests.console import ADMIN_PASSWORD, Browser, create_account, query, signed_in
 
 pytestmark = pytest.mark.server
@@ -91,20 +89,6 @@ def test_an_account_command_ends_every_session_of_the_account_on_the_running_ser
     assert replayed.status_code == 302
     assert urlsplit(replayed.headers["location"]).path == "/admin/login"
     assert browser.get("/admin/").status_code == 302
-
-
-def test_signing_out_in_one_browser_signs_the_account_out_of_every_server(make_server, tmp_path):
-    shared = {"": {"secret_key": secrets.token_hex(32)}, "database": {"url": new_database_url(tmp_path)}}
-    first = make_server(shared, start=False)
-    create_account(first, "roaming", ADMIN_PASSWORD)
-    first.start()
-    second = make_server(shared)
-    here, there = signed_in(first, "roaming"), signed_in(second, "roaming")
-    copied = {"Cookie": f"session={there.cookie}"}
-    assert second.get("/admin/", headers=copied).status_code == 200
-    assert here.submit("/admin/logout", {}, form_path="/admin/").status_code == 302
-    assert second.get("/admin/", headers=copied).status_code == 302
-    assert there.get("/admin/").status_code == 302
 
 
 def test_a_new_password_replaces_the_old_and_is_never_logged(console):

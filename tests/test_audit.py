@@ -33,6 +33,8 @@ from linkgate.sites import SiteFacts
 from linkgate.urls import resolve_web_link
 from tests.conftest import HeldPage, wait_for
 
+pytestmark = pytest.mark.database_free
+
 LOCAL = FetchPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),))
 PINNED = {"site.test", "ext.test", "other.test", "www.county.test", "maps.county.test"}
 GATE = ("https://links.county.test/go",)

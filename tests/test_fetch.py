@@ -36,6 +36,8 @@ from linkgate.fetch import (
 )
 from linkgate.privacy import find_privacy_link, is_privacy_page
 
+pytestmark = pytest.mark.database_free
+
 ALLOWED_IP = "127.0.0.2"
 ALLOWED_NETWORK = ipaddress.ip_network("127.0.0.2/32")
 

@@ -380,6 +380,10 @@ def test_healthz_says_nothing_that_a_click_changes(make_app):
     assert server.get("/healthz").content == before
 
 
+def test_demo_page_exists_only_in_demo_mode(gate_server):
+    assert gate_server.get("/demo").status_code == 404
+
+
 def test_healthz_reports_rules_version_and_database(gate_server):
     response = gate_server.get("/healthz")
     assert response.status_code == 200
@@ -568,12 +572,3 @@ def test_links_signed_with_a_previous_key_still_verify_after_rotation(make_app):
     retired.cli("allow", "partner.example")
     retired.start()
     assert retired.get("/go?" + query).status_code == 200  # the retired key no longer verifies
-
-
-def test_a_stopping_server_writes_the_counts_it_still_holds(make_server):
-    server = make_server({"server": {"counts_flush_seconds": 300}})
-    for _ in range(7):
-        assert go(server, "https://www.missoulian.com/").status_code == 200
-    server.stop()
-    rows = query(server, "select domain, outcome, count from click_counts")
-    assert rows == [("missoulian.com", "notice", 7)]

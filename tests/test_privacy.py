@@ -18,6 +18,8 @@ from linkgate import privacy
 from linkgate.errors import InvalidDestination
 from linkgate.privacy import MIN_SCORE, find_privacy_link, is_privacy_page
 
+pytestmark = pytest.mark.database_free
+
 BASE = "https://www.example.org/news/2024/05/some-story.html"
 CORPUS = Path(__file__).resolve().parent / "data" / "privacy"  # provenance: data/privacy/README.md
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "privacy_accuracy.py"

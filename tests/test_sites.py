@@ -113,22 +113,6 @@ def test_cold_miss_renders_within_the_budget_then_the_api_has_the_answer(make_ap
     assert privacy_href(notice(server, site + "/")) == site + "/privacy"
 
 
-def test_two_workers_clicking_a_cold_host_at_once_fetch_it_once(make_server, held_site):
-    """A real gunicorn: its two workers are two processes, each with a site cache of its own."""
-    threaded_site, held = held_site  # every click comes while the first lookup waits for the home page
-    config = site_config()
-    config["fetch"]["privacy_wait_ms"] = 200
-    server = make_server(config, workers=2)
-    key = f"site.test:{threaded_site.port}"
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = list(pool.map(lambda _: notice(server, f"http://{key}/page").status_code, range(16)))
-    assert statuses == [200] * 16
-    held.release.set()
-    wait_for(lambda: server.get(f"/api/site/{key}").json()["status"] == "found")
-    # A second lookup would have reached the home page while the first one was held there.
-    assert held.arrived == [key]
-
-
 def test_a_background_refresh_takes_a_lookup_another_server_just_finished(store, httpserver):
     """The race behind two lookups of one cold host: server B misses the cache while server A's lookup runs,
     A saves and lets the lease go, then B's refresh gets the lease. B must take A's answer, whatever A's

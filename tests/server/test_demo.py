@@ -54,7 +54,3 @@ def test_demo_prints_where_to_go_and_serves_a_county_page_through_the_gate(demo)
     assert outcomes["https://malware-example.com/"] == 403  # the demo's blocked site
     assert outcomes["https://www.mt.gov/"] == 200  # a notice
     assert (instance / "demo.db").is_file()  # the demo keeps its own database
-
-
-def test_demo_page_exists_only_in_demo_mode(gate_server):
-    assert gate_server.get("/demo").status_code == 404
