@@ -10,6 +10,7 @@ import csv
 import json
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -179,10 +180,17 @@ def test_a_terminal_sees_live_progress_and_a_pipe_sees_none(linkgate, tmp_path, 
 
     base = f"http://www.county.test:{site.port}"
     serve(site, "/", html("".join(f'<a href="/p{i}">Page number {i}</a>' for i in range(6))))
+    # Each page waits until the terminal shows the progress: a display drawn only at the end never
+    # releases them (each then answers after 10 s and says it was not released).
+    shown = threading.Event()
+    released: list[bool] = []
+
+    def after_progress(_request: Any) -> Response:
+        released.append(shown.wait(timeout=10))
+        return Response(html("<p>slow</p>"), content_type="text/html")
+
     for i in range(6):
-        site.expect_request(f"/p{i}").respond_with_handler(
-            lambda _r: time.sleep(0.3) or Response(html("<p>slow</p>"), content_type="text/html")
-        )
+        site.expect_request(f"/p{i}").respond_with_handler(after_progress)
     parent, child = pty.openpty()
     command = [
         *LINKGATE,
@@ -206,9 +214,12 @@ def test_a_terminal_sees_live_progress_and_a_pipe_sees_none(linkgate, tmp_path, 
         if not chunk:
             break
         seen += chunk
+        if b"pages crawled" in seen:
+            shown.set()
     process.wait(timeout=30)
     os.close(parent)
     assert process.returncode == 0
     assert b"pages crawled" in seen and b"links checked" in seen
+    assert released == [True] * 6  # the progress was on screen while the crawl went on
     piped = audit(linkgate, base + "/", "--out", str(tmp_path / "pipe"))
     assert piped.returncode == 0 and piped.stderr == ""
