@@ -15,7 +15,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from linkgate.store import Store
-from tests.conftest import LiveServer
+from tests.conftest import AppServer, LiveServer
 from tests.console import (
     ADMIN_PASSWORD,
     VIEWER_PASSWORD,
@@ -27,8 +27,6 @@ from tests.console import (
     signed_in,
 )
 
-pytestmark = pytest.mark.server
-
 # Names the test server resolves to 127.0.0.1, where pytest-httpserver answers for them.
 LOCAL_NAMES = ("sa-recheck.test", "sa-notice.test", "sa-down.test", "sa-form.test", "sa-viewer.test")
 
@@ -39,8 +37,8 @@ NO_LINK = "<!doctype html><html><head><title>A site</title></head><body><p>Hello
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One worker, so that what the worker remembers of a site is the only memory there is."""
-    live = LiveServer(
+    """In process: one application, so that what it remembers of a site is the only memory there is."""
+    live = AppServer(
         tmp_path_factory.mktemp("sites-console"),
         {
             "fetch": {
