@@ -28,9 +28,9 @@ demo: install
 # a schema per server), where the multi-server and outage tests run too. Off CI, an unreachable
 # PostgreSQL makes the second run's database tests skip with the reason; under CI it fails them.
 test: install-dev system-deps
-	@started=$$(date +%s); $(BIN)/python -m pytest -q; status=$$?; \
+	@started=$$(date +%s); $(BIN)/python -m pytest -q --durations=20; status=$$?; \
 	  echo "test: SQLite pass in $$(( $$(date +%s) - started )) s"; exit $$status
-	@started=$$(date +%s); LINKGATE_TEST_DATABASE=postgresql $(BIN)/python -m pytest -q; status=$$?; \
+	@started=$$(date +%s); LINKGATE_TEST_DATABASE=postgresql $(BIN)/python -m pytest -q --durations=20; status=$$?; \
 	  echo "test: PostgreSQL pass in $$(( $$(date +%s) - started )) s"; exit $$status
 
 # The inner loop: the linters and every test that runs in this process (no gunicorn, no browser), on

@@ -132,3 +132,4 @@ class Runtime:
         self._stop.set()
         self.counts.flush()
         self.sites.flush_used()
+        self.store.dispose()  # the pool's connections go now, not whenever the engine is collected

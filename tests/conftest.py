@@ -202,6 +202,7 @@ class LiveServer:
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = directory / "server.log"
+        self._store: Any = None
 
     def cli(
         self, *args: str, check: bool = True, input: str | None = None
@@ -234,6 +235,7 @@ class LiveServer:
         raise RuntimeError(f"linkgate serve did not start: {self.log_path.read_text(errors='replace')}")
 
     def stop(self) -> None:
+        self.dispose_store()
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -258,10 +260,17 @@ class LiveServer:
         return self.directory / "instance" / "linkgate.db"
 
     def store(self) -> Any:
-        """A :class:`linkgate.store.Store` on this server's database, whichever it is."""
+        """The :class:`linkgate.store.Store` on this server's database, whichever it is: one per server,
+        whose connections go when the server stops (PostgreSQL has a hundred for the whole run)."""
         from linkgate.store import Store
 
-        return Store(self.database_url)
+        if self._store is None:
+            self._store = Store(self.database_url)
+        return self._store
+
+    def dispose_store(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -292,6 +301,7 @@ class AppServer(LiveServer):
         return self
 
     def stop(self) -> None:
+        self.dispose_store()
         if self.app is not None:
             self.app.extensions["linkgate"].shutdown()
             self.app = None

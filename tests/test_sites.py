@@ -484,11 +484,12 @@ def local_fetcher(total_timeout: float = 10.0):
 
 
 @pytest.fixture
-def store(database_url: str) -> Store:
+def store(database_url: str) -> Iterator[Store]:
     """A store on a new database (SQLite or PostgreSQL, as the run says), with linkgate's schema."""
     made = Store(database_url)
     made.create_schema()
-    return made
+    yield made
+    made.dispose()
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from linkgate.classify import make_rule
@@ -10,10 +12,11 @@ from linkgate.store import Store
 
 
 @pytest.fixture
-def store(database_url) -> Store:
+def store(database_url) -> Iterator[Store]:
     made = Store(database_url)
     made.create_schema()
-    return made
+    yield made
+    made.dispose()
 
 
 def test_two_imports_previewed_against_one_version_cannot_both_apply(store):
