@@ -403,6 +403,17 @@ def database_url(tmp_path: Path) -> str:
     return new_database_url(tmp_path)
 
 
+@pytest.fixture
+def store(database_url: str) -> Iterator[Any]:
+    """A :class:`linkgate.store.Store` on a new database of the run's kind, with linkgate's schema."""
+    from linkgate.store import Store
+
+    made = Store(database_url)
+    made.create_schema()
+    yield made
+    made.dispose()
+
+
 def in_process_app(instance: Path, database_url: str, **settings: str) -> Any:
     """The Flask application in this process on ``database_url``, looking no name up on the network;
     ``settings`` are more ``LINKGATE_*`` variables without their prefix (``SERVER_COUNTS_FLUSH_SECONDS``)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,14 +15,6 @@ from linkgate.store import OTHER_DOMAIN, Store
 from tests.conftest import ON_POSTGRES, in_process_app
 
 DENVER = ZoneInfo("America/Denver")
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    made = Store(database_url)
-    made.create_schema()
-    yield made
-    made.dispose()
 
 
 def refuse(store: Store, table: str, column: str, value: str, sqlstate: str = "23514") -> None:

@@ -484,15 +484,6 @@ def local_fetcher(total_timeout: float = 10.0):
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    """A store on a new database (SQLite or PostgreSQL, as the run says), with linkgate's schema."""
-    made = Store(database_url)
-    made.create_schema()
-    yield made
-    made.dispose()
-
-
-@pytest.fixture
 def held_site(threaded_site: HTTPServer) -> Iterator[tuple[HTTPServer, HeldPage]]:
     """A site whose home page answers only once the test releases it: lookups of it stay in flight."""
     held = HeldPage(HOME.format(href="/privacy"))

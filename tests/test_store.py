@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from linkgate.classify import make_rule
 from linkgate.errors import RuleError
-from linkgate.store import Store
-
-
-@pytest.fixture
-def store(database_url) -> Iterator[Store]:
-    made = Store(database_url)
-    made.create_schema()
-    yield made
-    made.dispose()
 
 
 def test_two_imports_previewed_against_one_version_cannot_both_apply(store):

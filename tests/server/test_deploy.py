@@ -337,9 +337,8 @@ def _wait_until_healthy(base: str) -> None:
     wait_for(lambda: answers_health(base), timeout=30, what=f"{base}/healthz")
 
 
-def test_linkgate_serve_rereads_the_configuration_on_sighup_and_keeps_it_when_the_new_one_is_bad(
-    tmp_path: Path,
-) -> None:
+def one_worker_config(tmp_path: Path) -> tuple[int, Path, dict[str, str]]:
+    """A linkgate.toml for one worker on a free port, and the environment that names it."""
     port = free_port()
     config = tmp_path / "linkgate.toml"
     config.write_text(
@@ -349,6 +348,13 @@ def test_linkgate_serve_rereads_the_configuration_on_sighup_and_keeps_it_when_th
     )
     env = {key: value for key, value in os.environ.items() if not key.startswith("LINKGATE_")}
     env |= {"LINKGATE_CONFIG": str(config), "LINKGATE_INSTANCE": str(tmp_path / "instance")}
+    return port, config, env
+
+
+def test_linkgate_serve_rereads_the_configuration_on_sighup_and_keeps_it_when_the_new_one_is_bad(
+    tmp_path: Path,
+) -> None:
+    port, config, env = one_worker_config(tmp_path)
     log = tmp_path / "serve.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -389,15 +395,7 @@ def test_linkgate_serve_rereads_the_configuration_on_sighup_and_keeps_it_when_th
 
 def test_reload_rereads_the_configuration_and_keeps_the_counters(tmp_path: Path) -> None:
     """What linkgate.service runs (ExecStart), then what `systemctl reload` sends it (ExecReload)."""
-    port = free_port()
-    config = tmp_path / "linkgate.toml"
-    config.write_text(
-        f'[county]\nname = "Missoula County"\n[server]\nport = {port}\nworkers = 1\n'
-        "[fetch]\nsystem_resolver = false\nprivacy_wait_ms = 0\n",
-        encoding="utf-8",
-    )
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LINKGATE_")}
-    env |= {"LINKGATE_CONFIG": str(config), "LINKGATE_INSTANCE": str(tmp_path / "instance")}
+    port, config, env = one_worker_config(tmp_path)
     gunicorn = Path(sys.executable).parent / "gunicorn"
     process = subprocess.Popen(
         [str(gunicorn), "--config", str(ROOT / "deploy" / "gunicorn.conf.py"), "linkgate.web:create_app()"],
