@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -483,6 +484,17 @@ def local_fetcher(total_timeout: float = 10.0):
     return lambda: Fetcher(policy, resolver=lambda _host: ["127.0.0.1"])
 
 
+def look_up_locally(server: HTTPServer, limits: Any = None, clock: Any = time.monotonic) -> dict:
+    """One lookup of the local ``server`` as site.test, with its own fetcher (closed after)."""
+    from linkgate.sites import look_up
+
+    fetcher = local_fetcher()()
+    try:
+        return look_up(f"site.test:{server.port}", fetcher, limits, clock)
+    finally:
+        fetcher.close()
+
+
 @pytest.fixture
 def held_site(threaded_site: HTTPServer) -> Iterator[tuple[HTTPServer, HeldPage]]:
     """A site whose home page answers only once the test releases it: lookups of it stay in flight."""
@@ -497,7 +509,7 @@ def paths(server: HTTPServer) -> list[str]:
 
 
 def test_a_lookup_ends_at_its_deadline_counted_across_all_its_requests(httpserver):
-    from linkgate.sites import Limits, look_up
+    from linkgate.sites import Limits
 
     clock = FakeClock()
 
@@ -508,10 +520,7 @@ def test_a_lookup_ends_at_its_deadline_counted_across_all_its_requests(httpserve
         return Response("not here", status=404)
 
     httpserver.expect_request(re.compile(".*")).respond_with_handler(slow)
-    fetcher = local_fetcher()()
-    limits = Limits(lookup_seconds=25, lookup_requests=30)
-    values = look_up(f"site.test:{httpserver.port}", fetcher, limits, clock)
-    fetcher.close()
+    values = look_up_locally(httpserver, Limits(lookup_seconds=25, lookup_requests=30), clock)
     # The home page (t=10), two usual addresses (t=20, t=30), then the deadline: no more, no gpc.json.
     assert paths(httpserver) == ["/", "/.well-known/privacy-policy", "/privacy"]
     assert values["status"] == "none"
@@ -546,24 +555,19 @@ def test_each_request_of_a_lookup_gets_only_what_is_left_of_its_deadline(threade
 
 @pytest.mark.parametrize("status", [500, 503, 429])
 def test_a_home_page_answering_a_server_error_ends_the_lookup(httpserver, status):
-    from linkgate.sites import look_up
 
     httpserver.expect_request(re.compile(".*")).respond_with_data("busy", status=status)
-    fetcher = local_fetcher()()
-    values = look_up(f"site.test:{httpserver.port}", fetcher)
-    fetcher.close()
+    values = look_up_locally(httpserver)
     assert paths(httpserver) == ["/"]  # no usual addresses, no gpc.json
     assert values["status"] == "error"
     assert values["error"] == f"the home page answered HTTP {status}"
 
 
 def test_a_404_home_page_tries_usual_addresses_only_within_the_lookups_requests(httpserver):
-    from linkgate.sites import Limits, look_up
+    from linkgate.sites import Limits
 
     httpserver.expect_request(re.compile(".*")).respond_with_data("not found", status=404)
-    fetcher = local_fetcher()()
-    values = look_up(f"site.test:{httpserver.port}", fetcher, Limits(lookup_requests=4))
-    fetcher.close()
+    values = look_up_locally(httpserver, Limits(lookup_requests=4))
     # Four requests: https (which this plain-HTTP site cannot speak), http, then two usual addresses.
     assert paths(httpserver) == ["/", "/.well-known/privacy-policy", "/privacy"]
     assert values["status"] == "error"
@@ -571,14 +575,12 @@ def test_a_404_home_page_tries_usual_addresses_only_within_the_lookups_requests(
 
 
 def test_a_working_home_page_without_a_link_leaves_one_of_the_lookups_requests_for_gpc(httpserver):
-    from linkgate.sites import Limits, look_up
+    from linkgate.sites import Limits
 
     httpserver.expect_request("/").respond_with_data("<html><body>Hi</body></html>", content_type="text/html")
     httpserver.expect_request("/.well-known/gpc.json").respond_with_json({"gpc": True})
     httpserver.expect_request(re.compile(".*")).respond_with_data("not found", status=404)
-    fetcher = local_fetcher()()
-    values = look_up(f"site.test:{httpserver.port}", fetcher, Limits(lookup_requests=4))
-    fetcher.close()
+    values = look_up_locally(httpserver, Limits(lookup_requests=4))
     # https and http for the home page, one usual address, and the last request for gpc.json.
     assert paths(httpserver) == ["/", "/.well-known/privacy-policy", "/.well-known/gpc.json"]
     assert values["status"] == "none"
@@ -586,16 +588,14 @@ def test_a_working_home_page_without_a_link_leaves_one_of_the_lookups_requests_f
 
 
 def test_every_redirect_counts_as_one_of_the_lookups_requests(httpserver):
-    from linkgate.sites import Limits, look_up
+    from linkgate.sites import Limits
 
     def loop(request: Request) -> Response:
         step = int(request.args.get("n", "0"))
         return Response("", status=302, headers={"Location": f"/?n={step + 1}"})
 
     httpserver.expect_request("/").respond_with_handler(loop)
-    fetcher = local_fetcher()()
-    values = look_up(f"site.test:{httpserver.port}", fetcher, Limits(lookup_requests=4))
-    fetcher.close()
+    values = look_up_locally(httpserver, Limits(lookup_requests=4))
     # https (refused by this plain-HTTP site) is one; the http home page and its redirects are the rest.
     assert len(httpserver.log) == 3
     assert values["status"] == "error"
