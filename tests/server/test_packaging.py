@@ -11,7 +11,6 @@ import site
 import sqlite3
 import subprocess
 import sys
-import time
 import venv
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, answers_health, free_port, wait_for
 
 # Both install linkgate as a single server installs it, with SQLite in the instance folder, whatever the
 # run's database: the PostgreSQL run would repeat them as they are.
@@ -119,13 +118,7 @@ def test_wheel_installed_outside_the_checkout_serves_notice_and_css(wheel: Path,
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_for(lambda: answers_health(base), timeout=30, what="the installed server to answer")
         notice = httpx.get(base + "/go", params={"url": "https://www.missoulian.com/"}, timeout=10)
         assert notice.status_code == 200
         assert "You are leaving Missoula County" in notice.text
