@@ -94,13 +94,19 @@ class ClickCounter:
         return datetime.now(self._timezone).date()
 
     def click(self, domain: str, outcome: str) -> None:
-        key = (self.today(), domain, outcome)
         with self._lock:
-            if key in self._clicks or len(self._clicks) < self._max_keys:
-                self._clicks[key] += 1
-                return
-            self._clicks[(key[0], OTHER_DOMAIN, outcome)] += 1
-        self._tally("other", "buffer_full", 1)
+            key, overflowed = self._slot((self.today(), domain, outcome))
+            self._clicks[key] += 1
+        if overflowed:
+            self._tally("other", "buffer_full", 1)
+
+    def _slot(self, key: ClickKey) -> tuple[ClickKey, bool]:
+        """Where clicks of ``key`` go (the lock held): their own key while it is held or there is room,
+        else their day's ``(other)``; and whether they were moved there."""
+        if key in self._clicks or len(self._clicks) < self._max_keys:
+            return key, False
+        day, domain, outcome = key
+        return (day, OTHER_DOMAIN, outcome), domain != OTHER_DOMAIN
 
     def event(self, kind: str) -> None:
         if kind not in _KNOWN_KINDS:  # a caller's mistake: the table keeps only the kinds named here
@@ -192,13 +198,10 @@ class ClickCounter:
         self.can_write = False
         other = 0
         with self._lock:
-            for (day, domain, outcome), count in clicks.items():
-                kept = (day, domain, outcome)
-                if kept not in self._clicks and len(self._clicks) >= self._max_keys:
-                    if domain != OTHER_DOMAIN:
-                        other += count
-                    kept = (day, OTHER_DOMAIN, outcome)
+            for key, count in clicks.items():
+                kept, overflowed = self._slot(key)
                 self._clicks[kept] += count
+                other += count if overflowed else 0
             self._events.update(events)
         self._tally("other", "buffer_full", other)
 
