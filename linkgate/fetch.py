@@ -60,7 +60,6 @@ __all__ = [
     "default_ssl_context",
     "effective_port",
     "is_forbidden_address",
-    "is_local_name",
     "media_type",
     "parse_target",
     "request_target",

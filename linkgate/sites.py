@@ -48,6 +48,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import TypeGuard
 
 from linkgate import privacy
 from linkgate.errors import InvalidDestination, StoreUnavailable
@@ -555,7 +556,7 @@ class SiteCache:
                 if _answered_since(row, seen):
                     self._store.release_lease(host, self._owner)
                     self.forget(host)
-                    return None if row is None else facts_from_row(row)
+                    return facts_from_row(row)
             values = self._look_up(host)
             self._store.save_site_check(host, values)
             row = self._store.get_site(host)
@@ -575,7 +576,7 @@ class SiteCache:
             row = self._store.get_site(host)
             if _answered_since(row, seen):
                 self.forget(host)
-                return None if row is None else facts_from_row(row)
+                return facts_from_row(row)
         return None
 
     def _look_up(self, host: str) -> dict[str, object]:
@@ -588,7 +589,7 @@ class SiteCache:
             fetcher.close()
 
 
-def _answered_since(row: SiteRow | None, seen: int) -> bool:
+def _answered_since(row: SiteRow | None, seen: int) -> TypeGuard[SiteRow]:
     """True when ``row`` holds a saved check other than the ``seen`` one."""
     return row is not None and row.checks not in (0, seen) and row.status != "unknown"
 

@@ -49,13 +49,12 @@ from linkgate.fetch import (
     check_destination,
     default_ssl_context,
     effective_port,
-    is_local_name,
     media_type,
     parse_target,
     request_target,
     resolve_checked,
 )
-from linkgate.urls import Destination
+from linkgate.urls import Destination, is_local_name
 
 __all__ = ["Answer", "Hop", "SafeClient", "parse_retry_after"]
 
