@@ -447,14 +447,20 @@ def _stored_secret_key(instance: Path, *, create: bool = True) -> str:
     key = secrets.token_urlsafe(32)
     if not create:
         return key
+    # Written whole under a name of its own, then linked into place: servers starting at once never read
+    # a key file another has created but not yet written (it was read as empty, a configuration error).
+    draft = instance / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(key + "\n")
+        os.link(draft, path)
     except FileExistsError:
-        return _read_secret_key(path)
+        return _read_secret_key(path)  # another process stored its key first: everyone uses that one
     except OSError as error:
         raise ConfigError(f"secret_key: cannot store a new key in {path}: {error.strerror}") from None
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
+    finally:
+        draft.unlink(missing_ok=True)
     return key
 
 

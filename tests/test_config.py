@@ -479,3 +479,24 @@ def test_checking_without_create_writes_nothing(instance: Path) -> None:
     instance.write_text("not a folder", encoding="utf-8")
     with pytest.raises(ConfigError, match="is not a folder"):
         load_settings({"LINKGATE_INSTANCE": str(instance)}, create=False)
+
+
+def test_servers_starting_at_once_on_a_new_instance_all_read_one_whole_key(tmp_path: Path) -> None:
+    """Each start makes the key if there is none; the one stored first wins, and nobody reads a key file
+    that is still being written (it was read as empty: a configuration error for one server in five)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    for attempt in range(20):
+        instance = tmp_path / f"instance{attempt}"
+        instance.mkdir()
+        barrier = Barrier(8)
+
+        def start(_: int, instance: Path = instance, barrier: Barrier = barrier) -> str:
+            barrier.wait()
+            return load_settings({"LINKGATE_INSTANCE": str(instance)}).secret_key
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            keys = set(pool.map(start, range(8)))
+        assert keys == {(instance / "secret_key").read_text(encoding="ascii").strip()}
+        assert [path.name for path in instance.iterdir()] == ["secret_key"]  # no draft left behind
