@@ -3,9 +3,9 @@ functions, and import cycles among linkgate's modules.
 
     python benchmarks/structure.py [--top N]
 
-Reads the source with ``ast``; imports nothing from linkgate. An import
-counts toward a cycle only when it runs at import time (module level, not
-inside a function and not under ``if TYPE_CHECKING``).
+Reads the source with ``ast``; imports nothing from linkgate. Every import
+counts toward a cycle, a deferred one inside a function too; one under
+``if TYPE_CHECKING`` does not.
 """
 
 from __future__ import annotations
@@ -29,36 +29,30 @@ def span(node: ast.AST) -> int:
     return node.end_lineno - node.lineno + 1  # type: ignore[attr-defined]
 
 
-def top_level_imports(tree: ast.Module, name: str, is_package: bool) -> set[str]:
-    """Modules this one imports while it is being imported."""
+def imports_of(tree: ast.Module, name: str, is_package: bool) -> set[str]:
+    """Modules this one imports, at import time or later (inside a function): a deferred import
+    hides a cycle rather than removing it. Imports under ``if TYPE_CHECKING`` do not run."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(inner) for child in node.body for inner in ast.walk(child))
     found: set[str] = set()
-
-    def visit(body: list[ast.stmt]) -> None:
-        for node in body:
-            if isinstance(node, ast.If):
-                test = ast.unparse(node.test)
-                if "TYPE_CHECKING" not in test:
-                    visit(node.body)
-                visit(node.orelse)
-            elif isinstance(node, ast.Try):
-                visit(node.body)
-                for handler in node.handlers:
-                    visit(handler.body)
-            elif isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = name.split(".")
-                    if not is_package:
-                        base = base[:-1]
-                    base = base[: len(base) - (node.level - 1)]
-                    target = ".".join(base + ([node.module] if node.module else []))
-                else:
-                    target = node.module or ""
-                found.add(target)
-                found.update(f"{target}.{alias.name}" for alias in node.names)
-
-    visit(tree.body)
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = name.split(".")
+                if not is_package:
+                    base = base[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)
     return found
 
 
@@ -120,7 +114,7 @@ def main() -> None:
                 classes.append((span(node), f"{name}.{node.name}"))
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 functions.append((span(node), f"{name}.{node.name}"))
-        graph[name] = top_level_imports(tree, name, path.name == "__init__.py")
+        graph[name] = imports_of(tree, name, path.name == "__init__.py")
 
     known = set(lines)
     # A name imported from a package may be a submodule or an attribute;
