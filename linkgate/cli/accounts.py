@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from linkgate.cli import cli_actor, current_settings, friendly, main, open_store
+from linkgate.cli.common import cli_actor, current_settings, friendly, main, open_store
 from linkgate.store import now
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from linkgate.cli import cli_actor, current_settings, fail, friendly, main
+from linkgate.cli.common import cli_actor, current_settings, fail, friendly, main
 from linkgate.errors import InvalidDestination, LinkgateError, StoreUnavailable
 from linkgate.store import now
 from linkgate.urls import parse_destination

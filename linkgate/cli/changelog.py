@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from linkgate.cli import current_settings, fail, friendly, main, open_store
+from linkgate.cli.common import current_settings, fail, friendly, main, open_store
 
 
 @main.command("log")

@@ -12,7 +12,7 @@ import os
 
 import click
 
-from linkgate.cli import friendly, main
+from linkgate.cli.common import friendly, main
 from linkgate.config import load_settings
 
 

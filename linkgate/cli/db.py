@@ -12,7 +12,7 @@ import sys
 import click
 
 from linkgate import migrations
-from linkgate.cli import current_settings, friendly, main
+from linkgate.cli.common import current_settings, friendly, main
 from linkgate.errors import StoreUnavailable
 from linkgate.store import Store
 

@@ -7,7 +7,7 @@ import json
 import click
 
 from linkgate.classify import Classifier, RuleSet
-from linkgate.cli import current_settings, friendly, main, open_store
+from linkgate.cli.common import current_settings, friendly, main, open_store
 from linkgate.urls import parse_destination
 
 

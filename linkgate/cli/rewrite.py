@@ -21,7 +21,7 @@ from urllib.parse import quote
 import ada_url
 import click
 
-from linkgate.cli import current_settings, fail, friendly, main
+from linkgate.cli.common import current_settings, fail, friendly, main
 from linkgate.config import Settings
 from linkgate.errors import InvalidDestination
 from linkgate.urls import parse_destination

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from linkgate.classify import RULE_KINDS, Rule, RuleSet, make_rule
-from linkgate.cli import cli_actor, current_settings, friendly, main, open_store
+from linkgate.cli.common import cli_actor, current_settings, friendly, main, open_store
 from linkgate.errors import LinkgateError
 
 if TYPE_CHECKING:  # the CSV import and export are imported when used, not when ``linkgate`` starts

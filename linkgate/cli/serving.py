@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from linkgate.classify import make_rule
-from linkgate.cli import current_settings, friendly, main, open_store
+from linkgate.cli.common import current_settings, friendly, main, open_store
 
 
 @main.command()

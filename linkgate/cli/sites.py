@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from linkgate.cli import cli_actor, current_settings, fail, friendly, main, open_store
+from linkgate.cli.common import cli_actor, current_settings, fail, friendly, main, open_store
 from linkgate.privacy import check_privacy_url
 from linkgate.sites import facts_from_row, parse_site_key, site_key
 from linkgate.store import SITE_STATUSES, SiteRow

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from linkgate.chart import MAX_DAYS, OUTCOMES, csv_text, daily_clicks, parse_day
-from linkgate.cli import current_settings, friendly, main, open_store
+from linkgate.cli.common import current_settings, friendly, main, open_store
 from linkgate.errors import LinkgateError
 from linkgate.store import Store
 

@@ -1,0 +1,69 @@
+"""The ``linkgate`` group and what every command shares: reading the settings, opening the store, the
+actor a change is recorded under, and one line with exit status 2 for bad input.
+
+The command modules (``linkgate.cli.rules`` and the others) import from here and register their
+commands on ``main``; ``linkgate.cli`` imports them all and is the console script's entry point.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from linkgate.config import Settings, load_settings
+from linkgate.errors import LinkgateError
+from linkgate.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str) -> None:
+    click.echo(f"linkgate: error: {message}", err=True)
+    sys.exit(2)
+
+
+def friendly(function: F) -> F:
+    """Turn linkgate's own errors into one line and exit status 2."""
+
+    @wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except LinkgateError as error:
+            fail(str(error).replace("\n", " "))
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def current_settings(**overrides: Any) -> Settings:
+    return load_settings(overrides={key: value for key, value in overrides.items() if value is not None})
+
+
+def open_store(settings: Settings) -> Store:
+    store = Store(settings.database_url)
+    store.create_schema()
+    return store
+
+
+def cli_actor() -> str:
+    """Who makes a change from the command line: "cli:" and the login name, within the 128 characters
+    that the change log and rules.created_by hold (LOGNAME can be any length: a longer actor made every
+    change fail on PostgreSQL)."""
+    try:
+        return f"cli:{getpass.getuser()}"[:128]
+    except (KeyError, OSError):
+        return "cli"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """linkgate: Missoula County's gate between its pages and the sites they link to.
+
+    Configuration comes from the TOML file named by LINKGATE_CONFIG and LINKGATE_* environment variables.
+    """
