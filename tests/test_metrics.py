@@ -15,7 +15,7 @@ from linkgate.config import load_settings
 from linkgate.counts import DROP_REASONS, EVENT_KINDS, OTHER_REASONS
 from linkgate.errors import ConfigError
 from linkgate.web import create_app
-from linkgate.web.metrics import OUTCOME_BY_STATUS, ROUTES, STATUS_CLASSES, is_allowed, route_group
+from linkgate.web.metrics import OUTCOME_BY_STATUS, ROUTE_GROUPS, STATUS_CLASSES, is_allowed, route_group
 from tests.conftest import in_process_app
 from tests.test_counts import refuse
 
@@ -28,7 +28,7 @@ INVALID = "javascript:alert(1)"
 BURST = {REDIRECT: 23, NOTICE: 17, BLOCK: 11, INVALID: 7}
 # What the scrape may say: every label value comes from a fixed set, so nothing from a request can appear.
 LABEL_VALUES = {
-    "route": set(ROUTES),
+    "route": set(ROUTE_GROUPS),
     "status": set(STATUS_CLASSES),
     "outcome": set(OUTCOME_BY_STATUS.values()),
     "kind": set(EVENT_KINDS),

@@ -58,7 +58,8 @@ if TYPE_CHECKING:
 
 blueprint = Blueprint("metrics", __name__)
 
-ROUTES = ("go", "admin", "other")
+# The values of the "route" label: what route_group makes of a request's path.
+ROUTE_GROUPS = ("go", "admin", "other")
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 # The gate's answers: what a visitor got from /go, by status code.
 OUTCOME_BY_STATUS = {"302": "redirect", "200": "notice", "403": "block", "400": "invalid"}
@@ -111,7 +112,7 @@ class RequestMetrics:
         # Made now, so every series exists (at 0) from the start and a request pays no .labels() call.
         self.latency_for = {
             (route, status[0]): self.latency.labels(route, status)
-            for route in ROUTES
+            for route in ROUTE_GROUPS
             for status in STATUS_CLASSES
         }
         self.click_for = {code: self.clicks.labels(outcome) for code, outcome in OUTCOME_BY_STATUS.items()}
