@@ -75,19 +75,19 @@ def _dummy_hash() -> str:
 
 def create_account(store: Store, name: str, password: str, role: str, actor: str) -> AccountRow:
     normal = check_new_account(name, password, role)
-    return store.add_account(normal, hash_password(password), role, actor)
+    return store.accounts.add(normal, hash_password(password), role, actor)
 
 
 def set_password(store: Store, name: str, password: str, actor: str) -> AccountRow:
     """A new password (which also lifts a lock), checked by the same rules as a new account's."""
     normal = check_new_account(name, password, "viewer")
-    return store.change_account(normal, actor, password_hash=hash_password(password))
+    return store.accounts.change(normal, actor, password_hash=hash_password(password))
 
 
 def set_role(store: Store, name: str, role: str, actor: str) -> AccountRow:
     if role not in ROLES:
         raise AccountError(f'A role is "admin" (makes changes) or "viewer" (reads only), not "{role}".')
-    return store.change_account(normalise_name(name), actor, role=role)
+    return store.accounts.change(normalise_name(name), actor, role=role)
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def log_in(store: Store, name: str, password: str, policy: LoginPolicy, secret_k
     key = name_key(secret_key, normal)
     # A name no account can have is not looked up (the same query, for "": PostgreSQL cannot compare
     # text holding NUL, and a name with one answered 503 where any other unknown name answers "not right").
-    account, unknown = store.sign_in_state(normal if NAME_PATTERN.fullmatch(normal) else "", key)
+    account, unknown = store.accounts.sign_in_state(normal if NAME_PATTERN.fullmatch(normal) else "", key)
     if len(password) > MAX_PASSWORD:
         account = None  # cannot match: judged as a name with no account, without hashing a megabyte twice
     state: AccountRow | SignInThrottle = (
@@ -157,9 +157,9 @@ def log_in(store: Store, name: str, password: str, policy: LoginPolicy, secret_k
         if at < ready:
             return LoginResult(refused=True, wait_seconds=_seconds_until(ready, at))
     if account is not None:
-        failures = store.begin_login_attempt(account, at, fresh=fresh)
+        failures = store.accounts.begin_attempt(account, at, fresh=fresh)
     else:
-        failures = store.begin_unknown_attempt(
+        failures = store.accounts.begin_unknown_attempt(
             key, state.failed_count, at, fresh=fresh, forget_before=at - policy.lock_for
         )
     if failures is None:  # another attempt on this name is being checked right now
@@ -167,14 +167,14 @@ def log_in(store: Store, name: str, password: str, policy: LoginPolicy, secret_k
     if account is None:
         password_matches(_dummy_hash(), password)
     elif password_matches(account.password_hash, password):
-        store.end_login_throttle(account.id)
+        store.accounts.end_throttle(account.id)
         return LoginResult(account=account)
     if failures >= policy.lock_after:
         until = at + policy.lock_for
         if account is not None:
-            store.lock_account(account, until, failures)
+            store.accounts.lock(account, until, failures)
         else:
-            store.lock_unknown(key, until)
+            store.accounts.lock_unknown(key, until)
         return LoginResult(wait_seconds=_seconds_until(until, at), locked_until=until)
     return LoginResult(wait_seconds=math.ceil(policy.wait_after(failures)))
 

@@ -7,8 +7,8 @@ and its outcome or kind, never by its domain.
 What bounds each table and buffer: a worker buffers at most ``max_keys`` (day, domain, outcome) keys,
 and a click for a new domain beyond them is buffered under :data:`OTHER_DOMAIN` (a few keys more: one
 per outcome and day); a day keeps at most ``max_domains_per_day`` domains in the database, the clicks of
-any other going to ``OTHER_DOMAIN`` (see :meth:`Store.add_counts`); security events are only the kinds
-in :data:`EVENT_KINDS`.
+any other going to ``OTHER_DOMAIN`` (see :meth:`linkgate.store.counts.Counts.add`); security events are
+only the kinds in :data:`EVENT_KINDS`.
 
 Failures, told apart: when the database is away (or cannot be written) the batch is kept for the next
 flush and ``can_write`` is false until a write succeeds (``/healthz`` says degraded). When it refuses a
@@ -144,7 +144,7 @@ class ClickCounter:
         while parts:
             clicks, events = parts.pop()
             try:
-                other = self._store.add_counts(dict(clicks), dict(events), self._max_domains_per_day)
+                other = self._store.counts.add(dict(clicks), dict(events), self._max_domains_per_day)
             except StoreUnavailable as error:
                 parts.append((clicks, events))
                 kept_clicks: Counter[ClickKey] = Counter(dict(row for part in parts for row in part[0]))

@@ -34,9 +34,9 @@ class RuleBook:
         """Reload the rules if their version moved; True when the database answered."""
         with self._lock:
             try:
-                version = self._store.rules_version()
+                version = self._store.rules.version()
                 if version != self.classifier.rules.version or self.loaded_at is None:
-                    version, rules = self._store.load_rules()
+                    version, rules = self._store.rules.load()
                     self.classifier = self.classifier.with_rules(RuleSet(rules, version))
                     self.loaded_at = time.time()
             except StoreUnavailable as error:

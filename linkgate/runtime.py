@@ -20,7 +20,7 @@ from linkgate.classify import Classifier
 from linkgate.config import Settings
 from linkgate.counts import ClickCounter
 from linkgate.errors import StoreUnavailable
-from linkgate.fetch import Fetcher, FetchPolicy, system_resolver
+from linkgate.http import Fetcher, FetchPolicy, system_resolver
 from linkgate.rulebook import RuleBook
 from linkgate.signing import Signer
 from linkgate.sites import Freshness, Limits, SiteCache, SiteFacts, site_key

@@ -52,7 +52,7 @@ from typing import TypeGuard
 
 from linkgate import privacy
 from linkgate.errors import InvalidDestination, StoreUnavailable
-from linkgate.fetch import DEFAULT_ACCEPT, Fetcher, FetchError, FetchRefused, FetchResult
+from linkgate.http import DEFAULT_ACCEPT, Answer, Fetcher, FetchError, FetchRefused
 from linkgate.store import SiteRow, Store, now
 from linkgate.urls import Destination, parse_destination, registrable_domain, resolve_web_link
 
@@ -232,7 +232,7 @@ class _Budget:
         """True when a request may be made and still leave ``keep`` for later."""
         return self.requests > keep and self._clock() < self.deadline
 
-    def get(self, fetcher: Fetcher, url: str, *, accept: str = DEFAULT_ACCEPT, keep: int = 0) -> FetchResult:
+    def get(self, fetcher: Fetcher, url: str, *, accept: str = DEFAULT_ACCEPT, keep: int = 0) -> Answer:
         """Fetch ``url`` within what is left, leaving ``keep`` requests; raises as :meth:`Fetcher.get`."""
         allowed = self.requests - keep
         try:
@@ -265,6 +265,7 @@ def look_up(
         values.update(status="error", error="; ".join(errors)[:500], https=False)
     else:
         values.update(final_url=home.final_url, https=home.final_url.startswith("https://"))
+        assert home.status is not None  # the fetcher raises rather than answer without a status
         working = home.status < 400
         site = (home.url, home.final_url)  # a page decides where on its own site the notice points
         link = privacy.find_privacy_link(home.content, home.final_url, site=site) if working else None
@@ -293,7 +294,7 @@ def look_up(
 
 def _home_page(
     host: str, fetcher: Fetcher, budget: _Budget, limits: Limits
-) -> tuple[FetchResult | None, list[str]]:
+) -> tuple[Answer | None, list[str]]:
     """The home page over https, else over http when https failed in a way http may not; the failures."""
     errors: list[str] = []
     for scheme in ("https", "http"):
@@ -419,7 +420,7 @@ class SiteCache:
         if cached is not None:
             return cached
         try:
-            row = self._store.get_site(host)
+            row = self._store.sites.get(host)
         except StoreUnavailable:
             return SiteFacts(host=host, status="unknown")
         if row is not None:
@@ -480,7 +481,7 @@ class SiteCache:
         if not hosts:
             return
         try:
-            self._store.touch_sites(list(hosts), _today())
+            self._store.sites.touch(list(hosts), _today())
         except StoreUnavailable as error:
             log.warning("sites: cannot record which sites were used: %s", error)
 
@@ -546,21 +547,21 @@ class SiteCache:
         host = host.lower().rstrip(".")
         lease = timedelta(seconds=self.limits.lease_seconds)
         try:
-            before = self._store.get_site(host) if force else None
-            if not self._store.try_lease(host, self._owner, now() + lease):
+            before = self._store.sites.get(host) if force else None
+            if not self._store.sites.try_lease(host, self._owner, now() + lease):
                 if not force:
                     return None
                 return self._wait_for_other(host, before.checks if before is not None else 0)
             if background and not force:
-                row = self._store.get_site(host)
+                row = self._store.sites.get(host)
                 if _answered_since(row, seen):
-                    self._store.release_lease(host, self._owner)
+                    self._store.sites.release_lease(host, self._owner)
                     self.forget(host)
                     return facts_from_row(row)
             values = self._look_up(host)
-            self._store.save_site_check(host, values)
-            row = self._store.get_site(host)
-            self._store.trim_sites(self.limits.max_sites)
+            self._store.sites.save_check(host, values)
+            row = self._store.sites.get(host)
+            self._store.sites.trim(self.limits.max_sites)
         except StoreUnavailable as error:
             log.warning("sites: cannot record the lookup of a host: %s", error)
             return None
@@ -573,7 +574,7 @@ class SiteCache:
         deadline = time.monotonic() + self.limits.lease_seconds
         while time.monotonic() < deadline:
             time.sleep(0.2)
-            row = self._store.get_site(host)
+            row = self._store.sites.get(host)
             if _answered_since(row, seen):
                 self.forget(host)
                 return facts_from_row(row)

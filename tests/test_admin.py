@@ -328,7 +328,7 @@ def test_trusted_header_without_proxies_is_a_configuration_error(make_app):
 
 
 def test_viewer_reads_but_cannot_change(console):
-    console.store().add_rule(make_rule("viewer-target.example", "allow"), "test")
+    console.store().rules.add(make_rule("viewer-target.example", "allow"), "test")
     rule_id = query(console, "SELECT id FROM rules WHERE name = 'viewer-target.example'")[0][0]
     viewer = signed_in(console, "viewer", VIEWER_PASSWORD)
     assert viewer.get("/admin/").status_code == 200
@@ -377,7 +377,7 @@ GOOD = {"name": "valid.example", "scope": "domain", "kind": "allow", "action": "
 def test_adding_a_bad_rule_says_what_is_wrong_next_to_the_field(console, changes, field, message):
     store = console.store()
     if not query(console, "SELECT 1 FROM rules WHERE name = 'dup.example'"):
-        store.add_rule(make_rule("dup.example", "block"), "test")
+        store.rules.add(make_rule("dup.example", "block"), "test")
     before = query(console, "SELECT COUNT(*) FROM rules")
     browser = signed_in(console)
     response = browser.submit("/admin/rules/new", {**GOOD, **changes})
@@ -461,8 +461,8 @@ def test_add_edit_delete_a_rule_with_change_log_entries(console):
 
 def test_editing_into_a_duplicate_is_refused(console):
     store = console.store()
-    store.add_rule(make_rule("first-dup.example", "allow"), "test")
-    second = store.add_rule(make_rule("second-dup.example", "allow"), "test")
+    store.rules.add(make_rule("first-dup.example", "allow"), "test")
+    second = store.rules.add(make_rule("second-dup.example", "allow"), "test")
     browser = signed_in(console)
     response = browser.submit(f"/admin/rules/{second.id}/edit", {**GOOD, "name": "first-dup.example"})
     assert response.status_code == 400
@@ -472,7 +472,7 @@ def test_editing_into_a_duplicate_is_refused(console):
 
 def test_an_edit_that_changes_nothing_is_not_logged(console):
     store = console.store()
-    rule = store.add_rule(make_rule("same.example", "allow", note="n"), "test")
+    rule = store.rules.add(make_rule("same.example", "allow", note="n"), "test")
     before = len(change_log(console, "rule.update"))
     browser = signed_in(console)
     response = browser.submit(f"/admin/rules/{rule.id}/edit", {**GOOD, "name": "same.example", "note": "n"})
@@ -481,7 +481,7 @@ def test_an_edit_that_changes_nothing_is_not_logged(console):
 
 
 def test_conflicting_rules_are_shown(console):
-    console.store().add_rule(make_rule("conflict.example", "block"), "test")
+    console.store().rules.add(make_rule("conflict.example", "block"), "test")
     browser = signed_in(console)
     added = browser.submit("/admin/rules/new", {**GOOD, "name": "conflict.example", "scope": "exact"})
     listing = browser.get(added.headers["location"]).text
@@ -490,7 +490,7 @@ def test_conflicting_rules_are_shown(console):
         "/admin/rules/new", {**GOOD, "name": "deep.inner.conflict.example", "kind": "block"}
     )
     assert wider.status_code == 302
-    console.store().add_rule(make_rule("x.deep.inner.conflict.example", "allow"), "t")
+    console.store().rules.add(make_rule("x.deep.inner.conflict.example", "allow"), "t")
     outer = browser.submit("/admin/rules/new", {**GOOD, "name": "inner.conflict.example", "kind": "allow"})
     text = browser.get(outer.headers["location"]).text
     assert "deep.inner.conflict.example is blocked by rule *.deep.inner.conflict.example" in text
@@ -502,8 +502,8 @@ def test_conflicting_rules_are_shown(console):
 def test_rules_list_searches_filters_sorts_and_pages(console):
     store = console.store()
     for number in range(30):
-        store.add_rule(make_rule(f"page{number:02d}.listing.example", "allow", note="bulk"), "test")
-    store.add_rule(make_rule("blocked.listing.example", "block", note="listing block"), "test")
+        store.rules.add(make_rule(f"page{number:02d}.listing.example", "allow", note="bulk"), "test")
+    store.rules.add(make_rule("blocked.listing.example", "block", note="listing block"), "test")
     browser = signed_in(console)
 
     def patterns(path: str) -> list[str]:
@@ -534,7 +534,7 @@ def test_rules_list_searches_filters_sorts_and_pages(console):
 
 
 def test_test_a_link_shows_category_flags_action_and_rule(console):
-    console.store().add_rule(make_rule("preview.example", "block"), "test")
+    console.store().rules.add(make_rule("preview.example", "block"), "test")
     browser = signed_in(console)
     blocked = browser.get("/admin/rules/test?url=" + quote("http://www.preview.example/x", safe=""))
     assert blocked.status_code == 200

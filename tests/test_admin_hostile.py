@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import linkgate.accounts
-import linkgate.store
+import linkgate.store.accounts
 from linkgate.accounts import create_account
 from linkgate.web.runtime import WebRuntime
 from tests.conftest import in_process_app
@@ -163,20 +163,22 @@ def test_failed_sign_ins_of_names_with_no_account_are_kept_bounded_and_never_by_
 
     store = Store(database_url)
     store.create_schema()
-    monkeypatch.setattr(linkgate.store, "THROTTLE_ROWS", 3)
+    monkeypatch.setattr(linkgate.store.accounts, "THROTTLE_ROWS", 3)
     at = linkgate.accounts.now()
     keys = [linkgate.accounts.name_key("secret", f"nobody-{number}") for number in range(5)]
     for number, key in enumerate(keys):
         moment = at + timedelta(seconds=number)
-        assert store.begin_unknown_attempt(key, 0, moment, fresh=False, forget_before=at) == 1
+        assert store.accounts.begin_unknown_attempt(key, 0, moment, fresh=False, forget_before=at) == 1
     kept = {key for (key,) in database_query(database_url, "SELECT name_key FROM sign_in_throttle")}
     assert kept == set(keys[2:])  # at most three, the oldest gone first
     assert (
-        store.begin_unknown_attempt(keys[4], 0, at, fresh=False, forget_before=at) is None
+        store.accounts.begin_unknown_attempt(keys[4], 0, at, fresh=False, forget_before=at) is None
     )  # counted already
     later = at + timedelta(minutes=16)
-    store.lock_unknown(keys[3], later + timedelta(minutes=1))
-    store.begin_unknown_attempt(keys[0], 0, later, fresh=False, forget_before=later - timedelta(minutes=15))
+    store.accounts.lock_unknown(keys[3], later + timedelta(minutes=1))
+    store.accounts.begin_unknown_attempt(
+        keys[0], 0, later, fresh=False, forget_before=later - timedelta(minutes=15)
+    )
     kept = {key for (key,) in database_query(database_url, "SELECT name_key FROM sign_in_throttle")}
     assert kept == {keys[0], keys[3]}  # forgotten once they can change no answer; a lock in force is kept
     assert all("nobody" not in key for key in kept)

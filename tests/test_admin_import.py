@@ -94,7 +94,7 @@ def log_count(server) -> int:
 
 
 def test_viewer_may_export_but_not_import(console):
-    store_of(console).add_rule(make_rule("csvtest-viewer.example", "allow"), "test")
+    store_of(console).rules.add(make_rule("csvtest-viewer.example", "allow"), "test")
     viewer = signed_in(console, "viewer", VIEWER_PASSWORD)
     listing = viewer.get("/admin/rules/")
     assert 'href="/admin/rules/export.csv"' in listing.text
@@ -158,8 +158,8 @@ def test_posts_without_a_csrf_token_are_refused_and_change_nothing(console):
 
 def test_good_file_is_previewed_then_applied_with_one_change_log_entry_per_changed_rule(console):
     store = store_of(console)
-    store.add_rule(make_rule("csvtest-good-change.example", "allow", note="old note"), "test")
-    store.add_rule(make_rule("csvtest-good-same.example", "block", note="kept"), "test")
+    store.rules.add(make_rule("csvtest-good-change.example", "allow", note="old note"), "test")
+    store.rules.add(make_rule("csvtest-good-same.example", "block", note="kept"), "test")
     admin = signed_in(console)
     data = csv_file(
         "csvtest-good-new.example,,allow,notice,Library partner",
@@ -219,7 +219,7 @@ def test_pasted_rules_with_a_bom_and_bare_line_feeds_are_imported(console):
 
 
 def test_a_file_that_matches_the_rules_offers_nothing_to_import(console):
-    store_of(console).add_rule(make_rule("csvtest-same.example", "allow", note="n"), "test")
+    store_of(console).rules.add(make_rule("csvtest-same.example", "allow", note="n"), "test")
     preview = upload(signed_in(console), csv_file("csvtest-same.example,,allow,,n"))
     assert preview.status_code == 200
     assert "there is nothing to import" in preview.text
@@ -261,7 +261,7 @@ def test_bad_file_names_every_bad_line_with_its_reason_and_applies_nothing(conso
 
 
 def test_mixed_file_names_only_its_bad_line_and_applies_none_of_the_good_ones(console):
-    store_of(console).add_rule(make_rule("csvtest-mixed-old.example", "allow", note="before"), "test")
+    store_of(console).rules.add(make_rule("csvtest-mixed-old.example", "allow", note="before"), "test")
     admin = signed_in(console)
     before = log_count(console)
     response = upload(
@@ -373,8 +373,8 @@ def test_confirm_checks_the_file_again(console):
 
 def test_replace_removes_the_rules_the_file_does_not_name(console):
     store = store_of(console)
-    store.add_rule(make_rule("csvtest-replace-keep.example", "allow"), "test")
-    store.add_rule(make_rule("csvtest-replace-gone.example", "block", note="old"), "test")
+    store.rules.add(make_rule("csvtest-replace-keep.example", "allow"), "test")
+    store.rules.add(make_rule("csvtest-replace-gone.example", "block", note="old"), "test")
     admin = signed_in(console)
     assert 'name="replace" value="1" aria-describedby' in admin.get(IMPORT).text  # off unless ticked
     everything = admin.get(EXPORT).text
@@ -404,7 +404,7 @@ def test_replace_removes_the_rules_the_file_does_not_name(console):
 def test_a_change_made_after_the_preview_refuses_the_confirmation(console):
     admin = signed_in(console)
     preview = upload(admin, csv_file("csvtest-stale.example,,allow,,", "csvtest-stale-2.example,,block,,"))
-    store_of(console).add_rule(make_rule("csvtest-stale-other.example", "block"), "someone else")
+    store_of(console).rules.add(make_rule("csvtest-stale-other.example", "block"), "someone else")
     refused = confirm(admin, preview)
     assert refused.status_code == 409
     assert "Someone changed the rules after you checked this file, so nothing was imported." in page_text(
@@ -438,7 +438,7 @@ def test_export_is_an_attachment_with_formula_cells_guarded(console):
     store = store_of(console)
     for rule in TRICKY[:5]:
         if not rules_like(console, rule.name):
-            store.add_rule(rule, "test")
+            store.rules.add(rule, "test")
     exported = signed_in(console).get(EXPORT)
     assert exported.status_code == 200
     assert exported.headers["content-type"] == "text/csv; charset=utf-8"
@@ -461,7 +461,7 @@ def test_export_then_import_gives_back_the_same_rules(console):
     store = store_of(console)
     for rule in TRICKY:
         if not rules_like(console, rule.name):
-            store.add_rule(rule, "test")
+            store.rules.add(rule, "test")
     expected = rules_like(console, "csvtest-rt-")
     assert len(expected) == len(TRICKY)
     admin = signed_in(console)
@@ -469,7 +469,7 @@ def test_export_then_import_gives_back_the_same_rules(console):
     unchanged = upload(admin, exported)
     assert "there is nothing to import" in unchanged.text
     for rule in TRICKY:
-        store.remove_rule(rule.name, rule.exact, "test")
+        store.rules.remove(rule.name, rule.exact, "test")
     assert rules_like(console, "csvtest-rt-") == []
     preview = upload(admin, exported)
     assert preview.status_code == 200
@@ -526,7 +526,7 @@ def test_cli_add_list_and_remove(console):
 )
 def test_cli_bad_input_exits_2_with_a_message(console, args, message):
     if not rules_like(console, "csvtest-cli-dup"):
-        store_of(console).add_rule(make_rule("csvtest-cli-dup.example", "allow"), "test")
+        store_of(console).rules.add(make_rule("csvtest-cli-dup.example", "allow"), "test")
     result = console.cli(*args, check=False)
     assert result.returncode == 2
     assert message in result.stderr
@@ -536,7 +536,7 @@ def test_cli_bad_input_exits_2_with_a_message(console, args, message):
 
 
 def test_cli_import_prints_the_plan_applies_the_file_and_logs_each_change(console, tmp_path):
-    store_of(console).add_rule(make_rule("csvtest-cli-imp-old.example", "allow", note="before"), "test")
+    store_of(console).rules.add(make_rule("csvtest-cli-imp-old.example", "allow", note="before"), "test")
     path = tmp_path / "rules.csv"
     path.write_bytes(
         csv_file(
@@ -603,8 +603,8 @@ def test_cli_import_of_a_bad_file_prints_every_bad_line_exits_2_and_applies_noth
 
 def test_cli_export_matches_the_console_and_replace_round_trips(console, tmp_path):
     store = store_of(console)
-    store.add_rule(make_rule("csvtest-cli-exp-keep.example", "allow", note="=1+1"), "test")
-    store.add_rule(make_rule("csvtest-cli-exp-gone.example", "block"), "test")
+    store.rules.add(make_rule("csvtest-cli-exp-keep.example", "allow", note="=1+1"), "test")
+    store.rules.add(make_rule("csvtest-cli-exp-gone.example", "block"), "test")
     path = tmp_path / "all.csv"
     written = console.cli("rules", "export", str(path))
     assert "exported" in written.stderr

@@ -228,7 +228,7 @@ def test_a_wrong_token_is_counted_as_a_security_event(api_server):
 
     def counted() -> int:
         today = date.today()
-        return store.events_by_kind(today - timedelta(days=1), today + timedelta(days=1)).get(
+        return store.counts.events_by_kind(today - timedelta(days=1), today + timedelta(days=1)).get(
             "bad_api_token", 0
         )
 
@@ -277,7 +277,7 @@ def test_api_stats_gives_every_day_of_the_range_with_totals(api_server):
 
     today = datetime.now(ZoneInfo("America/Denver")).date()
     yesterday = today - timedelta(days=1)
-    api_server.store().add_counts(
+    api_server.store().counts.add(
         {(yesterday, "stats-api.example", "notice"): 5, (today, "stats-api.example", "redirect"): 2},
         {(today, "bad_signature"): 1},
     )

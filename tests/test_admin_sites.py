@@ -62,7 +62,7 @@ def store(server: LiveServer) -> Store:
 
 def checked(store: Store, host: str, **values: object) -> None:
     """A finished lookup, as the site cache would record it."""
-    store.save_site_check(host, {"checked_at": datetime.now(UTC), **values})
+    store.sites.save_check(host, {"checked_at": datetime.now(UTC), **values})
 
 
 def site_path(host: str) -> str:
@@ -125,7 +125,7 @@ def test_the_list_shows_every_column_and_links_only_web_addresses(server, store)
         privacy_url='https://markup.sa-columns.example/p?"><script>alert(1)</script>',
     )
     checked(store, "down.sa-columns.example", status="error", error="the home page answered HTTP 503")
-    store.set_site_override("pinned.sa-columns.example", "https://policies.example/pinned", "test")
+    store.sites.set_override("pinned.sa-columns.example", "https://policies.example/pinned", "test")
     browser = signed_in(server)
     page = browser.get("/admin/sites/?q=sa-columns")
     assert sorted(listed(page)) == sorted(
@@ -169,9 +169,9 @@ def test_the_list_filters_by_status_and_override_and_searches_by_name(server, st
     checked(store, "found.sa-filter.example", status="found", privacy_url="https://found.sa-filter.example/p")
     checked(store, "none.sa-filter.example", status="none")
     checked(store, "error.sa-filter.example", status="error", error="timeout")
-    store.try_lease("unknown.sa-filter.example", "test", datetime.now(UTC) - timedelta(seconds=1))
+    store.sites.try_lease("unknown.sa-filter.example", "test", datetime.now(UTC) - timedelta(seconds=1))
     checked(store, "pinned.sa-filter.example", status="error", error="timeout")
-    store.set_site_override("pinned.sa-filter.example", None, "test")
+    store.sites.set_override("pinned.sa-filter.example", None, "test")
     browser = signed_in(server)
     expected = {
         "found": ["found.sa-filter.example"],
@@ -326,14 +326,14 @@ def test_recheck_looks_the_site_up_now_and_says_what_it_found(server, store, htt
 def test_recheck_of_a_site_with_an_override_says_the_override_still_applies(server, store, httpserver):
     host = f"sa-recheck.test:{httpserver.port}"
     httpserver.expect_request("/").respond_with_data(HOME.format(href="/p"), content_type="text/html")
-    store.set_site_override(host, "https://policies.example/sa-recheck", "test")
+    store.sites.set_override(host, "https://policies.example/sa-recheck", "test")
     browser = signed_in(server)
     post(browser, site_path(host) + "/recheck")
     shown = browser.get(site_path(host))
     assert "The override still applies" in shown.text
     assert fact(shown, "privacy_url") == "https://policies.example/sa-recheck"
     assert fact(shown, "lookup_privacy_url") == f"http://{host}/p"
-    store.remove_site_override(host, "test")
+    store.sites.remove_override(host, "test")
 
 
 def test_overrides_beat_the_lookup_on_the_notice_at_once_and_every_change_is_logged(server, httpserver):
@@ -441,13 +441,13 @@ def test_a_bad_privacy_link_is_refused_next_to_the_field(server, store, typed, m
     assert "site-privacy-url-error" in re.search(r'aria-describedby="([^"]*)"', field).group(1)
     assert html.unescape(re.search(r'value="([^"]*)"', field).group(1)) == typed.strip()
     assert len(overrides(server, host)) == before
-    row = store.get_site(host)
+    row = store.sites.get(host)
     assert row is None or (row.override_url is None and not row.override_none)
 
 
 def test_the_form_offers_the_current_override_and_keeps_what_was_typed_after_an_error(server, store):
     host = "www.sa-prefill.example"
-    store.set_site_override(host, "https://policies.example/prefill", "test")
+    store.sites.set_override(host, "https://policies.example/prefill", "test")
     browser = signed_in(server)
 
     def typed(page: httpx.Response) -> str:
@@ -461,13 +461,13 @@ def test_the_form_offers_the_current_override_and_keeps_what_was_typed_after_an_
     assert "<b>" not in refused.text.split('id="site-privacy-url"', 1)[1].split(">", 1)[0]
     assert post(browser, site_path(host) + "/override", {"privacy_url": ""}).status_code == 400
     assert typed(post(browser, site_path(host) + "/override", {"privacy_url": ""})) == ""
-    assert store.get_site(host).override_url == "https://policies.example/prefill"
+    assert store.sites.get(host).override_url == "https://policies.example/prefill"
 
 
 def test_a_viewer_sees_the_sites_but_cannot_change_them(server, store):
     host = "www.sa-viewer.example"
     checked(store, host, status="found", privacy_url="https://www.sa-viewer.example/privacy")
-    store.set_site_override(host, "https://policies.example/viewer", "test")
+    store.sites.set_override(host, "https://policies.example/viewer", "test")
     viewer = signed_in(server, "viewer", VIEWER_PASSWORD)
     assert host in listed(viewer.get("/admin/sites/?q=sa-viewer"))
     page = viewer.get(site_path(host))
@@ -488,7 +488,7 @@ def test_a_viewer_sees_the_sites_but_cannot_change_them(server, store):
         assert response.status_code == 403, action
         assert "Only administrators can do this" in response.text
     assert query(server, "SELECT COUNT(*) FROM change_log") == log_before
-    row = store.get_site(host)
+    row = store.sites.get(host)
     assert row is not None and row.override_url == "https://policies.example/viewer"
     assert row.privacy_url == "https://www.sa-viewer.example/privacy"
 
@@ -498,7 +498,7 @@ def test_changes_need_the_forms_csrf_token(server, store):
     browser = signed_in(server)
     assert browser.post(site_path(host) + "/no-policy", {}).status_code == 400
     assert browser.post(site_path(host) + "/no-policy", {"csrf_token": "forged"}).status_code == 400
-    assert store.get_site(host) is None
+    assert store.sites.get(host) is None
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(server):
@@ -526,7 +526,7 @@ def test_sites_list_prints_the_same_facts_as_the_page(server, store):
         gpc=False,
     )
     checked(store, "b.sa-cli.example", status="error", error="timeout")
-    store.set_site_override("b.sa-cli.example", "https://policies.example/b", "test")
+    store.sites.set_override("b.sa-cli.example", "https://policies.example/b", "test")
     checked(store, "c.sa-cli.example", status="none")
 
     result = json.loads(server.cli("sites", "list", "--search", "sa-cli", "--json").stdout)
@@ -613,7 +613,7 @@ def test_sites_show_and_the_site_commands_under_sites(server, store):
     assert again.returncode == 2
     assert again.stderr.strip() == f"linkgate: error: {host} has no override"
     server.cli("sites", "clear", host)
-    assert store.get_site(host) is None
+    assert store.sites.get(host) is None
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ COUNTY_TIME = ZoneInfo("America/Denver")  # the day as the server counts it
 
 
 def add(server, counts: dict[tuple[date, str, str], int]) -> None:
-    server.store().add_counts(counts, {})
+    server.store().counts.add(counts, {})
 
 
 def table_rows(page: httpx.Response, table_id: str) -> dict[str, list[str]]:

@@ -22,8 +22,8 @@ def refuse(store: Store, table: str, column: str, value: str, sqlstate: str = "2
     constraint does (SQLite enforces no VARCHAR length, so a trigger is the refusal both databases make).
     ``sqlstate`` (PostgreSQL) picks the error: 23514 a check violation, 57P01 the server shutting down."""
     name = f"refuse_{table}_{sqlstate}"
-    with store.engine.begin() as conn:
-        if store.is_sqlite:
+    with store.db.engine.begin() as conn:
+        if store.db.is_sqlite:
             conn.exec_driver_sql(
                 f"CREATE TRIGGER {name} BEFORE INSERT ON {table} WHEN NEW.{column} = '{value}' "
                 f"BEGIN SELECT RAISE(ABORT, 'refused'); END"
@@ -40,18 +40,20 @@ def refuse(store: Store, table: str, column: str, value: str, sqlstate: str = "2
 
 
 def rename(store: Store, table: str, new_name: str) -> None:
-    with store.engine.begin() as conn:
+    with store.db.engine.begin() as conn:
         conn.exec_driver_sql(f"ALTER TABLE {table} RENAME TO {new_name}")
 
 
 def stored_clicks(store: Store, counter: ClickCounter) -> dict[tuple[str, str], int]:
     today = counter.today()
-    return {(domain, outcome): count for _day, domain, outcome, count in store.click_totals(today, today)}
+    return {
+        (domain, outcome): count for _day, domain, outcome, count in store.counts.click_totals(today, today)
+    }
 
 
 def stored_events(store: Store, counter: ClickCounter) -> dict[str, int]:
     today = counter.today()
-    return store.events_by_kind(today, today)
+    return store.counts.events_by_kind(today, today)
 
 
 # ---- one bad row ----------------------------------------------------------------------------------
@@ -126,7 +128,7 @@ def test_rows_not_yet_written_one_by_one_are_kept_when_the_database_goes_away(st
     assert counter.pending == 3  # away.example, last.example and the event, for the next flush
     assert not counter.can_write
 
-    with store.engine.begin() as conn:
+    with store.db.engine.begin() as conn:
         conn.exec_driver_sql("DROP TRIGGER refuse_click_counts_57P01 ON click_counts")
     assert counter.flush() is True
     assert stored_clicks(store, counter) == {
@@ -178,7 +180,7 @@ def test_healthz_is_degraded_while_counts_cannot_be_written(tmp_path: Path, data
     assert (health["db"], health["counts"]) == ("ok", "ok")
     assert runtime.counts.pending == 0
     today = runtime.counts.today()
-    assert runtime.store.click_totals(today, today) == [(today, "missoulacounty.us", "redirect", 1)]
+    assert runtime.store.counts.click_totals(today, today) == [(today, "missoulacounty.us", "redirect", 1)]
     runtime.shutdown()
 
 

@@ -1,4 +1,5 @@
-"""linkgate.fetch against real servers on 127.0.0.0/8: no mock of httpx or of the network.
+"""linkgate's blocking client (:class:`linkgate.http.sync.Fetcher`) against real servers on 127.0.0.0/8:
+no mock of httpx or of the network.
 
 Two kinds of server: a *canary* (listening sockets on 127.0.0.1 and ::1 that nobody accepts on, so any
 connection the fetcher makes waits in the backlog where the test can count it) and an *allowed* server
@@ -23,17 +24,18 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from linkgate.fetch import (
+from linkgate.http import (
     DEFAULT_USER_AGENT,
     Fetcher,
     FetchFailed,
     FetchPolicy,
     FetchRefused,
-    _Deadline,
-    _PinnedBackend,
-    is_forbidden_address,
+    Hop,
     system_resolver,
 )
+from linkgate.http.core import default_ssl_context
+from linkgate.http.policy import is_forbidden_address
+from linkgate.http.sync import _Deadline, _PinnedBackend
 from linkgate.privacy import find_privacy_link, is_privacy_page
 
 pytestmark = pytest.mark.database_free
@@ -330,8 +332,8 @@ def test_name_resolving_to_public_and_private_addresses_is_refused(fetcher: Fetc
 
 def test_connection_goes_only_to_checked_addresses(canary: Canary) -> None:
     backend = _PinnedBackend(_Deadline(1.0))
-    backend.permit(ipaddress.ip_address(ALLOWED_IP))
-    for host in ("127.0.0.1", "localhost", "::1"):
+    backend.pin("allowed.test", [ipaddress.ip_address(ALLOWED_IP)])
+    for host in ("127.0.0.1", "localhost", "::1", ALLOWED_IP, "canary.test"):
         with pytest.raises(FetchRefused):
             backend.connect_tcp(host, canary.port)
     assert canary.heard() == 0
@@ -458,7 +460,7 @@ def test_five_redirects_are_followed(fetcher: Fetcher, server: HTTPServer) -> No
     server.expect_request("/hop/0").respond_with_data("arrived")
     result = fetcher.get(f"{base(server)}/hop/5")
     assert result.text == "arrived"
-    assert result.redirects == tuple(f"{base(server)}/hop/{hop}" for hop in range(4, -1, -1))
+    assert result.redirects == tuple(Hop(f"{base(server)}/hop/{hop}", 307) for hop in range(5, 0, -1))
     assert result.final_url == f"{base(server)}/hop/0"
     assert all("Cookie" not in request.headers for request, _ in server.log)
 
@@ -485,7 +487,7 @@ def test_relative_redirect_is_resolved_against_the_current_address(
     server.expect_request("/e").respond_with_data("end")
     result = fetcher.get(f"{base(server)}/a/b/c")
     assert result.final_url == f"{base(server, 'other.test')}/e"
-    assert result.redirects == (f"{base(server)}/a/d?x=1", f"{base(server, 'other.test')}/e")
+    assert result.redirects == (Hop(f"{base(server)}/a/b/c", 301), Hop(f"{base(server)}/a/d?x=1", 302))
     assert server.log[-1][0].headers["Host"] == f"other.test:{server.port}"
 
 
@@ -698,8 +700,6 @@ def test_tls_uses_the_system_certificates_by_default(tls_server: HTTPServer, res
 
 
 def test_every_fetcher_shares_one_tls_context_whose_alpn_is_fixed() -> None:
-    from linkgate.fetch import default_ssl_context
-
     context = default_ssl_context()
     with Fetcher() as first, Fetcher() as second:
         assert first._ssl_context is context and second._ssl_context is context

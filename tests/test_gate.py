@@ -17,7 +17,8 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request as WerkzeugRequest
 
 from linkgate.errors import InvalidDestination
-from linkgate.store import engine_url, metadata
+from linkgate.store import engine_url
+from linkgate.store.schema import metadata
 from linkgate.urls import parse_destination
 from linkgate.web.gate import ClickPath
 from tests.conftest import ON_POSTGRES, in_process_app, wait_for
@@ -273,8 +274,8 @@ def test_the_click_path_leaves_a_host_too_long_for_dns_to_the_views_error_page(t
     assert response.status_code == 400
     assert "too long to be a real website (304 characters" in response.get_data(as_text=True)
     today = runtime.counts.today()
-    assert runtime.store.click_totals(today, today) == []
-    assert runtime.store.events_by_kind(today, today) == {"invalid_url": 1}
+    assert runtime.store.counts.click_totals(today, today) == []
+    assert runtime.store.counts.events_by_kind(today, today) == {"invalid_url": 1}
 
 
 def test_hostile_markup_in_the_destination_is_escaped(gate_server):

@@ -73,7 +73,7 @@ def test_an_account_name_leaves_room_for_its_prefix_in_every_record_of_a_change(
         form = {"name": "long-name.example", "scope": "domain", "kind": "block", "action": "", "note": ""}
         form["csrf_token"] = csrf_token(client.get("/admin/rules/new"))
         assert client.post("/admin/rules/new", data=form).status_code == 302
-        (record,) = runtime.store.list_rules(search="long-name.example").records
+        (record,) = runtime.store.rules.page(search="long-name.example").records
         assert record.created_by == f"web:{longest}"
     finally:
         runtime.shutdown()
@@ -92,13 +92,13 @@ def test_an_audit_link_of_thousands_of_characters_is_stored_with_the_run_and_com
     run = {"start_url": "https://www.missoulacounty.us/", "started_at": now, "finished_at": now}
     run |= {"partial": False, "pages": 1, "links": 3, "problems": {"broken": 3}}
     problems = [(url, "broken", long, "HTTP 404") for url in (long, other, "https://ok.example/")]
-    first = store.add_audit_run(run, problems, "cli:test")
-    second = store.add_audit_run(run, problems, "cli:test")
-    stored = store.audit_problems(first)
+    first = store.audits.add(run, problems, "cli:test")
+    second = store.audits.add(run, problems, "cli:test")
+    stored = store.audits.problems(first)
     assert len(stored) == 3 and len({row.url for row in stored}) == 3
     assert all(row.url.startswith(long[:1950]) for row in stored if row.url != "https://ok.example/")
     assert {row.page for row in stored} == {long}
-    change = diff_runs(store, store.get_audit_run(second))
+    change = diff_runs(store, store.audits.get(second))
     assert (change.new, change.fixed, change.unchanged) == ([], [], 3)
 
 
@@ -116,7 +116,7 @@ def test_a_rule_note_with_a_nul_character_is_refused_by_name_wherever_it_comes_f
         response = client.post("/admin/rules/new", data=form)
         assert response.status_code == 400
         assert "control character" in response.get_data(as_text=True)
-        assert runtime.store.list_rules(search="nul.example").total == 0
+        assert runtime.store.rules.page(search="nul.example").total == 0
     finally:
         runtime.shutdown()
 
@@ -128,7 +128,7 @@ def test_a_nul_in_a_console_search_finds_nothing_and_in_a_sign_in_name_is_an_unk
     # database is unavailable"), the sign-in to anyone, where any other unknown name answers "not right".
     runtime, client = _console(tmp_path, database_url, "admin")
     try:
-        runtime.store.add_rule(make_rule("nul.example", "block", note="a b"), "test")
+        runtime.store.rules.add(make_rule("nul.example", "block", note="a b"), "test")
         for path in ("/admin/rules/?q=a%00b", "/admin/sites/?q=a%00b", "/admin/log/?target=a%00b"):
             response = client.get(path)
             assert response.status_code == 200 and "nul.example" not in response.get_data(as_text=True), path
@@ -155,5 +155,5 @@ def test_a_command_run_by_a_user_with_a_very_long_login_name_still_records_its_c
     environment = {"LINKGATE_INSTANCE": str(tmp_path / "instance"), "LINKGATE_DATABASE_URL": database_url}
     result = CliRunner(env=environment).invoke(main, ["block", "long-login.example"])
     assert result.exit_code == 0, result.output
-    (record,) = Store(database_url).list_rules(search="long-login.example").records
+    (record,) = Store(database_url).rules.page(search="long-login.example").records
     assert record.created_by.startswith("cli:uuu") and len(record.created_by) <= 128

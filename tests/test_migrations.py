@@ -84,10 +84,10 @@ def test_a_database_made_before_migrations_is_adopted_without_losing_rules(datab
         conn.execute(sa.text("DROP TABLE alembic_version"))
     engine.dispose()
     old = Store(database_url)
-    old.add_rule(make_rule("kept.example", "block"), "test")
+    old.rules.add(make_rule("kept.example", "block"), "test")
     old.create_schema()
     assert old.schema_revision() == migrations.HEAD
-    assert [rule.name for rule in old.load_rules()[1]] == ["kept.example"]
+    assert [rule.name for rule in old.rules.load()[1]] == ["kept.example"]
     assert old.schema_problems() == []
 
 
@@ -101,7 +101,7 @@ def test_db_commands_say_what_is_wrong_with_an_unreachable_database(tmp_path):
 def test_a_schema_that_drifted_from_the_code_is_reported_by_check(tmp_path, database_url):
     store = Store(database_url)
     store.create_schema()
-    with store.engine.begin() as conn:
+    with store.db.engine.begin() as conn:
         conn.execute(sa.text("ALTER TABLE sites DROP COLUMN gpc"))
     status, _, err = run(tmp_path, database_url, "check")
     assert status == 1
@@ -128,7 +128,7 @@ def test_the_bounded_site_cache_migration_keeps_every_site_and_rounds_its_check_
     store = Store(database_url)
     store.create_schema()
     assert store.schema_problems() == []
-    checked, never = store.get_site("checked.example"), store.get_site("never.example")
+    checked, never = store.sites.get("checked.example"), store.sites.get("never.example")
     assert checked is not None and never is not None
     assert checked.checked_at == datetime(2026, 11, 30, 17, 0, 1, tzinfo=UTC)
     assert (checked.checks, never.checks) == (1, 0)

@@ -65,9 +65,9 @@ def _make_old(store: Store, host: str, *, used_days: int | None = None, checked_
     earlier than it was."""
     import sqlalchemy as sa
 
-    from linkgate.store import sites
+    from linkgate.store.schema import sites
 
-    row = store.get_site(host)
+    row = store.sites.get(host)
     assert row is not None
     values: dict[str, object] = {}
     if used_days is not None:
@@ -75,7 +75,7 @@ def _make_old(store: Store, host: str, *, used_days: int | None = None, checked_
     if checked_seconds:
         assert row.checked_at is not None
         values["checked_at"] = row.checked_at - timedelta(seconds=checked_seconds)
-    with store.engine.begin() as conn:
+    with store.db.engine.begin() as conn:
         conn.execute(sa.update(sites).where(sites.c.host == host).values(**values))
 
 
@@ -118,7 +118,7 @@ def test_a_background_refresh_takes_a_lookup_another_server_just_finished(store,
     """The race behind two lookups of one cold host: server B misses the cache while server A's lookup runs,
     A saves and lets the lease go, then B's refresh gets the lease. B must take A's answer, whatever A's
     stamp says about when A started."""
-    from linkgate.fetch import Fetcher, FetchPolicy
+    from linkgate.http import Fetcher, FetchPolicy
     from linkgate.sites import SiteCache
 
     httpserver.expect_request("/").respond_with_data(HOME.format(href="/privacy"), content_type="text/html")
@@ -136,19 +136,19 @@ def test_a_background_refresh_takes_a_lookup_another_server_just_finished(store,
     assert taken is not None and taken.privacy_url == done.privacy_url
     assert home_hits(httpserver) == 1
     # Stale: B saw an older check than the one now stored (in the same second: checks are counted).
-    stale = store.get_site(host)
+    stale = store.sites.get(host)
     assert stale is not None and stale.checks == 1
     again = first.refresh(host, force=True)
     assert again is not None and home_hits(httpserver) == 2
     assert second.refresh(host, background=True, seen=stale.checks) is not None
     assert home_hits(httpserver) == 2
     # B saw the check that is still stored: nobody has refreshed it since, so B looks it up itself.
-    current = store.get_site(host)
+    current = store.sites.get(host)
     assert current is not None
     assert second.refresh(host, background=True, seen=current.checks) is not None
     assert home_hits(httpserver) == 3
     # Taking someone else's answer gives the lease back: a forced lookup right after makes its own.
-    newest = store.get_site(host)
+    newest = store.sites.get(host)
     assert newest is not None
     assert second.refresh(host, background=True, seen=0) is not None
     assert home_hits(httpserver) == 3
@@ -159,15 +159,17 @@ def test_a_background_refresh_takes_a_lookup_another_server_just_finished(store,
 def test_a_lookup_asked_for_during_another_one_waits_for_its_answer_not_the_old_one(store, httpserver):
     """The console's "look it up now" while another server's lookup holds the lease: the answer is that
     lookup's, not the stored one it replaces."""
-    from linkgate.fetch import Fetcher, FetchPolicy
+    from linkgate.http import Fetcher, FetchPolicy
     from linkgate.sites import SiteCache
 
     httpserver.expect_request("/").respond_with_data(
         HOME.format(href="/old-privacy"), content_type="text/html"
     )
 
-    class Watched(Store):
-        """The test's store, telling the test when a lease is refused: the lookup is waiting by then."""
+    from linkgate.store.sites import Sites
+
+    class Watched(Sites):
+        """The test's site rows, telling the test when a lease is refused: the lookup is waiting by then."""
 
         refused = threading.Event()
 
@@ -178,16 +180,17 @@ def test_a_lookup_asked_for_during_another_one_waits_for_its_answer_not_the_old_
             return taken
 
     policy = FetchPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),), total_timeout=5.0)
-    watched = Watched(store.url)
+    watched = Store(store.db.url)
+    watched.sites = Watched(watched.db, watched.changes)
     cache = SiteCache(watched, lambda: Fetcher(policy, resolver=lambda _host: ["127.0.0.1"]))
     host = f"site.test:{httpserver.port}"
     old = cache.refresh(host, force=True)
     assert old is not None and old.privacy_url == f"http://{host}/old-privacy"
-    assert store.try_lease(host, "another-server", now() + timedelta(seconds=30))
+    assert store.sites.try_lease(host, "another-server", now() + timedelta(seconds=30))
 
     def other_server_finishes() -> None:
         assert Watched.refused.wait(timeout=10)  # the forced lookup found the lease taken and waits
-        store.save_site_check(
+        store.sites.save_check(
             host,
             {
                 "status": "found",
@@ -230,10 +233,10 @@ def test_a_worker_reuses_what_it_read_for_memory_seconds_then_reads_the_table_ag
     clock = FakeClock()
     remembering = SiteCache(store, local_fetcher(), memory_seconds=5, clock=clock)
     forgetting = SiteCache(store, local_fetcher(), memory_seconds=0, clock=clock)
-    store.set_site_override(host, "https://policies.example/old", "test")
+    store.sites.set_override(host, "https://policies.example/old", "test")
     for cache in (remembering, forgetting):
         assert cache.site_facts(host).privacy_url == "https://policies.example/old"
-    store.set_site_override(host, "https://policies.example/new", "test")  # another worker, or a command
+    store.sites.set_override(host, "https://policies.example/new", "test")  # another worker, or a command
     assert forgetting.site_facts(host).privacy_url == "https://policies.example/new"
     clock.now += 4.9
     assert remembering.site_facts(host).privacy_url == "https://policies.example/old"
@@ -478,7 +481,7 @@ class FakeClock:
 
 
 def local_fetcher(total_timeout: float = 10.0):
-    from linkgate.fetch import Fetcher, FetchPolicy
+    from linkgate.http import Fetcher, FetchPolicy
 
     policy = FetchPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),), total_timeout=total_timeout)
     return lambda: Fetcher(policy, resolver=lambda _host: ["127.0.0.1"])
@@ -652,7 +655,7 @@ def test_a_lookup_holds_its_lease_for_longer_than_its_deadline(store, threaded_s
 
     def home(_request: Request) -> Response:
         # Mid-lookup, another server tries to take the host: the lease must hold past the deadline.
-        held.append(store.try_lease(host, "other-server", now() + timedelta(seconds=60)))
+        held.append(store.sites.try_lease(host, "other-server", now() + timedelta(seconds=60)))
         return Response(HOME.format(href="/privacy"), content_type="text/html")
 
     threaded_site.expect_request("/").respond_with_handler(home)
@@ -661,7 +664,7 @@ def test_a_lookup_holds_its_lease_for_longer_than_its_deadline(store, threaded_s
     cache = SiteCache(store, local_fetcher(), limits=limits)
     assert cache.refresh(host, force=True) is not None
     assert held == [False]
-    (lease,) = database_query(store.url, "SELECT lease_until FROM sites WHERE host = ?", host)
+    (lease,) = database_query(store.db.url, "SELECT lease_until FROM sites WHERE host = ?", host)
     assert lease == (None,)  # and saving the answer gives it back
 
 
@@ -685,7 +688,7 @@ def test_the_sites_table_keeps_the_most_recently_used_and_never_drops_an_overrid
     cache = SiteCache(store, local_fetcher(), limits=Limits(max_sites=3))
     port = httpserver.port
     hosts = [f"site{number}.example:{port}" for number in range(4)]
-    store.set_site_override(f"pinned.example:{port}", "https://pinned.example/privacy", "test")
+    store.sites.set_override(f"pinned.example:{port}", "https://pinned.example/privacy", "test")
     _make_old(store, f"pinned.example:{port}", used_days=400)
     for age, host in zip((30, 20, 10), hosts[:3], strict=True):
         assert cache.refresh(host, force=True) is not None
@@ -695,14 +698,14 @@ def test_the_sites_table_keeps_the_most_recently_used_and_never_drops_an_overrid
     assert cache.site_facts(hosts[0]).status == "found"
     cache.flush_used()
     assert cache.refresh(hosts[3], force=True) is not None  # a fourth site: one must go
-    kept = {row.host for row in store.list_sites()}
+    kept = {row.host for row in store.sites.all()}
     assert kept == {
         f"pinned.example:{port}",
         hosts[0],
         hosts[2],
         hosts[3],
     }  # site1, least recently used, went
-    assert store.get_site(hosts[0]).used_on == now().date()
+    assert store.sites.get(hosts[0]).used_on == now().date()
 
 
 def test_five_hundred_new_hosts_leave_at_most_max_sites_rows(store, httpserver):
@@ -711,9 +714,9 @@ def test_five_hundred_new_hosts_leave_at_most_max_sites_rows(store, httpserver):
     httpserver.expect_request("/").respond_with_data("no", status=404)
     cache = SiteCache(store, local_fetcher(), limits=Limits(max_sites=20, lookup_requests=1))
     for number in range(500):
-        store.save_site_check(f"h{number}.example", {"status": "error", "checked_at": now()})
+        store.sites.save_check(f"h{number}.example", {"status": "error", "checked_at": now()})
     cache.refresh(f"last.example:{httpserver.port}", force=True)
-    assert store.site_page().total == 20
+    assert store.sites.page().total == 20
 
 
 def test_a_site_key_of_the_longest_host_name_and_a_port_is_looked_up_and_stored(store, httpserver):
@@ -730,9 +733,9 @@ def test_a_site_key_of_the_longest_host_name_and_a_port_is_looked_up_and_stored(
     assert home_hits(httpserver) == 1
     longest = parse_site_key(f"{name}:65535")
     assert len(longest) == 259
-    assert store.try_lease(longest, "test", now() + timedelta(seconds=60))
-    store.save_site_check(longest, {"status": "none", "checked_at": now()})
-    stored = store.get_site(longest)
+    assert store.sites.try_lease(longest, "test", now() + timedelta(seconds=60))
+    store.sites.save_check(longest, {"status": "none", "checked_at": now()})
+    stored = store.sites.get(longest)
     assert stored is not None and (stored.host, stored.status) == (longest, "none")
 
 
@@ -782,7 +785,7 @@ def test_stored_check_times_carry_no_fraction_of_a_second(store, httpserver):
     httpserver.expect_request("/").respond_with_data(HOME.format(href="/privacy"), content_type="text/html")
     host = f"site.test:{httpserver.port}"
     SiteCache(store, local_fetcher()).refresh(host, force=True)
-    row = store.get_site(host)
+    row = store.sites.get(host)
     assert row is not None and row.checked_at is not None
     assert row.checked_at.microsecond == 0
 

@@ -156,8 +156,8 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, WebR
         )
     )
     runtime: WebRuntime = app.extensions["linkgate"]
-    runtime.store.add_rule(make_rule("partner.example", "allow"), "test")
-    runtime.store.add_rule(make_rule("blocked.example", "block"), "test")
+    runtime.store.rules.add(make_rule("partner.example", "allow"), "test")
+    runtime.store.rules.add(make_rule("blocked.example", "block"), "test")
     runtime.rules.refresh()
 
     def site_facts_for_host(host: str, wait_ms: int) -> SiteFacts:

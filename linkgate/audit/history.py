@@ -33,7 +33,7 @@ def save_run(store: Store, report: dict[str, Any], report_dir: Path | None, acto
         page = link["appearances"][0]["page"] if link["appearances"] else None
         detail = link["error"] or (f"HTTP {link['status']}" if link["status"] is not None else None)
         problems.extend((link["url"], problem, page, detail) for problem in link["problems"])
-    return store.add_audit_run(
+    return store.audits.add(
         {
             "start_url": report["start_url"],
             "started_at": datetime.fromisoformat(report["started_at"]),
@@ -53,9 +53,9 @@ def diff_runs(store: Store, run: AuditRunRow, previous: AuditRunRow | None = Non
     """What ``run`` found that ``previous`` (by default the last complete run of the same site) did not,
     and the reverse. With no previous run every problem is new."""
     if previous is None:
-        previous = store.previous_audit_run(run)
-    current = {(row.url, row.problem): row for row in store.audit_problems(run.id)}
-    earlier = [] if previous is None else store.audit_problems(previous.id)
+        previous = store.audits.previous(run)
+    current = {(row.url, row.problem): row for row in store.audits.problems(run.id)}
+    earlier = [] if previous is None else store.audits.problems(previous.id)
     before = {(row.url, row.problem): row for row in earlier}
     new = [row for key, row in current.items() if key not in before]
     fixed = [row for key, row in before.items() if key not in current]

@@ -67,7 +67,7 @@ def accounts() -> None:
 @friendly
 def accounts_list(as_json: bool) -> None:
     """Every account with its role and whether it is locked."""
-    found = open_store(current_settings()).list_accounts()
+    found = open_store(current_settings()).accounts.all()
     stamp = now()
     rows = [
         {
@@ -131,8 +131,8 @@ def accounts_unlock(name: str) -> None:
     from linkgate.accounts import normalise_name
 
     store = open_store(current_settings())
-    before = store.get_account(normalise_name(name))
-    account = store.change_account(normalise_name(name), cli_actor(), unlock=True)
+    before = store.accounts.get(normalise_name(name))
+    account = store.accounts.change(normalise_name(name), cli_actor(), unlock=True)
     was_locked = before is not None and (before.locked_until is not None or before.failed_count > 0)
     click.echo(f"{account.name}: unlocked" if was_locked else f"{account.name}: was not locked")
 
@@ -144,5 +144,5 @@ def accounts_remove(name: str) -> None:
     """Remove NAME's account (not the last admin's); its sessions end at once."""
     from linkgate.accounts import normalise_name
 
-    removed = open_store(current_settings()).remove_account(normalise_name(name), cli_actor())
+    removed = open_store(current_settings()).accounts.remove(normalise_name(name), cli_actor())
     click.echo(f"removed {removed.role} account {removed.name}")

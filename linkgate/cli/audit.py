@@ -185,7 +185,7 @@ def audit(
         save_run,
         write_reports,
     )
-    from linkgate.fetch import DEFAULT_USER_AGENT
+    from linkgate.http import DEFAULT_USER_AGENT
 
     if not re.match(r"(?i)^https?://", start_url.strip()):
         fail(f"the start address must begin with http:// or https:// (got {start_url!r})")
@@ -257,7 +257,7 @@ def audit(
     if keep and store is not None:
         try:
             run_id = save_run(store, report, out.resolve(), cli_actor())
-            run = store.get_audit_run(run_id)
+            run = store.audits.get(run_id)
             if run is not None:
                 change = diff_runs(store, run)
                 if change.previous is None:
@@ -302,7 +302,7 @@ def _run(settings: Settings, options: AuditOptions) -> tuple[AuditResult, Any]:
     def privacy(key: str) -> SiteFacts | None:
         """The site cache's facts for ``key``: the stored ones while fresh, else a lookup stored for /go."""
         try:
-            row = runtime.store.get_site(key)
+            row = runtime.store.sites.get(key)
             if row is not None and (row.override_url or row.override_none):
                 return facts_from_row(row)
             expires = freshness.expires(row) if row is not None else None

@@ -37,7 +37,7 @@ def log(who: str, area: str | None, target: str, start: str, end: str, limit: in
     _typed, query, errors = read_filters(args, timezone)
     if errors:
         fail("; ".join(f"--{key}: {text}" for key, text in errors.items()))
-    page = open_store(settings).log_page(**query, limit=limit)
+    page = open_store(settings).changes.page(**query, limit=limit)
     for entry in page.entries:
         if as_json:
             click.echo(

@@ -33,7 +33,7 @@ def test_link(url: str, unsigned: bool, as_json: bool) -> None:
     """Show what a visitor following URL would get: category, flags and action."""
     settings = current_settings()
     destination = parse_destination(url, settings.max_url_length)
-    version, rules = open_store(settings).load_rules()
+    version, rules = open_store(settings).rules.load()
     classifier = Classifier(settings.county_domains, settings.actions, RuleSet(rules, version))
     result = classifier.classify(destination, trusted=not unsigned)
     data = {

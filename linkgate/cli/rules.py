@@ -24,8 +24,8 @@ def _add_rule(kind: str, domain: str, exact: bool, note: str, action: str | None
     settings = current_settings()
     store = open_store(settings)
     rule = make_rule(domain, kind, exact=exact, note=note, action=action)
-    _, existing = store.load_rules()
-    saved = store.add_rule(rule, cli_actor())
+    _, existing = store.rules.load()
+    saved = store.rules.add(rule, cli_actor())
     click.echo(f"{kind}ed {saved.pattern}" + (f" (action: {saved.action})" if saved.action else ""))
     for other in RuleSet(existing).conflicts(saved):
         click.echo(f"note: {saved.pattern} overlaps the {other.kind} rule {other.pattern}", err=True)
@@ -48,7 +48,7 @@ def _describe(rule: Rule) -> str:
 
 
 def _list_rules(as_json: bool, kind: str | None) -> None:
-    version, found = open_store(current_settings()).load_rules()
+    version, found = open_store(current_settings()).rules.load()
     if kind is not None:
         found = [rule for rule in found if rule.kind == kind]
     if as_json:
@@ -120,7 +120,7 @@ def rules_add(domain: str, kind: str, exact: bool, action: str | None, note: str
 @friendly
 def rules_remove(domain: str, exact: bool) -> None:
     """Remove the rule for DOMAIN."""
-    removed = open_store(current_settings()).remove_rule(domain, exact, cli_actor())
+    removed = open_store(current_settings()).rules.remove(domain, exact, cli_actor())
     click.echo(f"removed {removed.kind} {removed.pattern}")
 
 
@@ -149,13 +149,13 @@ def rules_import(source: str, replace: bool, dry_run: bool, as_json: bool) -> No
         count = len(parsed.problems)
         raise LinkgateError(f"Nothing was imported: {name} has {count} problem{'s' if count != 1 else ''}.")
     store = open_store(current_settings())
-    version, existing = store.load_rules()
+    version, existing = store.rules.load()
     plan = plan_import(existing, parsed.rules, replace=replace)
     if not as_json:
         _print_plan(plan)
     applied = False
     if plan.has_changes and not dry_run:
-        result = store.apply_rule_import(
+        result = store.rules.apply_import(
             list(parsed.rules), cli_actor(), replace=replace, expected_version=version
         )
         applied = True
@@ -190,7 +190,7 @@ def rules_export(target: str) -> None:
     """Write every rule as a CSV file: to FILE, or to standard output (no FILE, or -)."""
     from linkgate.rulesio import write_rules_csv
 
-    _, found = open_store(current_settings()).load_rules()
+    _, found = open_store(current_settings()).rules.load()
     text = write_rules_csv(found)
     if target == "-":
         click.echo(text, nl=False)

@@ -41,11 +41,11 @@ def demo(host: str | None, port: int | None) -> None:
         overrides["database.url"] = f"sqlite:///{probe.instance_path / 'demo.db'}"
     settings = current_settings(**overrides)
     store = open_store(settings)
-    _, existing = store.load_rules()
+    _, existing = store.rules.load()
     names = {(rule.name, rule.exact) for rule in existing}
     for name, kind in DEMO_RULES:
         if (name, False) not in names:
-            store.add_rule(make_rule(name, kind, note="demo rule"), "demo")
+            store.rules.add(make_rule(name, kind, note="demo rule"), "demo")
     url = f"http://{settings.host}:{settings.port}/"
     click.echo(f"linkgate demo: open {url} in your browser (Ctrl-C to stop).")
     run(settings, reread=lambda: current_settings(**overrides))

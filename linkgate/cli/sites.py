@@ -71,7 +71,7 @@ def site_set_privacy(host: str, url: str) -> None:
     name = parse_site_key(host)
     settings = current_settings()
     target = None if url.strip().lower() == "none" else check_privacy_url(url, settings.max_url_length)
-    open_store(settings).set_site_override(name, target, cli_actor())
+    open_store(settings).sites.set_override(name, target, cli_actor())
     click.echo(f"{name}: privacy link set to {target or 'none'}")
 
 
@@ -81,7 +81,7 @@ def site_set_privacy(host: str, url: str) -> None:
 def site_clear(host: str) -> None:
     """Forget everything cached about HOST, overrides included."""
     name = parse_site_key(host)
-    if not open_store(current_settings()).clear_site(name, cli_actor()):
+    if not open_store(current_settings()).sites.clear(name, cli_actor()):
         fail(f"nothing is cached for {name}")
     click.echo(f"{name}: cleared")
 
@@ -109,7 +109,7 @@ def site_refresh(host: str) -> None:
 def site_remove_override(host: str) -> None:
     """Let lookups decide HOST's privacy link again (undo set-privacy)."""
     name = parse_site_key(host)
-    if not open_store(current_settings()).remove_site_override(name, cli_actor()):
+    if not open_store(current_settings()).sites.remove_override(name, cli_actor()):
         fail(f"{name} has no override")
     click.echo(f"{name}: override removed")
 
@@ -138,7 +138,7 @@ def sites_list(status: str | None, search: str, as_json: bool) -> None:
     store = open_store(current_settings())
     rows: list[SiteRow] = []
     while True:
-        page = store.site_page(
+        page = store.sites.page(
             search=search.strip(),
             status=status if status in SITE_STATUSES else None,
             overrides_only=status == "override",
@@ -176,7 +176,7 @@ def sites_list(status: str | None, search: str, as_json: bool) -> None:
 def sites_show(host: str, as_json: bool) -> None:
     """Everything stored about HOST: what visitors are shown, and the last lookup."""
     name = parse_site_key(host)
-    row = open_store(current_settings()).get_site(name)
+    row = open_store(current_settings()).sites.get(name)
     if row is None:
         fail(f"nothing is cached for {name}")
         return

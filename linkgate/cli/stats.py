@@ -43,14 +43,14 @@ def date_range(start_text: str | None, end_text: str | None, today: date) -> tup
 
 def by_day(store: Store, start: date, end: date) -> list[tuple[str, list[int]]]:
     """One row per day of the range, zero days included: (day, counts in the order of OUTCOMES)."""
-    days = daily_clicks(start, end, store.clicks_per_day(start, end))
+    days = daily_clicks(start, end, store.counts.clicks_per_day(start, end))
     return [(day.day.isoformat(), [day.count(outcome) for outcome in OUTCOMES]) for day in days]
 
 
 def by_domain(store: Store, start: date, end: date) -> list[tuple[str, list[int]]]:
     """One row per destination domain with clicks, the busiest first."""
     table: dict[str, dict[str, int]] = {}
-    for _when, domain, outcome, count in store.click_totals(start, end):
+    for _when, domain, outcome, count in store.counts.click_totals(start, end):
         counts = table.setdefault(domain, dict.fromkeys(OUTCOMES, 0))
         counts[outcome] = counts.get(outcome, 0) + count
     rows = [(domain, [counts[outcome] for outcome in OUTCOMES]) for domain, counts in table.items()]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from linkgate.store import metadata
+from linkgate.store.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only reached by running the alembic command by hand

@@ -193,7 +193,7 @@ class StateCollector:
             runtime.counts.pending,
         )
         try:
-            events: dict[str, int] | None = runtime.store.events_by_kind(date.min, date.max)
+            events: dict[str, int] | None = runtime.store.counts.events_by_kind(date.min, date.max)
         except StoreUnavailable:
             events = None
         yield GaugeMetricFamily(

@@ -46,7 +46,7 @@ def seeded_server(directory: Path) -> LiveServer:
             ("free-prizes.example", "block", 2),
         ):
             clicks[(day, domain, outcome)] = base + (back * 7) % 11
-    store.add_counts(clicks, {(today, "bad_signature"): 3, (today, "deceptive_flag"): 1})
+    store.counts.add(clicks, {(today, "bad_signature"): 3, (today, "deceptive_flag"): 1})
     return server
 
 
@@ -72,7 +72,7 @@ def console_pages(server: LiveServer) -> dict[str, str]:
             continue
         pages[rule.endpoint.removeprefix("admin.")] = rule.rule
     store = server.store()
-    first_rule = store.list_rules(limit=1).records[0].rule
+    first_rule = store.rules.page(limit=1).records[0].rule
     pages.update(
         {
             "rules.edit": f"/admin/rules/{first_rule.id}/edit",

@@ -124,7 +124,7 @@ def test_keyboard_only_webmaster_adds_a_rule(seeded: LiveServer, new_page: Any) 
     assert page.url.endswith("/admin/rules/")
     assert page.locator('[data-rule="*.keyboard-added.example"]').count() == 1
     assert "Added the block rule *.keyboard-added.example." in page.locator(".messages").inner_text()
-    rules = {rule.name: rule for rule in seeded.store().load_rules()[1]}
+    rules = {rule.name: rule for rule in seeded.store().rules.load()[1]}
     assert rules["keyboard-added.example"].kind == "block"
     assert rules["keyboard-added.example"].note == "Added without a mouse"
 

@@ -43,7 +43,7 @@ def _bad_parameter(error: BadParameter) -> ResponseReturnValue:
 
 @blueprint.get("/rules")
 def rules() -> ResponseReturnValue:
-    version, found = get_runtime().store.load_rules()
+    version, found = get_runtime().store.rules.load()
     return jsonify(
         {
             "version": version,
@@ -68,7 +68,7 @@ def sites() -> ResponseReturnValue:
     if status is not None and status not in SITE_STATUSES:
         return _problem({"status": f"one of {', '.join(SITE_STATUSES)}"})
     offset, limit = _window()
-    page = get_runtime().store.site_page(
+    page = get_runtime().store.sites.page(
         search=request.args.get("q", "").strip()[:253], status=status, offset=offset, limit=limit
     )
     return jsonify(
@@ -94,7 +94,7 @@ def stats() -> ResponseReturnValue:
     if form.errors or form.start is None or form.end is None:
         return _problem(form.errors)
     store = runtime.store
-    days = daily_clicks(form.start, form.end, store.clicks_per_day(form.start, form.end))
+    days = daily_clicks(form.start, form.end, store.counts.clicks_per_day(form.start, form.end))
     summed = totals(days)
     return jsonify(
         {
@@ -107,9 +107,9 @@ def stats() -> ResponseReturnValue:
             "totals": {**summed, "total": sum(summed.values())},
             "top_domains": [
                 {"domain": domain, "clicks": clicks}
-                for domain, clicks in store.top_domains(form.start, form.end, TOP_DOMAINS)
+                for domain, clicks in store.counts.top_domains(form.start, form.end, TOP_DOMAINS)
             ],
-            "events": store.events_by_kind(form.start, form.end),
+            "events": store.counts.events_by_kind(form.start, form.end),
         }
     )
 
@@ -121,7 +121,7 @@ def log() -> ResponseReturnValue:
     if errors:
         return _problem(errors)
     offset, limit = _window()
-    page = runtime.store.log_page(**query, offset=offset, limit=limit)
+    page = runtime.store.changes.page(**query, offset=offset, limit=limit)
     return jsonify({"total": page.total, "offset": offset, "entries": [_entry(e) for e in page.entries]})
 
 

@@ -36,7 +36,7 @@ PROBLEM_TEXT = {
 def index() -> ResponseReturnValue:
     runtime = get_runtime()
     page = whole_number(request.args, "page", default=1, low=1, high=MAX_PAGE)
-    runs = runtime.store.list_audit_runs(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    runs = runtime.store.audits.runs(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     return render_template(
         "admin/audits.html",
         runs=runs[:PAGE_SIZE],
@@ -51,7 +51,7 @@ def index() -> ResponseReturnValue:
 @blueprint.get("/<int:run_id>")
 def run(run_id: int) -> ResponseReturnValue:
     runtime = get_runtime()
-    found = runtime.store.get_audit_run(run_id)
+    found = runtime.store.audits.get(run_id)
     if found is None:
         abort(404)
     change = diff_runs(runtime.store, found)

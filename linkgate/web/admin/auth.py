@@ -102,7 +102,7 @@ def _identify() -> ResponseReturnValue | None:
         return _identify_token(settings)
     trusted_name = _trusted_user(settings)
     if trusted_name is not None:
-        account = store.get_account(normalise_name(trusted_name))
+        account = store.accounts.get(normalise_name(trusted_name))
         if account is None:
             g.unknown_user = trusted_name
             abort(403)
@@ -138,7 +138,7 @@ def _session_account(settings: Settings, store: Store) -> AccountRow | None:
             minutes=f"{settings.admin_idle_minutes:g}",
         )
     else:
-        account = store.get_account(str(session["account"]))
+        account = store.accounts.get(str(session["account"]))
         if account is not None and account.session_stamp == session.get("stamp"):
             return account
         reason = _(
@@ -362,7 +362,7 @@ def _failure_message(result: LoginResult, settings: Settings) -> str:
 @blueprint.post("/logout")
 def logout() -> ResponseReturnValue:
     """Sign the account out everywhere: every session of it ends, on every server and in every browser."""
-    get_runtime().store.end_account_sessions(current_account().name)
+    get_runtime().store.accounts.end_sessions(current_account().name)
     session.clear()
     flash(_("You are signed out."), "info")
     return redirect(url_for("admin.auth.login"))

@@ -97,7 +97,7 @@ def index() -> ResponseReturnValue:
     entries: list[LogEntry] = []
     total = 0
     if not errors:
-        result = runtime.store.log_page(**query, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        result = runtime.store.changes.page(**query, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
         entries, total = result.entries, result.total
     pages = max(1, -(-total // PAGE_SIZE))
     return render_template(

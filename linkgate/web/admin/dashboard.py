@@ -38,11 +38,11 @@ def index() -> str:
     runtime.counts.flush()  # this worker's buffered counts; the others flush on their own schedule
     today = runtime.counts.today()
     week_start = today - timedelta(days=today.weekday())
-    clicks_today = store.clicks_by_outcome(today, today)
-    clicks_week = store.clicks_by_outcome(week_start, today)
-    events_today = store.events_by_kind(today, today)
-    events_week = store.events_by_kind(week_start, today)
-    health = store.cache_health(
+    clicks_today = store.counts.clicks_by_outcome(today, today)
+    clicks_week = store.counts.clicks_by_outcome(week_start, today)
+    events_today = store.counts.events_by_kind(today, today)
+    events_week = store.counts.events_by_kind(week_start, today)
+    health = store.sites.health(
         timedelta(seconds=settings.found_ttl),
         timedelta(seconds=settings.not_found_ttl),
         timedelta(seconds=settings.error_ttl),
@@ -62,7 +62,7 @@ def index() -> str:
         outcomes=outcomes,
         total_today=sum(clicks_today.values()),
         total_week=sum(clicks_week.values()),
-        top=store.top_domains(week_start, today, 10),
+        top=store.counts.top_domains(week_start, today, 10),
         events=events,
         health=health,
         rules_count=len(runtime.classifier.rules),

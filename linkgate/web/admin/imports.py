@@ -44,7 +44,7 @@ FIELD_IDS = {"file": "import-file", "text": "import-text"}
 def export() -> Response:
     """Every rule as a CSV file that the import reads back unchanged; any signed-in account may have it."""
     runtime = get_runtime()
-    _version, rules = runtime.store.load_rules()
+    _version, rules = runtime.store.rules.load()
     day = datetime.now(ZoneInfo(runtime.settings.timezone)).date().isoformat()
     return Response(
         write_rules_csv(rules),
@@ -89,11 +89,11 @@ def confirm() -> ResponseReturnValue:
         return _form_page(problems=parsed.problems, replace=replace), 400
     store = get_runtime().store
     try:
-        result = store.apply_rule_import(
+        result = store.rules.apply_import(
             list(parsed.rules), actor(), replace=replace, expected_version=expected_version
         )
     except RuleError as error:
-        if store.rules_version() != expected_version:
+        if store.rules.version() != expected_version:
             return _preview(parsed, payload, replace, stale=True)
         return _form_page(problems=(Problem(None, str(error)),), replace=replace), 400
     flash(
@@ -167,7 +167,7 @@ def _form_page(
 
 def _preview(parsed: RulesFile, payload: bytes, replace: bool, *, stale: bool = False) -> ResponseReturnValue:
     """Every change the file would make to the rules as they are now, and the form that makes them."""
-    version, existing = get_runtime().store.load_rules()
+    version, existing = get_runtime().store.rules.load()
     plan = plan_import(existing, parsed.rules, replace=replace)
     body = render_template(
         "admin/rules_import_preview.html",

@@ -106,7 +106,7 @@ class RuleForm:
 
 def conflict_messages(rule: Rule) -> list[str]:
     """Sentences such as "example.org is blocked by rule *.example.org" for overlapping rules."""
-    existing = get_runtime().store.load_rules()[1]
+    existing = get_runtime().store.rules.load()[1]
     messages = []
     for other in RuleSet(existing).conflicts(rule):
         if RuleSet([other]).match(rule.name) is other:
@@ -141,7 +141,7 @@ def _save(form: RuleForm, save: Callable[[Rule], Rule], message: LazyString) -> 
 
 
 def _record_or_404(rule_id: int) -> RuleRecord:
-    record = get_runtime().store.get_rule(rule_id)
+    record = get_runtime().store.rules.get(rule_id)
     if record is None:
         abort(404)
     return record
@@ -156,7 +156,7 @@ def index() -> str:
     if sort not in RULE_SORTS:
         sort = "name"
     page = whole_number(request.args, "page", default=1, low=1, high=MAX_PAGE)
-    result = get_runtime().store.list_rules(search, kind_filter, sort, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    result = get_runtime().store.rules.page(search, kind_filter, sort, (page - 1) * PAGE_SIZE, PAGE_SIZE)
     pages = max(1, -(-result.total // PAGE_SIZE))
     query = {"q": search or None, "kind": kind_filter, "sort": sort if sort != "name" else None}
     return render_template(
@@ -180,7 +180,7 @@ def new() -> ResponseReturnValue:
         form = RuleForm.read(request.form)
         store = get_runtime().store
         done = _save(
-            form, lambda rule: store.add_rule(rule, actor()), _l("Added the %(kind)s rule %(pattern)s.")
+            form, lambda rule: store.rules.add(rule, actor()), _l("Added the %(kind)s rule %(pattern)s.")
         )
         if done is not None:
             return done
@@ -198,7 +198,7 @@ def edit(rule_id: int) -> ResponseReturnValue:
         form = RuleForm.read(request.form)
         done = _save(
             form,
-            lambda rule: store.update_rule(rule_id, rule, actor()),
+            lambda rule: store.rules.update(rule_id, rule, actor()),
             _l("Saved the %(kind)s rule %(pattern)s."),
         )
         if done is not None:
@@ -215,7 +215,7 @@ def delete(rule_id: int) -> ResponseReturnValue:
     store = get_runtime().store
     record = _record_or_404(rule_id)
     if request.method == "POST":
-        removed = store.remove_rule(record.rule.name, record.rule.exact, actor())
+        removed = store.rules.remove(record.rule.name, record.rule.exact, actor())
         flash(
             _("Removed the %(kind)s rule %(pattern)s.", kind=removed.kind, pattern=removed.pattern), "success"
         )

@@ -155,7 +155,7 @@ def index() -> str:
     chosen = request.args.get("status", "")
     status = chosen if chosen in FILTERS else ""
     page = whole_number(request.args, "page", default=1, low=1, high=MAX_PAGE)
-    result = get_runtime().store.site_page(
+    result = get_runtime().store.sites.page(
         search=search,
         status=status if status in SITE_STATUSES else None,
         overrides_only=status == OVERRIDE_FILTER,
@@ -183,7 +183,7 @@ def index() -> str:
 
 
 def _render_site(name: str, errors: dict[str, str] | None = None, typed: str = "") -> ResponseReturnValue:
-    row = get_runtime().store.get_site(name)
+    row = get_runtime().store.sites.get(name)
     site = None if row is None else _view(row, _freshness())
     errors = errors or {}
     if not errors and site is not None and site.row.override_url:
@@ -229,7 +229,7 @@ def recheck(host: str) -> ResponseReturnValue:
             "warning",
         )
         return redirect(url_for("admin.sites.site", host=name))
-    row = runtime.store.get_site(name)
+    row = runtime.store.sites.get(name)
     status = row.status if row is not None else facts.status
     if status == "found" and row is not None:
         message = _("Looked up %(host)s: found its privacy link, %(url)s.", host=name, url=row.privacy_url)
@@ -263,7 +263,7 @@ def set_override(host: str) -> ResponseReturnValue:
             error = str(problem)
     if error is not None or url is None:
         return _render_site(name, {"privacy_url": error or ""}, typed)
-    get_runtime().store.set_site_override(name, url, actor())
+    get_runtime().store.sites.set_override(name, url, actor())
     return _changed(
         name, _("Visitors going to %(host)s are now shown the privacy link %(url)s.", host=name, url=url)
     )
@@ -273,7 +273,7 @@ def set_override(host: str) -> ResponseReturnValue:
 @admin_required
 def no_policy(host: str) -> ResponseReturnValue:
     name = _host_or_404(host)
-    get_runtime().store.set_site_override(name, None, actor())
+    get_runtime().store.sites.set_override(name, None, actor())
     return _changed(
         name, _("Visitors going to %(host)s are now told that it has no privacy policy.", host=name)
     )
@@ -283,7 +283,7 @@ def no_policy(host: str) -> ResponseReturnValue:
 @admin_required
 def remove_override(host: str) -> ResponseReturnValue:
     name = _host_or_404(host)
-    if not get_runtime().store.remove_site_override(name, actor()):
+    if not get_runtime().store.sites.remove_override(name, actor()):
         return _changed(name, _("%(host)s had no override to remove.", host=name), "info")
     return _changed(name, _("Removed the override of %(host)s: its lookup decides again.", host=name))
 
@@ -293,7 +293,7 @@ def remove_override(host: str) -> ResponseReturnValue:
 def forget(host: str) -> ResponseReturnValue:
     name = _host_or_404(host)
     runtime = get_runtime()
-    cleared = runtime.store.clear_site(name, actor())
+    cleared = runtime.store.sites.clear(name, actor())
     runtime.sites.forget(name)
     if cleared:
         flash(

@@ -93,7 +93,7 @@ def index() -> ResponseReturnValue:
         return render_template("admin/stats.html", **context), 400
     start, end = form.start, form.end
     store = runtime.store
-    days = daily_clicks(start, end, store.clicks_per_day(start, end))
+    days = daily_clicks(start, end, store.counts.clicks_per_day(start, end))
     summed = totals(days)
     total = sum(summed.values())
     labels = {outcome: str(OUTCOME_TEXT[outcome]) for outcome in OUTCOMES}
@@ -127,7 +127,7 @@ def index() -> ResponseReturnValue:
         summed=summed,
         total=total,
         chart=Markup(chart),  # noqa: S704 (built by linkgate.chart, which escapes every piece of text)
-        top=store.top_domains(start, end, TOP_DOMAINS),
+        top=store.counts.top_domains(start, end, TOP_DOMAINS),
         top_limit=TOP_DOMAINS,
     )
     return render_template("admin/stats.html", **context)
@@ -141,7 +141,7 @@ def clicks_csv() -> ResponseReturnValue:
     form = _range_form()
     if form.errors or form.start is None or form.end is None:
         return render_template("admin/stats.html", **_context(form)), 400
-    rows = runtime.store.click_totals(form.start, form.end)
+    rows = runtime.store.counts.click_totals(form.start, form.end)
     body = csv_text(("day", "domain", "outcome", "count"), rows)
     filename = f"linkgate-clicks-{form.start.isoformat()}-to-{form.end.isoformat()}.csv"
     return Response(

@@ -1,0 +1,50 @@
+"""Requests to other sites: the only code in linkgate that talks to them, in the shape httpx itself uses.
+
+* :mod:`~linkgate.http.policy`: what may be fetched (the limits, the address and port rules, name
+  resolution checked address by address) and the errors a fetch raises;
+* :mod:`~linkgate.http.core`: what both clients share: the request, the redirect rules, the body's
+  limits (bytes kept, counted after decompression), the account of a failure, the TLS settings and the
+  result (:class:`~linkgate.http.core.Answer`);
+* :mod:`~linkgate.http.sync`: the blocking client (:class:`~linkgate.http.sync.Fetcher`, the privacy
+  lookup) over httpcore's pool, one deadline per fetch;
+* :mod:`~linkgate.http.pool` and :mod:`~linkgate.http.aio`: the async transport (kept-alive connections
+  under an exact cap) and the async client (:class:`~linkgate.http.aio.SafeClient`, the audit).
+
+Both transports connect only to the addresses pinned for the host asked for, which the client checked
+for that request; every redirect hop is parsed and checked again. This package must never connect to an
+address it has not checked, never follow a redirect without re-checking it, and never keep more
+connections open than the caps allow. It keeps no cookies, uses no proxy from the environment and sends
+no Referer.
+"""
+
+from linkgate.http.aio import SafeClient, parse_retry_after
+from linkgate.http.core import DEFAULT_ACCEPT, HTML_TYPES, Answer, Hop, charset, media_type
+from linkgate.http.policy import (
+    DEFAULT_USER_AGENT,
+    FetchError,
+    FetchFailed,
+    FetchPolicy,
+    FetchRefused,
+    Resolver,
+    system_resolver,
+)
+from linkgate.http.sync import Fetcher
+
+__all__ = [
+    "DEFAULT_ACCEPT",
+    "DEFAULT_USER_AGENT",
+    "HTML_TYPES",
+    "Answer",
+    "FetchError",
+    "FetchFailed",
+    "FetchPolicy",
+    "FetchRefused",
+    "Fetcher",
+    "Hop",
+    "Resolver",
+    "SafeClient",
+    "charset",
+    "media_type",
+    "parse_retry_after",
+    "system_resolver",
+]

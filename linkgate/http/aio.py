@@ -1,0 +1,299 @@
+"""The async client (:class:`SafeClient`), for the audit: many requests at once, politely.
+
+It checks every address as the blocking client does (:func:`linkgate.http.policy.resolve_checked`),
+follows redirects by the same rules (:class:`linkgate.http.core.Redirects`), builds the same requests and
+reads bodies under the same limits (:class:`linkgate.http.core.Body`), over
+:class:`linkgate.http.pool.PinnedAsyncTransport`, which keeps connections alive under an exact cap. On
+top it adds what a crawl needs: a cap per host, a least delay between two requests to one host, retries
+of transient failures (Retry-After obeyed when it asks for little enough), one name lookup per host per
+run, and answers instead of exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import ssl
+import time
+from collections.abc import Callable
+
+import httpx
+
+from linkgate.http.core import (
+    DEFAULT_ACCEPT,
+    FAILURES,
+    REDIRECT_STATUSES,
+    Answer,
+    Body,
+    Redirects,
+    build_request,
+    default_ssl_context,
+    describe_failure,
+)
+from linkgate.http.policy import (
+    FetchError,
+    FetchPolicy,
+    IPAddress,
+    Resolver,
+    check_destination,
+    parse_target,
+    resolve_checked,
+)
+from linkgate.http.pool import PinnedAsyncTransport
+from linkgate.urls import Destination, is_local_name
+
+__all__ = ["SafeClient", "parse_retry_after"]
+
+TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+TRANSIENT_REASONS = frozenset({"timeout", "connect", "protocol"})
+MAX_REDIRECTS = 10
+DRAIN_BYTES = 65_536  # of a body nobody asked for, read to keep the connection rather than close it
+
+ReadBody = Callable[[int, httpx.Headers], int]
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (a number of seconds or an HTTP date); None if unreadable."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _look_up(resolver: Resolver, host: str) -> list[str] | str:
+    """``host``'s addresses by ``resolver``, or why the lookup failed (what :func:`_replay` raises again).
+    Kept as text, not as the exception, which would gather a traceback each time it was raised again."""
+    try:
+        return list(resolver(host))
+    except (OSError, UnicodeError, ValueError) as error:  # what resolve_checked reports as ``dns``
+        return str(error) or type(error).__name__
+
+
+def _replay(found: list[str] | str) -> list[str]:
+    """A resolver that gives :func:`resolve_checked` a lookup already made."""
+    if isinstance(found, str):
+        raise OSError(found)
+    return found
+
+
+class SafeClient:
+    """Requests for the audit under a :class:`FetchPolicy`, with caps, retries and politeness.
+
+    ``concurrency`` caps the connections open at once, ``per_host`` those to one host; ``delay`` is the
+    least time between two requests to one host (raised per host by :meth:`set_delay`, for robots.txt's
+    Crawl-delay). Transient failures (timeouts, refused connections, 429, 502, 503, 504) are retried
+    ``retries`` times with exponential backoff, or after the server's Retry-After when it asks for at most
+    ``max_retry_wait`` seconds.
+
+    ``reserve`` connections of the ``concurrency`` are kept for work outside the pool (the site cache's
+    privacy lookups, which use the blocking fetcher): :meth:`outside` holds one while that work runs, so
+    that the connections open at once, pool and outside together, never exceed ``concurrency``.
+    """
+
+    def __init__(
+        self,
+        policy: FetchPolicy,
+        resolver: Resolver,
+        *,
+        concurrency: int = 8,
+        reserve: int = 0,
+        per_host: int = 4,
+        timeout: float = 15.0,
+        delay: float = 0.0,
+        retries: int = 2,
+        backoff: float = 0.5,
+        max_retry_wait: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.policy = policy
+        self._resolver = resolver
+        self._timeout = timeout
+        self._delay = delay
+        self._retries = retries
+        self._backoff = backoff
+        self._max_retry_wait = max_retry_wait
+        self._per_host = per_host
+        cap = max(1, concurrency - reserve)
+        # With no connection to spare, none is kept idle while outside work holds the only one.
+        self._transport = PinnedAsyncTransport(
+            cap,
+            ssl_context or default_ssl_context(),
+            policy.connect_timeout,
+            keep_alive=reserve < concurrency,
+        )
+        self._total = asyncio.Semaphore(cap)
+        # Outside work takes a reserved connection, or, with none reserved, one of the pool's.
+        self._outside = asyncio.Semaphore(reserve) if 0 < reserve < concurrency else self._total
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._next_slot: dict[str, float] = {}
+        self._host_delay: dict[str, float] = {}
+        # Each host's name lookup (its names, or why it failed), made once per run and judged again for
+        # every request, so that each refusal names its own address.
+        self._lookups: dict[str, asyncio.Future[list[str] | str]] = {}
+        self.requests = 0
+
+    @property
+    def peak_connections(self) -> int:
+        """The most connections that were open at once."""
+        return self._transport.pool.peak
+
+    @property
+    def connections_opened(self) -> int:
+        """How many connections were opened in all (fewer than requests when kept alive)."""
+        return self._transport.pool.opened
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    def outside(self) -> asyncio.Semaphore:
+        """Hold this while making a connection outside the pool (``async with client.outside():``)."""
+        return self._outside
+
+    def set_delay(self, host: str, seconds: float) -> None:
+        self._host_delay[host] = max(self._delay, seconds)
+
+    async def request(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        accept: str = DEFAULT_ACCEPT,
+        read_body: ReadBody | None = None,
+        within: Callable[[str], bool] | None = None,
+    ) -> Answer:
+        """``method`` ``url``, redirects followed by hand (each hop re-checked), transient failures retried.
+
+        ``read_body(status, headers)`` says how many bytes of the final body to keep (0: none, the
+        default). ``within(address)``, when given, says which addresses a redirect may lead to: one that
+        leads elsewhere is not followed (reason ``out_of_scope``). Never raises for a network failure or a
+        refusal: the :class:`Answer` says what happened.
+        """
+        try:
+            destination = parse_target(url, drop_fragment=True)
+        except FetchError as error:
+            return Answer(url, url, error=str(error), reason=error.reason, method=method)
+        redirects = Redirects(destination, MAX_REDIRECTS, drop_fragment=True, within=within)
+        attempts = 0
+        while True:
+            answer, tries = await self._with_retries(method, redirects.current, accept, read_body)
+            attempts += tries
+            answer.url, answer.attempts, answer.method = redirects.first, attempts, method
+            location = answer.headers.get("location") if answer.status in REDIRECT_STATUSES else None
+            if answer.status is None or location is None:
+                answer.redirects = tuple(redirects.hops)
+                return answer
+            try:
+                redirects.follow(answer.status, location)
+            except FetchError as error:  # not followed: why, with the redirects so far
+                return Answer(
+                    redirects.first,
+                    redirects.current.href,
+                    redirects=tuple(redirects.hops),
+                    attempts=attempts,
+                    method=method,
+                    error=str(error),
+                    reason=error.reason,
+                )
+
+    async def _with_retries(
+        self, method: str, destination: Destination, accept: str, read_body: ReadBody | None
+    ) -> tuple[Answer, int]:
+        attempt = 0
+        while True:
+            attempt += 1
+            answer = await self._once(method, destination, accept, read_body)
+            transient = answer.reason in TRANSIENT_REASONS or answer.status in TRANSIENT_STATUSES
+            if not transient or attempt > self._retries:
+                return answer, attempt
+            wait = self._backoff * 2 ** (attempt - 1) * (1 + random.random() / 4)  # noqa: S311 (jitter)
+            asked = parse_retry_after(answer.headers.get("retry-after"))
+            if asked is not None:
+                if asked > self._max_retry_wait:
+                    return answer, attempt  # the server asks for longer than we wait: report it as it is
+                wait = max(wait, asked)
+            await asyncio.sleep(wait)
+
+    async def _once(
+        self, method: str, destination: Destination, accept: str, read_body: ReadBody | None
+    ) -> Answer:
+        host = destination.host
+        semaphore = self._hosts.setdefault(host, asyncio.Semaphore(self._per_host))
+        async with semaphore:
+            await self._wait_turn(host)
+            async with self._total:
+                try:
+                    async with asyncio.timeout(self._timeout):
+                        return await self._send(method, destination, accept, read_body)
+                except (FetchError, *FAILURES) as error:
+                    timed_out = f"{host} did not answer within {self._timeout:g} seconds."
+                    failure = describe_failure(error, destination, None, timed_out)
+                    return Answer(
+                        destination.href, destination.href, error=str(failure), reason=failure.reason
+                    )
+
+    async def _wait_turn(self, host: str) -> None:
+        delay = self._host_delay.get(host, self._delay)
+        if delay <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        slot = max(loop.time(), self._next_slot.get(host, 0.0))
+        self._next_slot[host] = slot + delay
+        if slot > loop.time():
+            await asyncio.sleep(slot - loop.time())
+
+    async def _addresses(self, destination: Destination) -> list[IPAddress]:
+        """The checked addresses of the destination's host: looked up once per run, judged for each request
+        by :func:`linkgate.http.policy.resolve_checked` (so its refusal or failure names this request's
+        address, not that of the first request to the host)."""
+        check_destination(destination, self.policy)
+        host = destination.host
+        if destination.is_ip or is_local_name(host):
+            return resolve_checked(destination, self.policy, self._resolver)  # judged without a lookup
+        lookup = self._lookups.get(host)
+        if lookup is None:
+            lookup = asyncio.ensure_future(asyncio.to_thread(_look_up, self._resolver, host))
+            self._lookups[host] = lookup
+        found = await asyncio.shield(lookup)
+        return resolve_checked(destination, self.policy, lambda _host: _replay(found))
+
+    async def _send(
+        self, method: str, destination: Destination, accept: str, read_body: ReadBody | None
+    ) -> Answer:
+        self._transport.pin(destination.host, await self._addresses(destination))
+        request = build_request(
+            method,
+            destination,
+            accept=accept,
+            user_agent=self.policy.user_agent,
+            timeout={"connect": self.policy.connect_timeout, "read": self._timeout, "write": self._timeout},
+            compressed=False,
+        )
+        self.requests += 1
+        response = await self._transport.handle_async_request(request)
+        try:
+            headers = response.headers
+            limit = 0 if read_body is None or method == "HEAD" else read_body(response.status_code, headers)
+            # A short body nobody asked for is read anyway (up to DRAIN_BYTES), so the connection is kept.
+            body = Body(limit, headers.get("content-encoding", ""), destination.href, drain=DRAIN_BYTES)
+            async for part in response.aiter_raw():
+                if body.take(part):
+                    break
+        finally:
+            await response.aclose()
+        return Answer(
+            destination.href,
+            destination.href,
+            status=response.status_code,
+            headers=headers,
+            content=body.content,
+            truncated=body.truncated,
+        )

@@ -1,0 +1,396 @@
+"""What the sync and the async client share: the request, the redirect rules, the body's limits, the
+account of a failure, the TLS settings and the result.
+
+Both clients call their transport directly (``handle_request`` / ``handle_async_request``, httpx's
+transport interface), not through ``httpx.Client``, which parses every Location header with httpx's own
+URL parser (even with redirects off) and keeps cookies: here only the browser's parser decides where a
+redirect goes (:class:`Redirects`), and nothing is carried from one request to the next. Each request
+is built by :func:`build_request`: the URL names the real host, whose checked addresses the transport
+has pinned (it connects to those or to nothing); the Host header, the TLS server name and the
+certificate check use the real host name. No cookies, no proxy from the environment, no Referer.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ssl
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+
+import httpcore
+import httpx
+
+from linkgate.http.policy import (
+    FetchError,
+    FetchFailed,
+    IPAddress,
+    effective_port,
+    parse_target,
+    request_target,
+)
+from linkgate.urls import Destination
+
+__all__ = [
+    "DEFAULT_ACCEPT",
+    "HTML_TYPES",
+    "REDIRECT_STATUSES",
+    "Answer",
+    "Body",
+    "Hop",
+    "Redirects",
+    "build_request",
+    "charset",
+    "default_ssl_context",
+    "describe_failure",
+    "media_type",
+]
+
+DEFAULT_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+KEPT_HEADERS = ("content-type", "cf-mitigated", "retry-after")
+WALL_BYTES = 20_000  # enough of a refusal to tell a bot wall from an error
+SHARED_HEADER_SETS = 256
+_SHARED_HEADERS: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
+
+
+def media_type(headers: httpx.Headers) -> str:
+    """A response's media type in lower case, without parameters (``text/html``); empty when not sent."""
+    return headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+def charset(headers: httpx.Headers) -> str | None:
+    """The ``charset`` parameter of a response's Content-Type, as sent (None when absent or empty)."""
+    _, _, parameters = headers.get("content-type", "").partition(";")
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip("\"'") or None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One redirect on the way to the final answer: the address asked for and its status."""
+
+    url: str
+    status: int
+
+
+@dataclass(slots=True)
+class Answer:
+    """The outcome of a request, redirects followed: a status, or (the audit's client) an error with a
+    short ``reason``. ``content`` holds at most the body's limit; ``truncated`` says there was more.
+    ``redirects`` lists each redirect on the way, in order, so ``final_url`` is where the last one led."""
+
+    url: str
+    final_url: str
+    status: int | None = None
+    headers: httpx.Headers = field(default_factory=httpx.Headers)
+    content: bytes = b""
+    truncated: bool = False
+    redirects: tuple[Hop, ...] = ()
+    error: str | None = None
+    reason: str | None = None
+    attempts: int = 1
+    method: str = "GET"
+
+    def slim(self) -> None:
+        """Forget what the report does not need (the body, most headers), so a long crawl stays small."""
+        keep = tuple((name, self.headers[name]) for name in KEPT_HEADERS if name in self.headers)
+        if self.status in (403, 429, 503):
+            self.headers = httpx.Headers(dict(keep))
+            self.content = self.content[:WALL_BYTES]
+            return
+        # Most answers keep the same few headers: share one copy of each set.
+        shared = _SHARED_HEADERS.get(keep)
+        if shared is None:
+            shared = httpx.Headers(dict(keep))
+            if len(_SHARED_HEADERS) < SHARED_HEADER_SETS:
+                _SHARED_HEADERS[keep] = shared
+        self.headers = shared
+        self.content = b""
+
+    @property
+    def content_type(self) -> str:
+        """The media type in lower case, without parameters (``text/html``); empty when not sent."""
+        return media_type(self.headers)
+
+    @property
+    def is_html(self) -> bool:
+        return self.content_type in HTML_TYPES
+
+    @property
+    def charset(self) -> str | None:
+        return charset(self.headers)
+
+    @property
+    def text(self) -> str:
+        """The body decoded by the Content-Type's character set when Python knows it, else UTF-8."""
+        named = self.charset
+        try:
+            encoding = codecs.lookup(named).name if named else "utf-8"
+        except LookupError:
+            encoding = "utf-8"
+        return self.content.decode(encoding, errors="replace")
+
+
+def build_request(
+    method: str,
+    destination: Destination,
+    *,
+    accept: str,
+    user_agent: str,
+    timeout: dict[str, float],
+    compressed: bool,
+) -> httpx.Request:
+    """The request for ``destination``, for a transport that has pinned its host's checked addresses.
+
+    ``timeout`` is httpcore's (``connect``, ``read``, ``write``, ``pool``); ``compressed`` asks for gzip
+    or deflate (which :class:`Body` undoes within its limit) rather than the body as it is."""
+    extensions: dict[str, object] = {"timeout": timeout}
+    if destination.scheme == "https":
+        # httpcore uses this name for SNI and for checking the certificate (ssl check_hostname).
+        extensions["sni_hostname"] = destination.host.rstrip(".")
+    host = f"[{destination.host}]" if ":" in destination.host else destination.host
+    return httpx.Request(
+        method,
+        httpx.URL(
+            scheme=destination.scheme,
+            host=destination.host,
+            port=effective_port(destination),
+            raw_path=request_target(destination).encode("ascii"),
+        ),
+        headers={
+            "Host": host if destination.port is None else f"{host}:{destination.port}",
+            "User-Agent": user_agent,
+            "Accept": accept,
+            "Accept-Encoding": "gzip, deflate" if compressed else "identity",
+        },
+        extensions=extensions,
+    )
+
+
+def core_request(request: httpx.Request) -> httpcore.Request:
+    """``request`` as httpcore takes it: the URL as sent, headers, extensions; never a body."""
+    url = request.url
+    return httpcore.Request(
+        method=request.method,
+        url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+        headers=request.headers.raw,
+        extensions=request.extensions,
+    )
+
+
+def pinned_host(url: httpx.URL) -> str:
+    """The name a transport pins addresses for: as sent (IDNA, ASCII), as TLS checks it. httpx's
+    ``host`` would decode it to Unicode, by stricter IDNA rules than the URL Standard's."""
+    return url.raw_host.decode("ascii")
+
+
+class Redirects:
+    """One chain of redirects, followed by hand: each Location is parsed by the browser's rules against
+    the address that sent it, and refused when it leads outside ``within``, back to an address already
+    visited, or past ``limit`` redirects. The caller checks each new address as it checked the first.
+
+    ``hops`` are the redirects so far; ``current`` is the address to ask next, or where the chain stopped.
+    """
+
+    def __init__(
+        self,
+        first: Destination,
+        limit: int,
+        *,
+        drop_fragment: bool = False,
+        within: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.first = first.href
+        self.current = first
+        self.hops: list[Hop] = []
+        self._limit = limit
+        self._drop_fragment = drop_fragment
+        self._within = within
+        self._seen = {first.href}
+
+    def follow(self, status: int, location: str) -> Destination:
+        """Where the redirect (``status``, ``location``) from :attr:`current` leads; raises
+        :class:`FetchError` when it may not be followed."""
+        here = self.current.href
+        self.hops.append(Hop(here, status))
+        target = parse_target(location, here, drop_fragment=self._drop_fragment)
+        self.current = target
+        if self._within is not None and not self._within(target.href):
+            raise FetchFailed(
+                f"{self.first} redirects to {target.href}, outside what the audit may read.",
+                reason="out_of_scope",
+                url=target.href,
+            )
+        if target.href in self._seen:
+            raise FetchFailed(
+                f"{self.first} redirects in a loop (back to {target.href}).",
+                reason="redirect_loop",
+                url=target.href,
+            )
+        if len(self.hops) > self._limit:
+            raise FetchFailed(
+                f"{self.first} redirected more than {self._limit} times; linkgate stopped at {here}.",
+                reason="too_many_redirects",
+                url=here,
+            )
+        self._seen.add(target.href)
+        return target
+
+
+class _Decoder:
+    """Undoes gzip or deflate content coding without ever producing more bytes than asked for, so a
+    compressed bomb costs no more memory than the body's limit."""
+
+    __slots__ = ("_coding", "_started", "_url", "_zlib")
+
+    def __init__(self, coding: str, url: str) -> None:
+        self._coding = coding.strip().lower()
+        self._url = url
+        self._started = False
+        if self._coding in ("", "identity"):
+            self._zlib = None
+        elif self._coding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        elif self._coding == "deflate":
+            self._zlib = zlib.decompressobj()
+        else:
+            raise FetchFailed(
+                f"{url} was sent with a compression linkgate does not read ({coding!r}).",
+                reason="encoding",
+                url=url,
+            )
+
+    def decode(self, data: bytes, max_length: int) -> bytes:
+        if self._zlib is None:
+            return data[:max_length]
+        first, self._started = not self._started, True
+        try:
+            try:
+                return self._zlib.decompress(data, max_length)
+            except zlib.error:
+                if not (first and self._coding == "deflate"):
+                    raise
+                # Some servers send "deflate" without its zlib wrapper; browsers accept both.
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                return self._zlib.decompress(data, max_length)
+        except zlib.error as exc:
+            raise FetchFailed(
+                f"{self._url} was sent with damaged {self._coding} compression ({exc}).",
+                reason="encoding",
+                url=self._url,
+            ) from exc
+
+
+class Body:
+    """A body read chunk by chunk under a limit: at most ``limit`` bytes are kept, counted after
+    decompression, and no more than the limit's worth is received; more is ``truncated``.
+
+    With a limit of 0 nothing is kept, and up to ``drain`` bytes are read anyway (so that a kept-alive
+    connection can carry the next request)."""
+
+    __slots__ = ("_decoder", "_drain", "_kept", "_received", "limit", "truncated")
+
+    def __init__(self, limit: int, coding: str, url: str, *, drain: int = 0) -> None:
+        self.limit = limit
+        self.truncated = False
+        self._drain = drain
+        self._decoder = _Decoder(coding, url) if limit > 0 else None
+        self._kept = bytearray()
+        self._received = 0
+
+    def take(self, chunk: bytes) -> bool:
+        """Add ``chunk``; True when nothing more is to be read."""
+        self._received += len(chunk)
+        if self._decoder is None:
+            return self._received > self._drain
+        # Ask for one byte more than the limit: getting it is how we know there was more.
+        self._kept += self._decoder.decode(chunk, self.limit + 1 - len(self._kept))
+        if len(self._kept) > self.limit or self._received > self.limit:
+            self.truncated = True
+            del self._kept[self.limit :]
+            return True
+        return False
+
+    @property
+    def content(self) -> bytes:
+        return bytes(self._kept)
+
+
+def _tls_error(exc: BaseException) -> ssl.SSLError | None:
+    for error in (exc, exc.__cause__, exc.__context__):
+        if isinstance(error, ssl.SSLError):
+            return error
+    return None
+
+
+def describe_failure(
+    exc: BaseException, destination: Destination, ip: IPAddress | None, timed_out: str
+) -> FetchError:
+    """The webmaster's account of a request that failed with ``exc`` (``timed_out`` when it ran out of
+    time); ``ip`` is the address it failed on, when known."""
+    if isinstance(exc, FetchError):
+        return exc
+    if isinstance(exc, httpcore.TimeoutException | TimeoutError):
+        return FetchFailed(timed_out, reason="timeout", url=destination.href)
+    where = destination.host if ip is None or destination.is_ip else f"{destination.host} ({ip})"
+    tls = _tls_error(exc)
+    if tls is not None:
+        return FetchFailed(
+            f"The secure connection to {where} failed ({tls.reason or tls}): its certificate may be "
+            f"expired, self-signed or issued for another name.",
+            reason="tls",
+            url=destination.href,
+        )
+    if isinstance(exc, httpcore.ConnectError):
+        return FetchFailed(
+            f"Could not connect to {where} on port {effective_port(destination)} ({exc}).",
+            reason="connect",
+            url=destination.href,
+        )
+    if isinstance(exc, httpcore.ProtocolError):
+        # The server closed the connection without answering, or did not answer with valid HTTP.
+        return FetchFailed(
+            f"{where} did not answer with valid HTTP ({exc or 'it closed the connection'}).",
+            reason="protocol",
+            url=destination.href,
+        )
+    return FetchFailed(
+        f"The connection to {where} broke off ({exc}).", reason="connect", url=destination.href
+    )
+
+
+FAILURES = (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError, OSError, TimeoutError)
+"""What a transport raises when a request fails on the network (:func:`describe_failure` tells which)."""
+
+
+class _SharedContext(ssl.SSLContext):
+    """A client TLS context whose ALPN offer (HTTP/1.1) is set once, when it is made.
+
+    httpcore sets the ALPN protocols on its context before each connection. On a context that fetchers
+    in several threads share, that would be a write racing other threads' connections (OpenSSL copies
+    the list while CPython has let go of the GIL), so asking again for HTTP/1.1 changes nothing and
+    asking for anything else is refused.
+    """
+
+    def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
+        if list(alpn_protocols) != ["http/1.1"]:
+            raise ValueError("linkgate's shared TLS context offers HTTP/1.1 only")
+
+
+@cache
+def default_ssl_context() -> ssl.SSLContext:
+    """The certificate store and TLS settings of every request, made once and shared by every client
+    and thread (loading the CA bundle takes tens of milliseconds): what ``httpx.create_ssl_context``
+    makes (certifi's CA bundle, certificates and host names checked), without reading the environment."""
+    import certifi
+
+    context = _SharedContext(ssl.PROTOCOL_TLS_CLIENT)  # certificate and host name checked
+    context.load_verify_locations(cafile=certifi.where())
+    ssl.SSLContext.set_alpn_protocols(context, ["http/1.1"])
+    return context

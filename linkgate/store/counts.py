@@ -1,0 +1,187 @@
+"""Aggregate counts: clicks per registrable domain, day and outcome, and security events per kind and
+day. Never a visitor's address, user agent, cookie or full URL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from linkgate.errors import StoreRefused
+from linkgate.store.engine import Database
+from linkgate.store.schema import click_counts, security_events
+
+# pg_advisory_xact_lock's key for writing click counts, so that flushes take turns at a day's last domains
+# ("linkcnts" in ASCII).
+COUNTS_LOCK_KEY = 0x6C696E6B636E7473
+# The domain under which a day's clicks are counted once it holds as many domains as it may: not a host
+# name, so no destination can have it.
+OTHER_DOMAIN = "(other)"
+
+
+class Counts:
+    """The counts' repository."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(
+        self,
+        clicks: Mapping[tuple[date, str, str], int],
+        events: Mapping[tuple[date, str], int],
+        max_domains_per_day: int | None = None,
+    ) -> int:
+        """Add click counts (day, domain, outcome) and security events (day, kind) in one transaction.
+
+        With ``max_domains_per_day`` a day keeps at most that many domains (besides :data:`OTHER_DOMAIN`):
+        once it is full, the clicks of a domain it does not hold yet are added to ``OTHER_DOMAIN``, the
+        batch's most clicked domains taking the last places. Returns how many clicks that was.
+
+        Raises :class:`StoreUnavailable` when the database cannot be reached or written, and
+        :class:`StoreRefused` when it refuses a row (the same write would fail again); nothing is written
+        then. Neither message holds a value of the batch.
+        """
+        other = 0
+        with self._db.begin() as conn:
+            try:
+                if clicks and max_domains_per_day is not None:
+                    self._take_counts_turn(conn)
+                    clicks, other = self._bound_domains(conn, clicks, max_domains_per_day)
+                if clicks:
+                    self._upsert_add(
+                        conn,
+                        click_counts,
+                        [
+                            {"day": d, "domain": dom, "outcome": o, "count": n}
+                            for (d, dom, o), n in clicks.items()
+                        ],
+                        ["day", "domain", "outcome"],
+                    )
+                if events:
+                    self._upsert_add(
+                        conn,
+                        security_events,
+                        [{"day": d, "kind": k, "count": n} for (d, k), n in events.items()],
+                        ["day", "kind"],
+                    )
+            except (sa.exc.DataError, sa.exc.IntegrityError) as error:
+                # The driver's message may quote the row (PostgreSQL's "Failing row contains ..."): only
+                # the kind of refusal is passed on.
+                name = type(error.orig).__name__
+                raise StoreRefused(f"The database refused the counts ({name}).") from None
+        return other
+
+    def _take_counts_turn(self, conn: Connection) -> None:
+        """Hold off every other count writer until this transaction ends, so that two cannot both see
+        room for a day's last domain (on SQLite this must be the transaction's first statement)."""
+        if self._db.is_sqlite:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": COUNTS_LOCK_KEY})
+
+    def _bound_domains(
+        self, conn: Connection, clicks: Mapping[tuple[date, str, str], int], limit: int
+    ) -> tuple[Mapping[tuple[date, str, str], int], int]:
+        """``clicks`` with the domains a day has no room for put under OTHER_DOMAIN, and how many clicks
+        were moved. Reads a day's stored domains only when the batch could fill it."""
+        totals: dict[date, dict[str, int]] = {}
+        for (day, domain, _outcome), count in clicks.items():
+            if domain != OTHER_DOMAIN:
+                per_day = totals.setdefault(day, {})
+                per_day[domain] = per_day.get(domain, 0) + count
+        held_domains = sa.func.count(sa.distinct(click_counts.c.domain))
+        no_room: dict[date, set[str]] = {}
+        for day, batch in totals.items():
+            of_day = sa.and_(click_counts.c.day == day, click_counts.c.domain != OTHER_DOMAIN)
+            held = conn.execute(sa.select(held_domains).where(of_day)).scalar_one()
+            if held + len(batch) <= limit:
+                continue
+            stored = set(conn.execute(sa.select(click_counts.c.domain).where(of_day).distinct()).scalars())
+            new = sorted(batch.keys() - stored, key=lambda domain: (-batch[domain], domain))
+            no_room[day] = set(new[max(0, limit - held) :])
+        if not no_room:
+            return clicks, 0
+        bounded: dict[tuple[date, str, str], int] = {}
+        other = 0
+        for (day, domain, outcome), count in clicks.items():
+            key = (day, domain, outcome)
+            if domain in no_room.get(day, ()):
+                key = (day, OTHER_DOMAIN, outcome)
+                other += count
+            bounded[key] = bounded.get(key, 0) + count
+        return bounded, other
+
+    def _upsert_add(
+        self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]
+    ) -> None:
+        insert = self._db.insert(table)
+        statement = insert.on_conflict_do_update(
+            index_elements=keys, set_={"count": table.c.count + insert.excluded.count}
+        )
+        conn.execute(statement, rows)
+
+    def click_totals(self, start: date, end: date) -> list[tuple[date, str, str, int]]:
+        with self._db.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    click_counts.c.day, click_counts.c.domain, click_counts.c.outcome, click_counts.c.count
+                )
+                .where(click_counts.c.day >= start, click_counts.c.day <= end)
+                .order_by(click_counts.c.day, click_counts.c.domain, click_counts.c.outcome)
+            ).all()
+        return [(row.day, row.domain, row.outcome, int(row[3])) for row in rows]
+
+    def event_totals(self, start: date, end: date) -> list[tuple[date, str, int]]:
+        with self._db.connect() as conn:
+            rows = conn.execute(
+                sa.select(security_events)
+                .where(security_events.c.day >= start, security_events.c.day <= end)
+                .order_by(security_events.c.day, security_events.c.kind)
+            ).all()
+        return [(row.day, row.kind, int(row[2])) for row in rows]
+
+    def clicks_per_day(self, start: date, end: date) -> list[tuple[date, str, int]]:
+        """Click totals per day and outcome, all destinations together (days with no clicks are absent)."""
+        total = sa.func.sum(click_counts.c.count)
+        with self._db.connect() as conn:
+            rows = conn.execute(
+                sa.select(click_counts.c.day, click_counts.c.outcome, total)
+                .where(click_counts.c.day >= start, click_counts.c.day <= end)
+                .group_by(click_counts.c.day, click_counts.c.outcome)
+                .order_by(click_counts.c.day, click_counts.c.outcome)
+            ).all()
+        return [(row[0], row[1], int(row[2])) for row in rows]
+
+    def clicks_by_outcome(self, start: date, end: date) -> dict[str, int]:
+        with self._db.connect() as conn:
+            rows = conn.execute(
+                sa.select(click_counts.c.outcome, sa.func.sum(click_counts.c.count))
+                .where(click_counts.c.day >= start, click_counts.c.day <= end)
+                .group_by(click_counts.c.outcome)
+            ).all()
+        return {row[0]: int(row[1]) for row in rows}
+
+    def top_domains(self, start: date, end: date, limit: int = 10) -> list[tuple[str, int]]:
+        total = sa.func.sum(click_counts.c.count).label("total")
+        with self._db.connect() as conn:
+            rows = conn.execute(
+                sa.select(click_counts.c.domain, total)
+                .where(click_counts.c.day >= start, click_counts.c.day <= end)
+                .group_by(click_counts.c.domain)
+                .order_by(total.desc(), click_counts.c.domain)
+                .limit(limit)
+            ).all()
+        return [(row[0], int(row[1])) for row in rows]
+
+    def events_by_kind(self, start: date, end: date) -> dict[str, int]:
+        with self._db.connect() as conn:
+            rows = conn.execute(
+                sa.select(security_events.c.kind, sa.func.sum(security_events.c.count))
+                .where(security_events.c.day >= start, security_events.c.day <= end)
+                .group_by(security_events.c.kind)
+                .order_by(security_events.c.kind)
+            ).all()
+        return {row[0]: int(row[1]) for row in rows}
