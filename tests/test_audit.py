@@ -24,11 +24,10 @@ from linkgate.audit import AuditOptions, Crawler, build_report
 from linkgate.audit import crawl as crawl_module
 from linkgate.audit.checks import is_bot_wall, verdict
 from linkgate.audit.extract import is_soft_404, link_text_problem, normalise, read_page
-from linkgate.audit.net import Answer, parse_retry_after
 from linkgate.audit.sitemaps import read_sitemap
 from linkgate.classify import Classifier, RuleSet, make_rule
 from linkgate.config import DEFAULT_ACTIONS
-from linkgate.fetch import FetchPolicy
+from linkgate.http import Answer, FetchPolicy, parse_retry_after
 from linkgate.sites import SiteFacts
 from linkgate.urls import resolve_web_link
 from tests.conftest import HeldPage, wait_for

@@ -1,4 +1,4 @@
-"""The audit's network client (:mod:`linkgate.audit.net`) against real servers on 127.0.0.1.
+"""The audit's network client (:class:`linkgate.http.SafeClient`) against real servers on 127.0.0.1.
 
 The server here is a small HTTP/1.1 server on asyncio's streams that counts its connections from the
 server's side, so what the tests assert about keep-alive and the connection cap is what a site sees.
@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from linkgate.audit.net import SafeClient
-from linkgate.fetch import FetchFailed, FetchPolicy, FetchRefused, parse_target, request_target
+from linkgate.http import FetchFailed, FetchPolicy, FetchRefused, SafeClient
+from linkgate.http.policy import parse_target, request_target
 
 pytestmark = pytest.mark.database_free
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from linkgate.audit.net import Answer
+from linkgate.http import Answer
 
 __all__ = ["PROBLEMS", "Verdict", "answer_problems", "is_bot_wall", "verdict"]
 

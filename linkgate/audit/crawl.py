@@ -3,7 +3,7 @@
 One asyncio task per unit of concurrency takes work from a queue ordered by depth (so a page is reached
 by its shortest path): a page to read (GET, HTML only, within scope, allowed by robots.txt) or an
 address to check (HEAD, then GET when HEAD is refused). Every request goes through
-:class:`linkgate.audit.net.SafeClient`, which applies linkgate's fetch rules and the connection caps.
+:class:`linkgate.http.SafeClient`, which applies linkgate's fetch rules and the connection caps.
 Each address is checked once however many pages link to it; each page it appears on is recorded with
 the line and the link text.
 
@@ -36,10 +36,9 @@ from linkgate.audit.extract import (
     normalise,
     read_page,
 )
-from linkgate.audit.net import Answer, SafeClient
 from linkgate.audit.sitemaps import MAX_ENTRIES, read_sitemap
 from linkgate.classify import Classifier
-from linkgate.fetch import DEFAULT_USER_AGENT, FetchPolicy, Resolver
+from linkgate.http import DEFAULT_USER_AGENT, Answer, FetchPolicy, Resolver, SafeClient
 from linkgate.sites import SiteFacts, site_key
 from linkgate.urls import parse_destination, resolve_web_link
 

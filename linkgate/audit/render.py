@@ -1,7 +1,7 @@
 """``--render``: reading pages in headless Chromium, so that links added by JavaScript are found too.
 
 Chromium never touches the network itself. Every request the page makes is intercepted and answered
-with what :class:`linkgate.audit.net.SafeClient` fetched under linkgate's rules (documents, scripts and
+with what :class:`linkgate.http.SafeClient` fetched under linkgate's rules (documents, scripts and
 XHR/fetch only; images, styles, fonts and media are refused, as they add no links); its own name lookups
 are disabled and it is pointed at a proxy that does not exist, so a preconnect or a prefetch that slips
 past interception goes nowhere.
@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from linkgate.audit.net import Answer, SafeClient
+from linkgate.http import Answer, SafeClient
 
 __all__ = ["Renderer"]
 
