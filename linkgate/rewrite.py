@@ -24,14 +24,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from html.entities import html5 as _NAMED_REFERENCES
-from urllib.parse import parse_qsl
 
 import ada_url
 
 from linkgate.classify import is_under
 from linkgate.config import Settings
 from linkgate.errors import InvalidDestination, LinkgateError
-from linkgate.signing import Signer, gate_link
+from linkgate.gateaddress import gate_address, gate_link, read_gate_link
+from linkgate.signing import Signer
 from linkgate.urls import DEFAULT_MAX_LENGTH, WEB_SCHEMES, Destination, parse_destination
 
 
@@ -817,8 +817,9 @@ _GATE_NOTES = {
 }
 
 
-class Gate:
-    """What the rewriter needs to know: the gate's public address, the signing keys, the County's domains."""
+class GateLinks:
+    """The rewriter's gate links: it makes them (signed, on the gate's address) and judges the ones a page
+    has, and it knows which hosts are the County's. ``web/gate.py`` answers them."""
 
     def __init__(
         self,
@@ -827,16 +828,13 @@ class Gate:
         county_domains: Iterable[str],
         max_url_length: int = DEFAULT_MAX_LENGTH,
     ) -> None:
-        self.public_url = public_url
+        self.address = gate_address(public_url)
         self.signer = signer
         self.county_domains = tuple(county_domains)
         self.max_url_length = max_url_length
-        address = ada_url.URL(public_url)
-        gate = address.host + address.pathname.rstrip("/") + "/go"
-        self._prefixes = (f"https://{gate}", f"http://{gate}")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Gate:
+    def from_settings(cls, settings: Settings) -> GateLinks:
         return cls(
             settings.public_url,
             Signer(settings.secret_key, settings.previous_secret_keys),
@@ -852,29 +850,23 @@ class Gate:
         return is_under(host.rstrip("."), self.county_domains)
 
     def link(self, destination: Destination) -> str:
-        return gate_link(self.public_url, destination.href, self.signer)
+        return gate_link(self.address, destination.href, self.signer)
 
     def status(self, href: str) -> tuple[GateStatus, str] | None:
         """None when ``href`` (as the URL parser writes it) is not a gate link; else whether the gate will
         trust it, and why not."""
-        if not href.startswith(self._prefixes):
+        found = read_gate_link(href, self.address)
+        if found is None:
             return None
-        rest = href[len(self._prefixes[0 if href.startswith("https:") else 1]) :]
-        if rest[:1] not in ("", "?", "#"):
-            return None
-        query = rest.partition("#")[0][1:]
-        params = parse_qsl(query, keep_blank_values=True)
-        urls = [value for key, value in params if key == "url"]
-        signatures = [value for key, value in params if key == "sig"]
-        if len(urls) != 1:
+        if found.destination is None:
             return GateStatus.INVALID, "gate link that names no destination, or more than one"
         try:
-            destination = parse_destination(urls[0], self.max_url_length)
+            destination = parse_destination(found.destination, self.max_url_length)
         except InvalidDestination as error:
             return GateStatus.INVALID, f"gate link the gate refuses: {error}"
-        if not signatures:
+        if not found.signatures:
             return GateStatus.UNSIGNED, _GATE_NOTES[GateStatus.UNSIGNED]
-        if self.signer.verify(destination.href, signatures[0]):
+        if self.signer.verify(destination.href, found.signatures[0]):
             return GateStatus.SIGNED, ""
         return GateStatus.BAD_SIGNATURE, _GATE_NOTES[GateStatus.BAD_SIGNATURE]
 
@@ -964,7 +956,7 @@ def _encode_query(value: str, encoding: Encoding) -> str:
 class _Resolver:
     """Classifies the href values of one page (its encoding and base address fixed), with a cache."""
 
-    def __init__(self, gate: Gate, encoding: Encoding, base: str, page: str) -> None:
+    def __init__(self, gate: GateLinks, encoding: Encoding, base: str, page: str) -> None:
         self.gate = gate
         self.encoding = encoding
         self.base = base
@@ -1025,7 +1017,7 @@ class _Resolver:
 
 
 def rewrite_html(
-    data: bytes, gate: Gate, *, base_url: str | None = None, encoding: str | None = None
+    data: bytes, gate: GateLinks, *, base_url: str | None = None, encoding: str | None = None
 ) -> RewriteResult:
     """Rewrite the off-site links of the page ``data`` into signed gate links on ``gate``.
 

@@ -13,7 +13,6 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable
-from urllib.parse import quote
 
 _PURPOSE = b"linkgate link signing v1"
 _MAC_BYTES = 16
@@ -49,8 +48,3 @@ class Signer:
         if key is None or not mac or not mac.isascii():
             return False
         return hmac.compare_digest(mac, self._mac(key, href))
-
-
-def gate_link(public_url: str, href: str, signer: Signer) -> str:
-    """The absolute, signed gate link for the parsed destination ``href``, on the gate's public address."""
-    return f"{public_url.rstrip('/')}/go?url={quote(href, safe='')}&sig={signer.sign(href)}"

@@ -22,8 +22,9 @@
 
   var gate = new URL(option("gate") || script.src, location.href);
   if (!/^https?:$/.test(gate.protocol)) { return; }
-  // Without data-gate, the gate is where this script came from.
-  var go = gate.origin + (option("gate") ? gate.pathname.replace(/\/+$/, "") : "") + "/go";
+  // data-gate is server.public_url, a path allowed; without it, the gate is where this script came from
+  // (GATE/static/linkgate.js, GATE's path included). Either way the gate answers at GATE/go.
+  var go = gate.origin + gate.pathname.replace(option("gate") ? /\/+$/ : /\/static\/[^\/]*$/, "") + "/go";
   var county = (option("county") || "missoulacounty.us co.missoula.mt.us").toLowerCase().split(/[\s,]+/)
     .map(function (domain) { return domain.replace(/^\*?\.|\.$/g, ""); }).filter(Boolean);
   var skip = '[data-linkgate="skip"]' + (option("skip") ? "," + option("skip") : "");

@@ -22,8 +22,9 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from linkgate.cli import main
+from linkgate.gateaddress import gate_address, gate_link
 from linkgate.rewrite import (
-    Gate,
+    GateLinks,
     Outcome,
     RewriteResult,
     UnsupportedDocument,
@@ -32,7 +33,7 @@ from linkgate.rewrite import (
     sniff_encoding,
     unescape_attribute,
 )
-from linkgate.signing import Signer, gate_link
+from linkgate.signing import Signer
 from linkgate.urls import parse_destination
 
 GOLDEN = Path(__file__).parent / "data" / "rewrite"
@@ -45,8 +46,8 @@ PAGES = sorted(path for path in GOLDEN.glob("*.html") if not path.name.endswith(
 GATE_PREFIX = PUBLIC_URL + "/go?url="
 
 
-def golden_gate(**kwargs: Any) -> Gate:
-    return Gate(PUBLIC_URL, Signer(SECRET, kwargs.pop("previous", ())), COUNTY, **kwargs)
+def golden_gate(**kwargs: Any) -> GateLinks:
+    return GateLinks(PUBLIC_URL, Signer(SECRET, kwargs.pop("previous", ())), COUNTY, **kwargs)
 
 
 def describe(result: RewriteResult) -> str:
@@ -275,7 +276,7 @@ def test_a_javascript_base_is_ignored_as_in_a_browser() -> None:
 
 
 def gate_href(destination: str, signer: Signer | None = None) -> str:
-    return gate_link(PUBLIC_URL, destination, signer or Signer(SECRET))
+    return gate_link(gate_address(PUBLIC_URL), destination, signer or Signer(SECRET))
 
 
 def test_a_signed_gate_link_is_left_alone_and_needs_nothing() -> None:
@@ -312,7 +313,7 @@ def test_other_pages_of_the_gate_host_are_county_links() -> None:
 
 
 def test_a_gate_under_a_path_makes_and_recognises_links_under_it() -> None:
-    gate = Gate("https://www.missoulacounty.us/exit/", Signer(SECRET), COUNTY)
+    gate = GateLinks("https://www.missoulacounty.us/exit/", Signer(SECRET), COUNTY)
     once = rewrite('<a href="https://partner.example/">p</a>', gate=gate)
     assert (
         b'"https://www.missoulacounty.us/exit/go?url=https%3A%2F%2Fpartner.example%2F&amp;sig=' in once.data
@@ -322,7 +323,7 @@ def test_a_gate_under_a_path_makes_and_recognises_links_under_it() -> None:
 
 
 def test_a_gate_on_another_host_is_off_site_but_its_links_are_gated() -> None:
-    gate = Gate("http://127.0.0.1:8123", Signer(SECRET), COUNTY)
+    gate = GateLinks("http://127.0.0.1:8123", Signer(SECRET), COUNTY)
     once = rewrite(
         '<a href="https://partner.example/">p</a><a href="http://127.0.0.1:8123/healthz">h</a>', gate=gate
     )
@@ -931,7 +932,7 @@ def test_every_rewritten_link_is_trusted_by_a_running_gate(make_app: Any, tmp_pa
     )
     server.cli("rewrite", str(site))
     assert server.cli("rewrite", str(site), "--check").returncode == 0
-    result = rewrite_html((site / "page.html").read_bytes(), Gate(server.url, Signer(SECRET), COUNTY))
+    result = rewrite_html((site / "page.html").read_bytes(), GateLinks(server.url, Signer(SECRET), COUNTY))
     hrefs = [link.value for link in result.links]
     assert [link.outcome for link in result.links] == [Outcome.GATED] * 4
     for href, destination in zip(hrefs, destinations.values(), strict=True):

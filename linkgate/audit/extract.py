@@ -20,6 +20,7 @@ import ada_url
 import lxml.etree
 import lxml.html
 
+from linkgate.gateaddress import GateAddress, read_gate_link
 from linkgate.urls import resolve_web_link
 
 __all__ = [
@@ -108,17 +109,12 @@ def normalise(url: str, *, sort_query: bool = False) -> str:
     return str(parsed.href)
 
 
-@lru_cache(maxsize=4096)  # the same gate links recur on many pages
-def gate_destination(url: str, gate_prefixes: tuple[str, ...]) -> str | None:
-    """The destination of a gate link (``…/go?url=…``), or None when ``url`` is not one."""
-    parsed = ada_url.URL(url)
-    bare = f"{parsed.protocol}//{parsed.host}{parsed.pathname}"
-    if bare not in gate_prefixes:
-        return None
-    for name, value in parse_qsl(parsed.search[1:], keep_blank_values=True):
-        if name == "url":
-            return resolve_web_link(value, url) if value.strip() else None
-    return None
+def gate_destination(url: str, gate: GateAddress | None) -> str | None:
+    """The destination of a link to the gate (``…/go?url=…``), or None when ``url`` is not one or names no
+    destination the gate would follow."""
+    found = read_gate_link(url, gate) if gate is not None else None
+    value = found.destination if found is not None else None
+    return resolve_web_link(value, url) if value is not None and value.strip() else None
 
 
 def _fold(text: str) -> str:

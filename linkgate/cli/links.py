@@ -16,12 +16,13 @@ from linkgate.urls import parse_destination
 @friendly
 def sign(url: str) -> None:
     """Print a signed gate link for URL, on server.public_url."""
-    from linkgate.signing import Signer, gate_link
+    from linkgate.gateaddress import gate_address, gate_link
+    from linkgate.signing import Signer
 
     settings = current_settings()
     destination = parse_destination(url, settings.max_url_length)
     signer = Signer(settings.secret_key, settings.previous_secret_keys)
-    click.echo(gate_link(settings.public_url, destination.href, signer))
+    click.echo(gate_link(gate_address(settings.public_url), destination.href, signer))
 
 
 @main.command("test-link")

@@ -27,7 +27,7 @@ from linkgate.errors import InvalidDestination
 from linkgate.urls import parse_destination
 
 if TYPE_CHECKING:  # the rewriter is imported when the command runs, not when ``linkgate`` starts
-    from linkgate.rewrite import Gate, Link, RewriteResult
+    from linkgate.rewrite import GateLinks, Link, RewriteResult
 
 PAGE_SUFFIXES = (".html", ".htm")
 _SHOWN_LENGTH = 200
@@ -78,7 +78,7 @@ def rewrite(path: Path, out: str | None, check: bool, base_url: str | None, enco
     it was. County, relative, fragment, mailto:, tel: and already-gated links are left alone, and so is
     anything the gate would refuse (reported in the summary). Running it again changes nothing.
     """
-    from linkgate.rewrite import Gate, encoding_for_label
+    from linkgate.rewrite import GateLinks, encoding_for_label
 
     settings = current_settings()
     if check and out is not None:
@@ -98,7 +98,7 @@ def rewrite(path: Path, out: str | None, check: bool, base_url: str | None, enco
     target = _output_folder(path, out, is_folder)
 
     files, links_not_followed = _pages(path, target) if is_folder else ([(path, Path(path.name))], 0)
-    gate = Gate.from_settings(settings)
+    gate = GateLinks.from_settings(settings)
     pages = [
         _Page(source, relative, _read(source, gate, _page_url(base_url, relative, is_folder), encoding))
         for source, relative in files
@@ -176,7 +176,7 @@ def _page_url(base_url: str | None, relative: Path, is_folder: bool) -> str | No
     return ada_url.join_url(folder, quote(relative.as_posix()))
 
 
-def _read(source: Path, gate: Gate, page_url: str | None, encoding: str | None) -> RewriteResult:
+def _read(source: Path, gate: GateLinks, page_url: str | None, encoding: str | None) -> RewriteResult:
     from linkgate.rewrite import UnsupportedDocument, rewrite_html
 
     try:

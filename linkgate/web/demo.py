@@ -8,11 +8,10 @@ demo mode.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
 
+from linkgate.gateaddress import gate_address, gate_link
 from linkgate.urls import parse_destination
 from linkgate.web.runtime import get_runtime
 
@@ -33,14 +32,16 @@ DEMO_RULES = (("visitmontana.com", "allow"), ("malware-example.com", "block"))
 SKIP_LINK = ("https://www.example.org/", _l("An off-site link marked to go straight there, without the gate"))
 
 
-def gate_link(href: str) -> str:
-    runtime = get_runtime()
-    destination = parse_destination(href)
-    return f"/go?url={quote(destination.href, safe='')}&sig={runtime.signer.sign(destination.href)}"
-
-
 @blueprint.get("/")
 @blueprint.get("/demo")
 def page() -> str:
-    links = [(gate_link(href), href, label) for href, label in DEMO_LINKS]
-    return render_template("demo.html", links=links, plain_links=DEMO_LINKS, skip_link=SKIP_LINK)
+    # The gate as this page was reached (the demo runs wherever it is started; its path is the mount
+    # point, from server.public_url): the signed links and the drop-in script's data-gate.
+    gate = gate_address(request.root_url)
+    signer = get_runtime().signer
+    links = [
+        (gate_link(gate, parse_destination(href).href, signer), href, label) for href, label in DEMO_LINKS
+    ]
+    return render_template(
+        "demo.html", links=links, plain_links=DEMO_LINKS, skip_link=SKIP_LINK, gate_root=gate.root
+    )

@@ -27,6 +27,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from linkgate.gateaddress import gate_address, gate_link, read_gate_link
+from linkgate.signing import Signer
 from linkgate.web.demo import DEMO_LINKS, SKIP_LINK
 from tests.browser.conftest import NARROW, WIDE, assert_no_serious_violations
 from tests.conftest import ROOT, LiveServer
@@ -547,6 +549,59 @@ def test_click_is_trusted_even_where_the_page_sends_no_referrer(
     page.wait_for_url(sites.url(COUNTY, "/no-referrer"))
     assert page.locator(f"#{link_id}").get_attribute("rel") == rel
     assert page.locator(f"#{link_id}").get_attribute("referrerpolicy") is None
+
+
+# ---- a gate on a path (server.public_url = http://gate.localhost:PORT/links) ----
+
+
+@pytest.fixture
+def mounted_gate_site() -> Iterator[HTTPServer]:
+    """A local server answering for the gate (its script under /links/static/) and a County page that
+    loads it with data-gate (a final slash and all) or without it; no linkgate behind it: what the
+    script sends a click to is recorded, not followed."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    script = (ROOT / "static" / "linkgate.js").read_text(encoding="utf-8")
+    port = {"value": 0}
+
+    def respond(request: Request) -> Response:
+        gate = f"http://gate.localhost:{port['value']}/links"
+        if request.path == "/links/static/linkgate.js":
+            return Response(script, content_type="text/javascript")
+        option = f' data-gate="{gate}/"' if request.path == "/with-data-gate" else ""
+        signed = gate_link(gate_address(gate), f"http://{ELSEWHERE}:{port['value']}/signed", Signer("k"))
+        return Response(
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>County page</title>'
+            f'<script src="{gate}/static/linkgate.js"{option} data-county="{COUNTY}" defer></script>'
+            f'</head><body><a id="off" href="http://{ELSEWHERE}:{port["value"]}/forms?step=1">Apply</a> '
+            f'<a id="signed" href="{html.escape(signed)}">Signed</a></body></html>',
+            content_type="text/html",
+        )
+
+    server.expect_request(re.compile(".*")).respond_with_handler(respond)
+    server.start()
+    port["value"] = server.port
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.mark.parametrize("path", ["/with-data-gate", "/without-data-gate"])
+def test_a_gate_on_a_path_gets_the_clicks_at_its_own_go(
+    path: str, mounted_gate_site: HTTPServer, visit: Callable[..., Visit]
+) -> None:
+    """data-gate (server.public_url) may have a path; without it, the gate is where the script came from,
+    its path included. Either way a followed link is a gate link the gate and the audit recognise."""
+    port = mounted_gate_site.port
+    gate = gate_address(f"http://gate.localhost:{port}/links")
+    page = visit(f"http://{COUNTY}:{port}{path}", scripts=(FOLLOW_RECORDER,)).page
+    page.wait_for_selector("#signed.linkgate-external")  # a signed link is marked by where it leads
+    page.locator("#off").click()
+    page.locator("#signed").click()
+    (_, off), (_, signed) = page.evaluate("window.__followed")
+    found = read_gate_link(off, gate)
+    assert found is not None, f"followed {off}, not a link to {gate.go}"
+    assert found.destination == f"http://{ELSEWHERE}:{port}/forms?step=1"
+    assert signed == page.locator("#signed").get_attribute("href")  # already through the gate: left alone
 
 
 # ---- the demo County page, served by the gate itself in demo mode ----

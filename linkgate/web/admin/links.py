@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 
-from linkgate.signing import gate_link
+from linkgate.gateaddress import gate_address, gate_link
 from linkgate.web.admin.rules import link_outcome, read_destination
 from linkgate.web.runtime import get_runtime
 
@@ -23,7 +23,7 @@ def index() -> ResponseReturnValue:
     if destination is not None:
         runtime = get_runtime()
         outcome = link_outcome(destination)
-        link = gate_link(runtime.settings.public_url, destination.href, runtime.signer)
+        link = gate_link(gate_address(runtime.settings.public_url), destination.href, runtime.signer)
     return render_template(
         "admin/links.html", url=url, errors=errors, outcome=outcome, link=link
     ), 400 if errors else 200
