@@ -13,7 +13,6 @@ import logging
 import os
 import threading
 import time
-from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from linkgate.classify import Classifier
@@ -53,11 +52,7 @@ class Runtime:
         self.sites = SiteCache(
             self.store,
             self.make_fetcher,
-            freshness=Freshness(
-                found=timedelta(seconds=settings.found_ttl),
-                none=timedelta(seconds=settings.not_found_ttl),
-                error=timedelta(seconds=settings.error_ttl),
-            ),
+            freshness=Freshness.from_settings(settings),
             limits=Limits(
                 workers=settings.fetch_workers,
                 queue=settings.lookup_queue,

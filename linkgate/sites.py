@@ -51,6 +51,7 @@ from datetime import date, datetime, timedelta
 from typing import TypeGuard
 
 from linkgate import privacy
+from linkgate.config import Settings
 from linkgate.errors import InvalidDestination, StoreUnavailable
 from linkgate.http import DEFAULT_ACCEPT, Answer, Fetcher, FetchError, FetchRefused
 from linkgate.store import SiteRow, Store, now
@@ -170,14 +171,26 @@ class SiteFacts:
 
 @dataclass(frozen=True)
 class Freshness:
+    """How long a lookup's answer stays fresh, by its status: a privacy link found (``found``), none on
+    the site (status "none": ``not_found``), anything else (``error``). The settings cache.found_ttl,
+    cache.not_found_ttl and cache.error_ttl."""
+
     found: timedelta = timedelta(days=7)
-    none: timedelta = timedelta(days=1)
+    not_found: timedelta = timedelta(days=1)
     error: timedelta = timedelta(hours=1)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Freshness:
+        return cls(
+            found=timedelta(seconds=settings.found_ttl),
+            not_found=timedelta(seconds=settings.not_found_ttl),
+            error=timedelta(seconds=settings.error_ttl),
+        )
 
     def expires(self, row: SiteRow) -> datetime | None:
         if row.checked_at is None:
             return None
-        ttl = {"found": self.found, "none": self.none}.get(row.status, self.error)
+        ttl = {"found": self.found, "none": self.not_found}.get(row.status, self.error)
         return row.checked_at + ttl
 
 

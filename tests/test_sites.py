@@ -23,7 +23,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from linkgate.store import Store, now
+from linkgate.config import load_settings
+from linkgate.sites import Freshness
+from linkgate.store import SiteRow, Store, now
 from tests.conftest import HeldPage, wait_for
 from tests.console import database_query, query
 
@@ -281,6 +283,47 @@ def test_a_site_that_errors_is_retried_on_schedule(make_app, httpserver):
     _make_old(server.store(), key, checked_seconds=601)
     notice(server, f"http://{key}/")
     wait_for(lambda: server.get(f"/api/site/{key}").json()["status"] == "found")
+
+
+def test_a_site_with_no_privacy_link_is_looked_up_again_after_not_found_ttl(make_app, httpserver):
+    page = {"body": "<html><body><p>Hi</p></body></html>"}
+    httpserver.expect_request("/").respond_with_handler(
+        lambda _r: Response(page["body"], content_type="text/html")
+    )
+    # The other two lifetimes are longer: a "none" answer kept by either of them would still be fresh.
+    server = make_app(site_config(not_found_ttl=600, found_ttl=3600, error_ttl=3600, memory_seconds=0))
+    key = f"site.test:{httpserver.port}"
+    notice(server, f"http://{key}/")
+    wait_for(lambda: server.get(f"/api/site/{key}").json()["status"] == "none")
+    page["body"] = HOME.format(href="/privacy")
+    _make_old(server.store(), key, checked_seconds=601)
+    notice(server, f"http://{key}/")
+    wait_for(lambda: server.get(f"/api/site/{key}").json()["status"] == "found")
+
+
+def test_each_answer_stays_fresh_for_its_own_setting():
+    settings = load_settings(
+        {}, {"cache.found_ttl": 300, "cache.not_found_ttl": 200, "cache.error_ttl": 100}, create=False
+    )
+    freshness = Freshness.from_settings(settings)
+    checked = now()
+    for status, seconds in [("found", 300), ("none", 200), ("error", 100), ("unknown", 100)]:
+        row = SiteRow(
+            host="site.test",
+            status=status,
+            privacy_url=None,
+            found_by=None,
+            reason=None,
+            final_url=None,
+            https=None,
+            gpc=None,
+            error=None,
+            checked_at=checked,
+            elapsed_ms=None,
+            override_url=None,
+            override_none=False,
+        )
+        assert freshness.expires(row) == checked + timedelta(seconds=seconds), status
 
 
 def test_fallback_path_is_used_when_the_home_page_has_no_link(make_app, httpserver):

@@ -15,7 +15,6 @@ import re
 import signal
 import sys
 import tempfile
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -285,7 +284,6 @@ def audit(
 
 def _run(settings: Settings, options: AuditOptions) -> tuple[AuditResult, Any]:
     from linkgate.audit import Crawler
-    from linkgate.gateaddress import gate_address
     from linkgate.runtime import Runtime
     from linkgate.sites import Freshness, facts_from_row
 
@@ -294,11 +292,7 @@ def _run(settings: Settings, options: AuditOptions) -> tuple[AuditResult, Any]:
     # of the collector's sight, so the full collections the crawl's many objects bring on do not walk
     # it each time (about 50 ms a collection).
     gc.freeze()
-    freshness = Freshness(
-        found=timedelta(seconds=settings.found_ttl),
-        none=timedelta(seconds=settings.not_found_ttl),
-        error=timedelta(seconds=settings.error_ttl),
-    )
+    freshness = Freshness.from_settings(settings)
 
     def privacy(key: str) -> SiteFacts | None:
         """The site cache's facts for ``key``: the stored ones while fresh, else a lookup stored for /go."""
@@ -313,6 +307,8 @@ def _run(settings: Settings, options: AuditOptions) -> tuple[AuditResult, Any]:
         except (LinkgateError, OSError):
             return None
 
+    address = parse_destination(settings.public_url)
+    gate = f"{address.scheme}://{address.host}" + (f":{address.port}" if address.port else "") + "/go"
     renderer = None
     if options.render:
         from linkgate.audit.render import Renderer
@@ -324,7 +320,7 @@ def _run(settings: Settings, options: AuditOptions) -> tuple[AuditResult, Any]:
         # The same name lookup as the site cache: names pinned by fetch.resolve, then the system's.
         resolver=runtime._resolve,
         classifier=runtime.classifier,
-        gate=gate_address(settings.public_url),
+        gate_prefixes=(gate, gate.replace("https://", "http://", 1)),
         privacy=privacy if options.check_privacy else None,
         renderer=renderer,
     )

@@ -25,13 +25,13 @@ class Sites:
         self._db = db
         self._changes = changes
 
-    def health(self, found_ttl: timedelta, none_ttl: timedelta, error_ttl: timedelta) -> CacheHealth:
+    def health(self, found_ttl: timedelta, not_found_ttl: timedelta, error_ttl: timedelta) -> CacheHealth:
         """How many sites are cached, how many failed their last lookup, how many are past their freshness."""
         stamp = now()
         stale = sa.or_(
             sites.c.checked_at.is_(None),
             sa.and_(sites.c.status == "found", sites.c.checked_at < stamp - found_ttl),
-            sa.and_(sites.c.status == "none", sites.c.checked_at < stamp - none_ttl),
+            sa.and_(sites.c.status == "none", sites.c.checked_at < stamp - not_found_ttl),
             sa.and_(sites.c.status.not_in(("found", "none")), sites.c.checked_at < stamp - error_ttl),
         )
         with self._db.connect() as conn:

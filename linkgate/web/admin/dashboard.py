@@ -10,6 +10,7 @@ from datetime import timedelta
 from flask import Blueprint, render_template
 from flask_babel import lazy_gettext as _l
 
+from linkgate.sites import Freshness
 from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("dashboard", __name__)
@@ -34,7 +35,6 @@ EVENT_TEXT = {
 def index() -> str:
     runtime = get_runtime()
     store = runtime.store
-    settings = runtime.settings
     runtime.counts.flush()  # this worker's buffered counts; the others flush on their own schedule
     today = runtime.counts.today()
     week_start = today - timedelta(days=today.weekday())
@@ -42,11 +42,8 @@ def index() -> str:
     clicks_week = store.counts.clicks_by_outcome(week_start, today)
     events_today = store.counts.events_by_kind(today, today)
     events_week = store.counts.events_by_kind(week_start, today)
-    health = store.sites.health(
-        timedelta(seconds=settings.found_ttl),
-        timedelta(seconds=settings.not_found_ttl),
-        timedelta(seconds=settings.error_ttl),
-    )
+    freshness = Freshness.from_settings(runtime.settings)
+    health = store.sites.health(freshness.found, freshness.not_found, freshness.error)
     outcomes = [
         (text, clicks_today.get(outcome, 0), clicks_week.get(outcome, 0))
         for outcome, text in OUTCOME_TEXT.items()

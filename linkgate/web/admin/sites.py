@@ -10,7 +10,7 @@ untrusted: templates escape it, and a privacy link is shown as a link only when 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -130,12 +130,7 @@ def _unknown_host(search: str, rows: list[SiteRow]) -> str | None:
 
 
 def _freshness() -> Freshness:
-    settings = get_runtime().settings
-    return Freshness(
-        found=timedelta(seconds=settings.found_ttl),
-        none=timedelta(seconds=settings.not_found_ttl),
-        error=timedelta(seconds=settings.error_ttl),
-    )
+    return Freshness.from_settings(get_runtime().settings)
 
 
 def _view(row: SiteRow, freshness: Freshness) -> SiteView:
