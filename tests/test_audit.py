@@ -27,6 +27,7 @@ from linkgate.audit.extract import is_soft_404, link_text_problem, normalise, re
 from linkgate.audit.sitemaps import read_sitemap
 from linkgate.classify import Classifier, RuleSet, make_rule
 from linkgate.config import DEFAULT_ACTIONS
+from linkgate.gateaddress import gate_address
 from linkgate.http import Answer, FetchPolicy, parse_retry_after
 from linkgate.sites import SiteFacts
 from linkgate.urls import resolve_web_link
@@ -36,7 +37,7 @@ pytestmark = pytest.mark.database_free
 
 LOCAL = FetchPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),))
 PINNED = {"site.test", "ext.test", "other.test", "www.county.test", "maps.county.test"}
-GATE = ("https://links.county.test/go",)
+GATE = gate_address("https://links.county.test")
 
 
 def resolver(host: str) -> list[str]:
@@ -97,7 +98,7 @@ def run(
         policy=policy,
         resolver=resolver,
         classifier=classifier,
-        gate_prefixes=GATE,
+        gate=GATE,
         privacy=privacy,
         renderer=renderer,
     )

@@ -38,6 +38,7 @@ from linkgate.audit.extract import (
 )
 from linkgate.audit.sitemaps import MAX_ENTRIES, read_sitemap
 from linkgate.classify import Classifier
+from linkgate.gateaddress import GateAddress
 from linkgate.http import DEFAULT_USER_AGENT, Answer, FetchPolicy, Resolver, SafeClient
 from linkgate.sites import SiteFacts, site_key
 from linkgate.urls import parse_destination, resolve_web_link
@@ -349,7 +350,7 @@ class Crawler:
         policy: FetchPolicy,
         resolver: Resolver,
         classifier: Classifier,
-        gate_prefixes: tuple[str, ...] = (),
+        gate: GateAddress | None = None,
         privacy: Callable[[str], SiteFacts | None] | None = None,
         renderer: PageRenderer | None = None,
     ) -> None:
@@ -357,12 +358,7 @@ class Crawler:
         self.policy = policy
         self.resolver = resolver
         self.classifier = classifier
-        self.gate_prefixes = gate_prefixes
-        # What a normalised gate link starts with (scheme and host), so that the others, most links, are
-        # passed over without parsing. One with credentials ("http://user@host/go") is parsed too.
-        self._gate_starts = tuple(
-            prefix[: prefix.index("/", prefix.index("//") + 2)] for prefix in gate_prefixes
-        )
+        self.gate = gate
         self._privacy = privacy
         self._renderer = renderer
         start = parse_destination(options.start_url)
@@ -712,15 +708,11 @@ class Crawler:
             self.notes.append(f"{page.url} asks robots not to follow its links (meta robots nofollow).")
         follow = not (reading.nofollow and not self.options.ignore_robots)
         depth = page.depth + 1 if follow else self.options.max_depth + 1
-        links, sort_query, gate_starts = self.links, self.options.sort_query, self._gate_starts
+        links, sort_query, gate = self.links, self.options.sort_query, self.gate
         for link in reading.links:
             url = link.url
             routed = ""
-            target = (
-                gate_destination(url, self.gate_prefixes)
-                if gate_starts and (url.startswith(gate_starts) or "@" in url)
-                else None
-            )
+            target = gate_destination(url, gate)
             if target is not None:
                 url, routed = normalise(target, sort_query=sort_query), "gate link"
             elif reading.has_dropin and not link.skipped_by_dropin:

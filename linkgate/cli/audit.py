@@ -284,6 +284,7 @@ def audit(
 
 def _run(settings: Settings, options: AuditOptions) -> tuple[AuditResult, Any]:
     from linkgate.audit import Crawler
+    from linkgate.gateaddress import gate_address
     from linkgate.runtime import Runtime
     from linkgate.sites import Freshness, facts_from_row
 
@@ -307,8 +308,6 @@ def _run(settings: Settings, options: AuditOptions) -> tuple[AuditResult, Any]:
         except (LinkgateError, OSError):
             return None
 
-    address = parse_destination(settings.public_url)
-    gate = f"{address.scheme}://{address.host}" + (f":{address.port}" if address.port else "") + "/go"
     renderer = None
     if options.render:
         from linkgate.audit.render import Renderer
@@ -320,7 +319,7 @@ def _run(settings: Settings, options: AuditOptions) -> tuple[AuditResult, Any]:
         # The same name lookup as the site cache: names pinned by fetch.resolve, then the system's.
         resolver=runtime._resolve,
         classifier=runtime.classifier,
-        gate_prefixes=(gate, gate.replace("https://", "http://", 1)),
+        gate=gate_address(settings.public_url),
         privacy=privacy if options.check_privacy else None,
         renderer=renderer,
     )
