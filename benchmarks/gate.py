@@ -12,15 +12,21 @@ In one run it starts, with ``gunicorn -c deploy/gunicorn.conf.py`` on 127.0.0.1:
   pinned privacy link for ``www.example.org`` (``linkgate site set-privacy``), so the notice for
   ``https://www.example.org/...`` is the realistic cached case, with a privacy link and no network.
 
-Both servers run throughout; the cases take turns (bare, redirect, notice at each connection count) for
+With ``--before DIR`` (another checkout of linkgate, such as ``git worktree add DIR COMMIT``) a third
+server runs that checkout's code with an instance of its own, and its redirect and notice are measured in
+the same rounds as this checkout's, against the same bare Flask: the way to compare two builds on a
+machine whose load drifts.
+
+All servers run throughout; the cases take turns (bare, redirect, notice at each connection count) for
 ``--rounds`` rounds, each a ``wrk`` warm-up (discarded) then a measured ``wrk --latency`` run (2 wrk
 threads by default), and the median of each figure over the rounds is kept, so that a change in the
 machine's load falls on every case alike. A measured run whose connections sit lopsided on the workers
 (one of them holding under half its share, seen with ``ss`` a second in) is stopped and started again,
 up to ``--retries`` times: wrk opens its connections at once and keeps them, and on a shared listening
 socket one worker often takes most of them for the whole run. It prints requests/s and p50/p99 latency,
-the ratios against bare Flask and PASS/FAIL against the targets below, and writes everything, every
-round included, to ``benchmarks/results/gate.json``.
+the ratios against bare Flask (the medians, then round by round against the same round's bare Flask) and
+PASS/FAIL against the targets below, and writes everything, every round included, to
+``benchmarks/results/gate.json``.
 
 Targets (the point is the ratio, not the absolute figures, which depend on the machine):
 
@@ -74,15 +80,22 @@ P99_FACTOR = 2.0  # at the low connection count
 class Case:
     name: str
     label: str
-    app: str  # "bare" or "linkgate"
+    app: str  # "bare", "linkgate" (this checkout) or "before" (--before's)
     path: str
 
 
+REDIRECT_PATH = "/go?url=" + quote(REDIRECT_URL, safe="")
+NOTICE_PATH = "/go?url=" + quote(NOTICE_URL, safe="")
 CASES = (
-    Case("bare", "bare Flask", "bare", "/go?url=" + quote(REDIRECT_URL, safe="")),
-    Case("redirect", "/go redirect", "linkgate", "/go?url=" + quote(REDIRECT_URL, safe="")),
-    Case("notice", "/go notice", "linkgate", "/go?url=" + quote(NOTICE_URL, safe="")),
+    Case("bare", "bare Flask", "bare", REDIRECT_PATH),
+    Case("redirect", "/go redirect", "linkgate", REDIRECT_PATH),
+    Case("notice", "/go notice", "linkgate", NOTICE_PATH),
 )
+BEFORE_CASES = (
+    Case("redirect_before", "/go redirect (before)", "before", REDIRECT_PATH),
+    Case("notice_before", "/go notice (before)", "before", NOTICE_PATH),
+)
+LABEL_WIDTH = max(len(case.label) for case in CASES + BEFORE_CASES)
 
 
 @dataclass
@@ -197,12 +210,14 @@ def free_port() -> int:
 
 
 class Server:
-    """``gunicorn -c deploy/gunicorn.conf.py APP`` in its own process group, with a port of its own."""
+    """``gunicorn -c deploy/gunicorn.conf.py APP`` of the checkout ``root``, in its own process group, with a
+    port of its own."""
 
-    def __init__(self, app: str, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, app: str, env: dict[str, str], log_path: Path, root: Path = ROOT) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = app
+        self.root = root
         self.env = env | {"LINKGATE_SERVER_PORT": str(self.port), "LINKGATE_SERVER_PUBLIC_URL": self.url}
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
@@ -210,8 +225,8 @@ class Server:
     def start(self, probe: str) -> Server:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), self.app],
-                cwd=ROOT,
+                [sys.executable, "-m", "gunicorn", "-c", str(self.root / CONFIG.relative_to(ROOT)), self.app],
+                cwd=self.root,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -261,7 +276,7 @@ def check_case(case: Case, base_url: str) -> None:
     status, headers, body = fetch(base_url + case.path)
     if case.name == "bare":
         ok = status == 200 and body == "ok"
-    elif case.name == "redirect":
+    elif case.path == REDIRECT_PATH:
         ok = status == 302 and headers.get("Location") == REDIRECT_URL
     else:
         ok = status == 200 and f'href="{NOTICE_PRIVACY}"' in body and "data-site-api" not in body
@@ -271,10 +286,10 @@ def check_case(case: Case, base_url: str) -> None:
         )
 
 
-def linkgate_cli(env: dict[str, str], *args: str) -> None:
+def linkgate_cli(env: dict[str, str], root: Path, *args: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "linkgate.cli", *args],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         capture_output=True,
         text=True,
@@ -285,8 +300,12 @@ def linkgate_cli(env: dict[str, str], *args: str) -> None:
         raise RuntimeError(f"linkgate {' '.join(args)} failed: {result.stderr or result.stdout}")
 
 
-def make_instance(directory: Path, workers: int | None, threads: int | None) -> dict[str, str]:
-    """A temporary config and instance, the rules and the pinned privacy link; the environment to use."""
+def make_instance(
+    directory: Path, workers: int | None, threads: int | None, root: Path = ROOT
+) -> dict[str, str]:
+    """A temporary config and instance for the checkout ``root``, the rules and the pinned privacy link;
+    the environment to use."""
+    directory.mkdir(parents=True, exist_ok=True)
     lines = ["[fetch]", "privacy_wait_ms = 800", "[server]"]
     lines += [f"workers = {workers}"] if workers else []
     lines += [f"threads = {threads}"] if threads else []
@@ -294,9 +313,9 @@ def make_instance(directory: Path, workers: int | None, threads: int | None) -> 
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     env = {key: value for key, value in os.environ.items() if not key.startswith("LINKGATE_")}
     env |= {"LINKGATE_CONFIG": str(config), "LINKGATE_INSTANCE": str(directory / "instance")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    linkgate_cli(env, "allow", PARTNER, "--note", "benchmark partner")
-    linkgate_cli(env, "site", "set-privacy", NOTICE_HOST, NOTICE_PRIVACY)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    linkgate_cli(env, root, "allow", PARTNER, "--note", "benchmark partner")
+    linkgate_cli(env, root, "site", "set-privacy", NOTICE_HOST, NOTICE_PRIVACY)
     return env
 
 
@@ -316,6 +335,20 @@ def effective_gunicorn_settings(env: dict[str, str]) -> dict[str, object]:
         timeout=60,
     )
     return dict(json.loads(result.stdout))
+
+
+def commit_of(checkout: Path) -> str:
+    """The commit checked out in ``checkout`` (with ``+changes`` when its tracked files differ from it)."""
+    head = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    changed = subprocess.run(
+        ["git", "-C", str(checkout), "diff", "--quiet", "HEAD"], capture_output=True, check=False
+    ).returncode
+    return f"{head or 'unknown'}{'+changes' if changed else ''}"
 
 
 # ---- the run -------------------------------------------------------------------------------------
@@ -341,12 +374,13 @@ def measure(case: Case, base_url: str, connections: int, args: argparse.Namespac
         if output is not None:
             break
         print(
-            f"  {case.label:<14} c={connections:<3} again: connections per worker {spread}", file=sys.stderr
+            f"  {case.label:<{LABEL_WIDTH}} c={connections:<3} again: connections per worker {spread}",
+            file=sys.stderr,
         )
     assert output is not None
     values = parse_wrk(output)
     print(
-        f"  {case.label:<14} c={connections:<3} {values['requests_per_s']:>9.0f} req/s  "
+        f"  {case.label:<{LABEL_WIDTH}} c={connections:<3} {values['requests_per_s']:>9.0f} req/s  "
         f"p50 {values['p50_ms']:.2f} ms  p99 {values['p99_ms']:.2f} ms  "
         f"connections per worker {'/'.join(map(str, spread)) or '?'}",
         file=sys.stderr,
@@ -370,10 +404,14 @@ def median_measure(runs: list[Measure]) -> Measure:
     )
 
 
-def verdicts(results: dict[tuple[str, int], Measure], low: int, high: int) -> list[dict[str, object]]:
+def verdicts(
+    results: dict[tuple[str, int], Measure], low: int, high: int, suffix: str = ""
+) -> list[dict[str, object]]:
+    """The targets' checks of this checkout's cases (``suffix="_before"``: of --before's)."""
     bare_high, bare_low = results[("bare", high)], results[("bare", low)]
     checks: list[dict[str, object]] = []
-    for name, share in TARGETS.items():
+    for target, share in TARGETS.items():
+        name = target + suffix
         ratio = results[(name, high)].requests_per_s / bare_high.requests_per_s
         checks.append(
             {
@@ -383,7 +421,8 @@ def verdicts(results: dict[tuple[str, int], Measure], low: int, high: int) -> li
                 "pass": ratio >= share,
             }
         )
-    for name in TARGETS:
+    for target in TARGETS:
+        name = target + suffix
         factor = results[(name, low)].p99_ms / bare_low.p99_ms
         checks.append(
             {
@@ -396,16 +435,18 @@ def verdicts(results: dict[tuple[str, int], Measure], low: int, high: int) -> li
     return checks
 
 
-def print_table(results: dict[tuple[str, int], Measure], connections: list[int]) -> None:
-    first = f"{'':<14}" + "".join(f" | {f'{c} connections':<33}" for c in connections)
-    second = f"{'case':<14}" + " | {:>9} {:>7} {:>7} {:>7}".format(
+def print_table(
+    results: dict[tuple[str, int], Measure], cases: tuple[Case, ...], connections: list[int]
+) -> None:
+    first = f"{'':<{LABEL_WIDTH}}" + "".join(f" | {f'{c} connections':<33}" for c in connections)
+    second = f"{'case':<{LABEL_WIDTH}}" + " | {:>9} {:>7} {:>7} {:>7}".format(
         "req/s", "p50 ms", "p99 ms", "vs bare"
     ) * len(connections)
     print(first)
     print(second)
     print("-" * len(second))
-    for case in CASES:
-        row = f"{case.label:<14}"
+    for case in cases:
+        row = f"{case.label:<{LABEL_WIDTH}}"
         for c in connections:
             found = results[(case.name, c)]
             ratio = found.requests_per_s / results[("bare", c)].requests_per_s
@@ -413,6 +454,30 @@ def print_table(results: dict[tuple[str, int], Measure], connections: list[int])
             row += f" | {found.requests_per_s:>9.0f} {found.p50_ms:>7.2f} {found.p99_ms:>7.2f}"
             row += f" {ratio:>6.0%}{mark:1}"
         print(row)
+
+
+def print_rounds(
+    rounds: dict[tuple[str, int], list[Measure]], cases: tuple[Case, ...], low: int, high: int
+) -> None:
+    """Round by round: req/s at ``high`` connections against the same round's bare Flask, and the p99 at
+    ``low`` connections against bare Flask's."""
+    shares_title, factors_title = f"req/s vs bare, c={high}", f"p99 vs bare, c={low}"
+    width = max(len(shares_title), 6 * len(rounds[("bare", high)]) - 1)
+    print(f"{'round by round':<{LABEL_WIDTH}} | {shares_title:<{width}} | {factors_title}")
+    for case in cases[1:]:
+        shares = [
+            found.requests_per_s / bare.requests_per_s
+            for found, bare in zip(rounds[(case.name, high)], rounds[("bare", high)], strict=True)
+        ]
+        factors = [
+            found.p99_ms / bare.p99_ms
+            for found, bare in zip(rounds[(case.name, low)], rounds[("bare", low)], strict=True)
+        ]
+        row = " ".join(f"{share:>5.0%}" for share in shares)
+        print(
+            f"{case.label:<{LABEL_WIDTH}} | {row:<{width}} | "
+            + " ".join(f"{factor:>5.2f}" for factor in factors)
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -432,6 +497,12 @@ def main(argv: list[str] | None = None) -> int:
         default=30,
         help="start again, up to this many times, while a worker holds under half its share of connections",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="DIR",
+        help="another checkout of linkgate (git worktree add DIR COMMIT) measured beside this one",
+    )
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"results file (default {RESULTS})")
     parser.add_argument("--keep", action="store_true", help="keep the temporary instance and server logs")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -440,11 +511,23 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (apt-get install wrk)")
     low, high = args.connections[0], args.connections[-1]
+    cases = CASES + (BEFORE_CASES if args.before else ())
+    if args.before:
+        args.before = args.before.resolve()
+        if not (args.before / CONFIG.relative_to(ROOT)).is_file():
+            parser.error(f"--before {args.before}: not a checkout of linkgate")
 
     directory = Path(tempfile.mkdtemp(prefix="linkgate-bench-"))
     rounds: dict[tuple[str, int], list[Measure]] = {}
     try:
-        env = make_instance(directory, args.workers, args.server_threads)
+        env = make_instance(directory / "this", args.workers, args.server_threads)
+        apps = [
+            ("bare", "benchmarks.bare_app:app", "/", env, ROOT),
+            ("linkgate", "linkgate.web:create_app()", "/healthz", env, ROOT),
+        ]
+        if args.before:
+            before_env = make_instance(directory / "before", args.workers, args.server_threads, args.before)
+            apps.append(("before", "linkgate.web:create_app()", "/healthz", before_env, args.before))
         settings = effective_gunicorn_settings(env)
         args.server_workers = int(settings["workers"])
         print(
@@ -456,19 +539,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         servers: dict[str, Server] = {}
         try:
-            for app, target, probe in (
-                ("bare", "benchmarks.bare_app:app", "/"),
-                ("linkgate", "linkgate.web:create_app()", "/healthz"),
-            ):
-                servers[app] = Server(target, env, directory / f"{app}.log").start(probe)
-            for case in CASES:
+            for app, target, probe, app_env, root in apps:
+                servers[app] = Server(target, app_env, directory / f"{app}.log", root).start(probe)
+            for case in cases:
                 check_case(case, servers[case.app].url)
             # Both servers run throughout (the idle one costs nothing) and the cases take turns, so that
             # any drift in the machine's load falls on all of them alike.
             for round_number in range(1, args.rounds + 1):
                 print(f"round {round_number}/{args.rounds}", file=sys.stderr)
                 for connections in args.connections:
-                    for case in CASES:
+                    for case in cases:
                         found = measure(case, servers[case.app].url, connections, args)
                         rounds.setdefault((case.name, connections), []).append(found)
         finally:
@@ -482,10 +562,13 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(directory, ignore_errors=True)
 
     print()
-    print_table(results, args.connections)
-    checks = verdicts(results, low, high)
+    print_table(results, cases, args.connections)
     print()
-    for check in checks:
+    print_rounds(rounds, cases, low, high)
+    checks = verdicts(results, low, high)
+    before_checks = verdicts(results, low, high, "_before") if args.before else []
+    print()
+    for check in checks + before_checks:
         print(f"{'PASS' if check['pass'] else 'FAIL'}  {check['check']}: {check['value']}")
     if any(found.errors or found.non_2xx_3xx for found in results.values()):
         print("! socket errors or unexpected status codes during the run; see the JSON file")
@@ -509,10 +592,15 @@ def main(argv: list[str] | None = None) -> int:
                     "retries": args.retries,
                     "referer": REFERER,
                 },
-                "cases": {case.name: {"label": case.label, "path": case.path} for case in CASES},
+                "commit": commit_of(ROOT),
+                "before": {"checkout": str(args.before), "commit": commit_of(args.before)}
+                if args.before
+                else None,
+                "cases": {case.name: {"label": case.label, "path": case.path} for case in cases},
                 "results": [asdict(found) for found in results.values()],
                 "rounds": [asdict(found) for runs in rounds.values() for found in runs],
                 "checks": checks,
+                "before_checks": before_checks,
             },
             indent=2,
         )
