@@ -65,11 +65,6 @@ def audit(linkgate, *args: str, check: bool = False) -> subprocess.CompletedProc
         (["https://ext.test/", "--same-site"], "--same-site reads every County domain"),
         (["https://www.county.test/", "--format", "pdf"], "--format: unknown value 'pdf'"),
         (["https://www.county.test/", "--fail-on", "ugly"], "--fail-on: unknown value 'ugly'"),
-        (["https://www.county.test/", "--max-pages", "0"], "--max-pages must be at least 1"),
-        (
-            ["https://www.county.test/", "--max-sitemap-entries", "-1"],
-            "--max-sitemap-entries must be at least 0",
-        ),
         (["https://www.county.test/", "--include", "("], "is not a valid regular expression"),
         (["https://www.county.test/", "--out", "/proc/linkgate-audit"], "cannot write the report into"),
     ],
@@ -83,6 +78,32 @@ def test_bad_input_is_one_line_and_status_2(linkgate, tmp_path, args, message):
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-pages", "0"], "Invalid value for '--max-pages': 0 is not in the range x>=1."),
+        (["--max-depth", "-1"], "Invalid value for '--max-depth': -1 is not in the range x>=0."),
+        (
+            ["--max-sitemap-entries", "-1"],
+            "Invalid value for '--max-sitemap-entries': -1 is not in the range x>=0.",
+        ),
+        (["--concurrency", "0"], "Invalid value for '--concurrency': 0 is not in the range x>=1."),
+        (["--per-host", "0"], "Invalid value for '--per-host': 0 is not in the range x>=1."),
+        (["--retries", "-1"], "Invalid value for '--retries': -1 is not in the range x>=0."),
+        (["--delay", "-0.5"], "Invalid value for '--delay': -0.5 is not in the range x>=0."),
+        (["--timeout", "0"], "Invalid value for '--timeout': 0.0 is not in the range x>0."),
+    ],
+)
+def test_a_number_out_of_range_is_clicks_usage_error_with_status_2(linkgate, tmp_path, args, message):
+    """Click checks the ranges (click.IntRange, click.FloatRange): its usage error names the option, the
+    value and the range, after the usage line, as for an unknown option."""
+    result = audit(linkgate, "https://www.county.test/", *args, "--out", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"Error: {message}"
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()  # refused before anything is done
 
 
 def test_a_site_that_refuses_connections_is_an_error_not_a_traceback(linkgate, tmp_path, site):

@@ -62,22 +62,46 @@ def _patterns(values: tuple[str, ...], option: str) -> tuple[str, ...]:
 
 @main.command("audit")
 @click.argument("start_url")
-@click.option("--max-pages", default=500, show_default=True, help="Read at most this many pages.")
 @click.option(
-    "--max-depth", default=10, show_default=True, help="Follow links at most this many clicks deep."
+    "--max-pages",
+    default=500,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Read at most this many pages.",
+)
+@click.option(
+    "--max-depth",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Follow links at most this many clicks deep.",
 )
 @click.option(
     "--max-sitemap-entries",
     default=50_000,
     show_default=True,
+    type=click.IntRange(min=0),
     help="Read at most this many entries from the site's sitemaps, in all (the rest are left out).",
 )
-@click.option("--concurrency", default=8, show_default=True, help="Connections open at once, in all.")
-@click.option("--per-host", default=4, show_default=True, help="Connections open at once to one site.")
+@click.option(
+    "--concurrency",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Connections open at once, in all.",
+)
+@click.option(
+    "--per-host",
+    default=4,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Connections open at once to one site.",
+)
 @click.option(
     "--delay",
     default=0.0,
     show_default=True,
+    type=click.FloatRange(min=0),
     help="Seconds between two requests to one site (robots.txt's Crawl-delay raises it).",
 )
 @click.option(
@@ -118,11 +142,18 @@ def _patterns(values: tuple[str, ...], option: str) -> tuple[str, ...]:
     show_default=True,
     help="Look up each destination site's privacy policy (through the site cache).",
 )
-@click.option("--timeout", default=15.0, show_default=True, help="Seconds to wait for one answer.")
+@click.option(
+    "--timeout",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds to wait for one answer.",
+)
 @click.option(
     "--retries",
     default=2,
     show_default=True,
+    type=click.IntRange(min=0),
     help="Retries of a timeout, a refused connection, 429 or 5xx, with backoff.",
 )
 @click.option("--user-agent", default=None, help="The User-Agent to send (linkgate's own by default).")
@@ -193,18 +224,6 @@ def audit(
     except InvalidDestination as error:
         fail(f"the start address is not valid: {error}")
         return
-    for name, value, low in (
-        ("--max-pages", max_pages, 1),
-        ("--max-depth", max_depth, 0),
-        ("--max-sitemap-entries", max_sitemap_entries, 0),
-        ("--concurrency", concurrency, 1),
-        ("--per-host", per_host, 1),
-        ("--retries", retries, 0),
-    ):
-        if value < low:
-            fail(f"{name} must be at least {low}, not {value}")
-    if delay < 0 or timeout <= 0:
-        fail("--delay cannot be negative and --timeout must be more than 0 seconds")
     if per_host > concurrency:
         fail(f"--per-host ({per_host}) cannot be more than --concurrency ({concurrency})")
     kinds = _split(formats, FORMATS, "--format")
