@@ -2,7 +2,7 @@
 
 It checks every address as the blocking client does (:func:`linkgate.http.policy.resolve_checked`),
 follows redirects by the same rules (:class:`linkgate.http.core.Redirects`), builds the same requests and
-reads bodies under the same limits (:class:`linkgate.http.core.Body`), over
+reads bodies under the same limits (:class:`linkgate.http.policy.Body`), over
 :class:`linkgate.http.pool.PinnedAsyncTransport`, which keeps connections alive under an exact cap. On
 top it adds what a crawl needs: a cap per host, a least delay between two requests to one host, retries
 of transient failures (Retry-After obeyed when it asks for little enough), one name lookup per host per
@@ -25,13 +25,13 @@ from linkgate.http.core import (
     FAILURES,
     REDIRECT_STATUSES,
     Answer,
-    Body,
     Redirects,
     build_request,
     default_ssl_context,
     describe_failure,
 )
 from linkgate.http.policy import (
+    Body,
     FetchError,
     FetchPolicy,
     IPAddress,

@@ -1,4 +1,5 @@
-"""What linkgate may fetch: the limits of a fetch, the addresses it may reach, and the errors it raises.
+"""What linkgate may fetch: the limits of a fetch (with :class:`Body`, which keeps a body within them), the
+addresses it may reach, and the errors it raises.
 
 Every request, sync or async, first and on every redirect hop, passes the same guards:
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import sys
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
@@ -29,6 +31,7 @@ from linkgate.urls import DEFAULT_MAX_LENGTH, Destination, is_local_name, is_pub
 
 __all__ = [
     "DEFAULT_USER_AGENT",
+    "Body",
     "FetchError",
     "FetchFailed",
     "FetchPolicy",
@@ -257,3 +260,82 @@ def request_target(destination: Destination) -> str:
 def _not_valid(raw: str) -> FetchFailed:
     shown = raw if len(raw) <= 200 else raw[:200] + "…"
     return FetchFailed(f"{shown!r} is not a valid web address.", reason="invalid_url", url=shown)
+
+
+class _Decoder:
+    """Undoes gzip or deflate content coding without ever producing more bytes than asked for, so a
+    compressed bomb costs no more memory than the body's limit."""
+
+    __slots__ = ("_coding", "_started", "_url", "_zlib")
+
+    def __init__(self, coding: str, url: str) -> None:
+        self._coding = coding.strip().lower()
+        self._url = url
+        self._started = False
+        if self._coding in ("", "identity"):
+            self._zlib = None
+        elif self._coding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        elif self._coding == "deflate":
+            self._zlib = zlib.decompressobj()
+        else:
+            raise FetchFailed(
+                f"{url} was sent with a compression linkgate does not read ({coding!r}).",
+                reason="encoding",
+                url=url,
+            )
+
+    def decode(self, data: bytes, max_length: int) -> bytes:
+        if self._zlib is None:
+            return data[:max_length]
+        first, self._started = not self._started, True
+        try:
+            try:
+                return self._zlib.decompress(data, max_length)
+            except zlib.error:
+                if not (first and self._coding == "deflate"):
+                    raise
+                # Some servers send "deflate" without its zlib wrapper; browsers accept both.
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                return self._zlib.decompress(data, max_length)
+        except zlib.error as exc:
+            raise FetchFailed(
+                f"{self._url} was sent with damaged {self._coding} compression ({exc}).",
+                reason="encoding",
+                url=self._url,
+            ) from exc
+
+
+class Body:
+    """A body read chunk by chunk under a limit: at most ``limit`` bytes are kept, counted after
+    decompression, and no more than the limit's worth is received; more is ``truncated``.
+
+    With a limit of 0 nothing is kept, and up to ``drain`` bytes are read anyway (so that a kept-alive
+    connection can carry the next request)."""
+
+    __slots__ = ("_decoder", "_drain", "_kept", "_received", "limit", "truncated")
+
+    def __init__(self, limit: int, coding: str, url: str, *, drain: int = 0) -> None:
+        self.limit = limit
+        self.truncated = False
+        self._drain = drain
+        self._decoder = _Decoder(coding, url) if limit > 0 else None
+        self._kept = bytearray()
+        self._received = 0
+
+    def take(self, chunk: bytes) -> bool:
+        """Add ``chunk``; True when nothing more is to be read."""
+        self._received += len(chunk)
+        if self._decoder is None:
+            return self._received > self._drain
+        # Ask for one byte more than the limit: getting it is how we know there was more.
+        self._kept += self._decoder.decode(chunk, self.limit + 1 - len(self._kept))
+        if len(self._kept) > self.limit or self._received > self.limit:
+            self.truncated = True
+            del self._kept[self.limit :]
+            return True
+        return False
+
+    @property
+    def content(self) -> bytes:
+        return bytes(self._kept)

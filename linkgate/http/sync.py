@@ -4,7 +4,7 @@ one deadline that covers the whole fetch (name lookups, every redirect, every by
 Its transport is httpcore's connection pool with no keep-alive (a TLS connection checked for one host
 name is never reused for another) over :class:`_PinnedBackend`, whose only way out is a connection to an
 address checked for the host asked for. Bodies are asked for compressed and cut at ``max_bytes`` while
-they are decompressed (:class:`linkgate.http.core.Body`).
+they are decompressed (:class:`linkgate.http.policy.Body`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from linkgate.http.core import (
     FAILURES,
     REDIRECT_STATUSES,
     Answer,
-    Body,
     Redirects,
     build_request,
     core_request,
@@ -32,6 +31,7 @@ from linkgate.http.core import (
     describe_failure,
 )
 from linkgate.http.policy import (
+    Body,
     FetchFailed,
     FetchPolicy,
     FetchRefused,
