@@ -189,14 +189,13 @@ class Accounts:
                         sign_in_throttle.c.name_key.in_(oldest.scalar_subquery())
                     )
                 )
-            count = 1 if fresh else seen + 1
             inserted = conn.execute(
                 self._db.insert(sign_in_throttle)
-                .values(name_key=name_key, failed_count=count, last_failed_at=at, locked_until=None)
+                .values(name_key=name_key, failed_count=1, last_failed_at=at, locked_until=None)
                 .on_conflict_do_nothing(index_elements=["name_key"])
                 .returning(sign_in_throttle.c.name_key)  # psycopg's rowcount here is -1
             ).first()
-        return count if inserted is not None else None
+        return 1 if inserted is not None else None  # a first failure, unless another attempt made the row
 
     def lock_unknown(self, name_key: str, until: datetime) -> None:
         with self._db.begin() as conn:
