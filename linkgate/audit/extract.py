@@ -112,7 +112,14 @@ def normalise(url: str, *, sort_query: bool = False) -> str:
 def gate_destination(url: str, gate: GateAddress | None) -> str | None:
     """The destination of a link to the gate (``…/go?url=…``), or None when ``url`` is not one or names no
     destination the gate would follow."""
-    found = read_gate_link(url, gate) if gate is not None else None
+    if gate is None or read_gate_link(url, gate) is None:
+        return None
+    return _gate_destination(url, gate)
+
+
+@lru_cache(maxsize=4096)  # the same gate links recur on many pages (resolving one costs microseconds)
+def _gate_destination(url: str, gate: GateAddress) -> str | None:
+    found = read_gate_link(url, gate)
     value = found.destination if found is not None else None
     return resolve_web_link(value, url) if value is not None and value.strip() else None
 
