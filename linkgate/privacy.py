@@ -16,8 +16,6 @@ page on reading it, whatever its shape: pages are untrusted input (see "Reading 
 
 from __future__ import annotations
 
-import codecs
-import contextlib
 import re
 import unicodedata
 from collections import deque
@@ -27,8 +25,8 @@ from operator import itemgetter
 from urllib.parse import unquote, urlsplit
 
 import ada_url
-import lxml.etree
 
+from linkgate import markup
 from linkgate.errors import InvalidDestination
 from linkgate.urls import (
     DEFAULT_MAX_LENGTH,
@@ -582,7 +580,7 @@ _NOT_FOUND = frozenset({"404", "not found", "nicht gefunden", "introuvable", "no
 
 
 def find_privacy_link(
-    html: bytes | str, base_url: str, *, site: Sequence[str] | None = None
+    html: bytes | str, base_url: str, *, site: Sequence[str] | None = None, charset: str | None = None
 ) -> PrivacyLink | None:
     """The link on ``html`` (saved from ``base_url``) that leads to the site's privacy policy, or None.
 
@@ -593,10 +591,11 @@ def find_privacy_link(
 
     With ``site`` (the addresses linkgate fetched for the destination, see :func:`privacy_link_refusal`),
     only a link the notice may show for that destination is chosen; without it, a policy on another
-    domain is found too (that is how the finder's accuracy is measured).
+    domain is found too (that is how the finder's accuracy is measured). ``charset`` is the one the
+    page's Content-Type named, if any: it wins over the page's ``<meta>``, as in a browser.
     """
     page = resolve_web_link(base_url, base_url)
-    reader = _read(html, _Reader(links=True)) if page is not None else None
+    reader = _read(html, _Reader(links=True), charset) if page is not None else None
     if reader is None or page is None:
         return None
     fetched = (page,) if site is None else (page, *site)
@@ -611,13 +610,13 @@ def find_privacy_link(
     return best
 
 
-def is_privacy_page(html: bytes | str) -> bool:
+def is_privacy_page(html: bytes | str, *, charset: str | None = None) -> bool:
     """True when the page's ``<title>`` or main heading names a privacy policy, in any supported language.
 
     Used to accept a guessed address such as ``/privacy`` only when it really is the policy: not a
     "page not found", not a tag or topic listing, not a consent-settings page, not a news story.
     """
-    reader = _read(html, _Reader(links=False))
+    reader = _read(html, _Reader(links=False), charset)
     if reader is None:
         return False
     found = reader.headings
@@ -684,125 +683,28 @@ def _parsed_url(url: str) -> ada_url.URL | None:
 
 # --- Reading the page -----------------------------------------------------------------------------------
 #
-# Pages are read by lxml (libxml2's HTML parser, as the audit reads them), which reports each element as
-# it goes (see _Reader): no tree is built, for libxml2's trees cost time squared in an element's
-# attributes. Everything is linear in the page, whatever its shape: the encoding is looked for in one pass
-# over the page's start; an element's place (footer, navigation...) is worked out once, from its
-# parent's, when a link inside it asks; a link's text is read up to a bound and goes to the innermost
-# link only; reading stops 256 elements deep, where libxml2 stops building trees, since its parser looks
-# through the open elements for each end tag; and of a page with thousands of links, the first and last
-# 2,000 are judged. The benchmark benchmarks/privacy_hostile.py measures this on generated hostile pages
-# at the body cap.
-
-# WHATWG Encoding Standard labels that Python names differently or decodes more strictly than browsers.
-_ENCODING_ALIASES = {
-    "iso-8859-1": "cp1252",
-    "iso8859-1": "cp1252",
-    "latin1": "cp1252",
-    "latin-1": "cp1252",
-    "ascii": "cp1252",
-    "us-ascii": "cp1252",
-    "shift_jis": "cp932",
-    "shift-jis": "cp932",
-    "sjis": "cp932",
-    "x-sjis": "cp932",
-    "windows-31j": "cp932",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "euc-kr": "cp949",
-    "ks_c_5601-1987": "cp949",
-    "tis-620": "cp874",
-    "iso-8859-9": "cp1254",
-}
-# Byte-order marks, longest first (a UTF-32 LE mark starts as a UTF-16 LE one).
-_BYTE_ORDER_MARKS = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
-# Where a page may declare its encoding: an XML declaration in its first 1,024 bytes, a <meta> in the
-# first 64 KB (a long head of scripts and styles can push it past the HTML standard's 1,024 bytes).
-_XML_DECLARATION = re.compile(rb"""\s*<\?xml[^>]*?encoding\s*=\s*["']([^"'>]*)""", re.I)
-_META_START = re.compile(rb"<meta[\t\n\f\r /]", re.I)
-_META_CHARSET = re.compile(rb"""charset\s*=\s*["']?([^\s"';/>]+)""", re.I)
-_PRESCAN_BYTES = 65_536
+# Pages are read by lxml (libxml2's HTML parser), as the audit reads them (linkgate.markup), which
+# reports each element as it goes (see _Reader): no tree is built, for libxml2's trees cost time squared
+# in an element's attributes. Everything is linear in the page, whatever its shape: the encoding is found
+# by the HTML standard's prescan (linkgate.encoding), over at most 64 KB; an element's place (footer,
+# navigation...) is worked out once, from its parent's, when a link inside it asks; a link's text is read
+# up to a bound and goes to the innermost link only; reading stops 256 elements deep, where libxml2 stops
+# building trees, since its parser looks through the open elements for each end tag; and of a page with
+# thousands of links, the first and last 2,000 are judged. The benchmark benchmarks/privacy_hostile.py
+# measures this on generated hostile pages at the body cap.
 
 
-def _codec(label: str | None) -> str | None:
-    """Python's name for a charset label, or None for unknown labels and non-text codecs (base64...)."""
-    if not label:
+def _read(html: bytes | str, reader: _Reader, charset: str | None) -> _Reader | None:
+    """Feed the page (read as a browser reads it, see :mod:`linkgate.markup`) to libxml2's HTML parser,
+    which reports it to ``reader`` element by element; None for an empty page."""
+    page = markup.utf8(html, charset)
+    if page is None:
         return None
-    label = label.strip().lower()
-    try:
-        name = codecs.lookup(_ENCODING_ALIASES.get(label, label)).name
-        b"<".decode(name, "ignore")  # raises for base64, zlib, "undefined" and other non-text codecs
-    except (LookupError, UnicodeError):
-        return None
-    return name
-
-
-def _declared_encoding(data: bytes) -> str | None:
-    """The encoding a page names in an XML declaration or a ``<meta>``, in one pass over its start."""
-    declaration = _XML_DECLARATION.match(data, 0, 1024)
-    if declaration is not None:
-        return declaration.group(1).decode("ascii", "replace")
-    position, end = 0, min(len(data), _PRESCAN_BYTES)
-    while (meta := _META_START.search(data, position, end)) is not None:
-        close = data.find(b">", meta.end(), end)
-        if close < 0:
-            return None
-        charset = _META_CHARSET.search(data, meta.end(), close)
-        if charset is not None:
-            return charset.group(1).decode("ascii", "replace")
-        position = close + 1  # a "<meta" inside this tag's attributes is no tag
-    return None
-
-
-def _decode(data: bytes) -> str:
-    """Bytes to text as a browser would: byte-order mark, then the declared charset, then UTF-8."""
-    for mark, codec in _BYTE_ORDER_MARKS:
-        if data.startswith(mark):
-            return data[len(mark) :].decode(codec, errors="replace")
-    declared = _codec(_declared_encoding(data))
-    if declared and declared.startswith(("utf-16", "utf-32")):
-        declared = "utf-8"  # a page that merely says UTF-16 is ASCII-compatible (HTML standard)
-    for codec in dict.fromkeys(c for c in (declared, "utf-8") if c):
-        try:
-            return data.decode(codec)
-        except UnicodeError:
-            continue
-    try:
-        return data.decode(declared or "cp1252", errors="replace")
-    except UnicodeError:
-        return data.decode("cp1252", errors="replace")
-
-
-def _read(html: bytes | str, reader: _Reader) -> _Reader | None:
-    """Feed the page to libxml2's HTML parser, which reports it to ``reader`` element by element (no
-    tree is built); None for an empty page.
-
-    lxml's parsers must not be shared between threads; making one takes microseconds.
-    """
-    text = _decode(html) if isinstance(html, bytes) else html.lstrip("\ufeff")
-    if not text.strip():
-        return None
-    # The text is handed over as UTF-8 whatever the page declared: it has been decoded already.
-    parser = lxml.etree.HTMLParser(
-        target=reader, encoding="utf-8", recover=True, no_network=True, remove_comments=True, remove_pis=True
-    )
     # lxml closes the reader when the parser reaches the end; a parser that gives up on a broken page,
     # or a page nested too deeply, leaves what was read so far, and the reader is closed here.
-    with contextlib.suppress(_TooDeep, lxml.etree.ParserError, lxml.etree.XMLSyntaxError, ValueError):
-        lxml.etree.fromstring(text.encode("utf-8", errors="replace"), parser)
+    markup.feed(page, reader)
     reader.close()
     return reader
-
-
-class _TooDeep(Exception):
-    """Raised by the reader to stop the parser at an element nested more than _MAX_DEPTH deep."""
 
 
 # libxml2 stops building a tree 256 elements deep, and so does the reader: its parser looks through
@@ -922,7 +824,7 @@ class _Reader:
         hidden = self.hidden
         depth = len(hidden)
         if depth > _MAX_DEPTH:
-            raise _TooDeep
+            raise markup.StopReading
         shown = not hidden[-1] and tag not in _NOT_SHOWN
         hidden.append(not shown)
         if tag in ("html", "body"):
@@ -1001,8 +903,7 @@ class _Reader:
         nested in it)."""
         base = (resolve_web_link(self.base, page) if self.base else None) or page
         for link in sorted((*self.first, *self.last), key=lambda kept: kept.order):
-            words = _words(link)
-            candidate = _judge(link, words, base, page) if words is not None else None
+            candidate = _judge(link, base, page)
             if candidate is not None:
                 yield candidate
 
@@ -1050,19 +951,12 @@ def _link(tag: str, attrib: Mapping[str, str], order: int) -> _Link | None:
     return _Link(tag, kept, 0, href, by_script, order, _Text())
 
 
-@dataclass(frozen=True, slots=True)
-class _Words:
-    """What a link says: its text as shown and folded, the words of its address, its labels (folded)."""
-
-    raw_text: str
-    text: str
-    address: str
-    labels: tuple[str, str]
-    is_rel: bool
+# --- Judging one link -----------------------------------------------------------------------------------
 
 
-def _words(link: _Link) -> _Words | None:
-    """What the link says, when a privacy word is somewhere in it (or it is rel="privacy-policy")."""
+def _judge(link: _Link, base: str, page: str) -> PrivacyLink | None:
+    """Score one link-like element; None when no privacy word is in it (its text, labels or address) and
+    it is not rel="privacy-policy", or when it cannot be the site's privacy policy."""
     if link.tag == "area":
         raw_text = _SPACE.sub(" ", _attr(link.attrib, "alt")).strip()
     else:
@@ -1070,26 +964,11 @@ def _words(link: _Link) -> _Words | None:
     text, address = _fold(raw_text), _url_words(link.href)
     labels = (_fold(_attr(link.attrib, "aria-label")), _fold(_attr(link.attrib, "title")))
     is_rel = "privacy-policy" in _rel(link.attrib)
-    if is_rel or _names_privacy(text) or _names_privacy(address) or any(map(_names_privacy, labels)):
-        return _Words(raw_text, text, address, labels, is_rel)
-    return None
-
-
-# --- Judging one link -----------------------------------------------------------------------------------
-
-
-def _judge(link: _Link, words: _Words, base: str, page: str) -> PrivacyLink | None:
-    """Score one link-like element that names privacy; None when it cannot be the site's privacy policy."""
+    if not (is_rel or _names_privacy(text) or _names_privacy(address) or any(map(_names_privacy, labels))):
+        return None
     url = resolve_web_link(link.href, base)
     if url is None:
         return None
-    raw_text, text, address, labels, is_rel = (
-        words.raw_text,
-        words.text,
-        words.address,
-        words.labels,
-        words.is_rel,
-    )
 
     # Wording: the text, then the accessible name, then the address.
     score, why = _wording_score(text, raw_text, labels, address)

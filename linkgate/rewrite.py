@@ -29,6 +29,14 @@ import ada_url
 
 from linkgate.classify import is_under
 from linkgate.config import Settings
+from linkgate.encoding import (
+    Encoding,
+    byte_order_mark,
+    declared_encoding,
+    encoding_for_label,
+    fallback_encoding,
+    meta_encoding,
+)
 from linkgate.errors import InvalidDestination, LinkgateError
 from linkgate.gateaddress import gate_address, gate_link, read_gate_link
 from linkgate.signing import Signer
@@ -57,399 +65,53 @@ SKIP_REASONS = tuple(outcome for outcome in Outcome if outcome is not Outcome.RE
 
 
 # ---- encodings -----------------------------------------------------------------------------------
-
-# The WHATWG Encoding Standard's encodings and labels, with the Python codecs that decode them and encode
-# a URL's query in them. Browsers read iso-8859-1 and ascii as windows-1252, Shift_JIS as windows-31j,
-# EUC-KR as windows-949 and GBK with the gb18030 decoder, so the codecs do too.
-_ENCODINGS: dict[str, tuple[str, str, str]] = {
-    "UTF-8": ("utf-8", "utf-8", "unicode-1-1-utf-8 unicode11utf8 unicode20utf8 utf-8 utf8 x-unicode20utf8"),
-    "IBM866": ("cp866", "cp866", "866 cp866 csibm866 ibm866"),
-    "ISO-8859-2": (
-        "iso8859_2",
-        "iso8859_2",
-        "csisolatin2 iso-8859-2 iso-ir-101 iso8859-2 iso88592 iso_8859-2 iso_8859-2:1987 l2 latin2",
-    ),
-    "ISO-8859-3": (
-        "iso8859_3",
-        "iso8859_3",
-        "csisolatin3 iso-8859-3 iso-ir-109 iso8859-3 iso88593 iso_8859-3 iso_8859-3:1988 l3 latin3",
-    ),
-    "ISO-8859-4": (
-        "iso8859_4",
-        "iso8859_4",
-        "csisolatin4 iso-8859-4 iso-ir-110 iso8859-4 iso88594 iso_8859-4 iso_8859-4:1988 l4 latin4",
-    ),
-    "ISO-8859-5": (
-        "iso8859_5",
-        "iso8859_5",
-        "csisolatincyrillic cyrillic iso-8859-5 iso-ir-144 iso8859-5 iso88595 iso_8859-5 iso_8859-5:1988",
-    ),
-    "ISO-8859-6": (
-        "iso8859_6",
-        "iso8859_6",
-        "arabic asmo-708 csiso88596e csiso88596i csisolatinarabic ecma-114 iso-8859-6 iso-8859-6-e "
-        "iso-8859-6-i iso-ir-127 iso8859-6 iso88596 iso_8859-6 iso_8859-6:1987",
-    ),
-    "ISO-8859-7": (
-        "iso8859_7",
-        "iso8859_7",
-        "csisolatingreek ecma-118 elot_928 greek greek8 iso-8859-7 iso-ir-126 iso8859-7 iso88597 "
-        "iso_8859-7 iso_8859-7:1987 sun_eu_greek",
-    ),
-    "ISO-8859-8": (
-        "iso8859_8",
-        "iso8859_8",
-        "csiso88598e csisolatinhebrew hebrew iso-8859-8 iso-8859-8-e iso-ir-138 iso8859-8 iso88598 "
-        "iso_8859-8 iso_8859-8:1988 visual",
-    ),
-    "ISO-8859-8-I": ("iso8859_8", "iso8859_8", "csiso88598i iso-8859-8-i logical"),
-    "ISO-8859-10": (
-        "iso8859_10",
-        "iso8859_10",
-        "csisolatin6 iso-8859-10 iso-ir-157 iso8859-10 iso885910 l6 latin6",
-    ),
-    "ISO-8859-13": ("iso8859_13", "iso8859_13", "iso-8859-13 iso8859-13 iso885913"),
-    "ISO-8859-14": ("iso8859_14", "iso8859_14", "iso-8859-14 iso8859-14 iso885914"),
-    "ISO-8859-15": (
-        "iso8859_15",
-        "iso8859_15",
-        "csisolatin9 iso-8859-15 iso8859-15 iso885915 iso_8859-15 l9",
-    ),
-    "ISO-8859-16": ("iso8859_16", "iso8859_16", "iso-8859-16"),
-    "KOI8-R": ("koi8_r", "koi8_r", "cskoi8r koi koi8 koi8-r koi8_r"),
-    "KOI8-U": ("koi8_u", "koi8_u", "koi8-ru koi8-u"),
-    "macintosh": ("mac_roman", "mac_roman", "csmacintosh mac macintosh x-mac-roman"),
-    "windows-874": ("cp874", "cp874", "dos-874 iso-8859-11 iso8859-11 iso885911 tis-620 windows-874"),
-    "windows-1250": ("cp1250", "cp1250", "cp1250 windows-1250 x-cp1250"),
-    "windows-1251": ("cp1251", "cp1251", "cp1251 windows-1251 x-cp1251"),
-    "windows-1252": (
-        "cp1252",
-        "cp1252",
-        "ansi_x3.4-1968 ascii cp1252 cp819 csisolatin1 ibm819 iso-8859-1 iso-ir-100 iso8859-1 iso88591 "
-        "iso_8859-1 iso_8859-1:1987 l1 latin1 us-ascii windows-1252 x-cp1252 x-user-defined",
-    ),
-    "windows-1253": ("cp1253", "cp1253", "cp1253 windows-1253 x-cp1253"),
-    "windows-1254": (
-        "cp1254",
-        "cp1254",
-        "cp1254 csisolatin5 iso-8859-9 iso-ir-148 iso8859-9 iso88599 iso_8859-9 iso_8859-9:1989 l5 "
-        "latin5 windows-1254 x-cp1254",
-    ),
-    "windows-1255": ("cp1255", "cp1255", "cp1255 windows-1255 x-cp1255"),
-    "windows-1256": ("cp1256", "cp1256", "cp1256 windows-1256 x-cp1256"),
-    "windows-1257": ("cp1257", "cp1257", "cp1257 windows-1257 x-cp1257"),
-    "windows-1258": ("cp1258", "cp1258", "cp1258 windows-1258 x-cp1258"),
-    "x-mac-cyrillic": ("mac_cyrillic", "mac_cyrillic", "x-mac-cyrillic x-mac-ukrainian"),
-    "GBK": (
-        "gb18030",
-        "gbk",
-        "chinese csgb2312 csiso58gb231280 gb2312 gb_2312 gb_2312-80 gbk iso-ir-58 x-gbk",
-    ),
-    "gb18030": ("gb18030", "gb18030", "gb18030"),
-    "Big5": ("big5hkscs", "big5hkscs", "big5 big5-hkscs cn-big5 csbig5 x-x-big5"),
-    "EUC-JP": ("euc_jp", "euc_jp", "cseucpkdfmtjapanese euc-jp x-euc-jp"),
-    "Shift_JIS": (
-        "cp932",
-        "cp932",
-        "csshiftjis ms932 ms_kanji shift-jis shift_jis sjis windows-31j x-sjis",
-    ),
-    "EUC-KR": (
-        "cp949",
-        "cp949",
-        "cseuckr csksc56011987 euc-kr iso-ir-149 korean ks_c_5601-1987 ks_c_5601-1989 ksc5601 ksc_5601 "
-        "windows-949",
-    ),
-}
-# Encodings a browser knows but that reuse ASCII's bytes for other characters: the tags cannot be found
-# byte by byte, so such files are refused. (A <meta> naming UTF-16 means UTF-8, as in a browser.)
-_NOT_ASCII_BASED = {
-    "csiso2022jp": "ISO-2022-JP",
-    "iso-2022-jp": "ISO-2022-JP",
-    **dict.fromkeys(
-        ("csiso2022kr", "hz-gb-2312", "iso-2022-cn", "iso-2022-cn-ext", "iso-2022-kr", "replacement"),
-        "replacement",
-    ),
-    **dict.fromkeys(("unicodefffe", "utf-16be"), "UTF-16BE"),
-    **dict.fromkeys(
-        ("csunicode", "iso-10646-ucs-2", "ucs-2", "unicode", "unicodefeff", "utf-16", "utf-16le"), "UTF-16LE"
-    ),
-}
-_LABELS = {label: name for name, (_, _, labels) in _ENCODINGS.items() for label in labels.split()}
-
-
-@dataclass(frozen=True, slots=True)
-class Encoding:
-    """An ASCII-based encoding: its WHATWG name, how it was found, and the Python codecs for it."""
-
-    name: str
-    source: str  # "byte-order mark", "--encoding", "<meta>", "valid UTF-8", "default"
-    codec: str
-    query_codec: str
-
-    @property
-    def is_utf8(self) -> bool:
-        return self.name == "UTF-8"
-
-    def decode(self, raw: str) -> str:
-        """Decode an attribute value seen as latin-1 (one character per byte) in this encoding."""
-        if raw.isascii():
-            return raw
-        text = raw.encode("latin-1").decode(self.codec, errors="surrogateescape")
-        if not any("\udc80" <= char <= "\udcff" for char in text):
-            return text
-        # windows-1252 leaves five bytes unassigned; browsers read them as the C1 controls of the same number.
-        return "".join(
-            (chr(ord(char) - 0xDC00) if self.name == "windows-1252" else "\ufffd")
-            if "\udc80" <= char <= "\udcff"
-            else char
-            for char in text
-        )
-
-
-def encoding_for_label(label: str, source: str = "--encoding") -> Encoding | None:
-    """The encoding a browser would use for ``label`` (``"latin1"``, ``"Shift_JIS"``...), or None.
-
-    Raises :class:`UnsupportedDocument` for encodings that are not ASCII-based (UTF-16, ISO-2022-JP).
-    """
-    key = label.strip("\t\n\f\r ").lower()
-    unsupported = _NOT_ASCII_BASED.get(key)
-    if unsupported is not None:
-        if source == "<meta>" and unsupported.startswith("UTF-16"):
-            key = "utf-8"
-        else:
-            raise UnsupportedDocument(
-                f"the page is in {unsupported} ({source}), which linkgate cannot rewrite: only encodings "
-                f"that keep ASCII's bytes (UTF-8, windows-1252, Shift_JIS...) can be rewritten byte for byte."
-            )
-    name = _LABELS.get(key)
-    if name is None:
-        return None
-    codec, query_codec, _ = _ENCODINGS[name]
-    return Encoding(name, source, codec, query_codec)
-
-
-def _named(name: str, source: str) -> Encoding:
-    found = encoding_for_label(name, source)
-    if found is None:  # only called with names from the table
-        raise AssertionError(name)
-    return found
-
-
-def sniff_encoding(data: bytes, declared: str | None = None) -> Encoding:
-    """The encoding a browser would read ``data`` in: byte-order mark, then ``declared`` (what the web
-    server says), then ``<meta>`` in the first 1024 bytes, then UTF-8 when the bytes are valid UTF-8,
-    else windows-1252 (what browsers in an English locale guess).
-
-    :func:`rewrite_html` also honours a ``<meta>`` further down the page, as browsers do.
-    """
-    return _declared_encoding(data, declared) or _fallback_encoding(data)
+# Found by linkgate.encoding, as every reader of pages finds them. Rewriting byte for byte adds two
+# things: only ASCII-based encodings can be rewritten, and a <meta> past the prescan's 1,024 bytes is
+# taken from the tokenizer's tags, as the tree builder meets it.
 
 
 def _declared_encoding(data: bytes, declared: str | None) -> Encoding | None:
+    """The byte-order mark, the server's encoding (``declared``) or the prescan's ``<meta>``; None when
+    the page declares none there. Raises :class:`UnsupportedDocument` for a page that is not HTML text
+    or not in an ASCII-based encoding, and for a ``declared`` label no browser knows."""
     if data.startswith((b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")):
         raise UnsupportedDocument("the file is UTF-32 (byte-order mark), which linkgate cannot rewrite.")
-    if data.startswith(b"\xef\xbb\xbf"):
-        return _named("utf-8", "byte-order mark")
-    if data.startswith((b"\xfe\xff", b"\xff\xfe")):
+    found = byte_order_mark(data)
+    if found is not None and not found.ascii_based:
         raise UnsupportedDocument(
             "the file is UTF-16 (byte-order mark), which linkgate cannot rewrite: save it as UTF-8."
         )
-    if b"\x00" in data:
-        raise UnsupportedDocument(
-            "the file contains NUL bytes, so it is not HTML text (or it is UTF-16 or UTF-32 without a "
-            "byte-order mark)."
-        )
-    if declared is not None:
-        found = encoding_for_label(declared, "--encoding")
-        if found is None:
+    if found is None:
+        if b"\x00" in data:
+            raise UnsupportedDocument(
+                "the file contains NUL bytes, so it is not HTML text (or it is UTF-16 or UTF-32 without a "
+                "byte-order mark)."
+            )
+        if declared is not None and encoding_for_label(declared) is None:
             raise UnsupportedDocument(f'"{declared}" is not the name of an encoding a browser knows.')
-        return found
-    return _prescan(data[:1024].decode("latin-1"))
+        found = declared_encoding(data, declared, source="--encoding")
+    return _ascii_based(found)
 
 
-def _fallback_encoding(data: bytes) -> Encoding:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return _named("windows-1252", "default")
-    return _named("utf-8", "valid UTF-8")
-
-
-_PRESCAN_SPACE = "\t\n\f\r "
-
-
-def _prescan(head: str) -> Encoding | None:
-    """The HTML standard's "prescan a byte stream to determine its encoding", on latin-1 text."""
-    n = len(head)
-    i = 0
-    while i < n:
-        if head.startswith("<!--", i):
-            end = head.find("-->", i + 2)
-            if end < 0:
-                return None
-            i = end + 3
-        elif head[i : i + 5].lower() == "<meta" and i + 5 < n and head[i + 5] in _PRESCAN_SPACE + "/":
-            i += 5
-            names: set[str] = set()
-            charset: Encoding | None = None
-            need_pragma: bool | None = None
-            got_pragma = False
-            while True:
-                attribute = _prescan_attribute(head, i)
-                if attribute is None:
-                    return None
-                name, value, i = attribute
-                if name is None:
-                    break
-                if name in names:
-                    continue
-                names.add(name)
-                if name == "http-equiv" and value == "content-type":
-                    got_pragma = True
-                elif name == "content" and charset is None:
-                    label = _charset_from_content(value)
-                    found = _meta_label(label) if label is not None else None
-                    if found is not None:
-                        charset, need_pragma = found, True
-                elif name == "charset":
-                    charset = _meta_label(value)
-                    need_pragma = False
-            if need_pragma is None or (need_pragma and not got_pragma) or charset is None:
-                continue
-            return charset
-        elif head.startswith("<", i) and _is_tag_start(head, i + 2 if head.startswith("/", i + 1) else i + 1):
-            j = i + 2 if head.startswith("/", i + 1) else i + 1
-            while j < n and head[j] not in _PRESCAN_SPACE + ">":
-                j += 1
-            i = j
-            while True:
-                attribute = _prescan_attribute(head, i)
-                if attribute is None:
-                    return None
-                name, _, i = attribute
-                if name is None:
-                    break
-        elif head.startswith(("<!", "</", "<?"), i):
-            end = head.find(">", i)
-            if end < 0:
-                return None
-            i = end + 1
-        else:
-            i += 1
-    return None
-
-
-def _is_tag_start(text: str, i: int) -> bool:
-    return i < len(text) and text[i].isascii() and text[i].isalpha()
-
-
-def _meta_label(label: str) -> Encoding | None:
-    return encoding_for_label(label, "<meta>")
-
-
-def _prescan_attribute(head: str, i: int) -> tuple[str | None, str, int] | None:
-    """The prescan's "get an attribute": (name, value, position), name None at ``>``; None at the end."""
-    n = len(head)
-    while i < n and head[i] in _PRESCAN_SPACE + "/":
-        i += 1
-    if i >= n:
-        return None
-    if head[i] == ">":
-        return None, "", i + 1
-    name = ""
-    while True:
-        if i >= n:
-            return None
-        char = head[i]
-        if char == "=" and name:
-            i += 1
-            break
-        if char in _PRESCAN_SPACE:
-            while i < n and head[i] in _PRESCAN_SPACE:
-                i += 1
-            if i >= n:
-                return None
-            if head[i] != "=":
-                return name, "", i
-            i += 1
-            break
-        if char in "/>":
-            return name, "", i
-        name += char.lower() if char.isascii() else char
-        i += 1
-    while i < n and head[i] in _PRESCAN_SPACE:
-        i += 1
-    if i >= n:
-        return None
-    quote = head[i]
-    if quote in "\"'":
-        end = head.find(quote, i + 1)
-        if end < 0:
-            return None
-        return name, _ascii_lower(head[i + 1 : end]), end + 1
-    if quote == ">":
-        return name, "", i
-    j = i
-    while j < n and head[j] not in _PRESCAN_SPACE + ">":
-        j += 1
-    if j >= n:
-        return None
-    return name, _ascii_lower(head[i:j]), j
-
-
-def _ascii_lower(text: str) -> str:
-    return text.translate(_ASCII_LOWER)
-
-
-_ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
-_CHARSET_IN_CONTENT = re.compile(r"charset", re.IGNORECASE | re.ASCII)
-
-
-def _charset_from_content(content: str) -> str | None:
-    """The HTML standard's "extracting a character encoding from a meta element"."""
-    position = 0
-    while True:
-        found = _CHARSET_IN_CONTENT.search(content, position)
-        if found is None:
-            return None
-        i = found.end()
-        while i < len(content) and content[i] in _PRESCAN_SPACE:
-            i += 1
-        if i >= len(content) or content[i] != "=":
-            position = i
-            continue
-        i += 1
-        while i < len(content) and content[i] in _PRESCAN_SPACE:
-            i += 1
-        if i >= len(content):
-            return None
-        if content[i] in "\"'":
-            end = content.find(content[i], i + 1)
-            return None if end < 0 else content[i + 1 : end]
-        end = i
-        while end < len(content) and content[end] not in _PRESCAN_SPACE + ";":
-            end += 1
-        return content[i:end]
+def _ascii_based(found: Encoding | None) -> Encoding | None:
+    if found is not None and not found.ascii_based:
+        raise UnsupportedDocument(
+            f"the page is in {found.name} ({found.source}), which linkgate cannot rewrite: only encodings "
+            f"that keep ASCII's bytes (UTF-8, windows-1252, Shift_JIS...) can be rewritten byte for byte."
+        )
+    return found
 
 
 def _late_meta_encoding(tags: Iterable[_Tag]) -> Encoding | None:
     """The first ``<meta>`` past the prescan's 1024 bytes: browsers then reload the page in its encoding."""
     for tag in tags:
         if tag.name == "meta" and not tag.in_template and not tag.namespace:
-            found = _meta_encoding(tag)
+            values = {
+                name: unescape_attribute(tag.text[start:end]) for name, start, end, _ in reversed(tag.attrs)
+            }
+            found = meta_encoding(values)
             if found is not None:
-                return found
-    return None
-
-
-def _meta_encoding(meta: _Tag) -> Encoding | None:
-    """The encoding a ``<meta>`` element found while parsing declares (as the tree builder reads it)."""
-    values = {name: unescape_attribute(meta.text[start:end]) for name, start, end, _ in reversed(meta.attrs)}
-    if "charset" in values:
-        return _meta_label(values["charset"])
-    if values.get("http-equiv", "").strip(_PRESCAN_SPACE).lower() == "content-type" and "content" in values:
-        label = _charset_from_content(values["content"])
-        return _meta_label(label) if label is not None else None
+                return _ascii_based(found)
     return None
 
 
@@ -1032,14 +694,14 @@ def rewrite_html(
     declared = _declared_encoding(data, encoding)
     text = data.decode("latin-1")
     tags = _tokenize(text, 3 if declared is not None and declared.source == "byte-order mark" else 0)
-    page_encoding = declared or _late_meta_encoding(tags) or _fallback_encoding(data)
+    page_encoding = declared or _late_meta_encoding(tags) or fallback_encoding(data)
 
     page = parse_destination(base_url, len(base_url)).href if base_url else _SENTINEL
     base = page
     for tag in tags:
         if tag.name == "base" and not tag.in_template and (found := tag.attribute("href")) is not None:
             _, value_start, value_end, _ = found
-            href = unescape_attribute(page_encoding.decode(text[value_start:value_end]))
+            href = unescape_attribute(page_encoding.decode(data[value_start:value_end]))
             try:
                 resolved = ada_url.URL(_encode_query(href, page_encoding), base=page)
             except ValueError:
@@ -1062,7 +724,7 @@ def rewrite_html(
         if found is None:
             continue
         _, value_start, value_end, quote = found
-        value = unescape_attribute(page_encoding.decode(text[value_start:value_end]))
+        value = unescape_attribute(page_encoding.decode(data[value_start:value_end]))
         outcome, destination, note, needs_gate, new_href = resolver.classify(value)
         counts[outcome] += 1
         span_start = value_start - 1 if quote in ('"', "'") else value_start

@@ -201,6 +201,30 @@ def test_links_keep_their_line_text_and_attributes_and_lose_fragments():
     assert [lnk.skipped_by_dropin for lnk in reading.links] == [False, False, False, True]
 
 
+def test_pages_are_read_in_the_encoding_a_browser_finds():
+    # The shared sniffer (linkgate.encoding, tested in test_encoding.py): libxml2 was handed the server's
+    # charset and otherwise guessed with labels of its own.
+    quoted = b"<a href='/a'>\x93Report\x94</a>"  # iso-8859-1 means windows-1252 on the web
+    assert read_page(quoted, "https://site.test/", charset="iso-8859-1").links[0].text == "\u201cReport\u201d"
+    # A label no browser knows is passed over (libxml2 gave up on the page: no links at all).
+    assert [
+        lnk.url for lnk in read_page(b"<a href='/a'>A</a>", "https://site.test/", charset="x-no").links
+    ] == ["https://site.test/a"]
+    # A <meta> in a comment declares nothing; the one after it counts.
+    cyrillic = "<!-- <meta charset=koi8-r> --><meta charset=windows-1251><a href='/a'>Отчёт</a>".encode(
+        "cp1251"
+    )
+    assert read_page(cyrillic, "https://site.test/").links[0].text == "Отчёт"
+
+
+def test_a_page_whose_server_names_an_unknown_charset_is_still_crawled(site):
+    base = f"http://site.test:{site.port}"
+    serve(site, "/", html('<a href="/a">Page A</a>'), content_type="text/html; charset=no-such-charset")
+    serve(site, "/a", html("<p>a</p>"))
+    report = run(base + "/")
+    assert link(report, base + "/a")["verdict"] == "ok"
+
+
 @pytest.mark.parametrize(
     "href",
     [

@@ -329,6 +329,26 @@ def test_bogus_declared_charset_falls_back_to_utf8(charset: str) -> None:
     assert link.text == "Política de privacidad"
 
 
+def test_a_meta_in_a_comment_declares_nothing() -> None:
+    # The shared sniffer's prescan (linkgate.encoding) reads tags as a browser does: the finder's own
+    # scan took the first "charset=" it saw, in the comment.
+    html = footer('<a href="/page/42">Политика конфиденциальности</a>')
+    html = html.replace("<head>", "<head><!-- <meta charset=koi8-r> --><meta charset=windows-1251>")
+    link = find_privacy_link(html.encode("cp1251"), BASE)
+    assert link is not None
+    assert link.text == "Политика конфиденциальности"
+
+
+def test_the_servers_charset_wins_over_the_guess() -> None:
+    html = footer('<a href="/page/42">Политика конфиденциальности</a>').encode("cp1251")
+    assert find_privacy_link(html, BASE) is None  # read as windows-1252, it names nothing
+    link = find_privacy_link(html, BASE, charset="windows-1251")
+    assert link is not None
+    assert link.text == "Политика конфиденциальности"
+    title = "<title>Политика конфиденциальности</title>".encode("cp1251")
+    assert (is_privacy_page(title), is_privacy_page(title, charset="cp1251")) == (False, True)
+
+
 def test_xml_declaration_before_xhtml_is_harmless() -> None:
     html = '<?xml version="1.0" encoding="utf-8"?>' + footer('<a href="/privacy">Privacy</a>')
     assert found_url(html.encode()) == "https://www.example.org/privacy"

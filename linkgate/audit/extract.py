@@ -1,7 +1,8 @@
 """Reading a crawled page: its links (with their text and line numbers), and what the page says of itself.
 
-Pure: bytes in, values out; no network, no database. Pages are parsed with lxml's HTML parser, which
-recovers from broken markup the way browsers broadly do and records each element's line in the source.
+Pure: bytes in, values out; no network, no database. Pages are read as the privacy finder reads them
+(:mod:`linkgate.markup`: decoded as a browser decodes them, then lxml's HTML parser, which recovers from
+broken markup the way browsers broadly do and records each element's line in the source).
 Link addresses are resolved against the page (and its ``<base href>``) by the WHATWG rules, through
 :func:`linkgate.urls.resolve_web_link`; anything that is not http(s) (``mailto:``, ``javascript:``...)
 is not a link the audit checks.
@@ -9,7 +10,6 @@ is not a link the audit checks.
 
 from __future__ import annotations
 
-import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -17,9 +17,9 @@ from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode
 
 import ada_url
-import lxml.etree
 import lxml.html
 
+from linkgate import markup
 from linkgate.gateaddress import GateAddress, read_gate_link
 from linkgate.urls import resolve_web_link
 
@@ -200,63 +200,6 @@ def _site_of(base: str) -> str:
     return str(parsed.href)
 
 
-@lru_cache(maxsize=16)
-def _parser(charset: str | None) -> lxml.html.HTMLParser:
-    """One parser per encoding, reused page after page (lxml parsers keep no document between uses)."""
-    return lxml.html.HTMLParser(encoding=charset, recover=True, no_network=True, remove_comments=True)
-
-
-# libxml2 adds each attribute to its element's tree node by walking the node's attributes to the end, so
-# one element with n attributes costs time in n squared: 2 MB of '<a d0 d1 d2 ...' took 323 s to build.
-# Its parser alone is linear, so a page long enough for that to matter is first read without a tree,
-# counting each element's attributes; a page with an element past MAX_ATTRIBUTES is built from the
-# parser's events, each element keeping its first MAX_ATTRIBUTES (a real element has a few dozen).
-MAX_ATTRIBUTES = 256
-FLOOD_CHECK_BYTES = 65_536  # below it, even one element of nothing but attributes builds in 0.1 s
-
-
-class _MostAttributes:
-    """Parser target: the most attributes any one element of the page has."""
-
-    def __init__(self) -> None:
-        self.most = 0
-
-    def start(self, _tag: str, attrib: dict[str, str]) -> None:
-        self.most = max(self.most, len(attrib))
-
-    def close(self) -> int:
-        return self.most
-
-
-class _FewAttributes(lxml.etree.TreeBuilder):
-    """Builds the page's tree from the parser's events, each element with its first MAX_ATTRIBUTES
-    attributes (lines are kept); comments and processing instructions are left out, as by _parser."""
-
-    def start(self, tag: str, attrib: dict[str, str], nsmap: object = None) -> lxml.etree._Element:
-        if len(attrib) > MAX_ATTRIBUTES:
-            attrib = dict(itertools.islice(attrib.items(), MAX_ATTRIBUTES))
-        return super().start(tag, attrib)
-
-    def comment(self, _text: str) -> None:
-        return None
-
-    def pi(self, _target: str, _data: str | None = None) -> None:
-        return None
-
-
-def _document(content: bytes, charset: str | None) -> lxml.html.HtmlElement:
-    if len(content) > FLOOD_CHECK_BYTES:
-        count = lxml.etree.HTMLParser(
-            target=_MostAttributes(), encoding=charset, recover=True, no_network=True
-        )
-        if lxml.etree.fromstring(content, count) > MAX_ATTRIBUTES:
-            builder = _FewAttributes(parser=_parser(charset))
-            events = lxml.html.HTMLParser(target=builder, encoding=charset, recover=True, no_network=True)
-            root: lxml.html.HtmlElement = lxml.etree.fromstring(content, events)
-            return root
-    return lxml.html.document_fromstring(content, parser=_parser(charset))
-
-
 def read_page(
     content: bytes,
     page_url: str,
@@ -266,11 +209,12 @@ def read_page(
     max_links: int = MAX_LINKS,
 ) -> PageReading:
     """The links of a page (``a`` and ``area`` with an http(s) ``href``), in document order: the first
-    ``max_links`` of them (each costs a URL parse, and the crawl a record and a check), the rest counted."""
-    try:
-        root = _document(content, charset) if content.strip() else None
-    except (lxml.etree.ParserError, ValueError, LookupError):
-        root = None
+    ``max_links`` of them (each costs a URL parse, and the crawl a record and a check), the rest counted.
+
+    ``charset`` is the one the page's Content-Type named, if any; the page is read as a browser reads it
+    (:mod:`linkgate.markup`)."""
+    page = markup.utf8(content, charset)
+    root = markup.document(page) if page is not None else None
     if root is None:
         return PageReading((), False, "", "", False)
     base = page_url

@@ -78,7 +78,8 @@ def rewrite(path: Path, out: str | None, check: bool, base_url: str | None, enco
     it was. County, relative, fragment, mailto:, tel: and already-gated links are left alone, and so is
     anything the gate would refuse (reported in the summary). Running it again changes nothing.
     """
-    from linkgate.rewrite import GateLinks, encoding_for_label
+    from linkgate.encoding import encoding_for_label
+    from linkgate.rewrite import GateLinks
 
     settings = current_settings()
     if check and out is not None:
