@@ -91,6 +91,13 @@ def daily_clicks(start: date, end: date, rows: Iterable[tuple[date, str, int]]) 
     return [DayClicks(day, counts) for day, counts in table.items()]
 
 
+def clicks_json(counts: Mapping[str, int]) -> dict[str, int]:
+    """Clicks by outcome and their total, as ``GET /admin/api/stats`` and ``linkgate stats --format
+    json`` give a day, a domain or a whole range (docs/api.md)."""
+    shown = {outcome: counts.get(outcome, 0) for outcome in OUTCOMES}
+    return {**shown, "total": sum(shown.values())}
+
+
 def totals(days: Iterable[DayClicks]) -> dict[str, int]:
     """Clicks by outcome over ``days``."""
     summed = dict.fromkeys(OUTCOMES, 0)

@@ -134,6 +134,18 @@ class Rule:
         # at equal specificity a block beats an allow.
         return (self.name.count(".") + 1, 1 if self.exact else 0, 1 if self.kind == "block" else 0)
 
+    def as_json(self) -> dict[str, object]:
+        """The rule as ``GET /admin/api/rules``, ``linkgate rules --json`` and the change log give it
+        (docs/api.md). Not ``id``: the console's address for a rule, not part of the rule."""
+        return {
+            "pattern": self.pattern,
+            "name": self.name,
+            "exact": self.exact,
+            "kind": self.kind,
+            "action": self.action,
+            "note": self.note,
+        }
+
 
 def make_rule(
     name: str, kind: str, *, exact: bool = False, action: str | None = None, note: str = ""

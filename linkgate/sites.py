@@ -194,6 +194,18 @@ class Freshness:
         return row.checked_at + ttl
 
 
+def site_json(row: SiteRow) -> dict[str, object]:
+    """A stored site as ``GET /admin/api/sites`` and ``linkgate sites list/show --json`` give it
+    (docs/api.md): what the notice shows (the override applied), the override itself, and what the last
+    lookup found on its own (``lookup_status``, ``lookup_privacy_url``)."""
+    return {
+        **facts_from_row(row).as_json(),
+        "override": row.override_url or ("none" if row.override_none else None),
+        "lookup_status": row.status,
+        "lookup_privacy_url": row.privacy_url,
+    }
+
+
 def facts_from_row(row: SiteRow) -> SiteFacts:
     """The facts a row gives, with a webmaster's override winning over any lookup."""
     facts = SiteFacts(

@@ -212,6 +212,38 @@ def test_api_token_reads_rules_sites_and_log_without_a_cookie(api_server):
     assert log["entries"][0]["after"]["override_url"] == "https://api-site.example.org/privacy"
 
 
+def test_the_api_and_the_command_line_give_each_record_as_the_same_json(api_server):
+    rules = api_server.get("/admin/api/rules", headers=bearer()).json()
+    assert json.loads(api_server.cli("rules", "list", "--json").stdout) == rules
+    assert set(rules["rules"][0]) == {"pattern", "name", "exact", "kind", "action", "note"}
+
+    sites = api_server.get("/admin/api/sites?q=api-site", headers=bearer()).json()
+    assert json.loads(api_server.cli("sites", "list", "--search", "api-site", "--json").stdout) == sites
+    shown = json.loads(api_server.cli("sites", "show", "api-site.example", "--json").stdout)
+    assert sites["sites"] == [shown]
+    assert shown["override"] == shown["privacy_url"] == "https://api-site.example.org/privacy"
+    assert (shown["lookup_status"], shown["lookup_privacy_url"]) == ("unknown", None)
+
+    entries = api_server.get("/admin/api/log?area=rule", headers=bearer()).json()["entries"]
+    printed = api_server.cli("log", "--area", "rule", "--json").stdout.splitlines()
+    assert [json.loads(line) for line in printed] == entries
+    # The change log records a rule as the API and the command line give it.
+    assert {entry["target"]: entry["after"] for entry in entries} == {
+        rule["pattern"]: rule for rule in rules["rules"]
+    }
+
+    day = date(2025, 3, 2)
+    api_server.store().counts.add(
+        {(day, "parity.example", "notice"): 4, (day, "parity.example", "block"): 1}, {}
+    )
+    api = api_server.get("/admin/api/stats?from=2025-03-01&to=2025-03-03", headers=bearer()).json()
+    cli = json.loads(
+        api_server.cli("stats", "--from", "2025-03-01", "--to", "2025-03-03", "--format", "json").stdout
+    )
+    assert cli["rows"] == api["days"]
+    assert cli["totals"] == api["totals"] == {"redirect": 0, "notice": 4, "block": 1, "total": 5}
+
+
 def test_api_answers_401_without_credentials_and_for_a_wrong_token(api_server):
     for headers in ({}, bearer("wrong-token"), {"Authorization": "Basic YWRtaW46eA=="}):
         response = api_server.get("/admin/api/rules", headers=headers)

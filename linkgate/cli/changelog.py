@@ -40,19 +40,7 @@ def log(who: str, area: str | None, target: str, start: str, end: str, limit: in
     page = open_store(settings).changes.page(**query, limit=limit)
     for entry in page.entries:
         if as_json:
-            click.echo(
-                json.dumps(
-                    {
-                        "id": entry.id,
-                        "at": entry.at.isoformat(),
-                        "actor": entry.actor,
-                        "action": entry.action,
-                        "target": entry.target,
-                        "before": entry.before,
-                        "after": entry.after,
-                    }
-                )
-            )
+            click.echo(json.dumps(entry.as_json()))
             continue
         changes = "; ".join(
             f"{key}: {old} -> {new}" if old is not None and new is not None else f"{key}: {new or old}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -31,17 +31,6 @@ def _add_rule(kind: str, domain: str, exact: bool, note: str, action: str | None
         click.echo(f"note: {saved.pattern} overlaps the {other.kind} rule {other.pattern}", err=True)
 
 
-def _rule_json(rule: Rule) -> dict[str, Any]:
-    return {
-        "pattern": rule.pattern,
-        "name": rule.name,
-        "exact": rule.exact,
-        "kind": rule.kind,
-        "action": rule.action,
-        "note": rule.note,
-    }
-
-
 def _describe(rule: Rule) -> str:
     extra = f"  action={rule.action}" if rule.action else ""
     return f"{rule.kind:5}  {rule.pattern}{extra}" + (f"  # {rule.note}" if rule.note else "")
@@ -52,7 +41,7 @@ def _list_rules(as_json: bool, kind: str | None) -> None:
     if kind is not None:
         found = [rule for rule in found if rule.kind == kind]
     if as_json:
-        click.echo(json.dumps({"version": version, "rules": [_rule_json(rule) for rule in found]}))
+        click.echo(json.dumps({"version": version, "rules": [rule.as_json() for rule in found]}))
         return
     if not found:
         click.echo("No rules.")
@@ -171,12 +160,12 @@ def rules_import(source: str, replace: bool, dry_run: bool, as_json: bool) -> No
             json.dumps(
                 {
                     "applied": applied,
-                    "added": [_rule_json(rule) for rule in plan.added],
+                    "added": [rule.as_json() for rule in plan.added],
                     "changed": [
-                        {"before": _rule_json(before), "after": _rule_json(after)}
+                        {"before": before.as_json(), "after": after.as_json()}
                         for before, after in plan.changed
                     ],
-                    "removed": [_rule_json(rule) for rule in plan.removed],
+                    "removed": [rule.as_json() for rule in plan.removed],
                     "unchanged": len(plan.unchanged),
                 }
             )

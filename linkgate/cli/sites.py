@@ -13,7 +13,7 @@ import click
 
 from linkgate.cli.common import cli_actor, current_settings, fail, friendly, main, open_store
 from linkgate.privacy import check_privacy_url
-from linkgate.sites import facts_from_row, parse_site_key, site_key
+from linkgate.sites import facts_from_row, parse_site_key, site_json, site_key
 from linkgate.store import SITE_STATUSES, SiteRow
 from linkgate.urls import parse_destination
 
@@ -149,7 +149,7 @@ def sites_list(status: str | None, search: str, as_json: bool) -> None:
         if not page.rows or len(rows) >= page.total:
             break
     if as_json:
-        click.echo(json.dumps({"total": len(rows), "offset": 0, "sites": [_site_json(row) for row in rows]}))
+        click.echo(json.dumps({"total": len(rows), "offset": 0, "sites": [site_json(row) for row in rows]}))
         return
     if not rows:
         click.echo("No sites.")
@@ -181,9 +181,9 @@ def sites_show(host: str, as_json: bool) -> None:
         fail(f"nothing is cached for {name}")
         return
     if as_json:
-        click.echo(json.dumps(_site_json(row)))
+        click.echo(json.dumps(site_json(row)))
         return
-    record = _site_json(row)
+    record = site_json(row)
     for label, key in (
         ("host", "host"),
         ("shown", "privacy_url"),
@@ -204,17 +204,6 @@ def sites_show(host: str, as_json: bool) -> None:
 
 for _command in (site_set_privacy, site_remove_override, site_clear, site_refresh):
     sites.add_command(_command)
-
-
-def _site_json(row: SiteRow) -> dict[str, object]:
-    """A site as ``GET /admin/api/sites`` gives it (what the notice shows, and the override), with what
-    its last lookup found on its own (``lookup_status``, ``lookup_privacy_url``)."""
-    return {
-        **facts_from_row(row).as_json(),
-        "override": row.override_url or ("none" if row.override_none else None),
-        "lookup_status": row.status,
-        "lookup_privacy_url": row.privacy_url,
-    }
 
 
 def _plain(value: object) -> str:

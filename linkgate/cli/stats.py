@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from linkgate.chart import MAX_DAYS, OUTCOMES, csv_text, daily_clicks, parse_day
+from linkgate.chart import MAX_DAYS, OUTCOMES, clicks_json, csv_text, daily_clicks, parse_day
 from linkgate.cli.common import current_settings, friendly, main, open_store
 from linkgate.errors import LinkgateError
 from linkgate.store import Store
@@ -104,10 +104,10 @@ def stats(start_text: str | None, end_text: str | None, output: str, by: str) ->
                     "by": by,
                     "timezone": settings.timezone,
                     "rows": [
-                        {by: key, **dict(zip(OUTCOMES, counts, strict=True)), "total": sum(counts)}
+                        {by: key, **clicks_json(dict(zip(OUTCOMES, counts, strict=True)))}
                         for key, counts in rows
                     ],
-                    "totals": {**dict(zip(OUTCOMES, summed, strict=True)), "total": sum(summed)},
+                    "totals": clicks_json(dict(zip(OUTCOMES, summed, strict=True))),
                 }
             )
         )

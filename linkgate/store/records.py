@@ -124,6 +124,18 @@ class LogEntry:
     before: dict[str, Any] | None
     after: dict[str, Any] | None
 
+    def as_json(self) -> dict[str, object]:
+        """The entry as ``GET /admin/api/log`` and ``linkgate log --json`` give it (docs/api.md)."""
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "before": self.before,
+            "after": self.after,
+        }
+
 
 @dataclass(frozen=True)
 class LogPage:
@@ -135,14 +147,3 @@ class LogPage:
 class SitePage:
     total: int
     rows: list[SiteRow]
-
-
-def rule_json(rule: Rule) -> dict[str, Any]:
-    """A rule as the change log records it."""
-    return {
-        "name": rule.name,
-        "exact": rule.exact,
-        "kind": rule.kind,
-        "action": rule.action,
-        "note": rule.note,
-    }

@@ -12,7 +12,7 @@ from linkgate.classify import Rule, make_rule
 from linkgate.errors import RuleError
 from linkgate.store.changes import ChangeLog
 from linkgate.store.engine import Database, holds
-from linkgate.store.records import RuleImportResult, RulePage, RuleRecord, as_utc, now, rule_json
+from linkgate.store.records import RuleImportResult, RulePage, RuleRecord, as_utc, now
 from linkgate.store.schema import meta, rules
 
 RULE_SORTS = ("name", "kind", "updated")
@@ -61,7 +61,7 @@ class Rules:
                 raise RuleError(f"There is no rule for {probe.pattern}.")
             old = _rule_from_row(row)
             conn.execute(sa.delete(rules).where(rules.c.id == row.id))
-            self._changes.record(conn, actor, "rule.remove", old.pattern, rule_json(old), None)
+            self._changes.record(conn, actor, "rule.remove", old.pattern, old.as_json(), None)
             self._bump_version(conn)
         return old
 
@@ -113,7 +113,7 @@ class Rules:
                 )
             old = _rule_from_row(row)
             saved = Rule(rule.name, rule.exact, rule.kind, rule.action, rule.note, rule_id)
-            if rule_json(old) == rule_json(saved):
+            if old.as_json() == saved.as_json():
                 return saved
             conn.execute(
                 sa.update(rules)
@@ -127,7 +127,7 @@ class Rules:
                     updated_at=now(),
                 )
             )
-            self._changes.record(conn, actor, "rule.update", saved.pattern, rule_json(old), rule_json(saved))
+            self._changes.record(conn, actor, "rule.update", saved.pattern, old.as_json(), saved.as_json())
             self._bump_version(conn)
         return saved
 
@@ -179,7 +179,7 @@ class Rules:
                     continue
                 old = _rule_from_row(row)
                 saved = Rule(rule.name, rule.exact, rule.kind, rule.action, rule.note, row.id)
-                if rule_json(old) == rule_json(saved):
+                if old.as_json() == saved.as_json():
                     continue
                 conn.execute(
                     sa.update(rules)
@@ -187,7 +187,7 @@ class Rules:
                     .values(kind=saved.kind, action=saved.action, note=saved.note, updated_at=stamp)
                 )
                 self._changes.record(
-                    conn, actor, "rule.update", saved.pattern, rule_json(old), rule_json(saved)
+                    conn, actor, "rule.update", saved.pattern, old.as_json(), saved.as_json()
                 )
                 updated.append((old, saved))
             if replace:
@@ -196,7 +196,7 @@ class Rules:
                         continue
                     old = _rule_from_row(row)
                     conn.execute(sa.delete(rules).where(rules.c.id == row.id))
-                    self._changes.record(conn, actor, "rule.remove", old.pattern, rule_json(old), None)
+                    self._changes.record(conn, actor, "rule.remove", old.pattern, old.as_json(), None)
                     removed.append(old)
             if expected_version is None and (added or updated or removed):
                 self._bump_version(conn)
@@ -219,7 +219,7 @@ class Rules:
         saved = Rule(
             rule.name, rule.exact, rule.kind, rule.action, rule.note, int(inserted[0]) if inserted else None
         )
-        self._changes.record(conn, actor, "rule.add", saved.pattern, None, rule_json(saved))
+        self._changes.record(conn, actor, "rule.add", saved.pattern, None, saved.as_json())
         return saved
 
     def _bump_version(self, conn: Connection) -> None:

@@ -6,15 +6,14 @@ configured as SHA-256 hashes in ``admin.api_tokens``) that can only read. Docume
 
 from __future__ import annotations
 
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from linkgate.chart import OUTCOMES, daily_clicks, totals
-from linkgate.sites import facts_from_row
-from linkgate.store import SITE_STATUSES, LogEntry
+from linkgate.chart import clicks_json, daily_clicks, totals
+from linkgate.sites import site_json
+from linkgate.store import SITE_STATUSES
 from linkgate.web.admin.changelog import read_filters
 from linkgate.web.admin.stats import TOP_DOMAINS, RangeForm
 from linkgate.web.bounds import MAX_OFFSET, BadParameter, whole_number
@@ -47,17 +46,7 @@ def rules() -> ResponseReturnValue:
     return jsonify(
         {
             "version": version,
-            "rules": [
-                {
-                    "pattern": rule.pattern,
-                    "name": rule.name,
-                    "exact": rule.exact,
-                    "kind": rule.kind,
-                    "action": rule.action,
-                    "note": rule.note,
-                }
-                for rule in found
-            ],
+            "rules": [rule.as_json() for rule in found],
         }
     )
 
@@ -75,13 +64,7 @@ def sites() -> ResponseReturnValue:
         {
             "total": page.total,
             "offset": offset,
-            "sites": [
-                {
-                    **facts_from_row(row).as_json(),
-                    "override": row.override_url or ("none" if row.override_none else None),
-                }
-                for row in page.rows
-            ],
+            "sites": [site_json(row) for row in page.rows],
         }
     )
 
@@ -95,16 +78,12 @@ def stats() -> ResponseReturnValue:
         return _problem(form.errors)
     store = runtime.store
     days = daily_clicks(form.start, form.end, store.counts.clicks_per_day(form.start, form.end))
-    summed = totals(days)
     return jsonify(
         {
             "from": form.start.isoformat(),
             "to": form.end.isoformat(),
-            "days": [
-                {"day": day.day.isoformat(), **{o: day.count(o) for o in OUTCOMES}, "total": day.total}
-                for day in days
-            ],
-            "totals": {**summed, "total": sum(summed.values())},
+            "days": [{"day": day.day.isoformat(), **clicks_json(day.counts)} for day in days],
+            "totals": clicks_json(totals(days)),
             "top_domains": [
                 {"domain": domain, "clicks": clicks}
                 for domain, clicks in store.counts.top_domains(form.start, form.end, TOP_DOMAINS)
@@ -122,16 +101,4 @@ def log() -> ResponseReturnValue:
         return _problem(errors)
     offset, limit = _window()
     page = runtime.store.changes.page(**query, offset=offset, limit=limit)
-    return jsonify({"total": page.total, "offset": offset, "entries": [_entry(e) for e in page.entries]})
-
-
-def _entry(entry: LogEntry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "at": entry.at.isoformat(),
-        "actor": entry.actor,
-        "action": entry.action,
-        "target": entry.target,
-        "before": entry.before,
-        "after": entry.after,
-    }
+    return jsonify({"total": page.total, "offset": offset, "entries": [e.as_json() for e in page.entries]})
