@@ -293,7 +293,11 @@ def look_up(
         assert home.status is not None  # the fetcher raises rather than answer without a status
         working = home.status < 400
         site = (home.url, home.final_url)  # a page decides where on its own site the notice points
-        link = privacy.find_privacy_link(home.content, home.final_url, site=site) if working else None
+        link = (
+            privacy.find_privacy_link(home.content, home.final_url, site=site, charset=home.charset)
+            if working
+            else None
+        )
         if link is not None:
             values.update(status="found", privacy_url=link.url, found_by="home page", reason=link.reason)
         else:
@@ -373,7 +377,7 @@ def _try_fallbacks(
         if (
             result.status == 200
             and "html" in result.headers.get("content-type", "")
-            and privacy.is_privacy_page(result.content)
+            and privacy.is_privacy_page(result.content, charset=result.charset)
             and privacy.privacy_link_refusal(result.final_url, site=site) is None
         ):
             how = "well-known address" if path.startswith("/.well-known") else "fallback path"

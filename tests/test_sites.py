@@ -599,6 +599,20 @@ def test_each_request_of_a_lookup_gets_only_what_is_left_of_its_deadline(threade
     assert asked == ["/"]  # a home page that does not answer: no usual address after it, no gpc.json
 
 
+def test_the_home_page_is_read_in_the_charset_its_server_names(httpserver):
+    # The privacy finder reads the page as a browser would (linkgate.encoding): the Content-Type's charset
+    # wins. Read as windows-1252 (the guess for bytes that are not UTF-8), the link names nothing.
+    home = HOME.replace("Privacy Policy", "Политика конфиденциальности").format(href="/page/42")
+    httpserver.expect_request("/").respond_with_data(
+        home.encode("cp1251"), content_type="text/html; charset=windows-1251"
+    )
+    values = look_up_locally(httpserver)
+    assert (values["status"], values["privacy_url"]) == (
+        "found",
+        f"http://site.test:{httpserver.port}/page/42",
+    )
+
+
 @pytest.mark.parametrize("status", [500, 503, 429])
 def test_a_home_page_answering_a_server_error_ends_the_lookup(httpserver, status):
 
