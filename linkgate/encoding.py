@@ -54,12 +54,10 @@ _WHATWG_NAMES = (
 )
 _NAMES = {name.lower(): name for name in _WHATWG_NAMES.split()}
 # Encodings that reuse ASCII's bytes for other characters (or, for "replacement", decode nothing): the
-# rewriter cannot find tags in them byte by byte.
+# rewriter cannot find tags in them byte by byte, and the URL Standard encodes a query in UTF-8 for them.
 _NOT_ASCII_BASED = frozenset({"UTF-16BE", "UTF-16LE", "ISO-2022-JP", "replacement"})
 # Where Python's codec for a name is not what a browser decodes with: the GBK decoder is gb18030's.
 _DECODERS = {"GBK": "gb18030"}
-# The URL Standard encodes a query in UTF-8 for these.
-_UTF8_QUERY = _NOT_ASCII_BASED
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +109,7 @@ def encoding_for_label(label: str, source: str = "Content-Type") -> Encoding | N
     if name == "x-user-defined":
         found, name = webencodings.lookup("windows-1252"), "windows-1252"
     codec = _DECODERS.get(name, found.codec_info.name)
-    return Encoding(name, source, codec, "utf-8" if name in _UTF8_QUERY else found.codec_info.name)
+    return Encoding(name, source, codec, "utf-8" if name in _NOT_ASCII_BASED else found.codec_info.name)
 
 
 def _named(label: str, source: str) -> Encoding:
