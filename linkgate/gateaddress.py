@@ -29,6 +29,7 @@ class GateAddress:
 
     root: str  # "https://example.org/links"
     go: str  # "https://example.org/links/go"
+    path: str  # "/links", as the URL parser writes it ("" at the root of the host)
     # What a link to the gate starts with, with either scheme (the gate answers both: a County page on
     # http may link to it so), and its host, port and path as the URL parser writes them.
     starts: tuple[str, str]
@@ -41,10 +42,11 @@ def gate_address(public_url: str) -> GateAddress:
     address = ada_url.URL(public_url)
     if address.protocol not in WEB_SCHEMES:
         raise ValueError(f"the gate's address must be an http:// or https:// URL, not {public_url!r}")
-    mounted = f"{address.host}{address.pathname.rstrip('/')}"
+    path = address.pathname.rstrip("/")
+    mounted = f"{address.host}{path}"
     root = f"{address.protocol}//{mounted}"
     where = f"{mounted}/go"
-    return GateAddress(root, f"{root}/go", (f"https://{where}", f"http://{where}"), where)
+    return GateAddress(root, f"{root}/go", path, (f"https://{where}", f"http://{where}"), where)
 
 
 def gate_link(gate: GateAddress, href: str, signer: Signer) -> str:

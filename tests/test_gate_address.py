@@ -22,8 +22,9 @@ import pytest
 from linkgate.accounts import create_account
 from linkgate.gateaddress import GateAddress, gate_address, gate_link, read_gate_link
 from linkgate.signing import Signer
+from linkgate.web.app_runtime import WebRuntime
 from linkgate.web.demo import DEMO_LINKS
-from linkgate.web.runtime import WebRuntime
+from linkgate.web.security import mount_point
 from tests.conftest import HeldPage, in_process_app
 from tests.console import ADMIN_PASSWORD
 from tests.test_audit import html as page_html
@@ -58,6 +59,21 @@ def destination_of(url: str, gate: GateAddress) -> str | None:
 def test_the_gate_address_is_the_public_urls_host_and_path(public_url: str, root: str) -> None:
     gate = gate_address(public_url)
     assert (gate.root, gate.go) == (root, root + "/go")
+
+
+@pytest.mark.parametrize(
+    ("public_url", "script_name"),
+    [
+        ("https://links.county.test/links/", "/links"),
+        ("https://links.county.test", ""),
+        # Read as a browser reads it: dot segments gone, a space percent-encoded (SCRIPT_NAME is decoded).
+        ("https://links.county.test/a/../links", "/links"),
+        ("https://links.county.test/County Links/", "/County Links"),
+    ],
+)
+def test_the_mount_point_is_the_gate_addresss_path(public_url: str, script_name: str) -> None:
+    assert mount_point(public_url) == script_name
+    assert gate_address(public_url).go.endswith(quote(script_name) + "/go")
 
 
 def test_the_gate_address_of_something_other_than_a_web_address_is_refused() -> None:

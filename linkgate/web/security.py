@@ -20,6 +20,8 @@ from flask import Flask, Request, Response, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.routing import RequestRedirect
 
+from linkgate.gateaddress import gate_address
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -55,9 +57,10 @@ class CookiePathSessionInterface(SecureCookieSessionInterface):
 
 
 def mount_point(public_url: str) -> str:
-    """The path the service is mounted at, as WSGI's SCRIPT_NAME spells it: ``server.public_url``'s path
-    without its final slash (``""`` at the root of its host)."""
-    return unquote_to_bytes(urlsplit(public_url).path.rstrip("/")).decode("latin-1")
+    """The path the service is mounted at, as WSGI's SCRIPT_NAME spells it: the gate address's path
+    (``server.public_url``'s, as a browser writes it, without its final slash; ``""`` at the root of its
+    host), percent-decoded."""
+    return unquote_to_bytes(gate_address(public_url).path).decode("latin-1")
 
 
 class MountPoint:
