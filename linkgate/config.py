@@ -199,6 +199,18 @@ def _http_url(value: Any) -> str:
     return destination.href
 
 
+def _gate_url(value: Any) -> str:
+    """``server.public_url``: where visitors reach the gate, a path included. Every gate link is made from
+    it, so a user name, query or fragment (which no gate link could carry) is refused, not dropped."""
+    href = _http_url(value)
+    destination = parse_destination(href)
+    if destination.username or destination.password:
+        raise ValueError("must not carry a user name or password (every gate link would repeat it)")
+    if "?" in href or "#" in href:
+        raise ValueError("must be the gate's address alone, without a query (?) or fragment (#)")
+    return href
+
+
 def _county_domains(value: Any) -> tuple[str, ...]:
     # county_domain's RuleError is a ValueError that says what is wrong with the name.
     domains = _list(lambda name: county_domain(_nonempty_str(name)))(value)
@@ -286,7 +298,7 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("cache", "error_ttl"): ("error_ttl", _int(1, 365 * 24 * 3600)),
     ("cache", "max_sites"): ("max_sites", _int(1, 100_000_000)),
     ("cache", "memory_seconds"): ("memory_seconds", _float(0, 300)),
-    ("server", "public_url"): ("public_url", _http_url),
+    ("server", "public_url"): ("public_url", _gate_url),
     ("server", "host"): ("host", _nonempty_str),
     ("server", "port"): ("port", _int(1, 65535)),
     ("server", "workers"): ("workers", _int(1, 64)),
