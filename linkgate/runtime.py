@@ -3,7 +3,7 @@
 Background upkeep (rule refresh, count flushes, the days sites were used) runs on one daemon thread per
 process, started on the first request so that it survives gunicorn's fork. Nothing here needs Flask: the
 commands that use a runtime (``linkgate audit``, ``linkgate site``) do not load the web layer; what only
-the web needs (the gate's pages) is in :class:`linkgate.web.runtime.WebRuntime`.
+the web needs (the gate's pages) is in :class:`linkgate.web.app_runtime.WebRuntime`.
 """
 
 from __future__ import annotations

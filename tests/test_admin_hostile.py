@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 import linkgate.accounts
 import linkgate.store.accounts
 from linkgate.accounts import create_account
-from linkgate.web.runtime import WebRuntime
+from linkgate.web.app_runtime import WebRuntime
 from tests.conftest import in_process_app
 from tests.console import ADMIN_PASSWORD, csrf_token, database_query
 

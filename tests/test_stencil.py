@@ -22,8 +22,8 @@ from linkgate.classify import make_rule
 from linkgate.config import load_settings
 from linkgate.sites import SiteFacts
 from linkgate.web import create_app
+from linkgate.web.app_runtime import WebRuntime
 from linkgate.web.gate import ClickPath
-from linkgate.web.runtime import WebRuntime
 from linkgate.web.stencil import Stencils, cut
 
 # ---- the stencils themselves, on plain Jinja ------------------------------------------------------------

@@ -15,7 +15,7 @@ from flask_babel import get_locale, gettext
 
 from linkgate.config import Settings, load_settings
 from linkgate.web import bounds, security
-from linkgate.web.runtime import WebRuntime, get_runtime
+from linkgate.web.app_runtime import WebRuntime, get_runtime
 
 __all__ = ["create_app", "get_runtime"]
 

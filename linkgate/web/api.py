@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from linkgate.errors import InvalidDestination
 from linkgate.sites import parse_site_key, site_host
 from linkgate.urls import is_ip_address
-from linkgate.web.runtime import get_runtime
+from linkgate.web.app_runtime import get_runtime
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 

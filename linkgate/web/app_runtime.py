@@ -1,4 +1,6 @@
-"""The runtime of a web worker: :class:`linkgate.runtime.Runtime` and what only the web layer keeps."""
+"""The web application's runtime: the process's :class:`linkgate.runtime.Runtime` with what only the web
+layer keeps (the gate's rendered pages and the Referers it knows), and :func:`get_runtime`, which finds it
+from a request (``create_app`` keeps it in ``app.extensions["linkgate"]``)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from linkgate.config import Settings
 from linkgate.runtime import Runtime
 from linkgate.web.stencil import Stencils
 
-__all__ = ["Runtime", "WebRuntime", "get_runtime"]
+__all__ = ["WebRuntime", "get_runtime"]
 
 
 class WebRuntime(Runtime):

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 from linkgate.gateaddress import gate_address, gate_link
 from linkgate.urls import parse_destination
-from linkgate.web.runtime import get_runtime
+from linkgate.web.app_runtime import get_runtime
 
 blueprint = Blueprint("demo", __name__)
 

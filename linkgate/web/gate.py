@@ -27,8 +27,8 @@ from linkgate.classify import FLAGS, Classification
 from linkgate.errors import InvalidDestination
 from linkgate.sites import SiteFacts
 from linkgate.urls import Destination, parse_destination, registrable_domain, unicode_host
+from linkgate.web.app_runtime import WebRuntime, get_runtime
 from linkgate.web.language import VARY, language_links, language_name, language_of, links_to_languages
-from linkgate.web.runtime import WebRuntime, get_runtime
 from linkgate.web.security import HEADERS
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
 from linkgate.errors import StoreUnavailable
-from linkgate.web.runtime import get_runtime
+from linkgate.web.app_runtime import get_runtime
 
 blueprint = Blueprint("health", __name__)
 

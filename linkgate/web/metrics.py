@@ -51,7 +51,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from linkgate.config import Network
 from linkgate.counts import DROP_REASONS, EVENT_KINDS, OTHER_REASONS
 from linkgate.errors import StoreUnavailable
-from linkgate.web.runtime import Runtime, get_runtime
+from linkgate.runtime import Runtime
+from linkgate.web.app_runtime import get_runtime
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

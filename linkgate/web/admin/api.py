@@ -16,8 +16,8 @@ from linkgate.sites import site_json
 from linkgate.store import SITE_STATUSES
 from linkgate.web.admin.changelog import read_filters
 from linkgate.web.admin.stats import TOP_DOMAINS, RangeForm
+from linkgate.web.app_runtime import get_runtime
 from linkgate.web.bounds import MAX_OFFSET, BadParameter, whole_number
-from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 

@@ -13,8 +13,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
 from linkgate.audit.history import diff_runs
+from linkgate.web.app_runtime import get_runtime
 from linkgate.web.bounds import MAX_PAGE, whole_number
-from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("audits", __name__, url_prefix="/audits")
 

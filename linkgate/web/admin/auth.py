@@ -47,8 +47,8 @@ from linkgate.accounts import LoginPolicy, LoginResult, log_in, normalise_name
 from linkgate.config import Settings
 from linkgate.errors import StoreUnavailable
 from linkgate.store import AccountRow, Store
+from linkgate.web.app_runtime import get_runtime
 from linkgate.web.bounds import BadParameter
-from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("auth", __name__)
 

@@ -16,8 +16,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from linkgate.store import LogEntry
+from linkgate.web.app_runtime import get_runtime
 from linkgate.web.bounds import MAX_PAGE, usable_day, whole_number
-from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("changelog", __name__, url_prefix="/log")
 

@@ -11,7 +11,7 @@ from flask import Blueprint, render_template
 from flask_babel import lazy_gettext as _l
 
 from linkgate.sites import Freshness
-from linkgate.web.runtime import get_runtime
+from linkgate.web.app_runtime import get_runtime
 
 blueprint = Blueprint("dashboard", __name__)
 

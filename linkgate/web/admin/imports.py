@@ -32,8 +32,8 @@ from linkgate.rulesio import (
     write_rules_csv,
 )
 from linkgate.web.admin.auth import actor, admin_required
+from linkgate.web.app_runtime import get_runtime
 from linkgate.web.bounds import MAX_VERSION, whole_number
-from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("imports", __name__, url_prefix="/rules")
 

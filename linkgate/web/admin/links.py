@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from linkgate.gateaddress import gate_address, gate_link
 from linkgate.web.admin.rules import link_outcome, read_destination
-from linkgate.web.runtime import get_runtime
+from linkgate.web.app_runtime import get_runtime
 
 blueprint = Blueprint("links", __name__, url_prefix="/links")
 

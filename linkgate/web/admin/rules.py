@@ -22,9 +22,9 @@ from linkgate.errors import InvalidDestination, RuleError
 from linkgate.store import RULE_SORTS, RuleRecord
 from linkgate.urls import Destination, parse_destination
 from linkgate.web.admin.auth import actor, admin_required
+from linkgate.web.app_runtime import get_runtime
 from linkgate.web.bounds import MAX_PAGE, whole_number
 from linkgate.web.gate import CATEGORY_TEXT, FLAG_TEXT
-from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("rules", __name__, url_prefix="/rules")
 

@@ -23,8 +23,8 @@ from linkgate.sites import Freshness, SiteFacts, facts_from_row, parse_site_key
 from linkgate.store import SITE_STATUSES, SiteRow
 from linkgate.urls import parse_destination
 from linkgate.web.admin.auth import actor, admin_required
+from linkgate.web.app_runtime import get_runtime
 from linkgate.web.bounds import MAX_PAGE, whole_number
-from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("sites", __name__, url_prefix="/sites")
 

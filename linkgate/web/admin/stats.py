@@ -18,8 +18,8 @@ from markupsafe import Markup
 
 from linkgate.chart import MAX_DAYS, OUTCOMES, clicks_chart, csv_text, daily_clicks, totals
 from linkgate.web.admin.dashboard import OUTCOME_TEXT
+from linkgate.web.app_runtime import get_runtime
 from linkgate.web.bounds import usable_day
-from linkgate.web.runtime import get_runtime
 
 blueprint = Blueprint("stats", __name__, url_prefix="/stats")
 
