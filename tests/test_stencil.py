@@ -287,6 +287,46 @@ def test_the_click_path_answers_as_the_view_does(gate, monkeypatch, method):
         assert (*answers(client, method, query, headers), runtime.counts.pending - before) == expected, query
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_every_answer_of_go_carries_the_one_definition_of_its_headers(gate, monkeypatch, method):
+    """Every outcome from either path (and the last-resort page) has exactly the headers of ANSWER_HEADERS,
+    each once, then a redirect's Location and the length: a header added to the one definition reaches
+    every answer, and no after-request hook adds a second Vary or anything else."""
+    app, _ = gate
+    client = app.test_client()
+    monkeypatch.setattr(gate_module, "ANSWER_HEADERS", (*gate_module.ANSWER_HEADERS, ("X-Gate-Test", "1")))
+    clicks = [
+        ({"url": "https://www.partner.example/forms"}, COUNTY),  # redirect
+        ({"url": "https://www.example.org/a", "lang": "es"}, COUNTY),  # notice
+        ({"url": "https://www.blocked.example/x"}, COUNTY),  # block
+        ({"url": "https://shop.pending.example/cart"}, COUNTY),  # a site still being looked up
+        ({"url": "javascript:alert(1)"}, {}),  # the error page
+    ]
+    for query, headers in clicks:  # every page kind stencilled
+        client.get("/go", query_string=query, headers=headers)
+    by_flask: list[str] = []
+    with request_started.connected_to(lambda _sender, **_extra: by_flask.append("flask"), app):
+        answered = [client.open("/go", method=method, query_string=q, headers=h) for q, h in clicks]
+    monkeypatch.setattr(gate_module, "judge", lambda *_args: 1 / 0)
+    answered.append(client.open("/go", method=method, query_string={"url": "https://www.example.org/"}))
+
+    assert len(by_flask) == 2, (
+        "the pending notice and the error page are the view's, the rest answered before"
+    )
+    assert [response.status_code for response in answered] == [302, 200, 403, 200, 400, 200]
+    for response in answered:
+        length = int(response.headers["Content-Length"])
+        if method == "HEAD":
+            assert response.get_data() == b""
+        else:
+            assert length == len(response.get_data())
+        assert list(response.headers.items()) == gate_module.answer_headers(
+            length, response.headers.get("Location")
+        )
+        assert response.headers.getlist("Vary") == ["Accept-Language"]
+        assert response.headers["X-Gate-Test"] == "1"
+
+
 @pytest.mark.parametrize(
     "query",
     [

@@ -39,7 +39,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 blueprint = Blueprint("gate", __name__)
 
-NO_STORE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
+# What every answer of /go carries, from either of its paths (ClickPath and the view) and whatever the
+# outcome: no caching or indexing, its type, the headers every response gets (security.HEADERS) and, as
+# every visitor page in a negotiated language, Vary: Accept-Language. The after-request hooks that add the
+# last two to the application's other responses find them here and leave them as they are. A redirect adds
+# its Location, and every answer its length: answer_headers.
+ANSWER_HEADERS = (
+    ("Cache-Control", "no-store"),
+    ("X-Robots-Tag", "noindex, nofollow"),
+    ("Content-Type", "text/html; charset=utf-8"),
+    *HEADERS.items(),
+    VARY,
+)
 
 CATEGORY_TEXT = {
     "county": _l("a Missoula County website"),
@@ -111,14 +122,27 @@ def describe_problem(error: InvalidDestination) -> str:
     return str(template) % params if params else str(template)
 
 
+def answer_headers(length: int, location: str | None = None) -> list[tuple[str, str]]:
+    """All the headers of an answer of /go: :data:`ANSWER_HEADERS`, a redirect's Location, the length."""
+    return [
+        *ANSWER_HEADERS,
+        *(() if location is None else (("Location", location),)),
+        ("Content-Length", str(length)),
+    ]
+
+
 class GateResponse(Response):
-    """An answer of the click path, sent with the headers the view and the after-request hooks left.
+    """An answer of the click path from Flask's view: a page (or no body), with :func:`answer_headers`.
 
     Werkzeug's last pass over a response's headers (``get_wsgi_headers``) copies and checks them all
     again, to re-encode a Location or Content-Location and to count a body whose length is not yet known.
     The gate's answers have neither (a page's length is set with its body, a redirect's Location is
     exact, below), so they skip it.
     """
+
+    def __init__(self, page: str = "", status: int = 200, location: str | None = None) -> None:
+        body = page.encode()
+        super().__init__(body, status=status, headers=answer_headers(len(body), location))
 
     def get_wsgi_response(
         self, environ: WSGIEnvironment
@@ -135,7 +159,7 @@ class ExactRedirect(GateResponse):
     """
 
     def __init__(self, href: str) -> None:
-        super().__init__(status=302, headers={**NO_STORE, "Location": href, "Content-Length": "0"})
+        super().__init__(status=302, location=href)
 
 
 @dataclass(frozen=True)
@@ -245,8 +269,7 @@ def _go(runtime: WebRuntime) -> Response:
     kind, values = page_parts(
         template, click, facts, str(get_locale()), request.root_path, language_links(), pending
     )
-    body = runtime.pages.page(template, kind, values, partial(_page_context, kind))
-    return GateResponse(body, status=status, headers=NO_STORE, mimetype="text/html")
+    return GateResponse(runtime.pages.page(template, kind, values, partial(_page_context, kind)), status)
 
 
 # Browsers send a County page's Referer as its origin alone (their default policy across origins), so a
@@ -377,11 +400,10 @@ class ClickPath:
 
     Flask's request context, routing, hooks and response machinery cost more than a redirect's own work.
     For a redirect, and for a notice or block page whose stencil is made, this answers from the same
-    judgement (:func:`judge`, :func:`record`) and the same page parts as the view, with the headers the
-    view's response ends up with (``NO_STORE``, the type and length, then what ``security`` and
-    ``language`` add to every page). Everything else goes to Flask: other paths, an invalid destination
+    judgement (:func:`judge`, :func:`record`), the same page parts and the same headers
+    (:func:`answer_headers`) as the view. Everything else goes to Flask: other paths, an invalid destination
     (the error page), a page not stencilled yet, a site still being looked up, and any failure here.
-    A hook that changes what ``/go`` answers must change this too: tests compare both, header by header.
+    Tests compare both paths' answers, header by header.
     """
 
     def __init__(self, wsgi_app: WSGIApplication, runtime: WebRuntime) -> None:
@@ -411,7 +433,7 @@ class ClickPath:
         action = click.classification.action
         if action == "redirect":
             record(runtime, click)
-            return _REDIRECT_STATUS, _redirect_headers(click.destination.href), b""
+            return _STATUS[302], answer_headers(0, click.destination.href), b""
         facts = runtime.site_facts(click.destination) if action == "notice" else None
         if facts is not None:
             # Should Flask's view answer after all, it takes these: asking again would wait for a pending
@@ -428,24 +450,17 @@ class ClickPath:
             return None
         record(runtime, click)
         body = page.encode()
-        return _STATUS[status], [*_PAGE_HEADERS, ("Content-Length", str(len(body))), *_AFTER], body
+        return _STATUS[status], answer_headers(len(body)), body
 
 
-# What the view's responses carry: NO_STORE, then the type (and Location or length), then the hooks' headers.
+# The status lines of ClickPath's answers, as Werkzeug writes the view's.
 _STATUS = {code: f"{code} {HTTP_STATUS_CODES[code].upper()}" for code in (200, 302, 403)}
-_REDIRECT_STATUS = _STATUS[302]
-_HTML = ("Content-Type", "text/html; charset=utf-8")
-_PAGE_HEADERS = (*NO_STORE.items(), _HTML)
-_AFTER = (*HEADERS.items(), VARY)
-
-
-def _redirect_headers(href: str) -> list[tuple[str, str]]:
-    return [*NO_STORE.items(), ("Location", href), ("Content-Length", "0"), _HTML, *_AFTER]
 
 
 def _error(message: str) -> Response:
-    body = render_template("error.html", title=_l("This link cannot be followed"), message=message)
-    return GateResponse(body, status=400, headers=NO_STORE, mimetype="text/html")
+    return GateResponse(
+        render_template("error.html", title=_l("This link cannot be followed"), message=message), 400
+    )
 
 
 def _fallback() -> Response:
@@ -471,4 +486,4 @@ def _fallback() -> Response:
         + body
         + Markup("</main></body></html>")
     )
-    return GateResponse(str(escape(page)), status=status, headers=NO_STORE, mimetype="text/html")
+    return GateResponse(str(escape(page)), status)

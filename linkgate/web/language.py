@@ -135,5 +135,5 @@ def init_app(app: Flask) -> None:
     def _vary(response: Response) -> Response:
         # Pages whose language was negotiated (not redirects, scripts, JSON, or the English console).
         if response.mimetype == "text/html" and not request.path.startswith("/admin"):
-            response.headers.add(*VARY)
+            response.vary.add(VARY[1])  # once: the gate's answers carry it already (gate.ANSWER_HEADERS)
         return response
