@@ -73,3 +73,46 @@ def test_csv_cells_put_together_are_what_csv_writer_writes(cells: list[str]) -> 
         expected = ""  # a row of one empty cell is written as "", the same cell in a longer row as nothing
     assert encoder.cells(cells) == expected
     assert ",".join(encoder.cells([cell]) for cell in cells) == expected
+
+
+def test_each_appearance_has_its_own_problems_and_the_link_and_its_pages_add_them_up() -> None:
+    from datetime import UTC, datetime
+
+    from linkgate.audit import AuditOptions, AuditResult, build_report
+    from linkgate.audit.records import Anchor, Appearance, LinkRecord, PageRecord
+    from linkgate.http import Answer
+
+    start = "https://www.county.test/"
+    home, news = PageRecord(start, 0), PageRecord(start + "news", 1)
+    plain = Anchor("Partner site", None, "", False)
+    gated = Anchor("click here", "vague", "gate link", True)
+    partner = LinkRecord("https://partner.test/", internal=False, category="external")
+    partner.answer = Answer(partner.url, partner.url, status=200)
+    partner.appearances += [Appearance(home, 3, plain), Appearance(news, 7, gated)]
+    county = LinkRecord("https://other.county.test/", internal=False, category="county")
+    county.answer = Answer(county.url, county.url, status=200)
+    county.appearances.append(Appearance(news, 9, plain))
+    now = datetime.now(UTC)
+    result = AuditResult(
+        AuditOptions(start),
+        now,
+        now,
+        [home, news],
+        {link.url: link for link in (partner, county)},
+        partial=False,
+        notes=[],
+        peak_connections=1,
+        requests=2,
+        county_domains=("county.test",),
+    )
+    report = build_report(result)
+    links = {link["url"]: link for link in report["links"]}
+    assert links[partner.url]["problems"] == ["bypass", "link_text", "target_blank"]
+    assert links[partner.url]["routed"] == "some"
+    assert [(a["page"], a["routed"], a["problems"]) for a in links[partner.url]["appearances"]] == [
+        (start, None, ["bypass"]),
+        (start + "news", "gate link", ["link_text", "target_blank"]),
+    ]
+    assert links[county.url]["problems"] == []  # a County domain's link bypasses nothing
+    assert {page["url"]: page["problems"] for page in report["pages"]} == {start: 1, start + "news": 2}
+    assert report["problems"]["bypass"] == report["problems"]["link_text"] == 1

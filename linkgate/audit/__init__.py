@@ -8,8 +8,9 @@ and ``report.html``; :func:`save_run` and :func:`diff_runs` keep runs in the dat
 from __future__ import annotations
 
 from linkgate.audit.checks import PROBLEMS
-from linkgate.audit.crawl import AuditOptions, AuditResult, Crawler, Progress
+from linkgate.audit.crawl import Crawler, Progress
 from linkgate.audit.history import RunDiff, diff_runs, save_run
+from linkgate.audit.records import AuditOptions, AuditResult
 from linkgate.audit.report import FORMATS, SCHEMA_VERSION, build_report, write_reports
 
 __all__ = [

@@ -10,9 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from linkgate.audit.records import Appearance, LinkRecord
 from linkgate.http import Answer
 
-__all__ = ["PROBLEMS", "Verdict", "answer_problems", "is_bot_wall", "verdict"]
+__all__ = [
+    "APPEARANCE_PROBLEMS",
+    "PROBLEMS",
+    "Verdict",
+    "answer_problems",
+    "appearance_problems",
+    "is_bot_wall",
+    "link_problems",
+    "verdict",
+]
 
 PROBLEMS: dict[str, str] = {
     "broken": "Broken: the address answers with an error (4xx or 5xx), or cannot be reached.",
@@ -30,6 +40,17 @@ UNREACHABLE = frozenset(
     {"dns", "connect", "timeout", "tls", "protocol", "too_many_redirects", "redirect_loop", "invalid_url"}
 )
 REFUSED = frozenset({"ssrf_refused", "port_refused", "credentials_refused", "scheme_refused"})
+APPEARANCE_PROBLEMS = ("bypass", "link_text", "target_blank")
+"""The problems that belong to one appearance of a link on one page, not to its address."""
+# Each combination's tuple made once: (bypass, link_text, target_blank) -> the problems, in that order.
+_APPEARANCE_TUPLES = {
+    (bypass, text, blank): tuple(
+        code for code, on in zip(APPEARANCE_PROBLEMS, (bypass, text, blank), strict=True) if on
+    )
+    for bypass in (False, True)
+    for text in (False, True)
+    for blank in (False, True)
+}
 _WALL_MARKERS = (b"just a moment", b"captcha", b"cf-challenge", b"attention required", b"are you a robot")
 
 
@@ -86,4 +107,29 @@ def answer_problems(url: str, answer: Answer | None, *, soft_404: bool, category
         found.append("insecure")
     if category == "blocked":
         found.append("blocked")
+    return found
+
+
+def appearance_problems(link: LinkRecord, appearance: Appearance) -> tuple[str, ...]:
+    """What is wrong with one appearance of ``link``, in the order of :data:`PROBLEMS`: ``bypass`` (a link
+    off the County's domains, not routed through the gate), ``link_text`` (its text does not say where it
+    goes) and ``target_blank`` (it opens a new window without ``rel="noopener"``)."""
+    anchor = appearance.anchor
+    return _APPEARANCE_TUPLES[
+        (link.outbound and not anchor.routed, anchor.text_problem is not None, anchor.target_blank_unsafe)
+    ]
+
+
+def link_problems(link: LinkRecord) -> list[str]:
+    """Every problem of ``link``, in the order of :data:`PROBLEMS`: those of its address, ``no_privacy``
+    and those of any of its appearances."""
+    found = answer_problems(link.url, link.answer, soft_404=link.soft_404, category=link.category)
+    shown: set[str] = set()
+    for appearance in link.appearances:
+        shown.update(appearance_problems(link, appearance))
+        if len(shown) == len(APPEARANCE_PROBLEMS):
+            break
+    if link.privacy is not None and link.privacy.status == "none":
+        shown.add("no_privacy")
+    found.extend(code for code in PROBLEMS if code in shown)
     return found

@@ -17,17 +17,16 @@ import asyncio
 import logging
 import re
 import time
-from array import array
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol, overload
+from typing import Protocol
 
 import httpx
 from protego import Protego
 
-from linkgate.audit.checks import REFUSED, answer_problems, verdict
+from linkgate.audit.checks import REFUSED, verdict
 from linkgate.audit.extract import (
     MAX_LINKS,
     gate_destination,
@@ -36,14 +35,23 @@ from linkgate.audit.extract import (
     normalise,
     read_page,
 )
-from linkgate.audit.sitemaps import MAX_ENTRIES, read_sitemap
+from linkgate.audit.records import (
+    Anchor,
+    Appearance,
+    AuditOptions,
+    AuditResult,
+    LinkRecord,
+    PageRecord,
+    Route,
+)
+from linkgate.audit.sitemaps import read_sitemap
 from linkgate.classify import Classifier
 from linkgate.gateaddress import GateAddress
-from linkgate.http import DEFAULT_USER_AGENT, Answer, FetchPolicy, Resolver, SafeClient
+from linkgate.http import Answer, FetchPolicy, Resolver, SafeClient
 from linkgate.sites import SiteFacts, site_key
 from linkgate.urls import parse_destination, resolve_web_link
 
-__all__ = ["Appearance", "AuditOptions", "AuditResult", "Crawler", "LinkRecord", "PageRecord", "Progress"]
+__all__ = ["Crawler", "Progress"]
 
 _LOG = logging.getLogger("linkgate.audit")
 ROBOTS_BYTES = 500_000
@@ -68,204 +76,6 @@ class PageRenderer(Protocol):
         """Close the browser."""
 
 
-@dataclass(frozen=True)
-class AuditOptions:
-    start_url: str
-    max_pages: int = 1000
-    max_depth: int = 10
-    concurrency: int = 8
-    per_host: int = 4
-    delay: float = 0.0
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    same_site: bool = False
-    check_external: bool = True
-    check_privacy: bool = True
-    timeout: float = 15.0
-    user_agent: str = DEFAULT_USER_AGENT
-    retries: int = 2
-    backoff: float = 0.5  # seconds before the first retry, doubled for each one after
-    max_retry_wait: float = 30.0
-    ignore_robots: bool = False
-    sort_query: bool = False
-    render: bool = False
-    max_page_bytes: int = 5_000_000
-    max_sitemap_entries: int = MAX_ENTRIES  # in all the sitemaps of a run
-
-
-@dataclass(slots=True)
-class PageRecord:
-    url: str
-    depth: int
-    answer: Answer | None = None
-    soft_404: bool = False
-    links: int = 0
-    rendered: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Appearance:
-    """Where a link appears: the page (index into the pages), the line, the text, and how it is routed."""
-
-    page: int
-    line: int
-    text: str
-    routed: str  # "" | "gate link" | "drop-in script"
-    target_blank_unsafe: bool
-
-
-ROUTES = ("", "gate link", "drop-in script")
-
-
-class TextTable:
-    """Each distinct link text once, by number: a site repeats its navigation and footer on every page."""
-
-    __slots__ = ("_numbers", "problems", "texts")
-
-    def __init__(self) -> None:
-        self._numbers: dict[str, int] = {}
-        self.texts: list[str] = []
-        self.problems: list[str | None] = []  # each text judged once: link_text_problem(texts[n])
-
-    def number(self, text: str) -> int:
-        number = self._numbers.get(text)
-        if number is None:
-            number = self._numbers[text] = len(self.texts)
-            self.texts.append(text)
-            self.problems.append(link_text_problem(text))
-        return number
-
-
-@dataclass(frozen=True, slots=True)
-class AppearanceSummary:
-    """What a link's appearances say all together, read in one pass over the packed numbers."""
-
-    routed: bool  # some appearance goes through the gate
-    unrouted: bool  # some appearance does not
-    text_problem: bool  # some appearance's text does not describe the link
-    target_blank_unsafe: bool
-
-
-class AppearanceList(Sequence[Appearance]):
-    """A link's appearances, packed: a site has hundreds of thousands, so each is three numbers in one
-    array (the page's index, the line, and the text's number with the route and the target="_blank"
-    flag), and :class:`Appearance` objects are made when read."""
-
-    __slots__ = ("_data", "_texts")
-
-    def __init__(self, texts: TextTable | None = None) -> None:
-        self._data = array("I")
-        self._texts = texts if texts is not None else TextTable()
-
-    def append(self, appearance: Appearance) -> None:
-        self.add(
-            appearance.page,
-            appearance.line,
-            appearance.text,
-            appearance.routed,
-            appearance.target_blank_unsafe,
-        )
-
-    def add(self, page: int, line: int, text: str, routed: str, target_blank_unsafe: bool) -> None:
-        """Add an appearance from its parts (what :meth:`append` does, without an :class:`Appearance`)."""
-        flags = ROUTES.index(routed) | (4 if target_blank_unsafe else 0)
-        self._data.extend((page, line, self._texts.number(text) << 3 | flags))
-
-    def __len__(self) -> int:
-        return len(self._data) // 3
-
-    @overload
-    def __getitem__(self, index: int) -> Appearance: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Appearance]: ...
-
-    def __getitem__(self, index: int | slice) -> Appearance | list[Appearance]:
-        if isinstance(index, slice):
-            data, make = self._data, self._appearance
-            return [make(data[3 * i], data[3 * i + 1], data[3 * i + 2]) for i in range(len(self))[index]]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("appearance index out of range")
-        data, start = self._data, 3 * index
-        return self._appearance(data[start], data[start + 1], data[start + 2])
-
-    def __iter__(self) -> Iterator[Appearance]:
-        data = self._data
-        for start in range(0, len(data), 3):
-            yield self._appearance(data[start], data[start + 1], data[start + 2])
-
-    @property
-    def texts(self) -> TextTable:
-        return self._texts
-
-    def packed(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, int, int]]:
-        """The numbers of appearances ``start`` to ``stop``: the page's index, the line, and the text's
-        number shifted left by 3 with the route (``ROUTES`` index, 2 bits) and target="_blank" (4)."""
-        data = self._data[3 * start : None if stop is None else 3 * max(stop, start)]
-        return zip(data[0::3], data[1::3], data[2::3], strict=True)
-
-    def _appearance(self, page: int, line: int, packed: int) -> Appearance:
-        return Appearance(page, line, self._texts.texts[packed >> 3], ROUTES[packed & 3], bool(packed & 4))
-
-    def summary(self) -> AppearanceSummary:
-        routed = unrouted = text_problem = target_blank = False
-        problems = self._texts.problems
-        for packed in self._data[2::3]:
-            if packed & 3:
-                routed = True
-            else:
-                unrouted = True
-            if packed & 4:
-                target_blank = True
-            if problems[packed >> 3] is not None:
-                text_problem = True
-        return AppearanceSummary(routed, unrouted, text_problem, target_blank)
-
-    def problem_counts(self, link_level: int, outbound: bool) -> Iterator[tuple[int, int]]:
-        """(page index, problems this appearance shows there) for each appearance: ``link_level`` of the
-        link's own, plus bypass (when ``outbound``), unhelpful text and target="_blank"."""
-        data, problems = self._data, self._texts.problems
-        for start in range(0, len(data), 3):
-            packed = data[start + 2]
-            yield (
-                data[start],
-                link_level
-                + (outbound and not packed & 3)
-                + (problems[packed >> 3] is not None)
-                + bool(packed & 4),
-            )
-
-
-@dataclass(slots=True)
-class LinkRecord:
-    url: str
-    internal: bool
-    appearances: AppearanceList = field(default_factory=AppearanceList)
-    answer: Answer | None = None
-    soft_404: bool = False
-    category: str = ""
-    action: str = ""
-    flags: tuple[str, ...] = ()
-    rule: str | None = None
-    privacy: SiteFacts | None = None
-    skipped: str = ""  # why the address was not checked: "robots", "not checked (external)", ...
-
-    def problems(self, county: bool) -> list[str]:
-        found = answer_problems(self.url, self.answer, soft_404=self.soft_404, category=self.category)
-        summary = self.appearances.summary()
-        if not self.internal and not county and summary.unrouted:
-            found.append("bypass")
-        if self.privacy is not None and self.privacy.status == "none":
-            found.append("no_privacy")
-        if summary.text_problem:
-            found.append("link_text")
-        if summary.target_blank_unsafe:
-            found.append("target_blank")
-        return found
-
-
 @dataclass
 class Progress:
     pages: int = 0
@@ -278,22 +88,6 @@ class Progress:
     def rate(self) -> float:
         elapsed = time.monotonic() - self.started
         return (self.pages + self.checked) / elapsed if elapsed > 0 else 0.0
-
-
-@dataclass
-class AuditResult:
-    options: AuditOptions
-    started_at: datetime
-    finished_at: datetime
-    pages: list[PageRecord]
-    links: dict[str, LinkRecord]
-    partial: bool
-    notes: list[str]
-    peak_connections: int
-    requests: int
-    county_domains: tuple[str, ...]
-    start_error: str | None = None
-    """Why the start address's site could not be reached at all, when it could not."""
 
 
 @dataclass
@@ -371,7 +165,9 @@ class Crawler:
         self.progress = Progress()
         self.stopping = asyncio.Event()
         self._page_urls: dict[str, int] = {}
-        self._texts = TextTable()
+        # Each distinct anchor once (text, route, target="_blank"): a site repeats its navigation and
+        # footer on every page.
+        self._anchors: dict[tuple[str, Route, bool], Anchor] = {}
         self._robots: dict[str, asyncio.Future[Protego | None]] = {}
         self._privacy_hosts: dict[str, asyncio.Future[SiteFacts | None]] = {}
         self._queue: asyncio.PriorityQueue[tuple[int, int, str, str]] = asyncio.PriorityQueue()
@@ -485,7 +281,7 @@ class Crawler:
                 if self.stopping.is_set():
                     continue
                 if kind == "page":
-                    await self._read(self._page_urls[url])
+                    await self._read(self.pages[self._page_urls[url]])
                 else:
                     await self._check(self.links[url])
             except Exception as error:
@@ -662,7 +458,7 @@ class Crawler:
         self._page_urls[url] = len(self.pages)
         self.pages.append(PageRecord(url, depth))
         if url not in self.links:
-            self.links[url] = LinkRecord(url, internal=True, appearances=AppearanceList(self._texts))
+            self.links[url] = LinkRecord(url, internal=True)
         self._push(depth, "page", url)
         return "page"
 
@@ -670,19 +466,18 @@ class Crawler:
         kind = headers.get("content-type", "").partition(";")[0].strip().lower()
         return self.options.max_page_bytes if kind in ("text/html", "application/xhtml+xml") else 0
 
-    async def _read(self, index: int) -> None:
-        page = self.pages[index]
+    async def _read(self, page: PageRecord) -> None:
         if self._renderer is not None:
             answer = await self._render(page.url)
             page.rendered = True
         else:
             answer = await self.client.request(page.url, read_body=self._body_size)
         try:
-            await self._take_links(page, index, answer)
+            await self._take_links(page, answer)
         finally:
             answer.slim()
 
-    async def _take_links(self, page: PageRecord, index: int, answer: Answer) -> None:
+    async def _take_links(self, page: PageRecord, answer: Answer) -> None:
         page.answer = answer
         self.progress.pages += 1
         record = self.links[page.url]
@@ -708,10 +503,10 @@ class Crawler:
             self.notes.append(f"{page.url} asks robots not to follow its links (meta robots nofollow).")
         follow = not (reading.nofollow and not self.options.ignore_robots)
         depth = page.depth + 1 if follow else self.options.max_depth + 1
-        links, sort_query, gate = self.links, self.options.sort_query, self.gate
+        links, anchors, sort_query, gate = self.links, self._anchors, self.options.sort_query, self.gate
         for link in reading.links:
             url = link.url
-            routed = ""
+            routed: Route = ""
             target = gate_destination(url, gate)
             if target is not None:
                 url, routed = normalise(target, sort_query=sort_query), "gate link"
@@ -722,7 +517,13 @@ class Crawler:
                 linked = await self._discover(url, depth)
                 if linked is None:
                     continue
-            linked.appearances.add(index, link.line, link.text, routed, link.target_blank_unsafe)
+            key = (link.text, routed, link.target_blank_unsafe)
+            anchor = anchors.get(key)
+            if anchor is None:
+                anchor = anchors[key] = Anchor(
+                    link.text, link_text_problem(link.text), routed, link.target_blank_unsafe
+                )
+            linked.appearances.append(Appearance(page, link.line, anchor))
 
     async def _render(self, url: str) -> Answer:
         assert self._renderer is not None
@@ -737,9 +538,7 @@ class Crawler:
                 host = parse_destination(url).host
             except ValueError:
                 return None
-            record = self.links[url] = LinkRecord(
-                url, internal=self.is_internal(host), appearances=AppearanceList(self._texts)
-            )
+            record = self.links[url] = LinkRecord(url, internal=self.is_internal(host))
             decision = await self._add_page(url, depth)
             if decision == "check":
                 self._queue_check(record, depth)

@@ -7,15 +7,13 @@ the script only adds sorting, filtering and a count of the rows shown.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
 import jinja2
 from markupsafe import Markup, escape
-
-from linkgate.audit.crawl import ROUTES
-from linkgate.audit.report import Appearances
 
 __all__ = ["write_html"]
 
@@ -35,6 +33,7 @@ _ENVIRONMENT = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     undefined=jinja2.StrictUndefined,
+    cache_size=0,  # one report a run: the compiled template is not kept for the rest of it
 )
 
 PROBLEM_LABELS = {
@@ -58,33 +57,33 @@ class _AppearanceItems:
 
     Made here rather than in the template: appearances are most of a report's rows, and one format
     string per row costs a fraction of the template's pieces and tests. Every value is escaped, each
-    page and each text once per report (a site repeats the same few on every page).
+    page, text and list of problems once per report (a site repeats the same few on every page).
     """
 
     def __init__(self) -> None:
-        self._pages: dict[int, str] = {}
-        self._texts: dict[int, str] = {}
+        self._pages: dict[str, str] = {}
+        self._texts: dict[str, str] = {}
         self._problems: dict[tuple[str, ...], str] = {}
-        self._routes = [f" ({escape(route)})" if route else "" for route in ROUTES]
 
-    def __call__(self, appearances: Appearances) -> Markup:
-        pages, texts, problems_of, routes = self._pages, self._texts, self._problems, self._routes
-        page_urls, text_values = appearances.pages, appearances.texts
+    def __call__(self, appearances: Sequence[dict[str, Any]]) -> Markup:
+        pages, texts, problems_of = self._pages, self._texts, self._problems
         items = []
-        for page, line, number, route, problems in islice(appearances.numbers(), APPEARANCES_SHOWN):
-            link = pages.get(page)
+        for appearance in islice(appearances, APPEARANCES_SHOWN):
+            link = pages.get(appearance["page"])
             if link is None:
-                address = escape(page_urls[page])
-                link = pages[page] = f'<a href="{address}">{address}</a>'
-            text = texts.get(number)
+                address = escape(appearance["page"])
+                link = pages[appearance["page"]] = f'<a href="{address}">{address}</a>'
+            text = texts.get(appearance["text"])
             if text is None:
-                text = texts[number] = f"\u201c{escape(text_values[number] or '(no text)')}\u201d"
+                text = texts[appearance["text"]] = f"\u201c{escape(appearance['text'] or '(no text)')}\u201d"
+            problems = tuple(appearance["problems"])
             labels = problems_of.get(problems)
             if labels is None:
                 labels = problems_of[problems] = (
                     " \u2013 " + ", ".join(_LABELS[code] for code in problems) if problems else ""
                 )
-            items.append(f"<li>{link}, line {int(line)}: {text}{routes[route]}{labels}</li>\n")
+            routed = f" ({escape(appearance['routed'])})" if appearance["routed"] else ""
+            items.append(f"<li>{link}, line {int(appearance['line'])}: {text}{routed}{labels}</li>\n")
         if len(appearances) > APPEARANCES_SHOWN:
             items.append(f"<li>and {len(appearances) - APPEARANCES_SHOWN} more (see links.csv)</li>\n")
         return Markup("".join(items))  # noqa: S704 (every value in it was escaped above)
