@@ -2,7 +2,7 @@
 
     flock /tmp/linkgate-bench.lock .venv/bin/python benchmarks/audit.py \\
         [--pages 2000] [--concurrency 8] [--repeat 3] [--growth-pages 10000] \\
-        [--tools linkgate,linkinator,linkchecker,lychee] [--json benchmarks/results/audit.json]
+        [--tools linkgate,linkinator,linkchecker,lychee] [--wide] [--json benchmarks/results/audit.json]
 
 It builds a synthetic County site of ``--pages`` pages (about 20 internal and 5 off-site links each,
 most of them routed through the gate), with planted problems: broken internal and off-site links,
@@ -39,6 +39,11 @@ alarm; for every tool the planted broken links it reported, the 403s of the refu
 as broken (linkgate calls those "could not verify") and the working links it reported as broken.
 Every link is http:// here, so linkgate's "insecure" is on every link and is left out of the
 comparison.
+
+``--wide`` is the site a reviewer's benchmark looked like: its off-site links are 450 addresses on five
+hosts, a ninth of them slow (a second), a ninth redirecting and a thirtieth down (503, planted broken), and
+linkgate runs with its defaults (4 connections a host, 2 retries with backoff) where the narrow site gives
+it the other tools' settings.
 
 ``--growth-pages`` runs linkgate once more on a larger site and states its memory growth per 1,000
 pages against the first run on the ``--pages`` site (the 50,000-page target); both runs start with a
@@ -81,6 +86,9 @@ REFUSING = "refusing.bench.internal"
 HOSTS = [SITE, GATE_HOST, NO_PRIVACY, REFUSING, *EXTERNAL]
 MEMORY_TARGET_MB = 100
 SLOW_SECONDS = 0.3
+EXTERNAL_SLOW_SECONDS = 1.0  # an off-site endpoint that is slow to answer (/slow/ on a partner's host)
+WIDE_HOSTS = 5  # --wide: the off-site links are on this many hosts...
+WIDE_ITEMS = 450  # ...and this many addresses, a ninth slow, a ninth redirecting, a thirtieth down (503)
 SAMPLE_SECONDS = 0.02
 TIMEOUT_SECONDS = 600
 ORPHAN = "<!doctype html><title>Orphan</title><h1>Only in the sitemap</h1><a href='/p/1'>Page one</a>"
@@ -90,9 +98,10 @@ TOOL_NAMES = ("linkgate", "linkinator", "linkchecker", "lychee", "asyncio-40")
 class Site:
     """The synthetic site: every page, and the problems planted in it (address -> problem codes)."""
 
-    def __init__(self, pages: int, port: int, seed: int = 7) -> None:
+    def __init__(self, pages: int, port: int, seed: int = 7, *, wide: bool = False) -> None:
         self.pages = pages
         self.port = port
+        self.wide = wide
         self.random = random.Random(seed)
         self.gate = f"http://{GATE_HOST}:{port}/go?url="
         self.expected: dict[str, set[str]] = {}
@@ -125,9 +134,25 @@ class Site:
         )
 
     def _external(self, i: int, k: int) -> str:
+        if self.wide:
+            return self._wide_external((i * 5 + k) % WIDE_ITEMS)
         host = EXTERNAL[(i + k) % len(EXTERNAL)]
         target = self.url(host, f"/item/{(i * 5 + k) % 400}")
         return f'<a href="{self.gated(target)}">Partner item {(i * 5 + k) % 400}</a>'
+
+    def _wide_external(self, n: int) -> str:
+        """One of ``WIDE_ITEMS`` off-site addresses on ``WIDE_HOSTS`` hosts: slow (a second), redirecting
+        (301 to the item), down (503, broken however often it is asked) or plain."""
+        host = EXTERNAL[n % WIDE_HOSTS]
+        if n % 9 == 1:
+            target = self.url(host, f"/slow/{n}")
+        elif n % 9 == 2:
+            target = self.url(host, f"/moved/{n}")
+        elif n % 30 == 3:
+            target = self.plant(self.url(host, f"/down/{n}"), "broken")
+        else:
+            target = self.url(host, f"/item/{n}")
+        return f'<a href="{self.gated(target)}">Partner item {n}</a>'
 
     def _page(self, i: int) -> str:
         rnd = self.random
@@ -271,6 +296,9 @@ http {{
     location = /privacy {{ return 200 '{privacy}'; }}
     location = /robots.txt {{ return 404 ''; }}
     location /gone/ {{ return 404 '{missing}'; }}
+    location /slow/ {{ proxy_pass http://127.0.0.1:{slow_port}; }}
+    location /moved/ {{ rewrite ^/moved/(.*)$ /item/$1 permanent; }}
+    location /down/ {{ return 503 '<title>Service unavailable</title>'; }}
     location / {{ return 200 '{item}'; }}
   }}
 }}
@@ -278,7 +306,8 @@ http {{
 
 
 class SlowServer:
-    """Behind nginx: answers the slow pages after :data:`SLOW_SECONDS`, one request a connection."""
+    """Behind nginx: answers the slow pages after :data:`SLOW_SECONDS`, and a partner's ``/slow/``
+    addresses after :data:`EXTERNAL_SLOW_SECONDS`, one request a connection."""
 
     def __init__(self, www: Path) -> None:
         self.www = www
@@ -299,8 +328,12 @@ class SlowServer:
         try:
             head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
             method, target, _ = head.split("\r\n", 1)[0].split(" ", 2)
-            await asyncio.sleep(SLOW_SECONDS)
-            body = (self.www / target.split("?")[0].lstrip("/")).read_bytes()
+            if target.startswith("/slow/"):
+                await asyncio.sleep(EXTERNAL_SLOW_SECONDS)
+                body = b"<!doctype html><title>Slow item</title><h1>Item</h1>"
+            else:
+                await asyncio.sleep(SLOW_SECONDS)
+                body = (self.www / target.split("?")[0].lstrip("/")).read_bytes()
             writer.write(
                 b"HTTP/1.0 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
                 + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
@@ -320,14 +353,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(pages: int) -> Iterator[tuple[Site, Path]]:
-    """The site of ``pages`` pages, written and served by nginx until the block ends."""
+def served(pages: int, *, wide: bool = False) -> Iterator[tuple[Site, Path]]:
+    """The site of ``pages`` pages (``wide``: see :class:`Site`), written and served by nginx until the
+    block ends."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
         raise SystemExit("nginx is needed to serve the benchmark's site: apt-get install nginx-light")
     directory = Path(tempfile.mkdtemp(prefix="linkgate-audit-bench-"))
     directory.chmod(0o755)  # nginx's workers and LinkChecker drop root for nobody
-    site = Site(pages, free_port())
+    site = Site(pages, free_port(), wide=wide)
     site.write(directory)
     slow = SlowServer(directory / "www")
     (directory / "nginx.conf").write_text(site.nginx_conf(directory, slow.port), encoding="utf-8")
@@ -422,6 +456,7 @@ class Measured:
     stdout: str
     stderr: str
     load: tuple[float, float, float]
+    cpu_seconds: float = 0.0  # user and system time of the process tree: what a busy machine does not change
     timed_out: bool = False
 
 
@@ -442,7 +477,7 @@ def measure(
             for pid, (_, hwm) in memory.items():
                 high_water[pid] = max(high_water.get(pid, 0), hwm)
             peak_connections = max(peak_connections, _established(port))
-            waited, status, _usage = os.wait4(process.pid, os.WNOHANG)
+            waited, status, usage = os.wait4(process.pid, os.WNOHANG)
             if waited:
                 # Not the kernel's ru_maxrss: it counts the benchmark's own memory from before the exec.
                 peak_kb = max(peak_kb, sum(high_water.values()))
@@ -465,6 +500,8 @@ def measure(
         stdout=stdout,
         stderr=stderr,
         load=(round(load[0], 2), round(load[1], 2), round(load[2], 2)),
+        # The process's own and that of its children it waited for (each tool waits for its own).
+        cpu_seconds=round(usage.ru_utime + usage.ru_stime, 2),
         timed_out=timed_out,
     )
 
@@ -545,14 +582,13 @@ def linkgate_tool(concurrency: int) -> Tool:
             "50",
             "--concurrency",
             str(concurrency),
-            "--per-host",
-            str(concurrency),
             "--out",
             str(directory / f"linkgate-{run}"),
             "--timeout",
             "10",
-            "--retries",
-            "1",
+            # The wide site is checked as the weekly timer checks the County's: the default per-host cap (4)
+            # and retries (2); the narrow one with the other tools' settings (none has a per-host cap).
+            *(() if site.wide else ("--per-host", str(concurrency), "--retries", "1")),
         ]
 
     version = subprocess.run(
@@ -572,7 +608,7 @@ def linkinator_tool(concurrency: int) -> Tool:
         return Tool("linkinator", error="linkinator needs npm (apt-get install npm)")
     version, error = _install(
         "linkinator",
-        [[npm, "install", "--no-audit", "--no-fund", "--prefix", "node", "linkinator"]],
+        [[npm, "install", "--no-audit", "--no-fund", "--prefix", "node", "linkinator@7"]],
         [str(binary), "--version"],
     )
 
@@ -777,6 +813,7 @@ def run_tool(
     result: dict[str, Any] = {
         "run": run,
         "seconds": measured.seconds,
+        "cpu_seconds": measured.cpu_seconds,
         "peak_rss_mb": measured.peak_rss_mb,
         "peak_connections": measured.peak_connections,
         "load_average": measured.load,
@@ -837,6 +874,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "seconds_median": round(statistics.median(seconds), 2),
         "seconds_min": min(seconds),
         "seconds_max": max(seconds),
+        "cpu_seconds_median": round(statistics.median(run["cpu_seconds"] for run in good), 2),
         "peak_rss_mb_median": round(statistics.median(memory), 1),
         "peak_rss_mb_max": max(memory),
         "peak_connections_max": max(run["peak_connections"] for run in good),
@@ -850,8 +888,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def table(tools: list[Tool], summaries: dict[str, dict[str, Any]], concurrency: int) -> str:
     lines = [
-        f"{'tool':12} {'time s (median, min–max)':26} {'peak MB':>8} {'conns':>6} {'broken found':>13} "
-        f"{'403 as broken':>14} {'false alarms':>13}",
+        f"{'tool':12} {'time s (median, min–max)':26} {'cpu s':>6} {'peak MB':>8} {'conns':>6} "
+        f"{'broken found':>13} {'403 as broken':>14} {'false alarms':>13}",
     ]
     for tool in tools:
         summary = summaries[tool.name]
@@ -863,9 +901,9 @@ def table(tools: list[Tool], summaries: dict[str, dict[str, Any]], concurrency: 
         )
         found = f"{summary['broken_found']}/{summary['broken_planted']}"
         lines.append(
-            f"{tool.name:12} {spread:26} {summary['peak_rss_mb_median']:8.1f} "
-            f"{summary['peak_connections_max']:6d} {found:>13} {summary['refusing_called_broken']:>14} "
-            f"{summary['working_called_broken']:>13}"
+            f"{tool.name:12} {spread:26} {summary['cpu_seconds_median']:6.1f} "
+            f"{summary['peak_rss_mb_median']:8.1f} {summary['peak_connections_max']:6d} {found:>13} "
+            f"{summary['refusing_called_broken']:>14} {summary['working_called_broken']:>13}"
         )
     lines.append(
         f"(--concurrency {concurrency} for every tool; conns: most connections open at once to the site)"
@@ -886,6 +924,12 @@ def main() -> None:
         help="Pages of the site for the memory-growth run (0: none).",
     )
     parser.add_argument("--json", type=Path, help="Also write the results to this file.")
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help=f"Off-site links on {WIDE_HOSTS} hosts, slow, redirecting and down ones among them; linkgate "
+        "with its default per-host cap and retries.",
+    )
     args = parser.parse_args()
     chosen = [name.strip() for name in args.tools.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in TOOL_NAMES]
@@ -904,6 +948,7 @@ def main() -> None:
             print(f"{tool.name}: {tool.error}", file=sys.stderr)
     results: dict[str, Any] = {
         "pages": args.pages,
+        "wide": args.wide,
         "concurrency": args.concurrency,
         "repeat": args.repeat,
         "cpus": os.cpu_count(),
@@ -911,7 +956,7 @@ def main() -> None:
         "tools": {tool.name: {"version": tool.version, "error": tool.error or None} for tool in tools},
     }
     linkgate_runs: list[dict[str, Any]] = []
-    with served(args.pages) as (site, directory):
+    with served(args.pages, wide=args.wide) as (site, directory):
         env = linkgate_env(directory, site)
         offset = 0
         runnable = [tool for tool in tools if tool.command is not None]
@@ -924,7 +969,14 @@ def main() -> None:
                     linkgate_runs.append(result)
                 shown = {
                     k: result.get(k)
-                    for k in ("seconds", "peak_rss_mb", "peak_connections", "broken_found", "error")
+                    for k in (
+                        "seconds",
+                        "cpu_seconds",
+                        "peak_rss_mb",
+                        "peak_connections",
+                        "broken_found",
+                        "error",
+                    )
                 }
                 print(f"run {run + 1} {tool.name}: {shown} load {result['load_average']}", file=sys.stderr)
     summaries = {tool.name: summarise(tool.runs) if tool.runs else {"error": tool.error} for tool in tools}
@@ -932,7 +984,7 @@ def main() -> None:
         results["tools"][tool.name] |= {"summary": summaries[tool.name], "runs": tool.runs}
     linkgate = summaries["linkgate"]
     if args.growth_pages > args.pages and "error" not in linkgate:
-        with served(args.growth_pages) as (site, directory):
+        with served(args.growth_pages, wide=args.wide) as (site, directory):
             env = linkgate_env(directory, site)
             large, _ = run_tool(tools[chosen.index("linkgate")], site, directory, 0, 0, env)
         results["growth_run"] = large

@@ -874,3 +874,34 @@ def test_an_internal_error_on_one_page_costs_that_page_not_the_crawl(site: Any, 
     assert len(notes) == 2 and all("RuntimeError: a bug in the page reader" in note for note in notes)
     # The page answered 200: its own entry stays as it was read; nothing is called broken.
     assert not [entry for entry in report["links"] if "broken" in entry["problems"]]
+
+
+def test_work_for_a_host_at_its_cap_waits_while_other_hosts_work_is_handed_out() -> None:
+    async def scenario() -> list[tuple[str, str]]:
+        queue = crawl_module.WorkQueue(per_host=2)
+        for n in range(4):
+            queue.put(1, "check", f"https://slow.test/{n}", "slow.test")
+        queue.put(2, "check", "https://other.test/a", "other.test")
+        queue.put(0, "page", "https://www.county.test/", "www.county.test")
+        taken = [await queue.get() for _ in range(4)]
+        assert queue.qsize() == 2  # slow.test's last two: it has two out
+        waiting = asyncio.ensure_future(queue.get())
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        queue.done("slow.test")  # one of its two is done
+        taken.append(await waiting)
+        for _, _, host in taken[:1] + taken[2:]:  # the others out
+            queue.done(host)
+        taken.append(await queue.get())
+        queue.done("slow.test")
+        await asyncio.wait_for(queue.join(), 1)
+        return [(url, host) for _, url, host in taken]
+
+    assert asyncio.run(scenario()) == [
+        ("https://www.county.test/", "www.county.test"),  # by depth, then by arrival
+        ("https://slow.test/0", "slow.test"),
+        ("https://slow.test/1", "slow.test"),
+        ("https://other.test/a", "other.test"),  # deeper, but slow.test has two out
+        ("https://slow.test/2", "slow.test"),
+        ("https://slow.test/3", "slow.test"),
+    ]

@@ -130,9 +130,12 @@ def _appearances_json(link: LinkRecord, link_level: list[str]) -> Lazy[dict[str,
     return Lazy(link.appearances, entry)
 
 
-def _link_json(link: LinkRecord, problems: list[str]) -> dict[str, Any]:
+def _link_json(link: LinkRecord, problems: list[str], hosts: dict[str, str]) -> dict[str, Any]:
     answer = link.answer
     final_url = answer.final_url if answer is not None else link.url
+    final_host = hosts.get(final_url)
+    if final_host is None:
+        final_host = hosts[final_url] = parse_destination(final_url).host
     privacy = link.privacy
     routed = sum(1 for appearance in link.appearances if appearance.anchor.routed)
     return {
@@ -153,7 +156,7 @@ def _link_json(link: LinkRecord, problems: list[str]) -> dict[str, Any]:
         "attempts": answer.attempts if answer is not None else 0,
         "redirects": [{"url": hop.url, "status": hop.status} for hop in answer.redirects] if answer else [],
         "final_url": final_url,
-        "final_host": parse_destination(final_url).host,
+        "final_host": final_host,
         "https": final_url.startswith("https://") and link.url.startswith("https://"),
         "soft_404": link.soft_404,
         "privacy_status": privacy.status if privacy is not None else None,
@@ -195,7 +198,8 @@ def build_report(result: AuditResult) -> dict[str, Any]:
         link_level = sum(1 for problem in problems if problem not in APPEARANCE_PROBLEMS)
         for appearance in link.appearances:
             per_page[appearance.page.url] += link_level + len(appearance_problems(link, appearance))
-    links = Lazy(judged, lambda item: _link_json(*item))
+    hosts: dict[str, str] = {}  # each link's entry is made once per format: its final host found once
+    links = Lazy(judged, lambda item: _link_json(*item, hosts))
     pages = Lazy(result.pages, lambda page: _page_json(page, per_page[page.url]))
     worst = sorted(
         ((url, count) for url, count in per_page.items() if count), key=lambda item: (-item[1], item[0])
