@@ -283,7 +283,7 @@ class SafeClient:
             headers = response.headers
             limit = 0 if read_body is None or method == "HEAD" else read_body(response.status_code, headers)
             # A short body nobody asked for is read anyway (up to DRAIN_BYTES), so the connection is kept.
-            body = Body(limit, headers.get("content-encoding", ""), destination.href, drain=DRAIN_BYTES)
+            body = Body(limit, headers, destination.href, drain=DRAIN_BYTES)
             async for part in response.aiter_raw():
                 if body.take(part):
                     break

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 import ada_url
+import httpx
 
 from linkgate.errors import InvalidDestination, LinkgateError
 from linkgate.urls import DEFAULT_MAX_LENGTH, Destination, is_local_name, is_public_address, parse_destination
@@ -315,11 +316,12 @@ class Body:
 
     __slots__ = ("_decoder", "_drain", "_kept", "_received", "limit", "truncated")
 
-    def __init__(self, limit: int, coding: str, url: str, *, drain: int = 0) -> None:
+    def __init__(self, limit: int, headers: httpx.Headers, url: str, *, drain: int = 0) -> None:
         self.limit = limit
         self.truncated = False
         self._drain = drain
-        self._decoder = _Decoder(coding, url) if limit > 0 else None
+        # The Content-Encoding is read only when something is kept (reading a header costs more than a call).
+        self._decoder = _Decoder(headers.get("content-encoding", ""), url) if limit > 0 else None
         self._kept = bytearray()
         self._received = 0
 

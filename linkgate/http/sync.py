@@ -301,7 +301,7 @@ class Fetcher:
             raise describe_failure(exc, destination, ip, _timed_out(destination, deadline)) from exc
 
     def _read_body(self, response: httpx.Response, destination: Destination, deadline: _Deadline) -> Body:
-        body = Body(self.policy.max_bytes, response.headers.get("content-encoding", ""), destination.href)
+        body = Body(self.policy.max_bytes, response.headers, destination.href)
         try:
             for chunk in response.iter_raw():
                 if body.take(chunk):
