@@ -443,6 +443,25 @@ def test_request_carries_the_real_host_and_the_user_agent(fetcher: Fetcher, serv
     assert not result.truncated
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type", "text"),
+    [
+        # The one sniffer (linkgate.encoding): a <meta> names the encoding when the header does not ...
+        (b'<meta charset="windows-1252"><p>\x93quoted\x94', "text/html", "<p>\u201cquoted\u201d"),
+        # ... a label Python's codecs do not know is passed over for the page's own <meta> ...
+        (b'<meta charset="koi8-r"><p>\xf0\xd2', "text/html; charset=x-unknown", "<p>\u041f\u0440"),
+        # ... and latin1 is windows-1252, as browsers read it (Python's latin-1 would give U+0080).
+        (b"<p>\x80", "text/html; charset=latin1", "<p>\u20ac"),
+    ],
+)
+def test_an_answers_text_is_decoded_as_a_browser_reads_it(
+    fetcher: Fetcher, server: HTTPServer, body: bytes, content_type: str, text: str
+) -> None:
+    server.expect_request("/page").respond_with_data(body, content_type=content_type)
+    result = fetcher.get(f"{base(server)}/page")
+    assert result.text.endswith(text)
+
+
 def test_address_fallback_tries_the_next_checked_address(
     resolver: Resolver, server: HTTPServer, canary: Canary
 ) -> None:

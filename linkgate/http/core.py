@@ -12,7 +12,6 @@ certificate check use the real host name. No cookies, no proxy from the environm
 
 from __future__ import annotations
 
-import codecs
 import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from functools import cache
 import httpcore
 import httpx
 
+from linkgate.encoding import decode
 from linkgate.http.policy import (
     FetchError,
     FetchFailed,
@@ -126,13 +126,8 @@ class Answer:
 
     @property
     def text(self) -> str:
-        """The body decoded by the Content-Type's character set when Python knows it, else UTF-8."""
-        named = self.charset
-        try:
-            encoding = codecs.lookup(named).name if named else "utf-8"
-        except LookupError:
-            encoding = "utf-8"
-        return self.content.decode(encoding, errors="replace")
+        """The body as text, in the encoding a browser would read it in (linkgate.encoding)."""
+        return decode(self.content, self.charset)
 
 
 def build_request(
