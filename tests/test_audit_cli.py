@@ -92,8 +92,11 @@ def test_bad_input_is_one_line_and_status_2(linkgate, tmp_path, args, message):
         (["--concurrency", "0"], "Invalid value for '--concurrency': 0 is not in the range x>=1."),
         (["--per-host", "0"], "Invalid value for '--per-host': 0 is not in the range x>=1."),
         (["--retries", "-1"], "Invalid value for '--retries': -1 is not in the range x>=0."),
-        (["--delay", "-0.5"], "Invalid value for '--delay': -0.5 is not in the range x>=0."),
-        (["--timeout", "0"], "Invalid value for '--timeout': 0.0 is not in the range x>0."),
+        (["--delay", "-0.5"], "Invalid value for '--delay': -0.5 is not in the range 0<=x<=3600."),
+        (["--timeout", "0"], "Invalid value for '--timeout': 0.0 is not in the range 0<x<=3600."),
+        (["--timeout", "nan"], "Invalid value for '--timeout': 'nan' is not a number of seconds."),
+        (["--delay", "inf"], "Invalid value for '--delay': inf is not in the range 0<=x<=3600."),
+        (["--delay", "nan"], "Invalid value for '--delay': 'nan' is not a number of seconds."),
     ],
 )
 def test_a_number_out_of_range_is_clicks_usage_error_with_status_2(linkgate, tmp_path, args, message):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import math
 import os
 import re
 import signal
@@ -32,6 +33,22 @@ if TYPE_CHECKING:
 
 # The crawler, its network client, the reports and the site cache are imported when the command runs,
 # not when ``linkgate`` starts (every command's module is imported then).
+
+
+HOUR = 3600
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds in a range, and finite: ``nan`` passes every comparison a range makes, and an
+    infinite timeout or delay would hold the audit forever."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a number of seconds.", param, ctx)
+        return number
 
 
 def _split(value: str, allowed: tuple[str, ...], option: str) -> tuple[str, ...]:
@@ -101,7 +118,7 @@ def _patterns(values: tuple[str, ...], option: str) -> tuple[str, ...]:
     "--delay",
     default=0.0,
     show_default=True,
-    type=click.FloatRange(min=0),
+    type=Seconds(min=0, max=HOUR),
     help="Seconds between two requests to one site (robots.txt's Crawl-delay raises it).",
 )
 @click.option(
@@ -146,7 +163,7 @@ def _patterns(values: tuple[str, ...], option: str) -> tuple[str, ...]:
     "--timeout",
     default=15.0,
     show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
+    type=Seconds(min=0, min_open=True, max=HOUR),
     help="Seconds to wait for one answer.",
 )
 @click.option(
