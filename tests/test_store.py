@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from linkgate.classify import make_rule
-from linkgate.errors import RuleError, StoreUnavailable
+from linkgate.errors import RuleError, StoreRefused, StoreUnavailable
 from linkgate.store import Store
 from linkgate.store.schema import meta
 from tests.conftest import ON_POSTGRES
@@ -28,12 +28,12 @@ def test_two_imports_previewed_against_one_version_cannot_both_apply(store):
 def test_an_import_that_fails_part_way_applies_nothing(store):
     store.rules.add(make_rule("kept.example", "allow"), "test")
     before = store.rules.load()
-    log_before = len(store.changes.recent())
+    log_before = store.changes.page().total
     incoming = [make_rule("new.example", "block"), make_rule("new.example", "allow")]  # a duplicate
     with pytest.raises(RuleError, match="more than once"):
         store.rules.apply_import(incoming, "test", replace=True)
     assert store.rules.load() == before
-    assert len(store.changes.recent()) == log_before
+    assert store.changes.page().total == log_before
 
 
 def test_replace_removes_what_the_file_does_not_name_and_logs_each_change(store):
@@ -47,7 +47,7 @@ def test_replace_removes_what_the_file_does_not_name_and_logs_each_change(store)
     assert [r.name for r in result.added] == ["fresh.example"]
     assert [r.name for r in result.removed] == ["old.example"]
     assert result.updated == []
-    actions = [(e["action"], e["target"], e["actor"]) for e in store.changes.recent(limit=2)]
+    actions = [(e.action, e.target, e.actor) for e in store.changes.page(limit=2).entries]
     assert sorted(actions) == [
         ("rule.add", "*.fresh.example", "importer"),
         ("rule.remove", "*.old.example", "importer"),
@@ -86,3 +86,24 @@ def test_a_row_the_database_refuses_is_the_callers_to_handle_in_reads_and_writes
         conn.execute(duplicate)
     with pytest.raises(sa.exc.IntegrityError), store.db.connect() as conn:
         conn.execute(duplicate)
+
+
+def test_a_writer_that_names_what_it_writes_gets_store_refused_and_nothing_is_written(store):
+    """``begin(refused=...)``, as the counts write: a broken constraint, and on PostgreSQL a value too long
+    for its column, is StoreRefused, whose message names the kind of refusal and no value of the row."""
+    kept = sa.insert(meta).values(key="never-kept", value="1")
+    duplicate = sa.insert(meta).values(key="rules_version", value="0")
+    too_long = sa.insert(meta).values(key="k" * 65, value="0")  # meta.key is VARCHAR(64)
+    refused = r"^The database refused the rows \(\w+\)\.$"
+    with pytest.raises(StoreRefused, match=refused), store.db.begin(refused="the rows") as conn:
+        conn.execute(kept)
+        conn.execute(duplicate)
+    if ON_POSTGRES:  # SQLite keeps any length
+        with pytest.raises(StoreRefused, match=refused), store.db.begin(refused="the rows") as conn:
+            conn.execute(kept)
+            conn.execute(too_long)
+        # Without ``refused`` such a value is a database that cannot be read, as before.
+        with pytest.raises(StoreUnavailable, match="The database cannot be read"), store.db.begin() as conn:
+            conn.execute(too_long)
+    with store.db.connect() as conn:
+        assert conn.execute(sa.select(meta.c.key).where(meta.c.key == "never-kept")).first() is None

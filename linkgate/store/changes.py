@@ -34,11 +34,6 @@ class ChangeLog:
             )
         )
 
-    def recent(self, limit: int = 100) -> list[dict[str, Any]]:
-        with self._db.connect() as conn:
-            rows = conn.execute(sa.select(change_log).order_by(change_log.c.id.desc()).limit(limit)).all()
-        return [dict(row._mapping) for row in rows]
-
     def page(
         self,
         *,

@@ -10,7 +10,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from linkgate.errors import StoreRefused
 from linkgate.store.engine import Database
 from linkgate.store.schema import click_counts, security_events
 
@@ -45,33 +44,27 @@ class Counts:
         then. Neither message holds a value of the batch.
         """
         other = 0
-        with self._db.begin() as conn:
-            try:
-                if clicks and max_domains_per_day is not None:
-                    self._take_counts_turn(conn)
-                    clicks, other = self._bound_domains(conn, clicks, max_domains_per_day)
-                if clicks:
-                    self._upsert_add(
-                        conn,
-                        click_counts,
-                        [
-                            {"day": d, "domain": dom, "outcome": o, "count": n}
-                            for (d, dom, o), n in clicks.items()
-                        ],
-                        ["day", "domain", "outcome"],
-                    )
-                if events:
-                    self._upsert_add(
-                        conn,
-                        security_events,
-                        [{"day": d, "kind": k, "count": n} for (d, k), n in events.items()],
-                        ["day", "kind"],
-                    )
-            except (sa.exc.DataError, sa.exc.IntegrityError) as error:
-                # The driver's message may quote the row (PostgreSQL's "Failing row contains ..."): only
-                # the kind of refusal is passed on.
-                name = type(error.orig).__name__
-                raise StoreRefused(f"The database refused the counts ({name}).") from None
+        with self._db.begin(refused="the counts") as conn:
+            if clicks and max_domains_per_day is not None:
+                self._take_counts_turn(conn)
+                clicks, other = self._bound_domains(conn, clicks, max_domains_per_day)
+            if clicks:
+                self._upsert_add(
+                    conn,
+                    click_counts,
+                    [
+                        {"day": d, "domain": dom, "outcome": o, "count": n}
+                        for (d, dom, o), n in clicks.items()
+                    ],
+                    ["day", "domain", "outcome"],
+                )
+            if events:
+                self._upsert_add(
+                    conn,
+                    security_events,
+                    [{"day": d, "kind": k, "count": n} for (d, k), n in events.items()],
+                    ["day", "kind"],
+                )
         return other
 
     def _take_counts_turn(self, conn: Connection) -> None:
@@ -133,15 +126,6 @@ class Counts:
                 .order_by(click_counts.c.day, click_counts.c.domain, click_counts.c.outcome)
             ).all()
         return [(row.day, row.domain, row.outcome, int(row[3])) for row in rows]
-
-    def event_totals(self, start: date, end: date) -> list[tuple[date, str, int]]:
-        with self._db.connect() as conn:
-            rows = conn.execute(
-                sa.select(security_events)
-                .where(security_events.c.day >= start, security_events.c.day <= end)
-                .order_by(security_events.c.day, security_events.c.kind)
-            ).all()
-        return [(row.day, row.kind, int(row[2])) for row in rows]
 
     def clicks_per_day(self, start: date, end: date) -> list[tuple[date, str, int]]:
         """Click totals per day and outcome, all destinations together (days with no clicks are absent)."""

@@ -2,7 +2,8 @@
 
 Every repository of the store reads through :meth:`Database.connect` and writes through
 :meth:`Database.begin`; both turn a database that cannot be reached or read into
-:class:`~linkgate.errors.StoreUnavailable`, so that callers handle one error whatever the driver.
+:class:`~linkgate.errors.StoreUnavailable`, so that callers handle one error whatever the driver, and
+``begin(refused=...)`` turns a row the database refuses into :class:`~linkgate.errors.StoreRefused`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
-from linkgate.errors import StoreUnavailable
+from linkgate.errors import StoreRefused, StoreUnavailable
 
 
 class Database:
@@ -34,9 +35,13 @@ class Database:
             yield conn
 
     @contextmanager
-    def begin(self) -> Iterator[Connection]:
-        """A connection in a transaction: committed when the block ends, rolled back if it raises."""
-        with _database_errors(), self.engine.begin() as conn:
+    def begin(self, *, refused: str | None = None) -> Iterator[Connection]:
+        """A connection in a transaction: committed when the block ends, rolled back if it raises.
+
+        With ``refused`` (what is written, such as ``"the counts"``), a row the database refuses (a broken
+        constraint, a value too long or out of range) raises :class:`StoreRefused`, for a writer that drops
+        such a row rather than keep it; without, a broken constraint is the caller's to handle."""
+        with _database_errors(refused), self.engine.begin() as conn:
             yield conn
 
     def insert(self, table: sa.Table) -> Any:
@@ -55,13 +60,21 @@ class Database:
 
 
 @contextmanager
-def _database_errors() -> Iterator[None]:
-    """Map the driver's errors: a row the database refuses (IntegrityError) is the caller's to handle;
-    any other database error means the database cannot be reached or read."""
+def _database_errors(refused: str | None = None) -> Iterator[None]:
+    """Map the driver's errors. A row the database refuses is :class:`StoreRefused` when the writer says
+    what it writes (``refused``), else a broken constraint (IntegrityError) is the caller's to handle; any
+    other database error means the database cannot be reached or read."""
     try:
         yield
-    except sa.exc.IntegrityError:
-        raise
+    except (sa.exc.IntegrityError, sa.exc.DataError) as error:
+        if refused is not None:
+            # The driver's message may quote the row (PostgreSQL's "Failing row contains ..."): only the
+            # kind of refusal is passed on.
+            name = type(error.orig).__name__
+            raise StoreRefused(f"The database refused {refused} ({name}).") from None
+        if isinstance(error, sa.exc.IntegrityError):
+            raise
+        raise StoreUnavailable(f"The database cannot be read: {error.orig}") from error
     except sa.exc.OperationalError as error:
         raise StoreUnavailable(f"The database is unavailable: {error.orig}") from error
     except sa.exc.DatabaseError as error:
