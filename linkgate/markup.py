@@ -75,7 +75,9 @@ def document(page: bytes) -> lxml.html.HtmlElement | None:
     parser = _tree_parser()
     try:
         most = feed(page, _MostAttributes()) if len(page) > FLOOD_CHECK_BYTES else 0
-        if isinstance(most, int) and most > MAX_ATTRIBUTES:
+        # A page the counting pass could not read is not known to be safe: the tree is built without
+        # the attributes past MAX_ATTRIBUTES too.
+        if not isinstance(most, int) or most > MAX_ATTRIBUTES:
             root = feed(page, _FewAttributes(parser=parser))
             return root if isinstance(root, lxml.html.HtmlElement) else None
         return lxml.html.document_fromstring(page, parser=parser)

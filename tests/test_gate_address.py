@@ -20,8 +20,11 @@ from urllib.parse import quote, urljoin
 import pytest
 
 from linkgate.accounts import create_account
+from linkgate.audit.extract import gate_destination
+from linkgate.errors import InvalidDestination
 from linkgate.gateaddress import GateAddress, gate_address, gate_link, read_gate_link
 from linkgate.signing import Signer
+from linkgate.urls import parse_destination
 from linkgate.web.app_runtime import WebRuntime
 from linkgate.web.demo import DEMO_LINKS
 from linkgate.web.security import mount_point
@@ -276,3 +279,24 @@ def test_check_again_leads_back_to_the_gate_on_its_path(make_app: Any, threaded_
     followed = urljoin(GATE.go + "?url=" + quote(destination, safe=""), html.unescape(again.group(1)))
     found = read_gate_link(followed, GATE)
     assert found is not None and found.destination == destination
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://partner.example/a?b=1",
+        "HTTPS://Partner.Example:443/a",
+        "/admin",  # relative: the gate answers an error page, it does not resolve it against itself
+        "//partner.example/",
+        "javascript:alert(1)",
+        "",
+        "https://" + "a" * 64 + ".example/",
+    ],
+)
+def test_the_audit_reads_a_gate_links_destination_as_the_gate_does(value: str) -> None:
+    gate = gate_address("https://links.county.test/links")
+    try:
+        expected: str | None = parse_destination(value).href
+    except InvalidDestination:
+        expected = None  # the gate refuses it: the audit checks the gate link itself
+    assert gate_destination(f"{gate.go}?url={quote(value, safe='')}", gate) == expected
