@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import secrets
 import socket
@@ -192,6 +193,15 @@ class Freshness:
             return None
         ttl = {"found": self.found, "none": self.not_found}.get(row.status, self.error)
         return row.checked_at + ttl
+
+    def fresh_for(self, row: SiteRow) -> float | None:
+        """How many more seconds ``row``'s stored facts may be used as they are (infinity for a webmaster's
+        override), or None when they are stale or no lookup has answered yet: a lookup is due."""
+        if row.override_url or row.override_none:
+            return math.inf
+        expires = self.expires(row)
+        left = None if expires is None else (expires - now()).total_seconds()
+        return left if left is not None and left > 0 else None
 
 
 def site_json(row: SiteRow) -> dict[str, object]:
@@ -421,7 +431,7 @@ class SiteCache:
     ) -> None:
         self._store = store
         self._fetcher_factory = fetcher_factory
-        self._freshness = freshness or Freshness()
+        self.freshness = freshness or Freshness()
         self.limits = limits or Limits()
         self._memory_seconds = memory_seconds
         self._clock = clock
@@ -454,11 +464,9 @@ class SiteCache:
             return SiteFacts(host=host, status="unknown")
         if row is not None:
             self._note_used(row)
-        if row is not None and (row.override_url or row.override_none):
-            return self._remember(facts_from_row(row))
-        expires = self._freshness.expires(row) if row is not None else None
-        if row is not None and expires is not None and expires > now():
-            return self._remember(facts_from_row(row), (expires - now()).total_seconds())
+        fresh_for = self.freshness.fresh_for(row) if row is not None else None
+        if row is not None and fresh_for is not None:
+            return self._remember(facts_from_row(row), fresh_for)
         future = self._refresh_async(host, row.checks if row is not None else 0)
         if row is not None and row.checked_at is not None:
             return facts_from_row(row)  # stale: serve it while the refresh runs

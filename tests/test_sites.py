@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -324,6 +326,14 @@ def test_each_answer_stays_fresh_for_its_own_setting():
             override_none=False,
         )
         assert freshness.expires(row) == checked + timedelta(seconds=seconds), status
+        # The one judgement of "stored facts while fresh, else look up", for /go and the audit alike.
+        left = freshness.fresh_for(row)
+        assert left is not None and 0 < left <= seconds, status
+        stale = replace(row, checked_at=checked - timedelta(seconds=seconds + 1))
+        assert freshness.fresh_for(stale) is None, status
+        assert freshness.fresh_for(replace(stale, override_none=True)) == math.inf, status
+        assert freshness.fresh_for(replace(stale, override_url="https://site.test/privacy")) == math.inf
+        assert freshness.fresh_for(replace(row, checked_at=None)) is None, status
 
 
 def test_fallback_path_is_used_when_the_home_page_has_no_link(make_app, httpserver):

@@ -23,7 +23,6 @@ import click
 
 from linkgate.cli.common import cli_actor, current_settings, fail, friendly, main
 from linkgate.errors import InvalidDestination, LinkgateError, StoreUnavailable
-from linkgate.store import now
 from linkgate.urls import parse_destination
 
 if TYPE_CHECKING:
@@ -322,23 +321,19 @@ def _run(settings: Settings, options: AuditOptions) -> tuple[AuditResult, Any]:
     from linkgate.audit import Crawler
     from linkgate.gateaddress import gate_address
     from linkgate.runtime import Runtime
-    from linkgate.sites import Freshness, facts_from_row
+    from linkgate.sites import facts_from_row
 
     runtime = Runtime(settings)
     # What is loaded by now (modules, the configuration, the rules) lives as long as the run: moved out
     # of the collector's sight, so the full collections the crawl's many objects bring on do not walk
     # it each time (about 50 ms a collection).
     gc.freeze()
-    freshness = Freshness.from_settings(settings)
 
     def privacy(key: str) -> SiteFacts | None:
         """The site cache's facts for ``key``: the stored ones while fresh, else a lookup stored for /go."""
         try:
             row = runtime.store.sites.get(key)
-            if row is not None and (row.override_url or row.override_none):
-                return facts_from_row(row)
-            expires = freshness.expires(row) if row is not None else None
-            if row is not None and expires is not None and expires > now():
+            if row is not None and runtime.sites.freshness.fresh_for(row) is not None:
                 return facts_from_row(row)
             return runtime.sites.refresh(key, force=True)
         except (LinkgateError, OSError):
