@@ -98,11 +98,11 @@ def clicks_json(counts: Mapping[str, int]) -> dict[str, int]:
     return {**shown, "total": sum(shown.values())}
 
 
-def totals(days: Iterable[DayClicks]) -> dict[str, int]:
-    """Clicks by outcome over ``days``."""
+def totals(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """Clicks by outcome over several counts by outcome (the days of a range, its domains)."""
     summed = dict.fromkeys(OUTCOMES, 0)
-    for day in days:
-        for outcome, count in day.counts.items():
+    for each in counts:
+        for outcome, count in each.items():
             summed[outcome] = summed.get(outcome, 0) + count
     return summed
 

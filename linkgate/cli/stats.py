@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import click
 
-from linkgate.chart import MAX_DAYS, OUTCOMES, clicks_json, csv_text, daily_clicks, parse_day
+from linkgate.chart import MAX_DAYS, OUTCOMES, clicks_json, csv_text, daily_clicks, parse_day, totals
 from linkgate.cli.common import current_settings, friendly, main, open_store
 from linkgate.errors import LinkgateError
 from linkgate.store import Store
@@ -57,13 +56,6 @@ def by_domain(store: Store, start: date, end: date) -> list[tuple[str, list[int]
     return sorted(rows, key=lambda row: (-sum(row[1]), row[0]))
 
 
-def _totals(rows: Iterable[tuple[str, list[int]]]) -> list[int]:
-    summed = [0] * len(OUTCOMES)
-    for _key, counts in rows:
-        summed = [a + b for a, b in zip(summed, counts, strict=True)]
-    return summed
-
-
 @main.command()
 @click.option("--from", "start_text", metavar="YYYY-MM-DD", help="First day (default: 29 days before --to).")
 @click.option(
@@ -93,7 +85,7 @@ def stats(start_text: str | None, end_text: str | None, output: str, by: str) ->
     start, end = date_range(start_text, end_text, today)
     store = open_store(settings)
     rows = by_day(store, start, end) if by == "day" else by_domain(store, start, end)
-    summed = _totals(rows)
+    summed = totals(dict(zip(OUTCOMES, counts, strict=True)) for _key, counts in rows)
     header = [by, *OUTCOMES, "total"]
     if output == "json":
         click.echo(
@@ -107,7 +99,7 @@ def stats(start_text: str | None, end_text: str | None, output: str, by: str) ->
                         {by: key, **clicks_json(dict(zip(OUTCOMES, counts, strict=True)))}
                         for key, counts in rows
                     ],
-                    "totals": clicks_json(dict(zip(OUTCOMES, summed, strict=True))),
+                    "totals": clicks_json(summed),
                 }
             )
         )
@@ -116,7 +108,7 @@ def stats(start_text: str | None, end_text: str | None, output: str, by: str) ->
         click.echo(csv_text(header, ([key, *counts, sum(counts)] for key, counts in rows)), nl=False)
         return
     lines = [[key, *(str(count) for count in counts), str(sum(counts))] for key, counts in rows]
-    footer = ["all", *(str(count) for count in summed), str(sum(summed))]
+    footer = ["all", *(str(summed[outcome]) for outcome in OUTCOMES), str(sum(summed.values()))]
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table

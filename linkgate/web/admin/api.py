@@ -83,7 +83,7 @@ def stats() -> ResponseReturnValue:
             "from": form.start.isoformat(),
             "to": form.end.isoformat(),
             "days": [{"day": day.day.isoformat(), **clicks_json(day.counts)} for day in days],
-            "totals": clicks_json(totals(days)),
+            "totals": clicks_json(totals(day.counts for day in days)),
             "top_domains": [
                 {"domain": domain, "clicks": clicks}
                 for domain, clicks in store.counts.top_domains(form.start, form.end, TOP_DOMAINS)

@@ -10,7 +10,6 @@ from datetime import timedelta
 from flask import Blueprint, render_template
 from flask_babel import lazy_gettext as _l
 
-from linkgate.sites import Freshness
 from linkgate.web.app_runtime import get_runtime
 
 blueprint = Blueprint("dashboard", __name__)
@@ -42,7 +41,7 @@ def index() -> str:
     clicks_week = store.counts.clicks_by_outcome(week_start, today)
     events_today = store.counts.events_by_kind(today, today)
     events_week = store.counts.events_by_kind(week_start, today)
-    freshness = Freshness.from_settings(runtime.settings)
+    freshness = runtime.sites.freshness
     health = store.sites.health(freshness.found, freshness.not_found, freshness.error)
     outcomes = [
         (text, clicks_today.get(outcome, 0), clicks_week.get(outcome, 0))

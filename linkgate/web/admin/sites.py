@@ -129,10 +129,6 @@ def _unknown_host(search: str, rows: list[SiteRow]) -> str | None:
     return name
 
 
-def _freshness() -> Freshness:
-    return Freshness.from_settings(get_runtime().settings)
-
-
 def _view(row: SiteRow, freshness: Freshness) -> SiteView:
     return SiteView(row, facts_from_row(row), freshness.expires(row))
 
@@ -157,7 +153,7 @@ def index() -> str:
         offset=(page - 1) * PAGE_SIZE,
         limit=PAGE_SIZE,
     )
-    freshness = _freshness()
+    freshness = get_runtime().sites.freshness
     pages = max(1, -(-result.total // PAGE_SIZE))
     query = {"q": search or None, "status": status or None}
     return render_template(
@@ -179,7 +175,7 @@ def index() -> str:
 
 def _render_site(name: str, errors: dict[str, str] | None = None, typed: str = "") -> ResponseReturnValue:
     row = get_runtime().store.sites.get(name)
-    site = None if row is None else _view(row, _freshness())
+    site = None if row is None else _view(row, get_runtime().sites.freshness)
     errors = errors or {}
     if not errors and site is not None and site.row.override_url:
         typed = site.row.override_url

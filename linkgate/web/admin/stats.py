@@ -94,7 +94,7 @@ def index() -> ResponseReturnValue:
     start, end = form.start, form.end
     store = runtime.store
     days = daily_clicks(start, end, store.counts.clicks_per_day(start, end))
-    summed = totals(days)
+    summed = totals(day.counts for day in days)
     total = sum(summed.values())
     labels = {outcome: str(OUTCOME_TEXT[outcome]) for outcome in OUTCOMES}
     busiest = max(days, key=lambda day: day.total)
