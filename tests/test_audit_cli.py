@@ -166,6 +166,25 @@ def test_reports_are_written_stored_and_compared_with_the_last_run(linkgate, tmp
     assert query(linkgate, "select count(*) from audit_runs") == [(2,)]
 
 
+def test_the_audit_follows_ten_redirects_from_an_address_and_no_more(linkgate, tmp_path, site):
+    """docs/audit.md: 10 redirects per address (the site cache's lookups, under the same policy, follow 5)."""
+    base = f"http://www.county.test:{site.port}"
+    serve(site, "/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+    serve(site, "/", html('<a href="/ten/10">Ten redirects</a> <a href="/eleven/11">Eleven redirects</a>'))
+    for chain, length in (("ten", 10), ("eleven", 11)):
+        for hop in range(1, length + 1):
+            site.expect_request(f"/{chain}/{hop}").respond_with_data(
+                "", status=302, headers={"Location": f"/{chain}/{hop - 1}"}
+            )
+        serve(site, f"/{chain}/0", html("<h1>Arrived</h1>"))
+    result = audit(linkgate, base + "/", "--out", str(tmp_path), "--retries", "0")
+    assert result.returncode == 0, result.stderr
+    links = {link["url"]: link for link in json.loads((tmp_path / "report.json").read_text())["links"]}
+    ten, eleven = links[base + "/ten/10"], links[base + "/eleven/11"]
+    assert (ten["status"], len(ten["redirects"]), ten["final_url"]) == (200, 10, base + "/ten/0")
+    assert (eleven["status"], eleven["reason"], len(eleven["redirects"])) == (None, "too_many_redirects", 11)
+
+
 def test_ctrl_c_stops_cleanly_and_writes_a_partial_report(linkgate, tmp_path, site):
     base = f"http://www.county.test:{site.port}"
     serve(site, "/", html("".join(f'<a href="/p{i}">Page number {i}</a>' for i in range(40))))

@@ -33,8 +33,8 @@ from linkgate.http import (
     Hop,
     system_resolver,
 )
-from linkgate.http.core import default_ssl_context
-from linkgate.http.policy import is_forbidden_address
+from linkgate.http.core import Pins, default_ssl_context
+from linkgate.http.policy import is_forbidden_address, parse_target, resolve_checked
 from linkgate.http.sync import _Deadline, _PinnedBackend
 from linkgate.privacy import find_privacy_link, is_privacy_page
 
@@ -331,18 +331,25 @@ def test_name_resolving_to_public_and_private_addresses_is_refused(fetcher: Fetc
 
 
 def test_connection_goes_only_to_checked_addresses(canary: Canary) -> None:
-    backend = _PinnedBackend(_Deadline(1.0))
-    backend.pin("allowed.test", [ipaddress.ip_address(ALLOWED_IP)])
+    pins = Pins()
+    pins.pin("allowed.test", [ipaddress.ip_address(ALLOWED_IP)])
+    backend = _PinnedBackend(_Deadline(1.0), pins)
     for host in ("127.0.0.1", "localhost", "::1", ALLOWED_IP, "canary.test"):
         with pytest.raises(FetchRefused):
             backend.connect_tcp(host, canary.port)
     assert canary.heard() == 0
 
 
-def test_check_address_resolves_without_connecting(fetcher: Fetcher, resolver: Resolver) -> None:
-    assert fetcher.check_address("http://allowed.test/") == [ipaddress.ip_address(ALLOWED_IP)]
+def test_the_checked_addresses_are_found_without_connecting(
+    fetcher: Fetcher, resolver: Resolver, canary: Canary
+) -> None:
+    def check(url: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        return resolve_checked(parse_target(url), fetcher.policy, resolver)
+
+    assert check("http://allowed.test/") == [ipaddress.ip_address(ALLOWED_IP)]
     with pytest.raises(FetchRefused):
-        fetcher.check_address("http://canary.test/")
+        check(f"http://canary.test:{canary.port}/")
+    assert canary.heard() == 0
 
 
 # --- schemes, ports and credentials ----------------------------------------------------------------

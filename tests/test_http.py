@@ -4,8 +4,8 @@ once per transport, against a real server on 127.0.0.2 (the only address the pol
 canary on 127.0.0.1 that must never hear a refused request.
 
 The clients differ where they are meant to: the blocking one raises and the async one answers with a
-``reason``; the blocking one asks for compressed bodies; their redirect limits are 5 and 10. Everything
-else, the rules for redirects, addresses, bodies and failures, is one code path and is tested here as one.
+``reason``; the blocking one asks for compressed bodies. Everything else, the rules for redirects (the
+policy's limit), addresses, pinning, bodies and failures, is one code path and is tested here as one.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 import pytest
@@ -174,17 +174,33 @@ def test_a_redirect_loop_stops_at_the_first_address_visited_again(
 
 
 @CLIENTS
-def test_a_chain_longer_than_the_limit_is_not_followed_to_its_end(
-    get: Get, server: HTTPServer, policy: FetchPolicy
+@pytest.mark.parametrize("limit", [0, 3])
+def test_a_chain_longer_than_the_policys_limit_is_not_followed_to_its_end(
+    get: Get, server: HTTPServer, policy: FetchPolicy, limit: int
 ) -> None:
     for hop in range(1, 13):
         server.expect_request(f"/hop/{hop}").respond_with_data(
             "", status=302, headers={"Location": f"/hop/{hop - 1}"}
         )
     server.expect_request("/hop/0").respond_with_data("arrived")
-    outcome = get(f"{base(server.port)}/hop/12", policy, resolver)
+    outcome = get(f"{base(server.port)}/hop/12", replace(policy, max_redirects=limit), resolver)
     assert (outcome.status, outcome.reason) == (None, "too_many_redirects")
-    assert "/hop/0" not in [request.path for request, _ in server.log]
+    assert f"more than {limit} times" in outcome.error
+    # The first address and ``limit`` redirects were asked for; the redirect past the limit was not.
+    assert [request.path for request, _ in server.log] == [f"/hop/{12 - hop}" for hop in range(limit + 1)]
+
+
+@CLIENTS
+def test_a_chain_as_long_as_the_policys_limit_is_followed(
+    get: Get, server: HTTPServer, policy: FetchPolicy
+) -> None:
+    for hop in range(1, 4):
+        server.expect_request(f"/hop/{hop}").respond_with_data(
+            "", status=302, headers={"Location": f"/hop/{hop - 1}"}
+        )
+    server.expect_request("/hop/0").respond_with_data("arrived")
+    outcome = get(f"{base(server.port)}/hop/3", replace(policy, max_redirects=3), resolver)
+    assert (outcome.status, outcome.content, len(outcome.redirects)) == (200, b"arrived", 3)
 
 
 @CLIENTS
@@ -302,14 +318,14 @@ def test_a_refused_connection_is_a_connect_failure(get: Get, policy: FetchPolicy
 
 def sync_send(url: str) -> None:
     with _PinnedTransport(_Deadline(2.0), default_ssl_context()) as transport:
-        transport.pin("allowed.test", [ipaddress.ip_address(ALLOWED_IP)])
+        transport.pins.pin("allowed.test", [ipaddress.ip_address(ALLOWED_IP)])
         transport.handle_request(_request(url))
 
 
 def async_send(url: str) -> None:
     async def main() -> None:
         transport = PinnedAsyncTransport(2, default_ssl_context(), 2.0, keep_alive=True)
-        transport.pin("allowed.test", [ipaddress.ip_address(ALLOWED_IP)])
+        transport.pins.pin("allowed.test", [ipaddress.ip_address(ALLOWED_IP)])
         try:
             await transport.handle_async_request(_request(url))
         finally:
@@ -334,5 +350,7 @@ def test_a_transport_connects_only_to_the_addresses_pinned_for_the_host(
 ) -> None:
     with pytest.raises(FetchRefused) as refusal:
         send(f"http://{host}:{canary.port}/")
+    # One refusal (linkgate.http.core.Pins) for both transports: the same reason, the same words.
     assert refusal.value.reason == "ssrf_refused"
+    assert str(refusal.value) == f"linkgate will not connect to {host}: its address was not checked."
     assert canary.heard() == 0

@@ -16,6 +16,7 @@ import re
 import signal
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 
 HOUR = 3600
+MAX_REDIRECTS = 10  # followed from one address (docs/audit.md); the site cache's lookups follow 5
 
 
 class Seconds(click.FloatRange):
@@ -346,7 +348,7 @@ def _run(settings: Settings, options: AuditOptions) -> tuple[AuditResult, Any]:
         renderer = Renderer()
     crawler = Crawler(
         options,
-        policy=runtime.fetch_policy,
+        policy=replace(runtime.fetch_policy, max_redirects=MAX_REDIRECTS),
         # The same name lookup as the site cache: names pinned by fetch.resolve, then the system's.
         resolver=runtime._resolve,
         classifier=runtime.classifier,

@@ -18,7 +18,7 @@ no Referer.
 """
 
 from linkgate.http.aio import SafeClient, parse_retry_after
-from linkgate.http.core import DEFAULT_ACCEPT, HTML_TYPES, Answer, Hop, charset, media_type
+from linkgate.http.core import DEFAULT_ACCEPT, Answer, Hop
 from linkgate.http.policy import (
     DEFAULT_USER_AGENT,
     FetchError,
@@ -33,7 +33,6 @@ from linkgate.http.sync import Fetcher
 __all__ = [
     "DEFAULT_ACCEPT",
     "DEFAULT_USER_AGENT",
-    "HTML_TYPES",
     "Answer",
     "FetchError",
     "FetchFailed",
@@ -43,8 +42,6 @@ __all__ = [
     "Hop",
     "Resolver",
     "SafeClient",
-    "charset",
-    "media_type",
     "parse_retry_after",
     "system_resolver",
 ]

@@ -47,7 +47,6 @@ __all__ = ["SafeClient", "parse_retry_after"]
 
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 TRANSIENT_REASONS = frozenset({"timeout", "connect", "protocol"})
-MAX_REDIRECTS = 10
 DRAIN_BYTES = 65_536  # of a body nobody asked for, read to keep the connection rather than close it
 
 ReadBody = Callable[[int, httpx.Headers], int]
@@ -169,8 +168,10 @@ class SafeClient:
         accept: str = DEFAULT_ACCEPT,
         read_body: ReadBody | None = None,
         within: Callable[[str], bool] | None = None,
+        retry: bool = True,
     ) -> Answer:
-        """``method`` ``url``, redirects followed by hand (each hop re-checked), transient failures retried.
+        """``method`` ``url``, redirects followed by hand (each hop re-checked), transient failures retried
+        (unless ``retry`` is false: a caller with a fallback of its own asks once).
 
         ``read_body(status, headers)`` says how many bytes of the final body to keep (0: none, the
         default). ``within(address)``, when given, says which addresses a redirect may lead to: one that
@@ -181,10 +182,12 @@ class SafeClient:
             destination = parse_target(url, drop_fragment=True)
         except FetchError as error:
             return Answer(url, url, error=str(error), reason=error.reason, method=method)
-        redirects = Redirects(destination, MAX_REDIRECTS, drop_fragment=True, within=within)
+        redirects = Redirects(destination, self.policy.max_redirects, drop_fragment=True, within=within)
         attempts = 0
         while True:
-            answer, tries = await self._with_retries(method, redirects.current, accept, read_body)
+            answer, tries = await self._with_retries(
+                method, redirects.current, accept, read_body, self._retries if retry else 0
+            )
             attempts += tries
             answer.url, answer.attempts, answer.method = redirects.first, attempts, method
             location = answer.headers.get("location") if answer.status in REDIRECT_STATUSES else None
@@ -205,21 +208,25 @@ class SafeClient:
                 )
 
     async def _with_retries(
-        self, method: str, destination: Destination, accept: str, read_body: ReadBody | None
+        self, method: str, destination: Destination, accept: str, read_body: ReadBody | None, retries: int
     ) -> tuple[Answer, int]:
         attempt = 0
         while True:
             attempt += 1
             answer = await self._once(method, destination, accept, read_body)
             transient = answer.reason in TRANSIENT_REASONS or answer.status in TRANSIENT_STATUSES
-            if not transient or attempt > self._retries:
-                return answer, attempt
             wait = self._backoff * 2 ** (attempt - 1) * (1 + random.random() / 4)  # noqa: S311 (jitter)
             asked = parse_retry_after(answer.headers.get("retry-after"))
-            if asked is not None:
-                if asked > self._max_retry_wait:
-                    return answer, attempt  # the server asks for longer than we wait: report it as it is
-                wait = max(wait, asked)
+            if asked is not None and asked <= self._max_retry_wait:
+                # The host asked to wait: no request to it (this one again, or a caller's next) goes sooner.
+                not_before = asyncio.get_running_loop().time() + asked
+                self._next_slot[destination.host] = max(
+                    self._next_slot.get(destination.host, 0.0), not_before
+                )
+            if not transient or attempt > retries:
+                return answer, attempt
+            if asked is not None and asked > self._max_retry_wait:
+                return answer, attempt  # the server asks for longer than we wait: report it as it is
             await asyncio.sleep(wait)
 
     async def _once(
@@ -241,14 +248,16 @@ class SafeClient:
                     )
 
     async def _wait_turn(self, host: str) -> None:
-        delay = self._host_delay.get(host, self._delay)
-        if delay <= 0:
-            return
+        """Wait for the host's next turn: its delay (Crawl-delay, --delay) after the last request, and any
+        wait it asked for with Retry-After."""
         loop = asyncio.get_running_loop()
-        slot = max(loop.time(), self._next_slot.get(host, 0.0))
-        self._next_slot[host] = slot + delay
-        if slot > loop.time():
-            await asyncio.sleep(slot - loop.time())
+        now = loop.time()
+        slot = max(now, self._next_slot.get(host, 0.0))
+        delay = self._host_delay.get(host, self._delay)
+        if delay > 0:
+            self._next_slot[host] = slot + delay
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
     async def _addresses(self, destination: Destination) -> list[IPAddress]:
         """The checked addresses of the destination's host: looked up once per run, judged for each request
@@ -268,7 +277,7 @@ class SafeClient:
     async def _send(
         self, method: str, destination: Destination, accept: str, read_body: ReadBody | None
     ) -> Answer:
-        self._transport.pin(destination.host, await self._addresses(destination))
+        self._transport.pins.pin(destination.host, await self._addresses(destination))
         request = build_request(
             method,
             destination,

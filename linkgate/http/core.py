@@ -24,6 +24,7 @@ from linkgate.encoding import decode
 from linkgate.http.policy import (
     FetchError,
     FetchFailed,
+    FetchRefused,
     IPAddress,
     effective_port,
     parse_target,
@@ -37,6 +38,7 @@ __all__ = [
     "REDIRECT_STATUSES",
     "Answer",
     "Hop",
+    "Pins",
     "Redirects",
     "build_request",
     "charset",
@@ -182,6 +184,32 @@ def pinned_host(url: httpx.URL) -> str:
     """The name a transport pins addresses for: as sent (IDNA, ASCII), as TLS checks it. httpx's
     ``host`` would decode it to Unicode, by stricter IDNA rules than the URL Standard's."""
     return url.raw_host.decode("ascii")
+
+
+class Pins:
+    """The addresses a transport may connect to, by host: those the client checked for the host
+    (:func:`linkgate.http.policy.resolve_checked`) and pinned before sending it a request. A host with
+    none is refused, so a transport can reach no address that was not checked for the host asked for."""
+
+    __slots__ = ("_addresses",)
+
+    def __init__(self) -> None:
+        self._addresses: dict[str, tuple[IPAddress, ...]] = {}
+
+    def pin(self, host: str, addresses: Iterable[IPAddress]) -> None:
+        """The checked addresses of ``host``: the only ones its connections may go to."""
+        self._addresses[host] = tuple(addresses)
+
+    def addresses(self, host: str) -> tuple[IPAddress, ...]:
+        """The addresses pinned for ``host``; raises :class:`FetchRefused` (``ssrf_refused``) if none."""
+        addresses = self._addresses.get(host)
+        if not addresses:
+            raise FetchRefused(
+                f"linkgate will not connect to {host}: its address was not checked.",
+                reason="ssrf_refused",
+                url=host,
+            )
+        return addresses
 
 
 class Redirects:

@@ -31,6 +31,7 @@ from linkgate.errors import InvalidDestination, LinkgateError
 from linkgate.urls import DEFAULT_MAX_LENGTH, Destination, is_local_name, is_public_address, parse_destination
 
 __all__ = [
+    "DEFAULT_PORTS",
     "DEFAULT_USER_AGENT",
     "Body",
     "FetchError",
@@ -63,9 +64,13 @@ def is_forbidden_address(address: IPAddress | str, allow_networks: Iterable[IPNe
     (:func:`linkgate.urls.is_public_address`). ``allow_networks`` lifts the ban for the networks named
     (tests only)."""
     ip = ipaddress.ip_address(address) if isinstance(address, str) else address
-    if any(ip.version == network.version and ip in network for network in allow_networks):
+    if _in_networks(ip, allow_networks):
         return False
     return not is_public_address(ip)
+
+
+def _in_networks(ip: IPAddress, networks: Iterable[IPNetwork]) -> bool:
+    return any(ip.version == network.version and ip in network for network in networks)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class FetchPolicy:
     total_timeout: float = 10.0
     """One deadline for the whole fetch: lookups, connections, redirects and bodies."""
     max_redirects: int = 5
+    """Redirects followed from one address, by either client (the audit's policy allows 10)."""
     user_agent: str = DEFAULT_USER_AGENT
 
     def __post_init__(self) -> None:
@@ -97,9 +103,6 @@ class FetchPolicy:
             for network in self.allow_networks
         ):
             raise ValueError("allow_networks must hold ipaddress networks (use ipaddress.ip_network).")
-
-    def in_allowed_network(self, ip: IPAddress) -> bool:
-        return any(ip.version == network.version and ip in network for network in self.allow_networks)
 
 
 class FetchError(LinkgateError):
@@ -162,7 +165,9 @@ def check_addresses(
                 url=destination.href,
             )
     port = effective_port(destination)
-    if port not in policy.allowed_ports and not all(policy.in_allowed_network(ip) for ip in checked):
+    if port not in policy.allowed_ports and not all(
+        _in_networks(ip, policy.allow_networks) for ip in checked
+    ):
         raise FetchRefused(
             _port_message(destination, port, policy), reason="port_refused", url=destination.href
         )

@@ -20,8 +20,8 @@ from typing import Any
 import httpcore
 import httpx
 
-from linkgate.http.core import core_request, pinned_host
-from linkgate.http.policy import FetchRefused, IPAddress
+from linkgate.http.core import Pins, core_request, pinned_host
+from linkgate.http.policy import DEFAULT_PORTS, IPAddress
 
 __all__ = ["PinnedAsyncTransport"]
 
@@ -233,23 +233,13 @@ class PinnedAsyncTransport(httpx.AsyncBaseTransport):
     ) -> None:
         self.pool = _Pool(cap, ssl_context, connect_timeout)
         self._keep_alive = keep_alive
-        self._pinned: dict[str, tuple[IPAddress, ...]] = {}
-
-    def pin(self, host: str, addresses: Iterable[IPAddress]) -> None:
-        """The checked addresses of ``host``: the only ones its requests may connect to."""
-        self._pinned[host] = tuple(addresses)
+        self.pins = Pins()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         host = pinned_host(url)
-        addresses = self._pinned.get(host)
-        if not addresses:
-            raise FetchRefused(
-                f"linkgate will not connect to {host}: its address was not checked.",
-                reason="ssrf_refused",
-                url=host,
-            )
-        key = (url.scheme, host, url.port or (443 if url.scheme == "https" else 80))
+        addresses = self.pins.addresses(host)
+        key = (url.scheme, host, url.port or DEFAULT_PORTS[url.scheme])
         core = core_request(request)
         connection = await self.pool.connection(key, addresses)
         try:

@@ -24,6 +24,7 @@ from linkgate.http.core import (
     FAILURES,
     REDIRECT_STATUSES,
     Answer,
+    Pins,
     Redirects,
     build_request,
     core_request,
@@ -92,16 +93,12 @@ class _PinnedBackend(httpcore.NetworkBackend):
     """Opens connections only to the addresses pinned for the host asked for, by the deadline: the
     host's next address when one cannot be reached, as a browser does."""
 
-    def __init__(self, deadline: _Deadline) -> None:
+    def __init__(self, deadline: _Deadline, pins: Pins) -> None:
         self._backend = httpcore.SyncBackend()
         self._deadline = deadline
-        self._pinned: dict[str, tuple[IPAddress, ...]] = {}
+        self._pins = pins
         self.last_address: IPAddress | None = None
         """The address last tried, for the account of a failure."""
-
-    def pin(self, host: str, addresses: Iterable[IPAddress]) -> None:
-        """The checked addresses of ``host``: the only ones its connections may go to."""
-        self._pinned[host] = tuple(addresses)
 
     def connect_tcp(
         self,
@@ -111,15 +108,8 @@ class _PinnedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        addresses = self._pinned.get(host)
-        if not addresses:
-            raise FetchRefused(
-                f"linkgate will not connect to {host}: its address was not checked.",
-                reason="ssrf_refused",
-                url=host,
-            )
         failure: Exception | None = None
-        for ip in addresses:
+        for ip in self._pins.addresses(host):
             self.last_address = ip
             try:
                 limit = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
@@ -137,14 +127,12 @@ class _PinnedTransport(httpx.BaseTransport):
     GET only: request bodies are not forwarded."""
 
     def __init__(self, deadline: _Deadline, ssl_context: ssl.SSLContext) -> None:
-        self.backend = _PinnedBackend(deadline)
+        self.pins = Pins()
+        self.backend = _PinnedBackend(deadline, self.pins)
         # No keep-alive: a TLS connection checked for one host name is never reused for another.
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context, max_keepalive_connections=0, network_backend=self.backend
         )
-
-    def pin(self, host: str, addresses: Iterable[IPAddress]) -> None:
-        self.backend.pin(host, addresses)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self._pool.handle_request(core_request(request))
@@ -230,12 +218,6 @@ class Fetcher:
                 self._on_refused(refusal.reason)
             raise
 
-    def check_address(self, url: str) -> list[IPAddress]:
-        """Parse, resolve and check ``url`` as a fetch would, without connecting: the addresses a fetch
-        may use. Raises like :meth:`get`, but a check is not an attempt, so ``on_refused`` is not called."""
-        destination = parse_target(url)
-        return self._lookup(destination, _Deadline(self.policy.total_timeout))
-
     def _get(self, url: str, accept: str, timeout: float | None, max_redirects: int | None) -> Answer:
         seconds = self.policy.total_timeout if timeout is None else min(timeout, self.policy.total_timeout)
         deadline = _Deadline(max(seconds, 0.001))
@@ -279,7 +261,7 @@ class Fetcher:
     def _send(
         self, transport: _PinnedTransport, destination: Destination, accept: str, deadline: _Deadline
     ) -> httpx.Response:
-        transport.pin(destination.host, self._lookup(destination, deadline))
+        transport.pins.pin(destination.host, self._lookup(destination, deadline))
         remaining = max(deadline.remaining(), 0.001)
         request = build_request(
             "GET",
