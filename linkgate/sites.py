@@ -386,7 +386,7 @@ def _try_fallbacks(
             return None
         if (
             result.status == 200
-            and "html" in result.headers.get("content-type", "")
+            and result.is_html
             and privacy.is_privacy_page(result.content, charset=result.charset)
             and privacy.privacy_link_refusal(result.final_url, site=site) is None
         ):

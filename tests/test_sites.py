@@ -336,18 +336,32 @@ def test_each_answer_stays_fresh_for_its_own_setting():
         assert freshness.fresh_for(replace(row, checked_at=None)) is None, status
 
 
-def test_fallback_path_is_used_when_the_home_page_has_no_link(make_app, httpserver):
+@pytest.mark.parametrize(
+    ("content_type", "found"),
+    [
+        ("text/html", True),
+        ("TEXT/HTML; charset=UTF-8", True),  # a media type is case-insensitive
+        ("application/xhtml+xml", True),
+        ("text/plain; profile=html", False),  # "html" in the header does not make it a page
+    ],
+)
+def test_fallback_path_is_used_when_the_home_page_has_no_link(make_app, httpserver, content_type, found):
     httpserver.expect_request("/").respond_with_data(
         "<html><body><p>Hi</p></body></html>", content_type="text/html"
     )
-    httpserver.expect_request("/privacy").respond_with_data(
-        "<html><head><title>Privacy Policy | Example</title></head>"
-        "<body><h1>Privacy Policy</h1></body></html>",
-        content_type="text/html",
+    httpserver.expect_request("/privacy").respond_with_response(
+        Response(
+            "<html><head><title>Privacy Policy | Example</title></head>"
+            "<body><h1>Privacy Policy</h1></body></html>",
+            headers={"Content-Type": content_type},
+        )
     )
     server = make_app(site_config())
     key = f"site.test:{httpserver.port}"
     result = json.loads(server.cli("check-site", f"http://{key}/", "--json").stdout)
+    if not found:
+        assert (result["status"], result["privacy_url"]) == ("none", None)
+        return
     assert result["status"] == "found"
     assert result["privacy_url"] == f"http://{key}/privacy"
     assert result["found_by"] == "fallback path"
