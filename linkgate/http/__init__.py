@@ -3,8 +3,9 @@
 * :mod:`~linkgate.http.policy`: what may be fetched (the limits, and the body read within them: bytes
   kept, counted after decompression; the address and port rules; name resolution checked address by
   address) and the errors a fetch raises;
-* :mod:`~linkgate.http.core`: what both clients share: the request, the redirect rules, the account of
-  a failure, the TLS settings and the result (:class:`~linkgate.http.core.Answer`);
+* :mod:`~linkgate.http.core`: what both clients share: the request, the redirect rules (up to the
+  policy's ``max_redirects``), the addresses pinned for each host (:class:`~linkgate.http.core.Pins`),
+  the account of a failure, the TLS settings and the result (:class:`~linkgate.http.core.Answer`);
 * :mod:`~linkgate.http.sync`: the blocking client (:class:`~linkgate.http.sync.Fetcher`, the privacy
   lookup) over httpcore's pool, one deadline per fetch;
 * :mod:`~linkgate.http.pool` and :mod:`~linkgate.http.aio`: the async transport (kept-alive connections

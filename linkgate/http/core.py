@@ -1,5 +1,6 @@
-"""What the sync and the async client share: the request, the redirect rules, the account of a failure,
-the TLS settings and the result (the body's limits are in :mod:`linkgate.http.policy`).
+"""What the sync and the async client share: the request, the redirect rules, the addresses each
+transport may connect to (:class:`Pins`), the account of a failure, the TLS settings and the result
+(the body's limits are in :mod:`linkgate.http.policy`).
 
 Both clients call their transport directly (``handle_request`` / ``handle_async_request``, httpx's
 transport interface), not through ``httpx.Client``, which parses every Location header with httpx's own
