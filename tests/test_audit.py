@@ -616,6 +616,25 @@ def test_timeouts_and_transient_failures_are_retried_with_backoff_and_retry_afte
     assert busy[1] - busy[0] >= 0.95  # Retry-After: 1 was honoured
 
 
+def test_an_address_that_keeps_failing_is_asked_once_with_head_then_retried_with_get(site, ext):
+    """HEAD is asked once: any failure goes on to GET (a server may refuse HEAD), and GET is the request
+    retried. Retrying both made an address that answers 503 cost six requests and twice the backoff."""
+    base = f"http://site.test:{site.port}"
+    e = f"http://ext.test:{ext.port}"
+    serve(site, "/", html(f'<a href="{e}/down">The county fair tickets</a>'))
+    methods: list[str] = []
+
+    def down(request: Request) -> Response:
+        methods.append(request.method)
+        return Response("down", status=503)
+
+    ext.expect_request("/down").respond_with_handler(down)
+    report = run(base + "/", retries=2, backoff=0.01)
+    assert methods == ["HEAD", "GET", "GET", "GET"]
+    down_link = link(report, e + "/down")
+    assert down_link["status"] == 503 and "broken" in down_link["problems"]
+
+
 def test_a_retry_after_longer_than_we_wait_is_reported_as_could_not_verify(site, ext):
     base = f"http://site.test:{site.port}"
     e = f"http://ext.test:{ext.port}"

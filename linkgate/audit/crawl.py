@@ -663,7 +663,9 @@ class Crawler:
 
     async def _check(self, record: LinkRecord) -> None:
         self._classify(record)
-        answer = await self.client.request(record.url, method="HEAD")
+        # HEAD once: any failure (a server that refuses HEAD, a bot wall, a transient error) is asked
+        # again with GET, which is retried; retrying HEAD first made a failing address cost six requests.
+        answer = await self.client.request(record.url, method="HEAD", retry=False)
         if answer.status is None or answer.status >= 400:
             answer = await self.client.request(
                 record.url,
