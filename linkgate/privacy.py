@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import ada_url
 
@@ -31,8 +31,10 @@ from linkgate.errors import InvalidDestination
 from linkgate.urls import (
     DEFAULT_MAX_LENGTH,
     WEB_SCHEMES,
+    host_of,
     is_public_host,
     parse_destination,
+    path_and_query,
     registrable_domain,
     resolve_web_link,
     unicode_host,
@@ -1055,8 +1057,8 @@ def _address_penalty(url: str, page: str) -> tuple[float, str] | None:
     domain = _domain_of(url)
     if domain in _WIDGET_DOMAINS and domain != _domain_of(page):
         return None
-    parts = urlsplit(url)
-    path = unquote(parts.path).lower()
+    raw_path, query = path_and_query(url)
+    path = unquote(raw_path).lower()
     segments = [s for s in path.split("/") if s]
     last = _fold(segments[-1]) if segments else ""
     if any(s in _LISTING_SEGMENTS for s in segments[:-1]):
@@ -1064,10 +1066,10 @@ def _address_penalty(url: str, page: str) -> tuple[float, str] | None:
     # /news/<category>/data-protection is a topic page; /blog/datenschutz is a blog's own policy.
     if any(s in _SECTION_SEGMENTS for s in segments[:-2]) and not _POLICY.search(last):
         return None
-    if parts.query and _LISTING_QUERY.search(parts.query):
+    if query and _LISTING_QUERY.search(query):
         return None
     penalty, note = 0.0, ""
-    words = _url_words(f"{parts.path}?{parts.query}")
+    words = _url_words(f"{raw_path}?{query}")
     if _is_decoy(words) and not _POLICY.search(words):
         penalty, note = 4.0, "address names a settings or request page"
     if _DATE_PATH.search(path):
@@ -1125,7 +1127,7 @@ def _url_words(href: str) -> str:
 def _is_same_site(url: str, page: str) -> bool:
     """One site's addresses: the same registrable domain, or the same name under another suffix
     (example.com and example.de, name.blogspot.com and name.blogspot.de)."""
-    host, page_host = urlsplit(url).hostname or "", urlsplit(page).hostname or ""
+    host, page_host = host_of(url).strip("[]"), host_of(page).strip("[]")
     domain, page_domain = _domain_of(url), _domain_of(page)
     if domain == page_domain or domain.partition(".")[0] == page_domain.partition(".")[0]:
         return True
@@ -1133,5 +1135,5 @@ def _is_same_site(url: str, page: str) -> bool:
 
 
 def _domain_of(url: str) -> str:
-    host = urlsplit(url).hostname or ""
+    host = host_of(url).strip("[]")
     return registrable_domain(host) if host else ""

@@ -40,7 +40,7 @@ from linkgate.encoding import (
 from linkgate.errors import InvalidDestination, LinkgateError
 from linkgate.gateaddress import gate_address, gate_link, read_gate_link
 from linkgate.signing import Signer
-from linkgate.urls import DEFAULT_MAX_LENGTH, WEB_SCHEMES, Destination, parse_destination
+from linkgate.urls import DEFAULT_MAX_LENGTH, WEB_SCHEMES, Destination, host_of, parse_destination
 
 
 class UnsupportedDocument(LinkgateError, ValueError):
@@ -577,14 +577,6 @@ _QUERY_SAFE = frozenset(range(0x21, 0x7F)) - {ord(char) for char in "\"#<>'"}
 _SKIPPED_SCHEMES = {"mailto:": Outcome.MAILTO, "tel:": Outcome.TEL}
 
 
-def _host_of(href: str) -> str:
-    """The host of an http(s) URL as the URL parser writes it: the authority ends at the first "/", an
-    "@" there can only end the credentials, and a ":" outside brackets starts the port."""
-    authority = href[href.index("//") + 2 :].split("/", 1)[0]
-    host = authority.rpartition("@")[2]
-    return host if host.endswith("]") else host.partition(":")[0]
-
-
 def _encode_query(value: str, encoding: Encoding) -> str:
     """Percent-encode the non-ASCII characters of the query in the page's encoding, as a browser does.
 
@@ -667,7 +659,7 @@ class _Resolver:
             status, note = gate
             return Outcome.GATED, href, note, status is not GateStatus.SIGNED, ""
         names_host = scheme is not None or stripped[:2] in ("//", "\\\\", "/\\", "\\/")
-        if self.gate.is_county_host(_host_of(href)):
+        if self.gate.is_county_host(host_of(href)):
             return (Outcome.COUNTY if names_host else local), href, "", False, ""
         if not names_host and self.base_is_county:
             return local, href, "", False, ""

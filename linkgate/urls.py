@@ -161,6 +161,27 @@ def resolve_web_link(href: str, base_url: str) -> str | None:
     return url.href
 
 
+def host_of(href: str) -> str:
+    """The host of an absolute http(s) URL *as the URL parser writes it* (:func:`resolve_web_link`,
+    ``Destination.href``), without parsing it again: the authority ends at the first "/", an "@" there
+    can only end the credentials, and a ":" outside brackets starts the port. An IPv6 host keeps its
+    brackets."""
+    authority = href[href.index("//") + 2 :].split("/", 1)[0]
+    host = authority.rpartition("@")[2]
+    return host[: host.index("]") + 1] if host.startswith("[") else host.partition(":")[0]
+
+
+def path_and_query(href: str) -> tuple[str, str]:
+    """The path (never empty: at least "/") and the query (without its "?") of an absolute http(s) URL
+    as the URL parser writes it; the fragment is left out."""
+    rest = href[href.index("//") + 2 :].partition("#")[0]
+    start = rest.find("/")
+    path, _, query = (rest[start:] if start >= 0 else "/").partition("?")
+    if start < 0 and "?" in rest:
+        query = rest.partition("?")[2]
+    return path, query
+
+
 @lru_cache(maxsize=8192)
 def registrable_domain(host: str) -> str:
     """The registrable domain ("eTLD+1") of ``host``, or the host itself for IPs and bare suffixes."""

@@ -15,9 +15,11 @@ from linkgate.errors import InvalidDestination
 from linkgate.urls import (
     DEFAULT_MAX_LENGTH,
     Destination,
+    host_of,
     is_public_suffix,
     normalise_rule_name,
     parse_destination,
+    path_and_query,
     registrable_domain,
     resolve_web_link,
     unicode_host,
@@ -534,3 +536,24 @@ def test_parse_destination_is_idempotent_and_only_web(raw: str) -> None:
     # Percent-encoding can lengthen the href: re-parse it without the length limit getting in the way.
     again = parse_destination(destination.href, max_length=len(destination.href))
     assert again == destination
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "https://a.example/",
+        "https://A.Example:8443/p/q?x=1#f",
+        "https://u:p@[::1]:8443/x?y#z",
+        "http://[2001:db8::1]/",
+        "https://user@a.example/?q",
+        "https://a.example/#f?x",
+        "http://a.example:81/a b/?",
+        "https://a.example?q=/x",
+        "https://xn--bcher-kva.example/\u00e4?\u00e4",
+    ],
+)
+def test_host_path_and_query_of_a_serialised_url_agree_with_the_parser(raw: str) -> None:
+    href = parse_destination(raw).href
+    url = ada_url.URL(href)
+    assert host_of(href) == url.hostname  # brackets kept for IPv6, as the parser's hostname has them
+    assert path_and_query(href) == (url.pathname, url.search.removeprefix("?"))
