@@ -2,8 +2,9 @@
 
 ``server.public_url`` is where visitors reach the gate, its path included: with
 ``https://example.org/links`` the gate answers at ``https://example.org/links/go``. :func:`gate_address`
-is the only reading of that setting for links; :func:`gate_link` makes every signed gate link
-(``linkgate sign``, ``linkgate rewrite``, the console's link builder, the demo page) and
+reads that setting for links and for the mount point (``web.security.mount_point``); :func:`gate_link`
+makes every signed gate link (``linkgate sign``, ``linkgate rewrite``, the console's link builder, the
+demo page, which alone takes the address it was reached at: it runs wherever it is started) and
 :func:`read_gate_link` is the only judgement of whether an address is one (``linkgate rewrite --check``,
 the audit). So a link one part makes, every other part recognises.
 
@@ -24,8 +25,9 @@ from linkgate.urls import WEB_SCHEMES
 
 @dataclass(frozen=True, slots=True)
 class GateAddress:
-    """Where the gate answers. ``root`` is ``server.public_url`` without its query, fragment, user name
-    or final slash (what the drop-in script's ``data-gate`` takes); ``go`` is the gate itself."""
+    """Where the gate answers. ``root`` is ``server.public_url`` without its final slash (what the drop-in
+    script's ``data-gate`` takes; the setting may not carry a query, fragment or user name, and any an
+    address given here carries is left out); ``go`` is the gate itself."""
 
     root: str  # "https://example.org/links"
     go: str  # "https://example.org/links/go"
