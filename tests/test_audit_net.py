@@ -377,3 +377,35 @@ def test_the_length_limit_is_that_of_the_address_as_sent() -> None:
     assert parse_target(long_path + "#" + "f" * 200, drop_fragment=True).href == long_path
     with pytest.raises(FetchFailed, match="too long"):
         parse_target(long_path + "#" + "f" * 200)
+
+
+def test_the_first_hosts_requests_are_not_held_behind_other_hosts() -> None:
+    """Slow requests to other hosts, asked first, leave the site (``first``) its per-host share of the cap:
+    the site's requests finish long before theirs, and the cap holds."""
+
+    async def main() -> tuple[list[str], CountingServer, int]:
+        async with CountingServer() as server:
+            client = SafeClient(
+                LOCAL, resolver, concurrency=4, per_host=2, first=lambda host: host == "site.test"
+            )
+            finished: list[str] = []
+
+            async def ask(host: str, n: int) -> None:
+                answer = await client.request(f"http://{host}:{server.port}/slow/{n}")
+                assert answer.status == 200
+                finished.append(host)
+
+            others = [asyncio.create_task(ask(f"o{n % 4}.test", n)) for n in range(16)]
+            await asyncio.sleep(0.01)  # the other hosts' requests are all asked before the site's
+            site = [asyncio.create_task(ask("site.test", n)) for n in range(6)]
+            await asyncio.gather(*others, *site)
+            peak = client.peak_connections
+            await client.aclose()
+            return finished, server, peak
+
+    finished, server, peak = run(main)
+    # The four connections go to the others first; then two are the site's: its six requests take three
+    # rounds of 50 ms, while the others' last six take three more on the other two. Without ``first``,
+    # the others held all four and the site came last.
+    assert "site.test" not in finished[-5:]
+    assert server.peak <= 4 and peak <= 4

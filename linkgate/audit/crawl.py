@@ -280,6 +280,9 @@ class Crawler:
             retries=options.retries,
             backoff=options.backoff,
             max_retry_wait=options.max_retry_wait,
+            # The site's own pages first: every link is found on them, and the run cannot end before they
+            # are read, so slow off-site addresses must not hold the connections they are read on.
+            first=self._is_scope_host,
         )
 
     # ---- scope ----
@@ -292,7 +295,10 @@ class Crawler:
         return self._on_scope_host(url) and not self._excluded(url)
 
     def _on_scope_host(self, url: str) -> bool:
-        host = parse_destination(url).host
+        return self._is_scope_host(parse_destination(url).host)
+
+    def _is_scope_host(self, host: str) -> bool:
+        """True when the crawl reads pages on ``host``."""
         return self.is_internal(host) if self.options.same_site else host == self.start_host
 
     def _excluded(self, url: str) -> bool:

@@ -93,6 +93,12 @@ class SafeClient:
     ``retries`` times with exponential backoff, or after the server's Retry-After when it asks for at most
     ``max_retry_wait`` seconds.
 
+    ``first(host)``, when given, names the hosts whose requests have first call on the connections (a
+    crawl's own site, whose pages are where every link is found): while such a host has requests waiting,
+    other hosts' requests leave it up to ``per_host`` of the ``concurrency`` (never all of it), so slow
+    off-site addresses do not hold the connections its pages are read on. Nothing is left idle for it
+    when it has nothing to send.
+
     ``reserve`` connections of the ``concurrency`` are kept for work outside the pool (the site cache's
     privacy lookups, which use the blocking fetcher): :meth:`outside` holds one while that work runs, so
     that the connections open at once, pool and outside together, never exceed ``concurrency``.
@@ -112,6 +118,7 @@ class SafeClient:
         backoff: float = 0.5,
         max_retry_wait: float = 30.0,
         ssl_context: ssl.SSLContext | None = None,
+        first: Callable[[str], bool] | None = None,
     ) -> None:
         self.policy = policy
         self._resolver = resolver
@@ -130,6 +137,12 @@ class SafeClient:
             keep_alive=reserve < concurrency,
         )
         self._total = asyncio.Semaphore(cap)
+        self._cap = cap
+        self._first = first
+        self._wanting: dict[str, int] = {}  # a first host's requests under way (waiting included)...
+        self._resting: dict[str, int] = {}  # ...and those of them waiting out its delay
+        self._others = 0  # other hosts' requests holding or waiting for one of the cap
+        self._room = asyncio.Event()
         # Outside work takes a reserved connection, or, with none reserved, one of the pool's.
         self._outside = asyncio.Semaphore(reserve) if 0 < reserve < concurrency else self._total
         self._hosts: dict[str, asyncio.Semaphore] = {}
@@ -234,20 +247,50 @@ class SafeClient:
     ) -> Answer:
         host = destination.host
         semaphore = self._hosts.setdefault(host, asyncio.Semaphore(self._per_host))
-        async with semaphore:
-            await self._wait_turn(host)
-            async with self._total:
+        first = self._first is not None and self._first(host)
+        if first:
+            self._wanting[host] = self._wanting.get(host, 0) + 1
+        try:
+            async with semaphore:
+                await self._wait_turn(host, first)
+                if not first:
+                    while self._others >= self._cap - self._kept():
+                        self._room.clear()
+                        await self._room.wait()
+                    self._others += 1
                 try:
-                    async with asyncio.timeout(self._timeout):
-                        return await self._send(method, destination, accept, read_body)
-                except (FetchError, *FAILURES) as error:
-                    timed_out = f"{host} did not answer within {self._timeout:g} seconds."
-                    failure = describe_failure(error, destination, None, timed_out)
-                    return Answer(
-                        destination.href, destination.href, error=str(failure), reason=failure.reason
-                    )
+                    async with self._total:
+                        try:
+                            async with asyncio.timeout(self._timeout):
+                                return await self._send(method, destination, accept, read_body)
+                        except (FetchError, *FAILURES) as error:
+                            timed_out = f"{host} did not answer within {self._timeout:g} seconds."
+                            failure = describe_failure(error, destination, None, timed_out)
+                            return Answer(
+                                destination.href, destination.href, error=str(failure), reason=failure.reason
+                            )
+                finally:
+                    if not first:
+                        self._others -= 1
+                        self._room.set()
+        finally:
+            if first:
+                self._wanting[host] -= 1
+                if not self._wanting[host]:
+                    del self._wanting[host]
+                self._room.set()
 
-    async def _wait_turn(self, host: str) -> None:
+    def _kept(self) -> int:
+        """Connections of the cap other hosts' requests leave to the first hosts: each one's requests
+        waiting (those waiting out its delay aside), up to ``per_host``; never the whole cap. (A request
+        waiting for its host's turn counts, so that a connection one of them gives up is not taken by
+        another host before the next one has asked.)"""
+        kept = 0
+        for host, wanting in self._wanting.items():
+            kept += min(self._per_host, wanting) - self._resting.get(host, 0)
+        return min(kept, self._cap - 1)
+
+    async def _wait_turn(self, host: str, first: bool = False) -> None:
         """Wait for the host's next turn: its delay (Crawl-delay, --delay) after the last request, and any
         wait it asked for with Retry-After."""
         loop = asyncio.get_running_loop()
@@ -257,7 +300,15 @@ class SafeClient:
         if delay > 0:
             self._next_slot[host] = slot + delay
         if slot > now:
-            await asyncio.sleep(slot - now)
+            if not first:
+                await asyncio.sleep(slot - now)
+                return
+            self._resting[host] = self._resting.get(host, 0) + 1
+            self._room.set()
+            try:
+                await asyncio.sleep(slot - now)
+            finally:
+                self._resting[host] -= 1
 
     async def _addresses(self, destination: Destination) -> list[IPAddress]:
         """The checked addresses of the destination's host: looked up once per run, judged for each request
