@@ -409,3 +409,27 @@ def test_the_first_hosts_requests_are_not_held_behind_other_hosts() -> None:
     # the others held all four and the site came last.
     assert "site.test" not in finished[-5:]
     assert server.peak <= 4 and peak <= 4
+
+
+def test_work_outside_the_pool_takes_a_connection_of_the_cap_only_while_it_runs() -> None:
+    async def main() -> tuple[int, int, list[Any], int]:
+        async with CountingServer() as server:
+            client = SafeClient(LOCAL, resolver, concurrency=2, per_host=2)
+            base = f"http://a.test:{server.port}"
+            await asyncio.gather(*(client.request(f"{base}/slow/{n}") for n in range(2)))  # two kept alive
+            async with client.outside():
+                await asyncio.sleep(0.05)  # the idle connection closed for it is gone at the server
+                open_inside = server.open
+                server.peak = server.open
+                answers = list(await asyncio.gather(*(client.request(f"{base}/slow/{n}") for n in range(4))))
+                peak_inside = server.peak
+            # Once it is over, both connections are the pool's again.
+            await asyncio.gather(*(client.request(f"{base}/slow/{n}") for n in range(4)))
+            peak_after = client.peak_connections
+            await client.aclose()
+            return open_inside, peak_inside, answers, peak_after
+
+    open_inside, peak_inside, answers, peak_after = run(main)
+    assert open_inside == 1 and peak_inside == 1
+    assert [answer.status for answer in answers] == [200] * 4
+    assert peak_after == 2

@@ -271,9 +271,9 @@ class Crawler:
             policy,
             resolver,
             concurrency=options.concurrency,
-            # One connection of the cap is kept for the site cache's privacy lookups, which run outside
-            # the pool; with a cap of one they wait for the pool's only connection instead.
-            reserve=1 if privacy is not None and options.check_privacy else 0,
+            # The site cache's privacy lookups run outside the pool, one at a time, each on a connection
+            # of the cap while it runs.
+            reserve=1,
             per_host=options.per_host,
             timeout=options.timeout,
             delay=options.delay,

@@ -12,11 +12,12 @@ run, and answers instead of exceptions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import random
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 
@@ -99,9 +100,10 @@ class SafeClient:
     off-site addresses do not hold the connections its pages are read on. Nothing is left idle for it
     when it has nothing to send.
 
-    ``reserve`` connections of the ``concurrency`` are kept for work outside the pool (the site cache's
-    privacy lookups, which use the blocking fetcher): :meth:`outside` holds one while that work runs, so
-    that the connections open at once, pool and outside together, never exceed ``concurrency``.
+    Work outside the pool (the site cache's privacy lookups, which use the blocking fetcher), at most
+    ``reserve`` at once, holds :meth:`outside` while it runs: a request's turn and a slot of the pool's
+    cap, taken from the ``concurrency`` only while it runs, so that the connections open at once, pool and
+    outside together, never exceed ``concurrency`` and none is kept idle for it.
     """
 
     def __init__(
@@ -128,13 +130,9 @@ class SafeClient:
         self._backoff = backoff
         self._max_retry_wait = max_retry_wait
         self._per_host = per_host
-        cap = max(1, concurrency - reserve)
-        # With no connection to spare, none is kept idle while outside work holds the only one.
+        cap = max(1, concurrency)
         self._transport = PinnedAsyncTransport(
-            cap,
-            ssl_context or default_ssl_context(),
-            policy.connect_timeout,
-            keep_alive=reserve < concurrency,
+            cap, ssl_context or default_ssl_context(), policy.connect_timeout, keep_alive=True
         )
         self._total = asyncio.Semaphore(cap)
         self._cap = cap
@@ -143,8 +141,7 @@ class SafeClient:
         self._resting: dict[str, int] = {}  # ...and those of them waiting out its delay
         self._others = 0  # other hosts' requests holding or waiting for one of the cap
         self._room = asyncio.Event()
-        # Outside work takes a reserved connection, or, with none reserved, one of the pool's.
-        self._outside = asyncio.Semaphore(reserve) if 0 < reserve < concurrency else self._total
+        self._outside = asyncio.Semaphore(max(1, reserve))
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._next_slot: dict[str, float] = {}
         self._host_delay: dict[str, float] = {}
@@ -166,9 +163,11 @@ class SafeClient:
     async def aclose(self) -> None:
         await self._transport.aclose()
 
-    def outside(self) -> asyncio.Semaphore:
+    @contextlib.asynccontextmanager
+    async def outside(self) -> AsyncIterator[None]:
         """Hold this while making a connection outside the pool (``async with client.outside():``)."""
-        return self._outside
+        async with self._outside, self._total, self._transport.pool.slot():
+            yield
 
     def set_delay(self, host: str, seconds: float) -> None:
         self._host_delay[host] = max(self._delay, seconds)

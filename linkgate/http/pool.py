@@ -13,6 +13,7 @@ then try again).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -136,15 +137,7 @@ class _Pool:
                 connection.reused = True
                 return connection
             await connection.http.aclose()
-        while self._used >= self._cap:
-            if self._idle_order:
-                oldest = next(iter(self._idle_order))
-                self._forget(oldest)
-                await oldest.http.aclose()
-                continue
-            self._freed.clear()
-            await self._freed.wait()
-        self._used += 1
+        await self._take()
         try:
             stream = await self._connect(key, addresses)
         except BaseException:
@@ -154,6 +147,28 @@ class _Pool:
         self.opened += 1
         self.peak = max(self.peak, self.open)
         return _Connection(key, stream)
+
+    async def _take(self) -> None:
+        """One slot of the cap, the longest-idle connection (of any host) closed for it when none is free:
+        one, then its close is waited for (closing every idle one before the first had gone cost each
+        host its kept-alive connections whenever the cap was reached)."""
+        while self._used >= self._cap:
+            self._freed.clear()
+            if self._idle_order:
+                oldest = next(iter(self._idle_order))
+                self._forget(oldest)
+                await oldest.http.aclose()
+            await self._freed.wait()
+        self._used += 1
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one slot of the cap for a connection made outside the pool."""
+        await self._take()
+        try:
+            yield
+        finally:
+            self._release()
 
     async def _connect(self, key: tuple[str, str, int], addresses: Iterable[IPAddress]) -> _Stream:
         scheme, host, port = key
