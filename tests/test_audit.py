@@ -924,3 +924,20 @@ def test_work_for_a_host_at_its_cap_waits_while_other_hosts_work_is_handed_out()
         ("https://slow.test/2", "slow.test"),
         ("https://slow.test/3", "slow.test"),
     ]
+
+
+def test_a_sitemaps_entries_are_read_after_the_linked_pages_of_their_depth_and_before_deeper_ones() -> None:
+    async def scenario() -> list[str]:
+        queue = crawl_module.WorkQueue(per_host=10)
+        queue.put(1, "page", "https://www.county.test/listed-1", "www.county.test", listed=True)
+        queue.put(1, "page", "https://www.county.test/listed-2", "www.county.test", listed=True)
+        queue.put(2, "page", "https://www.county.test/deeper", "www.county.test")
+        queue.put(1, "page", "https://www.county.test/linked", "www.county.test")
+        return [(await queue.get())[1] for _ in range(4)]
+
+    assert asyncio.run(scenario()) == [
+        "https://www.county.test/linked",
+        "https://www.county.test/listed-1",
+        "https://www.county.test/listed-2",
+        "https://www.county.test/deeper",
+    ]

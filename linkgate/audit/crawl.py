@@ -68,6 +68,11 @@ SKIPPED = {
 # client keeps the connections themselves within their caps. Four measured best on benchmarks/audit.py
 # --wide (6.9 s, against 10.5 s with two and 17 s with one; 8.4 s with no cap per host).
 ITEMS_PER_CONNECTION = 4
+# A sitemap's entries come after the pages of the same depth found by following links: pages the site
+# links to are where its links are spread (a sitemap is often one section after another, or a list of
+# pages nothing links to), so their off-site addresses are found, and checked, sooner. (Depth first:
+# every page is still recorded at its shortest distance from the start.)
+LISTED_LATER = 1 << 40
 CHECK_BODY_BYTES = 65_536  # enough of a GET answer to spot a bot wall or a soft 404
 
 
@@ -86,7 +91,8 @@ class PageRenderer(Protocol):
 class WorkQueue:
     """The crawl's work: pages to read and addresses to check, each under its host.
 
-    Work comes out in the order of its depth, then of its arrival (a breadth-first crawl), among the hosts
+    Work comes out in the order of its depth, then of its arrival (a breadth-first crawl; ``listed`` work,
+    a sitemap's entries, after the rest of its depth), among the hosts
     that have fewer than ``per_host`` items out (taken and not yet :meth:`done`): a host at its cap keeps
     its work until one of its items is done, and another host's is handed out meanwhile, so that a slow or
     busy host does not hold every task. (The client caps the connections to each host exactly; this cap
@@ -95,7 +101,7 @@ class WorkQueue:
 
     def __init__(self, per_host: int) -> None:
         self._per_host = max(1, per_host)
-        self._work: dict[str, list[tuple[int, int, str, str]]] = {}  # host -> (depth, arrival, kind, url)
+        self._work: dict[str, list[tuple[int, int, str, str]]] = {}  # host -> (depth, order, kind, url)
         self._out: dict[str, int] = {}  # host -> items taken and not done
         self._ready: list[tuple[int, int, str]] = []  # each host below its cap with work, by its first item
         self._listed: set[str] = set()  # the hosts in _ready
@@ -110,12 +116,13 @@ class WorkQueue:
         """Work not yet taken."""
         return self._queued
 
-    def put(self, depth: int, kind: str, url: str, host: str) -> None:
+    def put(self, depth: int, kind: str, url: str, host: str, *, listed: bool = False) -> None:
         self._arrivals += 1
         self._queued += 1
         self._unfinished += 1
         self._finished.clear()
-        heapq.heappush(self._work.setdefault(host, []), (depth, self._arrivals, kind, url))
+        order = self._arrivals + (LISTED_LATER if listed else 0)
+        heapq.heappush(self._work.setdefault(host, []), (depth, order, kind, url))
         self._list(host)
 
     async def get(self) -> tuple[str, str, str]:
@@ -371,8 +378,8 @@ class Crawler:
             on_progress(self._snapshot())
             await asyncio.sleep(0.25)
 
-    def _push(self, depth: int, kind: str, url: str) -> None:
-        self._queue.put(depth, kind, url, parse_destination(url).host)
+    def _push(self, depth: int, kind: str, url: str, *, listed: bool = False) -> None:
+        self._queue.put(depth, kind, url, parse_destination(url).host, listed=listed)
 
     async def _work(self) -> None:
         while True:
@@ -536,11 +543,11 @@ class Crawler:
             left.past_page_limit += 1
         else:
             # Read, or (excluded, forbidden by robots.txt, too deep) neither read nor checked.
-            await self._add_page(url, 1)
+            await self._add_page(url, 1, listed=True)
 
     # ---- pages ----
 
-    async def _add_page(self, url: str, depth: int) -> str:
+    async def _add_page(self, url: str, depth: int, *, listed: bool = False) -> str:
         """Queue ``url`` to be read when it is new, in scope, allowed and within the limits: ``"page"``,
         else why not: ``"check"`` (to be checked like any link), ``"excluded"`` or ``"robots"``."""
         if url in self._page_urls:
@@ -559,7 +566,7 @@ class Crawler:
         self.pages.append(PageRecord(url, depth))
         if url not in self.links:
             self.links[url] = LinkRecord(url, internal=True)
-        self._push(depth, "page", url)
+        self._push(depth, "page", url, listed=listed)
         return "page"
 
     def _body_size(self, status: int, headers: httpx.Headers) -> int:
