@@ -434,17 +434,24 @@ def _established(port: int) -> int:
     """Connections to ``port`` that are ESTABLISHED at both ends, IPv4 and IPv6, each counted once.
 
     /proc/net/tcp is not read in one instant: while connections come and go, a read can show a server
-    socket whose client has closed meanwhile, or one socket twice. A connection counts only when its
-    server end and its client end are both there and ESTABLISHED (state 01) in the same read."""
+    socket whose client has closed meanwhile, or a connection that has just closed beside the one that
+    took its place. A connection counts only when its server end and its client end are both there and
+    ESTABLISHED (state 01) in two reads one after the other: it was open all the time between them, so
+    the connections counted were all open at once."""
+    first = _established_pairs(port)
+    return len(first & _established_pairs(port)) if first else 0
+
+
+def _established_pairs(port: int) -> set[bytes]:
     hex_port = b"%04X" % port
     servers = re.compile(rb":" + hex_port + rb" ([0-9A-F]+:[0-9A-F]{4}) 01 ")
     clients = re.compile(rb" ([0-9A-F]+:[0-9A-F]{4}) [0-9A-F]+:" + hex_port + rb" 01 ")
-    count = 0
+    pairs: set[bytes] = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(OSError), open(table, "rb") as handle:
             data = handle.read()
-            count += len(set(servers.findall(data)) & set(clients.findall(data)))
-    return count
+            pairs |= set(servers.findall(data)) & set(clients.findall(data))
+    return pairs
 
 
 @dataclass
