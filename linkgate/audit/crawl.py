@@ -17,10 +17,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -28,7 +27,7 @@ from typing import Protocol
 import httpx
 from protego import Protego
 
-from linkgate.audit.checks import REFUSED, verdict
+from linkgate.audit.checks import verdict
 from linkgate.audit.extract import (
     MAX_LINKS,
     gate_destination,
@@ -46,6 +45,7 @@ from linkgate.audit.records import (
     PageRecord,
     Route,
 )
+from linkgate.audit.scope import Robots, Scope, origin
 from linkgate.audit.sitemaps import read_sitemap
 from linkgate.classify import Classifier
 from linkgate.gateaddress import GateAddress
@@ -56,7 +56,6 @@ from linkgate.urls import parse_destination, resolve_web_link
 __all__ = ["Crawler", "Progress"]
 
 _LOG = logging.getLogger("linkgate.audit")
-ROBOTS_BYTES = 500_000
 SITEMAP_BYTES = 10_000_000
 MAX_SITEMAPS = 50
 SKIPPED = {
@@ -233,6 +232,112 @@ class _LeftOut:
         return notes
 
 
+async def sitemap_entries(
+    client: SafeClient,
+    scope: Scope,
+    robots: Protego | None,
+    *,
+    budget: int,
+    left: _LeftOut,
+    notes: list[str],
+    more: Callable[[], bool],
+    full: Callable[[], bool],
+) -> AsyncIterator[str]:
+    """The pages the start's sitemaps name: robots.txt's ``Sitemap:`` lines, ``/sitemap.xml`` and the
+    sitemaps their indexes name, while ``more()``.
+
+    Only sitemaps on a host in scope are requested, and a redirect off it is not followed: at most
+    ``MAX_SITEMAPS`` of them and ``budget`` entries in all, and none once the crawl is ``full()``. What is
+    left out is counted in ``left``; a sitemap that could not be read is in ``notes``.
+    """
+    robots_url = origin(scope.start) + "/robots.txt"
+    listed = [
+        url
+        for url in (
+            resolve_web_link(line, robots_url) for line in (robots.sitemaps if robots is not None else ())
+        )
+        if url is not None
+    ]
+    candidates = deque(dict.fromkeys([*listed, origin(scope.start) + "/sitemap.xml"]))
+    named = set(candidates)
+    read = 0
+    while candidates and more():
+        url = candidates.popleft()
+        if not scope.on_host(url):
+            left.sitemaps_elsewhere += 1
+            left.sitemap_elsewhere = left.sitemap_elsewhere or url
+            continue
+        if scope.excluded(normalise(url)):
+            continue
+        if read >= MAX_SITEMAPS or budget <= 0 or full():
+            left.sitemaps_unread += 1
+            continue
+        read += 1
+        answer = await client.request(
+            url,
+            accept="application/xml,text/xml;q=0.9,*/*;q=0.5",
+            read_body=lambda _s, _h: SITEMAP_BYTES,
+            within=scope.on_host,
+        )
+        if answer.status != 200:
+            if url in listed or answer.reason == "out_of_scope":
+                why = answer.error or f"HTTP {answer.status}"
+                notes.append(f"The sitemap {url} could not be read ({why}).")
+            continue
+        sitemap = read_sitemap(answer.content, answer.final_url, max_bytes=SITEMAP_BYTES, max_entries=budget)
+        budget -= len(sitemap.pages) + len(sitemap.sitemaps)
+        left.over_cap += sitemap.left_out
+        for nested in sitemap.sitemaps:
+            if nested not in named:
+                named.add(nested)
+                candidates.append(nested)
+        for page in sitemap.pages:
+            yield page
+
+
+class PrivacyLookups:
+    """The privacy link of each site a checked address leads to, looked up with ``look_up`` (the site
+    cache; blocking, run in a thread, one at a time, on the client's reserved connection) once per site,
+    in the background while the run goes on."""
+
+    def __init__(self, look_up: Callable[[str], SiteFacts | None], client: SafeClient) -> None:
+        self._look_up = look_up
+        self._client = client
+        self._sites: dict[str, asyncio.Future[SiteFacts | None]] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def fill(self, record: LinkRecord, url: str) -> None:
+        """Set ``record.privacy`` to the facts of ``url``'s site, once they are looked up."""
+        self._tasks.add(asyncio.ensure_future(self._fill(record, url)))
+
+    async def finish(self, *, cancel: bool) -> None:
+        """Wait for the lookups under way, or (``cancel``) stop them."""
+        if not self._tasks:
+            return
+        if cancel:
+            for lookup in self._tasks:
+                lookup.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _fill(self, record: LinkRecord, url: str) -> None:
+        record.privacy = await self._privacy_for(url)
+
+    async def _privacy_for(self, url: str) -> SiteFacts | None:
+        destination = parse_destination(url)
+        if destination.is_ip:
+            return None
+        key = site_key(destination)
+        future = self._sites.get(key)
+        if future is None:
+            future = asyncio.ensure_future(self._look_up_site(key))
+            self._sites[key] = future
+        return await asyncio.shield(future)
+
+    async def _look_up_site(self, key: str) -> SiteFacts | None:
+        async with self._client.outside():
+            return await asyncio.to_thread(self._look_up, key)
+
+
 class Crawler:
     """One audit run. ``privacy`` looks a site's privacy link up (the site cache; blocking, run in a
     thread); ``renderer`` reads pages in a browser instead (``--render``)."""
@@ -253,77 +358,33 @@ class Crawler:
         self.resolver = resolver
         self.classifier = classifier
         self.gate = gate
-        self._privacy = privacy
         self._renderer = renderer
-        start = parse_destination(options.start_url)
-        self.start_host = start.host
-        self.start = normalise(start.href, sort_query=options.sort_query)
+        self.scope = Scope.of(options, classifier)
         self.pages: list[PageRecord] = []
         self.links: dict[str, LinkRecord] = {}
         self.notes: list[str] = []
-        self.start_error: str | None = None
         self.progress = Progress()
         self.stopping = asyncio.Event()
         self._page_urls: dict[str, int] = {}
         # Each distinct anchor once (text, route, target="_blank"): a site repeats its navigation and
         # footer on every page.
         self._anchors: dict[tuple[str, Route, bool], Anchor] = {}
-        self._robots: dict[str, asyncio.Future[Protego | None]] = {}
-        self._privacy_hosts: dict[str, asyncio.Future[SiteFacts | None]] = {}
         self._queue = WorkQueue(ITEMS_PER_CONNECTION * options.per_host)
-        self._include = [re.compile(pattern) for pattern in options.include]
-        self._exclude = [re.compile(pattern) for pattern in options.exclude]
-        self._privacy_tasks: set[asyncio.Future[None]] = set()
-        self.client = SafeClient(
-            policy,
-            resolver,
-            concurrency=options.concurrency,
-            # The site cache's privacy lookups run outside the pool, one at a time, each on a connection
-            # of the cap while it runs.
-            reserve=1,
-            per_host=options.per_host,
-            timeout=options.timeout,
-            delay=options.delay,
-            retries=options.retries,
-            backoff=options.backoff,
-            max_retry_wait=options.max_retry_wait,
-            # The site's own pages first: every link is found on them, and the run cannot end before they
-            # are read, so slow off-site addresses must not hold the connections they are read on.
-            first=self._is_scope_host,
+        self.client = _client(options, policy, resolver, self.scope)
+        self.robots = Robots(self.client, options, start=self.scope.start, notes=self.notes)
+        self._privacy = (
+            PrivacyLookups(privacy, self.client) if privacy is not None and options.check_privacy else None
         )
-
-    # ---- scope ----
-
-    def is_internal(self, host: str) -> bool:
-        return host == self.start_host or self.classifier.is_county_host(host)
-
-    def in_scope(self, url: str) -> bool:
-        """True when ``url`` is a page the crawl may read: on a host in scope and not excluded."""
-        return self._on_scope_host(url) and not self._excluded(url)
-
-    def _on_scope_host(self, url: str) -> bool:
-        return self._is_scope_host(parse_destination(url).host)
-
-    def _is_scope_host(self, host: str) -> bool:
-        """True when the crawl reads pages on ``host``."""
-        return self.is_internal(host) if self.options.same_site else host == self.start_host
-
-    def _excluded(self, url: str) -> bool:
-        if url == self.start:
-            return False
-        if self._include and not any(pattern.search(url) for pattern in self._include):
-            return True
-        return any(pattern.search(url) for pattern in self._exclude)
 
     # ---- the run ----
 
     async def run(self, on_progress: Callable[[Progress], None] | None = None) -> AuditResult:
         started_at = datetime.now(UTC)
-        start = self.start
+        start = self.scope.start
         ticker = None
         try:
             if not self.options.ignore_robots:
-                await self._robots_for(start)
+                await self.robots.rules(start)
             await self._add_page(start, 0)
             await self._read_sitemaps(start)
             workers = [
@@ -338,11 +399,8 @@ class Crawler:
             for task in (*workers, waiting, stop):
                 task.cancel()
             await asyncio.gather(*workers, waiting, stop, return_exceptions=True)
-            if self._privacy_tasks:
-                if self.stopping.is_set():
-                    for lookup in self._privacy_tasks:
-                        lookup.cancel()
-                await asyncio.gather(*self._privacy_tasks, return_exceptions=True)
+            if self._privacy is not None:
+                await self._privacy.finish(cancel=self.stopping.is_set())
         finally:
             if ticker is not None:
                 ticker.cancel()
@@ -362,7 +420,7 @@ class Crawler:
             peak_connections=self.client.peak_connections,
             requests=self.client.requests,
             county_domains=self.classifier.county_domains,
-            start_error=self.start_error,
+            start_error=self.robots.start_error,
         )
 
     def stop(self) -> None:
@@ -390,7 +448,9 @@ class Crawler:
                 if kind == "page":
                     await self._read(self.pages[self._page_urls[url]])
                 else:
-                    await self._check(self.links[url])
+                    await check_address(
+                        self.links[url], self.client, self.classifier, self.progress, self._privacy
+                    )
             except Exception as error:
                 # A worker that died would leave its share of the queue undone and the crawl waiting.
                 self._failed(kind, url, error)
@@ -416,122 +476,34 @@ class Crawler:
         self.progress.errors += 1
         self.notes.append(message + " Please report it with the log to the County's linkgate maintainers.")
 
-    # ---- robots.txt and sitemaps ----
-
-    def _origin(self, url: str) -> str:
-        destination = parse_destination(url)
-        return destination.scheme + "://" + site_key(destination)
-
-    async def _robots_for(self, url: str) -> Protego | None:
-        origin = self._origin(url)
-        future = self._robots.get(origin)
-        if future is None:
-            future = asyncio.ensure_future(self._load_robots(origin))
-            self._robots[origin] = future
-        return await asyncio.shield(future)
-
-    async def _load_robots(self, origin: str) -> Protego | None:
-        answer = await self.client.request(
-            origin + "/robots.txt", accept="text/plain", read_body=lambda _s, _h: ROBOTS_BYTES
-        )
-        if answer.status is not None and 200 <= answer.status < 300:
-            robots = Protego.parse(answer.content.decode("utf-8", errors="replace"))
-            delay = robots.crawl_delay(self.options.user_agent)
-            if delay:
-                self.client.set_delay(parse_destination(origin).host, float(delay))
-            return robots
-        if answer.status is not None and 400 <= answer.status < 500 and answer.status != 429:
-            return None  # no robots.txt: everything is allowed (RFC 9309)
-        if answer.reason in REFUSED:
-            return None  # linkgate may not fetch from this site at all; each page says so itself
-        if answer.status is None and origin == self._origin(self.start):
-            self.start_error = answer.error
-        self.notes.append(
-            f"{origin}/robots.txt could not be read ({answer.error or f'HTTP {answer.status}'}), so "
-            f"nothing on {origin} was crawled (RFC 9309); use --ignore-robots for the County's own site."
-        )
-        return Protego.parse("User-agent: *\nDisallow: /")
-
-    async def _allowed(self, url: str) -> bool:
-        if self.options.ignore_robots:
-            return True
-        robots = await self._robots_for(url)
-        return robots is None or bool(robots.can_fetch(url, self.options.user_agent))
+    # ---- sitemaps ----
 
     async def _read_sitemaps(self, start: str) -> None:
-        """Queue the pages the site's sitemaps name (robots.txt's ``Sitemap:`` lines, ``/sitemap.xml`` and
-        the sitemaps their indexes name).
-
-        Only sitemaps on a host in scope are requested, and a redirect off it is not followed: at most
-        ``MAX_SITEMAPS`` of them and ``max_sitemap_entries`` entries in all. An entry is only ever a page
-        to read, never an address to check: one on a host out of scope, or past the page limit, is never
-        requested (nor kept: it is on no page, so no report would show it). The notes say what was left.
-        """
-        robots = None if self.options.ignore_robots else await self._robots_for(start)
-        robots_url = self._origin(start) + "/robots.txt"
-        listed = [
-            url
-            for url in (
-                resolve_web_link(line, robots_url) for line in (robots.sitemaps if robots is not None else ())
-            )
-            if url is not None
-        ]
-        candidates = deque(dict.fromkeys([*listed, self._origin(start) + "/sitemap.xml"]))
-        named = set(candidates)
-        budget = self.options.max_sitemap_entries
+        """Queue the pages the site's sitemaps name (:func:`sitemap_entries`); the notes say what was
+        left out. An entry is only ever a page to read, never an address to check: one on a host out of
+        scope, or past the page limit, is never requested (nor kept: it is on no page, so no report would
+        show it)."""
+        robots = None if self.options.ignore_robots else await self.robots.rules(start)
         left = _LeftOut()
-        read = 0
-        while candidates and not self.stopping.is_set():
-            url = candidates.popleft()
-            if not self._is_on_scope_host(url):
-                left.sitemaps_elsewhere += 1
-                left.sitemap_elsewhere = left.sitemap_elsewhere or url
-                continue
-            if self._excluded(normalise(url)):
-                continue
-            if read >= MAX_SITEMAPS or budget <= 0 or len(self.pages) >= self.options.max_pages:
-                left.sitemaps_unread += 1
-                continue
-            read += 1
-            answer = await self.client.request(
-                url,
-                accept="application/xml,text/xml;q=0.9,*/*;q=0.5",
-                read_body=lambda _s, _h: SITEMAP_BYTES,
-                within=self._is_on_scope_host,
-            )
-            if answer.status != 200:
-                if url in listed or answer.reason == "out_of_scope":
-                    why = answer.error or f"HTTP {answer.status}"
-                    self.notes.append(f"The sitemap {url} could not be read ({why}).")
-                continue
-            sitemap = read_sitemap(
-                answer.content, answer.final_url, max_bytes=SITEMAP_BYTES, max_entries=budget
-            )
-            budget -= len(sitemap.pages) + len(sitemap.sitemaps)
-            left.over_cap += sitemap.left_out
-            for nested in sitemap.sitemaps:
-                if nested not in named:
-                    named.add(nested)
-                    candidates.append(nested)
-            for page in sitemap.pages:
-                await self._add_sitemap_page(page, left)
-        self.notes.extend(left.notes(self.options, self._scope_text()))
-
-    def _is_on_scope_host(self, url: str) -> bool:
-        """True when ``url`` (any address, even one that does not parse) is on a host the crawl reads."""
-        try:
-            return self._on_scope_host(normalise(url))
-        except ValueError:
-            return False
-
-    def _scope_text(self) -> str:
-        return "the County's domains" if self.options.same_site else self.start_host
+        entries = sitemap_entries(
+            self.client,
+            self.scope,
+            robots,
+            budget=self.options.max_sitemap_entries,
+            left=left,
+            notes=self.notes,
+            more=lambda: not self.stopping.is_set(),
+            full=lambda: len(self.pages) >= self.options.max_pages,
+        )
+        async for page in entries:
+            await self._add_sitemap_page(page, left)
+        self.notes.extend(left.notes(self.options, self.scope.text))
 
     async def _add_sitemap_page(self, url: str, left: _LeftOut) -> None:
         """Queue a sitemap's entry as a page to read, when it is new and may be read; else count why not."""
         try:
             url = normalise(url, sort_query=self.options.sort_query)
-            on_scope_host = self._on_scope_host(url)
+            on_scope_host = self.scope.is_host(parse_destination(url).host)
         except ValueError:
             return
         if url in self.links:
@@ -552,11 +524,11 @@ class Crawler:
         else why not: ``"check"`` (to be checked like any link), ``"excluded"`` or ``"robots"``."""
         if url in self._page_urls:
             return "page"
-        if not self._on_scope_host(url):
+        if not self.scope.on_host(url):
             return "check"
-        if self._excluded(url):
+        if self.scope.excluded(url):
             return "excluded"
-        if not await self._allowed(url):
+        if not await self.robots.allowed(url):
             return "robots"
         if url in self._page_urls:  # another task added it while robots.txt was read
             return "page"
@@ -589,14 +561,14 @@ class Crawler:
         self.progress.pages += 1
         record = self.links[page.url]
         record.answer = answer
-        self._classify(record)
+        classify(record, self.classifier)
         if verdict(answer).state != "ok":
             self.progress.errors += 1
             return
         if not answer.is_html:
             return
         final = normalise(answer.final_url, sort_query=self.options.sort_query)
-        if final != page.url and (not self.in_scope(final) or final in self._page_urls):
+        if final != page.url and (not self.scope.in_scope(final) or final in self._page_urls):
             return  # a redirect off the site, or to a page read already
         reading = read_page(answer.content, answer.final_url, charset=answer.charset)
         page.soft_404 = record.soft_404 = is_soft_404(reading.title, reading.heading)
@@ -645,17 +617,17 @@ class Crawler:
                 host = parse_destination(url).host
             except ValueError:
                 return None
-            record = self.links[url] = LinkRecord(url, internal=self.is_internal(host))
+            record = self.links[url] = LinkRecord(url, internal=self.scope.is_internal(host))
             decision = await self._add_page(url, depth)
             if decision == "check":
                 self._queue_check(record, depth)
             elif decision != "page":
                 record.skipped = SKIPPED[decision]
-                self._classify(record)
+                classify(record, self.classifier)
         return record
 
     def _queue_check(self, record: LinkRecord, depth: int) -> None:
-        self._classify(record)
+        classify(record, self.classifier)
         if record.category == "blocked":
             record.skipped = "not checked: a rule blocks this destination"
             return
@@ -664,62 +636,68 @@ class Crawler:
             return
         self._push(depth, "check", record.url)
 
-    # ---- checks ----
 
-    def _classify(self, record: LinkRecord) -> None:
-        destination = parse_destination(record.url)
-        classification = self.classifier.classify(destination, trusted=True)
-        record.category = classification.category
-        record.action = classification.action
-        record.flags = classification.flags
-        record.rule = classification.rule.pattern if classification.rule is not None else None
+def _client(options: AuditOptions, policy: FetchPolicy, resolver: Resolver, scope: Scope) -> SafeClient:
+    """The client every request of a run goes through, within the run's limits."""
+    return SafeClient(
+        policy,
+        resolver,
+        concurrency=options.concurrency,
+        # The site cache's privacy lookups run outside the pool, one at a time, each on a connection
+        # of the cap while it runs.
+        reserve=1,
+        per_host=options.per_host,
+        timeout=options.timeout,
+        delay=options.delay,
+        retries=options.retries,
+        backoff=options.backoff,
+        max_retry_wait=options.max_retry_wait,
+        # The site's own pages first: every link is found on them, and the run cannot end before they
+        # are read, so slow off-site addresses must not hold the connections they are read on.
+        first=scope.is_host,
+    )
 
-    async def _check(self, record: LinkRecord) -> None:
-        self._classify(record)
-        # HEAD once: any failure (a server that refuses HEAD, a bot wall, a transient error) is asked
-        # again with GET, which is retried; retrying HEAD first made a failing address cost six requests.
-        answer = await self.client.request(record.url, method="HEAD", retry=False)
-        if answer.status is None or answer.status >= 400:
-            answer = await self.client.request(
-                record.url,
-                read_body=_check_body_size,
-            )
-        record.answer = answer
-        self.progress.checked += 1
-        if answer.status == 200 and answer.content:
-            reading = read_page(answer.content, answer.final_url, charset=answer.charset, max_links=0)
-            record.soft_404 = is_soft_404(reading.title, reading.heading)
-        answer.slim()
-        if verdict(answer).state != "ok":
-            self.progress.errors += 1
-            return
-        if (
-            self._privacy is not None
-            and self.options.check_privacy
-            and record.category not in ("county", "blocked")
-            and not record.internal
-        ):
-            # In the background: a worker goes on checking links while the site cache looks the site up.
-            self._privacy_tasks.add(asyncio.ensure_future(self._fill_privacy(record, answer.final_url)))
 
-    async def _fill_privacy(self, record: LinkRecord, url: str) -> None:
-        record.privacy = await self._privacy_for(url)
+def classify(record: LinkRecord, classifier: Classifier) -> None:
+    """Set what the rules say of ``record``'s address: its category, action, flags and rule."""
+    destination = parse_destination(record.url)
+    classification = classifier.classify(destination, trusted=True)
+    record.category = classification.category
+    record.action = classification.action
+    record.flags = classification.flags
+    record.rule = classification.rule.pattern if classification.rule is not None else None
 
-    async def _privacy_for(self, url: str) -> SiteFacts | None:
-        destination = parse_destination(url)
-        if destination.is_ip:
-            return None
-        key = site_key(destination)
-        future = self._privacy_hosts.get(key)
-        if future is None:
-            future = asyncio.ensure_future(self._look_up_privacy(key))
-            self._privacy_hosts[key] = future
-        return await asyncio.shield(future)
 
-    async def _look_up_privacy(self, key: str) -> SiteFacts | None:
-        assert self._privacy is not None
-        async with self.client.outside():
-            return await asyncio.to_thread(self._privacy, key)
+async def check_address(
+    record: LinkRecord,
+    client: SafeClient,
+    classifier: Classifier,
+    progress: Progress,
+    privacy: PrivacyLookups | None,
+) -> None:
+    """Check ``record``'s address and fill its answer in; an off-site address that answers is handed to
+    ``privacy`` (when the run checks privacy links)."""
+    classify(record, classifier)
+    # HEAD once: any failure (a server that refuses HEAD, a bot wall, a transient error) is asked
+    # again with GET, which is retried; retrying HEAD first made a failing address cost six requests.
+    answer = await client.request(record.url, method="HEAD", retry=False)
+    if answer.status is None or answer.status >= 400:
+        answer = await client.request(
+            record.url,
+            read_body=_check_body_size,
+        )
+    record.answer = answer
+    progress.checked += 1
+    if answer.status == 200 and answer.content:
+        reading = read_page(answer.content, answer.final_url, charset=answer.charset, max_links=0)
+        record.soft_404 = is_soft_404(reading.title, reading.heading)
+    answer.slim()
+    if verdict(answer).state != "ok":
+        progress.errors += 1
+        return
+    if privacy is not None and record.category not in ("county", "blocked") and not record.internal:
+        # In the background: a worker goes on checking links while the site cache looks the site up.
+        privacy.fill(record, answer.final_url)
 
 
 def _check_body_size(_status: int, headers: httpx.Headers) -> int:
