@@ -16,7 +16,7 @@ import ipaddress
 import socket
 import time
 import tracemalloc
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -30,6 +30,7 @@ from linkgate.http.core import build_request, default_ssl_context
 from linkgate.http.policy import parse_target
 from linkgate.http.pool import PinnedAsyncTransport
 from linkgate.http.sync import _Deadline, _PinnedTransport
+from tests import test_fetch
 from tests.test_fetch import ALLOWED_IP, ALLOWED_NETWORK, Canary, serve_once
 
 pytestmark = pytest.mark.database_free
@@ -89,25 +90,10 @@ def async_get(url: str, policy: FetchPolicy, resolver: Callable[[str], Iterable[
 CLIENTS = pytest.mark.parametrize("get", [sync_get, async_get], ids=["sync", "async"])
 
 
-@pytest.fixture(scope="module")
-def running_server() -> Iterator[HTTPServer]:
-    httpserver = HTTPServer(host=ALLOWED_IP, port=0, threaded=True)
-    httpserver.start()
-    yield httpserver
-    httpserver.stop()
-
-
-@pytest.fixture
-def server(running_server: HTTPServer) -> Iterator[HTTPServer]:
-    yield running_server
-    running_server.clear()
-
-
-@pytest.fixture
-def canary() -> Iterator[Canary]:
-    listener = Canary()
-    yield listener
-    listener.close()
+# The privacy lookup's tests' own servers and canary, the same fixtures for both clients here.
+running_server = test_fetch.running_server
+server = test_fetch.server
+canary = test_fetch.canary
 
 
 @pytest.fixture
