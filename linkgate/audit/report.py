@@ -95,6 +95,10 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+# One encoder for the whole file: json.dumps with options makes a new one each call (one a page and link).
+_JSON = json.JSONEncoder(ensure_ascii=False, default=_plain)
+
+
 def _write_json(report: dict[str, Any], handle: IO[str]) -> None:
     """``report.json``, one page or link a line: each encoded on its own by the C encoder (``json.dump``
     of the whole document takes the slow pure-Python path), so the file is never one string in memory."""
@@ -104,11 +108,11 @@ def _write_json(report: dict[str, Any], handle: IO[str]) -> None:
         if key in ("pages", "links") and value:
             handle.write("[\n")
             for index, item in enumerate(value):
-                text = json.dumps(item, ensure_ascii=False, default=_plain)
+                text = _JSON.encode(item)
                 handle.write(("," if index else "") + text + "\n")
             handle.write("]")
         else:
-            handle.write(json.dumps(value, ensure_ascii=False, default=_plain))
+            handle.write(_JSON.encode(value))
     handle.write("\n}\n")
 
 
@@ -130,7 +134,7 @@ def _appearances_json(link: LinkRecord, link_level: list[str]) -> Lazy[dict[str,
     return Lazy(link.appearances, entry)
 
 
-def _link_json(link: LinkRecord, problems: list[str], hosts: dict[str, str]) -> dict[str, Any]:
+def _link_json(link: LinkRecord, problems: list[str], state: str, hosts: dict[str, str]) -> dict[str, Any]:
     answer = link.answer
     final_url = answer.final_url if answer is not None else link.url
     final_host = hosts.get(final_url)
@@ -150,7 +154,7 @@ def _link_json(link: LinkRecord, problems: list[str], hosts: dict[str, str]) -> 
         "skipped": link.skipped or None,
         "method": answer.method if answer is not None else None,
         "status": answer.status if answer is not None else None,
-        "verdict": verdict(answer).state,
+        "verdict": state,
         "error": (answer.error if answer is not None else None) or None,
         "reason": answer.reason if answer is not None else None,
         "attempts": answer.attempts if answer is not None else 0,
@@ -168,7 +172,7 @@ def _link_json(link: LinkRecord, problems: list[str], hosts: dict[str, str]) -> 
     }
 
 
-def _page_json(page: PageRecord, problems: int) -> dict[str, Any]:
+def _page_json(page: PageRecord, problems: int, state: str) -> dict[str, Any]:
     answer = page.answer
     return {
         "url": page.url,
@@ -176,7 +180,7 @@ def _page_json(page: PageRecord, problems: int) -> dict[str, Any]:
         "status": answer.status if answer is not None else None,
         "final_url": answer.final_url if answer is not None else None,
         "error": answer.error if answer is not None else None,
-        "verdict": verdict(answer).state,
+        "verdict": state,
         "content_type": answer.content_type if answer is not None else None,
         "soft_404": page.soft_404,
         "links": page.links,
@@ -187,20 +191,28 @@ def _page_json(page: PageRecord, problems: int) -> dict[str, Any]:
 
 def build_report(result: AuditResult) -> dict[str, Any]:
     """The whole run as one JSON-ready document (``schema_version`` 1, see docs/audit.md). Its links,
-    pages and appearances are made as each format is written."""
+    pages and appearances are made as each format is written; each link's and page's verdict is found
+    once here (it reads the answer's headers), not once per format."""
     options = result.options
-    judged = [(link, link_problems(link)) for link in result.links.values() if link.appearances]
+    judged = [
+        (link, link_problems(link), verdict(link.answer).state)
+        for link in result.links.values()
+        if link.appearances
+    ]
     judged.sort(key=lambda item: (not item[1], item[0].url))
     counts: Counter[str] = Counter()
     per_page: Counter[str] = Counter()  # problems shown on each page, by its address
-    for link, problems in judged:
+    for link, problems, _ in judged:
         counts.update(problems)
         link_level = sum(1 for problem in problems if problem not in APPEARANCE_PROBLEMS)
         for appearance in link.appearances:
             per_page[appearance.page.url] += link_level + len(appearance_problems(link, appearance))
     hosts: dict[str, str] = {}  # each link's entry is made once per format: its final host found once
     links = Lazy(judged, lambda item: _link_json(*item, hosts))
-    pages = Lazy(result.pages, lambda page: _page_json(page, per_page[page.url]))
+    pages = Lazy(
+        [(page, verdict(page.answer).state) for page in result.pages],
+        lambda item: _page_json(item[0], per_page[item[0].url], item[1]),
+    )
     worst = sorted(
         ((url, count) for url, count in per_page.items() if count), key=lambda item: (-item[1], item[0])
     )
@@ -236,10 +248,10 @@ def build_report(result: AuditResult) -> dict[str, Any]:
             "pages": len(pages),
             "pages_read": sum(1 for page in result.pages if page.answer is not None),
             "links": len(judged),
-            "outbound": sum(1 for link, _ in judged if not link.internal),
-            "internal": sum(1 for link, _ in judged if link.internal),
-            "appearances": sum(len(link.appearances) for link, _ in judged),
-            "with_problems": sum(1 for _, problems in judged if problems),
+            "outbound": sum(1 for link, _, _ in judged if not link.internal),
+            "internal": sum(1 for link, _, _ in judged if link.internal),
+            "appearances": sum(len(link.appearances) for link, _, _ in judged),
+            "with_problems": sum(1 for _, problems, _ in judged if problems),
             "requests": result.requests,
             "peak_connections": result.peak_connections,
         },
