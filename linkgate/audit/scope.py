@@ -62,9 +62,11 @@ class Scope:
         return self.is_internal(host) if self.same_site else host == self.start_host
 
     def on_host(self, url: str) -> bool:
-        """True when ``url`` (any address, even one that does not parse) is on a host the crawl reads."""
+        """True when ``url`` (any address, even one that does not parse) is on a host the crawl reads. The
+        URL is parsed once, not normalised first: its host is the same either way, and every address the
+        crawl finds passes here."""
         try:
-            return self.is_host(parse_destination(normalise(url)).host)
+            return self.is_host(parse_destination(url).host)
         except ValueError:
             return False
 
