@@ -23,8 +23,10 @@ from linkgate.errors import InvalidDestination, RuleError
 from linkgate.urls import (
     Destination,
     is_ip_address,
+    is_public_host,
     is_public_suffix,
     normalise_rule_name,
+    parse_destination,
     registrable_domain,
     unicode_host,
 )
@@ -37,6 +39,9 @@ HOST_LABELS = re.compile(
     r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*"
 )
 ACTIONS = ("redirect", "notice", "block")
+# Top-level names reserved for documentation and tests (RFC 2606, RFC 6761): in no public suffix list,
+# yet a sandbox's rules and the documentation's examples (partner.example) name them.
+RESERVED_TOP_LEVEL = frozenset({"example", "test"})
 
 # Risk flags: code -> deceptive? The explanations visitors read live with the templates.
 FLAGS: dict[str, bool] = {
@@ -148,9 +153,19 @@ class Rule:
 
 
 def make_rule(
-    name: str, kind: str, *, exact: bool = False, action: str | None = None, note: str = ""
+    name: str,
+    kind: str,
+    *,
+    exact: bool = False,
+    action: str | None = None,
+    note: str = "",
+    county_domains: Iterable[str] = (),
 ) -> Rule:
-    """Validate and normalise a rule, or raise :class:`RuleError` saying what is wrong."""
+    """Validate and normalise a rule, or raise :class:`RuleError` saying what is wrong.
+
+    Every way a person adds a rule (the console's form, ``linkgate allow``/``block``/``rules add``, a
+    CSV import) passes the County's domains, so that this is the one place that refuses a rule touching
+    them (:func:`county_refusal`)."""
     if kind not in RULE_KINDS:
         raise RuleError(f'A rule is "allow" or "block", not "{kind}".')
     if action is not None and action not in ACTIONS:
@@ -158,6 +173,11 @@ def make_rule(
     host = owned_name(name, "a rule")
     if is_ip_address(host):
         exact = True  # an address has no subdomains
+    elif not is_internet_name(host):
+        raise RuleError(
+            f'"{host}" is not a name on the internet: it does not end in a known top-level domain '
+            f"(such as .org, .com or .us), so no link leads there. Write the whole name, like example.org."
+        )
     if kind == "block" and action not in (None, "block"):
         raise RuleError("A block rule always blocks; it cannot carry another action.")
     if kind == "allow" and action == "block":
@@ -169,7 +189,72 @@ def make_rule(
     control = control_character(note)
     if control is not None:  # PostgreSQL's text cannot hold NUL: the console answered 503
         raise RuleError(f"A rule's note holds a control character (U+{ord(control):04X}); remove it.")
-    return Rule(name=host, exact=exact, kind=kind, action=action, note=note.strip())
+    rule = Rule(name=host, exact=exact, kind=kind, action=action, note=note.strip())
+    refusal = county_refusal(rule, county_domains)
+    if refusal is not None:
+        raise RuleError(refusal)
+    return rule
+
+
+def is_internet_name(host: str) -> bool:
+    """True when ``host`` (a normalised name, not an address) can be a registrable domain or a host under
+    one: a name before a public suffix (``example.org``, ``www.umt.edu``), or a name under a top-level
+    name reserved for examples and tests (:data:`RESERVED_TOP_LEVEL`). Not a single label
+    (``xxxxxxxxxx``, ``localhost``), nor a name under a top-level name no one can register
+    (``printer.lan``)."""
+    if "." not in host:
+        return False
+    return is_public_host(host) or host.rsplit(".", 1)[1] in RESERVED_TOP_LEVEL
+
+
+def county_refusal(rule: Rule, county_domains: Iterable[str]) -> str | None:
+    """Why ``rule`` may not be kept, because of the County's own domains, or None when it may.
+
+    Links to a County host always go straight on: a block rule would stop visitors reaching the County's
+    own pages, and an allow rule with the notice would put the notice in front of them. So no rule may
+    name a County domain or a host under one (an allow rule there would change nothing, and is refused
+    as not needed rather than kept to mislead), and no domain rule above a County domain (``*.mt.us``
+    covers ``co.missoula.mt.us``) may block or show the notice.
+    """
+    for domain in county_domains:
+        if is_under(rule.name, (domain,)):
+            if rule.kind == "allow" and rule.action != "notice":
+                return (
+                    f"{rule.name} is a County address (under the County domain {domain}): links to it "
+                    "always go straight on, so an allow rule is not needed."
+                )
+            what = "block" if rule.kind == "block" else "put the notice in front of"
+            return (
+                f"{rule.name} is a County address (under the County domain {domain}): a rule may not "
+                f"{what} the County's own pages. Links to County addresses always go straight on."
+            )
+        if (
+            not rule.exact
+            and is_under(domain, (rule.name,))
+            and (rule.kind == "block" or rule.action == "notice")
+        ):
+            what = "block" if rule.kind == "block" else "put the notice in front of"
+            return (
+                f"{rule.pattern} covers the County domain {domain}: a rule may not {what} the County's own "
+                f"pages. Make the rule for one host only, or for a narrower domain that is not the County's."
+            )
+    return None
+
+
+def rule_name_of(text: str) -> tuple[str, bool]:
+    """The rule name in what a person typed or pasted: the host of a web address
+    (``https://www.umt.edu/about`` gives ``www.umt.edu``, with True, so the caller can say so), else the
+    text as it is (with False). :class:`RuleError` for an address that is not one."""
+    typed = text.strip()
+    if "://" not in typed and "/" not in typed:
+        return typed, False
+    try:
+        destination = parse_destination(typed if "://" in typed else f"https://{typed}")
+    except InvalidDestination:
+        raise RuleError(
+            f'"{typed}" is neither a host name nor a web address that starts with https:// or http://.'
+        ) from None
+    return destination.host.strip("[]").rstrip("."), True
 
 
 def control_character(text: str) -> str | None:

@@ -108,9 +108,15 @@ def write_rules_csv(rules: Iterable[Rule]) -> str:
 
 
 def read_rules_csv(
-    data: bytes | str, *, max_bytes: int = MAX_FILE_BYTES, max_rows: int = MAX_ROWS
+    data: bytes | str,
+    *,
+    county_domains: Iterable[str] = (),
+    max_bytes: int = MAX_FILE_BYTES,
+    max_rows: int = MAX_ROWS,
 ) -> RulesFile:
-    """Read an uploaded file (bytes, UTF-8 with or without a byte order mark) or pasted text."""
+    """Read an uploaded file (bytes, UTF-8 with or without a byte order mark) or pasted text. A line whose
+    rule would touch one of ``county_domains`` is a problem like any other (``make_rule`` says why)."""
+    county = tuple(county_domains)
     decoded = _decode(data, max_bytes)
     if isinstance(decoded, Problem):
         return RulesFile((), (decoded,))
@@ -131,7 +137,7 @@ def read_rules_csv(
                 )
             )
             break
-        reasons, rule, named = _read_row(header, cells)
+        reasons, rule, named = _read_row(header, cells, county)
         if named is not None:
             key = (named.name, named.exact)
             if key in first_line:
@@ -262,7 +268,9 @@ def _header(records: Iterator[tuple[int, list[str]]], problems: list[Problem]) -
     return names
 
 
-def _read_row(header: list[str], cells: list[str]) -> tuple[list[str], Rule | None, Rule | None]:
+def _read_row(
+    header: list[str], cells: list[str], county_domains: tuple[str, ...]
+) -> tuple[list[str], Rule | None, Rule | None]:
     """What is wrong with one line; its rule when nothing is; and which rule it names, when it can tell.
 
     The last is for finding duplicates: a line whose kind is wrong still names a pattern, and a later
@@ -313,7 +321,14 @@ def _read_row(header: list[str], cells: list[str]) -> tuple[list[str], Rule | No
     if reasons:
         return reasons, None, named
     try:
-        rule = make_rule(pattern, kind, exact=exact, action=action or None, note=values["note"])
+        rule = make_rule(
+            pattern,
+            kind,
+            exact=exact,
+            action=action or None,
+            note=values["note"],
+            county_domains=county_domains,
+        )
     except RuleError as error:
         return [str(error)], None, named
     return [], rule, rule

@@ -366,7 +366,7 @@ GOOD = {"name": "valid.example", "scope": "domain", "kind": "allow", "action": "
         ({"name": "co.uk"}, "rule-name", "is a public suffix"),
         ({"name": "com"}, "rule-name", "is a public suffix"),
         ({"name": "exa mple.org"}, "rule-name", ""),
-        ({"name": "dup.example"}, "rule-name", "There is already a rule for *.dup.example"),
+        ({"name": "dup.example"}, "rule-name", "There is already a block rule for *.dup.example"),
         ({"scope": "everything"}, "rule-scope", "Choose whether the rule covers"),
         ({"kind": "maybe"}, "rule-kind", "Choose allow or block."),
         ({"action": "explode"}, "rule-action", "Choose what visitors get"),
@@ -466,7 +466,7 @@ def test_editing_into_a_duplicate_is_refused(console):
     browser = signed_in(console)
     response = browser.submit(f"/admin/rules/{second.id}/edit", {**GOOD, "name": "first-dup.example"})
     assert response.status_code == 400
-    assert "There is already a rule for *.first-dup.example" in html.unescape(response.text)
+    assert "There is already an allow rule for *.first-dup.example" in html.unescape(response.text)
     assert query(console, "SELECT name FROM rules WHERE id = ?", second.id) == [("second-dup.example",)]
 
 

@@ -516,7 +516,10 @@ def test_cli_add_list_and_remove(console):
     ("args", "message"),
     [
         (("rules", "add", "com", "--kind", "allow"), "is a public suffix"),
-        (("rules", "add", "csvtest-cli-dup.example", "--kind", "allow"), "There is already a rule"),
+        (
+            ("rules", "add", "csvtest-cli-dup.example", "--kind", "allow"),
+            "There is already an allow rule for *.csvtest-cli-dup.example",
+        ),
         (("rules", "add", "csvtest-cli-x.example", "--kind", "permit"), "'permit' is not one of"),
         (("rules", "add", "csvtest-cli-x.example"), "Missing option '--kind'"),
         (("rules", "import", "/nonexistent/rules.csv"), "Cannot read /nonexistent/rules.csv"),

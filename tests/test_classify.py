@@ -16,6 +16,7 @@ from linkgate.classify import (
     Rule,
     RuleSet,
     make_rule,
+    rule_name_of,
 )
 from linkgate.config import CATEGORIES, DEFAULT_ACTIONS
 from linkgate.errors import InvalidDestination, RuleError
@@ -634,3 +635,63 @@ def test_classify_never_raises_and_never_redirects_unsafely(
         assert not classification.is_deceptive
         assert trusted or classification.category == "county"
         assert trusted or classifier.is_county_host(destination.host)
+
+
+# ---- rules and the County's own domains ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "exact", "action", "refused"),
+    [
+        ("missoulacounty.us", "block", False, None, "may not block the County's own pages"),
+        ("www.missoulacounty.us", "block", True, None, "under the County domain missoulacounty.us"),
+        ("a.b.co.missoula.mt.us", "block", False, None, "under the County domain co.missoula.mt.us"),
+        ("missoulacounty.us", "allow", False, "notice", "may not put the notice in front of"),
+        ("missoulacounty.us", "allow", False, None, "an allow rule is not needed"),
+        ("www.missoulacounty.us", "allow", True, "redirect", "an allow rule is not needed"),
+        ("missoula.mt.us", "block", False, None, "*.missoula.mt.us covers the County domain"),
+        ("missoula.mt.us", "allow", False, "notice", "*.missoula.mt.us covers the County domain"),
+        ("missoula.mt.us", "block", True, None, None),  # the one host, not the County's
+        ("missoula.mt.us", "allow", False, None, None),  # County hosts stay County
+        ("ci.missoula.mt.us", "block", False, None, None),  # a sibling, not under the County
+        ("missoulacounty.us.evil.example", "block", False, None, None),
+        ("xmissoulacounty.us", "block", False, None, None),
+    ],
+)
+def test_a_rule_may_not_block_or_interrupt_a_county_domain(name, kind, exact, action, refused):
+    if refused is None:
+        assert make_rule(name, kind, exact=exact, action=action, county_domains=COUNTY_DOMAINS).name == name
+        return
+    with pytest.raises(RuleError) as error:
+        make_rule(name, kind, exact=exact, action=action, county_domains=COUNTY_DOMAINS)
+    assert refused in str(error.value)
+    make_rule(name, kind, exact=exact, action=action)  # the County's domains are what refused it
+
+
+@pytest.mark.parametrize("name", ["xxxxxxxxxx", "localhost", "printer.lan", "intranet.corp", "x.internal"])
+def test_a_rule_must_name_a_site_on_a_public_suffix(name):
+    with pytest.raises(RuleError, match="not a name on the internet"):
+        make_rule(name, "allow")
+
+
+@pytest.mark.parametrize("name", ["umt.edu", "www.umt.edu", "partner.example", "a.test", "203.0.113.9"])
+def test_a_rule_may_name_a_registrable_domain_a_host_an_address_or_an_example(name):
+    assert make_rule(name, "allow").name == name
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("umt.edu", ("umt.edu", False)),
+        ("https://www.umt.edu/admissions?x=1#y", ("www.umt.edu", True)),
+        ("http://user:pw@WWW.UMT.EDU:8080/", ("www.umt.edu", True)),
+        ("www.umt.edu/about", ("www.umt.edu", True)),
+    ],
+)
+def test_a_pasted_web_address_gives_its_host(typed, expected):
+    assert rule_name_of(typed) == expected
+
+
+def test_a_pasted_address_that_is_not_one_is_refused():
+    with pytest.raises(RuleError, match="neither a host name nor a web address"):
+        rule_name_of("https://exa mple.org/")

@@ -415,3 +415,22 @@ def test_plan_of_a_file_that_matches_changes_nothing():
 )
 def test_differences_name_the_fields_that_change(after, changed):
     assert differences(make_rule("d.example", "allow"), after) == changed
+
+
+def test_a_line_whose_rule_touches_a_county_domain_is_named_and_no_rule_is_given():
+    text = (
+        "pattern,exact,kind\n"
+        "fine.example,,allow\n"
+        "*.missoulacounty.us,,block\n"
+        "maps.co.missoula.mt.us,true,allow\n"
+        "missoula.mt.us,,block\n"
+        "missoula.mt.us,true,block\n"
+    )
+    parsed = read_rules_csv(text, county_domains=("missoulacounty.us", "co.missoula.mt.us"))
+    assert parsed.rules == ()
+    assert [(problem.line, problem.reason.split(":")[0]) for problem in parsed.problems] == [
+        (3, "missoulacounty.us is a County address (under the County domain missoulacounty.us)"),
+        (4, "maps.co.missoula.mt.us is a County address (under the County domain co.missoula.mt.us)"),
+        (5, "*.missoula.mt.us covers the County domain co.missoula.mt.us"),
+    ]
+    assert read_rules_csv(text).ok  # without the County's domains, every line is a rule

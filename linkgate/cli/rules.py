@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from linkgate.classify import RULE_KINDS, Rule, RuleSet, make_rule
+from linkgate.classify import RULE_KINDS, Rule, RuleSet, make_rule, rule_name_of
 from linkgate.cli.common import cli_actor, current_settings, friendly, main, open_store
 from linkgate.errors import LinkgateError
 
@@ -22,10 +22,15 @@ if TYPE_CHECKING:  # the CSV import and export are imported when used, not when 
 
 def _add_rule(kind: str, domain: str, exact: bool, note: str, action: str | None) -> None:
     settings = current_settings()
+    name, pasted = rule_name_of(domain)
+    rule = make_rule(
+        name, kind, exact=exact, note=note, action=action, county_domains=settings.county_domains
+    )
     store = open_store(settings)
-    rule = make_rule(domain, kind, exact=exact, note=note, action=action)
     _, existing = store.rules.load()
     saved = store.rules.add(rule, cli_actor())
+    if pasted:
+        click.echo(f"note: took the host {name} from the address {domain}", err=True)
     click.echo(f"{kind}ed {saved.pattern}" + (f" (action: {saved.action})" if saved.action else ""))
     for other in RuleSet(existing).conflicts(saved):
         click.echo(f"note: {saved.pattern} overlaps the {other.kind} rule {other.pattern}", err=True)
@@ -130,14 +135,15 @@ def rules_import(source: str, replace: bool, dry_run: bool, as_json: bool) -> No
     from linkgate.rulesio import plan_import, read_rules_csv
 
     data = _read_source(source)
-    parsed = read_rules_csv(data)
+    settings = current_settings()
+    parsed = read_rules_csv(data, county_domains=settings.county_domains)
     if not parsed.ok:
         name = "standard input" if source == "-" else source
         for problem in parsed.problems:
             click.echo(f"linkgate: error: {name}: {problem}", err=True)
         count = len(parsed.problems)
         raise LinkgateError(f"Nothing was imported: {name} has {count} problem{'s' if count != 1 else ''}.")
-    store = open_store(current_settings())
+    store = open_store(settings)
     version, existing = store.rules.load()
     plan = plan_import(existing, parsed.rules, replace=replace)
     if not as_json:

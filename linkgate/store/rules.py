@@ -18,6 +18,19 @@ from linkgate.store.schema import meta, rules
 RULE_SORTS = ("name", "kind", "updated")
 
 
+class DuplicateRule(RuleError):
+    """A rule for the same name and scope is already kept: :attr:`existing` (with its id), so the console
+    can link to it and the command line name it."""
+
+    def __init__(self, existing: Rule) -> None:
+        article = "an" if existing.kind == "allow" else "a"
+        super().__init__(
+            f"There is already {article} {existing.kind} rule for {existing.pattern}; edit or remove that "
+            "rule instead."
+        )
+        self.existing = existing
+
+
 class Rules:
     """The rules' repository; every change is logged and moves the rules version on."""
 
@@ -43,10 +56,7 @@ class Rules:
                 sa.select(rules).where(rules.c.name == rule.name, rules.c.exact == rule.exact)
             ).first()
             if existing is not None:
-                raise RuleError(
-                    f"There is already a rule for {rule.pattern} ({existing.kind}); "
-                    "remove or edit it instead."
-                )
+                raise DuplicateRule(_rule_from_row(existing))
             saved = self._insert_rule(conn, rule, actor, stamp)
             self._bump_version(conn)
         return saved
@@ -108,9 +118,7 @@ class Rules:
                 )
             ).first()
             if other is not None:
-                raise RuleError(
-                    f"There is already a rule for {rule.pattern} ({other.kind}); remove or edit it instead."
-                )
+                raise DuplicateRule(_rule_from_row(other))
             old = _rule_from_row(row)
             saved = Rule(rule.name, rule.exact, rule.kind, rule.action, rule.note, rule_id)
             if old.as_json() == saved.as_json():

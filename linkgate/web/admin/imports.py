@@ -69,7 +69,7 @@ def index() -> ResponseReturnValue:
     else:
         message = _("Choose a CSV file, or paste the rules into the box.")
         return _form_page(message=message, text=text, replace=replace), 400
-    parsed = read_rules_csv(data)
+    parsed = read_rules_csv(data, county_domains=get_runtime().settings.county_domains)
     if not parsed.ok:
         return _form_page(problems=parsed.problems, source=source, text=text, replace=replace), 400
     return _preview(parsed, data.encode("utf-8") if isinstance(data, str) else data, replace)
@@ -84,7 +84,7 @@ def confirm() -> ResponseReturnValue:
         abort(400)
     expected_version = whole_number(request.form, "version", default=None, low=0, high=MAX_VERSION)
     replace = request.form.get("replace") == "1"
-    parsed = read_rules_csv(payload)
+    parsed = read_rules_csv(payload, county_domains=get_runtime().settings.county_domains)
     if not parsed.ok:
         return _form_page(problems=parsed.problems, replace=replace), 400
     store = get_runtime().store

@@ -17,9 +17,19 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
-from linkgate.classify import FLAGS, MAX_NOTE, RULE_KINDS, Rule, RuleSet, control_character, make_rule
+from linkgate.classify import (
+    FLAGS,
+    MAX_NOTE,
+    RULE_KINDS,
+    Rule,
+    RuleSet,
+    control_character,
+    make_rule,
+    rule_name_of,
+)
 from linkgate.errors import InvalidDestination, RuleError
 from linkgate.store import RULE_SORTS, RuleRecord
+from linkgate.store.rules import DuplicateRule
 from linkgate.urls import Destination, parse_destination
 from linkgate.web.admin.auth import actor, admin_required
 from linkgate.web.app_runtime import get_runtime
@@ -45,6 +55,8 @@ class RuleForm:
 
     values: dict[str, str]
     errors: dict[str, str] = field(default_factory=dict)
+    pasted: str = ""  # the web address the name was taken from, when one was pasted
+    duplicate: Rule | None = None  # the rule already kept for the same name and scope
 
     @classmethod
     def empty(cls) -> RuleForm:
@@ -67,8 +79,9 @@ class RuleForm:
         values = {key: form.get(key, "").strip() for key in ("name", "scope", "kind", "action", "note")}
         return cls(values)
 
-    def validate(self) -> Rule | None:
-        """The rule the form describes, or None with :attr:`errors` filled in."""
+    def validate(self, county_domains: tuple[str, ...]) -> Rule | None:
+        """The rule the form describes, or None with :attr:`errors` filled in. A pasted web address
+        gives its host (the form then shows the host, and :attr:`pasted` the address)."""
         values, errors = self.values, self.errors
         if not values["name"]:
             errors["name"] = _("Enter a domain, such as example.org, or a host, such as www.example.org.")
@@ -86,9 +99,13 @@ class RuleForm:
             errors["note"] = _("Remove the control character from the note.")
         if values["name"]:
             try:
-                make_rule(values["name"], "allow")  # the name's own problems, whatever else is wrong
+                name, pasted = rule_name_of(values["name"])
+                make_rule(name, "allow")  # the name's own problems, whatever else is wrong
             except RuleError as error:
                 errors["name"] = str(error)
+            else:
+                if pasted:
+                    self.pasted, values["name"] = values["name"], name
         if errors:
             return None
         try:
@@ -98,6 +115,7 @@ class RuleForm:
                 exact=values["scope"] == "exact",
                 action=values["action"] or None,
                 note=values["note"],
+                county_domains=county_domains,
             )
         except RuleError as error:
             errors["name"] = str(error)
@@ -126,14 +144,23 @@ def conflict_messages(rule: Rule) -> list[str]:
 
 def _save(form: RuleForm, save: Callable[[Rule], Rule], message: LazyString) -> ResponseReturnValue | None:
     """Validate and save a posted form: a redirect to the list, or None with the errors on the form."""
-    rule = form.validate()
+    rule = form.validate(get_runtime().settings.county_domains)
     if rule is None:
         return None
     try:
         saved = save(rule)
-    except RuleError as error:  # a duplicate, or the rule went away meanwhile
+    except DuplicateRule as error:
+        form.errors["name"] = str(error)
+        form.duplicate = error.existing
+        return None
+    except RuleError as error:  # the rule went away meanwhile
         form.errors["name"] = str(error)
         return None
+    if form.pasted:
+        flash(
+            _("Took the host %(host)s from the address %(address)s.", host=saved.name, address=form.pasted),
+            "info",
+        )
     flash(str(message) % {"kind": saved.kind, "pattern": saved.pattern}, "success")
     for warning in conflict_messages(saved):
         flash(warning, "warning")
