@@ -33,6 +33,25 @@ class StoreUnavailable(LinkgateError):
     """The database cannot be reached or read right now."""
 
 
+class SchemaTooNew(LinkgateError):
+    """The database was migrated by a newer linkgate than this one (a rollback without a restore): no
+    command of this version may use it. Commands exit with :data:`SCHEMA_TOO_NEW_STATUS`."""
+
+    def __init__(self, found: str, known: str) -> None:
+        super().__init__(
+            f"the database is newer than this version of linkgate (revision {found}, this code knows up to "
+            f"{known}): install the newer version or restore the backup taken before the upgrade"
+        )
+        self.found = found
+        self.known = known
+
+
+# The exit status of every command, and of a server, that finds the database newer than its code: distinct
+# from 2 (bad input) and 1 (a check that found problems), and named in the systemd unit's
+# RestartPreventExitStatus, so that a rolled-back server is not restarted every two seconds.
+SCHEMA_TOO_NEW_STATUS = 5
+
+
 class StoreRefused(LinkgateError):
     """The database refused what it was given (a value too long or out of range, a broken constraint):
     unlike :class:`StoreUnavailable`, the same write will fail again, so the caller drops it."""
@@ -40,3 +59,8 @@ class StoreRefused(LinkgateError):
 
 class AccountError(LinkgateError, ValueError):
     """An account that cannot be created or changed: a bad name or role, a weak password, a duplicate."""
+
+
+class RevertRefused(LinkgateError):
+    """A change-log entry that cannot be reverted: nothing in it can be undone, or what it changed has
+    changed again since (the message says what and how)."""

@@ -58,7 +58,33 @@ def test_change_log_lists_every_change_newest_first_with_before_and_after(consol
     update_row = page.text.split('data-action="rule.update"')[1].split("</tr>")[0]
     assert "allow</del>" in update_row and "block</ins>" in update_row
     assert "first note</del>" in update_row and "second</ins>" in update_row
-    assert "exact" not in update_row  # unchanged fields are not listed
+    assert "This host only" not in update_row  # unchanged fields are not listed
+    assert '<span class="change-field">Kind</span>' in update_row  # labels, not field names
+
+
+def test_change_log_speaks_in_labels_not_field_names(console):
+    browser = signed_in(console)
+    browser.submit(
+        "/admin/sites/www.labels.example.org/override",
+        {"privacy_url": "https://www.labels.example.org/privacy"},
+        form_path="/admin/sites/www.labels.example.org",
+    )
+    row = browser.get("/admin/log/?target=www.labels.example.org").text.split('data-action="site.override"')[
+        1
+    ]
+    row = html.unescape(row.split("</tr>")[0])
+    assert "Privacy link set by hand</span>" in row and "https://www.labels.example.org/privacy</ins>" in row
+    assert "override_url" not in row and "override_none" not in row
+    plain = console.cli("log", "--target", "www.labels.example.org").stdout
+    assert "Privacy link set by hand: (none) -> https://www.labels.example.org/privacy" in plain
+    assert "override_url" not in plain
+    entry = json.loads(
+        console.cli("log", "--target", "www.labels.example.org", "--json").stdout.splitlines()[0]
+    )
+    assert entry["after"] == {
+        "override_url": "https://www.labels.example.org/privacy",
+        "override_none": False,
+    }
 
 
 def test_change_log_filters_by_who_area_and_day(console):
@@ -99,13 +125,13 @@ def test_change_log_cannot_be_changed_through_any_route(console):
     from linkgate.web import create_app
 
     app = create_app(None, **{"database.url": console.database_url})
-    methods = {
-        method
+    changing = {
+        rule.rule
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith(("/admin/log/", "/admin/api/"))
-        for method in rule.methods
+        and set(rule.methods or ()) - {"GET", "HEAD", "OPTIONS"}
     }
-    assert methods <= {"GET", "HEAD", "OPTIONS"}
+    assert changing == {"/admin/log/<int:entry_id>/revert"}  # a revert adds an entry; none is edited
     browser = signed_in(console)
     token = browser.token("/admin/log/")
     assert browser.post("/admin/log/", {"csrf_token": token}).status_code == 405

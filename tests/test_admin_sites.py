@@ -388,7 +388,9 @@ def test_overrides_beat_the_lookup_on_the_notice_at_once_and_every_change_is_log
     assert len(overrides(server, host)) == 3
 
     hits = sum(1 for request, _ in httpserver.log if request.path == "/")
-    forgotten = post(browser, site_path(host) + "/forget")
+    asked = post(browser, site_path(host) + "/forget")
+    assert asked.status_code == 200 and 'id="forget-confirm"' in asked.text  # asks first
+    forgotten = post(browser, site_path(host) + "/forget", {"confirmed": "1"})
     assert forgotten.status_code == 302
     assert forgotten.headers["location"] == "/admin/sites/"
     assert "Forgot " + host in browser.get("/admin/sites/").text
@@ -403,7 +405,7 @@ def test_overrides_beat_the_lookup_on_the_notice_at_once_and_every_change_is_log
 def test_forgetting_a_site_nothing_is_stored_for_says_so(server):
     browser = signed_in(server)
     before = len(change_log(server, "site.clear"))
-    response = post(browser, site_path("nothing.sa-forget.example") + "/forget")
+    response = post(browser, site_path("nothing.sa-forget.example") + "/forget", {"confirmed": "1"})
     assert response.status_code == 302
     assert "Nothing was stored about nothing.sa-forget.example." in browser.get("/admin/sites/").text
     assert len(change_log(server, "site.clear")) == before

@@ -36,7 +36,7 @@ def test_an_import_that_fails_part_way_applies_nothing(store):
     assert store.changes.page().total == log_before
 
 
-def test_replace_removes_what_the_file_does_not_name_and_logs_each_change(store):
+def test_replace_removes_what_the_file_does_not_name_and_logs_the_import_as_one_entry(store):
     store.rules.add(make_rule("old.example", "allow"), "test")
     store.rules.add(make_rule("same.example", "block"), "test")
     result = store.rules.apply_import(
@@ -47,11 +47,14 @@ def test_replace_removes_what_the_file_does_not_name_and_logs_each_change(store)
     assert [r.name for r in result.added] == ["fresh.example"]
     assert [r.name for r in result.removed] == ["old.example"]
     assert result.updated == []
-    actions = [(e.action, e.target, e.actor) for e in store.changes.page(limit=2).entries]
-    assert sorted(actions) == [
-        ("rule.add", "*.fresh.example", "importer"),
-        ("rule.remove", "*.old.example", "importer"),
-    ]
+    (entry,) = store.changes.page(limit=1).entries
+    assert (entry.action, entry.target, entry.actor) == (
+        "rule.import",
+        "rules file: 1 added, 0 changed, 1 removed",
+        "importer",
+    )
+    assert [rule["pattern"] for rule in (entry.before or {})["rules"]] == ["*.old.example"]
+    assert [rule["pattern"] for rule in (entry.after or {})["rules"]] == ["*.fresh.example"]
 
 
 def test_reads_and_writes_of_a_database_that_cannot_be_reached_raise_store_unavailable(tmp_path):

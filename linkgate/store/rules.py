@@ -148,7 +148,7 @@ class Rules:
         expected_version: int | None = None,
     ) -> RuleImportResult:
         """Add or update every rule of ``incoming`` (and with ``replace`` remove every other rule) in one
-        transaction: all of it or none of it, one change-log entry per rule changed.
+        transaction: all of it or none of it, one change-log entry for the whole import.
 
         Rules are matched on (name, exact). ``expected_version`` refuses the batch when the rules have
         changed since it was previewed (someone else saved a rule in between).
@@ -182,7 +182,7 @@ class Rules:
             for rule in incoming:
                 row = existing.get((rule.name, rule.exact))
                 if row is None:
-                    saved = self._insert_rule(conn, rule, actor, stamp)
+                    saved = self._insert_rule(conn, rule, actor, stamp, log=False)
                     added.append(saved)
                     continue
                 old = _rule_from_row(row)
@@ -194,9 +194,6 @@ class Rules:
                     .where(rules.c.id == row.id)
                     .values(kind=saved.kind, action=saved.action, note=saved.note, updated_at=stamp)
                 )
-                self._changes.record(
-                    conn, actor, "rule.update", saved.pattern, old.as_json(), saved.as_json()
-                )
                 updated.append((old, saved))
             if replace:
                 for key, row in sorted(existing.items()):
@@ -204,14 +201,18 @@ class Rules:
                         continue
                     old = _rule_from_row(row)
                     conn.execute(sa.delete(rules).where(rules.c.id == row.id))
-                    self._changes.record(conn, actor, "rule.remove", old.pattern, old.as_json(), None)
                     removed.append(old)
+            result = RuleImportResult(added, updated, removed)
+            if added or updated or removed:
+                self._changes.record_import(conn, actor, result)
             if expected_version is None and (added or updated or removed):
                 self._bump_version(conn)
-        return RuleImportResult(added, updated, removed)
+        return result
 
-    def _insert_rule(self, conn: Connection, rule: Rule, actor: str, stamp: datetime) -> Rule:
-        """Insert a new rule and log it; the rule as saved (with its id)."""
+    def _insert_rule(
+        self, conn: Connection, rule: Rule, actor: str, stamp: datetime, *, log: bool = True
+    ) -> Rule:
+        """Insert a new rule and log it (an import logs itself whole); the rule as saved (with its id)."""
         inserted = conn.execute(
             sa.insert(rules).values(
                 name=rule.name,
@@ -227,7 +228,8 @@ class Rules:
         saved = Rule(
             rule.name, rule.exact, rule.kind, rule.action, rule.note, int(inserted[0]) if inserted else None
         )
-        self._changes.record(conn, actor, "rule.add", saved.pattern, None, saved.as_json())
+        if log:
+            self._changes.record(conn, actor, "rule.add", saved.pattern, None, saved.as_json())
         return saved
 
     def _bump_version(self, conn: Connection) -> None:

@@ -88,6 +88,10 @@ def confirm() -> ResponseReturnValue:
     if not parsed.ok:
         return _form_page(problems=parsed.problems, replace=replace), 400
     store = get_runtime().store
+    if replace and request.form.get("confirm_removal") != "1":
+        _version, existing = store.rules.load()
+        if plan_import(existing, parsed.rules, replace=True).removed:
+            return _preview(parsed, payload, replace, unconfirmed=True)
     try:
         result = store.rules.apply_import(
             list(parsed.rules), actor(), replace=replace, expected_version=expected_version
@@ -165,10 +169,21 @@ def _form_page(
     )
 
 
-def _preview(parsed: RulesFile, payload: bytes, replace: bool, *, stale: bool = False) -> ResponseReturnValue:
-    """Every change the file would make to the rules as they are now, and the form that makes them."""
+def _preview(
+    parsed: RulesFile, payload: bytes, replace: bool, *, stale: bool = False, unconfirmed: bool = False
+) -> ResponseReturnValue:
+    """Every change the file would make to the rules as they are now, and the form that makes them.
+
+    A replace that removes rules says how many (and how many block rules) and is applied only once the
+    webmaster ticks that they understand it (``unconfirmed``: sent without the tick)."""
     version, existing = get_runtime().store.rules.load()
     plan = plan_import(existing, parsed.rules, replace=replace)
+    errors: dict[str, str] = {}
+    if unconfirmed:
+        errors["confirm_removal"] = _(
+            "Tick the box to confirm that %(count)s rules will be removed, or cancel the import.",
+            count=len(plan.removed),
+        )
     body = render_template(
         "admin/rules_import_preview.html",
         plan=plan,
@@ -178,5 +193,8 @@ def _preview(parsed: RulesFile, payload: bytes, replace: bool, *, stale: bool = 
         version=version,
         replace=replace,
         stale=stale,
+        errors=errors,
+        current=len(existing),
+        removed_blocks=sum(1 for rule in plan.removed if rule.kind == "block"),
     )
-    return body, 409 if stale else 200
+    return body, 409 if stale else 400 if errors else 200

@@ -279,11 +279,17 @@ def remove_override(host: str) -> ResponseReturnValue:
     return _changed(name, _("Removed the override of %(host)s: its lookup decides again.", host=name))
 
 
-@blueprint.post("/<host>/forget")
+@blueprint.route("/<host>/forget", methods=["GET", "POST"])
 @admin_required
 def forget(host: str) -> ResponseReturnValue:
+    """Ask first, saying what will be lost (a hand-set privacy link above all); forget on the second POST,
+    the one the confirmation page sends (``confirmed=1``)."""
     name = _host_or_404(host)
     runtime = get_runtime()
+    if request.method == "GET" or request.form.get("confirmed") != "1":
+        row = runtime.store.sites.get(name)
+        site = None if row is None else _view(row, runtime.sites.freshness)
+        return render_template("admin/site_forget.html", host=name, site=site, is_web_link=is_web_link)
     cleared = runtime.store.sites.clear(name, actor())
     runtime.sites.forget(name)
     if cleared:
