@@ -197,7 +197,7 @@ def test_an_admin_audits_the_county_site_watches_it_and_reads_its_reports(county
     assert report.status_code == 200
     assert report.headers["content-type"].startswith("text/html")
     assert "sandbox" in report.headers["content-security-policy"]
-    assert "Link audit of" in report.text
+    assert "Link audit of" in report.text and "On the site" in report.text
     rows = admin.get(links["links.csv"])
     assert rows.headers["content-disposition"].startswith("attachment")
     assert f"http://www.county.test:{site.port}/gone" in rows.text
@@ -241,3 +241,18 @@ def test_viewers_cannot_start_an_audit_and_a_failed_start_shows_what_the_command
     assert "linkgate: error: cannot reach" in html.unescape(admin.get(job).text)
     assert admin.get("/admin/audits/jobs/..%2F..").status_code == 404
     assert admin.get("/admin/audits/jobs/20260101-000000-00000000").status_code == 404
+
+
+# ---- the report's words -------------------------------------------------------------------------------
+
+
+def test_the_reports_category_column_has_a_word_for_every_category_and_flag():
+    from linkgate.audit.checks import PROBLEMS
+    from linkgate.audit.html import CATEGORY_LABELS, FLAG_LABELS, PROBLEM_LABELS
+    from linkgate.classify import FLAGS
+    from linkgate.config import CATEGORIES
+
+    assert set(CATEGORY_LABELS) == set(CATEGORIES)
+    assert set(FLAG_LABELS) == set(FLAGS)
+    assert set(PROBLEM_LABELS) == set(PROBLEMS)
+    assert all("_" not in label for label in [*CATEGORY_LABELS.values(), *FLAG_LABELS.values()])

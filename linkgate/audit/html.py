@@ -49,6 +49,26 @@ PROBLEM_LABELS = {
 }
 
 
+# The Category column: the gate's categories and risk flags (linkgate.classify) in words, not codes.
+CATEGORY_LABELS = {
+    "county": "County site",
+    "partner": "Partner",
+    "government": "Government",
+    "education": "Education",
+    "external": "Other site",
+    "blocked": "Blocked",
+}
+FLAG_LABELS = {
+    "credentials": "user name or password in the address",
+    "ip_address": "IP address instead of a name",
+    "lookalike": "looks like a County address",
+    "mixed_script": "mixed alphabets in the name",
+    "insecure": "not encrypted (http)",
+    "port": "unusual port",
+    "idn": "international characters in the name",
+}
+
+
 _LABELS = {code: str(escape(label)) for code, label in PROBLEM_LABELS.items()}
 
 
@@ -93,7 +113,11 @@ def write_html(report: dict[str, Any], handle: IO[str]) -> None:
     """The report, written piece by piece (a large site's report is never one string in memory)."""
     pieces: list[str] = []
     for piece in _ENVIRONMENT.get_template("audit/report.html").generate(
-        report=report, labels=PROBLEM_LABELS, appearance_items=_AppearanceItems()
+        report=report,
+        labels=PROBLEM_LABELS,
+        categories=CATEGORY_LABELS,
+        flags=FLAG_LABELS,
+        appearance_items=_AppearanceItems(),
     ):
         pieces.append(piece)
         if len(pieces) >= WRITE_PIECES:
