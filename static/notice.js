@@ -1,6 +1,6 @@
 /* Fills in the notice's privacy section when the lookup finishes after the page was sent.
-   The page works without it: a "Check again" link reloads. Text only: nothing from the API is
-   inserted as HTML, and only http(s) links are used. */
+   The page works without it: a "Check again" link reloads (marked as already counted). Text only:
+   nothing from the API is inserted as HTML, and only http(s) links are used. */
 (function () {
   "use strict";
   var section = document.getElementById("privacy");
@@ -11,18 +11,29 @@
   var label = section.dataset.linkLabel || "Read the privacy policy of ";
   var tries = 0;
 
+  // The same paragraphs as the server's page for the same answer (templates/notice.html).
   function show(facts) {
     var paragraph = document.createElement("p");
     if (facts.privacy_url && /^https?:\/\//i.test(facts.privacy_url)) {
       var link = document.createElement("a");
+      var name = document.createElement("span");
+      paragraph.className = "privacy-action";
       link.id = "privacy-link";
       link.href = facts.privacy_url;
       link.rel = "noopener noreferrer";
-      link.textContent = label + (domain ? domain.textContent : facts.host);
+      name.className = "site-name";
+      // The page's own rendering of the name (its text and <wbr> break points), copied node by node.
+      if (domain) {
+        domain.childNodes.forEach(function (node) { name.appendChild(node.cloneNode(false)); });
+      } else {
+        name.textContent = facts.host;
+      }
+      link.append(label, name);
       paragraph.appendChild(link);
+    } else if (facts.status === "none") {
+      paragraph.textContent = section.dataset.noneText;
     } else {
-      paragraph.textContent = section.dataset.noneText ||
-        "We could not find a privacy policy on this site. Look for one before you share anything about yourself.";
+      paragraph.textContent = section.dataset.errorText;
     }
     status.replaceChildren(paragraph);
   }

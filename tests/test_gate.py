@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 import time
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -198,13 +198,17 @@ def test_deceptive_flag_forces_the_notice_whatever_the_rules_say(gate_server, ur
 
 def test_idn_notice_shows_the_international_form(gate_server):
     response = go(gate_server, "https://xn--bcher-kva.example/", headers=COUNTY_REFERER)
-    assert "bücher.example" in response.text
-    assert "xn--bcher-kva.example" in response.text
+    assert "bücher.<wbr>example" in response.text
+    assert "xn--bcher-kva.<wbr>example" in response.text
 
 
 def test_registrable_domain_is_emphasised(gate_server):
     response = go(gate_server, "https://www.news.bbc.co.uk/story?id=1", headers=COUNTY_REFERER)
-    assert '<strong class="domain">bbc.co.uk</strong>' in response.text
+    # A line may break after each dot of the site's name (<wbr>), never inside a label.
+    assert (
+        '<span class="address">https://www.<wbr>news.<wbr><strong class="domain">bbc.<wbr>co.<wbr>uk</strong>'
+        "<wbr>/story?id=1</span>" in response.text
+    )
 
 
 # ---- bad input -----------------------------------------------------------------------------------
@@ -216,8 +220,8 @@ LONG_HOST = "https://" + "a" * 300 + ".com/"  # the issue's: accepted by the URL
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("", "missing or empty"),
-        ("url=", "missing or empty"),
+        ("", "This link is incomplete: it does not say which website it should take you to."),
+        ("url=", "This link is incomplete"),
         ("url=%2Fhome", "not complete"),
         ("url=%2F%2Fevil.example%2F", "not complete"),
         ("url=javascript%3Aalert(1)", "&#34;javascript:&#34; address"),
@@ -573,3 +577,211 @@ def test_links_signed_with_a_previous_key_still_verify_after_rotation(make_app):
     retired.cli("allow", "partner.example")
     retired.start()
     assert retired.get("/go?" + query).status_code == 200  # the retired key no longer verifies
+
+
+# ---- the notice's own links: going back, counting once (issue 17) ---------------------------------
+
+
+def back_href(response: httpx.Response) -> str:
+    match = re.search(r'<a id="back"[^>]*href="([^"]*)"', response.text)
+    assert match, "the page has no Go back link"
+    return html.unescape(match.group(1))
+
+
+def own_links(response: httpx.Response) -> list[str]:
+    """The page's links to itself: its language switch and, while a lookup runs, "Check again"."""
+    links = re.findall(r'<a href="([^"]+)" hreflang=', response.text)
+    links += re.findall(r'<a id="check-again" href="([^"]+)"', response.text)
+    return [html.unescape(link) for link in links]
+
+
+HOME = "https://www.missoulacounty.us/"
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [("https://www.missoulian.com/", 200), ("https://blocked.example/", 403), ("javascript:alert(1)", 400)],
+)
+@pytest.mark.parametrize(
+    ("referer", "back"),
+    [
+        ("https://www.missoulacounty.us/departments/parks?tab=hours", None),
+        ("https://co.missoula.mt.us/", None),
+        ("http://sheriff.missoulacounty.us/a b/<x>", "http://sheriff.missoulacounty.us/a%20b/%3Cx%3E"),
+        # Read as browsers read it: a backslash ends the host, so this is a County page.
+        ("https://www.missoulacounty.us\\@evil.example/", "https://www.missoulacounty.us/@evil.example/"),
+    ],
+)
+def test_go_back_returns_to_the_county_page_the_visitor_came_from(gate_server, url, status, referer, back):
+    response = go(gate_server, url, headers={"Referer": referer})
+    assert response.status_code == status
+    assert back_href(response) == (back or referer)  # the parser's serialisation, never the raw header
+
+
+@pytest.mark.parametrize(
+    "referer",
+    [
+        "https://evil.example/",
+        "https://missoulacounty.us.evil.example/page",
+        "https://www.missoulacounty.us@evil.example/",
+        "https://evil.example/?https://www.missoulacounty.us/",
+        "//www.missoulacounty.us/parks",
+        "/parks",
+        "javascript:alert(1)//missoulacounty.us",
+        "data:text/html,missoulacounty.us",
+        "http://127.0.0.1/",
+        "https://missou1acounty.us/",
+        "https://www.missoulacounty.us:99999/",
+        "not an address",
+        "",
+    ],
+)
+def test_go_back_goes_home_for_any_other_referer(gate_server, referer):
+    for url in ("https://www.missoulian.com/", "https://blocked.example/"):
+        assert back_href(go(gate_server, url, headers={"Referer": referer})) == HOME, (url, referer)
+    assert back_href(gate_server.get("/go", headers={"Referer": referer})) == HOME
+
+
+def test_go_back_survives_a_language_switch_and_never_makes_a_link_trusted(gate_server):
+    page = "https://www.missoulacounty.us/departments/parks"
+    first = go(gate_server, "https://www.missoulian.com/", headers={"Referer": page})
+    switch = own_links(first)[0]
+    assert parse_qs(urlsplit(switch).query)["back"] == [page]
+    spanish = gate_server.get(switch)  # the gate sends no Referer: the link carries the page instead
+    assert spanish.status_code == 200
+    assert back_href(spanish) == page
+    # Carried in a link, a County page is where Go back goes, and nothing more: the link is no more trusted.
+    carried = gate_server.get("/go", params={"url": "https://partner.example/", "back": page})
+    assert carried.status_code == 200
+    assert 'data-untrusted="true"' in carried.text
+    assert back_href(carried) == page
+    for elsewhere in (
+        "https://evil.example/",
+        "javascript:alert(1)",
+        "https://www.missoulacounty.us@evil.example/",
+    ):
+        answer = gate_server.get("/go", params={"url": "https://www.missoulian.com/", "back": elsewhere})
+        assert back_href(answer) == HOME, elsewhere
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(referer=mutated_urls(), carried=st.booleans())
+def test_go_back_only_ever_links_to_a_county_page(client, referer, carried):
+    """Whatever the Referer (or a link's ``back``), Go back leads to a page on a County host."""
+    params = {"url": "https://www.missoulian.com/", **({"back": referer} if carried else {})}
+    # A header is ASCII here (httpx's WSGI transport): other characters as backslash escapes.
+    headers = {} if carried else {"Referer": referer.encode("ascii", "backslashreplace").decode()}
+    response = client.get("/go", params=params, headers=headers)
+    assert response.status_code == 200
+    host = parse_destination(back_href(response)).host.removesuffix(".")
+    assert any(host == d or host.endswith("." + d) for d in ("missoulacounty.us", "co.missoula.mt.us")), (
+        referer
+    )
+
+
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+
+
+def test_a_language_switch_or_check_again_does_not_count_the_click_again(make_app, monkeypatch):
+    """Issue 17: two loads raised a domain from 11 to 13. The notice's own links say the click is counted;
+    the browser's Sec-Fetch-Site says they were followed from the gate's page."""
+    server = make_app({"fetch": {"privacy_wait_ms": 0}}, start=False)
+    server.cli("block", "blocked.example")
+    server.start()
+    counts = server.app.extensions["linkgate"].counts
+    monkeypatch.setattr(counts, "flush", lambda: True)  # every count stays where this test reads it
+
+    def counted(path: str, headers: dict[str, str] | None = None, status: int = 200) -> int:
+        before = counts.pending
+        response = server.get(path, headers=headers or {})
+        assert response.status_code == status, path
+        return counts.pending - before
+
+    notice = go(server, "https://www.missoulian.com/", headers=COUNTY_REFERER)  # still being looked up
+    assert counts.pending == 1
+    switch, check_again = own_links(notice)
+    assert "Check again" in notice.text
+    for link in (switch, check_again, own_links(server.get(switch, headers=SAME_ORIGIN))[0]):
+        assert counted(link, SAME_ORIGIN) == 0, link
+    blocked = go(server, "https://blocked.example/")  # a click and a blocked_destination event
+    assert counted(own_links(blocked)[0], SAME_ORIGIN, status=403) == 0
+    assert counted(own_links(blocked)[0], SAME_ORIGIN, status=403) == 0  # the click path before Flask too
+    invalid = server.get("/go")
+    assert counted(own_links(invalid)[0], SAME_ORIGIN, status=400) == 0
+    # The parameter alone hides nothing: a link from anywhere else that carries it is counted.
+    for headers in (
+        {},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Sec-Fetch-Site": "none"},
+    ):
+        assert counted(switch, headers) == 1, headers
+    assert counted(switch.replace("counted=1", "counted=yes"), SAME_ORIGIN) == 1
+    assert counted(own_links(blocked)[0], status=403) == 2
+
+
+# ---- the invalid-link page and the endorsement line (issue 17) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("en", "This link is incomplete: it does not say which website it should take you to."),
+        ("es", "Este enlace está incompleto: no dice a qué sitio web debe llevarle."),
+    ],
+)
+def test_an_invalid_link_says_what_is_wrong_plainly_and_links_to_the_webmaster(
+    gate_server, language, message
+):
+    response = gate_server.get("/go", params={"lang": language})
+    assert response.status_code == 400
+    assert f'<p class="lead" id="error-message">{message}</p>' in response.text
+    assert "parameter" not in response.text and "parámetro" not in response.text
+    assert (
+        '<a id="webmaster-email" href="mailto:helpdesk@co.missoula.mt.us">helpdesk@co.missoula.mt.us</a>'
+        in response.text
+    )
+
+
+def test_a_lookup_that_failed_is_worded_as_the_script_words_it(make_app):
+    """Without JavaScript the page says what notice.js writes when the site API answers "error"."""
+    server = make_app({"fetch": {"privacy_wait_ms": 3000}})
+    failed = go(server, "https://no-such-host.example/")  # no name resolves here: the lookup fails
+    text = (
+        "We could not look up this site's privacy policy. "
+        "Look for one before you share anything about yourself."
+    )
+    assert f"<p>{text}</p>" in failed.text
+    pending = make_app({"fetch": {"privacy_wait_ms": 0}})
+    assert f'data-error-text="{text}"' in go(pending, "https://no-such-host.example/").text
+
+
+DISCLAIMER = {
+    "en": "Missoula County does not endorse or control this website or what it says.",
+    "es": "El Condado de Missoula no respalda ni controla este sitio web ni lo que dice.",
+}
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_notice_says_the_county_does_not_endorse_the_site(gate_server, language):
+    response = gate_server.get("/go", params={"url": "https://www.missoulian.com/", "lang": language})
+    assert f'<p class="disclaimer" id="disclaimer">{DISCLAIMER[language]}</p>' in response.text
+    # Not where it would be untrue (a County site with a deceptive sign) or beside the point (blocked).
+    county = gate_server.get("/go", params={"url": "https://user@www.missoulacounty.us/", "lang": language})
+    assert county.status_code == 200 and 'id="disclaimer"' not in county.text
+    assert 'id="disclaimer"' not in go(gate_server, "https://blocked.example/").text
+
+
+def test_the_endorsement_line_can_be_turned_off(make_app):
+    server = make_app({"notice": {"disclaimer": False}})
+    response = go(server, "https://www.missoulian.com/")
+    assert response.status_code == 200
+    assert 'id="disclaimer"' not in response.text
+
+
+def test_on_a_deceptive_link_go_back_comes_first(gate_server):
+    deceptive = go(gate_server, "https://missoulacounty-payments.com/", headers=COUNTY_REFERER).text
+    assert deceptive.index('id="back"') < deceptive.index('id="continue"')
+    assert '<a id="back" class="button" ' in deceptive  # the emphasised choice
+    plain = go(gate_server, "https://www.missoulian.com/", headers=COUNTY_REFERER).text
+    assert plain.index('id="continue"') < plain.index('id="back"')

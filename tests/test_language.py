@@ -60,7 +60,7 @@ def test_spanish_block_and_error_pages_say_what_is_wrong_in_spanish(gate_server)
     long = gate_server.get("/go", params={"url": "https://a.example/" + "x" * 5000, "lang": "es"})
     assert "5.018 caracteres; el límite es 4.096" in long.text
     missing = gate_server.get("/go", params={"lang": "es"})
-    assert "falta el parámetro url" in missing.text
+    assert "Este enlace está incompleto: no dice a qué sitio web debe llevarle." in missing.text
     not_found = gate_server.get("/no-such-page", params={"lang": "es"})
     assert not_found.status_code == 404
     assert heading(not_found) == "Página no encontrada"
@@ -78,7 +78,8 @@ def test_language_switch_links_to_the_same_page_and_keeps_the_signature(gate_ser
     switch = re.search(r'<a href="([^"]+)" hreflang="en" lang="en" id="language-en">English</a>', notice.text)
     assert switch, "the Spanish page links to its English version"
     query = parse_qs(urlsplit(switch.group(1).replace("&amp;", "&")).query)
-    assert query == {"url": [NOTICE["url"]], "lang": ["en"]}
+    # The switch shows the same click again: marked as counted already (see test_gate.py).
+    assert query == {"url": [NOTICE["url"]], "counted": ["1"], "lang": ["en"]}
     english = gate_server.get("/go", params=NOTICE)
     assert 'hreflang="es" lang="es" id="language-es">Español</a>' in english.text
     assert 'aria-label="Language"' in english.text and 'aria-label="Idioma"' in notice.text

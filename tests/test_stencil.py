@@ -383,10 +383,13 @@ def test_a_pending_notice_asks_the_site_cache_once_and_links_under_the_mount_poi
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert asked == ["shop.pending.example"]
-    check_again = re.search(r'<a href="([^"]+)">Check again</a>', page)
+    check_again = re.search(r'<a id="check-again" href="([^"]+)">Check again</a>', page)
     assert check_again is not None
     again = urlsplit(check_again.group(1).replace("&amp;", "&"))
-    assert (again.path, parse_qs(again.query)) == ("/links/go", {"url": [url]})
+    assert (again.path, parse_qs(again.query)) == (
+        "/links/go",
+        {"url": [url], "counted": ["1"], "back": ["https://www.missoulacounty.us/"]},
+    )
     assert 'data-site-api="/links/api/' in page
 
 

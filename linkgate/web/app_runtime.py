@@ -18,8 +18,9 @@ class WebRuntime(Runtime):
         super().__init__(settings)
         # The gate's notice and block pages, rendered once per kind (see linkgate/web/stencil.py).
         self.pages = Stencils(lambda template, context: render_template(template, **context))
-        # Referer values already parsed and found to be County pages (see linkgate/web/gate.py).
-        self.county_referers: dict[str, None] = {}
+        # Referer values already parsed and found to be County pages, each with its serialisation (see
+        # linkgate/web/gate.py).
+        self.county_referers: dict[str, str] = {}
 
 
 def get_runtime() -> WebRuntime:

@@ -19,7 +19,7 @@ from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request as WerkzeugRequest
 
@@ -28,7 +28,7 @@ from linkgate.errors import InvalidDestination
 from linkgate.sites import SiteFacts
 from linkgate.urls import Destination, parse_destination, registrable_domain, unicode_host
 from linkgate.web.app_runtime import WebRuntime, get_runtime
-from linkgate.web.language import VARY, language_links, language_name, language_of, links_to_languages
+from linkgate.web.language import VARY, language_name, language_of, links_to_languages, same_page
 from linkgate.web.security import HEADERS
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ FLAG_TEXT = {
 # What is wrong with a destination (InvalidDestination.reason), in the visitor's language.
 DESTINATION_PROBLEMS = {
     "several": _l("The link names more than one destination, so it is not clear where it should go."),
-    "missing": _l("The link does not say where it goes: the url parameter is missing or empty."),
+    "missing": _l("This link is incomplete: it does not say which website it should take you to."),
     "too_long": _l("The web address is too long (%(length)s characters; the limit is %(limit)s)."),
     "relative": _l("The web address is not complete: it must start with http:// or https://."),
     "invalid": _l("The web address is not valid, so there is nowhere safe to send you."),
@@ -172,6 +172,21 @@ class DisplayAddress:
     unicode_host: str | None
 
 
+def breakable(name: str) -> Markup:
+    """``name`` escaped, with a line-break opportunity (``<wbr>``) after each dot: a page breaks a site's
+    name between its labels (or after a hyphen), never inside a label unless that label alone is wider
+    than the line (``.site-name`` in linkgate.css). Markup, so the stencils fill it in as the template
+    shows it (``markupsafe.escape`` leaves Markup as it is)."""
+    if name.endswith("."):  # the page breaks after it anyway (before the registrable domain, or nothing)
+        return Markup(".<wbr>").join(name[:-1].split(".")) + Markup(".")
+    return Markup(".<wbr>").join(name.split("."))
+
+
+def _site_name(name: str) -> Markup:
+    """A site's name within a sentence or a button: see ``.site-name`` in linkgate.css."""
+    return Markup('<span class="site-name">{}</span>').format(name)
+
+
 def display_address(destination: Destination) -> DisplayAddress:
     href = destination.href
     start = href.index("//") + 2
@@ -215,6 +230,15 @@ class Click:
     destination: Destination
     classification: Classification
     bad_signature: bool
+    back: str | None = None  # the County page "Go back" returns to, when the visitor came from one
+
+
+# Parameters of the links a gate page makes to itself (its language switch, "Check again"). COUNTED says
+# the click is already counted: see is_follow_up. BACK carries the County page the visitor came from, which
+# the page's own links cannot pass on as a Referer (the gate sends none); it is checked again like a Referer
+# (only a County page is ever linked to) and never makes a link trusted.
+COUNTED = "counted"
+BACK = "back"
 
 
 def judge(runtime: WebRuntime, args: MultiDict[str, str], referer: str | None) -> Click:
@@ -228,10 +252,24 @@ def judge(runtime: WebRuntime, args: MultiDict[str, str], referer: str | None) -
     signature = args.get("sig") if "sig" in args else None
     if signature is not None:
         signed = runtime.signer.verify(destination.href, signature)
-    # A valid signature already makes the link trusted: no need to parse the Referer as well.
-    from_county = signed or _referer_is_county(runtime, referer)
-    classification = runtime.classifier.classify(destination, trusted=signed or from_county)
-    return Click(destination, classification, bad_signature=signature is not None and not signed)
+    source = _county_page(runtime, referer)
+    classification = runtime.classifier.classify(destination, trusted=signed or source is not None)
+    if source is None and BACK in args:
+        source = _county_page(runtime, args.get(BACK))
+    return Click(destination, classification, bad_signature=signature is not None and not signed, back=source)
+
+
+def is_follow_up(args: MultiDict[str, str], headers: Headers) -> bool:
+    """Whether a request is a gate page's own link (language switch, "Check again") to a click already
+    counted: it carries ``counted=1`` and the browser says it comes from a page of the gate's own origin
+    (``Sec-Fetch-Site: same-origin``, a header no page can set or forge). A link elsewhere carrying the
+    parameter is counted all the same: it cannot hide real clicks."""
+    return COUNTED in args and args.get(COUNTED) == "1" and headers.get("Sec-Fetch-Site", "") == "same-origin"
+
+
+def follow_up(click: Click) -> dict[str, str]:
+    """The parameters of a gate page's own links for ``click`` (see :data:`COUNTED`, :data:`BACK`)."""
+    return {COUNTED: "1"} if click.back is None else {COUNTED: "1", BACK: click.back}
 
 
 def record(runtime: WebRuntime, click: Click) -> None:
@@ -247,12 +285,18 @@ def record(runtime: WebRuntime, click: Click) -> None:
 
 
 def _go(runtime: WebRuntime) -> Response:
+    repeated = is_follow_up(request.args, request.headers)
     try:
         click = judge(runtime, request.args, request.headers.get("Referer"))
     except InvalidDestination as error:
-        runtime.counts.event("invalid_url")
-        return _error(describe_problem(error))
-    record(runtime, click)
+        if not repeated:
+            runtime.counts.event("invalid_url")
+        back = _county_page(runtime, request.headers.get("Referer")) or _county_page(
+            runtime, request.args.get(BACK)
+        )
+        return _error(describe_problem(error), back)
+    if not repeated:
+        record(runtime, click)
     action = click.classification.action
     if action == "redirect":
         return ExactRedirect(click.destination.href)
@@ -264,36 +308,40 @@ def _go(runtime: WebRuntime) -> Response:
     if facts is not None and facts.pending:
         pending = {
             "site_api": url_for("api.site", host=facts.host),
-            "check_again": request.root_path + request.full_path,
+            "check_again": same_page(request, follow_up(click)),
         }
-    kind, values = page_parts(
-        template, click, facts, str(get_locale()), request.root_path, language_links(), pending
-    )
+    locale = str(get_locale())
+    links = links_to_languages(request, locale, follow_up(click))
+    home = runtime.settings.county_home_url
+    kind, values = page_parts(template, click, facts, locale, request.root_path, links, pending, home)
     return GateResponse(runtime.pages.page(template, kind, values, partial(_page_context, kind)), status)
 
 
 # Browsers send a County page's Referer as its origin alone (their default policy across origins), so a
 # few strings come again and again: each is parsed once. Only County pages are remembered (never another
-# site's address, and nothing a visitor typed), at most this many.
+# site's address, and nothing a visitor typed), at most this many, in this process's memory only.
 COUNTY_REFERERS = 256
 
 
-def _referer_is_county(runtime: WebRuntime, referer: str | None) -> bool:
-    if not referer:
-        return False
+def _county_page(runtime: WebRuntime, address: str | None) -> str | None:
+    """The parser's serialisation of ``address`` (a Referer, or a gate link's ``back``) when it is a page on
+    a County host, else None: the only address a "Go back" link takes from a request."""
+    if not address:
+        return None
     known = runtime.county_referers
-    if referer in known:
-        return True
+    href = known.get(address)
+    if href is not None:
+        return href
     try:
-        source = parse_destination(referer, runtime.settings.max_url_length)
+        source = parse_destination(address, runtime.settings.max_url_length)
     except InvalidDestination:
-        return False
+        return None
     if source.is_ip or not runtime.classifier.is_county_host(source.host):
-        return False
+        return None
     if len(known) >= COUNTY_REFERERS:
         known.clear()
-    known[referer] = None
-    return True
+    known[address] = source.href
+    return source.href
 
 
 # The page of each action but redirect, and its status.
@@ -310,7 +358,7 @@ class PageKind:
     category: str
     flags: tuple[str, ...]
     trusted: bool
-    privacy: str  # found (a link), pending (being looked up), none (the site has none), unknown
+    privacy: str  # found (a link), pending (being looked up), none (the site has none), error, unknown
     gpc: bool
     international: bool  # the host has an international form to show
     languages: tuple[str, ...]  # the language switch's other languages
@@ -324,19 +372,22 @@ def page_parts(
     script_root: str,
     language_links: list[dict[str, str]],
     pending: Mapping[str, str],
+    home: str,
 ) -> tuple[PageKind, dict[str, str]]:
-    """A notice or block page's kind and strings (``pending``: the site API and check-again links)."""
+    """A notice or block page's kind and strings (``pending``: the site API and check-again links;
+    ``home``: where "Go back" goes when the visitor did not come from a County page)."""
     destination, classification = click.destination, click.classification
     address = display_address(destination)
     privacy = "unknown"
     values = {
         "href": destination.href,
-        "before": address.before,
-        "domain": address.domain,
+        "before": breakable(address.before),
+        "domain": breakable(address.domain),
         "after": address.after,
+        "back": click.back or home,
     }
     if address.unicode_host is not None:
-        values["unicode_host"] = address.unicode_host
+        values["unicode_host"] = breakable(address.unicode_host)
     if facts is not None:
         if facts.privacy_url:
             privacy = "found"
@@ -344,8 +395,8 @@ def page_parts(
         elif facts.pending:
             privacy = "pending"
             values.update(pending)
-        elif facts.status == "none":
-            privacy = "none"
+        elif facts.status in ("none", "error"):
+            privacy = facts.status
     languages = []
     for link in language_links:
         languages.append(link["code"])
@@ -369,12 +420,15 @@ def _page_context(kind: PageKind, values: Mapping[str, str]) -> dict[str, object
     """The template context of a notice or block page, from its kind and its strings alone."""
     return {
         "href": values["href"],
-        "address": DisplayAddress(
+        "back_url": values["back"],
+        "address": DisplayAddress(  # before, domain and unicode_host: breakable() Markup
             before=values["before"],
             domain=values["domain"],
             after=values["after"],
             unicode_host=values.get("unicode_host"),
         ),
+        "site_name": _site_name,
+        "category": kind.category,
         "category_text": CATEGORY_TEXT[kind.category],
         "flags": [{"code": flag, "deceptive": FLAGS[flag], "text": FLAG_TEXT[flag]} for flag in kind.flags],
         "trusted": kind.trusted,
@@ -432,7 +486,8 @@ class ClickPath:
             return None
         action = click.classification.action
         if action == "redirect":
-            record(runtime, click)
+            if not is_follow_up(request.args, request.headers):
+                record(runtime, click)
             return _STATUS[302], answer_headers(0, click.destination.href), b""
         facts = runtime.site_facts(click.destination) if action == "notice" else None
         if facts is not None:
@@ -443,12 +498,14 @@ class ClickPath:
                 return None
         template, status = PAGES[action]
         locale = language_of(request)
-        links = links_to_languages(request, locale)
-        kind, values = page_parts(template, click, facts, locale, request.root_path, links, {})
+        links = links_to_languages(request, locale, follow_up(click))
+        home = runtime.settings.county_home_url
+        kind, values = page_parts(template, click, facts, locale, request.root_path, links, {}, home)
         page = runtime.pages.filled(template, kind, values)
         if page is None:
             return None
-        record(runtime, click)
+        if not is_follow_up(request.args, request.headers):
+            record(runtime, click)
         body = page.encode()
         return _STATUS[status], answer_headers(len(body)), body
 
@@ -457,10 +514,18 @@ class ClickPath:
 _STATUS = {code: f"{code} {HTTP_STATUS_CODES[code].upper()}" for code in (200, 302, 403)}
 
 
-def _error(message: str) -> Response:
-    return GateResponse(
-        render_template("error.html", title=_l("This link cannot be followed"), message=message), 400
+def _error(message: str, back: str | None) -> Response:
+    """The invalid link's page; its own links carry ``counted`` (and ``back``), as a notice's do."""
+    more = {COUNTED: "1"} if back is None else {COUNTED: "1", BACK: back}
+    links = links_to_languages(request, str(get_locale()), more)
+    page = render_template(
+        "error.html",
+        title=_l("This link cannot be followed"),
+        message=message,
+        back_url=back,
+        language_links=lambda: links,
     )
+    return GateResponse(page, 400)
 
 
 def _fallback() -> Response:

@@ -8,9 +8,10 @@ the click path); the language switch on each page carries ``lang`` in its link i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache, lru_cache
 from pathlib import Path
-from urllib.parse import unquote_plus, urlencode
+from urllib.parse import quote, unquote_plus, urlencode
 
 from babel import Locale
 from babel.support import Translations
@@ -87,10 +88,13 @@ def language_links() -> list[dict[str, str]]:
     return links_to_languages(request, str(get_locale()))
 
 
-def links_to_languages(request: Request, current: str) -> list[dict[str, str]]:
-    """Links to ``request``'s page in each language but ``current``."""
+def links_to_languages(
+    request: Request, current: str, more: Mapping[str, str] | None = None
+) -> list[dict[str, str]]:
+    """Links to ``request``'s page in each language but ``current`` (``more``: parameters to set as well)."""
+    more = more or {}
     path = request.root_path + request.path
-    kept = _query_without_lang(request)
+    kept = _query_without(request, {"lang", *more}) + "".join(f"{part}&" for part in _encoded(more))
     return [
         {"code": code, "name": language_name(code), "href": f"{path}?{kept}lang={code}"}
         for code in languages()
@@ -98,17 +102,26 @@ def links_to_languages(request: Request, current: str) -> list[dict[str, str]]:
     ]
 
 
-def _query_without_lang(request: Request) -> str:
-    """The query string without its ``lang`` parameters, ready for ``lang=`` to follow.
+def same_page(request: Request, more: Mapping[str, str]) -> str:
+    """The address of ``request``'s page (under its mount point) with the parameters ``more`` set."""
+    return f"{request.root_path}{request.path}?{_query_without(request, set(more))}{'&'.join(_encoded(more))}"
+
+
+def _encoded(parameters: Mapping[str, str]) -> list[str]:
+    return [f"{key}={quote(value, safe='')}" for key, value in parameters.items()]
+
+
+def _query_without(request: Request, names: set[str]) -> str:
+    """The query string without the parameters ``names``, each kept one followed by ``&``.
 
     The parameters are kept as the browser sent them (re-encoding a destination costs more than the rest
     of a notice's language switch); a query string that is not plain printable ASCII is encoded anew.
     """
     raw: str = request.environ.get("QUERY_STRING", "")
     if raw.isascii() and raw.isprintable() and " " not in raw:
-        kept = [part for part in raw.split("&") if part and unquote_plus(part.partition("=")[0]) != "lang"]
+        kept = [part for part in raw.split("&") if part and unquote_plus(part.partition("=")[0]) not in names]
         return "".join(part + "&" for part in kept)
-    pairs = [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
+    pairs = [(key, value) for key, value in request.args.items(multi=True) if key not in names]
     return urlencode(pairs) + "&" if pairs else ""
 
 
