@@ -53,6 +53,7 @@ class Settings:
     county_privacy_url: str = "https://www.missoulacounty.us/privacy-policy"
     webmaster_email: str = "helpdesk@co.missoula.mt.us"
     webmaster_url: str = "https://www.missoulacounty.us/"
+    notice_disclaimer: bool = True  # the notice says the County does not endorse or control the site
     timezone: str = "America/Denver"
     database_url: str = ""
     allow_networks: tuple[Network, ...] = ()
@@ -317,6 +318,7 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("admin", "login_lock_after"): ("login_lock_after", _int(1, 1000)),
     ("admin", "login_lock_minutes"): ("login_lock_minutes", _float(0.01, 7 * 24 * 60)),
     ("metrics", "allow_networks"): ("metrics_allow_networks", _list(_network)),
+    ("notice", "disclaimer"): ("notice_disclaimer", _bool),
 }
 KEYS.update({("actions", category): (f"action:{category}", _action) for category in CATEGORIES})
 
