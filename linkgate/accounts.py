@@ -38,23 +38,39 @@ def normalise_name(name: str) -> str:
     return name.strip().lower()
 
 
-def check_new_account(name: str, password: str, role: str) -> str:
-    """The normalised name, or :class:`AccountError` saying what is wrong with the name, password or role."""
-    normal = normalise_name(name)
-    if not NAME_PATTERN.fullmatch(normal):
-        raise AccountError(
+def name_problem(name: str) -> str | None:
+    """What is wrong with an account name (None: nothing), in words the person typing it can act on."""
+    if not NAME_PATTERN.fullmatch(normalise_name(name)):
+        return (
             f"An account name is 1 to {MAX_NAME} letters, digits and . _ @ + -, starting with a letter or "
             "digit."
         )
+    return None
+
+
+def role_problem(role: str) -> str | None:
     if role not in ROLES:
-        raise AccountError(f'A role is "admin" (makes changes) or "viewer" (reads only), not "{role}".')
+        return f'A role is "admin" (makes changes) or "viewer" (reads only), not "{role}".'
+    return None
+
+
+def password_problem(name: str, password: str) -> str | None:
+    """What is wrong with ``password`` as the password of account ``name`` (None: nothing)."""
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"A password must be at least {MIN_PASSWORD} characters long.")
+        return f"A password must be at least {MIN_PASSWORD} characters long."
     if len(password) > MAX_PASSWORD:
-        raise AccountError(f"A password must be at most {MAX_PASSWORD} characters long.")
-    if password.strip().lower() == normal:
-        raise AccountError("A password must not be the account name.")
-    return normal
+        return f"A password must be at most {MAX_PASSWORD} characters long."
+    if password.strip().lower() == normalise_name(name):
+        return "A password must not be the account name."
+    return None
+
+
+def check_new_account(name: str, password: str, role: str) -> str:
+    """The normalised name, or :class:`AccountError` saying what is wrong with the name, password or role."""
+    problem = name_problem(name) or role_problem(role) or password_problem(name, password)
+    if problem is not None:
+        raise AccountError(problem)
+    return normalise_name(name)
 
 
 def hash_password(password: str) -> str:
@@ -85,9 +101,18 @@ def set_password(store: Store, name: str, password: str, actor: str) -> AccountR
 
 
 def set_role(store: Store, name: str, role: str, actor: str) -> AccountRow:
-    if role not in ROLES:
-        raise AccountError(f'A role is "admin" (makes changes) or "viewer" (reads only), not "{role}".')
+    problem = role_problem(role)
+    if problem is not None:
+        raise AccountError(problem)
     return store.accounts.change(normalise_name(name), actor, role=role)
+
+
+def change_own_password(store: Store, account: AccountRow, current: str, new: str, actor: str) -> AccountRow:
+    """A person's new password of their own, only with their current one: a session left open is not
+    enough to take the account over. :class:`AccountError` when the current one is wrong."""
+    if not password_matches(account.password_hash, current[: MAX_PASSWORD + 1]):
+        raise AccountError("The current password is not right.")
+    return set_password(store, account.name, new, actor)
 
 
 @dataclass(frozen=True)
