@@ -90,9 +90,9 @@ class RuleForm:
         if values["kind"] not in RULE_KINDS:
             errors["kind"] = _("Choose allow or block.")
         if values["action"] not in RULE_ACTIONS:
-            errors["action"] = _("Choose what visitors get: the usual, straight on, or the notice.")
+            errors["action"] = _("Choose what visitors get: as for all partners, straight on, or the notice.")
         elif values["kind"] == "block" and values["action"]:
-            errors["action"] = _("A block rule always blocks: leave the action as the usual one.")
+            errors["action"] = _('A block rule always blocks: leave "What visitors get" as for all partners.')
         if len(values["note"]) > MAX_NOTE:
             errors["note"] = _("Keep the note to %(count)s characters or fewer.", count=MAX_NOTE)
         elif control_character(values["note"]) is not None:
