@@ -21,6 +21,10 @@ import pytest
 
 from tests.console import VIEWER_PASSWORD, Browser, signed_in
 
+# A day is typed as year-month-day into a text field, as its hint says (a date picker shows the browser's
+# own format, mm/dd/yyyy in Chromium, which the hint could not match).
+DAY_FIELD = 'type="text" inputmode="numeric" maxlength="10" autocomplete="off" spellcheck="false"'
+
 pytestmark = pytest.mark.server
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -82,8 +86,8 @@ def test_the_page_shows_the_last_30_days_ending_today_by_default(console):
         pytest.skip("the day changed during the test")
     assert page.status_code == 200
     start = (today - timedelta(days=29)).isoformat()
-    assert f'name="from" type="date" value="{start}"' in page.text
-    assert f'name="to" type="date" value="{today.isoformat()}"' in page.text
+    assert f'name="from" {DAY_FIELD} value="{start}"' in page.text
+    assert f'name="to" {DAY_FIELD} value="{today.isoformat()}"' in page.text
     days = table_rows(page, "clicks-per-day")
     assert list(days)[1] == start  # after the header row
     assert len([key for key in days if re.fullmatch(r"\d{4}-\d\d-\d\d", key)]) == 30
@@ -189,14 +193,14 @@ def test_a_bad_range_is_explained_next_to_its_field(console, query, field, messa
     assert "<svg" not in page.text
     assert 'id="clicks-per-day"' not in page.text
     for key, value in (part.split("=") for part in query.split("&")):
-        assert f'name="{key}" type="date" value="{value}"' in page.text  # what was typed stays
+        assert f'name="{key}" {DAY_FIELD} value="{value}"' in page.text  # what was typed stays
     assert browser.get(f"/admin/stats/clicks.csv?{query}").status_code == 400
 
 
 def test_with_only_a_last_day_the_range_is_the_30_days_before_it(console):
     page = signed_in(console).get("/admin/stats/?to=2006-03-31")
     assert page.status_code == 200
-    assert 'name="from" type="date" value="2006-03-02"' in page.text
+    assert f'name="from" {DAY_FIELD} value="2006-03-02"' in page.text
     assert len(chart_days(chart(page))) == 30
 
 

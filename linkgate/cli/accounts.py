@@ -10,6 +10,7 @@ import sys
 import click
 
 from linkgate.cli.common import cli_actor, current_settings, friendly, main, open_store
+from linkgate.clock import county_time
 from linkgate.store import now
 
 
@@ -67,7 +68,8 @@ def accounts() -> None:
 @friendly
 def accounts_list(as_json: bool) -> None:
     """Every account with its role and whether it is locked."""
-    found = open_store(current_settings()).accounts.all()
+    settings = current_settings()
+    found = open_store(settings).accounts.all()
     stamp = now()
     rows = [
         {
@@ -86,9 +88,13 @@ def accounts_list(as_json: bool) -> None:
         return
     if not rows:
         click.echo("No accounts: make one with linkgate create-admin NAME.")
-    for row in rows:
-        locked = f"  locked until {row['locked_until']}" if row["locked_until"] else ""
-        click.echo(f"{row['name']:24} {row['role']:7}{locked}")
+    for account in found:
+        locked = (
+            f"  locked until {county_time(account.locked_until, settings.timezone)}"
+            if account.locked_until and account.locked_until > stamp
+            else ""
+        )
+        click.echo(f"{account.name:24} {account.role:7}{locked}")
 
 
 @accounts.command("set-role")

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from linkgate.cli.common import current_settings, fail, friendly, main, open_store
+from linkgate.clock import county_time
 
 
 @main.command("log")
@@ -46,7 +47,7 @@ def log(who: str, area: str | None, target: str, start: str, end: str, limit: in
             f"{key}: {old} -> {new}" if old is not None and new is not None else f"{key}: {new or old}"
             for key, old, new in describe_changes(entry)
         )
-        local = entry.at.astimezone(timezone).strftime("%Y-%m-%d %H:%M:%S")
+        local = county_time(entry.at, settings.timezone, seconds=True)
         click.echo(f"{local}  {entry.actor:16}  {entry.action:14}  {entry.target}  {changes}".rstrip())
     if not as_json and not page.entries:
         click.echo("No changes match.")

@@ -12,6 +12,7 @@ import sys
 import click
 
 from linkgate.cli.common import cli_actor, current_settings, fail, friendly, main, open_store
+from linkgate.clock import county_time
 from linkgate.privacy import check_privacy_url
 from linkgate.sites import facts_from_row, parse_site_key, site_json, site_key
 from linkgate.store import SITE_STATUSES, SiteRow
@@ -135,7 +136,8 @@ def sites() -> None:
 @friendly
 def sites_list(status: str | None, search: str, as_json: bool) -> None:
     """List the cached sites by name: lookup result, privacy link shown, how found, checked, HTTPS, GPC."""
-    store = open_store(current_settings())
+    settings = current_settings()
+    store = open_store(settings)
     rows: list[SiteRow] = []
     while True:
         page = store.sites.page(
@@ -154,8 +156,8 @@ def sites_list(status: str | None, search: str, as_json: bool) -> None:
     if not rows:
         click.echo("No sites.")
         return
-    header = ("host", "lookup", "privacy link", "found by", "checked (UTC)", "HTTPS", "GPC", "override")
-    lines = [_site_line(row) for row in rows]
+    header = ("host", "lookup", "privacy link", "found by", "checked", "HTTPS", "GPC", "override")
+    lines = [_site_line(row, settings.timezone) for row in rows]
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
@@ -176,7 +178,8 @@ def sites_list(status: str | None, search: str, as_json: bool) -> None:
 def sites_show(host: str, as_json: bool) -> None:
     """Everything stored about HOST: what visitors are shown, and the last lookup."""
     name = parse_site_key(host)
-    row = open_store(current_settings()).sites.get(name)
+    settings = current_settings()
+    row = open_store(settings).sites.get(name)
     if row is None:
         fail(f"nothing is cached for {name}")
         return
@@ -184,6 +187,8 @@ def sites_show(host: str, as_json: bool) -> None:
         click.echo(json.dumps(site_json(row)))
         return
     record = site_json(row)
+    if row.checked_at is not None:
+        record["checked_at"] = county_time(row.checked_at, settings.timezone, seconds=True)
     for label, key in (
         ("host", "host"),
         ("shown", "privacy_url"),
@@ -214,14 +219,14 @@ def _plain(value: object) -> str:
     return str(value)
 
 
-def _site_line(row: SiteRow) -> tuple[str, ...]:
+def _site_line(row: SiteRow, timezone: str) -> tuple[str, ...]:
     facts = facts_from_row(row)
     return (
         row.host,
         row.status,
         facts.privacy_url or "-",
         facts.found_by or "-",
-        row.checked_at.strftime("%Y-%m-%d %H:%M") if row.checked_at else "never",
+        county_time(row.checked_at, timezone) if row.checked_at else "never",
         _plain(row.https),
         _plain(row.gpc),
         "url" if row.override_url else "none" if row.override_none else "-",

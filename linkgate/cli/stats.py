@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import click
 
 from linkgate.chart import MAX_DAYS, OUTCOMES, clicks_json, csv_text, daily_clicks, parse_day, totals
 from linkgate.cli.common import current_settings, friendly, main, open_store
+from linkgate.clock import county_today
 from linkgate.errors import LinkgateError
 from linkgate.store import Store
 
@@ -81,7 +81,7 @@ def stats(start_text: str | None, end_text: str | None, output: str, by: str) ->
     """Clicks from --from to --to (at most 366 days), by what visitors got: sent straight on
     (redirect), shown the notice (notice) or blocked (block). Days are in the configured time zone."""
     settings = current_settings()
-    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    today = county_today(settings.timezone)
     start, end = date_range(start_text, end_text, today)
     store = open_store(settings)
     rows = by_day(store, start, end) if by == "day" else by_domain(store, start, end)

@@ -7,9 +7,13 @@ console's session cookie, its CSRF token and its hooks exist only under ``/admin
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint
 
+from linkgate.clock import county_time
 from linkgate.web.admin import api, audits, auth, changelog, dashboard, imports, links, rules, sites, stats
+from linkgate.web.app_runtime import get_runtime
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 auth.install_guards(blueprint)
@@ -23,5 +27,12 @@ blueprint.register_blueprint(changelog.blueprint)
 blueprint.register_blueprint(audits.blueprint)
 blueprint.register_blueprint(links.blueprint)
 blueprint.register_blueprint(api.blueprint)
+
+
+@blueprint.app_template_filter("county_time")
+def county_time_filter(moment: datetime, seconds: bool = False) -> str:
+    """A stored time as the County's clock shows it, with its zone (``2026-12-06 19:30 MST``)."""
+    return county_time(moment, get_runtime().settings.timezone, seconds=seconds)
+
 
 __all__ = ["blueprint"]

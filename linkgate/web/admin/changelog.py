@@ -8,7 +8,7 @@ changed again, and logs the revert as a new entry naming the one it reverted.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from linkgate.clock import county_day_bounds
 from linkgate.errors import RevertRefused
 from linkgate.store import LogEntry
 from linkgate.store.changes import REVERTS, RuleState, revert_refusal, rule_changes
@@ -147,10 +148,11 @@ def read_filters(args: Any, timezone: ZoneInfo) -> tuple[dict[str, str], dict[st
                 days[key] = day
     if "from" in days and "to" in days and days["from"] > days["to"]:
         errors["to"] = _("The end date must be on or after the start date.")
-    if "from" in days:
-        query["start"] = datetime.combine(days["from"], time.min, timezone)
-    if "to" in days:
-        query["end"] = datetime.combine(days["to"] + timedelta(days=1), time.min, timezone)
+    start, end = county_day_bounds(days.get("from"), days.get("to"), timezone.key)
+    if start is not None:
+        query["start"] = start
+    if end is not None:
+        query["end"] = end
     return typed, query, errors
 
 

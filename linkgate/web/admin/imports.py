@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from linkgate.clock import county_today
 from linkgate.errors import RuleError
 from linkgate.rulesio import (
     COLUMNS,
@@ -45,7 +44,7 @@ def export() -> Response:
     """Every rule as a CSV file that the import reads back unchanged; any signed-in account may have it."""
     runtime = get_runtime()
     _version, rules = runtime.store.rules.load()
-    day = datetime.now(ZoneInfo(runtime.settings.timezone)).date().isoformat()
+    day = county_today(runtime.settings.timezone).isoformat()
     return Response(
         write_rules_csv(rules),
         mimetype="text/csv",
