@@ -306,6 +306,52 @@ def test_api_token_cannot_change_anything(api_server):
     assert "token-write.example" not in {r["name"] for r in rules}
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("POST", "/admin/api/rules", 405),
+        ("DELETE", "/admin/api/sites", 405),
+        ("PUT", "/admin/api/log", 405),
+        ("GET", "/admin/api/nothing-here", 404),
+        ("POST", "/admin/api/nothing-here", 404),
+    ],
+)
+def test_every_api_error_is_json_a_write_included(api_server, method, path, status):
+    for headers in (bearer(), {}):
+        response = api_server.request(method, path, headers=headers)
+        assert response.status_code in (status, 401), (method, path, response.status_code)
+        assert response.headers["content-type"] == "application/json", response.text[:200]
+        assert response.json()["error"]
+    if status == 405:
+        assert api_server.request(method, path, headers=bearer()).headers["allow"] == "GET, HEAD"
+    # Outside the API the same errors are the County's HTML pages.
+    assert api_server.request(method, "/admin/nothing-here").headers["content-type"].startswith("text/html")
+
+
+def test_the_status_filter_is_the_status_shown_an_override_included(api_server):
+    store = api_server.store()
+    store.sites.save_check("filter-pinned.example", {"status": "error", "error": "connect"})
+    store.sites.set_override("filter-pinned.example", "https://filter-pinned.example/privacy", "test")
+    store.sites.save_check("filter-none.example", {"status": "found", "privacy_url": "https://x.example/p"})
+    store.sites.set_override("filter-none.example", None, "test")
+    store.sites.save_check("filter-failed.example", {"status": "error", "error": "connect"})
+
+    def listed(status: str) -> dict[str, str]:
+        body = api_server.get(f"/admin/api/sites?q=filter-&status={status}", headers=bearer()).json()
+        return {site["host"]: site["status"] for site in body["sites"]}
+
+    assert listed("found") == {"filter-pinned.example": "found"}
+    assert listed("none") == {"filter-none.example": "none"}
+    assert listed("error") == {"filter-failed.example": "error"}
+
+
+def test_the_api_names_a_bad_limit_or_offset(api_server):
+    for query, name in (("offset=abc&limit=1", "offset"), ("limit=0", "limit"), ("limit=501", "limit")):
+        response = api_server.get(f"/admin/api/sites?{query}", headers=bearer())
+        assert response.status_code == 400
+        assert response.json()["error"].startswith(f"{name}: ")
+
+
 def test_a_signed_in_session_reads_the_api_too(api_server):
     browser = signed_in(api_server)
     response = browser.get("/admin/api/rules")

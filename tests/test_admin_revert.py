@@ -258,7 +258,7 @@ def test_reverting_a_privacy_link_set_by_hand_and_its_removal(console):
     }
 
     sites.remove_override(host, "web:admin")
-    cleared_id = last_entry(console, "site.override")[0]
+    cleared_id = last_entry(console, "site.remove-override")[0]
     assert revert(admin, cleared_id).status_code == 302
     assert override_of(console, host) == [("https://www.rv-site.example.org/first", False)]
     revert_page = admin.get(f"/admin/log/{revert_id}")

@@ -22,7 +22,7 @@ from linkgate.store.schema import change_log, meta, rules, sites
 # The actions an entry of rules may have; each one's before and after are a rule, or {"rules": [...]}.
 RULE_ACTIONS = ("rule.add", "rule.update", "rule.remove", "rule.import", "rule.revert")
 # The actions about a site's override; before and after hold override_url and override_none.
-SITE_ACTIONS = ("site.override", "site.clear", "site.revert")
+SITE_ACTIONS = ("site.override", "site.remove-override", "site.clear", "site.revert")
 # The key of a revert's ``after`` that names the entry it reverted.
 REVERTS = "reverts"
 

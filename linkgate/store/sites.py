@@ -57,16 +57,28 @@ class Sites:
         *,
         search: str = "",
         status: str | None = None,
+        shown: str | None = None,
         overrides_only: bool = False,
         offset: int = 0,
         limit: int = 50,
     ) -> SitePage:
-        """Cached sites whose host holds ``search`` (any case), of one lookup ``status`` or all, by host."""
+        """Cached sites whose host holds ``search`` (any case), by host: of one lookup ``status`` (the
+        console's and ``linkgate sites list``'s "lookup" column) or one ``shown`` status (the API's
+        ``status``, :func:`linkgate.sites.facts_from_row`: a webmaster's override first, a link being
+        ``found`` and "none" ``none``, else the lookup's), or all."""
         conditions = []
         if search:
             conditions.append(holds(sites.c.host, search))
         if status is not None:
             conditions.append(sites.c.status == status)
+        if shown is not None:
+            no_override = sa.and_(sites.c.override_url.is_(None), sites.c.override_none.is_not(True))
+            by_override = {
+                "found": sites.c.override_url.is_not(None),
+                "none": sa.and_(sites.c.override_url.is_(None), sites.c.override_none.is_(True)),
+            }
+            looked_up = sa.and_(no_override, sites.c.status == shown)
+            conditions.append(sa.or_(by_override[shown], looked_up) if shown in by_override else looked_up)
         if overrides_only:
             conditions.append(sa.or_(sites.c.override_url.is_not(None), sites.c.override_none.is_(True)))
         with self._db.connect() as conn:
@@ -143,7 +155,7 @@ class Sites:
             self._changes.record(
                 conn,
                 actor,
-                "site.override",
+                "site.remove-override",
                 host,
                 {"override_url": before.override_url, "override_none": bool(before.override_none)},
                 {"override_url": None, "override_none": False},

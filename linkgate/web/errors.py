@@ -1,10 +1,12 @@
-"""Error pages: plain words, the County's look, never a stack trace."""
+"""Error pages: plain words, the County's look, never a stack trace; JSON under the API, ``/admin/api/``
+(for a request no API route takes, such as a POST or an unknown address: the API's own errors are its
+blueprint's, :mod:`linkgate.web.admin.api`)."""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
@@ -26,10 +28,30 @@ MESSAGES = {
 }
 
 
+API_PATH = "/admin/api/"
+
+
+def json_error(message: str, status: int) -> Response:
+    """An API error: ``{"error": message}`` with ``status`` (405 says which method it allows)."""
+    response = jsonify({"error": message})
+    response.status_code = status
+    if status == 405:
+        response.headers["Allow"] = "GET, HEAD"
+    return response
+
+
+JSON_MESSAGES = {
+    404: "There is no API address here: see docs/api.md.",
+    405: "The API can only be read: use GET.",
+}
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
         status = error.code or 500
+        if request.path.startswith(API_PATH):
+            return json_error(JSON_MESSAGES.get(status, error.name), status)
         message = MESSAGES.get(status, _l("Something went wrong."))
         body = render_template("error.html", title=TITLES.get(status, error.name), message=message)
         return Response(body, status=status, mimetype="text/html")

@@ -10,14 +10,17 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
 
 from linkgate.chart import clicks_json, daily_clicks, totals
+from linkgate.errors import StoreUnavailable
 from linkgate.sites import site_json
 from linkgate.store import SITE_STATUSES
 from linkgate.web.admin.changelog import read_filters
 from linkgate.web.admin.stats import TOP_DOMAINS, RangeForm
 from linkgate.web.app_runtime import get_runtime
 from linkgate.web.bounds import MAX_OFFSET, BadParameter, whole_number
+from linkgate.web.errors import JSON_MESSAGES, json_error
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
@@ -40,6 +43,18 @@ def _bad_parameter(error: BadParameter) -> ResponseReturnValue:
     return _problem({error.field: error.problem})
 
 
+@blueprint.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> ResponseReturnValue:
+    """Every other error of the API as JSON too (the console's handlers answer HTML pages)."""
+    status = error.code or 500
+    return json_error(JSON_MESSAGES.get(status, error.description or error.name), status)
+
+
+@blueprint.errorhandler(StoreUnavailable)
+def _store_unavailable(error: StoreUnavailable) -> ResponseReturnValue:
+    return json_error("The database cannot be reached right now; try again soon.", 503)
+
+
 @blueprint.get("/rules")
 def rules() -> ResponseReturnValue:
     version, found = get_runtime().store.rules.load()
@@ -58,7 +73,7 @@ def sites() -> ResponseReturnValue:
         return _problem({"status": f"one of {', '.join(SITE_STATUSES)}"})
     offset, limit = _window()
     page = get_runtime().store.sites.page(
-        search=request.args.get("q", "").strip()[:253], status=status, offset=offset, limit=limit
+        search=request.args.get("q", "").strip()[:253], shown=status, offset=offset, limit=limit
     )
     return jsonify(
         {
