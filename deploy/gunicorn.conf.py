@@ -40,17 +40,10 @@ settings turn it off (see ``linkgate/serving.py``).
 
 from __future__ import annotations
 
-import sys
-
-from linkgate.config import load_settings
-from linkgate.errors import ConfigError
-from linkgate.serving import gunicorn_settings
-
-try:
-    _SETTINGS = gunicorn_settings(load_settings())
-except ConfigError as _error:
-    sys.exit(f"linkgate: {_error}")
+from linkgate.serving import config_file_settings
 
 # Gunicorn reads this module's globals whose names are gunicorn settings (bind, workers, worker_class...)
-# and ignores every other name, so publishing the dictionary is the whole configuration.
-globals().update(_SETTINGS)
+# and ignores every other name, so publishing the dictionary is the whole configuration. This file is read
+# again at each SIGHUP: a configuration that no longer reads is then reported in the log and the running
+# one kept, so a plain `kill -HUP` after a typo does not stop the service (linkgate/serving.py).
+globals().update(config_file_settings())

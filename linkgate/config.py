@@ -81,6 +81,7 @@ class Settings:
     counts_flush_seconds: float = 5.0
     counts_max_keys: int = 50_000
     counts_max_domains_per_day: int = 2_000
+    log_format: str = "text"  # the servers' log lines: "text", or "json" (one object a line, for a SIEM)
     actions: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
     demo: bool = False
     admin_idle_minutes: float = 30.0
@@ -265,6 +266,13 @@ def _sha256_hex(value: Any) -> str:
     return text
 
 
+def _log_format(value: Any) -> str:
+    text = _nonempty_str(value)
+    if text not in ("text", "json"):
+        raise ValueError("must be text or json")
+    return text
+
+
 def _action(value: Any) -> str:
     text = _nonempty_str(value)
     if text not in ACTIONS:
@@ -309,6 +317,7 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("server", "counts_flush_seconds"): ("counts_flush_seconds", _float(0.1, 300)),
     ("server", "counts_max_keys"): ("counts_max_keys", _int(100, 10_000_000)),
     ("server", "counts_max_domains_per_day"): ("counts_max_domains_per_day", _int(10, 1_000_000)),
+    ("server", "log_format"): ("log_format", _log_format),
     ("admin", "idle_minutes"): ("admin_idle_minutes", _float(0.01, 24 * 60)),
     ("admin", "session_max_hours"): ("admin_session_max_hours", _float(0.01, 31 * 24)),
     ("admin", "trusted_header"): ("admin_trusted_header", _header_name),
@@ -492,3 +501,54 @@ def _read_secret_key(path: Path) -> str:
     if not key:
         raise ConfigError(f"secret_key: {path} is empty (remove it and a new key is made)")
     return key
+
+
+def exposed_secrets(settings: Settings, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Files holding a secret that every account on the machine can read (``linkgate config check`` warns
+    of each): the configuration file when it holds ``secret_key``, ``previous_secret_keys``,
+    ``admin.api_tokens`` or a database password, the stored secret key, and the SQLite database (the
+    console's password hashes)."""
+    env = os.environ if environ is None else environ
+    found: list[tuple[Path, str]] = []
+    config_path = env.get("LINKGATE_CONFIG")
+    if config_path:
+        try:
+            document = tomllib.loads(Path(config_path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            document = {}
+        named: list[str] = [key for key in ("secret_key", "previous_secret_keys") if key in document]
+        if "api_tokens" in document.get("admin", {}):
+            named.append("admin.api_tokens")
+        url = document.get("database", {}).get("url")
+        if isinstance(url, str) and _url_password(url):
+            named.append("a database password")
+        if named:
+            found.append((Path(config_path), " and ".join(named)))
+    found.append((settings.instance_path / "secret_key", "the secret key"))
+    if settings.database_url.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+
+        database = Path(make_url(settings.database_url).database or "")
+        found.append((database, "the database (console accounts, rules, counts)"))
+    warnings = []
+    for path, what in found:
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            continue
+        if mode & 0o004:
+            warnings.append(
+                f"{path} holds {what} and every account on this machine can read it: "
+                "make it mode 0640 (owner root, group linkgate) or 0600"
+            )
+    return warnings
+
+
+def _url_password(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return bool(make_url(url).password)
+    except (ArgumentError, ValueError):  # a URL that does not parse is named by the check's validation
+        return False

@@ -33,10 +33,7 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = Store(settings.database_url)
-        try:
-            self.store.create_schema()
-        except StoreUnavailable as error:
-            log.error("database unavailable at start: %s; serving with no rules until it returns", error)
+        self.schema_ready = self._create_schema(at_start=True)
         self.signer = Signer(settings.secret_key, settings.previous_secret_keys)
         self.rules = RuleBook(self.store, Classifier(settings.county_domains, settings.actions))
         self.rules.refresh()
@@ -66,6 +63,18 @@ class Runtime:
         self._started_in: int | None = None
         self._start_lock = threading.Lock()
         self._stop = threading.Event()
+
+    def _create_schema(self, *, at_start: bool = False) -> bool:
+        """Bring the database's schema up to date; False when the database cannot be reached (degraded:
+        County domains and the configured actions answer, counts wait in memory, the upkeep tries again).
+        A database newer than this code (:class:`~linkgate.errors.SchemaTooNew`) is not caught."""
+        try:
+            self.store.create_schema()
+        except StoreUnavailable as error:
+            if at_start:
+                log.error("database unavailable at start: %s; serving with no rules until it returns", error)
+            return False
+        return True
 
     def make_fetcher(self) -> Fetcher:
         return Fetcher(self.fetch_policy, resolver=self._resolve, on_refused=self.counts.event)
@@ -115,6 +124,8 @@ class Runtime:
         while not self._stop.is_set():
             now = time.monotonic()
             if now >= next_rules:
+                if not self.schema_ready:  # started without the database: make its tables when it answers
+                    self.schema_ready = self._create_schema()
                 self.rules.refresh()
                 next_rules = now + settings.rules_refresh_seconds
             if now >= next_flush:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
@@ -20,13 +21,20 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.config import KNOWN_SETTINGS
 
-from linkgate.config import Settings
-from linkgate.errors import ConfigError
+from linkgate.config import Settings, load_settings
+from linkgate.errors import SCHEMA_TOO_NEW_STATUS, ConfigError, SchemaTooNew, StoreUnavailable
+from linkgate.store import Store
+from linkgate.store.schema import refuse_newer
 
 # Method, path without the query string, status, size, time: nothing that identifies a visitor.
 ACCESS_LOG_FORMAT = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 
 _GUNICORN_SETTINGS = frozenset(setting.name for setting in KNOWN_SETTINGS)
+
+log = logging.getLogger("gunicorn.error")
+
+# The settings ``deploy/gunicorn.conf.py`` last read successfully, in the master (its workers inherit them).
+_running: dict[str, Settings] = {}
 
 
 def flush_on_worker_exit(_arbiter: Any, worker: Any) -> None:
@@ -37,9 +45,27 @@ def flush_on_worker_exit(_arbiter: Any, worker: Any) -> None:
         runtime.shutdown()
 
 
-def empty_metrics_folder(folder: Path, _arbiter: Any) -> None:
-    """gunicorn's ``on_starting`` hook, in the master before any worker exists: an empty folder for the
-    workers' Prometheus figures, named by the variable the workers inherit (see linkgate/web/metrics.py)."""
+def starting(settings: Settings, _arbiter: Any) -> None:
+    """gunicorn's ``on_starting`` hook, in the master before any worker exists: refuse a database a newer
+    linkgate migrated (exit :data:`SCHEMA_TOO_NEW_STATUS`, one plain line, rather than workers failing to
+    boot), carry on when the database cannot be reached (the workers serve degraded and retry it), and
+    empty the folder of the workers' Prometheus figures."""
+    store = Store(settings.database_url)
+    try:
+        refuse_newer(store.schema_revision())
+    except SchemaTooNew as error:
+        log.critical("linkgate: %s", error)
+        sys.exit(SCHEMA_TOO_NEW_STATUS)
+    except StoreUnavailable as error:
+        log.warning("linkgate: the database cannot be reached at start, serving degraded: %s", error)
+    finally:
+        store.dispose()
+    empty_metrics_folder(settings.instance_path / "metrics")
+
+
+def empty_metrics_folder(folder: Path) -> None:
+    """An empty folder for the workers' Prometheus figures, named by the variable the workers inherit (see
+    linkgate/web/metrics.py)."""
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.db"):
         stale.unlink()
@@ -66,7 +92,11 @@ def gunicorn_settings(settings: Settings, **changes: Any) -> dict[str, Any]:
         "proc_name": "linkgate",
         "limit_request_line": 8190,
         "worker_exit": flush_on_worker_exit,
-        "on_starting": partial(empty_metrics_folder, settings.instance_path / "metrics"),
+        "on_starting": partial(starting, settings),
+        # No visitor's address or query string in gunicorn's own lines; text or JSON (see linkgate/logs.py).
+        "logger_class": "linkgate.logs.JsonGunicornLogger"
+        if settings.log_format == "json"
+        else "linkgate.logs.GunicornLogger",
     }
     if "control_socket_disable" in _GUNICORN_SETTINGS:
         # gunicorn >= 25.1 opens a control socket at one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl or
@@ -75,6 +105,32 @@ def gunicorn_settings(settings: Settings, **changes: Any) -> dict[str, Any]:
         values["control_socket_disable"] = True
     values.update({key: value for key, value in changes.items() if value is not None})
     return values
+
+
+def config_file_settings() -> dict[str, Any]:
+    """What ``deploy/gunicorn.conf.py`` publishes, read again at each ``SIGHUP``. At start a configuration
+    that does not read stops gunicorn with one line; at a reload it is reported in the log and the running
+    one is kept (gunicorn's master would exit, and take its workers with it), as ``linkgate serve`` does.
+    The workers build the application from the same settings (:func:`running_settings`)."""
+    try:
+        settings = load_settings()
+        options = gunicorn_settings(settings)
+    except ConfigError as error:
+        if "settings" not in _running:
+            sys.exit(f"linkgate: {error}")
+        log.error(
+            "linkgate: the configuration was not reloaded, the running one is kept: %s",
+            str(error).replace("\n", " "),
+        )
+        settings = _running["settings"]
+        options = gunicorn_settings(settings)
+    _running["settings"] = settings
+    return options
+
+
+def running_settings() -> Settings | None:
+    """The settings ``deploy/gunicorn.conf.py`` last read in this process's master (None elsewhere)."""
+    return _running.get("settings")
 
 
 class GunicornApp(BaseApplication):

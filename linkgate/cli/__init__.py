@@ -7,6 +7,8 @@ area's commands live in a module of their own, and importing them here registers
 
 from __future__ import annotations
 
+import click
+
 from linkgate.cli import (
     accounts,
     audit,
@@ -21,6 +23,9 @@ from linkgate.cli import (
     stats,
 )
 from linkgate.cli.common import main
+
+# `linkgate --version`: the installed release (the wheel's version), as /metrics' linkgate_info says it.
+click.version_option(package_name="linkgate", prog_name="linkgate", message="%(prog)s %(version)s")(main)
 
 __all__ = [
     "accounts",

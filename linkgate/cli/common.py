@@ -16,15 +16,15 @@ from typing import Any, TypeVar
 import click
 
 from linkgate.config import Settings, load_settings
-from linkgate.errors import LinkgateError
+from linkgate.errors import SCHEMA_TOO_NEW_STATUS, LinkgateError, SchemaTooNew
 from linkgate.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def fail(message: str) -> None:
+def fail(message: str, status: int = 2) -> None:
     click.echo(f"linkgate: error: {message}", err=True)
-    sys.exit(2)
+    sys.exit(status)
 
 
 def friendly(function: F) -> F:
@@ -34,6 +34,8 @@ def friendly(function: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
+        except SchemaTooNew as error:  # its own status, so that scripts and systemd can tell it apart
+            fail(str(error), SCHEMA_TOO_NEW_STATUS)
         except LinkgateError as error:
             fail(str(error).replace("\n", " "))
         return None

@@ -13,7 +13,7 @@ import os
 import click
 
 from linkgate.cli.common import friendly, main
-from linkgate.config import load_settings
+from linkgate.config import exposed_secrets, load_settings
 
 
 @main.group("config")
@@ -31,3 +31,5 @@ def check() -> None:
     gunicorn_settings(settings)
     source = os.environ.get("LINKGATE_CONFIG") or "no file (LINKGATE_CONFIG is not set)"
     click.echo(f"The configuration reads: {source}, listening on {settings.host}:{settings.port}.")
+    for warning in exposed_secrets(settings):  # a warning, not a failure: a reload still goes ahead
+        click.echo(f"linkgate: warning: {warning}", err=True)

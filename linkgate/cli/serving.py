@@ -8,6 +8,7 @@ import click
 
 from linkgate.classify import make_rule
 from linkgate.cli.common import current_settings, friendly, main, open_store
+from linkgate.errors import StoreUnavailable
 
 
 @main.command()
@@ -17,12 +18,17 @@ from linkgate.cli.common import current_settings, friendly, main, open_store
 @click.option("--threads", type=int, help="Threads per worker (default: server.threads, 8).")
 @friendly
 def serve(host: str | None, port: int | None, workers: int | None, threads: int | None) -> None:
-    """Serve linkgate under gunicorn (the same app as 'linkgate.web:create_app()'); SIGHUP reloads."""
+    """Serve linkgate under gunicorn (the same app as 'linkgate.web:create_app()'); SIGHUP reloads.
+
+    A database that cannot be reached does not stop it: it serves degraded and retries the database."""
     from linkgate.serving import serve as run
 
     flags = {"server.host": host, "server.port": port, "server.workers": workers, "server.threads": threads}
     settings = current_settings(**flags)
-    open_store(settings)
+    try:
+        open_store(settings)
+    except StoreUnavailable as error:
+        click.echo(f"linkgate: the database cannot be reached, serving degraded: {error}", err=True)
     run(settings, reread=lambda: current_settings(**flags))
 
 

@@ -7,6 +7,7 @@ when they were written, as migrations do; this module is the current shape they 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from linkgate import migrations
+from linkgate.errors import SchemaTooNew
 from linkgate.store.engine import Database
 
 metadata = sa.MetaData()
@@ -172,9 +174,14 @@ def upgrade(db: Database) -> None:
         path = sa.make_url(db.url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Made readable by its owner and group only (it holds the console's password hashes); SQLite
+            # gives its -wal and -shm files the same mode.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o640))
             sqlite3.connect(path).close()
-    if revision(db) == migrations.HEAD:
+    found = revision(db)
+    if found == migrations.HEAD:
         return
+    refuse_newer(found)
     with _migration_lock(db) as conn:
         _run_alembic(conn, "upgrade")
 
@@ -192,6 +199,7 @@ def revision(db: Database) -> str | None:
 def problems(db: Database) -> list[str]:
     """What stands between the database and the code's schema: empty when they agree."""
     found = revision(db)
+    refuse_newer(found)
     if found != migrations.HEAD:
         have = found or "none"
         return [f"the database is at revision {have}; this linkgate needs {migrations.HEAD}"]
@@ -201,6 +209,21 @@ def problems(db: Database) -> list[str]:
     with db.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
     return [f"the schema differs from this linkgate's: {difference!r}" for difference in differences]
+
+
+def refuse_newer(found: str | None) -> None:
+    """Raise :class:`SchemaTooNew` when the database's revision is one this code's migrations do not
+    know: a newer linkgate migrated it (an older wheel put back over an upgraded database). Alembic is
+    loaded only here, off the path of an up-to-date database."""
+    if found is None or found == migrations.HEAD:
+        return
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        ScriptDirectory(str(Path(migrations.__file__).parent)).get_revision(found)
+    except CommandError:
+        raise SchemaTooNew(found, migrations.HEAD) from None
 
 
 @contextmanager

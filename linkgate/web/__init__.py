@@ -32,6 +32,12 @@ def _asset_dir(name: str) -> Path:
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Build the application. ``overrides`` map ``"section.key"`` names to values (tests, flags)."""
+    if settings is None and not overrides:
+        # Under `gunicorn --config deploy/gunicorn.conf.py`: the settings its master read (at start or at
+        # the last reload that read), so that a configuration broken since does not fail the new workers.
+        from linkgate.serving import running_settings
+
+        settings = running_settings()
     if settings is None:
         settings = load_settings(
             overrides={key.replace("__", "."): value for key, value in overrides.items()}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -51,6 +52,7 @@ from linkgate.web.app_runtime import get_runtime
 from linkgate.web.bounds import BadParameter
 
 blueprint = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
 
 PUBLIC_ENDPOINTS = frozenset({"admin.auth.login"})
 CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -300,6 +302,22 @@ def _login_policy(settings: Settings) -> LoginPolicy:
     )
 
 
+def _log_sign_in(runtime: Any, name: str, result: LoginResult) -> None:
+    """One line per sign-in attempt for County IT's SIEM: its outcome and the account, never an address.
+    A name with no account is not written: people type passwords into that field."""
+    if result.account is not None:
+        outcome = "signed_in"
+    else:
+        outcome = "locked" if result.locked_until is not None else "refused" if result.refused else "failed"
+    account = name if result.account is not None or runtime.store.accounts.get(name) is not None else None
+    log.info(
+        "sign-in %s: account %s",
+        outcome,
+        account if account is not None else "(no such account)",
+        extra={"event": "sign_in", "outcome": outcome, "account": account},
+    )
+
+
 @blueprint.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     target = _console_path(request.values.get("next"))
@@ -321,6 +339,7 @@ def login() -> ResponseReturnValue:
         if not errors:
             settings = runtime.settings
             result = log_in(runtime.store, name, password, _login_policy(settings), settings.secret_key)
+            _log_sign_in(runtime, name, result)
             if result.account is not None:
                 session.clear()
                 at = time.time()
