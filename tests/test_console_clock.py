@@ -183,3 +183,22 @@ def test_accounts_list_shows_a_lock_in_county_time(app, tmp_path):
     assert "admin                    admin    locked until 2099-01-15 13:00 MST" in run_cli(
         app, tmp_path, "accounts", "list"
     )
+
+
+# ---- the audit's report ---------------------------------------------------------------------------------
+
+
+def test_the_audit_report_shows_county_time_with_the_zone(tmp_path):
+    from linkgate.audit import write_reports
+    from tests.test_audit_report import written_report
+
+    (tmp_path / "first").mkdir()
+    document, _ = written_report(tmp_path / "first")
+    (tmp_path / "denver").mkdir()
+    (path,) = write_reports(document, tmp_path / "denver", ["html"], timezone="America/Denver")
+    text = path.read_text(encoding="utf-8")
+    started = datetime.fromisoformat(document["started_at"])
+    shown = county_time(started, "America/Denver", seconds=True)
+    assert shown.endswith((" MST", " MDT"))
+    assert f'Started <time datetime="{document["started_at"]}">{shown}</time>' in text
+    assert f"– {shown[:10]}</title>" in text

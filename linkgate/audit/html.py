@@ -8,12 +8,15 @@ the script only adds sorting, filtering and a count of the rows shown.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
 import jinja2
 from markupsafe import Markup, escape
+
+from linkgate.clock import county_time
 
 __all__ = ["write_html"]
 
@@ -34,6 +37,10 @@ _ENVIRONMENT = jinja2.Environment(
     lstrip_blocks=True,
     undefined=jinja2.StrictUndefined,
     cache_size=0,  # one report a run: the compiled template is not kept for the rest of it
+)
+
+_ENVIRONMENT.filters["county_time"] = lambda stamp, timezone: county_time(
+    datetime.fromisoformat(stamp), timezone, seconds=True
 )
 
 PROBLEM_LABELS = {
@@ -109,8 +116,9 @@ class _AppearanceItems:
         return Markup("".join(items))  # noqa: S704 (every value in it was escaped above)
 
 
-def write_html(report: dict[str, Any], handle: IO[str]) -> None:
-    """The report, written piece by piece (a large site's report is never one string in memory)."""
+def write_html(report: dict[str, Any], handle: IO[str], timezone: str = "UTC") -> None:
+    """The report, written piece by piece (a large site's report is never one string in memory); its
+    times in ``timezone`` (the County's, ``county.timezone``), named."""
     pieces: list[str] = []
     for piece in _ENVIRONMENT.get_template("audit/report.html").generate(
         report=report,
@@ -118,6 +126,7 @@ def write_html(report: dict[str, Any], handle: IO[str]) -> None:
         categories=CATEGORY_LABELS,
         flags=FLAG_LABELS,
         appearance_items=_AppearanceItems(),
+        timezone=timezone,
     ):
         pieces.append(piece)
         if len(pieces) >= WRITE_PIECES:

@@ -353,9 +353,12 @@ def _write_atomically(path: Path, write: Callable[[IO[str]], None]) -> None:
         raise
 
 
-def write_reports(report: dict[str, Any], directory: Path, formats: Iterable[str]) -> list[Path]:
+def write_reports(
+    report: dict[str, Any], directory: Path, formats: Iterable[str], *, timezone: str = "UTC"
+) -> list[Path]:
     """Write the chosen formats into ``directory`` (each file replaced atomically, streamed rather than
-    built in memory); the files written."""
+    built in memory); the files written. ``report.html`` shows its times in ``timezone`` (the JSON and
+    CSV keep UTC)."""
     written = []
     for kind in formats:
         if kind == "json":
@@ -366,6 +369,6 @@ def write_reports(report: dict[str, Any], directory: Path, formats: Iterable[str
             _write_atomically(path, lambda handle: _write_csv(report, handle))
         else:
             path = directory / "report.html"
-            _write_atomically(path, lambda handle: write_html(report, handle))
+            _write_atomically(path, lambda handle: write_html(report, handle, timezone))
         written.append(path)
     return written

@@ -288,7 +288,7 @@ def audit(
     result, store = _run(settings, options)
     _check_start(result)
     report = build_report(result)
-    written = write_reports(report, out, kinds)
+    written = write_reports(report, out, kinds, timezone=settings.timezone)
     _summarise(report, written)
     if keep and store is not None:
         try:
