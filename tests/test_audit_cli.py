@@ -12,6 +12,7 @@ import signal
 import subprocess
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -266,3 +267,59 @@ def test_a_terminal_sees_live_progress_and_a_pipe_sees_none(linkgate, tmp_path, 
     assert released == [True] * 6  # the progress was on screen while the crawl went on
     piped = audit(linkgate, base + "/", "--out", str(tmp_path / "pipe"))
     assert piped.returncode == 0 and piped.stderr == ""
+
+
+def test_concurrency_alone_lowers_the_connections_a_site_gets_with_it(linkgate, tmp_path, site):
+    serve(site, "/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+    serve(site, "/", html('<a href="/about">About the County</a>'))
+    serve(site, "/about", html("<h1>About</h1>"))
+    out = tmp_path / "report"
+    result = audit(linkgate, f"http://www.county.test:{site.port}/", "--concurrency", "2", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    options = json.loads((out / "report.json").read_text())["options"]
+    assert (options["concurrency"], options["per_host"]) == (2, 2)
+
+
+def test_a_run_that_did_not_check_an_address_neither_fixes_its_problems_nor_makes_them_new(
+    linkgate, tmp_path, site
+):
+    base = f"http://www.county.test:{site.port}"
+    serve(site, "/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+    serve(
+        site,
+        "/",
+        html(f'<a href="/about">About the County</a> <a href="http://ext.test:{site.port}/gone">Gone</a>'),
+    )
+    serve(site, "/about", html("<h1>About</h1>"))
+    site.expect_request("/gone").respond_with_data("gone", status=404)
+    out = str(tmp_path / "report")
+    first = audit(linkgate, base + "/", "--out", out, "--no-check-privacy")
+    assert first.returncode == 0, first.stderr
+    quick = audit(linkgate, base + "/", "--out", out, "--no-check-external")
+    assert quick.returncode == 0, quick.stderr
+    assert "Since run 1: 0 new problem(s), 0 fixed." in quick.stdout  # the broken link was not looked at
+    full = audit(linkgate, base + "/", "--out", out, "--no-check-privacy")
+    assert "Since run 2: 0 new problem(s), 0 fixed." in full.stdout  # and it is not new either
+
+
+def test_an_interrupted_run_fixes_nothing_and_is_no_baseline(linkgate):
+    from linkgate.audit.history import diff_runs
+
+    store = linkgate.store()
+    store.create_schema()
+
+    def add(partial: bool, problems: list[tuple[str, str]]) -> int:
+        at = datetime.now(UTC)
+        summary = {"start_url": "https://www.county.test/", "started_at": at, "finished_at": at}
+        summary |= {"partial": partial, "pages": 1, "links": 2, "problems": {}}
+        return store.audits.add(summary, [(url, code, None, None) for url, code in problems], "test")
+
+    full = add(False, [("https://www.county.test/a", "broken"), ("https://www.county.test/b", "broken")])
+    stopped = add(True, [("https://www.county.test/a", "broken")])
+    change = diff_runs(store, store.audits.get(stopped))
+    assert change.previous is not None and change.previous.id == full
+    assert (change.new, change.fixed) == ([], [])  # /b was not reached, not fixed
+    later = add(False, [("https://www.county.test/b", "broken")])
+    change = diff_runs(store, store.audits.get(later))
+    assert change.previous is not None and change.previous.id == full
+    assert [row.url for row in change.fixed] == ["https://www.county.test/a"]

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 HOUR = 3600
 MAX_REDIRECTS = 10  # followed from one address (docs/audit.md); the site cache's lookups follow 5
+PER_HOST = 4  # connections to one site unless --per-host says otherwise (never above --concurrency)
 
 
 class Seconds(click.FloatRange):
@@ -110,10 +111,10 @@ def _patterns(values: tuple[str, ...], option: str) -> tuple[str, ...]:
 )
 @click.option(
     "--per-host",
-    default=4,
-    show_default=True,
+    default=None,
     type=click.IntRange(min=1),
-    help="Connections open at once to one site.",
+    help=f"Connections open at once to one site, at most --concurrency.  [default: {PER_HOST}, or "
+    "--concurrency when that is lower]",
 )
 @click.option(
     "--delay",
@@ -126,7 +127,9 @@ def _patterns(values: tuple[str, ...], option: str) -> tuple[str, ...]:
     "--include", multiple=True, help="Only read pages whose address matches this regular expression."
 )
 @click.option(
-    "--exclude", multiple=True, help="Do not read pages whose address matches this regular expression."
+    "--exclude",
+    multiple=True,
+    help="Neither read nor check addresses that match this regular expression (repeatable).",
 )
 @click.option(
     "--same-site",
@@ -172,7 +175,7 @@ def _patterns(values: tuple[str, ...], option: str) -> tuple[str, ...]:
     default=2,
     show_default=True,
     type=click.IntRange(min=0),
-    help="Retries of a timeout, a refused connection, 429 or 5xx, with backoff.",
+    help="Retries of a timeout, a refused connection, or an answer 429, 502, 503 or 504, with backoff.",
 )
 @click.option("--user-agent", default=None, help="The User-Agent to send (linkgate's own by default).")
 @click.option(
@@ -204,7 +207,7 @@ def audit(
     max_depth: int,
     max_sitemap_entries: int,
     concurrency: int,
-    per_host: int,
+    per_host: int | None,
     delay: float,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
@@ -242,6 +245,8 @@ def audit(
     except InvalidDestination as error:
         fail(f"the start address is not valid: {error}")
         return
+    if per_host is None:
+        per_host = min(PER_HOST, concurrency)
     if per_host > concurrency:
         fail(f"--per-host ({per_host}) cannot be more than --concurrency ({concurrency})")
     kinds = _split(formats, FORMATS, "--format")
@@ -299,6 +304,11 @@ def audit(
                 if change.previous is None:
                     click.echo(
                         f"Run {run_id} stored; no earlier complete run of {options.start_url} to compare."
+                    )
+                elif result.partial:
+                    click.echo(
+                        f"Run {run_id} stored. Since run {change.previous.id}: {len(change.new)} new "
+                        f"problem(s); nothing is counted fixed, as the run did not finish."
                     )
                 else:
                     click.echo(
