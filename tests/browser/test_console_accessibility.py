@@ -34,6 +34,7 @@ NAVIGATION = {
     "sites.index",
     "stats.index",
     "changelog.index",
+    "accounts.index",
 }
 
 

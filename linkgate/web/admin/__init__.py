@@ -12,7 +12,19 @@ from datetime import datetime
 from flask import Blueprint
 
 from linkgate.clock import county_time
-from linkgate.web.admin import api, audits, auth, changelog, dashboard, imports, links, rules, sites, stats
+from linkgate.web.admin import (
+    accounts,
+    api,
+    audits,
+    auth,
+    changelog,
+    dashboard,
+    imports,
+    links,
+    rules,
+    sites,
+    stats,
+)
 from linkgate.web.app_runtime import get_runtime
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
@@ -26,6 +38,7 @@ blueprint.register_blueprint(stats.blueprint)
 blueprint.register_blueprint(changelog.blueprint)
 blueprint.register_blueprint(audits.blueprint)
 blueprint.register_blueprint(links.blueprint)
+blueprint.register_blueprint(accounts.blueprint)
 blueprint.register_blueprint(api.blueprint)
 
 
