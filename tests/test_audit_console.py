@@ -30,6 +30,7 @@ def report(started: str, problems: dict[str, list[str]], *, partial: bool = Fals
             "problems": codes,
             "error": None,
             "status": 404 if "broken" in codes else 200,
+            "checked": True,
             "appearances": [{"page": START + "news"}],
         }
         for url, codes in problems.items()

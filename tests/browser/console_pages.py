@@ -6,7 +6,8 @@ Shared by the accessibility tests (axe-core on every page) and by ``python -m te
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +19,8 @@ from tests.console import ADMIN_PASSWORD, create_account
 # The destination the link builder and "test a link" pages are shown with.
 SAMPLE_LINK = "https://www.partner-library.example/catalog?branch=missoula"
 SAMPLE_SITE = "www.example.org"
+# An audit started from the console (its folder under the instance's audits/) and the run it stored.
+SAMPLE_JOB = "20261201-090000-0a1b2c3d"
 
 
 def seeded_server(directory: Path) -> LiveServer:
@@ -47,7 +50,78 @@ def seeded_server(directory: Path) -> LiveServer:
         ):
             clicks[(day, domain, outcome)] = base + (back * 7) % 11
     store.counts.add(clicks, {(today, "bad_signature"): 3, (today, "deceptive_flag"): 1})
+    seed_audits(server)
     return server
+
+
+def seed_audits(server: LiveServer) -> None:
+    """Two runs of the County's site, the second started from the console, with its report files."""
+    from linkgate.audit import save_run
+
+    home = "https://www.missoulacounty.us/"
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def report(started: datetime, problems: dict[str, list[str]]) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for codes in problems.values():
+            for code in codes:
+                counts[code] = counts.get(code, 0) + 1
+        return {
+            "start_url": home,
+            "started_at": started.isoformat(),
+            "finished_at": (started + timedelta(minutes=3)).isoformat(),
+            "partial": False,
+            "totals": {"pages": 212, "links": 1840},
+            "problems": counts,
+            "links": [
+                {
+                    "url": url,
+                    "problems": codes,
+                    "error": None,
+                    "status": 404 if "broken" in codes else 200,
+                    "checked": True,
+                    "appearances": [{"page": home + "departments/parks"}],
+                }
+                for url, codes in problems.items()
+            ],
+        }
+
+    store = server.store()
+    save_run(
+        store,
+        report(
+            now - timedelta(days=7),
+            {
+                "http://www.fishwildlife.example/licenses": ["insecure"],
+                "https://old-partner.example/": ["broken"],
+            },
+        ),
+        None,
+        "cli:linkgate",
+    )
+    folder = server.directory / "instance" / "audits" / SAMPLE_JOB
+    folder.mkdir(parents=True)
+    started = now - timedelta(minutes=4)
+    (folder / "job.json").write_text(
+        json.dumps({"start_url": home, "started_at": started.isoformat(), "by": "web:webmaster"})
+    )
+    (folder / "output.txt").write_text("212 page(s) read, 1840 link(s) (310 off-site), 3 with problems.\n")
+    (folder / "exit_status").write_text("0")
+    for name in ("report.html", "links.csv", "report.json"):
+        (folder / name).write_text(name)
+    save_run(
+        store,
+        report(
+            started,
+            {
+                "http://www.fishwildlife.example/licenses": ["insecure"],
+                "https://www.library-events.example/calendar": ["no_privacy"],
+                "https://www.missoulacounty.us/old-forms": ["broken"],
+            },
+        ),
+        folder.resolve(),
+        "cli:linkgate",
+    )
 
 
 def sign_in(page: Any, server: LiveServer, name: str = "webmaster") -> None:
@@ -84,6 +158,20 @@ def console_pages(server: LiveServer) -> dict[str, str]:
             "stats.index?bad": "/admin/stats/?from=2026-05-02&to=2026-05-01",
         }
     )
+    last_run = store.audits.runs(limit=1)
+    if last_run:
+        pages["audits.run"] = f"/admin/audits/{last_run[0].id}"
+        pages["audits.job"] = f"/admin/audits/jobs/{SAMPLE_JOB}"
     if any(rule.rule == "/admin/sites/<host>" for rule in app.url_map.iter_rules()):
         pages["sites.site"] = f"/admin/sites/{SAMPLE_SITE}"
+    added = store.changes.page(action="rule.add", limit=1).entries[0]
+    pages.update(
+        {
+            "sites.forget": f"/admin/sites/{SAMPLE_SITE}/forget",
+            "changelog.entry": f"/admin/log/{added.id}",
+            "changelog.revert": f"/admin/log/{added.id}/revert",
+            "accounts.account": "/admin/accounts/reader",
+            "accounts.remove": "/admin/accounts/reader/remove",
+        }
+    )
     return pages

@@ -35,6 +35,7 @@ NAVIGATION = {
     "stats.index",
     "changelog.index",
     "accounts.index",
+    "audits.index",
 }
 
 
@@ -51,6 +52,7 @@ def test_every_console_page_has_no_serious_or_critical_axe_violations(
 ) -> None:
     pages = console_pages(seeded)
     assert {"dashboard.index", "rules.index", "rules.new", "changelog.index", "links.index"} <= set(pages)
+    assert {"audits.index", "audits.run", "audits.job"} <= set(pages)
     page = new_page(viewport=viewport, bypass_csp=True)
     failures, wide = [], []
     login = page.goto(seeded.url + "/admin/login")
