@@ -121,8 +121,8 @@ def _nonempty_str(value: Any) -> str:
 
 def _int(low: int, high: int) -> Parser:
     def parse(value: Any) -> int:
-        if isinstance(value, bool):
-            raise ValueError("must be a whole number")
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError("must be a whole number")  # int() would cut 8000.5 to 8000
         try:
             number = int(value)
         except (TypeError, ValueError, OverflowError):  # OverflowError: TOML's inf
@@ -158,6 +158,9 @@ def _bool(value: Any) -> bool:
 
 
 def _list(item: Parser) -> Parser:
+    """A list of ``item``: in the file a TOML array (see :func:`load_settings`), in an environment variable
+    or an option comma-separated."""
+
     def parse(value: Any) -> tuple[Any, ...]:
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
@@ -211,6 +214,30 @@ def _gate_url(value: Any) -> str:
     if "?" in href or "#" in href:
         raise ValueError("must be the gate's address alone, without a query (?) or fragment (#)")
     return href
+
+
+def _host(value: Any) -> str:
+    """``server.host``: an IP address or a host name to listen on (gunicorn's bind)."""
+    text = _nonempty_str(value)
+    try:
+        ipaddress.ip_address(text.removeprefix("[").removesuffix("]"))
+        return text
+    except ValueError:
+        pass
+    labels = text.rstrip(".").split(".")
+    if len(text) > 253 or not all(
+        re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", x) for x in labels
+    ):
+        raise ValueError(f"{text!r} is not an IP address or a host name such as 127.0.0.1 or localhost")
+    return text
+
+
+def _email(value: Any) -> str:
+    """An e-mail address (``county.webmaster_email``, shown to visitors as a mailto: link)."""
+    text = _nonempty_str(value)
+    if not re.fullmatch(r"[^@\s<>\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", text):
+        raise ValueError(f"{text!r} is not an e-mail address such as helpdesk@example.org")
+    return text
 
 
 def _county_domains(value: Any) -> tuple[str, ...]:
@@ -288,9 +315,10 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("county", "domains"): ("county_domains", _county_domains),
     ("county", "home_url"): ("county_home_url", _http_url),
     ("county", "privacy_url"): ("county_privacy_url", _http_url),
-    ("county", "webmaster_email"): ("webmaster_email", _nonempty_str),
+    ("county", "webmaster_email"): ("webmaster_email", _email),
     ("county", "webmaster_url"): ("webmaster_url", _http_url),
     ("county", "timezone"): ("timezone", _timezone),
+    ("notice", "disclaimer"): ("notice_disclaimer", _bool),
     ("database", "url"): ("database_url", _database_url),
     ("fetch", "allow_networks"): ("allow_networks", _list(_network)),
     ("fetch", "resolve"): ("resolve", _resolve),
@@ -308,7 +336,7 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("cache", "max_sites"): ("max_sites", _int(1, 100_000_000)),
     ("cache", "memory_seconds"): ("memory_seconds", _float(0, 300)),
     ("server", "public_url"): ("public_url", _gate_url),
-    ("server", "host"): ("host", _nonempty_str),
+    ("server", "host"): ("host", _host),
     ("server", "port"): ("port", _int(1, 65535)),
     ("server", "workers"): ("workers", _int(1, 64)),
     ("server", "threads"): ("threads", _int(1, 256)),
@@ -327,9 +355,13 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("admin", "login_lock_after"): ("login_lock_after", _int(1, 1000)),
     ("admin", "login_lock_minutes"): ("login_lock_minutes", _float(0.01, 7 * 24 * 60)),
     ("metrics", "allow_networks"): ("metrics_allow_networks", _list(_network)),
-    ("notice", "disclaimer"): ("notice_disclaimer", _bool),
 }
 KEYS.update({("actions", category): (f"action:{category}", _action) for category in CATEGORIES})
+
+
+# The LINKGATE_* variables that are not settings: linkgate's own, and the deploy kit's (deploy/linkgate-backup
+# runs linkgate with them set); LINKGATE_TEST_* belong to the test suite. Any other is reported.
+OTHER_VARIABLES = ("LINKGATE_CONFIG", "LINKGATE_INSTANCE", "LINKGATE_BACKUP_KEEP", "LINKGATE_BIN")
 
 
 def _env_name(section: str, key: str) -> str:
@@ -360,6 +392,10 @@ def load_settings(
         name = _env_name(section, key)
         if name in env:
             raw[(section, key)] = (f"environment variable {name}", env[name])
+    known = {_env_name(section, key) for section, key in KEYS} | set(OTHER_VARIABLES)
+    for name in sorted(env):
+        if name.startswith("LINKGATE_") and name not in known and not name.startswith("LINKGATE_TEST_"):
+            problems.append(f"environment variable {name}: unknown setting")
     for dotted, value in (overrides or {}).items():
         section, _, key = dotted.rpartition(".")
         if (section, key) not in KEYS:
@@ -371,11 +407,20 @@ def load_settings(
     actions = dict(DEFAULT_ACTIONS)
     for (section, key), (where, value) in raw.items():
         field_name, parse = KEYS[(section, key)]
+        label = f"{section}.{key}" if section else key
         try:
             parsed = parse(value)
         except ValueError as error:
-            label = f"{section}.{key}" if section else key
             problems.append(f"{label} ({where}): {error}")
+            continue
+        if (
+            isinstance(value, str)
+            and isinstance(parsed, tuple | Mapping)
+            and where == str(Path(config_path or "."))
+        ):
+            # In the file a list is a TOML array: "x" where a list belongs is a mistake more often than
+            # a list of one (a secret key may hold a comma; commas are for environment variables).
+            problems.append(f'{label} ({where}): must be a list, such as ["{value}"]')
             continue
         if field_name.startswith("action:"):
             actions[field_name.split(":", 1)[1]] = parsed
@@ -404,13 +449,40 @@ def load_settings(
         values["secret_key"] = _stored_secret_key(instance, create=create)
     if "database_url" not in values:
         values["database_url"] = f"sqlite:///{instance / 'linkgate.db'}"
+    _sqlite_folder(values["database_url"], create=create)
     return Settings(instance_path=instance, actions=actions, **values)
+
+
+def _sqlite_folder(url: str, *, create: bool) -> None:
+    """A SQLite database's folder: made (``create``) or, for ``linkgate config check``, one that could be,
+    so that a path that cannot be used is named with the configuration, not met as a traceback later."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database:
+        return
+    folder = Path(parsed.database).resolve().parent
+    try:
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+            return
+        existing = next(parent for parent in (folder, *folder.parents) if parent.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise PermissionError(f"{existing} is not a folder linkgate can write in")
+    except OSError as error:
+        raise ConfigError(
+            f"database.url: cannot make the folder {folder} for the SQLite database: "
+            f"{error.strerror or error}"
+        ) from None
 
 
 def _read_toml(path: Path, raw: dict[tuple[str, str], tuple[str, Any]], problems: list[str]) -> None:
     document = _toml_document(path)
+    sections = {section for section, _key in KEYS if section}
     for name, value in document.items():
-        if isinstance(value, dict):
+        if name in sections and not isinstance(value, dict):
+            problems.append(f"{name} ({path}): is a section: write its settings under [{name}]")
+        elif isinstance(value, dict):
             for key, inner in value.items():
                 if (name, key) in KEYS:
                     raw[(name, key)] = (str(path), inner)

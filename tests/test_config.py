@@ -192,6 +192,12 @@ def test_settings_are_frozen(instance: Path) -> None:
             "county.webmaster_email",
         ),
         ("", {"LINKGATE_COUNTY_TIMEZONE": "America/" + "x" * 300}, {}, "county.timezone"),
+        ("[server]\nport = 8000.5\n", {}, {}, "server.port"),
+        ('[server]\nhost = "not an address!!"\n', {}, {}, "server.host"),
+        ("", {"LINKGATE_SERVER_HOST": "-bad-.example"}, {}, "server.host"),
+        ('previous_secret_keys = "x"\n', {}, {}, "previous_secret_keys"),
+        ('[county]\nwebmaster_email = "not-an-email"\n', {}, {}, "county.webmaster_email"),
+        ('[county]\nwebmaster_email = "a@b"\n', {}, {}, "county.webmaster_email"),
     ],
 )
 def test_bad_value_is_reported_by_key(
@@ -256,6 +262,45 @@ def test_unknown_key_is_reported(instance: Path, toml: str, overrides: dict[str,
     )
     assert f"\n  {label} (" in message or f"\n  {label}: unknown setting" in message
     assert "unknown setting" in message
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "[::1]", "localhost", "links-1.co.missoula.mt.us"])
+def test_server_host_takes_an_address_or_a_host_name(instance: Path, host: str) -> None:
+    assert load(instance, environ={"LINKGATE_SERVER_HOST": host}).host == host
+
+
+def test_a_list_is_an_array_in_the_file_and_comma_separated_in_the_environment(instance: Path) -> None:
+    settings = load(
+        instance, 'previous_secret_keys = ["old,one"]\n', {"LINKGATE_FETCH_ALLOWED_PORTS": "80, 8443"}
+    )
+    assert settings.previous_secret_keys == ("old,one",)
+    assert settings.allowed_ports == (80, 8443)
+    assert "must be a list, such as [" in config_error(
+        instance, '[county]\ndomains = "a.example, b.example"\n'
+    )
+
+
+def test_an_unknown_linkgate_variable_is_reported_like_an_unknown_key(instance: Path) -> None:
+    message = config_error(instance, environ={"LINKGATE_SERVER_PROT": "8000"})
+    assert "\n  environment variable LINKGATE_SERVER_PROT: unknown setting" in message
+    # The test suite's own variables are not settings and are left alone.
+    assert load(instance, environ={"LINKGATE_TEST_DATABASE": "sqlite"}).port == 8000
+
+
+def test_a_section_written_as_a_value_says_it_is_a_section(instance: Path) -> None:
+    message = config_error(instance, "server = 5\n")
+    assert "server (" in message and "is a section: write its settings under [server]" in message
+    assert "unknown setting" not in message
+
+
+def test_a_sqlite_folder_that_cannot_be_made_is_a_named_error(instance: Path, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'a-file' / 'db' / 'linkgate.db'}"
+    for create in (True, False):
+        with pytest.raises(ConfigError, match=r"^database\.url: cannot make the folder .*a-file/db"):
+            load_settings(
+                environ={"LINKGATE_INSTANCE": str(instance), "LINKGATE_DATABASE_URL": url}, create=create
+            )
 
 
 def test_unknown_and_bad_keys_are_reported_together(instance: Path) -> None:

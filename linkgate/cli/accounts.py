@@ -37,7 +37,9 @@ def create_admin(name: str, role: str, password_stdin: bool) -> None:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         check_new_account(name, "x" * 12, role)  # say what is wrong with the name or role before asking
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        # Without a terminal there is no echo to hide (and getpass would warn that it cannot): the two
+        # lines are read as they come, as from a script's pipe.
+        password = click.prompt("Password", hide_input=sys.stdin.isatty(), confirmation_prompt=True)
     account = create_account(open_store(current_settings()), name, password, role, cli_actor())
     click.echo(f"created {account.role} account {account.name}")
 
@@ -123,7 +125,7 @@ def accounts_set_password(name: str, password_stdin: bool) -> None:
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt("New password", hide_input=sys.stdin.isatty(), confirmation_prompt=True)
     account = set_password(open_store(current_settings()), name, password, cli_actor())
     click.echo(f"{account.name}: password changed")
 

@@ -47,6 +47,17 @@ def current_settings(**overrides: Any) -> Settings:
     return load_settings(overrides={key: value for key, value in overrides.items() if value is not None})
 
 
+def warn_default_public_url(settings: Settings) -> None:
+    """The warning of every command that makes or recognises gate links while ``server.public_url`` is
+    its default (a developer's machine): links made so would lead nowhere for a visitor."""
+    if settings.public_url == Settings.public_url:
+        click.echo(
+            f"linkgate: warning: server.public_url is not set, so the gate is taken to be at "
+            f"{settings.public_url}; set it to the gate's public address.",
+            err=True,
+        )
+
+
 def open_store(settings: Settings) -> Store:
     store = Store(settings.database_url)
     store.create_schema()

@@ -7,8 +7,30 @@ import json
 import click
 
 from linkgate.classify import Classifier, RuleSet
-from linkgate.cli.common import current_settings, friendly, main, open_store
-from linkgate.urls import parse_destination
+from linkgate.cli.common import (
+    current_settings,
+    fail,
+    friendly,
+    main,
+    open_store,
+    warn_default_public_url,
+)
+from linkgate.config import Settings
+from linkgate.errors import InvalidDestination
+from linkgate.urls import Destination, parse_destination
+
+
+def _destination(url: str, settings: Settings) -> Destination:
+    """URL as the gate would read it; a one-line error in the command line's words (the parser's own
+    messages speak to a visitor who followed a link)."""
+    try:
+        return parse_destination(url, settings.max_url_length)
+    except InvalidDestination as error:
+        if error.reason == "missing":
+            fail("URL is empty: give the address to link to, such as https://example.org/page")
+        if error.reason == "invalid":
+            fail(f"{url!r} is not a web address linkgate can read (such as https://example.org/page)")
+        raise
 
 
 @main.command()
@@ -20,8 +42,9 @@ def sign(url: str) -> None:
     from linkgate.signing import Signer
 
     settings = current_settings()
-    destination = parse_destination(url, settings.max_url_length)
+    destination = _destination(url, settings)
     signer = Signer(settings.secret_key, settings.previous_secret_keys)
+    warn_default_public_url(settings)
     click.echo(gate_link(gate_address(settings.public_url), destination.href, signer))
 
 
@@ -33,7 +56,7 @@ def sign(url: str) -> None:
 def test_link(url: str, unsigned: bool, as_json: bool) -> None:
     """Show what a visitor following URL would get: category, flags and action."""
     settings = current_settings()
-    destination = parse_destination(url, settings.max_url_length)
+    destination = _destination(url, settings)
     version, rules = open_store(settings).rules.load()
     classifier = Classifier(settings.county_domains, settings.actions, RuleSet(rules, version))
     result = classifier.classify(destination, trusted=not unsigned)
@@ -46,6 +69,7 @@ def test_link(url: str, unsigned: bool, as_json: bool) -> None:
     }
     if as_json:
         click.echo(json.dumps(data))
-    else:
-        for key, value in data.items():
-            click.echo(f"{key:12} {', '.join(value) if isinstance(value, list) else value}")
+        return
+    for key, value in data.items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        click.echo(f"{key:12} {shown or '-'}")

@@ -21,8 +21,7 @@ from urllib.parse import quote
 import ada_url
 import click
 
-from linkgate.cli.common import current_settings, fail, friendly, main
-from linkgate.config import Settings
+from linkgate.cli.common import current_settings, fail, friendly, main, warn_default_public_url
 from linkgate.errors import InvalidDestination
 from linkgate.urls import parse_destination
 
@@ -104,13 +103,8 @@ def rewrite(path: Path, out: str | None, check: bool, base_url: str | None, enco
         _Page(source, relative, _read(source, gate, _page_url(base_url, relative, is_folder), encoding))
         for source, relative in files
     ]
-    if settings.public_url == Settings.public_url:
-        # Gate links are recognised by this address too: --check would take real ones for County links.
-        click.echo(
-            f"linkgate: warning: server.public_url is not set, so the gate is taken to be at "
-            f"{settings.public_url}; set it to the gate's public address.",
-            err=True,
-        )
+    # Gate links are recognised by this address too: --check would take real ones for County links.
+    warn_default_public_url(settings)
     if check:
         _report_check(pages)
         return
