@@ -522,7 +522,7 @@ def test_rules_list_searches_filters_sorts_and_pages(console):
     assert 'rel="prev" href="/admin/rules/?page=1&amp;q=listing.example"' in second_page
     assert patterns("/admin/rules/?q=LISTING.EXAMPLE&kind=block") == ["*.blocked.listing.example"]
     assert patterns("/admin/rules/?q=listing+block") == ["*.blocked.listing.example"]  # notes too
-    assert patterns("/admin/rules/?q=page0&sort=updated")[0] == "*.page09.listing.example"
+    assert patterns("/admin/rules/?q=page0&sort=-updated")[0] == "*.page09.listing.example"
     assert patterns("/admin/rules/?q=listing.example&sort=kind")[0] == "*.page00.listing.example"
     assert patterns("/admin/rules/?q=%25") == []  # LIKE wildcards are taken literally
     assert "No rules match." in browser.get("/admin/rules/?q=nothing-like-this").text

@@ -211,8 +211,11 @@ class ChangeLog:
         end: datetime | None = None,
         offset: int = 0,
         limit: int = 50,
+        sort: str = "when",
+        descending: bool = True,
     ) -> LogPage:
-        """Change-log entries, newest first. ``actor`` and ``target`` match anywhere (any case);
+        """Change-log entries, newest first (or by one of :data:`LOG_SORTS`, then newest first). ``actor``
+        and ``target`` match anywhere (any case);
         ``action`` is a prefix (``rule`` for every rule change, ``rule.add`` for additions);
         ``start`` and ``end`` bound the time (start inclusive, end exclusive)."""
         conditions = []
@@ -233,11 +236,20 @@ class ChangeLog:
             rows = conn.execute(
                 sa.select(change_log)
                 .where(*conditions)
-                .order_by(change_log.c.id.desc())
+                .order_by(*_log_order(sort, descending))
                 .offset(offset)
                 .limit(limit)
             ).all()
         return LogPage(int(total or 0), [_log_from_row(row) for row in rows])
+
+
+LOG_SORTS = ("when", "who", "target")  # each either way
+
+
+def _log_order(sort: str, descending: bool) -> tuple[Any, ...]:
+    """The entries' order: by time (the id, which follows it), who or what changed, then newest first."""
+    column = {"when": change_log.c.id, "who": change_log.c.actor, "target": change_log.c.target}[sort]
+    return (column.desc() if descending else column.asc(), change_log.c.id.desc())
 
 
 def _log_from_row(row: Any) -> LogEntry:

@@ -116,24 +116,31 @@ class Counts:
         )
         conn.execute(statement, rows)
 
-    def click_totals(self, start: date, end: date) -> list[tuple[date, str, str, int]]:
+    def click_totals(
+        self, start: date, end: date, domain: str | None = None
+    ) -> list[tuple[date, str, str, int]]:
+        """Every count from ``start`` to ``end``: day, domain, outcome, count (of one ``domain``, or all)."""
+        conditions = _days_and_domain(start, end, domain)
         with self._db.connect() as conn:
             rows = conn.execute(
                 sa.select(
                     click_counts.c.day, click_counts.c.domain, click_counts.c.outcome, click_counts.c.count
                 )
-                .where(click_counts.c.day >= start, click_counts.c.day <= end)
+                .where(*conditions)
                 .order_by(click_counts.c.day, click_counts.c.domain, click_counts.c.outcome)
             ).all()
         return [(row.day, row.domain, row.outcome, int(row[3])) for row in rows]
 
-    def clicks_per_day(self, start: date, end: date) -> list[tuple[date, str, int]]:
-        """Click totals per day and outcome, all destinations together (days with no clicks are absent)."""
+    def clicks_per_day(
+        self, start: date, end: date, domain: str | None = None
+    ) -> list[tuple[date, str, int]]:
+        """Click totals per day and outcome, all destinations together or of one ``domain`` (days with no
+        clicks are absent)."""
         total = sa.func.sum(click_counts.c.count)
         with self._db.connect() as conn:
             rows = conn.execute(
                 sa.select(click_counts.c.day, click_counts.c.outcome, total)
-                .where(click_counts.c.day >= start, click_counts.c.day <= end)
+                .where(*_days_and_domain(start, end, domain))
                 .group_by(click_counts.c.day, click_counts.c.outcome)
                 .order_by(click_counts.c.day, click_counts.c.outcome)
             ).all()
@@ -169,3 +176,10 @@ class Counts:
                 .order_by(security_events.c.kind)
             ).all()
         return {row[0]: int(row[1]) for row in rows}
+
+
+def _days_and_domain(start: date, end: date, domain: str | None) -> list[Any]:
+    conditions = [click_counts.c.day >= start, click_counts.c.day <= end]
+    if domain is not None:
+        conditions.append(click_counts.c.domain == domain)
+    return conditions

@@ -15,7 +15,7 @@ from linkgate.store.engine import Database, holds
 from linkgate.store.records import RuleImportResult, RulePage, RuleRecord, as_utc, now
 from linkgate.store.schema import meta, rules
 
-RULE_SORTS = ("name", "kind", "updated")
+RULE_SORTS = ("name", "kind", "action", "updated")  # each either way: ascending, or with descending
 
 
 class DuplicateRule(RuleError):
@@ -87,18 +87,23 @@ class Rules:
         sort: str = "name",
         offset: int = 0,
         limit: int = 50,
+        *,
+        descending: bool = False,
     ) -> RulePage:
-        """Rules whose name or note holds ``search`` (any case), of one ``kind`` or all, one page."""
+        """Rules whose name or note holds ``search`` (any case), of one ``kind`` or all, one page, in the
+        order of one of :data:`RULE_SORTS` (then by name)."""
         conditions = []
         if search:
             conditions.append(sa.or_(holds(rules.c.name, search), holds(rules.c.note, search)))
         if kind is not None:
             conditions.append(rules.c.kind == kind)
-        order = {
-            "name": (rules.c.name, rules.c.exact),
-            "kind": (rules.c.kind, rules.c.name, rules.c.exact),
-            "updated": (rules.c.updated_at.desc(), rules.c.name, rules.c.exact),
+        column = {
+            "name": rules.c.name,
+            "kind": rules.c.kind,
+            "action": sa.func.coalesce(rules.c.action, ""),
+            "updated": rules.c.updated_at,
         }[sort]
+        order = (column.desc() if descending else column.asc(), rules.c.name, rules.c.exact)
         with self._db.connect() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(rules).where(*conditions)).scalar()
             rows = conn.execute(

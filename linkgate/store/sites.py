@@ -16,6 +16,7 @@ from linkgate.store.records import CacheHealth, SitePage, SiteRow, as_utc, now
 from linkgate.store.schema import sites
 
 SITE_STATUSES = ("found", "none", "error", "unknown")
+SITE_SORTS = ("host", "status", "checked")  # each either way: ascending, or with descending
 
 
 class Sites:
@@ -61,6 +62,8 @@ class Sites:
         overrides_only: bool = False,
         offset: int = 0,
         limit: int = 50,
+        sort: str = "host",
+        descending: bool = False,
     ) -> SitePage:
         """Cached sites whose host holds ``search`` (any case), by host: of one lookup ``status`` (the
         console's and ``linkgate sites list``'s "lookup" column) or one ``shown`` status (the API's
@@ -81,10 +84,13 @@ class Sites:
             conditions.append(sa.or_(by_override[shown], looked_up) if shown in by_override else looked_up)
         if overrides_only:
             conditions.append(sa.or_(sites.c.override_url.is_not(None), sites.c.override_none.is_(True)))
+        column = {"host": sites.c.host, "status": sites.c.status, "checked": sites.c.checked_at}[sort]
+        ordered = column.desc() if descending else column.asc()
+        order = (ordered.nulls_last(), sites.c.host)  # never checked: last either way
         with self._db.connect() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(sites).where(*conditions)).scalar()
             rows = conn.execute(
-                sa.select(sites).where(*conditions).order_by(sites.c.host).offset(offset).limit(limit)
+                sa.select(sites).where(*conditions).order_by(*order).offset(offset).limit(limit)
             ).all()
         return SitePage(int(total or 0), [_site_from_row(row) for row in rows])
 

@@ -20,8 +20,9 @@ from flask_babel import lazy_gettext as _l
 from linkgate.clock import county_day_bounds
 from linkgate.errors import RevertRefused
 from linkgate.store import LogEntry
-from linkgate.store.changes import REVERTS, RuleState, revert_refusal, rule_changes
+from linkgate.store.changes import LOG_SORTS, REVERTS, RuleState, revert_refusal, rule_changes
 from linkgate.web.admin.auth import actor, admin_required
+from linkgate.web.admin.listing import Sort
 from linkgate.web.app_runtime import get_runtime
 from linkgate.web.bounds import MAX_PAGE, usable_day, whole_number
 
@@ -161,11 +162,18 @@ def index() -> ResponseReturnValue:
     runtime = get_runtime()
     timezone = ZoneInfo(runtime.settings.timezone)
     typed, query, errors = read_filters(request.args, timezone)
+    sort = Sort.read(request.args, LOG_SORTS, "when", descending=True, newest_first=("when",))
     page = whole_number(request.args, "page", default=1, low=1, high=MAX_PAGE)
     entries: list[LogEntry] = []
     total = 0
     if not errors:
-        result = runtime.store.changes.page(**query, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        result = runtime.store.changes.page(
+            **query,
+            offset=(page - 1) * PAGE_SIZE,
+            limit=PAGE_SIZE,
+            sort=sort.key,
+            descending=sort.descending,
+        )
         entries, total = result.entries, result.total
     pages = max(1, -(-total // PAGE_SIZE))
     return render_template(
@@ -185,7 +193,9 @@ def index() -> ResponseReturnValue:
         total=total,
         page=page,
         pages=pages,
-        query={key: value for key, value in typed.items() if value},
+        sort=sort,
+        filters={key: value for key, value in typed.items() if value},
+        query={key: value for key, value in {**typed, "sort": sort.param}.items() if value},
         timezone=runtime.settings.timezone,
     ), 400 if errors else 200
 

@@ -32,6 +32,7 @@ from linkgate.store import RULE_SORTS, RuleRecord
 from linkgate.store.rules import DuplicateRule
 from linkgate.urls import Destination, parse_destination
 from linkgate.web.admin.auth import actor, admin_required
+from linkgate.web.admin.listing import Sort
 from linkgate.web.app_runtime import get_runtime
 from linkgate.web.bounds import MAX_PAGE, whole_number
 from linkgate.web.gate import CATEGORY_TEXT, FLAG_TEXT
@@ -179,13 +180,13 @@ def index() -> str:
     search = request.args.get("q", "").strip()[:253]
     kind = request.args.get("kind", "")
     kind_filter = kind if kind in RULE_KINDS else None
-    sort = request.args.get("sort", "name")
-    if sort not in RULE_SORTS:
-        sort = "name"
+    sort = Sort.read(request.args, RULE_SORTS, "name", newest_first=("updated",))
     page = whole_number(request.args, "page", default=1, low=1, high=MAX_PAGE)
-    result = get_runtime().store.rules.page(search, kind_filter, sort, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    result = get_runtime().store.rules.page(
+        search, kind_filter, sort.key, (page - 1) * PAGE_SIZE, PAGE_SIZE, descending=sort.descending
+    )
     pages = max(1, -(-result.total // PAGE_SIZE))
-    query = {"q": search or None, "kind": kind_filter, "sort": sort if sort != "name" else None}
+    filters = {key: value for key, value in {"q": search, "kind": kind_filter}.items() if value}
     return render_template(
         "admin/rules.html",
         records=result.records,
@@ -195,7 +196,8 @@ def index() -> str:
         search=search,
         kind=kind_filter or "",
         sort=sort,
-        query={key: value for key, value in query.items() if value},
+        filters=filters,
+        query={**filters, "sort": sort.param} if sort.param else filters,
     )
 
 

@@ -21,8 +21,10 @@ from linkgate.errors import InvalidDestination
 from linkgate.privacy import check_privacy_url
 from linkgate.sites import Freshness, SiteFacts, facts_from_row, parse_site_key
 from linkgate.store import SITE_STATUSES, SiteRow
+from linkgate.store.sites import SITE_SORTS
 from linkgate.urls import parse_destination
 from linkgate.web.admin.auth import actor, admin_required
+from linkgate.web.admin.listing import Sort
 from linkgate.web.app_runtime import get_runtime
 from linkgate.web.bounds import MAX_PAGE, whole_number
 
@@ -145,6 +147,7 @@ def index() -> str:
     search = request.args.get("q", "").strip()[:253]
     chosen = request.args.get("status", "")
     status = chosen if chosen in FILTERS else ""
+    sort = Sort.read(request.args, SITE_SORTS, "host", newest_first=("checked",))
     page = whole_number(request.args, "page", default=1, low=1, high=MAX_PAGE)
     result = get_runtime().store.sites.page(
         search=search,
@@ -152,10 +155,12 @@ def index() -> str:
         overrides_only=status == OVERRIDE_FILTER,
         offset=(page - 1) * PAGE_SIZE,
         limit=PAGE_SIZE,
+        sort=sort.key,
+        descending=sort.descending,
     )
     freshness = get_runtime().sites.freshness
     pages = max(1, -(-result.total // PAGE_SIZE))
-    query = {"q": search or None, "status": status or None}
+    filters = {key: value for key, value in {"q": search, "status": status}.items() if value}
     return render_template(
         "admin/sites.html",
         sites=[_view(row, freshness) for row in result.rows],
@@ -167,7 +172,9 @@ def index() -> str:
         search=search,
         status=status,
         filters=FILTER_TEXT,
-        query={key: value for key, value in query.items() if value},
+        sort=sort,
+        listed=filters,
+        query={**filters, "sort": sort.param} if sort.param else filters,
         yes_no=YES_NO,
         is_web_link=is_web_link,
     )

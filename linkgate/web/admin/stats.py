@@ -1,5 +1,6 @@
 """Statistics in the console: clicks per day for a chosen range (a chart and the same numbers in a table),
-the top destination domains, and a CSV download.
+the top destination domains, and a CSV download; all of it for every domain, or for one (``domain=``,
+which each top domain links to, as the dashboard's do).
 
 Read-only, for every role. Only what the store keeps is shown: registrable domain x day x outcome. The
 chart is drawn here, on the server (:mod:`linkgate.chart`); the browser needs no script to see it.
@@ -7,6 +8,7 @@ chart is drawn here, on the server (:mod:`linkgate.chart`); the browser needs no
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -25,6 +27,7 @@ blueprint = Blueprint("stats", __name__, url_prefix="/stats")
 
 DEFAULT_DAYS = 30
 TOP_DOMAINS = 20
+MAX_DOMAIN = 253  # a domain name's length at most
 
 
 @dataclass
@@ -32,6 +35,7 @@ class RangeForm:
     """The from and to dates asked for, and what is wrong with them, field by field."""
 
     values: dict[str, str]
+    domain: str | None = None  # one destination domain, as counted (lower case), or every domain
     start: date | None = None
     end: date | None = None
     errors: dict[str, str] = field(default_factory=dict)
@@ -40,6 +44,7 @@ class RangeForm:
     def read(cls, args: Mapping[str, str], today: date) -> RangeForm:
         """Dates from the query string: by default the 30 days ending on the last day, or ``today``."""
         form = cls({"from": args.get("from", "").strip()[:32], "to": args.get("to", "").strip()[:32]})
+        form.domain = args.get("domain", "").strip().lower()[:MAX_DOMAIN] or None
         if not form.values["to"]:
             form.values["to"] = today.isoformat()
         form.end = form._date("to", _("Enter the last day as a date, such as 2026-03-31."))
@@ -66,7 +71,8 @@ class RangeForm:
 
     @property
     def query(self) -> dict[str, str]:
-        return {"from": self.values["from"], "to": self.values["to"]}
+        query = {"from": self.values["from"], "to": self.values["to"]}
+        return {**query, "domain": self.domain} if self.domain else query
 
 
 def _range_form() -> RangeForm:
@@ -93,7 +99,7 @@ def index() -> ResponseReturnValue:
         return render_template("admin/stats.html", **context), 400
     start, end = form.start, form.end
     store = runtime.store
-    days = daily_clicks(start, end, store.counts.clicks_per_day(start, end))
+    days = daily_clicks(start, end, store.counts.clicks_per_day(start, end, form.domain))
     summed = totals(day.counts for day in days)
     total = sum(summed.values())
     labels = {outcome: str(OUTCOME_TEXT[outcome]) for outcome in OUTCOMES}
@@ -114,7 +120,14 @@ def index() -> ResponseReturnValue:
     chart = clicks_chart(
         days,
         labels=labels,
-        title=_("Clicks per day from %(start)s to %(end)s", start=start.isoformat(), end=end.isoformat()),
+        title=_(
+            "Clicks per day to %(domain)s from %(start)s to %(end)s",
+            domain=form.domain,
+            start=start.isoformat(),
+            end=end.isoformat(),
+        )
+        if form.domain
+        else _("Clicks per day from %(start)s to %(end)s", start=start.isoformat(), end=end.isoformat()),
         description=description,
         x_title=_("Day"),
         y_title=_("Clicks"),
@@ -127,7 +140,7 @@ def index() -> ResponseReturnValue:
         summed=summed,
         total=total,
         chart=Markup(chart),  # noqa: S704 (built by linkgate.chart, which escapes every piece of text)
-        top=store.counts.top_domains(start, end, TOP_DOMAINS),
+        top=[] if form.domain else store.counts.top_domains(start, end, TOP_DOMAINS),
         top_limit=TOP_DOMAINS,
     )
     return render_template("admin/stats.html", **context)
@@ -141,9 +154,10 @@ def clicks_csv() -> ResponseReturnValue:
     form = _range_form()
     if form.errors or form.start is None or form.end is None:
         return render_template("admin/stats.html", **_context(form)), 400
-    rows = runtime.store.counts.click_totals(form.start, form.end)
+    rows = runtime.store.counts.click_totals(form.start, form.end, form.domain)
     body = csv_text(("day", "domain", "outcome", "count"), rows)
-    filename = f"linkgate-clicks-{form.start.isoformat()}-to-{form.end.isoformat()}.csv"
+    domain = "-" + re.sub(r"[^a-z0-9.-]", "_", form.domain) if form.domain else ""  # a header: nothing else
+    filename = f"linkgate-clicks{domain}-{form.start.isoformat()}-to-{form.end.isoformat()}.csv"
     return Response(
         body,
         mimetype="text/csv",
