@@ -501,3 +501,42 @@ def test_create_admin_reads_a_password_from_a_pipe_without_a_warning(tmp_path: P
         check=False,
     )
     assert changed.returncode == 0 and changed.stderr == ""
+
+
+def test_the_import_error_webmaster_md_shows_is_the_one_an_import_gives(
+    make_app: Any, tmp_path: Path
+) -> None:
+    text = (ROOT / "docs" / "webmaster.md").read_text(encoding="utf-8")
+    shown = re.search(r"what is wrong \(`(line 4: [^`]+)`\)", text)
+    assert shown is not None, "webmaster.md no longer shows an import error"
+    rules = tmp_path / "rules.csv"
+    rows = ["pattern,exact,kind,action,note", "*.a.example,false,allow,,", "*.b.example,false,allow,,"]
+    rules.write_text("\n".join([*rows, "*.c.example,false,deny,,"]) + "\n", encoding="utf-8")
+    refused = make_app(start=False).cli("rules", "import", str(rules), check=False)
+    assert refused.returncode == 2
+    assert shown.group(1) in refused.stderr
+
+
+def test_removing_an_exact_host_rule_without_exact_says_how(make_app: Any) -> None:
+    server = make_app(start=False)
+    server.cli("allow", "forms.example.org", "--exact")
+    refused = server.cli("rules", "remove", "forms.example.org", check=False)
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        "linkgate: error: There is no rule for *.forms.example.org. The rule for forms.example.org alone "
+        "(an exact host) is removed with --exact.\n"
+    )
+    assert server.cli("rules", "remove", "forms.example.org", "--exact").stdout == (
+        "removed allow forms.example.org\n"
+    )
+    nothing = server.cli("rules", "remove", "other.example.org", check=False)
+    assert nothing.stderr == "linkgate: error: There is no rule for *.other.example.org.\n"
+
+
+def test_check_site_exits_1_when_the_lookup_fails_and_still_says_why(make_app: Any) -> None:
+    server = make_app(start=False)
+    failed = server.cli("check-site", "https://unreachable.example/", check=False)
+    assert failed.returncode == 1, failed.stderr
+    assert re.search(r"(?m)^status +error$", failed.stdout) and re.search(r"(?m)^error +\S", failed.stdout)
+    as_json = server.cli("check-site", "https://unreachable.example/", "--json", check=False)
+    assert as_json.returncode == 1 and json.loads(as_json.stdout)["status"] == "error"

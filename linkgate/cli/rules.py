@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from linkgate.classify import RULE_KINDS, Rule, RuleSet, make_rule, rule_name_of
-from linkgate.cli.common import cli_actor, current_settings, friendly, main, open_store
+from linkgate.cli.common import cli_actor, current_settings, fail, friendly, main, open_store
 from linkgate.errors import LinkgateError
 
 if TYPE_CHECKING:  # the CSV import and export are imported when used, not when ``linkgate`` starts
@@ -113,8 +113,16 @@ def rules_add(domain: str, kind: str, exact: bool, action: str | None, note: str
 @click.option("--exact", is_flag=True, help="Remove the exact-host rule rather than the domain rule.")
 @friendly
 def rules_remove(domain: str, exact: bool) -> None:
-    """Remove the rule for DOMAIN."""
-    removed = open_store(current_settings()).rules.remove(domain, exact, cli_actor())
+    """Remove the rule for DOMAIN and its subdomains, or with --exact the rule for that host alone."""
+    store = open_store(current_settings())
+    try:
+        removed = store.rules.remove(domain, exact, cli_actor())
+    except LinkgateError as error:
+        host = make_rule(domain, "allow", exact=True).name
+        records = store.rules.page(search=host, limit=1000).records
+        if not exact and any(r.rule.exact and r.rule.name == host for r in records):
+            fail(f"{error} The rule for {host} alone (an exact host) is removed with --exact.")
+        raise
     click.echo(f"removed {removed.kind} {removed.pattern}")
 
 

@@ -14,7 +14,7 @@ import click
 from linkgate.cli.common import cli_actor, current_settings, fail, friendly, main, open_store
 from linkgate.clock import county_time
 from linkgate.privacy import check_privacy_url
-from linkgate.sites import facts_from_row, parse_site_key, site_json, site_key
+from linkgate.sites import SiteFacts, facts_from_row, parse_site_key, site_json, site_key
 from linkgate.store import SITE_STATUSES, SiteRow
 from linkgate.urls import parse_destination
 
@@ -24,7 +24,10 @@ from linkgate.urls import parse_destination
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @friendly
 def check_site(url: str, as_json: bool) -> None:
-    """Look up a site's privacy policy now (and store the answer): link, how found, HTTPS, GPC, time."""
+    """Look up a site's privacy policy now (and store the answer): link, how found, HTTPS, GPC, time.
+
+    Exit status: 0 when the site answered (a privacy link found or not), 1 when the lookup failed
+    (status error: no such name, no connection, a server error...), 2 for bad input."""
     from linkgate.runtime import Runtime
 
     settings = current_settings()
@@ -37,7 +40,13 @@ def check_site(url: str, as_json: bool) -> None:
         return
     if as_json:
         click.echo(json.dumps(facts.as_json()))
-        return
+    else:
+        _print_facts(facts)
+    if facts.status == "error":
+        sys.exit(1)
+
+
+def _print_facts(facts: SiteFacts) -> None:
     rows = [
         ("host", facts.host),
         ("status", facts.status),
