@@ -41,6 +41,7 @@ ACTION_TEXT = {
     "rule.import": _l("Imported rules from a file"),
     "rule.revert": _l("Reverted a change to rules"),
     "site.override": _l("Changed the privacy link set by hand for a site"),
+    "site.remove-override": _l("Removed the privacy link set by hand for a site"),
     "site.clear": _l("Forgot what was known about a site"),
     "site.revert": _l("Reverted a change to a site's privacy link"),
     "account.add": _l("Added an account"),
