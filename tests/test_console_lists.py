@@ -7,6 +7,7 @@ domain alone; searching Sites for a domain finds its hosts without saying that n
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,11 +16,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
 from linkgate.accounts import create_account
 from linkgate.classify import make_rule
+from linkgate.cli import main
 from linkgate.store.schema import change_log, rules, sites
 from linkgate.web.admin.listing import Sort
 from linkgate.web.app_runtime import WebRuntime
@@ -276,3 +279,28 @@ def test_dashboard_domains_lead_to_their_statistics_and_statistics_show_one_doma
     lines = csv.get_data(as_text=True).splitlines()
     assert lines[1:] == [f"{today.isoformat()},umt.edu,notice,5", f"{today.isoformat()},umt.edu,redirect,2"]
     assert "linkgate-clicks-umt.edu-" in csv.headers["Content-Disposition"]
+
+
+def test_linkgate_stats_gives_one_domain_as_the_console_does(app, tmp_path):
+    runtime: WebRuntime = app.extensions["linkgate"]
+    today = runtime.counts.today()
+    store_of(app).counts.add(
+        {(today, "umt.edu", "notice"): 5, (today, "umt.edu", "redirect"): 2, (today, "mt.gov", "block"): 9},
+        {},
+    )
+    env = {
+        "LINKGATE_INSTANCE": str(tmp_path / "instance"),
+        "LINKGATE_DATABASE_URL": runtime.settings.database_url,
+        "LINKGATE_CONFIG": "",
+    }
+    day = today.isoformat()
+    args = ["stats", "--from", day, "--to", day, "--format", "json", "--domain", "UMT.edu"]
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert answer["domain"] == "umt.edu"
+    assert answer["totals"] == {"redirect": 2, "notice": 5, "block": 0, "total": 7}
+    by_domain = CliRunner().invoke(main, [*args[:-2], "--by", "domain"], env=env)
+    assert [row["domain"] for row in json.loads(by_domain.output)["rows"]] == ["mt.gov", "umt.edu"]
+    text = page(admin(app), f"/admin/stats/?from={day}&to={day}&domain=umt.edu")
+    assert f"linkgate stats --from {day} --to {day} --domain umt.edu." in text

@@ -40,16 +40,17 @@ def date_range(start_text: str | None, end_text: str | None, today: date) -> tup
     return start, end
 
 
-def by_day(store: Store, start: date, end: date) -> list[tuple[str, list[int]]]:
-    """One row per day of the range, zero days included: (day, counts in the order of OUTCOMES)."""
-    days = daily_clicks(start, end, store.counts.clicks_per_day(start, end))
+def by_day(store: Store, start: date, end: date, domain: str | None = None) -> list[tuple[str, list[int]]]:
+    """One row per day of the range, zero days included: (day, counts in the order of OUTCOMES), of every
+    destination domain or of one."""
+    days = daily_clicks(start, end, store.counts.clicks_per_day(start, end, domain))
     return [(day.day.isoformat(), [day.count(outcome) for outcome in OUTCOMES]) for day in days]
 
 
-def by_domain(store: Store, start: date, end: date) -> list[tuple[str, list[int]]]:
-    """One row per destination domain with clicks, the busiest first."""
+def by_domain(store: Store, start: date, end: date, only: str | None = None) -> list[tuple[str, list[int]]]:
+    """One row per destination domain with clicks (or the one domain ``only``), the busiest first."""
     table: dict[str, dict[str, int]] = {}
-    for _when, domain, outcome, count in store.counts.click_totals(start, end):
+    for _when, domain, outcome, count in store.counts.click_totals(start, end, only):
         counts = table.setdefault(domain, dict.fromkeys(OUTCOMES, 0))
         counts[outcome] = counts.get(outcome, 0) + count
     rows = [(domain, [counts[outcome] for outcome in OUTCOMES]) for domain, counts in table.items()]
@@ -76,15 +77,17 @@ def by_domain(store: Store, start: date, end: date) -> list[tuple[str, list[int]
     show_default=True,
     help="One row per day (every day of the range) or per destination domain (busiest first).",
 )
+@click.option("--domain", help="Only the clicks to this destination domain, such as example.org.")
 @friendly
-def stats(start_text: str | None, end_text: str | None, output: str, by: str) -> None:
+def stats(start_text: str | None, end_text: str | None, output: str, by: str, domain: str | None) -> None:
     """Clicks from --from to --to (at most 366 days), by what visitors got: sent straight on
     (redirect), shown the notice (notice) or blocked (block). Days are in the configured time zone."""
     settings = current_settings()
     today = county_today(settings.timezone)
     start, end = date_range(start_text, end_text, today)
     store = open_store(settings)
-    rows = by_day(store, start, end) if by == "day" else by_domain(store, start, end)
+    only = domain.strip().lower() or None if domain else None
+    rows = by_day(store, start, end, only) if by == "day" else by_domain(store, start, end, only)
     summed = totals(dict(zip(OUTCOMES, counts, strict=True)) for _key, counts in rows)
     header = [by, *OUTCOMES, "total"]
     if output == "json":
@@ -94,6 +97,7 @@ def stats(start_text: str | None, end_text: str | None, output: str, by: str) ->
                     "from": start.isoformat(),
                     "to": end.isoformat(),
                     "by": by,
+                    "domain": only,
                     "timezone": settings.timezone,
                     "rows": [
                         {by: key, **clicks_json(dict(zip(OUTCOMES, counts, strict=True)))}
@@ -115,7 +119,8 @@ def stats(start_text: str | None, end_text: str | None, output: str, by: str) ->
 
         table = Table(
             *header,
-            title=f"Clicks from {start.isoformat()} to {end.isoformat()} ({settings.timezone})",
+            title=f"Clicks{f' to {only}' if only else ''} from {start.isoformat()} to {end.isoformat()} "
+            f"({settings.timezone})",
             show_footer=True,
         )
         for column, text in zip(table.columns, footer, strict=True):
@@ -127,7 +132,7 @@ def stats(start_text: str | None, end_text: str | None, output: str, by: str) ->
         Console().print(table)
         return
     if not lines:
-        click.echo(f"No clicks from {start.isoformat()} to {end.isoformat()}.")
+        click.echo(f"No clicks{f' to {only}' if only else ''} from {start.isoformat()} to {end.isoformat()}.")
         return
     for line in [header, *lines, footer]:
         click.echo("\t".join(line))
