@@ -212,7 +212,6 @@ def _render_entry(
     entry: LogEntry, template: str, *, refusal: str | None = None, status: int = 200
 ) -> ResponseReturnValue:
     runtime = get_runtime()
-    timezone = ZoneInfo(runtime.settings.timezone)
     rules = [
         {
             "kind": rule_change_kind(before, after),
@@ -224,8 +223,6 @@ def _render_entry(
     return render_template(
         template,
         entry=entry,
-        local=entry.at.astimezone(timezone),
-        timezone=runtime.settings.timezone,
         what=ACTION_TEXT.get(entry.action, entry.action),
         rules=rules,
         changes=[] if rules else describe_changes(entry),
