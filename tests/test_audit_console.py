@@ -235,8 +235,13 @@ def test_viewers_cannot_start_an_audit_and_a_failed_start_shows_what_the_command
     assert "An administrator can start an audit" in viewer.get("/admin/audits/").text
     assert viewer.submit("/admin/audits/start", {}, form_path="/admin/audits/").status_code == 403
     site.stop()  # nothing answers at the County's address
+    audits = county.directory / "instance" / "audits"
+    for day in range(1, 26):  # older audits' folders: the newest are kept, 20 with the new one
+        (audits / f"202611{day:02}-090000-0000aaaa").mkdir(parents=True)
     admin = signed_in(county)
     job = admin.submit("/admin/audits/start", {}, form_path="/admin/audits/").headers["location"]
+    kept = sorted(path.name for path in audits.iterdir() if path.is_dir())
+    assert len(kept) == 20 and kept[0] == "20261107-090000-0000aaaa" and kept[-1] == job.rsplit("/", 1)[1]
     wait_for(lambda: job_state(admin, job) == "failed", timeout=60, what="the audit to stop")
     wait_for(lambda: "exit status 2" in admin.get(job).text, timeout=10, what="its exit status")
     assert "linkgate: error: cannot reach" in html.unescape(admin.get(job).text)

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import threading
@@ -77,6 +78,7 @@ JOB_NAME = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{8}\Z")
 OUTPUT_SHOWN = 4000  # characters: the end of what the command printed
 REFRESH_SECONDS = 10
 RUNS_SEARCHED = 50  # stored runs searched for a console audit's own
+JOBS_KEPT = 20  # folders of console audits kept (reports and output); older ones are removed
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ def start_job(settings: Settings, started_by: str) -> tuple[str, bool]:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return os.pread(descriptor, 64, 0).decode("ascii", "replace").strip(), False
+        _remove_old_jobs(settings)
         now = datetime.now(UTC)
         name = f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
         folder = _audits_folder(settings) / name
@@ -166,6 +169,17 @@ def start_job(settings: Settings, started_by: str) -> tuple[str, bool]:
             )
     threading.Thread(target=_record_exit, args=(process, folder), name=f"audit-{name}", daemon=True).start()
     return name, True
+
+
+def _remove_old_jobs(settings: Settings) -> None:
+    """Keep the newest JOBS_KEPT - 1 job folders, making room for one more (called under the lock, so
+    none of them is running)."""
+    folders = sorted(
+        (path for path in _audits_folder(settings).iterdir() if JOB_NAME.match(path.name) and path.is_dir()),
+        key=lambda path: path.name,
+    )
+    for folder in folders[: max(0, len(folders) - (JOBS_KEPT - 1))]:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _record_exit(process: subprocess.Popen[bytes], folder: Path) -> None:
