@@ -1,7 +1,9 @@
 """The shipped nginx site (deploy/nginx/linkgate.conf), run by Debian's nginx without root in front of a real
 linkgate server: it parses (``nginx -t``), passes clicks on over TLS with HSTS, caches static files, limits
 sign-in attempts, keeps /metrics and browsers' single sign-on headers out, and survives a server that is
-down. Only the machine-specific values are replaced: ports, certificate, cache and log paths, servers."""
+down. Only the machine-specific values are replaced here: ports, certificate, cache and log paths, servers;
+scripts/deploy-single-server.sh (tests/server/test_packaging.py) runs the file unchanged, as the guide
+installs it in Debian's own nginx.conf."""
 
 from __future__ import annotations
 
@@ -41,8 +43,20 @@ class Proxy:
     server: LiveServer
 
     def client(self) -> httpx.Client:
+        """A browser reaching the gate by its public name (the catch-all server answers no other)."""
         context = ssl.create_default_context(cafile=str(self.certificate))
-        return httpx.Client(base_url=self.https_url, verify=context, timeout=10, follow_redirects=False)
+        return httpx.Client(
+            base_url=self.https_url,
+            verify=context,
+            timeout=10,
+            follow_redirects=False,
+            headers={"Host": PUBLIC_NAME},
+            event_hooks={"request": [_by_public_name]},
+        )
+
+
+def _by_public_name(request: httpx.Request) -> None:
+    request.extensions["sni_hostname"] = PUBLIC_NAME
 
 
 def nginx_binary() -> str:
@@ -76,13 +90,19 @@ def site_for_test(prefix: Path, certificate: Path, key: Path, ports: dict[str, i
         "listen [::]:80;": "",
         "listen 443 ssl http2;": f"listen 127.0.0.1:{ports['https']} ssl http2;",
         "listen [::]:443 ssl http2;": "",
+        "listen 80 default_server;": f"listen 127.0.0.1:{ports['http']} default_server;",
+        "listen [::]:80 default_server;": "",
+        "listen 443 ssl default_server;": f"listen 127.0.0.1:{ports['https']} ssl default_server;",
+        "listen [::]:443 ssl default_server;": "",
         "/etc/ssl/certs/links.missoulacounty.us.pem": str(certificate),
         "/etc/ssl/private/links.missoulacounty.us.key": str(key),
         "/var/cache/nginx/linkgate": str(prefix / "cache"),
         "/var/log/nginx/": f"{prefix / 'logs'}/",
-        # The first server is the live one; the second is down (nothing listens there).
-        "server 10.20.0.11:8000": f"server 127.0.0.1:{ports['app']}",
-        "server 10.20.0.12:8000": f"server 127.0.0.1:{ports['down']}",
+        # Two servers: the first is the live one; the second is down (nothing listens there).
+        "server 127.0.0.1:8000 max_fails=3 fail_timeout=10s;": (
+            f"server 127.0.0.1:{ports['app']} max_fails=3 fail_timeout=10s;\n"
+            f"    server 127.0.0.1:{ports['down']} max_fails=3 fail_timeout=10s;"
+        ),
     }
     for old, new in replacements.items():
         assert old in text, f"{SITE.name} no longer contains {old!r}: update this test with it"
@@ -205,9 +225,32 @@ def test_clicks_pass_through_over_tls_with_hsts(proxy: Proxy) -> None:
 
 
 def test_plain_http_is_sent_to_https_on_the_public_name(proxy: Proxy) -> None:
-    response = httpx.get(proxy.http_url + "/go", params={"url": COUNTY_LINK}, timeout=10)
+    response = httpx.get(
+        proxy.http_url + "/go", params={"url": COUNTY_LINK}, headers={"Host": PUBLIC_NAME}, timeout=10
+    )
     assert response.status_code == 301
     assert response.headers["location"].startswith(f"https://{PUBLIC_NAME}/go?url=")
+
+
+def test_any_other_name_gets_no_answer(proxy: Proxy) -> None:
+    """The catch-all server: another Host (or an address) is closed without an answer, and a TLS handshake
+    for another name is refused, over both ports."""
+    for host in ("evil.example", "127.0.0.1"):
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.get(proxy.http_url + "/healthz", headers={"Host": host}, timeout=10)
+    context = ssl.create_default_context(cafile=str(proxy.certificate))
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(proxy.https_url + "/healthz", verify=context, timeout=10)  # SNI-less: an address
+    unverified = ssl.create_default_context()
+    unverified.check_hostname, unverified.verify_mode = False, ssl.CERT_NONE  # only nginx may refuse
+    with httpx.Client(verify=unverified, timeout=10) as stranger, pytest.raises(httpx.ConnectError):
+        stranger.get(
+            proxy.https_url + "/healthz",
+            headers={"Host": PUBLIC_NAME},
+            extensions={"sni_hostname": "evil.example"},
+        )
+    with proxy.client() as client:
+        assert client.get("/healthz").status_code == 200
 
 
 def test_static_files_are_cached_by_nginx(proxy: Proxy) -> None:
@@ -269,7 +312,13 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
     if analyze is None:
         unavailable("systemd-analyze is not installed (scripts/install-test-deps.sh installs systemd)")
     venv_bin = Path(sys.executable).parent
-    names = ["linkgate.service", "linkgate-audit.service", "linkgate-audit.timer"]
+    names = [
+        "linkgate.service",
+        "linkgate-audit.service",
+        "linkgate-audit.timer",
+        "linkgate-backup.service",
+        "linkgate-backup.timer",
+    ]
     for name in names:
         text = (ROOT / "deploy" / name).read_text(encoding="utf-8")
         # Where the programs are on this machine (systemd-analyze checks that they can be run).

@@ -11,6 +11,7 @@ import site
 import sqlite3
 import subprocess
 import sys
+import tarfile
 import venv
 from pathlib import Path
 
@@ -147,10 +148,33 @@ def test_wheel_installed_outside_the_checkout_serves_notice_and_css(wheel: Path,
         process.wait(timeout=20)
 
 
-def test_deployment_guide_single_server_steps_run_as_written(wheel: Path, tmp_path: Path) -> None:
+def guide_steps(guide: str) -> tuple[list[str], list[int]]:
+    """The shell blocks the guide marks as steps (indented ones too), and its step numbers in order."""
+    blocks = re.findall(r"^[ \t]*<!-- step -->\n[ \t]*```sh\n", guide, re.M)
+    numbers = [int(number) for number in re.findall(r"\*\*Step (\d+)\.\*\*", guide)]
+    return blocks, numbers
+
+
+def test_every_shell_block_of_the_single_server_walk_through_is_a_numbered_step() -> None:
     guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
-    steps = guide.count("<!-- step -->\n```sh\n")
-    assert steps >= 5  # install, configure, database and account, try it, back up
+    blocks, numbers = guide_steps(guide)
+    assert numbers == list(range(1, len(blocks) + 1))
+    walk_through = guide[
+        guide.index("## One server with SQLite") : guide.index("### What the nginx site does")
+    ]
+    assert walk_through.count("```sh") == walk_through.count("<!-- step -->") == 7
+    for number in numbers:  # each label is followed by its block before the next label
+        after = guide.split(f"**Step {number}.**", 1)[1]
+        assert "<!-- step -->" in after.split(f"**Step {number + 1}.**", 1)[0], number
+
+
+def test_deployment_guide_single_server_steps_run_as_written(wheel: Path, tmp_path: Path) -> None:
+    """scripts/deploy-single-server.sh: every numbered step, nginx, the backup, a restore and the uninstall,
+    with the shipped files unchanged, on this machine's nginx (in namespaces of its own)."""
+    if os.geteuid() != 0:
+        pytest.skip("the rehearsal runs the guide's steps as root, in namespaces of their own")
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    steps = len(guide_steps(guide)[0])
     process = subprocess.Popen(
         ["bash", str(ROOT / "scripts" / "deploy-single-server.sh"), "--wheel", str(wheel), str(tmp_path)],
         stdout=subprocess.PIPE,
@@ -171,18 +195,40 @@ def test_deployment_guide_single_server_steps_run_as_written(wheel: Path, tmp_pa
     assert process.returncode == 0, output[-4000:]
     assert output.count("--- step ") == steps and f"--- step {steps} of {steps}" in output
     assert "deploy-single-server: every step passed" in output
-    # What the steps did, seen from outside: linkgate installed from the wheel, served, counted, backed up.
+    # What the steps did, seen from outside: linkgate installed from the wheel, served by hand, by the
+    # service and through nginx, reloaded, backed up, restored, uninstalled.
     assert "Successfully installed linkgate-" in output
-    assert "Usage: linkgate" in output
-    assert '"db":"ok"' in output
-    assert "302 https://www.missoulacounty.us/" in output
+    assert re.search(r"^linkgate \d+\.\d+", output, re.M)
+    assert output.count('"db":"ok"') == 3  # by hand, through nginx, after the restore
+    assert output.count("302 https://www.missoulacounty.us/") == 2  # by hand, through nginx over TLS
     assert 'linkgate_clicks_total{outcome="redirect"} 1.0' in output
-    backups = tmp_path / "root" / "var" / "backups" / "linkgate"
-    (database,) = backups.glob("linkgate-*.db")
-    with sqlite3.connect(database) as conn:
+    assert output.count("nginx: configuration file /etc/nginx/nginx.conf test is successful") == 2
+    assert "Active: active (running)" in output
+    assert not re.search(r"^linkgate: (error|warning)", output, re.M)
+    root = tmp_path / "root"
+    # The service: started, reloaded (the check passed, then SIGHUP), no visitor's address in its log.
+    journal = (root / "var" / "log" / "rehearsal-journal" / "linkgate.service.log").read_text()
+    assert "Handling signal: hup" in journal and "ip=" not in journal
+    # nginx: the requests reached it by name, and its log holds no address and no query string.
+    access = (root / "var" / "log" / "nginx" / "linkgate-access.log").read_text().splitlines()
+    assert any(re.search(r'"GET /go HTTP/[0-9.]+" 302 ', line) for line in access)  # curl speaks HTTP/2
+    assert all("?" not in line and "127.0.0.1 " not in line.split('"')[0] for line in access)
+    # The instance folder's files are its account's, unreadable to others.
+    instance = root / "var" / "lib" / "linkgate"
+    for name in ("linkgate.db", "secret_key"):
+        assert (instance / name).stat().st_mode & 0o007 == 0, name
+    # The backup: database, key, configuration and rules, readable by its owner only.
+    (backup,) = (root / "var" / "backups" / "linkgate").glob("20*")
+    assert sorted(path.name for path in backup.iterdir()) == [
+        "config.tar.gz",
+        "linkgate.db",
+        "rules.csv",
+        "secret_key",
+    ]
+    assert all(path.stat().st_mode & 0o077 == 0 for path in backup.iterdir())
+    with sqlite3.connect(backup / "linkgate.db") as conn:
         assert conn.execute("SELECT name, role FROM accounts").fetchall() == [("webmaster", "admin")]
-    (rules,) = backups.glob("rules-*.csv")
-    assert rules.read_text().startswith("pattern,")
-    (key,) = backups.glob("secret_key-*")
-    assert key.read_text() == (tmp_path / "root" / "var" / "lib" / "linkgate" / "secret_key").read_text()
-    assert not re.search(r"^linkgate: error", output, re.M)
+    assert (backup / "rules.csv").read_text().startswith("pattern,")
+    assert (backup / "secret_key").read_text() == (instance / "secret_key").read_text()
+    with tarfile.open(backup / "config.tar.gz") as archive:
+        assert "linkgate/linkgate.toml" in archive.getnames()
