@@ -55,29 +55,36 @@ CONSOLE_SHOTS = {
     "statistics": "stats.index",
     "change-log": "changelog.index",
     "import": "imports.index",
+    "link-audits": "audits.index",
+    "audit-run": "audits.run",
+    "accounts": "accounts.index",
 }
+# The same at a phone's width (320 px), where tables reflow: picture name -> page name.
+CONSOLE_PHONE_SHOTS = {"sites-320": "sites.index"}
 
 
 def capture_console(browser: Any, server: LiveServer, folder: Path) -> list[Path]:
-    """Full-page PNGs of the console pages in :data:`CONSOLE_SHOTS`, signed in, at 1280 px."""
+    """Full-page PNGs of the console pages in :data:`CONSOLE_SHOTS`, signed in, at 1280 px, and of those
+    in :data:`CONSOLE_PHONE_SHOTS` at 320 px."""
     from tests.browser.console_pages import console_pages, sign_in
 
     folder.mkdir(parents=True, exist_ok=True)
     pages = console_pages(server)
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
     paths = []
-    try:
-        page = context.new_page()
-        sign_in(page, server)
-        for picture, name in CONSOLE_SHOTS.items():
-            if name not in pages:
-                continue
-            page.goto(server.url + pages[name])
-            path = folder / f"console-{picture}.png"
-            page.screenshot(path=str(path), full_page=True, animations="disabled")
-            paths.append(path)
-    finally:
-        context.close()
+    for width, shots in ((1280, CONSOLE_SHOTS), (320, CONSOLE_PHONE_SHOTS)):
+        context = browser.new_context(viewport={"width": width, "height": 800}, locale="en-US")
+        try:
+            page = context.new_page()
+            sign_in(page, server)
+            for picture, name in shots.items():
+                if name not in pages:
+                    continue
+                page.goto(server.url + pages[name])
+                path = folder / f"console-{picture}.png"
+                page.screenshot(path=str(path), full_page=True, animations="disabled")
+                paths.append(path)
+        finally:
+            context.close()
     return paths
 
 

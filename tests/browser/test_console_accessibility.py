@@ -154,7 +154,9 @@ def test_console_screenshots_for_the_guide_render(seeded: LiveServer, browser: A
     paths = screenshots.capture_console(browser, seeded, tmp_path)
     names = {path.name for path in paths}
     assert {"console-dashboard.png", "console-rules.png", "console-change-log.png"} <= names
+    assert {"console-link-audits.png", "console-audit-run.png", "console-sites-320.png"} <= names
     for path in paths:
         header = path.read_bytes()[:24]
         assert header[:8] == b"\x89PNG\r\n\x1a\n", path
-        assert int.from_bytes(header[16:20], "big") == 1280, f"{path.name} scrolls sideways at 1280 px"
+        width = 320 if path.stem.endswith("-320") else 1280
+        assert int.from_bytes(header[16:20], "big") == width, f"{path.name} scrolls sideways at {width} px"
