@@ -107,14 +107,6 @@ def set_role(store: Store, name: str, role: str, actor: str) -> AccountRow:
     return store.accounts.change(normalise_name(name), actor, role=role)
 
 
-def change_own_password(store: Store, account: AccountRow, current: str, new: str, actor: str) -> AccountRow:
-    """A person's new password of their own, only with their current one: a session left open is not
-    enough to take the account over. :class:`AccountError` when the current one is wrong."""
-    if not password_matches(account.password_hash, current[: MAX_PASSWORD + 1]):
-        raise AccountError("The current password is not right.")
-    return set_password(store, account.name, new, actor)
-
-
 @dataclass(frozen=True)
 class LoginPolicy:
     """After ``slow_after`` failures each attempt must wait (1 s, doubling, at most ``max_wait``) after

@@ -276,3 +276,20 @@ def test_anonymous_visitors_are_sent_to_sign_in(console):
     ):
         response = Browser(console).request(method, path)
         assert response.status_code == 302 and response.headers["location"].startswith("/admin/login")
+
+
+def test_guessing_the_current_password_is_throttled_as_signing_in_is(make_app):
+    server = make_app({"admin": {"login_slow_after": 50, "login_lock_after": 2}}, start=False)
+    create_account(server, "admin", ADMIN_PASSWORD)
+    server.start()
+    me = signed_in(server)
+    change = {"password": NEW_PASSWORD, "again": NEW_PASSWORD}
+    for guess in ("guess number one", "guess number two"):
+        refused = me.submit("/admin/password", {"current": guess, **change})
+        assert refused.status_code == 400
+    locked = me.submit("/admin/password", {"current": ADMIN_PASSWORD, **change})
+    assert locked.status_code == 400
+    assert "This account is locked for a while" in html.unescape(locked.text)
+    (stored,) = query(server, "SELECT password_hash FROM accounts WHERE name = 'admin'")[0]
+    assert password_matches(stored, ADMIN_PASSWORD)
+    assert logged(server, "account.lock", "admin") and not logged(server, "account.password", "admin")

@@ -4,7 +4,9 @@ a new password, unlock); everyone's own password, with the current one.
 The rules are those of the command line, in one place (:mod:`linkgate.accounts`: names, roles, password
 length, argon2id; :mod:`linkgate.store.accounts`: the last administrator kept, every change logged and
 ending the account's sessions). Never show or log a password or its hash. A change to one's own account
-keeps this session (it takes the account's new session stamp); every other session of it ends.
+keeps this session (it takes the account's new session stamp); every other session of it ends. The
+current password asked for a change of one's own is checked as a sign-in is, with its throttle: a session
+left open is not a way to guess it.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from flask_babel import gettext as _
 from linkgate.accounts import (
     MIN_PASSWORD,
     ROLES,
-    change_own_password,
     create_account,
+    log_in,
     name_problem,
     normalise_name,
     password_problem,
@@ -29,7 +31,7 @@ from linkgate.accounts import (
 )
 from linkgate.errors import AccountError
 from linkgate.store import AccountRow, now
-from linkgate.web.admin.auth import actor, admin_required, current_account
+from linkgate.web.admin.auth import actor, admin_required, current_account, failure_message, login_policy
 from linkgate.web.app_runtime import get_runtime
 
 blueprint = Blueprint("accounts", __name__)
@@ -203,11 +205,18 @@ def own_password() -> ResponseReturnValue:
             again=None if again == password else _("Type the same new password twice."),
         )
         if not errors:
-            try:
-                changed = change_own_password(get_runtime().store, me, current, password, actor())
-            except AccountError as error:
-                errors["current"] = str(error)
+            runtime = get_runtime()
+            settings = runtime.settings
+            checked = log_in(runtime.store, me.name, current, login_policy(settings), settings.secret_key)
+            if not checked.ok:
+                runtime.counts.event("login_failure")
+                errors["current"] = (
+                    failure_message(checked, settings)
+                    if checked.refused or checked.locked_until is not None
+                    else _("The current password is not right.")
+                )
             else:
+                changed = set_password(runtime.store, me.name, password, actor())
                 _keep_session(changed)
                 flash(_("Your password is changed. Your other sessions were signed out."), "success")
                 return redirect(url_for("admin.dashboard.index"))

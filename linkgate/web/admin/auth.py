@@ -40,6 +40,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.exceptions import Forbidden
 from wtforms import ValidationError
@@ -294,7 +295,7 @@ def _console_path(target: str | None) -> str | None:
     return target
 
 
-def _login_policy(settings: Settings) -> LoginPolicy:
+def login_policy(settings: Settings) -> LoginPolicy:
     return LoginPolicy(
         slow_after=settings.login_slow_after,
         lock_after=settings.login_lock_after,
@@ -338,7 +339,7 @@ def login() -> ResponseReturnValue:
             errors["password"] = _("Enter your password.")
         if not errors:
             settings = runtime.settings
-            result = log_in(runtime.store, name, password, _login_policy(settings), settings.secret_key)
+            result = log_in(runtime.store, name, password, login_policy(settings), settings.secret_key)
             _log_sign_in(runtime, name, result)
             if result.account is not None:
                 session.clear()
@@ -348,7 +349,7 @@ def login() -> ResponseReturnValue:
                 )
                 return redirect(destination)
             runtime.counts.event("login_failure")
-            errors["password"] = _failure_message(result, runtime.settings)
+            errors["password"] = failure_message(result, runtime.settings)
             if result.refused or result.locked_until is not None:
                 status = 429
                 headers["Retry-After"] = str(result.wait_seconds)
@@ -356,7 +357,7 @@ def login() -> ResponseReturnValue:
     return body, status, headers
 
 
-def _failure_message(result: LoginResult, settings: Settings) -> str:
+def failure_message(result: LoginResult, settings: Settings) -> str:
     if result.locked_until is not None:
         local = result.locked_until.astimezone(ZoneInfo(settings.timezone))
         return _(
@@ -365,15 +366,18 @@ def _failure_message(result: LoginResult, settings: Settings) -> str:
             time=local.strftime("%H:%M"),
         )
     if result.refused:
-        return _(
-            "Too many failed sign-in attempts: wait %(seconds)s seconds, then try again.",
-            seconds=result.wait_seconds,
+        return ngettext(
+            "Too many failed sign-in attempts: wait %(num)s second, then try again.",
+            "Too many failed sign-in attempts: wait %(num)s seconds, then try again.",
+            result.wait_seconds,
         )
     if result.wait_seconds:
-        return _(
+        return ngettext(
             "The name or password is not right. After several failed attempts you must wait "
-            "%(seconds)s seconds before you try again.",
-            seconds=result.wait_seconds,
+            "%(num)s second before you try again.",
+            "The name or password is not right. After several failed attempts you must wait "
+            "%(num)s seconds before you try again.",
+            result.wait_seconds,
         )
     return _("The name or password is not right.")
 
