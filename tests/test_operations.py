@@ -10,6 +10,8 @@ import logging
 import os
 import socket
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from importlib import metadata
@@ -296,3 +298,39 @@ def test_json_lines_carry_the_sign_in_fields():
         "webmaster",
         "warning",
     )
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="a backup of the SQLite file")
+def test_the_backup_script_keeps_the_newest_backups_and_everything_a_restore_needs(tmp_path, database_url):
+    """deploy/linkgate-backup, as linkgate-backup.service runs it (the guide's rehearsal runs it too)."""
+    assert cli(tmp_path, database_url, "allow", "partner.example").exit_code == 0
+    config = tmp_path / "etc" / "linkgate" / "linkgate.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'[database]\nurl = "{database_url}"\n', encoding="utf-8")
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    for old in ("2020-01-01T000000", "2020-01-02T000000", "2020-01-03T000000"):
+        (backups / old).mkdir()
+    (backups / "notes").mkdir()  # not a backup: never removed
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("LINKGATE_")} | {
+        "LINKGATE_CONFIG": str(config),
+        "LINKGATE_INSTANCE": str(tmp_path / "instance"),
+        "LINKGATE_BIN": str(Path(sys.executable).parent / "linkgate"),
+        "LINKGATE_BACKUP_KEEP": "2",
+    }
+    script = Path(__file__).resolve().parents[1] / "deploy" / "linkgate-backup"
+    result = subprocess.run(
+        ["sh", str(script), str(backups)], env=environment, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    (made,) = [path for path in backups.iterdir() if not path.name.startswith(("2020", "notes"))]
+    assert sorted(path.name for path in backups.iterdir()) == ["2020-01-03T000000", made.name, "notes"]
+    assert sorted(path.name for path in made.iterdir()) == [
+        "config.tar.gz",
+        "linkgate.db",
+        "rules.csv",
+        "secret_key",
+    ]
+    assert all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in made.iterdir())
+    assert "partner.example" in (made / "rules.csv").read_text()
+    assert (made / "secret_key").read_text() == (tmp_path / "instance" / "secret_key").read_text()
