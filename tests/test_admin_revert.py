@@ -406,3 +406,26 @@ def test_an_import_that_adds_only_needs_no_tick(console):
     preview = upload(admin, "pattern,exact,kind,action,note\r\n*.rv-add-only.example,false,allow,,\r\n")
     assert 'name="confirm_removal"' not in preview.text
     assert admin.post(CONFIRM, confirm_fields(preview)).status_code == 302
+
+
+# ---- the store's revert -----------------------------------------------------------------------------
+
+
+def test_a_revert_moves_the_rules_version_on_and_cannot_be_made_twice(store):
+    from linkgate.errors import RevertRefused
+
+    store.rules.add(make_rule("rv-store.example", "block"), "test")
+    (added,) = store.changes.page(action="rule.add", limit=1).entries
+    version = store.rules.version()
+    done = store.changes.revert(added.id, "web:admin")
+    assert (done.action, done.target, done.after) == (
+        "rule.revert",
+        "*.rv-store.example",
+        {"rules": [], "reverts": added.id},
+    )
+    assert store.rules.version() == version + 1  # every worker reloads its rules
+    assert store.changes.reverted_by(added.id) == done
+    assert store.changes.reverted_by(done.id) is None
+    with pytest.raises(RevertRefused, match="was removed after this change"):
+        store.changes.revert(added.id, "web:admin")
+    assert store.rules.version() == version + 1 and store.changes.page().total == 2
