@@ -315,12 +315,22 @@ def test_the_backup_script_keeps_the_newest_backups_and_everything_a_restore_nee
     environment = {key: value for key, value in os.environ.items() if not key.startswith("LINKGATE_")} | {
         "LINKGATE_CONFIG": str(config),
         "LINKGATE_INSTANCE": str(tmp_path / "instance"),
-        "LINKGATE_BIN": str(Path(sys.executable).parent / "linkgate"),
-        "LINKGATE_BACKUP_KEEP": "2",
     }
     script = Path(__file__).resolve().parents[1] / "deploy" / "linkgate-backup"
     result = subprocess.run(
-        ["sh", str(script), str(backups)], env=environment, capture_output=True, text=True, check=False
+        [
+            "sh",
+            str(script),
+            "--keep",
+            "2",
+            "--linkgate",
+            str(Path(sys.executable).parent / "linkgate"),
+            str(backups),
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     (made,) = [path for path in backups.iterdir() if not path.name.startswith(("2020", "notes"))]
