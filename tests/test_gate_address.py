@@ -273,7 +273,7 @@ def test_check_again_leads_back_to_the_gate_on_its_path(make_app: Any, threaded_
     finally:
         held.release.set()
     assert response.status_code == 200
-    again = re.search(r'<a href="([^"]+)">Check again</a>', response.text)
+    again = re.search(r'<a id="check-again" href="([^"]+)">Check again</a>', response.text)
     assert again is not None
     # As the browser follows it from the notice, which is at the gate's address.
     followed = urljoin(GATE.go + "?url=" + quote(destination, safe=""), html.unescape(again.group(1)))

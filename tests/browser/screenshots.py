@@ -18,6 +18,8 @@ from tests.conftest import ROOT, LiveServer, chromium_path
 
 # The everyday case: a link on a County page (so signed) to a site the County does not run.
 DESTINATION = "https://www.example.org/events/summer-fair"
+# The site's privacy link as a lookup finds it (set by hand here: the screenshots' server reaches no site).
+PRIVACY_URL = "https://www.example.org/privacy"
 WIDTHS = (1280, 320)
 LANGUAGES = ("en", "es")
 DOCS_IMAGES = ROOT / "docs" / "images"
@@ -101,6 +103,7 @@ def main() -> int:
         server = LiveServer(Path(directory)).start()
         try:
             link = server.cli("sign", DESTINATION).stdout.strip()
+            server.cli("site", "set-privacy", "www.example.org", PRIVACY_URL)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path=executable, headless=True, args=CHROMIUM_ARGS
