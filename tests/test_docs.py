@@ -26,6 +26,7 @@ no traceback, write to standard error only warnings (or, for an exit of 2, one e
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import re
@@ -301,6 +302,7 @@ def sandbox(tmp_path: Path, local_site: Any, monkeypatch: pytest.MonkeyPatch) ->
     server.cli("site", "set-privacy", PLACEHOLDERS["HOST"], f"https://{PLACEHOLDERS['HOST']}/privacy")
     yield Sandbox(server, work, port)
     server.stop()
+    gc.unfreeze()  # the audit freezes what it found loaded, for its own run: not for the rest of the tests
 
 
 # ---- what a run must print ---------------------------------------------------------------------------
