@@ -98,6 +98,7 @@ def site_for_test(prefix: Path, certificate: Path, key: Path, ports: dict[str, i
         "/etc/ssl/private/links.missoulacounty.us.key": str(key),
         "/var/cache/nginx/linkgate": str(prefix / "cache"),
         "/var/log/nginx/": f"{prefix / 'logs'}/",
+        "/etc/nginx/snippets/": f"{prefix / 'snippets'}/",
         # Two servers: the first is the live one; the second is down (nothing listens there).
         "server 127.0.0.1:8000 max_fails=3 fail_timeout=10s;": (
             f"server 127.0.0.1:{ports['app']} max_fails=3 fail_timeout=10s;\n"
@@ -222,6 +223,48 @@ def test_clicks_pass_through_over_tls_with_hsts(proxy: Proxy) -> None:
         assert "content-security-policy" in notice.headers  # linkgate's own headers pass through
         assert notice.headers["server"] == "nginx"  # no version, no gunicorn
         assert client.get("/healthz").json()["db"] == "ok"
+
+
+def test_the_optional_snippet_keeps_the_console_from_other_networks(proxy: Proxy, tmp_path: Path) -> None:
+    """deploy/nginx/linkgate-admin-networks.conf in the snippets folder: /admin only from the networks it
+    lists (as shipped, this machine among them); clicks and /healthz stay open to all."""
+    prefix = tmp_path / "nginx"
+    prefix.mkdir()
+    (prefix / "snippets").mkdir()
+    shipped = (SITE.parent / "linkgate-admin-networks.conf").read_text(encoding="utf-8")
+    snippet = prefix / "snippets" / "linkgate-admin-networks.conf"
+    snippet.write_text(shipped, encoding="utf-8")
+    ports = {"http": free_port(), "https": free_port(), "app": proxy.server.port, "down": free_port()}
+    certificate, key = proxy.certificate, proxy.prefix / "site.key"
+    (prefix / "linkgate.conf").write_text(site_for_test(prefix, certificate, key, ports), encoding="utf-8")
+    (prefix / "nginx.conf").write_text(main_config(prefix, prefix / "linkgate.conf"), encoding="utf-8")
+    process = subprocess.Popen(nginx(prefix), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    restricted = Proxy(prefix, f"https://127.0.0.1:{ports['https']}", "", certificate, proxy.server)
+    try:
+        wait_for_port(ports["https"], process, prefix / "logs" / "startup-error.log")
+        with restricted.client() as client:
+            assert client.get("/admin/login").status_code == 200  # this machine is on the shipped list
+        loopback = ("allow 127.0.0.1;", "allow ::1;")
+        assert all(line in shipped for line in loopback)
+        snippet.write_text(
+            "\n".join(line for line in shipped.splitlines() if not line.startswith(loopback)),
+            encoding="utf-8",
+        )
+        subprocess.run(nginx(prefix, "-s", "reload"), check=True, capture_output=True, timeout=30)
+
+        def refused() -> bool:
+            with restricted.client() as client:
+                return client.get("/admin/login").status_code == 403
+
+        wait_for(refused, timeout=15, what="nginx to read the snippet again")
+        with restricted.client() as client:
+            assert client.post("/admin/login", data={"name": "x", "password": "y"}).status_code == 403
+            assert client.get("/admin/").status_code == 403
+            assert client.get("/go", params={"url": COUNTY_LINK}).status_code == 302
+            assert client.get("/healthz").status_code == 200
+    finally:
+        process.send_signal(signal.SIGQUIT)
+        process.wait(timeout=10)
 
 
 def test_plain_http_is_sent_to_https_on_the_public_name(proxy: Proxy) -> None:
