@@ -1,9 +1,11 @@
 """The documentation says what the code does: every ``linkgate …`` example in README.md and docs/*.md is
 run, and every setting the code reads is in docs/configuration.md (and nothing else is).
 
-Which examples: in a fenced code block, every line that starts with ``linkgate`` and a command name (a
-shell comment after ``#`` is not part of it, ``> FILE`` sends its output to FILE); outside fenced blocks,
-every inline code span that starts with ``linkgate `` (it may run over a line break).
+Which examples: in a fenced code block, every line that runs ``linkgate`` (the word first on the line, or
+a path to it such as ``/opt/linkgate/venv/bin/linkgate`` after ``runuser … --``) with a command or an
+option, up to a shell operator or quote (a comment after ``#`` is not part of it, ``> FILE`` sends its
+output to FILE); outside fenced blocks, every inline code span that starts with ``linkgate `` (it may run
+over a line break).
 
 How each is judged, by what it is:
 
@@ -78,6 +80,10 @@ INPUTS = {
 }
 
 
+# In a fenced block: linkgate first on the line, or a path to it after a word such as runuser's "--".
+INVOCATION = re.compile(r"(?:^\s*|(?:^|\s)/\S*/bin/)linkgate ((?:[a-z]|--)[^&;|'`()]*)")
+
+
 @dataclass(frozen=True)
 class Example:
     doc: str
@@ -102,10 +108,10 @@ def examples(path: Path) -> list[Example]:
             continue
         if fence:
             prose.append("")
-            command = line.strip()
-            if re.match(r"linkgate [a-z]", command):
-                words = shlex.split(command, comments=True)
-                found.append(Example(doc, number, shlex.join(words), fenced=True))
+            invocation = INVOCATION.search(line)
+            if invocation is not None:
+                words = shlex.split(invocation.group(1), comments=True)
+                found.append(Example(doc, number, shlex.join(["linkgate", *words]), fenced=True))
         else:
             prose.append(line)
     text = "\n".join(prose)
