@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import ada_url
+import httpcore
 import httpx
 import pytest
 from hypothesis import given
@@ -230,7 +231,7 @@ def test_the_transport_refuses_a_host_whose_addresses_were_not_checked() -> None
     async def main() -> tuple[BaseException | None, CountingServer]:
         async with CountingServer() as server:
             client = SafeClient(LOCAL, resolver)
-            request = httpx.Request("GET", f"http://a.test:{server.port}/")
+            request = httpcore.Request("GET", f"http://a.test:{server.port}/")
             failure: BaseException | None = None
             try:
                 await client._transport.handle_async_request(request)

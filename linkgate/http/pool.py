@@ -1,6 +1,7 @@
 """The async transport: kept-alive connections to checked addresses, never more open at once than a cap.
 
-:class:`PinnedAsyncTransport` is an ``httpx.AsyncBaseTransport`` over :class:`_Pool`. A request goes to
+:class:`PinnedAsyncTransport` sends httpcore's requests over :class:`_Pool` and hands each answer back as
+a :class:`Reply` (status, headers, the body as it streams). A request goes to
 the addresses pinned for its host or nowhere, and a kept-alive connection is only ever reused for the
 scheme, host and port it was opened for. HTTP/1.1 is spoken by httpcore's ``AsyncHTTP11Connection``
 (httpx's transport library) over asyncio's streams; only the keeping of connections is linkgate's: the
@@ -21,10 +22,10 @@ from typing import Any
 import httpcore
 import httpx
 
-from linkgate.http.core import Pins, core_request, pinned_host
+from linkgate.http.core import Pins, pinned_host
 from linkgate.http.policy import DEFAULT_PORTS, IPAddress
 
-__all__ = ["PinnedAsyncTransport"]
+__all__ = ["PinnedAsyncTransport", "Reply"]
 
 READ_BYTES = 65_536
 KEEPALIVE_SECONDS = 5.0
@@ -259,8 +260,9 @@ class _Pool:
         await asyncio.gather(*self._closing, return_exceptions=True)
 
 
-class PinnedAsyncTransport(httpx.AsyncBaseTransport):
-    """httpx's transport interface over :class:`_Pool`, for hosts whose addresses have been pinned.
+class PinnedAsyncTransport:
+    """Requests (:func:`linkgate.http.core.build_request`'s) over :class:`_Pool`, for hosts whose
+    addresses have been pinned; the answer as a :class:`Reply`, whose body is read as it streams.
 
     At most ``cap`` connections open at once; with ``keep_alive`` off, none is kept between requests.
     A request goes to its host's pinned addresses or nowhere; requests have no body.
@@ -273,15 +275,15 @@ class PinnedAsyncTransport(httpx.AsyncBaseTransport):
         self._keep_alive = keep_alive
         self.pins = Pins()
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpcore.Request) -> Reply:
         url = request.url
         host = pinned_host(url)
         addresses = self.pins.addresses(host)
-        key = (url.scheme, host, url.port or DEFAULT_PORTS[url.scheme])
-        core = core_request(request)
+        scheme = url.scheme.decode("ascii")
+        key = (scheme, host, url.port or DEFAULT_PORTS[scheme])
         connection = await self.pool.connection(key, addresses)
         try:
-            response = await connection.http.handle_async_request(core)
+            response = await connection.http.handle_async_request(request)
         except (httpcore.NetworkError, httpcore.RemoteProtocolError) as error:
             await self.pool.close(connection)
             if not connection.reused or isinstance(error.__context__, ssl.SSLError):
@@ -289,19 +291,14 @@ class PinnedAsyncTransport(httpx.AsyncBaseTransport):
             # A kept-alive connection the server had closed meanwhile: once more, on a new one.
             connection = await self.pool.connection(key, addresses, fresh=True)
             try:
-                response = await connection.http.handle_async_request(core)
+                response = await connection.http.handle_async_request(request)
             except BaseException:
                 await self.pool.close(connection)
                 raise
         except BaseException:
             await self.pool.close(connection)
             raise
-        return httpx.Response(
-            response.status,
-            headers=response.headers,
-            stream=_BodyStream(response, connection, self),
-            extensions=response.extensions,
-        )
+        return Reply(response, connection, self)
 
     async def done(self, connection: _Connection) -> None:
         """The response on ``connection`` is closed: keep the connection for its host, or close it."""
@@ -314,19 +311,31 @@ class PinnedAsyncTransport(httpx.AsyncBaseTransport):
         await self.pool.aclose()
 
 
-class _BodyStream(httpx.AsyncByteStream):
+class Reply:
+    """An answer as it arrives: its status and headers, its body read as it streams (:meth:`aiter_raw`,
+    as sent: never decoded), then :meth:`aclose`, which keeps the connection for its host or closes it.
+    (Not an ``httpx.Response``, whose layers over httpcore's stream cost about a tenth of a request.)"""
+
+    __slots__ = ("_closed", "_connection", "_response", "_transport", "headers", "status_code")
+
     def __init__(
         self, response: httpcore.Response, connection: _Connection, transport: PinnedAsyncTransport
     ) -> None:
+        self.status_code = response.status
+        self.headers = httpx.Headers(response.headers)
         self._response = response
         self._connection = connection
         self._transport = transport
+        self._closed = False
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for part in self._response.aiter_stream():
-            yield part
+    def aiter_raw(self) -> AsyncIterator[bytes]:
+        """The body's bytes as they arrive, as sent."""
+        return self._response.aiter_stream()
 
     async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         try:
             await self._response.aclose()
         finally:

@@ -27,7 +27,6 @@ from linkgate.http.core import (
     Pins,
     Redirects,
     build_request,
-    core_request,
     default_ssl_context,
     describe_failure,
 )
@@ -122,9 +121,9 @@ class _PinnedBackend(httpcore.NetworkBackend):
         raise failure
 
 
-class _PinnedTransport(httpx.BaseTransport):
-    """httpx's transport interface over an httpcore pool whose only way out is :class:`_PinnedBackend`.
-    GET only: request bodies are not forwarded."""
+class _PinnedTransport:
+    """Requests (:func:`linkgate.http.core.build_request`'s) over an httpcore pool whose only way out is
+    :class:`_PinnedBackend`; the answer as an ``httpx.Response``. GET only: no request bodies."""
 
     def __init__(self, deadline: _Deadline, ssl_context: ssl.SSLContext) -> None:
         self.pins = Pins()
@@ -134,8 +133,8 @@ class _PinnedTransport(httpx.BaseTransport):
             ssl_context=ssl_context, max_keepalive_connections=0, network_backend=self.backend
         )
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self._pool.handle_request(core_request(request))
+    def handle_request(self, request: httpcore.Request) -> httpx.Response:
+        response = self._pool.handle_request(request)
         return httpx.Response(
             response.status,
             headers=response.headers,
@@ -145,6 +144,12 @@ class _PinnedTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self._pool.close()
+
+    def __enter__(self) -> _PinnedTransport:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 class _BodyStream(httpx.SyncByteStream):
