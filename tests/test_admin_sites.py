@@ -148,7 +148,7 @@ def test_the_list_shows_every_column_and_links_only_web_addresses(server, store)
     assert cells[1] == "found"
     assert cells[2] == "https://www.sa-columns.example/privacy"
     assert cells[3] == "a link on the home page"
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", cells[4])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d M[SD]T", cells[4])  # County time, its zone named
     assert cells[5:] == ["yes", "yes", "none"]
     assert '<a href="https://www.sa-columns.example/privacy" rel="noopener noreferrer">' in row
     assert 'href="javascript:' not in text
@@ -250,8 +250,8 @@ def test_a_sites_page_shows_every_fact_of_the_lookup_and_what_visitors_see(serve
     assert fact(page, "gpc") == "no"
     assert fact(page, "elapsed_ms") == "321 ms"
     assert fact(page, "error") == "–"
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", fact(page, "checked_at"))
-    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", fact(page, "expires"))  # a week on: not due
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d M[SD]T", fact(page, "checked_at"))
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d M[SD]T$", fact(page, "expires"))  # a week on: not due
     for button in ("recheck", "set-override", "no-policy", "forget"):
         assert f'id="{button}"' in page.text
     assert 'id="remove-override"' not in page.text  # there is none to remove
@@ -569,7 +569,7 @@ def test_sites_list_prints_the_same_facts_as_the_page(server, store):
         "lookup",
         "privacy link",
         "found by",
-        "checked (UTC)",
+        "checked",
         "HTTPS",
         "GPC",
         "override",
