@@ -56,6 +56,7 @@ PLACEHOLDERS = {
     "START_URL": "https://www.missoulacounty.us/",
     "TEXT": "example",
     "FILE": "rules.csv",
+    "FOLDER": "backups",
     "H": "127.0.0.1",
     "P": "8000",
     "N": "2",
@@ -180,9 +181,19 @@ def read(example: Example) -> Reading:
 _accounts = itertools.count(1)
 
 
+PLACEHOLDER = re.compile(r"\[?([A-Z][A-Z_]*)\]?")
+
+
+def placeholders(example: Example) -> list[str]:
+    """The words in capitals an example uses in place of a value (NAME, HOST, URL...)."""
+    return [
+        match.group(1) for word in shlex.split(example.text)[1:] if (match := PLACEHOLDER.fullmatch(word))
+    ]
+
+
 def is_synopsis(example: Example) -> bool:
     words = shlex.split(example.text)[1:]
-    return any(re.search(r"[\[\]|…]", word) or (word in PLACEHOLDERS and word.isupper()) for word in words)
+    return bool(placeholders(example)) or any(re.search(r"[\[\]|…]", word) for word in words)
 
 
 def runnable_forms(example: Example) -> list[str]:
@@ -351,6 +362,11 @@ def check(example: Example, sandbox: Sandbox) -> list[str]:
     """What is wrong with one example (empty when it is right)."""
     reading = read(example)
     problems = list(reading.problems)
+    problems += [
+        f"placeholder {name}: give it a value in PLACEHOLDERS (tests/test_docs.py) or write the example"
+        for name in placeholders(example)
+        if name not in PLACEHOLDERS
+    ]
     if problems:
         return problems
     if reading.path in NOT_RUN or (not is_synopsis(example) and needs_more(reading)):
