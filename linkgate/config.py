@@ -386,6 +386,7 @@ def load_settings(
     problems: list[str] = []
 
     config_path = env.get("LINKGATE_CONFIG")
+    in_file = str(Path(config_path)) if config_path else None  # where _read_toml says a value came from
     if config_path:
         _read_toml(Path(config_path), raw, problems)
     for section, key in KEYS:
@@ -413,11 +414,7 @@ def load_settings(
         except ValueError as error:
             problems.append(f"{label} ({where}): {error}")
             continue
-        if (
-            isinstance(value, str)
-            and isinstance(parsed, tuple | Mapping)
-            and where == str(Path(config_path or "."))
-        ):
+        if where == in_file and isinstance(value, str) and isinstance(parsed, tuple | Mapping):
             # In the file a list is a TOML array: "x" where a list belongs is a mistake more often than
             # a list of one (a secret key may hold a comma; commas are for environment variables).
             problems.append(f'{label} ({where}): must be a list, such as ["{value}"]')
