@@ -12,17 +12,19 @@ How each is judged, by what it is:
 - **a reference** names a command without the arguments it needs (``linkgate sign``, ``linkgate audit
   --max-sitemap-entries``): the command and every option named must exist;
 - **a synopsis** shows a form with ``[optional parts]``, ``a|b`` alternatives, ``…`` or placeholders in
-  capitals (``NAME``, ``HOST``): every command, option and choice it names must exist, and the form without
-  its optional parts, placeholders filled in from :data:`PLACEHOLDERS`, is run;
+  capitals (``NAME``, ``HOST``): every command, option and choice it names must exist, every placeholder
+  must have a value in :data:`PLACEHOLDERS`, and the form without its optional parts and the one with all
+  of them (when that is one command line) are run with those values;
 - **an example** is run as it is written.
 
-Commands run in this process (click's ``CliRunner``) in a sandbox instance, one per document, in the order
-the document gives them (so ``rules remove`` finds the rule ``allow`` made before it), with SQLite, a
-configuration of its own and a working folder holding the pages and files the examples name. Addresses the
-commands that fetch would read (``check-site``, ``audit``) are a local site, the County's and example.org's
-names pinned to it (:data:`FETCHED`). A run must exit as :data:`EXIT_CODES` says (0 unless listed), print
-no traceback, write to standard error only warnings (or, for an exit of 2, one error line), and print what
-:func:`output_problem` expects of its kind. The commands that start a server and run until stopped
+Commands run in this process (click's ``CliRunner``) in a sandbox instance, one per document, in the order the
+document gives them (so ``rules remove`` finds the rule ``allow`` made before it), with the test run's
+database, a configuration of its own and a working folder holding the pages and files the examples name. The
+addresses the commands that fetch would read (``check-site``, ``audit``) are a local site, the County's and
+example.org's names pinned to it (:data:`FETCHED`). A run must exit as :data:`EXIT_CODES` says (0 unless
+listed), print no traceback, write an error line to standard error only when it exits 2 (and then exactly one,
+``linkgate: error: …``), and print what :func:`output_problem` expects of its kind (JSON for ``--json``, the
+shapes of :data:`SHAPES`, never ``None``). The commands that start a server and run until stopped
 (:data:`NOT_RUN`) are checked through their ``--help``.
 """
 
@@ -51,7 +53,7 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Placeholders a synopsis may use, and what the sandbox runs in their place.
 PLACEHOLDERS = {
     "NAME": "webmaster",  # and a number: each account a synopsis makes is a new one
-    "HOST": "www.example.net",  # the sandbox pins its privacy link first (Sandbox.seed)
+    "HOST": "www.example.net",  # the sandbox fixture pins its privacy link first
     "URL": "https://example.org/page",
     "START_URL": "https://www.missoulacounty.us/",
     "TEXT": "example",
