@@ -45,7 +45,7 @@ import click
 import pytest
 
 from linkgate.cli import main
-from linkgate.config import KEYS, OTHER_VARIABLES, _env_name
+from linkgate.config import KEYS, OTHER_VARIABLES, Settings, _env_name
 from tests.conftest import ROOT, AppServer
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -298,7 +298,7 @@ def _local(word: str, port: int) -> str:
 @pytest.fixture
 def sandbox(tmp_path: Path, local_site: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     port = local_site.port
-    config = {
+    config: dict[str, dict[str, Any]] = {
         "server": {"public_url": "https://links.missoulacounty.us"},
         "fetch": {
             "system_resolver": False,
@@ -443,6 +443,24 @@ def test_every_setting_the_code_reads_is_documented_and_nothing_else() -> None:
     label = lambda item: ".".join(part for part in item if part)  # noqa: E731
     assert sorted(map(label, set(KEYS) - set(documented))) == [], "settings missing from configuration.md"
     assert sorted(map(label, set(documented) - set(KEYS))) == [], "configuration.md shows unknown settings"
+
+
+def test_every_value_configuration_md_shows_is_the_setting_s_default() -> None:
+    """The TOML block is "every setting, with its default": a value shown is the one the code starts with
+    (both read by the setting's own parser, which writes a URL one way), except where it shows "…"."""
+    defaults = Settings(instance_path=ROOT, secret_key="not shown")
+    wrong = []
+    for (section, key), shown in documented_settings().items():
+        name, parse = KEYS[(section, key)]
+        if isinstance(shown, str) and "…" in shown:
+            continue
+        if name.startswith("action:"):
+            default: Any = defaults.action_for(name.removeprefix("action:"))
+        else:
+            default = getattr(defaults, name)
+        if parse(shown) != (parse(default) if isinstance(default, str) else default):
+            wrong.append(f"{section}.{key}: shows {shown!r}, the default is {default!r}")
+    assert not wrong, "\n".join(wrong)
 
 
 def test_every_linkgate_variable_the_docs_and_the_kit_name_is_one_linkgate_knows() -> None:
