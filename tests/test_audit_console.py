@@ -196,7 +196,7 @@ def test_an_admin_audits_the_county_site_watches_it_and_reads_its_reports(county
     assert set(links) == {"report.html", "links.csv", "report.json"}
     report = admin.get(links["report.html"])
     assert report.status_code == 200
-    assert report.headers["content-type"].startswith("text/html")
+    assert report.headers["content-type"] == "text/html; charset=utf-8"
     assert "sandbox" in report.headers["content-security-policy"]
     assert "Link audit of" in report.text and "On the site" in report.text
     rows = admin.get(links["links.csv"])

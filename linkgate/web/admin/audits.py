@@ -57,12 +57,8 @@ PROBLEM_TEXT = {
     "link_text": _l("Unhelpful link text"),
     "target_blank": _l("New window without noopener"),
 }
-# The report files a run writes (linkgate.audit.report.write_reports): name -> type, shown in the page.
-REPORT_FILES = {
-    "report.html": "text/html; charset=utf-8",
-    "links.csv": "text/csv; charset=utf-8",
-    "report.json": "application/json",
-}
+# The report files a run writes (linkgate.audit.report.write_reports): name -> type (text is UTF-8).
+REPORT_FILES = {"report.html": "text/html", "links.csv": "text/csv", "report.json": "application/json"}
 # report.html is one self-contained page: its own inline style and script, nothing else, and sandboxed
 # (no cookies, no requests to the console: its links come from the crawled site).
 REPORT_CSP = (
