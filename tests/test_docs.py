@@ -584,3 +584,20 @@ def test_check_site_exits_1_when_the_lookup_fails_and_still_says_why(make_app: A
     assert re.search(r"(?m)^status +error$", failed.stdout) and re.search(r"(?m)^error +\S", failed.stdout)
     as_json = server.cli("check-site", "https://unreachable.example/", "--json", check=False)
     assert as_json.returncode == 1 and json.loads(as_json.stdout)["status"] == "error"
+
+
+def test_audit_md_s_options_table_is_audit_s_options_with_their_defaults() -> None:
+    text = (ROOT / "docs" / "audit.md").read_text(encoding="utf-8")
+    table = text.split("\n## Options\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"(?m)^\| `(--[a-z-]+(?:/--[a-z-]+)?)[^`]*` \|\s*([^|]*?)\s*\|", table)
+    documented = {name: cell.strip() for name, cell in rows}
+    command = main.commands["audit"]
+    options = {
+        "/".join(param.opts + param.secondary_opts): param
+        for param in command.params
+        if isinstance(param, click.Option) and "--help" not in param.opts
+    }
+    assert sorted(documented) == sorted(options)
+    for name, cell in documented.items():
+        if re.fullmatch(r"\d+(\.\d+)?", cell.replace(",", "")):
+            assert float(cell.replace(",", "")) == float(options[name].default), name
