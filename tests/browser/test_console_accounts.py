@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from linkgate.classify import make_rule
-from tests.browser.conftest import NARROW, WIDE
+from tests.browser.conftest import NARROW, WIDE, assert_no_serious_violations
 from tests.browser.console_pages import sign_in
 from tests.conftest import LiveServer
 from tests.console import ADMIN_PASSWORD, create_account
@@ -208,3 +208,47 @@ def test_a_viewer_is_shown_no_way_to_revert_or_change_accounts(console: LiveServ
     assert page.locator("#account-add").count() == 0
     response = page.goto(f"{console.url}/admin/accounts/admin/remove")
     assert response is not None and response.status == 403
+
+
+@VIEWPORTS
+def test_the_new_pages_in_their_error_states_have_no_serious_axe_findings(
+    console: LiveServer, new_page: Any, axe: Any, viewport: dict[str, int]
+) -> None:
+    page = new_page(viewport=viewport, bypass_csp=True)
+    sign_in(page, console, "admin")
+    checked: dict[str, Any] = {}
+    page.goto(console.url + "/admin/accounts/")
+    with page.expect_navigation():
+        page.click("#account-add")
+    checked["accounts with errors"] = axe(page)
+    page.goto(console.url + "/admin/password")
+    with page.expect_navigation():
+        page.click("#own-save")
+    checked["own password with errors"] = axe(page)
+    page.goto(console.url + "/admin/accounts/admin")
+    page.fill("#account-new-password", "short")
+    with page.expect_navigation():
+        page.click("#account-password-save")
+    checked["account with errors"] = axe(page)
+    name = f"axe-{viewport['width']}.example"
+    store = console.store()
+    saved = store.rules.add(make_rule(name, "allow"), "web:admin")
+    entry = store.changes.page(action="rule.add", target=name, limit=1).entries[0]
+    page.goto(f"{console.url}/admin/log/{entry.id}/revert")
+    assert saved.id is not None
+    store.rules.update(saved.id, make_rule(name, "block"), "someone else")
+    with page.expect_navigation():
+        page.click("#revert-confirm")
+    checked["refused revert"] = axe(page)
+    store.rules.add(make_rule(f"gone-{name}", "block"), "test")  # for the Replace to remove
+    page.goto(console.url + "/admin/rules/import")
+    page.fill("#import-text", f"pattern,kind\n*.{name},block\n")
+    page.check("input[name=replace]")
+    with page.expect_navigation():
+        page.click("form[enctype] button[type=submit]")
+    checked["replace warning"] = axe(page)
+    with page.expect_navigation():
+        page.click("text=Import these changes")
+    checked["replace warning unticked"] = axe(page)
+    for where, violations in checked.items():
+        assert_no_serious_violations(violations, f"{where} at {viewport['width']} px")
