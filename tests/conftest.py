@@ -429,6 +429,33 @@ def in_process_app(instance: Path, database_url: str, **settings: str) -> Any:
     return create_app(load_settings(environ))
 
 
+@pytest.fixture
+def console_app(tmp_path: Path, database_url: str) -> Iterator[Any]:
+    """The application in this process on a new database of the run's kind, with one administrator,
+    ``admin`` (password ``tests.console.ADMIN_PASSWORD``): the console tested through Flask's client."""
+    from linkgate.accounts import create_account
+    from tests.console import ADMIN_PASSWORD
+
+    made = in_process_app(tmp_path / "instance", database_url)
+    runtime = made.extensions["linkgate"]
+    create_account(runtime.store, "admin", ADMIN_PASSWORD, "admin", "test")
+    yield made
+    runtime.shutdown()
+
+
+def signed_in_client(app: Any, name: str = "admin") -> Any:
+    """A Flask test client signed in to the console of ``app`` as ``name``."""
+    from tests.console import ADMIN_PASSWORD, csrf_token
+
+    client = app.test_client()
+    token = csrf_token(client.get("/admin/login"))
+    response = client.post(
+        "/admin/login", data={"csrf_token": token, "name": name, "password": ADMIN_PASSWORD}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
 GATE_RULES = (
     ("allow", "partner.example", "--note", "trusted partner"),
     ("block", "bad.partner.example", "--exact"),

@@ -8,7 +8,6 @@ the County's 6 December, and a filter for that day finds it.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,12 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from linkgate.accounts import create_account
 from linkgate.classify import make_rule
 from linkgate.cli import main
 from linkgate.clock import county_day_bounds, county_time, county_today
 from linkgate.store.schema import change_log, rules, sites
 from linkgate.web.app_runtime import WebRuntime
-from tests.conftest import in_process_app
-from tests.console import ADMIN_PASSWORD, csrf_token
+from tests.conftest import signed_in_client
 
 EVENING = datetime(2026, 12, 7, 2, 30, 15, tzinfo=UTC)  # 19:30:15 MST on 6 December
 SUMMER = datetime(2026, 7, 1, 18, 5, tzinfo=UTC)  # 12:05 MDT
@@ -58,22 +55,12 @@ def test_the_county_date_is_not_the_utc_date_in_the_evening():
 
 
 @pytest.fixture
-def app(tmp_path: Path, database_url: str) -> Iterator[Flask]:
-    made = in_process_app(tmp_path / "instance", database_url)
-    runtime: WebRuntime = made.extensions["linkgate"]
-    create_account(runtime.store, "admin", ADMIN_PASSWORD, "admin", "test")
-    yield made
-    runtime.shutdown()
+def app(console_app: Flask) -> Flask:
+    return console_app
 
 
 def admin(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    token = csrf_token(client.get("/admin/login"))  # type: ignore[arg-type]
-    response = client.post(
-        "/admin/login", data={"csrf_token": token, "name": "admin", "password": ADMIN_PASSWORD}
-    )
-    assert response.status_code == 302
-    return client
+    return signed_in_client(app)  # type: ignore[no-any-return]
 
 
 def runtime_of(app: Flask) -> WebRuntime:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -20,14 +18,12 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from linkgate.accounts import create_account
 from linkgate.classify import make_rule
 from linkgate.cli import main
 from linkgate.store.schema import change_log, rules, sites
 from linkgate.web.admin.listing import Sort
 from linkgate.web.app_runtime import WebRuntime
-from tests.conftest import in_process_app
-from tests.console import ADMIN_PASSWORD, csrf_token
+from tests.conftest import signed_in_client
 
 
 def test_sort_reads_a_named_column_either_way_and_nothing_else():
@@ -45,22 +41,12 @@ def test_sort_reads_a_named_column_either_way_and_nothing_else():
 
 
 @pytest.fixture
-def app(tmp_path: Path, database_url: str) -> Iterator[Flask]:
-    made = in_process_app(tmp_path / "instance", database_url)
-    runtime: WebRuntime = made.extensions["linkgate"]
-    create_account(runtime.store, "admin", ADMIN_PASSWORD, "admin", "test")
-    yield made
-    runtime.shutdown()
+def app(console_app: Flask) -> Flask:
+    return console_app
 
 
 def admin(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    token = csrf_token(client.get("/admin/login"))  # type: ignore[arg-type]
-    response = client.post(
-        "/admin/login", data={"csrf_token": token, "name": "admin", "password": ADMIN_PASSWORD}
-    )
-    assert response.status_code == 302
-    return client
+    return signed_in_client(app)  # type: ignore[no-any-return]
 
 
 def store_of(app: Flask):  # type: ignore[no-untyped-def]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,24 +19,19 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from linkgate.accounts import create_account
 from linkgate.classify import make_rule
 from linkgate.cli import main
 from linkgate.web.app_runtime import WebRuntime
-from tests.conftest import in_process_app
-from tests.console import ADMIN_PASSWORD, csrf_token
+from tests.conftest import signed_in_client
+from tests.console import csrf_token
 
 COUNTY = "missoulacounty.us,co.missoula.mt.us"
 GOOD = {"name": "", "scope": "domain", "kind": "block", "action": "", "note": ""}
 
 
 @pytest.fixture
-def app(tmp_path: Path, database_url: str) -> Iterator[Flask]:
-    made = in_process_app(tmp_path / "instance", database_url, COUNTY_DOMAINS=COUNTY)
-    runtime: WebRuntime = made.extensions["linkgate"]
-    create_account(runtime.store, "admin", ADMIN_PASSWORD, "admin", "test")
-    yield made
-    runtime.shutdown()
+def app(console_app: Flask) -> Flask:
+    return console_app
 
 
 def store_of(app: Flask) -> Any:
@@ -45,13 +39,7 @@ def store_of(app: Flask) -> Any:
 
 
 def admin(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    token = csrf_token(client.get("/admin/login"))  # type: ignore[arg-type]
-    response = client.post(
-        "/admin/login", data={"csrf_token": token, "name": "admin", "password": ADMIN_PASSWORD}
-    )
-    assert response.status_code == 302
-    return client
+    return signed_in_client(app)  # type: ignore[no-any-return]
 
 
 def submit_rule(client: FlaskClient, **values: str) -> Any:
