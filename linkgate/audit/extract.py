@@ -157,7 +157,9 @@ def _text_of(element: lxml.html.HtmlElement) -> str:
     label = element.get("aria-label")
     if label and not label.isspace():
         return " ".join(label.split())[:TEXT_LIMIT]  # what assistive technology reads out
-    text = " ".join(element.text_content().split())
+    # Most links hold text alone: their text then, without XPath's string() over the subtree.
+    content = element.text_content() if len(element) else element.text or ""
+    text = " ".join(content.split())
     if not text:
         images = [img.get("alt", "") for img in element.iter("img")]
         text = " ".join(" ".join(images).split())
@@ -181,7 +183,7 @@ _SITE_WIDE = re.compile(r"(?i:https?://)|/(?![/\\])")
 _REMOVED_BY_PARSER = re.compile(r"[\t\n\r]")
 
 
-@lru_cache(maxsize=2048)
+@lru_cache(maxsize=8192)  # room for a large site's navigation; a cache too small to hold it kept nothing
 def _site_wide_link(href: str, site: str, sort_query: bool) -> str | None:
     url = resolve_web_link(href, site)
     return normalise(url, sort_query=sort_query) if url is not None else None
