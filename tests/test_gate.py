@@ -20,7 +20,7 @@ from linkgate.errors import InvalidDestination
 from linkgate.store import engine_url
 from linkgate.store.schema import metadata
 from linkgate.urls import parse_destination
-from linkgate.web.gate import ClickPath
+from linkgate.web.gate import ClickPath, breakable
 from tests.conftest import ON_POSTGRES, in_process_app, wait_for
 from tests.console import query
 
@@ -785,3 +785,17 @@ def test_on_a_deceptive_link_go_back_comes_first(gate_server):
     assert '<a id="back" class="button" ' in deceptive  # the emphasised choice
     plain = go(gate_server, "https://www.missoulian.com/", headers=COUNTY_REFERER).text
     assert plain.index('id="continue"') < plain.index('id="back"')
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("missoulian.com", "missoulian.<wbr>com"),
+        ("https://www.news.", "https://www.<wbr>news."),  # the page breaks after the last dot anyway
+        ("https://", "https://"),
+        ('a<b>".example.', "a&lt;b&gt;&#34;.<wbr>example."),
+        ("[2606:2800:220:1::]", "[2606:2800:220:1::]"),
+    ],
+)
+def test_a_sites_name_may_break_after_each_dot_and_is_escaped(name, shown):
+    assert str(breakable(name)) == shown

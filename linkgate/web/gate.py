@@ -177,9 +177,12 @@ def breakable(name: str) -> Markup:
     name between its labels (or after a hyphen), never inside a label unless that label alone is wider
     than the line (``.site-name`` in linkgate.css). Markup, so the stencils fill it in as the template
     shows it (``markupsafe.escape`` leaves Markup as it is)."""
-    if name.endswith("."):  # the page breaks after it anyway (before the registrable domain, or nothing)
-        return Markup(".<wbr>").join(name[:-1].split(".")) + Markup(".")
-    return Markup(".<wbr>").join(name.split("."))
+    escaped = str(escape(name))  # escaping leaves the dots alone
+    # No <wbr> after a final dot: the page breaks there anyway (before the registrable domain) or ends.
+    broken = (
+        escaped[:-1].replace(".", ".<wbr>") + "." if name.endswith(".") else escaped.replace(".", ".<wbr>")
+    )
+    return Markup(broken)  # noqa: S704 (escaped above; only <wbr> added)
 
 
 def _site_name(name: str) -> Markup:
@@ -256,6 +259,8 @@ def judge(runtime: WebRuntime, args: MultiDict[str, str], referer: str | None) -
     classification = runtime.classifier.classify(destination, trusted=signed or source is not None)
     if source is None and BACK in args:
         source = _county_page(runtime, args.get(BACK))
+    if source == runtime.settings.county_home_url:  # where Go back goes anyway: nothing to carry
+        source = None
     return Click(destination, classification, bad_signature=signature is not None and not signed, back=source)
 
 

@@ -92,9 +92,12 @@ def links_to_languages(
     request: Request, current: str, more: Mapping[str, str] | None = None
 ) -> list[dict[str, str]]:
     """Links to ``request``'s page in each language but ``current`` (``more``: parameters to set as well)."""
-    more = more or {}
     path = request.root_path + request.path
-    kept = _query_without(request, {"lang", *more}) + "".join(f"{part}&" for part in _encoded(more))
+    kept = (
+        _query_without(request, {"lang", *more}) + _encoded(more)
+        if more
+        else _query_without(request, {"lang"})
+    )
     return [
         {"code": code, "name": language_name(code), "href": f"{path}?{kept}lang={code}"}
         for code in languages()
@@ -104,11 +107,14 @@ def links_to_languages(
 
 def same_page(request: Request, more: Mapping[str, str]) -> str:
     """The address of ``request``'s page (under its mount point) with the parameters ``more`` set."""
-    return f"{request.root_path}{request.path}?{_query_without(request, set(more))}{'&'.join(_encoded(more))}"
+    return f"{request.root_path}{request.path}?{_query_without(request, set(more))}{_encoded(more)[:-1]}"
 
 
-def _encoded(parameters: Mapping[str, str]) -> list[str]:
-    return [f"{key}={quote(value, safe='')}" for key, value in parameters.items()]
+def _encoded(parameters: Mapping[str, str]) -> str:
+    """``key=value&`` for each parameter, its value encoded."""
+    return "".join(
+        f"{key}={value if value.isalnum() else quote(value, safe='')}&" for key, value in parameters.items()
+    )
 
 
 def _query_without(request: Request, names: set[str]) -> str:
