@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from linkgate.classify import make_rule
+from linkgate.classify import Rule, make_rule
 from linkgate.cli import main
 from linkgate.web.app_runtime import WebRuntime
 from tests.conftest import signed_in_client
@@ -227,4 +227,20 @@ def test_the_api_cannot_write_a_rule(app):
             "/admin/api/rules", json={"pattern": "missoulacounty.us", "kind": "block"}
         )
         assert response.status_code in (400, 405), method
+    assert names(app) == []
+
+
+def test_a_rule_kept_before_these_checks_can_still_be_removed(app, tmp_path):
+    """A rule the checks now refuse (saved by an older linkgate) is removed in the console and the CLI."""
+    store = store_of(app)
+    store.rules.add(Rule("intranet", False, "block"), "old")  # as an older linkgate kept it
+    store.rules.add(make_rule("www.missoulacounty.us", "block", exact=True), "old")
+    assert sorted(names(app)) == ["*.intranet", "www.missoulacounty.us"]
+    result = run_cli(app, tmp_path, "rules", "remove", "intranet")
+    assert result.exit_code == 0, result.output
+    (record,) = store.rules.page(search="missoulacounty").records
+    client = admin(app)
+    path = f"/admin/rules/{record.rule.id}/delete"
+    token = csrf_token(client.get(path))  # type: ignore[arg-type]
+    assert client.post(path, data={"csrf_token": token}).status_code == 302
     assert names(app) == []

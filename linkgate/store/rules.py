@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from linkgate.classify import Rule, make_rule
+from linkgate.classify import Rule, owned_name
 from linkgate.errors import RuleError
 from linkgate.store.changes import ChangeLog
 from linkgate.store.engine import Database, holds
@@ -62,7 +62,9 @@ class Rules:
         return saved
 
     def remove(self, name: str, exact: bool, actor: str) -> Rule:
-        probe = make_rule(name, "allow", exact=exact)
+        # The name as rules keep it, not a new rule's checks: a rule kept before a check existed (a County
+        # host, a name on no public suffix) must still be removable.
+        probe = Rule(owned_name(name, "a rule"), exact, "allow")
         with self._db.begin() as conn:
             row = conn.execute(
                 sa.select(rules).where(rules.c.name == probe.name, rules.c.exact == exact)
