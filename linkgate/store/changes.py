@@ -35,9 +35,9 @@ class ChangeLog:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def record(self, conn: Connection, actor: str, action: str, target: str, before: Any, after: Any) -> None:
-        """Add an entry in the transaction of ``conn``: ``before`` and ``after`` as JSON (None: none)."""
-        conn.execute(
+    def record(self, conn: Connection, actor: str, action: str, target: str, before: Any, after: Any) -> int:
+        """Add an entry in the transaction of ``conn``; ``before`` and ``after`` as JSON (None: none)."""
+        inserted = conn.execute(
             sa.insert(change_log).values(
                 at=now(),
                 actor=actor,
@@ -46,7 +46,8 @@ class ChangeLog:
                 before=None if before is None else json.dumps(before, sort_keys=True),
                 after=None if after is None else json.dumps(after, sort_keys=True),
             )
-        )
+        ).inserted_primary_key
+        return int(inserted[0]) if inserted else 0
 
     def record_import(self, conn: Connection, actor: str, result: RuleImportResult) -> None:
         """One entry for a whole import: ``before`` the rules it changed or removed as they were, ``after``
@@ -94,13 +95,14 @@ class ChangeLog:
             raise RevertRefused(refusal)
         with self._db.begin() as conn:
             if entry.action in RULE_ACTIONS:
-                self._revert_rules(conn, entry, actor)
+                new_id = self._revert_rules(conn, entry, actor)
             else:
-                self._revert_site(conn, entry, actor)
-            row = conn.execute(sa.select(change_log).order_by(change_log.c.id.desc()).limit(1)).one()
+                new_id = self._revert_site(conn, entry, actor)
+            row = conn.execute(sa.select(change_log).where(change_log.c.id == new_id)).one()
         return _log_from_row(row)
 
-    def _revert_rules(self, conn: Connection, entry: LogEntry, actor: str) -> None:
+    def _revert_rules(self, conn: Connection, entry: LogEntry, actor: str) -> int:
+        """Put the rules of ``entry`` back as they were before it; the revert's entry id."""
         version = conn.execute(sa.select(meta.c.value).where(meta.c.key == "rules_version")).scalar()
         moved = conn.execute(
             sa.update(meta)
@@ -165,11 +167,12 @@ class ChangeLog:
         restored = [before for before, _after in changes if before is not None]
         patterns = sorted({str(state["pattern"]) for state in undone + restored})
         target = patterns[0] if len(patterns) == 1 else f"{len(patterns)} rules"
-        self.record(
+        return self.record(
             conn, actor, "rule.revert", target, {"rules": undone}, {"rules": restored, REVERTS: entry.id}
         )
 
-    def _revert_site(self, conn: Connection, entry: LogEntry, actor: str) -> None:
+    def _revert_site(self, conn: Connection, entry: LogEntry, actor: str) -> int:
+        """Put the override of ``entry``'s site back as it was before it; the revert's entry id."""
         host = entry.target
         wanted = _override(entry.before)
         expected = _override(entry.after)
@@ -199,7 +202,7 @@ class ChangeLog:
                 f"{_override_text(now_set.override_url, bool(now_set.override_none))}), so it cannot be "
                 "reverted. Nothing was changed."
             )
-        self.record(conn, actor, "site.revert", host, expected, {**wanted, REVERTS: entry.id})
+        return self.record(conn, actor, "site.revert", host, expected, {**wanted, REVERTS: entry.id})
 
     def page(
         self,
