@@ -335,8 +335,15 @@ SHAPES: dict[tuple[str, ...], str] = {
     ("check-site",): r"(?m)^host +\S+\n^status +found\n^privacy link +http://\S+/privacy\n",
     ("audit",): r"(?m)^\d+ page\(s\) read, \d+ link\(s\) \(\d+ off-site\), \d+ with problems\.$",
     ("create-admin",): r"created (admin|viewer) account \S+\n\Z",
-    ("stats",): r"\S",
-    ("rules",): r"\S",
+    ("stats",): r"\A(day|domain)[,\t]redirect[,\t]notice[,\t]block[,\t]total\n|\A\{|\ANo clicks from ",
+    ("rules",): r"(?m)^(allow|block) +\S+",
+    ("rules", "list"): r"(?m)^(allow|block) +\S+",
+    ("allow",): r"\Aallowed \S+( \(action: \w+\))?\n\Z",
+    ("block",): r"\Ablocked \S+\n\Z",
+    ("accounts", "list"): r"\S",
+    ("log",): r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ +\S+ +[a-z]+\.[a-z-]+ |\ANo changes match\.\n\Z",
+    ("sites", "list"): r"\Ahost\tlookup\tprivacy link\t|\ANo sites\.",
+    ("db", "check"): r"\AThe database is at revision \S+, the newest",
 }
 
 
