@@ -176,6 +176,8 @@ def test_removing_an_account_asks_first_then_signs_it_out(console):
         ("web:admin", {"name": "leaving-soon", "role": "viewer"}, None)
     ]
     assert admin.get("/admin/accounts/leaving-soon").status_code == 404
+    for no_such in ("nobody-here", "a%00b", "%C3%A9t%C3%A9", "x" * 300):
+        assert admin.get(f"/admin/accounts/{no_such}").status_code == 404, no_such
 
 
 def test_the_last_administrator_cannot_be_removed_or_demoted(make_app):

@@ -45,6 +45,9 @@ OWN_FIELDS = {
 
 
 def _account_or_404(name: str) -> AccountRow:
+    # A name no account can have is not looked up: PostgreSQL cannot compare text holding NUL (a 503).
+    if name_problem(name) is not None:
+        abort(404)
     account = get_runtime().store.accounts.get(normalise_name(name))
     if account is None:
         abort(404)
