@@ -99,8 +99,9 @@ def describe_changes(entry: LogEntry) -> list[tuple[str, str | None, str | None]
         rows: list[tuple[str, str | None, str | None]] = [
             (str(label), None, str(counts[key])) for key, label in RULE_COUNTS if counts[key]
         ]
-        if REVERTS in (entry.after or {}):
-            rows.append((field_label(REVERTS), None, f"#{entry.after[REVERTS]}"))  # type: ignore[index]
+        reverted = (entry.after or {}).get(REVERTS)
+        if reverted is not None:
+            rows.append((field_label(REVERTS), None, f"#{reverted}"))
         return rows
     return _field_changes(entry.before, entry.after)
 
