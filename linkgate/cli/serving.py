@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import click
@@ -25,10 +26,10 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
 
     flags = {"server.host": host, "server.port": port, "server.workers": workers, "server.threads": threads}
     settings = current_settings(**flags)
-    try:
+    # A database that cannot be reached: gunicorn's master says so at start, in the log's own form, and
+    # serves degraded (linkgate.serving.starting).
+    with contextlib.suppress(StoreUnavailable):
         open_store(settings)
-    except StoreUnavailable as error:
-        click.echo(f"linkgate: the database cannot be reached, serving degraded: {error}", err=True)
     run(settings, reread=lambda: current_settings(**flags))
 
 
