@@ -53,6 +53,10 @@ PAGES = {
         "https://missou1acounty.us/login", 200, ("#continue", '.flag--warning[data-flag="lookalike"]')
     ),
     "notice-idn": Case("https://bücher.example/straße", 200, ("#continue", '[data-flag="idn"]', ".idn")),
+    # A name with a 63-letter label (the most DNS allows), wider than a phone's line.
+    "notice-long-name": Case(
+        "https://www." + ("missoulacountyfair" * 4)[:63] + ".org/a", 200, ("#continue",)
+    ),
     "block": Case("https://blocked.example/free-prize", 403, ("#back",), absent=("#continue",)),
     "error-javascript-url": Case("javascript:alert(1)", 400, ("#error-message",), absent=("#continue",)),
     "error-missing-url": Case(None, 400, ("#error-message",), absent=("#continue",)),
