@@ -607,4 +607,47 @@ def test_audit_md_s_options_table_is_audit_s_options_with_their_defaults() -> No
     assert sorted(documented) == sorted(options)
     for name, cell in documented.items():
         if re.fullmatch(r"\d+(\.\d+)?", cell.replace(",", "")):
-            assert float(cell.replace(",", "")) == float(options[name].default), name
+            assert float(cell.replace(",", "")) == float(str(options[name].default)), name
+
+
+def commands(
+    group: click.Group, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    """Every command of the ``linkgate`` command line, by its path (``("rules", "remove")``)."""
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from commands(command, (*path, name))
+        if not isinstance(command, click.Group) or command.invoke_without_command:
+            yield (*path, name), command
+
+
+def test_every_command_and_option_is_in_the_docs() -> None:
+    """What is real is documented: each command is in an example (under one of its names: ``site clear``
+    is also ``sites clear``), and each of its options in one of its examples or, as audit.md's table does,
+    at the start of a code span (`--max-pages N`)."""
+    found = [(example, read(example)) for example in all_examples()]
+    spans = {
+        match.group(1)
+        for doc in DOCS
+        for match in re.finditer(r"`(--[a-z][a-z-]*)", doc.read_text(encoding="utf-8"))
+    }
+    named: dict[int, set[str]] = {}  # a command (by identity) -> the words of every example naming it
+    for example, reading in found:
+        words = {word.strip("[]") for word in shlex.split(example.text)}
+        named.setdefault(id(reading.command), set()).update(words)
+        if isinstance(reading.command, click.Group):  # accounts list|set-role|…: each one is named
+            for word in words:
+                for name in word.split("|"):
+                    if name in reading.command.commands:
+                        named.setdefault(id(reading.command.commands[name]), set())
+    missing = []
+    for path, command in commands(main):
+        if id(command) not in named:
+            missing.append(f"linkgate {' '.join(path)}")
+            continue
+        for param in command.params:
+            names = [*param.opts, *param.secondary_opts]
+            if isinstance(param, click.Option) and "--help" not in names:
+                if not any(name in named[id(command)] or name in spans for name in names):
+                    missing.append(f"linkgate {' '.join(path)} {'/'.join(names)}")
+    assert not missing, "not in README.md or docs/*.md: " + ", ".join(missing)
