@@ -24,6 +24,9 @@ from tests.server.test_deploy import _leaving_for, one_worker_config
 from tests.test_gate import go
 
 pytestmark = pytest.mark.server
+# The tests so marked run on SQLite (or no database) whatever the run's database: the PostgreSQL run would
+# repeat them as they are.
+same_on_every_run = pytest.mark.sqlite_only
 
 GUNICORN = [
     str(Path(sys.executable).parent / "gunicorn"),
@@ -46,6 +49,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=30)
 
 
+@same_on_every_run
 def test_a_plain_hup_with_a_broken_configuration_keeps_gunicorn_serving(tmp_path: Path) -> None:
     """`gunicorn --config deploy/gunicorn.conf.py`, as linkgate.service runs it, sent SIGHUP by hand
     (no `linkgate config check` first): it keeps the running configuration, and takes the next good one."""
@@ -76,6 +80,7 @@ def test_a_plain_hup_with_a_broken_configuration_keeps_gunicorn_serving(tmp_path
         stop(process)
 
 
+@same_on_every_run
 @pytest.mark.parametrize("how", ["gunicorn", "serve"])
 def test_a_server_refuses_a_database_newer_than_its_code_in_one_line(tmp_path: Path, how: str) -> None:
     _, _, env = one_worker_config(tmp_path)
@@ -104,6 +109,7 @@ def raw_request(port: int, data: bytes) -> bytes:
     return b"".join(chunks)
 
 
+@same_on_every_run
 @pytest.mark.parametrize("how", ["gunicorn", "serve"])
 def test_a_malformed_request_leaves_no_visitor_address_in_the_log(tmp_path: Path, how: str) -> None:
     port, _, env = one_worker_config(tmp_path)
@@ -160,6 +166,7 @@ def test_a_crash_loses_at_most_the_clicks_of_one_flush_window(make_server, windo
     assert sum(count for (count,) in stored) == kept
 
 
+@same_on_every_run
 def test_healthz_through_a_real_server_says_degraded_while_the_database_is_unreachable(make_server) -> None:
     from tests.test_operations import closed_port_url
 
