@@ -333,7 +333,8 @@ class SafeClient:
             destination,
             accept=accept,
             user_agent=self.policy.user_agent,
-            timeout={"connect": self.policy.connect_timeout, "read": self._timeout, "write": self._timeout},
+            # No read or write timeout of its own: the whole exchange is within _once's deadline.
+            timeout={"connect": self.policy.connect_timeout},
             compressed=False,
         )
         self.requests += 1
