@@ -107,23 +107,38 @@ def gunicorn_settings(settings: Settings, **changes: Any) -> dict[str, Any]:
     return values
 
 
-def config_file_settings() -> dict[str, Any]:
-    """What ``deploy/gunicorn.conf.py`` publishes, read again at each ``SIGHUP``. At start a configuration
-    that does not read stops gunicorn with one line; at a reload it is reported in the log and the running
-    one is kept (gunicorn's master would exit, and take its workers with it), as ``linkgate serve`` does.
-    The workers build the application from the same settings (:func:`running_settings`)."""
+def reread_or_keep(
+    read: Callable[[], Settings], running: Settings, changes: Mapping[str, Any]
+) -> tuple[Settings, dict[str, Any]]:
+    """At a ``SIGHUP``: the settings read again, and their gunicorn settings; or, when they do not read,
+    the running ones, and a line in the log saying why (gunicorn's master would exit on anything raised
+    while it reloads, and take its workers with it: a typo must not take the service down)."""
     try:
-        settings = load_settings()
-        options = gunicorn_settings(settings)
-    except ConfigError as error:
-        if "settings" not in _running:
-            sys.exit(f"linkgate: {error}")
+        settings = read()
+        return settings, gunicorn_settings(settings, **changes)
+    except Exception as error:
+        reason = str(error) if isinstance(error, ConfigError) else f"{type(error).__name__}: {error}"
         log.error(
             "linkgate: the configuration was not reloaded, the running one is kept: %s",
-            str(error).replace("\n", " "),
+            reason.replace("\n", " "),
         )
-        settings = _running["settings"]
-        options = gunicorn_settings(settings)
+        return running, gunicorn_settings(running, **changes)
+
+
+def config_file_settings() -> dict[str, Any]:
+    """What ``deploy/gunicorn.conf.py`` publishes, read again at each ``SIGHUP``. At start a configuration
+    that does not read stops gunicorn with one line; at a reload the running one is kept when the new one
+    does not read (:func:`reread_or_keep`), as ``linkgate serve`` does. The workers build the application
+    from the same settings (:func:`running_settings`)."""
+    running = _running.get("settings")
+    if running is None:
+        try:
+            settings = load_settings()
+            options = gunicorn_settings(settings)
+        except ConfigError as error:
+            sys.exit(f"linkgate: {error}")
+    else:
+        settings, options = reread_or_keep(load_settings, running, {})
     _running["settings"] = settings
     return options
 
@@ -159,18 +174,7 @@ class GunicornApp(BaseApplication):
 
     def load_config(self) -> None:
         if self._loaded and self._reread is not None:
-            try:
-                settings = self._reread()
-                options = gunicorn_settings(settings, **self._changes)
-            except Exception as error:  # gunicorn's master would exit on anything raised here
-                reason = str(error) if isinstance(error, ConfigError) else f"{type(error).__name__}: {error}"
-                logging.getLogger("gunicorn.error").error(
-                    "linkgate: the configuration was not reloaded, the running one is kept: %s",
-                    reason.replace("\n", " "),
-                )
-            else:
-                self._settings = settings
-                self._options = options
+            self._settings, self._options = reread_or_keep(self._reread, self._settings, self._changes)
         self._loaded = True
         for key, value in self._options.items():
             self.cfg.set(key, value)

@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import click
@@ -83,11 +84,11 @@ def _sqlite_backup(source: Path, target: Path) -> None:
     target.unlink(missing_ok=True)
     os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
-        with sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30) as live:
-            with sqlite3.connect(target) as copy:
-                live.backup(copy)
-            copy.close()
-        live.close()
+        with (
+            closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)) as live,
+            closing(sqlite3.connect(target)) as copy,
+        ):
+            live.backup(copy)
     except sqlite3.Error as error:
         target.unlink(missing_ok=True)
         raise StoreUnavailable(f"The database at {source} cannot be backed up: {error}") from None
