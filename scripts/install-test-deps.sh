@@ -13,6 +13,12 @@ command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 [ -x /usr/bin/systemd-analyze ] || need_apt+=(systemd)
 command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
+# What scripts/deploy-single-server.sh finds installed, as step 1 of docs/deploy.md installs it, and runs
+# the steps with (ip, for the rehearsal's own loopback).
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v pg_dump >/dev/null 2>&1 || need_apt+=(postgresql-client)
+dpkg-query -W -f='${Status}' python3-venv 2>/dev/null | grep -q 'ok installed' || need_apt+=(python3-venv)
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq
