@@ -135,6 +135,7 @@ class Runtime:
             self._stop.wait(max(0.05, min(next_rules, next_flush) - time.monotonic()))
 
     def shutdown(self) -> None:
+        atexit.unregister(self.shutdown)  # once is enough: not again when the process exits
         self._stop.set()
         self.counts.flush()
         self.sites.flush_used()
