@@ -655,6 +655,10 @@ def test_go_back_survives_a_language_switch_and_never_makes_a_link_trusted(gate_
     assert carried.status_code == 200
     assert 'data-untrusted="true"' in carried.text
     assert back_href(carried) == page
+    carried_only = page + "?carried"  # a back= value is checked each time, never remembered
+    answer = gate_server.get("/go", params={"url": "https://www.missoulian.com/", "back": carried_only})
+    assert back_href(answer) == carried_only
+    assert carried_only not in gate_server.app.extensions["linkgate"].county_referers
     for elsewhere in (
         "https://evil.example/",
         "javascript:alert(1)",

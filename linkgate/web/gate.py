@@ -257,11 +257,16 @@ def judge(runtime: WebRuntime, args: MultiDict[str, str], referer: str | None) -
         signed = runtime.signer.verify(destination.href, signature)
     source = _county_page(runtime, referer)
     classification = runtime.classifier.classify(destination, trusted=signed or source is not None)
+    back = _back(runtime, args, source)
+    return Click(destination, classification, bad_signature=signature is not None and not signed, back=back)
+
+
+def _back(runtime: WebRuntime, args: MultiDict[str, str], source: str | None) -> str | None:
+    """Where "Go back" goes, when not to the County's home page: ``source`` (the County page of the
+    Referer), else the County page a gate page's own link carried (``back=``)."""
     if source is None and BACK in args:
-        source = _county_page(runtime, args.get(BACK))
-    if source == runtime.settings.county_home_url:  # where Go back goes anyway: nothing to carry
-        source = None
-    return Click(destination, classification, bad_signature=signature is not None and not signed, back=source)
+        source = _county_page(runtime, args.get(BACK), remember=False)
+    return None if source == runtime.settings.county_home_url else source
 
 
 def is_follow_up(args: MultiDict[str, str], headers: Headers) -> bool:
@@ -296,9 +301,7 @@ def _go(runtime: WebRuntime) -> Response:
     except InvalidDestination as error:
         if not repeated:
             runtime.counts.event("invalid_url")
-        back = _county_page(runtime, request.headers.get("Referer")) or _county_page(
-            runtime, request.args.get(BACK)
-        )
+        back = _back(runtime, request.args, _county_page(runtime, request.headers.get("Referer")))
         return _error(describe_problem(error), back)
     if not repeated:
         record(runtime, click)
@@ -328,9 +331,10 @@ def _go(runtime: WebRuntime) -> Response:
 COUNTY_REFERERS = 256
 
 
-def _county_page(runtime: WebRuntime, address: str | None) -> str | None:
+def _county_page(runtime: WebRuntime, address: str | None, remember: bool = True) -> str | None:
     """The parser's serialisation of ``address`` (a Referer, or a gate link's ``back``) when it is a page on
-    a County host, else None: the only address a "Go back" link takes from a request."""
+    a County host, else None: the only address a "Go back" link takes from a request. Only a Referer is
+    remembered (``remember``): a link's ``back`` is something anyone may type."""
     if not address:
         return None
     known = runtime.county_referers
@@ -343,9 +347,10 @@ def _county_page(runtime: WebRuntime, address: str | None) -> str | None:
         return None
     if source.is_ip or not runtime.classifier.is_county_host(source.host):
         return None
-    if len(known) >= COUNTY_REFERERS:
-        known.clear()
-    known[address] = source.href
+    if remember:
+        if len(known) >= COUNTY_REFERERS:
+            known.clear()
+        known[address] = source.href
     return source.href
 
 
