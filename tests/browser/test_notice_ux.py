@@ -7,6 +7,7 @@ again, the invalid-link and privacy wordings, and the endorsement line.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -351,3 +352,38 @@ def test_the_notice_says_the_county_does_not_endorse_or_control_the_site(
     assert line.is_visible()
     assert line.inner_text() == DISCLAIMER[language]
     assert line.bounding_box()["y"] < page.locator("#privacy-heading").bounding_box()["y"]
+
+
+def test_a_privacy_link_found_after_the_page_is_shown_as_the_server_shows_it(
+    make_server, httpserver, new_page
+):
+    """notice.js writes the call to action the server writes once the link is known: the same markup, the
+    site's name with the same break points."""
+    release = threading.Event()
+
+    def home(_request: Any) -> Any:
+        from werkzeug import Response
+
+        release.wait(timeout=30)
+        body = '<!doctype html><title>Late</title><footer><a href="/privacy">Privacy policy</a></footer>'
+        return Response(body, content_type="text/html")
+
+    httpserver.expect_request("/").respond_with_handler(home)
+    httpserver.expect_request("/privacy").respond_with_data(
+        "<title>Privacy</title>", content_type="text/html"
+    )
+    fetch = {"allow_networks": ["127.0.0.0/8"], "resolve": ["www.late.test=127.0.0.1"], "privacy_wait_ms": 0}
+    server = make_server({"fetch": fetch})
+    link = gate_link(server, f"http://www.late.test:{httpserver.port}/page")
+    scripted = new_page()
+    try:
+        scripted.goto(link)
+        assert scripted.locator("#check-again").is_visible()
+    finally:
+        release.set()
+    scripted.locator("#privacy-link").wait_for()
+    written = scripted.locator("#privacy-status p").evaluate("p => p.outerHTML")
+    served = new_page(java_script_enabled=False)
+    served.goto(link)
+    assert served.locator("#privacy-status p").evaluate("p => p.outerHTML") == written
+    assert "late.<wbr>test" in written and 'class="privacy-action"' in written
