@@ -241,6 +241,20 @@ def county_refusal(rule: Rule, county_domains: Iterable[str]) -> str | None:
     return None
 
 
+def county_rules(rules: Iterable[Rule], county_domains: Iterable[str]) -> list[tuple[Rule, str]]:
+    """The kept rules that :func:`county_refusal` would refuse today, each with the reason: rules saved
+    before that check existed, or before a domain was named a County domain. None of them decides a
+    County host (:meth:`Classifier.classify` lets County links go straight on whatever a rule says), so
+    each misleads whoever reads the rules; the Rules page and ``linkgate rules`` name them to be removed."""
+    domains = tuple(county_domains)
+    found = []
+    for rule in rules:
+        refusal = county_refusal(rule, domains)
+        if refusal is not None:
+            found.append((rule, refusal))
+    return found
+
+
 def rule_name_of(text: str) -> tuple[str, bool]:
     """The rule name in what a person typed or pasted: the host of a web address
     (``https://www.umt.edu/about`` gives ``www.umt.edu``, with True, so the caller can say so), else the
@@ -399,7 +413,16 @@ class Classifier:
 
     def classify(self, destination: Destination, *, trusted: bool) -> Classification:
         host = destination.host.rstrip(".")
-        rule = self.rules.match_exact(host) if destination.is_ip else self.rules.match(host)
+        if destination.is_ip:
+            rule = self.rules.match_exact(host)
+        elif self.is_county_host(host):
+            # No rule decides a County host: links to the County's own pages always go straight on. New
+            # rules that would block or interrupt one are refused (county_refusal); this keeps a rule
+            # saved before that check (or before a domain became the County's) from taking effect, and
+            # county_rules names it so that the webmaster removes it.
+            rule = None
+        else:
+            rule = self.rules.match(host)
         category = self.category(host, rule, is_ip=destination.is_ip)
         flags = self.flags(destination)
         if category == "blocked":

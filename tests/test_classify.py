@@ -15,6 +15,7 @@ from linkgate.classify import (
     Classifier,
     Rule,
     RuleSet,
+    county_rules,
     make_rule,
     rule_name_of,
 )
@@ -155,10 +156,54 @@ def test_most_specific_rule_wins(host: str, category: str, pattern: str | None, 
     assert (classification.rule.pattern if classification.rule else None) == pattern
 
 
-def test_block_rule_on_a_county_subdomain_blocks_it() -> None:
-    rules = (make_rule("old.missoulacounty.us", "block"),)
-    assert classify("https://old.missoulacounty.us/", rules).action == "block"
-    assert classify("https://www.missoulacounty.us/", rules).action == "redirect"
+@pytest.mark.parametrize(
+    "rule",
+    [
+        # Rules kept from before they were refused (make_rule without the County's domains, as then).
+        make_rule("old.missoulacounty.us", "block", exact=True),
+        make_rule("old.missoulacounty.us", "block"),
+        make_rule("missoulacounty.us", "block"),
+        make_rule("missoulacounty.us", "allow", action="notice"),
+        make_rule("old.missoulacounty.us", "allow", action="notice", exact=True),
+        make_rule("missoula.mt.us", "block"),  # above the County domain co.missoula.mt.us
+    ],
+    ids=lambda rule: f"{rule.kind}-{rule.action}-{rule.pattern}",
+)
+def test_no_rule_decides_a_county_host_county_links_always_go_straight_on(rule: Rule) -> None:
+    for url in ("https://old.missoulacounty.us/", "https://co.missoula.mt.us/x"):
+        for trusted in (True, False):
+            classification = classify(url, (rule,), trusted=trusted)
+            assert (classification.category, classification.action) == ("county", "redirect"), (url, trusted)
+            assert classification.rule is None
+
+
+def test_a_rule_above_a_county_domain_still_decides_the_hosts_that_are_not_the_countys() -> None:
+    rules = (make_rule("missoula.mt.us", "block"),)
+    assert classify("https://ci.missoula.mt.us/", rules).action == "block"
+    assert classify("https://gis.co.missoula.mt.us/", rules).action == "redirect"
+
+
+def test_county_rules_names_each_kept_rule_a_new_rule_would_be_refused_for_and_why() -> None:
+    kept = (
+        make_rule("old.missoulacounty.us", "block", exact=True),
+        make_rule("missoula.mt.us", "block"),
+        make_rule("www.missoulacounty.us", "allow"),
+        make_rule("ci.missoula.mt.us", "block"),  # a sibling: not the County's
+        make_rule("partner.example", "allow", action="notice"),
+    )
+    found = county_rules(kept, COUNTY_DOMAINS)
+    assert [(rule.pattern, reason.split(":")[0]) for rule, reason in found] == [
+        (
+            "old.missoulacounty.us",
+            "old.missoulacounty.us is a County address (under the County domain missoulacounty.us)",
+        ),
+        ("*.missoula.mt.us", "*.missoula.mt.us covers the County domain co.missoula.mt.us"),
+        (
+            "*.www.missoulacounty.us",
+            "www.missoulacounty.us is a County address (under the County domain missoulacounty.us)",
+        ),
+    ]
+    assert county_rules(kept, ()) == []
 
 
 def test_block_rule_for_an_ip_address_blocks_that_address_alone() -> None:
@@ -313,12 +358,12 @@ def test_default_action_depends_on_category_and_trust(url: str, trusted: bool, a
             "partner",
             "notice",
         ),
-        (
+        (  # kept from before such rules were refused: it never puts the notice before a County page
             make_rule("jobs.missoulacounty.us", "allow", action="notice"),
             "https://jobs.missoulacounty.us/",
             True,
             "county",
-            "notice",
+            "redirect",
         ),
         (make_rule("bad.example", "block", action="block"), "https://bad.example/", True, "blocked", "block"),
     ],

@@ -19,11 +19,12 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
+from linkgate.accounts import create_account
 from linkgate.classify import Rule, make_rule
 from linkgate.cli import main
 from linkgate.web.app_runtime import WebRuntime
 from tests.conftest import signed_in_client
-from tests.console import csrf_token
+from tests.console import ADMIN_PASSWORD, csrf_token
 
 COUNTY = "missoulacounty.us,co.missoula.mt.us"
 GOOD = {"name": "", "scope": "domain", "kind": "block", "action": "", "note": ""}
@@ -244,3 +245,48 @@ def test_a_rule_kept_before_these_checks_can_still_be_removed(app, tmp_path):
     token = csrf_token(client.get(path))  # type: ignore[arg-type]
     assert client.post(path, data={"csrf_token": token}).status_code == 302
     assert names(app) == []
+
+
+def test_a_rule_kept_before_these_checks_never_decides_a_county_link_and_is_named_to_be_removed(
+    app, tmp_path
+):
+    """A block rule on a County host, saved by an older linkgate, does not block County links: the gate
+    sends them straight on; the Rules page and ``linkgate rules`` name the rule, and why, to be removed."""
+    store = store_of(app)
+    store.rules.add(make_rule("old.missoulacounty.us", "block", exact=True), "old")  # no County check then
+    store.rules.add(make_rule("missoula.mt.us", "block"), "old")  # above co.missoula.mt.us
+    store.rules.add(make_rule("fine.example", "block"), "old")
+    client = app.test_client()
+    for url in ("https://old.missoulacounty.us/forms", "https://co.missoula.mt.us/"):
+        answer = client.get("/go", query_string={"url": url})
+        assert (answer.status_code, answer.headers.get("Location")) == (302, url)
+    assert client.get("/go", query_string={"url": "https://ci.missoula.mt.us/"}).status_code != 302
+
+    page = admin(app).get("/admin/rules/").get_data(as_text=True)
+    listed = re.search(r'<div class="message message--warning" id="county-rules">(.*?)</div>', page, re.S)
+    assert listed, "the Rules page does not name the rules about County addresses"
+    words = html.unescape(re.sub(r"<[^>]+>", "", listed.group(1)))
+    assert "2 rules are not applied to the County's own addresses" in words
+    assert "block old.missoulacounty.us: old.missoulacounty.us is a County address" in words
+    assert "block *.missoula.mt.us: *.missoula.mt.us covers the County domain co.missoula.mt.us" in words
+    assert "fine.example" not in words
+    assert listed.group(1).count("/delete") == 2  # an administrator is offered Delete
+
+    create_account(store, "reader", ADMIN_PASSWORD, "viewer", "test")
+    seen = signed_in_client(app, "reader").get("/admin/rules/").get_data(as_text=True)
+    assert 'id="county-rules"' in seen and "/delete" not in seen
+
+    listing = run_cli(app, tmp_path, "rules")
+    assert listing.exit_code == 0, listing.output
+    assert "block  old.missoulacounty.us" in listing.stdout
+    warnings = [line for line in listing.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: the block rule *.missoula.mt.us, kept from before linkgate refused it, is not applied to "
+        "County addresses: *.missoula.mt.us covers the County domain co.missoula.mt.us: a rule may not block "
+        "the County's own pages. Make the rule for one host only, or for a narrower domain that is not the "
+        "County's. To remove it: linkgate rules remove missoula.mt.us",
+        "warning: the block rule old.missoulacounty.us, kept from before linkgate refused it, is not applied "
+        "to County addresses: old.missoulacounty.us is a County address (under the County domain "
+        "missoulacounty.us): a rule may not block the County's own pages. Links to County addresses always "
+        "go straight on. To remove it: linkgate rules remove old.missoulacounty.us --exact",
+    ]

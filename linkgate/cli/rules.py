@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from linkgate.classify import RULE_KINDS, Rule, RuleSet, make_rule, rule_name_of
+from linkgate.classify import RULE_KINDS, Rule, RuleSet, county_rules, make_rule, rule_name_of
 from linkgate.cli.common import cli_actor, current_settings, fail, friendly, main, open_store
 from linkgate.errors import LinkgateError
 
@@ -42,7 +42,8 @@ def _describe(rule: Rule) -> str:
 
 
 def _list_rules(as_json: bool, kind: str | None) -> None:
-    version, found = open_store(current_settings()).rules.load()
+    settings = current_settings()
+    version, found = open_store(settings).rules.load()
     if kind is not None:
         found = [rule for rule in found if rule.kind == kind]
     if as_json:
@@ -52,6 +53,13 @@ def _list_rules(as_json: bool, kind: str | None) -> None:
         click.echo("No rules.")
     for rule in found:
         click.echo(_describe(rule))
+    for rule, reason in county_rules(found, settings.county_domains):
+        remove = f"linkgate rules remove {rule.name}" + (" --exact" if rule.exact else "")
+        click.echo(
+            f"warning: the {rule.kind} rule {rule.pattern}, kept from before linkgate refused it, is not "
+            f"applied to County addresses: {reason} To remove it: {remove}",
+            err=True,
+        )
 
 
 @main.command()

@@ -24,6 +24,7 @@ from linkgate.classify import (
     Rule,
     RuleSet,
     control_character,
+    county_rules,
     make_rule,
     rule_name_of,
 )
@@ -40,6 +41,7 @@ from linkgate.web.gate import CATEGORY_TEXT, FLAG_TEXT
 blueprint = Blueprint("rules", __name__, url_prefix="/rules")
 
 PAGE_SIZE = 25
+MAX_COUNTY_RULES_SHOWN = 50  # rules about County addresses kept from before they were refused
 SCOPES = ("domain", "exact")
 RULE_ACTIONS = ("", "redirect", "notice")  # "" is the partner category's configured action
 KIND_PAST = {"allow": _l("allowed"), "block": _l("blocked")}
@@ -187,8 +189,13 @@ def index() -> str:
     )
     pages = max(1, -(-result.total // PAGE_SIZE))
     filters = {key: value for key, value in {"q": search, "kind": kind_filter}.items() if value}
+    runtime = get_runtime()
+    runtime.rules.refresh()
+    kept_for_county = county_rules(runtime.classifier.rules.rules, runtime.settings.county_domains)
     return render_template(
         "admin/rules.html",
+        county_rules=kept_for_county[:MAX_COUNTY_RULES_SHOWN],
+        county_rules_total=len(kept_for_county),
         records=result.records,
         total=result.total,
         page=page,
