@@ -360,7 +360,10 @@ def test_overrides_beat_the_lookup_on_the_notice_at_once_and_every_change_is_log
     assert fact(page, "override") == "no privacy policy, set by hand"
     assert 'id="remove-override"' in page.text
 
-    removed = post(browser, site_path(host) + "/remove-override")
+    asked = post(browser, site_path(host) + "/remove-override")
+    assert asked.status_code == 200 and 'id="remove-override-confirm"' in asked.text  # asks first
+    assert overrides(server, host)[-1][2] == {"override_url": None, "override_none": True}  # kept meanwhile
+    removed = post(browser, site_path(host) + "/remove-override", {"confirmed": "1"})
     assert removed.status_code == 302
     assert "Removed the override of" in browser.get(site_path(host)).text
     assert notice_privacy_link(server, destination) == f"http://{host}/privacy"
@@ -378,7 +381,7 @@ def test_overrides_beat_the_lookup_on_the_notice_at_once_and_every_change_is_log
         ),
     ]
     assert [row[0] for row in change_log(server, "site.remove-override") if row[1] == host] == ["web:admin"]
-    again = post(browser, site_path(host) + "/remove-override")
+    again = post(browser, site_path(host) + "/remove-override", {"confirmed": "1"})
     assert again.status_code == 302
     assert "had no override to remove" in browser.get(site_path(host)).text
     assert len(overrides(server, host)) == 2  # nothing logged: nothing changed

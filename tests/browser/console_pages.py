@@ -168,6 +168,7 @@ def console_pages(server: LiveServer) -> dict[str, str]:
     pages.update(
         {
             "sites.forget": f"/admin/sites/{SAMPLE_SITE}/forget",
+            "sites.remove_override": f"/admin/sites/{SAMPLE_SITE}/remove-override",
             "changelog.entry": f"/admin/log/{added.id}",
             "changelog.revert": f"/admin/log/{added.id}/revert",
             "accounts.account": "/admin/accounts/reader",

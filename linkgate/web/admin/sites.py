@@ -277,11 +277,21 @@ def no_policy(host: str) -> ResponseReturnValue:
     )
 
 
-@blueprint.post("/<host>/remove-override")
+@blueprint.route("/<host>/remove-override", methods=["GET", "POST"])
 @admin_required
 def remove_override(host: str) -> ResponseReturnValue:
+    """Ask first, saying what will be lost (the privacy link set by hand, or that the site has none), as
+    forgetting a site does; remove it on the second POST, the one the confirmation page sends
+    (``confirmed=1``)."""
     name = _host_or_404(host)
-    if not get_runtime().store.sites.remove_override(name, actor()):
+    runtime = get_runtime()
+    if request.method == "GET" or request.form.get("confirmed") != "1":
+        row = runtime.store.sites.get(name)
+        site = None if row is None else _view(row, runtime.sites.freshness)
+        return render_template(
+            "admin/site_remove_override.html", host=name, site=site, is_web_link=is_web_link
+        )
+    if not runtime.store.sites.remove_override(name, actor()):
         return _changed(name, _("%(host)s had no override to remove.", host=name), "info")
     return _changed(name, _("Removed the override of %(host)s: its lookup decides again.", host=name))
 
