@@ -448,9 +448,7 @@ class Crawler:
                 if kind == "page":
                     await self._read(self.pages[self._page_urls[url]])
                 else:
-                    await check_address(
-                        self.links[url], self.client, self.classifier, self.progress, self._privacy
-                    )
+                    await check_address(self.links[url], self.client, self.progress, self._privacy)
             except Exception as error:
                 # A worker that died would leave its share of the queue undone and the crawl waiting.
                 self._failed(kind, url, error)
@@ -669,15 +667,10 @@ def classify(record: LinkRecord, classifier: Classifier) -> None:
 
 
 async def check_address(
-    record: LinkRecord,
-    client: SafeClient,
-    classifier: Classifier,
-    progress: Progress,
-    privacy: PrivacyLookups | None,
+    record: LinkRecord, client: SafeClient, progress: Progress, privacy: PrivacyLookups | None
 ) -> None:
-    """Check ``record``'s address and fill its answer in; an off-site address that answers is handed to
-    ``privacy`` (when the run checks privacy links)."""
-    classify(record, classifier)
+    """Check ``record``'s address (classified when it was queued) and fill its answer in; an off-site
+    address that answers is handed to ``privacy`` (when the run checks privacy links)."""
     # HEAD once: any failure (a server that refuses HEAD, a bot wall, a transient error) is asked
     # again with GET, which is retried; retrying HEAD first made a failing address cost six requests.
     answer = await client.request(record.url, method="HEAD", retry=False)
