@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # classify raises these errors, so it is imported for its types only
+    from linkgate.classify import Rule
+
 
 class LinkgateError(Exception):
     """Base class: ``str(error)`` is a complete sentence fit to show a person."""
@@ -27,6 +32,19 @@ class ConfigError(LinkgateError):
 
 class RuleError(LinkgateError, ValueError):
     """A rule that cannot be stored: a public suffix, a duplicate, a bad name or action."""
+
+
+class DuplicateRule(RuleError):
+    """A rule for the same name and scope is already kept: :attr:`existing` (with its id), so the console
+    can link to it and the command line name it."""
+
+    def __init__(self, existing: Rule) -> None:
+        article = "an" if existing.kind == "allow" else "a"
+        super().__init__(
+            f"There is already {article} {existing.kind} rule for {existing.pattern}; edit or remove that "
+            "rule instead."
+        )
+        self.existing = existing
 
 
 class StoreUnavailable(LinkgateError):

@@ -9,26 +9,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from linkgate.classify import Rule, owned_name
-from linkgate.errors import RuleError
+from linkgate.errors import DuplicateRule, RuleError
 from linkgate.store.changes import ChangeLog
 from linkgate.store.engine import Database, holds
 from linkgate.store.records import RuleImportResult, RulePage, RuleRecord, as_utc, now
 from linkgate.store.schema import meta, rules
 
 RULE_SORTS = ("name", "kind", "action", "updated")  # each either way: ascending, or with descending
-
-
-class DuplicateRule(RuleError):
-    """A rule for the same name and scope is already kept: :attr:`existing` (with its id), so the console
-    can link to it and the command line name it."""
-
-    def __init__(self, existing: Rule) -> None:
-        article = "an" if existing.kind == "allow" else "a"
-        super().__init__(
-            f"There is already {article} {existing.kind} rule for {existing.pattern}; edit or remove that "
-            "rule instead."
-        )
-        self.existing = existing
 
 
 class Rules:
@@ -245,8 +232,6 @@ class Rules:
             .where(meta.c.key == "rules_version")
             .values(value=sa.cast(sa.cast(meta.c.value, sa.Integer) + 1, sa.Text))
         )
-
-    # ---- change log ----
 
 
 def _rule_from_row(row: Any) -> Rule:

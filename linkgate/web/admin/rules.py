@@ -28,9 +28,8 @@ from linkgate.classify import (
     make_rule,
     rule_name_of,
 )
-from linkgate.errors import InvalidDestination, RuleError
+from linkgate.errors import DuplicateRule, InvalidDestination, RuleError
 from linkgate.store import RULE_SORTS, RuleRecord
-from linkgate.store.rules import DuplicateRule
 from linkgate.urls import Destination, parse_destination
 from linkgate.web.admin.auth import actor, admin_required
 from linkgate.web.admin.listing import Sort
