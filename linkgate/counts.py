@@ -26,10 +26,11 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from linkgate.clock import county_today
 from linkgate.errors import StoreRefused, StoreUnavailable
 from linkgate.store import OTHER_DOMAIN, Store
 
@@ -91,7 +92,7 @@ class ClickCounter:
         self.report: Callable[[str, str, int], None] | None = None
 
     def today(self) -> date:
-        return datetime.now(self._timezone).date()
+        return county_today(self._timezone.key)
 
     def click(self, domain: str, outcome: str) -> None:
         with self._lock:

@@ -189,3 +189,13 @@ def test_the_audit_report_shows_county_time_with_the_zone(tmp_path):
     assert shown.endswith((" MST", " MDT"))
     assert f'Started <time datetime="{document["started_at"]}">{shown}</time>' in text
     assert f"– {shown[:10]}</title>" in text
+
+
+def test_the_sign_in_page_says_when_a_lock_ends_in_county_time_with_the_zone(app):
+    from linkgate.accounts import LoginResult
+    from linkgate.web.admin.auth import failure_message
+
+    settings = app.extensions["linkgate"].settings
+    with app.test_request_context("/admin/login"):
+        message = failure_message(LoginResult(wait_seconds=900, locked_until=EVENING), settings)
+    assert message.endswith("Try again after 2026-12-06 19:30 MST.")

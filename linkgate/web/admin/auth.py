@@ -23,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import unquote
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -46,6 +45,7 @@ from werkzeug.exceptions import Forbidden
 from wtforms import ValidationError
 
 from linkgate.accounts import LoginPolicy, LoginResult, log_in, normalise_name
+from linkgate.clock import county_time
 from linkgate.config import Settings
 from linkgate.errors import StoreUnavailable
 from linkgate.store import AccountRow, Store
@@ -359,11 +359,10 @@ def login() -> ResponseReturnValue:
 
 def failure_message(result: LoginResult, settings: Settings) -> str:
     if result.locked_until is not None:
-        local = result.locked_until.astimezone(ZoneInfo(settings.timezone))
         return _(
             "This account is locked for a while after too many failed sign-in attempts. "
             "Try again after %(time)s.",
-            time=local.strftime("%H:%M"),
+            time=county_time(result.locked_until, settings.timezone),
         )
     if result.refused:
         return ngettext(

@@ -162,8 +162,7 @@ def read_filters(args: Any, timezone: ZoneInfo) -> tuple[dict[str, str], dict[st
 @blueprint.get("/")
 def index() -> ResponseReturnValue:
     runtime = get_runtime()
-    timezone = ZoneInfo(runtime.settings.timezone)
-    typed, query, errors = read_filters(request.args, timezone)
+    typed, query, errors = read_filters(request.args, ZoneInfo(runtime.settings.timezone))
     sort = Sort.read(request.args, LOG_SORTS, "when", descending=True, newest_first=("when",))
     page = whole_number(request.args, "page", default=1, low=1, high=MAX_PAGE)
     entries: list[LogEntry] = []
@@ -185,7 +184,6 @@ def index() -> ResponseReturnValue:
         entries=[
             {
                 "entry": entry,
-                "local": entry.at.astimezone(timezone),
                 "what": ACTION_TEXT.get(entry.action, entry.action),
                 "changes": describe_changes(entry),
             }
