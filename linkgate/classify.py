@@ -41,7 +41,7 @@ HOST_LABELS = re.compile(
 ACTIONS = ("redirect", "notice", "block")
 # Top-level names reserved for documentation and tests (RFC 2606, RFC 6761): in no public suffix list,
 # yet a sandbox's rules and the documentation's examples (partner.example) name them.
-RESERVED_TOP_LEVEL = frozenset({"example", "test"})
+RESERVED_TOP_LEVEL = frozenset({"example", "localhost", "test"})
 
 # Risk flags: code -> deceptive? The explanations visitors read live with the templates.
 FLAGS: dict[str, bool] = {
