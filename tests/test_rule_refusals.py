@@ -290,3 +290,25 @@ def test_a_rule_kept_before_these_checks_never_decides_a_county_link_and_is_name
         "missoulacounty.us): a rule may not block the County's own pages. Links to County addresses always "
         "go straight on. To remove it: linkgate rules remove old.missoulacounty.us --exact",
     ]
+
+
+def test_a_revert_never_puts_back_a_rule_the_checks_refuse(app):
+    """Removing a block rule on a County address kept from before the checks, then reverting the removal,
+    would put it back: the revert is refused, saying why, on its page and on its POST, and nothing changes."""
+    store = store_of(app)
+    store.rules.add(make_rule("old.missoulacounty.us", "block", exact=True), "old")  # no County check then
+    store.rules.remove("old.missoulacounty.us", True, "test")
+    (removal,) = store.changes.page(action="rule.remove", limit=1).entries
+    client = admin(app)
+    path = f"/admin/log/{removal.id}/revert"
+    asked = client.get(path)
+    assert asked.status_code == 200
+    shown = html.unescape(asked.get_data(as_text=True))
+    assert "would put back the rule old.missoulacounty.us, which linkgate now refuses" in shown
+    assert 'id="revert-confirm"' not in shown
+    token = csrf_token(client.get(f"/admin/log/{removal.id}"))  # type: ignore[arg-type]
+    refused = client.post(path, data={"csrf_token": token})
+    assert refused.status_code == 409
+    assert "may not block the County's own pages" in html.unescape(refused.get_data(as_text=True))
+    assert names(app) == []
+    assert store.changes.page(action="rule.revert", limit=1).total == 0

@@ -14,7 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from linkgate.errors import RevertRefused
+from linkgate.classify import make_rule
+from linkgate.errors import RevertRefused, RuleError
 from linkgate.store.engine import Database, holds
 from linkgate.store.records import LogEntry, LogPage, RuleImportResult, as_utc, now
 from linkgate.store.schema import change_log, meta, rules, sites
@@ -80,17 +81,19 @@ class ChangeLog:
             ).first()
         return None if row is None else _log_from_row(row)
 
-    def revert(self, entry_id: int, actor: str) -> LogEntry:
+    def revert(self, entry_id: int, actor: str, county_domains: tuple[str, ...] = ()) -> LogEntry:
         """Undo entry ``entry_id`` in one transaction and log it; the new entry.
 
-        :class:`RevertRefused` when the entry cannot be reverted or when anything it changed has changed
-        again since (then nothing is changed). Rules are compared and set on the rules version first, so
-        that no other change to the rules can come between the check and the write.
+        :class:`RevertRefused` when the entry cannot be reverted, when a rule it would put back is one
+        that a new rule's checks refuse (:func:`linkgate.classify.make_rule`, with the County's domains:
+        a revert is not a way around them), or when anything it changed has changed again since (then
+        nothing is changed). Rules are compared and set on the rules version first, so that no other
+        change to the rules can come between the check and the write.
         """
         entry = self.get(entry_id)
         if entry is None:
             raise RevertRefused(f"There is no change number {entry_id}.")
-        refusal = revert_refusal(entry)
+        refusal = revert_refusal(entry) or restored_rule_refusal(entry, county_domains)
         if refusal is not None:
             raise RevertRefused(refusal)
         with self._db.begin() as conn:
@@ -289,6 +292,30 @@ def revert_refusal(entry: LogEntry) -> str | None:
             return "This change set no privacy link by hand: there is nothing to revert."
         return None
     return "Only changes to rules and to sites' privacy links can be reverted."
+
+
+def restored_rule_refusal(entry: LogEntry, county_domains: tuple[str, ...]) -> str | None:
+    """Why reverting ``entry`` may not put back one of its rules as it was: the checks every new rule
+    passes refuse it now (a block rule on a County address kept from before those checks, removed since);
+    None when every rule it would put back passes them."""
+    for before, _after in rule_changes(entry):
+        if before is None:
+            continue
+        try:
+            make_rule(
+                str(before["name"]),
+                str(before["kind"]),
+                exact=bool(before["exact"]),
+                action=before.get("action") or None,
+                note=before.get("note") or "",
+                county_domains=county_domains,
+            )
+        except RuleError as error:
+            return (
+                f"Reverting this change would put back the rule {before['pattern']}, which linkgate now "
+                f"refuses: {error} Nothing was changed."
+            )
+    return None
 
 
 def _rule_key(rule: dict[str, Any]) -> tuple[str, bool]:

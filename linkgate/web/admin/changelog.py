@@ -20,7 +20,14 @@ from flask_babel import lazy_gettext as _l
 from linkgate.clock import county_day_bounds
 from linkgate.errors import RevertRefused
 from linkgate.store import LogEntry
-from linkgate.store.changes import LOG_SORTS, REVERTS, RuleState, revert_refusal, rule_changes
+from linkgate.store.changes import (
+    LOG_SORTS,
+    REVERTS,
+    RuleState,
+    restored_rule_refusal,
+    revert_refusal,
+    rule_changes,
+)
 from linkgate.web.admin.auth import actor, admin_required
 from linkgate.web.admin.listing import Sort
 from linkgate.web.app_runtime import get_runtime
@@ -225,7 +232,8 @@ def _render_entry(
         what=ACTION_TEXT.get(entry.action, entry.action),
         rules=rules,
         changes=[] if rules else describe_changes(entry),
-        never_revertible=revert_refusal(entry),
+        never_revertible=revert_refusal(entry)
+        or restored_rule_refusal(entry, runtime.settings.county_domains),
         reverted_by=runtime.store.changes.reverted_by(entry.id),
         reverts=(entry.after or {}).get(REVERTS),
         refusal=refusal,
@@ -248,7 +256,7 @@ def revert(entry_id: int) -> ResponseReturnValue:
         return _render_entry(found, "admin/changelog_revert.html")
     runtime = get_runtime()
     try:
-        done = runtime.store.changes.revert(found.id, actor())
+        done = runtime.store.changes.revert(found.id, actor(), runtime.settings.county_domains)
     except RevertRefused as refused:
         return _render_entry(found, "admin/changelog_revert.html", refusal=str(refused), status=409)
     if done.action == "site.revert":
