@@ -8,11 +8,13 @@ import json
 import os
 import re
 import time
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from linkgate.audit import save_run
+from tests.browser.console_pages import audit_report
 from tests.conftest import HeldPage
 from tests.console import ADMIN_PASSWORD, VIEWER_PASSWORD, Browser, create_account, signed_in, wait_for
 from tests.test_audit import html as page_html
@@ -20,34 +22,9 @@ from tests.test_audit import local_server, serve
 
 pytestmark = pytest.mark.server
 
-START = "https://www.missoulacounty.us/"
-
 
 def report(started: str, problems: dict[str, list[str]], *, partial: bool = False) -> dict[str, Any]:
-    links = [
-        {
-            "url": url,
-            "problems": codes,
-            "error": None,
-            "status": 404 if "broken" in codes else 200,
-            "checked": True,
-            "appearances": [{"page": START + "news"}],
-        }
-        for url, codes in problems.items()
-    ]
-    counts: dict[str, int] = {}
-    for codes in problems.values():
-        for code in codes:
-            counts[code] = counts.get(code, 0) + 1
-    return {
-        "start_url": START,
-        "started_at": started,
-        "finished_at": started,
-        "partial": partial,
-        "totals": {"pages": 12, "links": len(links)},
-        "problems": counts,
-        "links": links,
-    }
+    return audit_report(datetime.fromisoformat(started), problems, minutes=0, partial=partial)
 
 
 def rows(page: str, table: str) -> list[tuple[str, str]]:

@@ -54,42 +54,48 @@ def seeded_server(directory: Path) -> LiveServer:
     return server
 
 
+COUNTY_HOME = "https://www.missoulacounty.us/"
+
+
+def audit_report(
+    started: datetime, problems: dict[str, list[str]], *, minutes: int = 3, partial: bool = False
+) -> dict[str, Any]:
+    """What ``save_run`` reads of a report: a run of the County's site ``minutes`` long that found
+    ``problems`` (address -> problem codes), each on one page."""
+    counts: dict[str, int] = {}
+    for codes in problems.values():
+        for code in codes:
+            counts[code] = counts.get(code, 0) + 1
+    return {
+        "start_url": COUNTY_HOME,
+        "started_at": started.isoformat(),
+        "finished_at": (started + timedelta(minutes=minutes)).isoformat(),
+        "partial": partial,
+        "totals": {"pages": 212, "links": 1840},
+        "problems": counts,
+        "links": [
+            {
+                "url": url,
+                "problems": codes,
+                "error": None,
+                "status": 404 if "broken" in codes else 200,
+                "checked": True,
+                "appearances": [{"page": COUNTY_HOME + "departments/parks"}],
+            }
+            for url, codes in problems.items()
+        ],
+    }
+
+
 def seed_audits(server: LiveServer) -> None:
     """Two runs of the County's site, the second started from the console, with its report files."""
     from linkgate.audit import save_run
 
-    home = "https://www.missoulacounty.us/"
     now = datetime.now(UTC).replace(microsecond=0)
-
-    def report(started: datetime, problems: dict[str, list[str]]) -> dict[str, Any]:
-        counts: dict[str, int] = {}
-        for codes in problems.values():
-            for code in codes:
-                counts[code] = counts.get(code, 0) + 1
-        return {
-            "start_url": home,
-            "started_at": started.isoformat(),
-            "finished_at": (started + timedelta(minutes=3)).isoformat(),
-            "partial": False,
-            "totals": {"pages": 212, "links": 1840},
-            "problems": counts,
-            "links": [
-                {
-                    "url": url,
-                    "problems": codes,
-                    "error": None,
-                    "status": 404 if "broken" in codes else 200,
-                    "checked": True,
-                    "appearances": [{"page": home + "departments/parks"}],
-                }
-                for url, codes in problems.items()
-            ],
-        }
-
     store = server.store()
     save_run(
         store,
-        report(
+        audit_report(
             now - timedelta(days=7),
             {
                 "http://www.fishwildlife.example/licenses": ["insecure"],
@@ -103,7 +109,7 @@ def seed_audits(server: LiveServer) -> None:
     folder.mkdir(parents=True)
     started = now - timedelta(minutes=4)
     (folder / "job.json").write_text(
-        json.dumps({"start_url": home, "started_at": started.isoformat(), "by": "web:webmaster"})
+        json.dumps({"start_url": COUNTY_HOME, "started_at": started.isoformat(), "by": "web:webmaster"})
     )
     (folder / "output.txt").write_text("212 page(s) read, 1840 link(s) (310 off-site), 3 with problems.\n")
     (folder / "exit_status").write_text("0")
@@ -111,7 +117,7 @@ def seed_audits(server: LiveServer) -> None:
         (folder / name).write_text(name)
     save_run(
         store,
-        report(
+        audit_report(
             started,
             {
                 "http://www.fishwildlife.example/licenses": ["insecure"],

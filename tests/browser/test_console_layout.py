@@ -69,23 +69,32 @@ def measure_every_page(seeded: LiveServer, page: Any) -> dict[str, dict[str, Any
     return measured
 
 
+def overflows(measured: dict[str, dict[str, Any]]) -> list[str]:
+    """Each page that scrolls sideways, and each table wider than its container or scrolled in it."""
+    problems = []
+    for name, found in measured.items():
+        if found["scroll"] > found["width"]:
+            problems.append(f"{name}: the page scrolls sideways ({found['scroll']} > {found['width']} px)")
+        problems.extend(
+            f"{name}: table #{table['id']} is {table['width']:.0f} px in {table['room']} px"
+            for table in found["tables"]
+            if table["width"] > table["room"] + 1 or table["scrolled"]
+        )
+    return problems
+
+
 @pytest.mark.parametrize("width", [1024, WIDE["width"]])
 def test_from_1024_px_every_page_fits_and_the_menu_is_one_row(
     seeded: LiveServer, new_page: Any, width: int
 ) -> None:
     measured = measure_every_page(seeded, new_page(viewport={"width": width, "height": 800}))
     assert {"sites.index", "changelog.index", "rules.index", "audits.run"} <= set(measured)
-    problems = []
-    for name, found in measured.items():
-        if found["scroll"] > found["width"]:
-            problems.append(f"{name}: the page scrolls sideways ({found['scroll']} > {found['width']} px)")
-        for table in found["tables"]:
-            if table["width"] > table["room"] + 1 or table["scrolled"]:
-                problems.append(
-                    f"{name}: table #{table['id']} is {table['width']:.0f} px in {table['room']} px"
-                )
-        if found["menuRows"] != 1:
-            problems.append(f"{name}: the menu takes {found['menuRows']} rows")
+    problems = overflows(measured)
+    problems += [
+        f"{name}: the menu takes {found['menuRows']} rows"
+        for name, found in measured.items()
+        if found["menuRows"] != 1
+    ]
     assert not problems, "\n".join(problems)
 
 
@@ -104,17 +113,12 @@ def test_at_1280_px_the_console_uses_the_screen_not_a_narrow_column(
 def test_at_320_px_tables_reflow_and_nothing_is_cut_off(seeded: LiveServer, new_page: Any) -> None:
     page = new_page(viewport=NARROW)
     measured = measure_every_page(seeded, page)
-    problems = []
-    for name, found in measured.items():
-        if found["scroll"] > found["width"]:
-            problems.append(f"{name}: the page scrolls sideways ({found['scroll']} > {found['width']} px)")
-        for table in found["tables"]:
-            if table["width"] > table["room"] + 1 or table["scrolled"]:
-                problems.append(
-                    f"{name}: table #{table['id']} is {table['width']:.0f} px in {table['room']} px"
-                )
-        if found["outside"]:
-            problems.append(f"{name}: cut off at the screen's edge: {found['outside'][:5]}")
+    problems = overflows(measured)
+    problems += [
+        f"{name}: cut off at the screen's edge: {found['outside'][:5]}"
+        for name, found in measured.items()
+        if found["outside"]
+    ]
     assert not problems, "\n".join(problems)
 
 
