@@ -8,7 +8,7 @@ import json
 import os
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -138,6 +138,12 @@ def test_an_admin_audits_the_county_site_watches_it_and_reads_its_reports(county
     admin = signed_in(county)
     listing = admin.get("/admin/audits/")
     assert 'id="no-runs"' in listing.text and "Start an audit" in listing.text
+    # An earlier run of the same address took 2.5 minutes: the audit's page says what to expect.
+    earlier = audit_report(datetime(2026, 3, 1, 9, tzinfo=UTC), {"https://gone.example/": ["broken"]}) | {
+        "start_url": f"http://www.county.test:{site.port}/",
+        "finished_at": "2026-03-01T09:02:30+00:00",
+    }
+    save_run(county.store(), earlier, None, "cli:test")
 
     started = admin.submit("/admin/audits/start", {}, form_path="/admin/audits/")
     assert started.status_code == 303
@@ -148,6 +154,7 @@ def test_an_admin_audits_the_county_site_watches_it_and_reads_its_reports(county
         # While the home page is held the audit is running: the page says so and offers to reload itself.
         running = admin.get(job)
         assert 'data-state="running"' in running.text
+        assert "The last audit of this address took less than 3 minutes." in running.text
         assert '<meta http-equiv="refresh"' not in running.text  # only when asked for
         assert 'content="10"' in admin.get(job + "?refresh=on").text
         assert 'id="audit-running"' in admin.get("/admin/audits/").text

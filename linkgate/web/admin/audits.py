@@ -233,6 +233,14 @@ def _stored_run(job: Job) -> AuditRunRow | None:
     return None
 
 
+def _last_complete_run(start_url: str) -> AuditRunRow | None:
+    """The newest complete stored run of ``start_url``: how long it took is how long to expect."""
+    for run in get_runtime().store.audits.runs(limit=RUNS_SEARCHED):
+        if run.start_url == start_url and not run.partial:
+            return run
+    return None
+
+
 def report_file(run: AuditRunRow, name: str) -> Path | None:
     """The run's report file ``name`` (one of :data:`REPORT_FILES`) when it is still that run's: a file
     in the run's folder (not a link out of it) written while the run finished."""
@@ -296,6 +304,7 @@ def job(name: str) -> ResponseReturnValue:
         abort(404)
     run = None if found.running else _stored_run(found)
     refresh = request.args.get("refresh") == "on" and found.running
+    last = _last_complete_run(found.start_url) if found.running else None
     return render_template(
         "admin/audits_job.html",
         job=found,
@@ -303,6 +312,7 @@ def job(name: str) -> ResponseReturnValue:
         refresh=refresh,
         refresh_seconds=REFRESH_SECONDS,
         elapsed=_elapsed(found.started_at, datetime.now(UTC)),
+        last_minutes=None if last is None else _elapsed(last.started_at, last.finished_at)["minutes"] + 1,
         zone=ZoneInfo(runtime.settings.timezone),
         timezone=runtime.settings.timezone,
     )
