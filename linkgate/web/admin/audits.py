@@ -313,8 +313,6 @@ def job(name: str) -> ResponseReturnValue:
         refresh_seconds=REFRESH_SECONDS,
         elapsed=_elapsed(found.started_at, datetime.now(UTC)),
         last_minutes=None if last is None else _elapsed(last.started_at, last.finished_at)["minutes"] + 1,
-        zone=ZoneInfo(runtime.settings.timezone),
-        timezone=runtime.settings.timezone,
     )
 
 
