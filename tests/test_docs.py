@@ -319,9 +319,12 @@ def sandbox(tmp_path: Path, local_site: Any, monkeypatch: pytest.MonkeyPatch) ->
     # What the examples take as there already: the database, and a site with a pinned privacy link.
     server.cli("db", "upgrade")
     server.cli("site", "set-privacy", PLACEHOLDERS["HOST"], f"https://{PLACEHOLDERS['HOST']}/privacy")
+    threshold = gc.get_threshold()
     yield Sandbox(server, work, port)
     server.stop()
-    gc.unfreeze()  # the audit freezes what it found loaded, for its own run: not for the rest of the tests
+    # The audit tunes the collector for its own run (in a process of its own); not for the rest of the tests.
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
 
 
 # ---- what a run must print ---------------------------------------------------------------------------
