@@ -175,6 +175,7 @@ def test_reverting_a_replace_import_puts_back_every_rule_it_removed(console):
     admin = signed_in(console)
     store = console.store()
     store.rules.add(make_rule("rv-rep-gone.example", "block", note="scam"), "test")
+    store.rules.add(make_rule("rv-rep-kept.example", "allow"), "test")  # the file is never empty
     rules_before = rules_now(store)
     export = admin.get("/admin/rules/export.csv").text.splitlines()
     kept = [line for line in export if "rv-rep-gone" not in line]
@@ -385,8 +386,8 @@ def test_replace_import_names_how_many_rules_and_block_rules_it_removes(console)
     )
     assert preview.status_code == 200
     shown = text_of(preview)
-    assert f"This import removes {current} of the {current} rules" in shown
-    assert f"{current} rules, {blocks} of them block rules" in shown
+    assert f"This import removes all {current} rules" in shown
+    assert f"not in the file: {current} rules. Block rules among them: {blocks}." in shown
     assert 'name="confirm_removal"' in preview.text
 
     unticked = admin.post(CONFIRM, confirm_fields(preview))

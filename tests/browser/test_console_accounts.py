@@ -185,7 +185,7 @@ def test_replace_import_warns_with_counts_and_needs_the_tick(
         page.click("form[enctype] button[type=submit]")
     warning = page.inner_text("#import-removal-warning")
     assert "This import removes 2 of the 3 rules" in warning
-    assert "2 rules, 2 of them block rules" in warning
+    assert "not in the file: 2 rules. Block rules among them: 2." in warning
     assert_fits(page, viewport)
     with page.expect_navigation():
         page.click("text=Import these changes")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from linkgate.clock import county_today
@@ -179,9 +180,10 @@ def _preview(
     plan = plan_import(existing, parsed.rules, replace=replace)
     errors: dict[str, str] = {}
     if unconfirmed:
-        errors["confirm_removal"] = _(
-            "Tick the box to confirm that %(count)s rules will be removed, or cancel the import.",
-            count=len(plan.removed),
+        errors["confirm_removal"] = ngettext(
+            "Tick the box to confirm that %(num)s rule will be removed, or cancel the import.",
+            "Tick the box to confirm that %(num)s rules will be removed, or cancel the import.",
+            len(plan.removed),
         )
     body = render_template(
         "admin/rules_import_preview.html",

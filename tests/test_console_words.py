@@ -1,0 +1,53 @@
+"""The console's plain words, in process: a count of one is said in the singular ("1 rule", not "1 rules"),
+and a Replace import that removes every rule says so rather than "1 of the 1 rules"."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from flask import Flask
+
+from linkgate.classify import make_rule
+from tests.conftest import signed_in_client
+from tests.console import csrf_token
+
+IMPORT = "/admin/rules/import"
+CONFIRM = "/admin/rules/import/confirm"
+
+
+def text_of(response: Any) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", response.get_data(as_text=True))).split())
+
+
+def confirm_fields(preview: Any) -> dict[str, str]:
+    form = re.search(
+        r'<form method="post" action="/admin/rules/import/confirm">(.*?)</form>',
+        preview.get_data(as_text=True),
+        re.S,
+    )
+    assert form, preview.get_data(as_text=True)
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form.group(1)))
+
+
+def test_a_replace_import_that_removes_the_only_rule_says_so_in_the_singular(console_app: Flask) -> None:
+    store = console_app.extensions["linkgate"].store
+    store.rules.add(make_rule("only-one.example", "block"), "test")
+    client = signed_in_client(console_app)
+    token = csrf_token(client.get(IMPORT))
+    preview = client.post(
+        IMPORT,
+        data={"csrf_token": token, "text": "pattern,kind\n*.kept.example,allow\n", "replace": "1"},
+    )
+    assert preview.status_code == 200
+    shown = text_of(preview)
+    assert "This import removes the only rule" in shown
+    assert "not in the file: 1 rule. Block rules among them: 1." in shown
+    assert "I understand that 1 rule will be removed" in shown
+    assert "1 rules" not in shown and "1 of the 1" not in shown
+
+    unticked = client.post(CONFIRM, data=confirm_fields(preview))
+    assert unticked.status_code == 400
+    assert "Tick the box to confirm that 1 rule will be removed, or cancel the import." in text_of(unticked)
+    assert [rule.pattern for rule in store.rules.load()[1]] == ["*.only-one.example"]
