@@ -51,3 +51,14 @@ def test_a_replace_import_that_removes_the_only_rule_says_so_in_the_singular(con
     assert unticked.status_code == 400
     assert "Tick the box to confirm that 1 rule will be removed, or cancel the import." in text_of(unticked)
     assert [rule.pattern for rule in store.rules.load()[1]] == ["*.only-one.example"]
+
+
+def test_the_rules_pages_offer_a_few_page_numbers_however_many_pages(console_app: Flask) -> None:
+    store = console_app.extensions["linkgate"].store
+    store.rules.apply_import([make_rule(f"r{n:03}.example", "allow") for n in range(400)], "test")
+    page = signed_in_client(console_app).get("/admin/rules/?page=8").get_data(as_text=True)
+    pager = re.search(r'<nav class="pagination"[^>]*>(.*?)</nav>', page, re.S)
+    assert pager, "no page links"
+    numbers = re.findall(r">(\d+)</a>", pager.group(1))
+    assert numbers == ["1", "6", "7", "8", "9", "10", "16"]  # of 16 pages: not all of them
+    assert pager.group(1).count("…") == 2

@@ -1,7 +1,8 @@
-"""Long lists in the console (Rules, Sites, the change log): the order asked for in the query string, and
-what each sortable column header links to. Sorting is the server's, so it works without JavaScript; a
-header is a link (``sort=name``, ``sort=-name`` for the other way), and the sorted column says so to
-assistive technology with ``aria-sort`` (templates/admin/_sort.html).
+"""Long lists in the console (Rules, Sites, the change log): the order asked for in the query string,
+what each sortable column header links to, and which page numbers to offer (a few, however many pages).
+Sorting is the server's, so it works without JavaScript; a header is a link (``sort=name``, ``sort=-name``
+for the other way), and the sorted column says so to assistive technology with ``aria-sort``
+(templates/admin/_sort.html).
 
 Never sort by anything but a named column: the key is checked against the list's own columns, so a
 query string cannot reach the database's ORDER BY.
@@ -59,3 +60,14 @@ class Sort:
         if key != self.key:
             return None
         return "descending" if self.descending else "ascending"
+
+
+def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
+    """The page links to offer: the first, the last and a few around ``page``; None marks a gap."""
+    wanted = {1, pages, *range(page - around, page + around + 1)}
+    numbers: list[int | None] = []
+    for number in sorted(n for n in wanted if 1 <= n <= pages):
+        if numbers and numbers[-1] is not None and number > numbers[-1] + 1:
+            numbers.append(None)
+        numbers.append(number)
+    return numbers

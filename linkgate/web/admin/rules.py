@@ -32,7 +32,7 @@ from linkgate.errors import DuplicateRule, InvalidDestination, RuleError
 from linkgate.store import RULE_SORTS, RuleRecord
 from linkgate.urls import Destination, parse_destination
 from linkgate.web.admin.auth import actor, admin_required
-from linkgate.web.admin.listing import Sort
+from linkgate.web.admin.listing import Sort, page_numbers
 from linkgate.web.app_runtime import get_runtime
 from linkgate.web.bounds import MAX_PAGE, whole_number
 from linkgate.web.gate import CATEGORY_TEXT, FLAG_TEXT
@@ -199,6 +199,7 @@ def index() -> str:
         total=result.total,
         page=page,
         pages=pages,
+        page_numbers=page_numbers(page, pages),
         search=search,
         kind=kind_filter or "",
         sort=sort,

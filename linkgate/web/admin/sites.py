@@ -24,7 +24,7 @@ from linkgate.store import SITE_STATUSES, SiteRow
 from linkgate.store.sites import SITE_SORTS
 from linkgate.urls import parse_destination
 from linkgate.web.admin.auth import actor, admin_required
-from linkgate.web.admin.listing import Sort
+from linkgate.web.admin.listing import Sort, page_numbers
 from linkgate.web.app_runtime import get_runtime
 from linkgate.web.bounds import MAX_PAGE, whole_number
 
@@ -107,17 +107,6 @@ def is_web_link(url: str | None) -> bool:
     except InvalidDestination:
         return False
     return True
-
-
-def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
-    """The page links to offer: the first, the last and a few around ``page``; None marks a gap."""
-    wanted = {1, pages, *range(page - around, page + around + 1)}
-    numbers: list[int | None] = []
-    for number in sorted(n for n in wanted if 1 <= n <= pages):
-        if numbers and numbers[-1] is not None and number > numbers[-1] + 1:
-            numbers.append(None)
-        numbers.append(number)
-    return numbers
 
 
 def _unknown_host(search: str, rows: list[SiteRow]) -> str | None:
