@@ -62,3 +62,13 @@ def test_the_rules_pages_offer_a_few_page_numbers_however_many_pages(console_app
     numbers = re.findall(r">(\d+)</a>", pager.group(1))
     assert numbers == ["1", "6", "7", "8", "9", "10", "16"]  # of 16 pages: not all of them
     assert pager.group(1).count("…") == 2
+
+
+def test_statistics_for_a_domain_no_site_can_have_say_so(console_app: Flask) -> None:
+    client = signed_in_client(console_app)
+    for bad in ("a\x00b.example", "exa mple.org", "<b>x</b>"):
+        answer = client.get("/admin/stats/", query_string={"domain": bad})
+        assert answer.status_code == 400, bad
+        assert "not a domain" in text_of(answer)
+        assert client.get("/admin/stats/clicks.csv", query_string={"domain": bad}).status_code == 400
+    assert client.get("/admin/stats/", query_string={"domain": "Example.ORG"}).status_code == 200

@@ -19,6 +19,9 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from linkgate.chart import MAX_DAYS, OUTCOMES, clicks_chart, csv_text, daily_clicks, totals
+from linkgate.errors import InvalidDestination
+from linkgate.store import OTHER_DOMAIN
+from linkgate.urls import normalise_rule_name
 from linkgate.web.admin.dashboard import OUTCOME_TEXT
 from linkgate.web.app_runtime import get_runtime
 from linkgate.web.bounds import usable_day
@@ -44,7 +47,14 @@ class RangeForm:
     def read(cls, args: Mapping[str, str], today: date) -> RangeForm:
         """Dates from the query string: by default the 30 days ending on the last day, or ``today``."""
         form = cls({"from": args.get("from", "").strip()[:32], "to": args.get("to", "").strip()[:32]})
-        form.domain = args.get("domain", "").strip().lower()[:MAX_DOMAIN] or None
+        typed = args.get("domain", "").strip()[:MAX_DOMAIN]
+        if typed:
+            form.values["domain"] = typed
+            form.domain = counted_domain(typed)
+            if form.domain is None:
+                form.errors["domain"] = _(
+                    '"%(typed)s" is not a domain: write it like example.org.', typed=typed
+                )
         if not form.values["to"]:
             form.values["to"] = today.isoformat()
         form.end = form._date("to", _("Enter the last day as a date, such as 2026-03-31."))
@@ -73,6 +83,17 @@ class RangeForm:
     def query(self) -> dict[str, str]:
         query = {"from": self.values["from"], "to": self.values["to"]}
         return {**query, "domain": self.domain} if self.domain else query
+
+
+def counted_domain(typed: str) -> str | None:
+    """A destination domain as the counts keep it (lower case, punycode), or None when ``typed`` cannot be
+    one: never asked of the database (PostgreSQL cannot compare text holding NUL: it answered 503)."""
+    if typed.lower() == OTHER_DOMAIN:
+        return OTHER_DOMAIN
+    try:
+        return normalise_rule_name(typed)
+    except InvalidDestination:
+        return None
 
 
 def _range_form() -> RangeForm:
