@@ -395,3 +395,21 @@ def test_under_a_configured_mount_point_the_console_and_its_cookie_live_there(tm
         )
     finally:
         runtime.shutdown()
+
+
+def test_a_sign_in_with_a_name_no_account_can_have_is_not_right_never_a_503(app, caplog):
+    """PostgreSQL cannot compare text holding NUL; the sign-in's log line looked such a name up (503)."""
+    client = app.test_client()
+    for name in ("ad\x00min", "ad min", "x" * 300):
+        answer = client.post(
+            "/admin/login", data={"csrf_token": csrf(client), "name": name, "password": "not the password"}
+        )
+        assert answer.status_code in (200, 429), name
+        assert "not right" in answer.get_data(as_text=True) or answer.status_code == 429
+    caplog.clear()
+    with caplog.at_level("INFO", logger="linkgate.web.admin.auth"):
+        client.post(
+            "/admin/login", data={"csrf_token": csrf(client), "name": "Second", "password": "wrong one"}
+        )
+    (line,) = [record for record in caplog.records if getattr(record, "event", None) == "sign_in"]
+    assert line.account == "second"  # named as the account is, whatever its case when typed

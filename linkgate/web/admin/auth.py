@@ -44,7 +44,7 @@ from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.exceptions import Forbidden
 from wtforms import ValidationError
 
-from linkgate.accounts import LoginPolicy, LoginResult, log_in, normalise_name
+from linkgate.accounts import LoginPolicy, LoginResult, log_in, name_problem, normalise_name
 from linkgate.clock import county_time
 from linkgate.config import Settings
 from linkgate.errors import StoreUnavailable
@@ -310,7 +310,13 @@ def _log_sign_in(runtime: Any, name: str, result: LoginResult) -> None:
         outcome = "signed_in"
     else:
         outcome = "locked" if result.locked_until is not None else "refused" if result.refused else "failed"
-    account = name if result.account is not None or runtime.store.accounts.get(name) is not None else None
+    # Only a name an account can have is looked up, as log_in does (PostgreSQL cannot compare text holding
+    # NUL: a name with one answered 503), and as accounts are named (without case).
+    normal = normalise_name(name)
+    known = result.account is not None or (
+        name_problem(normal) is None and runtime.store.accounts.get(normal) is not None
+    )
+    account = normal if known else None
     log.info(
         "sign-in %s: account %s",
         outcome,
