@@ -72,3 +72,15 @@ def test_statistics_for_a_domain_no_site_can_have_say_so(console_app: Flask) -> 
         assert "not a domain" in text_of(answer)
         assert client.get("/admin/stats/clicks.csv", query_string={"domain": bad}).status_code == 400
     assert client.get("/admin/stats/", query_string={"domain": "Example.ORG"}).status_code == 200
+
+
+def test_accounts_count_one_account_and_one_failed_sign_in_in_the_singular(console_app: Flask) -> None:
+    client = signed_in_client(console_app)
+    listing = text_of(client.get("/admin/accounts/"))
+    assert "1 account " in listing + " " and "1 accounts" not in listing
+    stranger = console_app.test_client()
+    token = csrf_token(stranger.get("/admin/login"))
+    stranger.post("/admin/login", data={"csrf_token": token, "name": "admin", "password": "not the password"})
+    assert "1 failed sign-in since the last success" in text_of(client.get("/admin/accounts/admin"))
+    listing = text_of(client.get("/admin/accounts/"))
+    assert "1 failed sign-in" in listing and "1 failed sign-ins" not in listing
