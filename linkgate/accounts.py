@@ -48,6 +48,11 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+def is_locked(account: AccountRow, at: datetime | None = None) -> bool:
+    """True while ``account`` is locked after failed sign-ins (at ``at``, else now)."""
+    return account.locked_until is not None and account.locked_until > (at or now())
+
+
 def role_problem(role: str) -> str | None:
     if role not in ROLES:
         return f'A role is "admin" (makes changes) or "viewer" (reads only), not "{role}".'

@@ -70,6 +70,8 @@ def accounts() -> None:
 @friendly
 def accounts_list(as_json: bool) -> None:
     """Every account with its role and whether it is locked."""
+    from linkgate.accounts import is_locked
+
     settings = current_settings()
     found = open_store(settings).accounts.all()
     stamp = now()
@@ -80,7 +82,7 @@ def accounts_list(as_json: bool) -> None:
             "created_at": account.created_at.isoformat(),
             "failed_sign_ins": account.failed_count,
             "locked_until": account.locked_until.isoformat()
-            if account.locked_until and account.locked_until > stamp
+            if account.locked_until and is_locked(account, stamp)
             else None,
         }
         for account in found
@@ -93,7 +95,7 @@ def accounts_list(as_json: bool) -> None:
     for account in found:
         locked = (
             f"  locked until {county_time(account.locked_until, settings.timezone)}"
-            if account.locked_until and account.locked_until > stamp
+            if account.locked_until and is_locked(account, stamp)
             else ""
         )
         click.echo(f"{account.name:24} {account.role:7}{locked}")

@@ -21,6 +21,7 @@ from linkgate.accounts import (
     MIN_PASSWORD,
     ROLES,
     create_account,
+    is_locked,
     log_in,
     name_problem,
     normalise_name,
@@ -30,7 +31,7 @@ from linkgate.accounts import (
     set_role,
 )
 from linkgate.errors import AccountError
-from linkgate.store import AccountRow, now
+from linkgate.store import AccountRow
 from linkgate.web.admin.auth import actor, admin_required, current_account, failure_message, login_policy
 from linkgate.web.app_runtime import get_runtime
 
@@ -52,10 +53,6 @@ def _account_or_404(name: str) -> AccountRow:
     if account is None:
         abort(404)
     return account
-
-
-def is_locked(account: AccountRow) -> bool:
-    return account.locked_until is not None and account.locked_until > now()
 
 
 def _keep_session(changed: AccountRow) -> None:
