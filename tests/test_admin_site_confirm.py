@@ -100,3 +100,26 @@ def test_viewers_may_not_see_the_question_nor_remove_an_override(console_app: Fl
     assert refused.status_code == 403
     assert override_of(console_app) == (PINNED, False)
     assert removals(console_app) == 0
+
+
+def test_saying_a_site_has_no_policy_asks_first_when_it_replaces_a_privacy_link_set_by_hand(
+    console_app: Flask,
+) -> None:
+    store_of(console_app).sites.set_override(HOST, PINNED, "test")
+    admin = signed_in_client(console_app)
+    asked = admin.post(f"{SITE}/no-policy", data={"csrf_token": token(admin)})
+    assert asked.status_code == 200
+    assert f"The privacy link set by hand is replaced: {PINNED}." in text_of(asked)
+    assert override_of(console_app) == (PINNED, False)  # kept until confirmed
+    assert admin.get(f"{SITE}/no-policy").get_data() == asked.get_data()  # the same page by its address
+    done = admin.post(f"{SITE}/no-policy", data={"csrf_token": token(admin), "confirmed": "1"})
+    assert done.status_code == 302
+    assert override_of(console_app) == (None, True)
+
+
+def test_saying_a_site_has_no_policy_goes_at_once_when_no_link_was_set_by_hand(console_app: Flask) -> None:
+    admin = signed_in_client(console_app)
+    assert admin.get(f"{SITE}/no-policy").status_code == 302  # nothing to ask: back to the site's page
+    assert override_of(console_app) is None
+    assert admin.post(f"{SITE}/no-policy", data={"csrf_token": token(admin)}).status_code == 302
+    assert override_of(console_app) == (None, True)

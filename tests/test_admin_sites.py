@@ -352,7 +352,7 @@ def test_overrides_beat_the_lookup_on_the_notice_at_once_and_every_change_is_log
     )
     assert notice_privacy_link(server, destination) == "https://policies.example.org/SA%20notice"
 
-    post(browser, site_path(host) + "/no-policy")
+    post(browser, site_path(host) + "/no-policy", {"confirmed": "1"})  # it replaces a link set by hand
     notice = server.get("/go?url=" + quote(destination, safe=""))
     assert 'id="privacy-link"' not in notice.text
     assert "We could not find a privacy policy on this site" in notice.text

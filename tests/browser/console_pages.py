@@ -175,6 +175,7 @@ def console_pages(server: LiveServer) -> dict[str, str]:
         {
             "sites.forget": f"/admin/sites/{SAMPLE_SITE}/forget",
             "sites.remove_override": f"/admin/sites/{SAMPLE_SITE}/remove-override",
+            "sites.no_policy": f"/admin/sites/{SAMPLE_SITE}/no-policy",
             "changelog.entry": f"/admin/log/{added.id}",
             "changelog.revert": f"/admin/log/{added.id}/revert",
             "accounts.account": "/admin/accounts/reader",

@@ -256,11 +256,21 @@ def set_override(host: str) -> ResponseReturnValue:
     )
 
 
-@blueprint.post("/<host>/no-policy")
+@blueprint.route("/<host>/no-policy", methods=["GET", "POST"])
 @admin_required
 def no_policy(host: str) -> ResponseReturnValue:
+    """Replacing a privacy link set by hand asks first (GET, or a POST without ``confirmed=1``), as
+    removing it does; with no link set by hand there is nothing to lose, and the POST goes on at once."""
     name = _host_or_404(host)
-    get_runtime().store.sites.set_override(name, None, actor())
+    runtime = get_runtime()
+    row = runtime.store.sites.get(name)
+    asked = request.method == "GET" or request.form.get("confirmed") != "1"
+    if row is not None and row.override_url and asked:
+        site = _view(row, runtime.sites.freshness)
+        return render_template("admin/site_no_policy.html", host=name, site=site, is_web_link=is_web_link)
+    if request.method == "GET":
+        return redirect(url_for("admin.sites.site", host=name))
+    runtime.store.sites.set_override(name, None, actor())
     return _changed(
         name, _("Visitors going to %(host)s are now told that it has no privacy policy.", host=name)
     )
