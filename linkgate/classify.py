@@ -413,9 +413,10 @@ class Classifier:
 
     def classify(self, destination: Destination, *, trusted: bool) -> Classification:
         host = destination.host.rstrip(".")
+        county = not destination.is_ip and self.is_county_host(host)
         if destination.is_ip:
             rule = self.rules.match_exact(host)
-        elif self.is_county_host(host):
+        elif county:
             # No rule decides a County host: links to the County's own pages always go straight on. New
             # rules that would block or interrupt one are refused (county_refusal); this keeps a rule
             # saved before that check (or before a domain became the County's) from taking effect, and
@@ -423,7 +424,7 @@ class Classifier:
             rule = None
         else:
             rule = self.rules.match(host)
-        category = self.category(host, rule, is_ip=destination.is_ip)
+        category = self.category(host, rule, is_ip=destination.is_ip, county=county)
         flags = self.flags(destination)
         if category == "blocked":
             action = "block"
@@ -435,11 +436,12 @@ class Classifier:
                 action = "notice"
         return Classification(category, action, flags, rule, trusted)
 
-    def category(self, host: str, rule: Rule | None, *, is_ip: bool = False) -> str:
+    def category(self, host: str, rule: Rule | None, *, is_ip: bool = False, county: bool = False) -> str:
+        """The category of ``host``, which ``rule`` decides unless it is a County host (``county``)."""
+        if county:
+            return "county"
         if rule is not None and rule.kind == "block":
             return "blocked"
-        if not is_ip and self.is_county_host(host):
-            return "county"
         if rule is not None:
             return "partner"
         if is_ip:
