@@ -312,3 +312,19 @@ def test_a_revert_never_puts_back_a_rule_the_checks_refuse(app):
     assert "may not block the County's own pages" in html.unescape(refused.get_data(as_text=True))
     assert names(app) == []
     assert store.changes.page(action="rule.revert", limit=1).total == 0
+
+
+def test_deleting_a_rule_someone_removed_meanwhile_says_so_never_a_500(app, monkeypatch):
+    store = store_of(app)
+    saved = store.rules.add(make_rule("gone-meanwhile.example", "block"), "test")
+    client = admin(app)
+    path = f"/admin/rules/{saved.id}/delete"
+    token = csrf_token(client.get(path))  # type: ignore[arg-type]
+    read = store.rules.get(saved.id)
+    store.rules.remove("gone-meanwhile.example", False, "someone else")
+    monkeypatch.setattr(store.rules, "get", lambda _rule_id: read)  # as read just before the removal
+    answer = client.post(path, data={"csrf_token": token})
+    assert answer.status_code == 302
+    assert "The rule *.gone-meanwhile.example was already removed." in html.unescape(
+        client.get("/admin/rules/").get_data(as_text=True)
+    )

@@ -251,7 +251,11 @@ def delete(rule_id: int) -> ResponseReturnValue:
     store = get_runtime().store
     record = _record_or_404(rule_id)
     if request.method == "POST":
-        removed = store.rules.remove(record.rule.name, record.rule.exact, actor())
+        try:
+            removed = store.rules.remove(record.rule.name, record.rule.exact, actor())
+        except RuleError:  # removed by someone else since this page read it
+            flash(_("The rule %(pattern)s was already removed.", pattern=record.rule.pattern), "info")
+            return redirect(url_for("admin.rules.index"))
         flash(
             _("Removed the %(kind)s rule %(pattern)s.", kind=removed.kind, pattern=removed.pattern), "success"
         )
