@@ -84,3 +84,18 @@ def test_accounts_count_one_account_and_one_failed_sign_in_in_the_singular(conso
     assert "1 failed sign-in since the last success" in text_of(client.get("/admin/accounts/admin"))
     listing = text_of(client.get("/admin/accounts/"))
     assert "1 failed sign-in" in listing and "1 failed sign-ins" not in listing
+
+
+def test_an_entry_of_many_rules_lists_a_bounded_number_and_says_how_many(console_app: Flask) -> None:
+    from linkgate.web.admin.changelog import MAX_RULES_SHOWN
+
+    store = console_app.extensions["linkgate"].store
+    many = MAX_RULES_SHOWN + 20
+    store.rules.apply_import([make_rule(f"m{n:04}.example", "allow") for n in range(many)], "test")
+    (entry,) = store.changes.page(action="rule.import", limit=1).entries
+    client = signed_in_client(console_app)
+    for path in (f"/admin/log/{entry.id}", f"/admin/log/{entry.id}/revert"):
+        page = client.get(path).get_data(as_text=True)
+        assert page.count("<tr data-rule=") == MAX_RULES_SHOWN, path
+        shown = text_of(client.get(path))
+        assert f": {many}" in shown and f"The first {MAX_RULES_SHOWN} are listed here" in shown

@@ -60,6 +60,10 @@ ACTION_TEXT = {
 }
 
 
+# The rules of one entry listed on its page and its revert's (a Replace import may remove thousands); the
+# entry's JSON (linkgate log --json, GET /admin/api/log) holds every one.
+MAX_RULES_SHOWN = 500
+
 # What each field of an entry's before and after is called on screen (and by ``linkgate log``).
 FIELD_LABELS = {
     "pattern": _l("Rule"),
@@ -218,19 +222,21 @@ def _render_entry(
     entry: LogEntry, template: str, *, refusal: str | None = None, status: int = 200
 ) -> ResponseReturnValue:
     runtime = get_runtime()
+    changed = rule_changes(entry)
     rules = [
         {
             "kind": rule_change_kind(before, after),
             "pattern": (after or before or {}).get("pattern", ""),
             "changes": _field_changes(before, after),
         }
-        for before, after in rule_changes(entry)
+        for before, after in changed[:MAX_RULES_SHOWN]
     ]
     return render_template(
         template,
         entry=entry,
         what=ACTION_TEXT.get(entry.action, entry.action),
         rules=rules,
+        rules_total=len(changed),
         changes=[] if rules else describe_changes(entry),
         never_revertible=revert_refusal(entry)
         or restored_rule_refusal(entry, runtime.settings.county_domains),
