@@ -38,6 +38,7 @@ from linkgate.http.policy import (
     IPAddress,
     Resolver,
     check_destination,
+    effective_port,
     parse_target,
     resolve_checked,
 )
@@ -148,6 +149,9 @@ class SafeClient:
         # Each host's name lookup (its names, or why it failed), made once per run and judged again for
         # every request, so that each refusal names its own address.
         self._lookups: dict[str, asyncio.Future[list[str] | str]] = {}
+        # A host's addresses once they passed the checks, by host and port (the judgement is the same for
+        # every address on them): not judged again. A refusal or failure is, for each address, to name it.
+        self._allowed: dict[tuple[str, int], list[IPAddress]] = {}
         self.requests = 0
 
     @property
@@ -310,9 +314,9 @@ class SafeClient:
                 self._resting[host] -= 1
 
     async def _addresses(self, destination: Destination) -> list[IPAddress]:
-        """The checked addresses of the destination's host: looked up once per run, judged for each request
-        by :func:`linkgate.http.policy.resolve_checked` (so its refusal or failure names this request's
-        address, not that of the first request to the host)."""
+        """The checked addresses of the destination's host: looked up once per run, judged by
+        :func:`linkgate.http.policy.resolve_checked` until they pass (so a refusal or failure names each
+        request's address, not that of the first request to the host), then kept for its port."""
         check_destination(destination, self.policy)
         host = destination.host
         if destination.is_ip or is_local_name(host):
@@ -322,7 +326,13 @@ class SafeClient:
             lookup = asyncio.ensure_future(asyncio.to_thread(_look_up, self._resolver, host))
             self._lookups[host] = lookup
         found = await asyncio.shield(lookup)
-        return resolve_checked(destination, self.policy, lambda _host: _replay(found))
+        key = (host, effective_port(destination))
+        allowed = self._allowed.get(key)
+        if allowed is None:
+            allowed = self._allowed[key] = resolve_checked(
+                destination, self.policy, lambda _host: _replay(found)
+            )
+        return allowed
 
     async def _send(
         self, method: str, destination: Destination, accept: str, read_body: ReadBody | None
