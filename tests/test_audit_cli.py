@@ -10,6 +10,7 @@ import csv
 import json
 import signal
 import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -323,3 +324,20 @@ def test_an_interrupted_run_fixes_nothing_and_is_no_baseline(linkgate):
     change = diff_runs(store, store.audits.get(later))
     assert change.previous is not None and change.previous.id == full
     assert [row.url for row in change.fixed] == ["https://www.county.test/a"]
+
+
+def test_the_audit_command_loads_without_httpx_command_line_client() -> None:
+    # httpx imports its command-line client (rich and pygments, 4.5 MB) when they are installed, unless
+    # linkgate.http says it is missing: every run of the audit would carry it.
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, linkgate.cli.audit, linkgate.audit, httpx; "
+            "print(sorted(name for name in ('rich', 'pygments', 'httpx._main') if sys.modules.get(name)))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"
