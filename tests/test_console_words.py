@@ -4,12 +4,16 @@ and a Replace import that removes every rule says so rather than "1 of the 1 rul
 from __future__ import annotations
 
 import html
+import json
 import re
+from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
 from flask import Flask
 
 from linkgate.classify import make_rule
+from linkgate.cli import main
 from tests.conftest import signed_in_client
 from tests.console import csrf_token
 
@@ -99,3 +103,23 @@ def test_an_entry_of_many_rules_lists_a_bounded_number_and_says_how_many(console
         assert page.count("<tr data-rule=") == MAX_RULES_SHOWN, path
         shown = text_of(client.get(path))
         assert f": {many}" in shown and f"The first {MAX_RULES_SHOWN} are listed here" in shown
+
+
+def test_linkgate_stats_refuses_a_domain_no_site_can_have_and_reads_one_as_counted(
+    console_app: Flask, tmp_path: Path
+) -> None:
+    runtime = console_app.extensions["linkgate"]
+    env = {
+        "LINKGATE_INSTANCE": str(tmp_path / "instance"),
+        "LINKGATE_DATABASE_URL": runtime.settings.database_url,
+        "LINKGATE_CONFIG": "",
+    }
+    refused = CliRunner().invoke(main, ["stats", "--domain", "a\x00b.example"], env=env)
+    assert refused.exit_code == 2
+    assert "--domain: 'a\\x00b.example' is not a domain" in refused.stderr
+    day = runtime.counts.today()
+    runtime.store.counts.add({(day, "xn--bcher-kva.example", "notice"): 3}, {})
+    found = CliRunner().invoke(main, ["stats", "--domain", "Bücher.example", "--format", "json"], env=env)
+    assert found.exit_code == 0, found.output
+    assert json.loads(found.stdout)["domain"] == "xn--bcher-kva.example"
+    assert json.loads(found.stdout)["totals"]["notice"] == 3

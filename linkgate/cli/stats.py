@@ -13,10 +13,10 @@ from datetime import date, timedelta
 import click
 
 from linkgate.chart import MAX_DAYS, OUTCOMES, clicks_json, csv_text, daily_clicks, parse_day, totals
-from linkgate.cli.common import current_settings, friendly, main, open_store
+from linkgate.cli.common import current_settings, fail, friendly, main, open_store
 from linkgate.clock import county_today
 from linkgate.errors import LinkgateError
-from linkgate.store import Store
+from linkgate.store import Store, counted_domain
 
 DEFAULT_DAYS = 30
 
@@ -86,7 +86,9 @@ def stats(start_text: str | None, end_text: str | None, output: str, by: str, do
     today = county_today(settings.timezone)
     start, end = date_range(start_text, end_text, today)
     store = open_store(settings)
-    only = domain.strip().lower() or None if domain else None
+    only = counted_domain(domain) if domain and domain.strip() else None
+    if domain and domain.strip() and only is None:
+        fail(f"--domain: {domain!r} is not a domain; write it like example.org")
     rows = by_day(store, start, end, only) if by == "day" else by_domain(store, start, end, only)
     summed = totals(dict(zip(OUTCOMES, counts, strict=True)) for _key, counts in rows)
     header = [by, *OUTCOMES, "total"]

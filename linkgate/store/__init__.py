@@ -13,7 +13,7 @@ from linkgate.store import schema
 from linkgate.store.accounts import Accounts
 from linkgate.store.audits import Audits
 from linkgate.store.changes import ChangeLog
-from linkgate.store.counts import OTHER_DOMAIN, Counts
+from linkgate.store.counts import OTHER_DOMAIN, Counts, counted_domain
 from linkgate.store.engine import Database, engine_url
 from linkgate.store.records import (
     AccountRow,
@@ -50,6 +50,7 @@ __all__ = [
     "SitePage",
     "SiteRow",
     "Store",
+    "counted_domain",
     "engine_url",
     "now",
 ]

@@ -10,8 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from linkgate.errors import InvalidDestination
 from linkgate.store.engine import Database
 from linkgate.store.schema import click_counts, security_events
+from linkgate.urls import normalise_rule_name
 
 # pg_advisory_xact_lock's key for writing click counts, so that flushes take turns at a day's last domains
 # ("linkcnts" in ASCII).
@@ -19,6 +21,17 @@ COUNTS_LOCK_KEY = 0x6C696E6B636E7473
 # The domain under which a day's clicks are counted once it holds as many domains as it may: not a host
 # name, so no destination can have it.
 OTHER_DOMAIN = "(other)"
+
+
+def counted_domain(typed: str) -> str | None:
+    """A destination domain as the counts keep it (lower case, punycode), or None when ``typed`` cannot be
+    one: such a name is never asked of the database (PostgreSQL cannot compare text holding NUL)."""
+    if typed.strip().lower() == OTHER_DOMAIN:
+        return OTHER_DOMAIN
+    try:
+        return normalise_rule_name(typed)
+    except InvalidDestination:
+        return None
 
 
 class Counts:

@@ -19,9 +19,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from linkgate.chart import MAX_DAYS, OUTCOMES, clicks_chart, csv_text, daily_clicks, totals
-from linkgate.errors import InvalidDestination
-from linkgate.store import OTHER_DOMAIN
-from linkgate.urls import normalise_rule_name
+from linkgate.store import counted_domain
 from linkgate.web.admin.dashboard import OUTCOME_TEXT
 from linkgate.web.app_runtime import get_runtime
 from linkgate.web.bounds import usable_day
@@ -83,17 +81,6 @@ class RangeForm:
     def query(self) -> dict[str, str]:
         query = {"from": self.values["from"], "to": self.values["to"]}
         return {**query, "domain": self.domain} if self.domain else query
-
-
-def counted_domain(typed: str) -> str | None:
-    """A destination domain as the counts keep it (lower case, punycode), or None when ``typed`` cannot be
-    one: never asked of the database (PostgreSQL cannot compare text holding NUL: it answered 503)."""
-    if typed.lower() == OTHER_DOMAIN:
-        return OTHER_DOMAIN
-    try:
-        return normalise_rule_name(typed)
-    except InvalidDestination:
-        return None
 
 
 def _range_form() -> RangeForm:
