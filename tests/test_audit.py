@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import ipaddress
-import itertools
 import re
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -77,6 +75,26 @@ def ext() -> Any:
     server.stop()
 
 
+class StillClock:
+    """Time that stands still for a crawl's waits between requests: each wait is recorded as the turn it
+    asks for (now + seconds) and not waited, so a test sees the delays without a timed assertion."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.turns: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.turns.append(self.now + seconds)
+        await asyncio.sleep(0)
+
+    @property
+    def waits(self) -> list[float]:
+        return [round(turn - self.now, 6) for turn in self.turns]
+
+
 def run(
     start: str,
     *,
@@ -86,10 +104,11 @@ def run(
     stop_after: float | None = None,
     stop_when: threading.Event | None = None,
     renderer: Any = None,
+    clock: StillClock | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Crawl from ``start``; stopped (a partial run) ``stop_after`` seconds in, or once ``stop_when`` is set
-    (by a test site's handler, say)."""
+    (by a test site's handler, say); its waits between requests on ``clock`` when given."""
     options.setdefault("timeout", 3.0)
     options.setdefault("retries", 0)
     classifier = Classifier(("county.test",), DEFAULT_ACTIONS, rules or RuleSet())
@@ -101,6 +120,8 @@ def run(
         gate=GATE,
         privacy=privacy,
         renderer=renderer,
+        clock=clock,
+        sleep=clock.sleep if clock is not None else asyncio.sleep,
     )
 
     async def stop_once_set(event: threading.Event) -> None:
@@ -331,15 +352,16 @@ def test_crawl_delay_spaces_requests_to_one_host(site):
     base = f"http://site.test:{site.port}"
     serve(site, "/robots.txt", "User-agent: *\nCrawl-delay: 0.3\n", content_type="text/plain")
     serve(site, "/", html("".join(f'<a href="/p{i}">Page {i}</a>' for i in range(3))))
-    stamps: list[float] = []
     for i in range(3):
-        site.expect_request(f"/p{i}").respond_with_handler(
-            lambda _r: stamps.append(time.monotonic()) or Response(html("x"), content_type="text/html")
-        )
-    run(base + "/", concurrency=4, per_host=4)
-    stamps.sort()
-    assert len(stamps) == 3
-    assert all(later - earlier >= 0.25 for earlier, later in itertools.pairwise(stamps))
+        serve(site, f"/p{i}", html("x"))
+    clock = StillClock()
+    run(base + "/", concurrency=4, per_host=4, clock=clock)
+    assert sorted(p for p in paths(site) if p.startswith("/p")) == ["/p0", "/p1", "/p2"]
+    # Once robots.txt is read, the first request (of /sitemap.xml, /, /p0…/p2) goes at once and each of
+    # the others has its turn 0.3 s after the one before.
+    after_robots = len(site.log) - 1
+    assert after_robots == 5
+    assert clock.waits == pytest.approx([0.3 * turn for turn in range(1, after_robots)])
 
 
 def test_an_unreadable_robots_txt_means_nothing_is_crawled(site):
@@ -594,17 +616,18 @@ def test_timeouts_and_transient_failures_are_retried_with_backoff_and_retry_afte
         )
 
     ext.expect_request("/flaky").respond_with_handler(flaky_handler)
-    busy: list[float] = []
+    busy: list[str] = []
 
-    def busy_handler(_request: Request) -> Response:
-        busy.append(time.monotonic())
+    def busy_handler(request: Request) -> Response:
+        busy.append(request.method)
         if len(busy) == 1:
             return Response("slow down", status=429, headers={"Retry-After": "1"})
         return Response("", status=200)
 
     ext.expect_request("/busy").respond_with_handler(busy_handler)
+    clock = StillClock()
     try:
-        report = run(base + "/", timeout=0.5, retries=2, backoff=0.05)
+        report = run(base + "/", timeout=0.5, retries=2, backoff=0.05, clock=clock)
     finally:
         slow.release.set()
     slow_link = link(report, e + "/slow")
@@ -613,7 +636,8 @@ def test_timeouts_and_transient_failures_are_retried_with_backoff_and_retry_afte
     flaky_link = link(report, e + "/flaky")
     assert flaky_link["status"] == 200 and flaky_link["problems"] == ["insecure", "bypass"]
     assert link(report, e + "/busy")["status"] == 200
-    assert busy[1] - busy[0] >= 0.95  # Retry-After: 1 was honoured
+    assert len(busy) == 2
+    assert 1.0 in clock.waits  # Retry-After: 1 was honoured: the second request waited its turn 1 s on
 
 
 def test_an_address_that_keeps_failing_is_asked_once_with_head_then_retried_with_get(site, ext):
@@ -640,9 +664,10 @@ def test_a_retry_after_longer_than_we_wait_is_reported_as_could_not_verify(site,
     e = f"http://ext.test:{ext.port}"
     serve(site, "/", html(f'<a href="{e}/later">Later</a>'))
     ext.expect_request("/later").respond_with_data("", status=429, headers={"Retry-After": "3600"})
-    started = time.monotonic()
-    report = run(base + "/", retries=3)
-    assert time.monotonic() - started < 3
+    clock = StillClock()
+    report = run(base + "/", retries=3, clock=clock)
+    assert clock.waits == []  # neither waited for nor retried
+    assert paths(ext, "HEAD") + paths(ext, "GET") == ["/later", "/later"]
     assert "unverified" in link(report, e + "/later")["problems"]
 
 

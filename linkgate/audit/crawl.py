@@ -19,7 +19,7 @@ import heapq
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -340,7 +340,8 @@ class PrivacyLookups:
 
 class Crawler:
     """One audit run. ``privacy`` looks a site's privacy link up (the site cache; blocking, run in a
-    thread); ``renderer`` reads pages in a browser instead (``--render``)."""
+    thread); ``renderer`` reads pages in a browser instead (``--render``); ``clock`` and ``sleep`` are
+    what the run's waits between requests are read on and waited with (see :class:`SafeClient`)."""
 
     def __init__(
         self,
@@ -352,6 +353,8 @@ class Crawler:
         gate: GateAddress | None = None,
         privacy: Callable[[str], SiteFacts | None] | None = None,
         renderer: PageRenderer | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.options = options
         self.policy = policy
@@ -370,7 +373,7 @@ class Crawler:
         # footer on every page.
         self._anchors: dict[tuple[str, Route, bool], Anchor] = {}
         self._queue = WorkQueue(ITEMS_PER_CONNECTION * options.per_host)
-        self.client = _client(options, policy, resolver, self.scope)
+        self.client = _client(options, policy, resolver, self.scope, clock, sleep)
         self.robots = Robots(self.client, options, start=self.scope.start, notes=self.notes)
         self._privacy = (
             PrivacyLookups(privacy, self.client) if privacy is not None and options.check_privacy else None
@@ -635,8 +638,16 @@ class Crawler:
         self._push(depth, "check", record.url)
 
 
-def _client(options: AuditOptions, policy: FetchPolicy, resolver: Resolver, scope: Scope) -> SafeClient:
-    """The client every request of a run goes through, within the run's limits."""
+def _client(
+    options: AuditOptions,
+    policy: FetchPolicy,
+    resolver: Resolver,
+    scope: Scope,
+    clock: Callable[[], float] | None,
+    sleep: Callable[[float], Awaitable[None]],
+) -> SafeClient:
+    """The client every request of a run goes through, within the run's limits; its waits (Crawl-delay,
+    --delay, backoff, Retry-After) read on ``clock`` and waited with ``sleep`` (a test's, to see them)."""
     return SafeClient(
         policy,
         resolver,
@@ -653,6 +664,8 @@ def _client(options: AuditOptions, policy: FetchPolicy, resolver: Resolver, scop
         # The site's own pages first: every link is found on them, and the run cannot end before they
         # are read, so slow off-site addresses must not hold the connections they are read on.
         first=scope.is_host,
+        clock=clock,
+        sleep=sleep,
     )
 
 

@@ -17,7 +17,7 @@ import email.utils
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 
@@ -93,7 +93,8 @@ class SafeClient:
     least time between two requests to one host (raised per host by :meth:`set_delay`, for robots.txt's
     Crawl-delay). Transient failures (timeouts, refused connections, 429, 502, 503, 504) are retried
     ``retries`` times with exponential backoff, or after the server's Retry-After when it asks for at most
-    ``max_retry_wait`` seconds.
+    ``max_retry_wait`` seconds. Those waits are read on ``clock`` (the event loop's time by default) and
+    waited out with ``sleep``, so that a test can see the waits asked for without waiting them.
 
     ``first(host)``, when given, names the hosts whose requests have first call on the connections (a
     crawl's own site, whose pages are where every link is found): while such a host has requests waiting,
@@ -122,8 +123,12 @@ class SafeClient:
         max_retry_wait: float = 30.0,
         ssl_context: ssl.SSLContext | None = None,
         first: Callable[[str], bool] | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.policy = policy
+        self._clock = clock
+        self._sleep = sleep
         self._resolver = resolver
         self._timeout = timeout
         self._delay = delay
@@ -235,7 +240,7 @@ class SafeClient:
             asked = parse_retry_after(answer.headers.get("retry-after"))
             if asked is not None and asked <= self._max_retry_wait:
                 # The host asked to wait: no request to it (this one again, or a caller's next) goes sooner.
-                not_before = asyncio.get_running_loop().time() + asked
+                not_before = self._now() + asked
                 self._next_slot[destination.host] = max(
                     self._next_slot.get(destination.host, 0.0), not_before
                 )
@@ -243,7 +248,7 @@ class SafeClient:
                 return answer, attempt
             if asked is not None and asked > self._max_retry_wait:
                 return answer, attempt  # the server asks for longer than we wait: report it as it is
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
 
     async def _once(
         self, method: str, destination: Destination, accept: str, read_body: ReadBody | None
@@ -283,6 +288,9 @@ class SafeClient:
                     del self._wanting[host]
                 self._room.set()
 
+    def _now(self) -> float:
+        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
+
     def _kept(self) -> int:
         """Connections of the cap other hosts' requests leave to the first hosts: each one's requests
         waiting (those waiting out its delay aside), up to ``per_host``; never the whole cap. (A request
@@ -296,20 +304,19 @@ class SafeClient:
     async def _wait_turn(self, host: str, first: bool = False) -> None:
         """Wait for the host's next turn: its delay (Crawl-delay, --delay) after the last request, and any
         wait it asked for with Retry-After."""
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = self._now()
         slot = max(now, self._next_slot.get(host, 0.0))
         delay = self._host_delay.get(host, self._delay)
         if delay > 0:
             self._next_slot[host] = slot + delay
         if slot > now:
             if not first:
-                await asyncio.sleep(slot - now)
+                await self._sleep(slot - now)
                 return
             self._resting[host] = self._resting.get(host, 0) + 1
             self._room.set()
             try:
-                await asyncio.sleep(slot - now)
+                await self._sleep(slot - now)
             finally:
                 self._resting[host] -= 1
 
