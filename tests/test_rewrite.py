@@ -653,19 +653,21 @@ def test_any_bytes_are_either_refused_or_rewritten_in_place(data: bytes) -> None
     assert_only_links_changed(data, result)
 
 
-def test_a_large_page_is_rewritten_quickly() -> None:
-    import time
-
+def test_a_large_page_has_every_link_rewritten_and_nothing_else_changed() -> None:
+    """A directory page of 6,000 rows, each with a link of the site and one off-site. How fast such a page
+    is rewritten is measured by benchmarks/rewrite.py, not asserted here."""
     row = (
         '<tr><td><a href="/dept/{0}">Dept</a>'
         '<td><a href="https://p{1}.example/x?id={0}&amp;y=1" target=_blank>P</a>\n'
     )
     data = ("<table>" + "".join(row.format(i, i % 300) for i in range(6000))).encode()
-    started = time.perf_counter()
     result = rewrite(data)
-    elapsed = time.perf_counter() - started
-    assert result.counts[Outcome.REWRITTEN] == 6000
-    assert elapsed < 5, f"{len(data):,} bytes took {elapsed:.2f} s"
+    assert result.counts == {Outcome.REWRITTEN: 6000, Outcome.RELATIVE: 6000}
+    assert [link.destination for link in result.links if link.outcome is Outcome.REWRITTEN] == [
+        f"https://p{i % 300}.example/x?id={i}&y=1" for i in range(6000)
+    ]
+    assert [link.line for link in result.links] == [line for line in range(1, 6001) for _ in "ab"]
+    assert_only_links_changed(data, result)
 
 
 # ---- the command -------------------------------------------------------------------------------
