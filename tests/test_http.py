@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 import httpx
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from linkgate.http import Answer, Fetcher, FetchError, FetchPolicy, FetchRefused, Hop, SafeClient
 from linkgate.http.core import build_request, default_ssl_context
@@ -31,6 +30,7 @@ from linkgate.http.policy import parse_target
 from linkgate.http.pool import PinnedAsyncTransport
 from linkgate.http.sync import _Deadline, _PinnedTransport
 from tests import test_fetch
+from tests.conftest import HeldPage
 from tests.test_fetch import ALLOWED_IP, ALLOWED_NETWORK, Canary, serve_once
 
 pytestmark = pytest.mark.database_free
@@ -274,20 +274,21 @@ def test_a_compression_linkgate_cannot_read_is_a_failure(
 # --- failures ----------------------------------------------------------------------------------------
 
 
-def _late(_request: Request) -> Response:
-    time.sleep(2.5)
-    return Response("late")
-
-
 @CLIENTS
 def test_a_server_slower_than_the_timeout_is_a_timeout(get: Get, server: HTTPServer, canary: Canary) -> None:
-    server.expect_request("/").respond_with_handler(_late)
+    late = HeldPage("late")  # answers after 30 s, or once the test is over
+    server.expect_request("/").respond_with_handler(late)
     quick = FetchPolicy(allow_networks=(ALLOWED_NETWORK,), total_timeout=1.0)
     started = time.monotonic()
-    outcome = get(f"{base(server.port)}/", quick, resolver)
+    try:
+        outcome = get(f"{base(server.port)}/", quick, resolver)
+        elapsed = time.monotonic() - started
+    finally:
+        late.release.set()
     assert (outcome.status, outcome.reason) == (None, "timeout")
     assert outcome.error.startswith("allowed.test did not answer")
-    assert time.monotonic() - started < 2.0
+    assert late.arrived  # the request was sent: the deadline, not the connection, ended it
+    assert elapsed < 15
 
 
 @CLIENTS
