@@ -97,18 +97,31 @@ def test_notice_shows_the_privacy_link_and_a_cache_hit_costs_no_network(make_app
     assert home_hits(httpserver) == hits == 1
 
 
-def test_cold_miss_renders_within_the_budget_then_the_api_has_the_answer(make_app, held_site):
-    threaded_site, held = held_site  # the home page answers once the notice has been rendered
+def test_cold_miss_renders_within_the_budget_then_the_api_has_the_answer(make_app, held_site, monkeypatch):
+    from linkgate.sites import SiteCache
+
+    threaded_site, held = held_site  # the home page answers once the notice has been rendered (or in 30 s)
     config = site_config()
     config["fetch"]["privacy_wait_ms"] = 500
     server = make_app(config)
     site = f"http://site.test:{threaded_site.port}"
+    waits: list[int] = []
+    site_facts = SiteCache.site_facts
+
+    def counted(self: SiteCache, host: str, wait_ms: int = 0) -> Any:
+        waits.append(wait_ms)
+        return site_facts(self, host, wait_ms)
+
+    monkeypatch.setattr(SiteCache, "site_facts", counted)
     started = time.monotonic()
     response = notice(server, site + "/")
     elapsed = time.monotonic() - started
     held.release.set()
-    # One budget and some slack; waiting twice (the fast path, then Flask's view) would be 1 s or more.
-    assert 0.5 <= elapsed < 1.0, f"the notice waited {elapsed:.2f} s with a budget of 0.5 s"
+    # The budget is waited for once, not twice (the fast path, then Flask's view), and it is waited for:
+    # the lookup held for 30 s is given up after the budget (no upper bound tighter than that: under load
+    # the notice is late, not wrong).
+    assert [wait for wait in waits if wait] == [500]
+    assert 0.5 <= elapsed < 15, f"the notice waited {elapsed:.2f} s with a budget of 0.5 s"
     assert privacy_href(response) is None
     assert "We are still looking for this site" in response.text
     assert "Check again" in response.text
@@ -605,19 +618,20 @@ def test_each_request_of_a_lookup_gets_only_what_is_left_of_its_deadline(threade
 
     def hang(request: Request) -> Response:
         asked.append(request.path)
-        release.wait(timeout=30)
+        release.wait(timeout=60)
         return Response("late", content_type="text/html")
 
     threaded_site.expect_request("/").respond_with_handler(hang)
-    fetcher = local_fetcher(total_timeout=10.0)()  # each page alone may take 10 s
+    fetcher = local_fetcher(total_timeout=60.0)()  # each page alone may take a minute
     started = time.monotonic()
     try:
         values = look_up(f"site.test:{threaded_site.port}", fetcher, Limits(lookup_seconds=0.3))
+        elapsed = time.monotonic() - started
     finally:
         release.set()
         fetcher.close()
-    elapsed = time.monotonic() - started
-    assert elapsed < 3.0, f"a lookup with a 0.3 s deadline took {elapsed:.1f} s"
+    # Far below the page's minute, whatever the machine's load: the lookup's deadline cut the request.
+    assert elapsed < 15, f"a lookup with a 0.3 s deadline took {elapsed:.1f} s"
     assert values["status"] == "error"
     assert "did not answer in time" in str(values["error"])
     assert asked == ["/"]  # a home page that does not answer: no usual address after it, no gpc.json
@@ -692,14 +706,16 @@ def test_hosts_beyond_the_queue_are_pending_at_once_and_never_queued(store, held
     cache = SiteCache(store, local_fetcher(), limits=Limits(workers=1, queue=1, per_domain=10))
     hosts = [f"{name}.example:{threaded_site.port}" for name in ("one", "two", "three", "four")]
     try:
+        # The held home page answers in 30 s: a host that waited for a place in the queue, or for a
+        # lookup, would take that long; a generous bound, not a tight one, tells it did not.
         for host in hosts:
             started = time.monotonic()
             assert cache.site_facts(host, wait_ms=0).status == "pending"
-            assert time.monotonic() - started < 1.0
+            assert time.monotonic() - started < 15
         assert cache.lookups == 2  # one running, one waiting; the other two were not queued
         started = time.monotonic()
-        assert cache.site_facts(hosts[3], wait_ms=5000).status == "pending"  # refused: never waited for
-        assert time.monotonic() - started < 1.0
+        assert cache.site_facts(hosts[3], wait_ms=60_000).status == "pending"  # refused: never waited for
+        assert time.monotonic() - started < 15
     finally:
         held.release.set()
     wait_for(lambda: cache.lookups == 0)
