@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from linkgate.http import FetchFailed, FetchPolicy, FetchRefused, SafeClient
 from linkgate.http.policy import parse_target, request_target
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.database_free
 
@@ -160,7 +161,7 @@ def test_a_connection_the_server_closed_or_refused_to_keep_is_not_reused() -> No
             base = f"http://a.test:{server.port}"
             answers = [await client.request(f"{base}/first", read_body=text_body)]
             server.drop_connections()  # the kept-alive connection, closed by the server while idle
-            await asyncio.sleep(0.05)
+            await asyncio.to_thread(wait_for, lambda: server.open == 0, what="the server to close it")
             answers.append(await client.request(f"{base}/second", read_body=text_body))
             answers.append(await client.request(f"{base}/close", read_body=text_body))  # Connection: close
             answers.append(await client.request(f"{base}/third", read_body=text_body))
@@ -397,7 +398,7 @@ def test_the_first_hosts_requests_are_not_held_behind_other_hosts() -> None:
                 finished.append(host)
 
             others = [asyncio.create_task(ask(f"o{n % 4}.test", n)) for n in range(16)]
-            await asyncio.sleep(0.01)  # the other hosts' requests are all asked before the site's
+            await asyncio.sleep(0)  # one turn of the loop: the other hosts' requests are all asked first
             site = [asyncio.create_task(ask("site.test", n)) for n in range(6)]
             await asyncio.gather(*others, *site)
             peak = client.peak_connections
@@ -419,7 +420,10 @@ def test_work_outside_the_pool_takes_a_connection_of_the_cap_only_while_it_runs(
             base = f"http://a.test:{server.port}"
             await asyncio.gather(*(client.request(f"{base}/slow/{n}") for n in range(2)))  # two kept alive
             async with client.outside():
-                await asyncio.sleep(0.05)  # the idle connection closed for it is gone at the server
+                # The idle connection closed for it is gone at the server.
+                await asyncio.to_thread(
+                    wait_for, lambda: server.open == 1, what="the idle connection to close"
+                )
                 open_inside = server.open
                 server.peak = server.open
                 answers = list(await asyncio.gather(*(client.request(f"{base}/slow/{n}") for n in range(4))))
