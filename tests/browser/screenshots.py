@@ -1,9 +1,9 @@
 """Screenshots for the docs: the notice page at a desktop and the narrowest phone width, and the console.
 
-``python -m tests.browser.screenshots`` starts throwaway servers and writes ``docs/images/notice-*.png``
-(English and Spanish) and ``docs/images/console-*.png``; the browser tests run the same
-:func:`capture_notice` and :func:`capture_console` into a temporary folder, so a broken page shows up
-in CI, not in the docs.
+``python -m tests.browser.screenshots [notice|console]`` starts throwaway servers and writes
+``docs/images/notice-*.png`` (English and Spanish) and ``docs/images/console-*.png`` (or one of the
+two); the browser tests run the same :func:`capture_notice` and :func:`capture_console` into a temporary
+folder, so a broken page shows up in CI, not in the docs.
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ def capture_console(browser: Any, server: LiveServer, folder: Path) -> list[Path
     return paths
 
 
-def main() -> int:
+def main(which: tuple[str, ...] = ("notice", "console")) -> int:
+    """Take the pictures; ``which`` (the command's arguments) names one set: notice or console."""
     from playwright.sync_api import sync_playwright
 
     from tests.browser.console_pages import seeded_server
@@ -109,8 +110,11 @@ def main() -> int:
                     executable_path=executable, headless=True, args=CHROMIUM_ARGS
                 )
                 try:
-                    for path in capture_notice(browser, link, DOCS_IMAGES):
-                        print(path.relative_to(ROOT))
+                    if "notice" in which:
+                        for path in capture_notice(browser, link, DOCS_IMAGES):
+                            print(path.relative_to(ROOT))
+                    if "console" not in which:
+                        return 0
                     (Path(directory) / "console").mkdir()
                     console = seeded_server(Path(directory) / "console").start()
                     try:
@@ -126,4 +130,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(tuple(sys.argv[1:]) or ("notice", "console")))
