@@ -333,6 +333,12 @@ def _script_end(text: str, i: int) -> int | None:
             i = match.end()
 
 
+def _pop_to_integration_point(foreign: list[str], foreign_names: dict[str, int]) -> None:
+    """Close the open foreign elements down to the nearest HTML integration point (or all of them)."""
+    while foreign and foreign[-1] not in _INTEGRATION_POINTS:
+        foreign_names[foreign.pop().split(" ", 1)[1]] -= 1
+
+
 def _tokenize(text: str, start: int) -> list[_Tag]:
     """The start tags of ``a``, ``area``, ``base`` and ``meta`` that a browser would see, in order.
 
@@ -340,6 +346,9 @@ def _tokenize(text: str, start: int) -> list[_Tag]:
     """
     found: list[_Tag] = []
     foreign: list[str] = []  # open SVG and MathML elements, as "svg name" / "math name"
+    # How many of the open foreign elements have each name, so that an end tag naming none of them is
+    # passed over without reading the whole stack (deep SVG with stray end tags was quadratic).
+    foreign_names: dict[str, int] = {}
     # How many HTML elements of each name were opened and not closed, roughly (without the parser's
     # implied end tags): an end tag for one of them ends the foreign content inside it, as in a browser.
     open_html: dict[str, int] = {}
@@ -363,8 +372,7 @@ def _tokenize(text: str, start: int) -> list[_Tag]:
                     return found
                 name, attrs, end, self_closing = tag
             if not in_html and (name in _BREAKOUT or (name == "font" and _is_html_font(text, lt, attrs))):
-                while foreign and foreign[-1] not in _INTEGRATION_POINTS:
-                    foreign.pop()
+                _pop_to_integration_point(foreign, foreign_names)
                 i = lt  # read the tag again, now as HTML
                 continue
             i = end
@@ -377,6 +385,7 @@ def _tokenize(text: str, start: int) -> list[_Tag]:
                 elif name in ("svg", "math"):
                     if not self_closing:
                         foreign.append(f"{name} {name}")
+                        foreign_names[name] = foreign_names.get(name, 0) + 1
                 elif name == "template":
                     templates += 1
                 elif name in _RAW_TEXT:
@@ -403,6 +412,7 @@ def _tokenize(text: str, start: int) -> list[_Tag]:
                     found.append(_Tag(text, name, attrs, templates > 0, namespace))
                 if not self_closing:
                     foreign.append(f"{namespace} {name}")
+                    foreign_names[name] = foreign_names.get(name, 0) + 1
         elif char == "/":
             if lt + 2 < n and text[lt + 2].isascii() and text[lt + 2].isalpha():
                 fast = _FAST_END_TAG.match(text, lt)
@@ -413,14 +423,15 @@ def _tokenize(text: str, start: int) -> list[_Tag]:
                     if tag is None:
                         return found
                     name, _, i, _ = tag
-                depth = len(foreign) - 1
-                while depth >= 0 and foreign[depth].split(" ", 1)[1] != name:
-                    depth -= 1
-                if depth >= 0:
+                if foreign_names.get(name):
+                    depth = len(foreign) - 1
+                    while foreign[depth].split(" ", 1)[1] != name:
+                        depth -= 1
+                    for closed in foreign[depth:]:
+                        foreign_names[closed.split(" ", 1)[1]] -= 1
                     del foreign[depth:]
                 elif not in_html and (name in ("p", "br") or open_html.get(name)):
-                    while foreign and foreign[-1] not in _INTEGRATION_POINTS:
-                        foreign.pop()
+                    _pop_to_integration_point(foreign, foreign_names)
                 if in_html and open_html.get(name):
                     open_html[name] -= 1
                 if in_html and name == "template" and templates:
