@@ -341,3 +341,30 @@ def test_the_audit_command_loads_without_httpx_command_line_client() -> None:
         check=True,
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_progress_lines_show_the_counts_in_a_pipe_for_logs_and_the_console(linkgate, tmp_path, site):
+    base = f"http://www.county.test:{site.port}"
+    serve(site, "/", html('<a href="/a">Page A</a>'))
+    serve(site, "/a", html("<p>the end</p>"))
+    piped = audit(linkgate, base + "/", "--out", str(tmp_path / "pipe"), "--progress", "lines")
+    assert piped.returncode == 0
+    assert "progress: 0 pages read" in piped.stderr  # the first line as the crawl starts
+    quiet = audit(linkgate, base + "/", "--out", str(tmp_path / "quiet"), "--progress", "off")
+    assert quiet.returncode == 0 and "progress:" not in quiet.stderr
+
+
+def test_progress_lines_come_once_per_interval_of_the_clock_given(capsys) -> None:
+    from linkgate.audit import Progress
+    from linkgate.cli.audit import PROGRESS_EVERY, _progress_lines
+
+    now = [100.0]
+    show = _progress_lines(clock=lambda: now[0])
+    for at, pages in ((0, 1), (PROGRESS_EVERY - 1, 2), (PROGRESS_EVERY, 3), (PROGRESS_EVERY + 1, 4)):
+        now[0] = 100.0 + at
+        show(Progress(pages=pages, queued=5, checked=7, errors=1))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "progress: 1 page read, 5 queued, 7 links checked, 1 error",
+        "progress: 3 pages read, 5 queued, 7 links checked, 1 error",
+    ]

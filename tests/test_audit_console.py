@@ -154,6 +154,9 @@ def test_an_admin_audits_the_county_site_watches_it_and_reads_its_reports(county
         # While the home page is held the audit is running: the page says so and offers to reload itself.
         running = admin.get(job)
         assert 'data-state="running"' in running.text
+        # The command's counts so far (its --progress lines, the first as the crawl starts).
+        wait_for(lambda: 'id="job-progress"' in admin.get(job).text, timeout=30, what="the progress line")
+        assert re.search(r"So far: \d+ pages? read, \d+ queued", admin.get(job).text)
         assert "The last audit of this address took less than 3 minutes." in running.text
         assert '<meta http-equiv="refresh"' not in running.text  # only when asked for
         assert 'content="10"' in admin.get(job + "?refresh=on").text

@@ -16,6 +16,7 @@ import re
 import signal
 import sys
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,8 @@ from linkgate.errors import InvalidDestination, LinkgateError, StoreUnavailable
 from linkgate.urls import parse_destination
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from linkgate.audit import AuditOptions, AuditResult, Crawler, Progress
     from linkgate.config import Settings
     from linkgate.sites import SiteFacts
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 
 HOUR = 3600
 MAX_REDIRECTS = 10  # followed from one address (docs/audit.md); the site cache's lookups follow 5
+PROGRESS_EVERY = 10  # seconds between two lines of --progress lines
 GC_THRESHOLD = 20_000  # new objects between two collections of the youngest generation (Python's: 700)
 PER_HOST = 4  # connections to one site unless --per-host says otherwise (never above --concurrency)
 
@@ -201,6 +205,14 @@ def _patterns(values: tuple[str, ...], option: str) -> tuple[str, ...]:
     show_default=True,
     help="Record the run in the database (for the console and the next run's comparison).",
 )
+@click.option(
+    "--progress",
+    type=click.Choice(["auto", "lines", "off"]),
+    default="auto",
+    show_default=True,
+    help="auto: a live line on a terminal, nothing otherwise; lines: a line of counts every "
+    f"{PROGRESS_EVERY} seconds (for logs, and the console's audits); off: none.",
+)
 @friendly
 def audit(
     start_url: str,
@@ -225,6 +237,7 @@ def audit(
     render: bool,
     fail_on: str,
     keep: bool,
+    progress: str,
 ) -> None:
     """Crawl the County's site from START_URL and report every link: broken, insecure, blocked, not
     routed through the gate, without a privacy policy, with unhelpful text."""
@@ -291,7 +304,7 @@ def audit(
         sort_query=sort_query,
         render=render,
     )
-    result, store = _run(settings, options)
+    result, store = _run(settings, options, progress)
     _check_start(result)
     report = build_report(result)
     written = write_reports(report, out, kinds, timezone=settings.timezone)
@@ -330,7 +343,7 @@ def audit(
         sys.exit(1)
 
 
-def _run(settings: Settings, options: AuditOptions) -> tuple[AuditResult, Any]:
+def _run(settings: Settings, options: AuditOptions, progress: str) -> tuple[AuditResult, Any]:
     from linkgate.audit import Crawler
     from linkgate.gateaddress import gate_address
     from linkgate.runtime import Runtime
@@ -372,12 +385,12 @@ def _run(settings: Settings, options: AuditOptions) -> tuple[AuditResult, Any]:
         privacy=privacy if options.check_privacy else None,
         renderer=renderer,
     )
-    result = asyncio.run(_crawl(crawler))
+    result = asyncio.run(_crawl(crawler, progress))
     runtime.counts.flush()
     return result, runtime.store
 
 
-async def _crawl(crawler: Crawler) -> AuditResult:
+async def _crawl(crawler: Crawler, progress: str) -> AuditResult:
     loop = asyncio.get_running_loop()
 
     def interrupted() -> None:
@@ -388,11 +401,32 @@ async def _crawl(crawler: Crawler) -> AuditResult:
 
     loop.add_signal_handler(signal.SIGINT, interrupted)
     try:
-        if sys.stderr.isatty():
+        if progress == "lines":
+            return await crawler.run(_progress_lines())
+        if progress == "auto" and sys.stderr.isatty():
             return await _with_display(crawler)
         return await crawler.run()
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+
+
+def _progress_lines(clock: Callable[[], float] = time.monotonic) -> Callable[[Progress], None]:
+    """A line of counts on standard error as the crawl starts, then every PROGRESS_EVERY seconds."""
+    last: list[float] = []
+
+    def show(progress: Progress) -> None:
+        now = clock()
+        if last and now - last[0] < PROGRESS_EVERY:
+            return
+        last[:] = [now]
+        pages, links, errors = progress.pages, progress.checked, progress.errors
+        click.echo(
+            f"progress: {pages} page{'s' if pages != 1 else ''} read, {progress.queued} queued, "
+            f"{links} link{'s' if links != 1 else ''} checked, {errors} error{'s' if errors != 1 else ''}",
+            err=True,
+        )
+
+    return show
 
 
 async def _with_display(crawler: Crawler) -> AuditResult:

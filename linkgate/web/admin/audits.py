@@ -90,6 +90,12 @@ class Job:
     exit_status: int | None
     output: str
 
+    @property
+    def progress(self) -> str:
+        """The counts of the command's last ``--progress lines`` line ("3 pages read, ..."), if any."""
+        at = self.output.rfind("progress: ")
+        return self.output[at + len("progress: ") :].split("\n", 1)[0].strip() if at >= 0 else ""
+
 
 def _audits_folder(settings: Settings) -> Path:
     return settings.instance_path / AUDITS_FOLDER
@@ -151,6 +157,8 @@ def start_job(settings: Settings, started_by: str) -> tuple[str, bool]:
             settings.county_home_url,
             "--out",
             str(folder),
+            "--progress",
+            "lines",  # the job's page shows the end of the output: the counts so far
         ]
         with (folder / "output.txt").open("wb") as output:
             process = subprocess.Popen(
