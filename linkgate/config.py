@@ -572,6 +572,21 @@ def _read_secret_key(path: Path) -> str:
     return key
 
 
+# The settings ``deploy/gunicorn.conf.py`` last read successfully, in gunicorn's master (its workers
+# inherit them): ``create_app()`` without arguments builds on them (see linkgate/serving.py).
+_running: dict[str, Settings] = {}
+
+
+def keep_running_settings(settings: Settings) -> None:
+    """Remember ``settings`` as the ones the server's master runs on (``deploy/gunicorn.conf.py``)."""
+    _running["settings"] = settings
+
+
+def running_settings() -> Settings | None:
+    """The settings ``deploy/gunicorn.conf.py`` last read in this process's master (None elsewhere)."""
+    return _running.get("settings")
+
+
 def exposed_secrets(settings: Settings, environ: Mapping[str, str] | None = None) -> list[str]:
     """Files holding a secret that every account on the machine can read (``linkgate config check`` warns
     of each): the configuration file when it holds ``secret_key``, ``previous_secret_keys``,

@@ -21,7 +21,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.config import KNOWN_SETTINGS
 
-from linkgate.config import Settings, load_settings
+from linkgate.config import Settings, keep_running_settings, load_settings, running_settings
 from linkgate.errors import SCHEMA_TOO_NEW_STATUS, ConfigError, SchemaTooNew, StoreUnavailable
 from linkgate.store import Store
 from linkgate.store.schema import refuse_newer
@@ -32,9 +32,6 @@ ACCESS_LOG_FORMAT = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 _GUNICORN_SETTINGS = frozenset(setting.name for setting in KNOWN_SETTINGS)
 
 log = logging.getLogger("gunicorn.error")
-
-# The settings ``deploy/gunicorn.conf.py`` last read successfully, in the master (its workers inherit them).
-_running: dict[str, Settings] = {}
 
 
 def flush_on_worker_exit(_arbiter: Any, worker: Any) -> None:
@@ -130,7 +127,7 @@ def config_file_settings() -> dict[str, Any]:
     that does not read stops gunicorn with one line; at a reload the running one is kept when the new one
     does not read (:func:`reread_or_keep`), as ``linkgate serve`` does. The workers build the application
     from the same settings (:func:`running_settings`)."""
-    running = _running.get("settings")
+    running = running_settings()
     if running is None:
         try:
             settings = load_settings()
@@ -139,13 +136,8 @@ def config_file_settings() -> dict[str, Any]:
             sys.exit(f"linkgate: {error}")
     else:
         settings, options = reread_or_keep(load_settings, running, {})
-    _running["settings"] = settings
+    keep_running_settings(settings)
     return options
-
-
-def running_settings() -> Settings | None:
-    """The settings ``deploy/gunicorn.conf.py`` last read in this process's master (None elsewhere)."""
-    return _running.get("settings")
 
 
 class GunicornApp(BaseApplication):

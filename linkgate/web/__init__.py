@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 from flask_babel import get_locale, gettext
 
-from linkgate.config import Settings, load_settings
+from linkgate.config import Settings, load_settings, running_settings
 from linkgate.web import bounds, security
 from linkgate.web.app_runtime import WebRuntime, get_runtime
 
@@ -35,8 +35,6 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     if settings is None and not overrides:
         # Under `gunicorn --config deploy/gunicorn.conf.py`: the settings its master read (at start or at
         # the last reload that read), so that a configuration broken since does not fail the new workers.
-        from linkgate.serving import running_settings
-
         settings = running_settings()
     if settings is None:
         settings = load_settings(
