@@ -92,3 +92,17 @@ def test_every_module_is_named_in_the_architecture() -> None:
         if not any(name in text for name in names[:3]):
             unnamed.append(relative.as_posix())
     assert not unnamed, f"not named in docs/architecture.md: {unnamed}"
+
+
+def test_linkgate_s_modules_import_one_another_without_a_cycle() -> None:
+    # benchmarks/structure.py reads the source with ast and counts deferred imports too (issue #16).
+    import sys
+
+    report = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "structure.py")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "import cycles: 0\n" in report, report
