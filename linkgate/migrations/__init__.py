@@ -9,4 +9,4 @@ moves ``HEAD``.
 
 from __future__ import annotations
 
-HEAD = "0003"
+HEAD = "0004"

@@ -162,6 +162,14 @@ audit_problems = sa.Table(
 )
 
 
+# Destination health (#19, migration 0004). Each part's tables go under its own heading.
+# -- fingerprints (§1) --
+# -- link results (§2) --
+# -- archive (§3) --
+# -- feeds (§4) --
+# -- reports (§5) --
+
+
 def upgrade(db: Database) -> None:
     """Bring the database to the newest schema (Alembic migrations), under a lock.
 
