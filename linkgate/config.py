@@ -17,6 +17,7 @@ import secrets
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -71,6 +72,7 @@ class Settings:
     error_ttl: int = 3600
     max_sites: int = 50_000  # looked-up sites kept, least recently used trimmed first (overrides on top)
     memory_seconds: float = 5.0  # how long a worker trusts the site facts it read (a change reaches it after)
+    audit_kept_results: int = 100_000  # link results kept between audits, the oldest checks trimmed first
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -307,6 +309,26 @@ def _action(value: Any) -> str:
     return text
 
 
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION = timedelta(days=3650)
+_DURATION = re.compile(r"([0-9]{1,9})([smhd]?)")
+
+
+def parse_duration(text: str) -> timedelta:
+    """A span of time as a person writes it on a command line: a whole number and a unit, ``90s``, ``30m``,
+    ``12h`` or ``2d`` (``0`` needs none), at most ten years; ValueError saying how to write it otherwise."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None or (not match[2] and int(match[1]) != 0):
+        raise ValueError(
+            f"{text!r} is not a duration: write a whole number and a unit, s, m, h or d (such as 30m, 12h "
+            f"or 2d), or 0"
+        )
+    span = timedelta(seconds=int(match[1]) * DURATION_UNITS[match[2] or "s"])
+    if span > MAX_DURATION:
+        raise ValueError(f"{text!r} is longer than {MAX_DURATION.days} days")
+    return span
+
+
 KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("", "secret_key"): ("secret_key", _nonempty_str),
     ("", "previous_secret_keys"): ("previous_secret_keys", _list(_nonempty_str)),
@@ -335,6 +357,7 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("cache", "error_ttl"): ("error_ttl", _int(1, 365 * 24 * 3600)),
     ("cache", "max_sites"): ("max_sites", _int(1, 100_000_000)),
     ("cache", "memory_seconds"): ("memory_seconds", _float(0, 300)),
+    ("audit", "kept_results"): ("audit_kept_results", _int(100, 100_000_000)),
     ("server", "public_url"): ("public_url", _gate_url),
     ("server", "host"): ("host", _host),
     ("server", "port"): ("port", _int(1, 65535)),

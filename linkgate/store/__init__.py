@@ -20,6 +20,7 @@ from linkgate.store.records import (
     AuditProblemRow,
     AuditRunRow,
     CacheHealth,
+    LinkResultRow,
     LogEntry,
     LogPage,
     RuleImportResult,
@@ -30,7 +31,9 @@ from linkgate.store.records import (
     SiteRow,
     now,
 )
+from linkgate.store.results import LinkResults
 from linkgate.store.rules import RULE_SORTS, Rules
+from linkgate.store.reports import Reports
 from linkgate.store.sites import SITE_STATUSES, Sites
 
 __all__ = [
@@ -41,6 +44,7 @@ __all__ = [
     "AuditProblemRow",
     "AuditRunRow",
     "CacheHealth",
+    "LinkResultRow",
     "LogEntry",
     "LogPage",
     "RuleImportResult",
@@ -68,6 +72,8 @@ class Store:
         self.accounts = Accounts(self.db, self.changes)
         self.sites = Sites(self.db, self.changes)
         self.audits = Audits(self.db)
+        self.reports = Reports(self.db)
+        self.results = LinkResults(self.db)
 
     def create_schema(self) -> None:
         """Bring the database to the newest schema, under a lock (see :func:`schema.upgrade`)."""

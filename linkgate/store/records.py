@@ -43,6 +43,25 @@ class AuditProblemRow:
 
 
 @dataclass(frozen=True)
+class LinkResultRow:
+    """What the audit found at one address it checked, kept between runs (``linkgate.store.results``):
+    enough to report the same problems again without asking the address again."""
+
+    url: str
+    verdict: str  # ok, broken, unverified, refused
+    status: int | None
+    final_url: str
+    redirects: tuple[tuple[str, int], ...]
+    method: str
+    attempts: int
+    error: str | None
+    reason: str | None
+    soft_404: bool
+    problems: tuple[str, ...]  # the problems the check itself found (broken, soft_404, insecure...)
+    checked_at: datetime
+
+
+@dataclass(frozen=True)
 class SiteRow:
     host: str
     status: str

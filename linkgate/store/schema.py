@@ -165,9 +165,43 @@ audit_problems = sa.Table(
 # Destination health (#19, migration 0004). Each part's tables go under its own heading.
 # -- fingerprints (§1) --
 # -- link results (§2) --
+# What the audit found at each address it checked (not the pages it read), kept between runs so that a link
+# that answered well within --recheck-after is not requested again. Keyed by a digest of the address
+# (PostgreSQL refuses long key entries); at most audit.kept_results rows, the oldest checks trimmed first
+# (linkgate.store.results).
+link_results = sa.Table(
+    "link_results",
+    metadata,
+    sa.Column("url_key", sa.String(64), primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("status", sa.Integer, nullable=True),
+    sa.Column("final_url", sa.Text, nullable=False),
+    sa.Column("redirects", sa.Text, nullable=False),  # JSON: [[url, status], ...]
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("reason", sa.String(32), nullable=True),
+    sa.Column("soft_404", sa.Boolean, nullable=False),
+    sa.Column("problems", sa.String(255), nullable=False),  # the check's own problems, space-separated
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
 # -- archive (§3) --
 # -- feeds (§4) --
 # -- reports (§5) --
+# Visitors' reports of a link ("Report a problem with this link" on the notice and block pages): counts
+# only, per County day, destination site (a site key: host, and a port that is not the default) and choice.
+# Never who reported or which page: see linkgate/store/reports.py. A day keeps at most
+# reports.max_destinations_per_day sites (the rest under "(other)"), and days older than reports.keep_days
+# are removed.
+destination_reports = sa.Table(
+    "destination_reports",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("host", sa.String(259), primary_key=True),
+    sa.Column("choice", sa.String(16), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
 
 
 def upgrade(db: Database) -> None:

@@ -22,16 +22,43 @@ depends_on = None
 def upgrade() -> None:
     # -- fingerprints (§1) --
     # -- link results (§2) --
+    op.create_table(
+        "link_results",
+        sa.Column("url_key", sa.String(64), primary_key=True),
+        sa.Column("url", sa.Text, nullable=False),
+        sa.Column("verdict", sa.String(16), nullable=False),
+        sa.Column("status", sa.Integer, nullable=True),
+        sa.Column("final_url", sa.Text, nullable=False),
+        sa.Column("redirects", sa.Text, nullable=False),
+        sa.Column("method", sa.String(8), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("error", sa.Text, nullable=True),
+        sa.Column("reason", sa.String(32), nullable=True),
+        sa.Column("soft_404", sa.Boolean, nullable=False),
+        sa.Column("problems", sa.String(255), nullable=False),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_link_results_checked_at", "link_results", ["checked_at"])
     # -- archive (§3) --
     # -- feeds (§4) --
     # -- reports (§5) --
+    op.create_table(
+        "destination_reports",
+        sa.Column("day", sa.Date, primary_key=True),
+        sa.Column("host", sa.String(259), primary_key=True),
+        sa.Column("choice", sa.String(16), primary_key=True),
+        sa.Column("count", sa.BigInteger, nullable=False),
+    )
     pass
 
 
 def downgrade() -> None:
     # -- drop reports (§5) --
+    op.drop_table("destination_reports")
     # -- drop feeds (§4) --
     # -- drop archive (§3) --
     # -- drop link results (§2) --
+    op.drop_index("ix_link_results_checked_at", "link_results")
+    op.drop_table("link_results")
     # -- drop fingerprints (§1) --
     pass
