@@ -51,7 +51,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TypeGuard
 
-from linkgate import privacy
+from linkgate import health, privacy
 from linkgate.config import Settings
 from linkgate.errors import InvalidDestination, StoreUnavailable
 from linkgate.http import DEFAULT_ACCEPT, Answer, Fetcher, FetchError, FetchRefused
@@ -142,6 +142,13 @@ class SiteFacts:
     error: str | None = None
     final_url: str | None = None
     elapsed_ms: int | None = None
+    # The host's health when last checked (linkgate.health, linkgate.store.destinations): the registrable
+    # domain its address led to when that is another one, why it looked parked, why it looked changed
+    # hands since the last complete audit, and when it was checked. Shown by the notice, never public.
+    moved_to: str | None = None
+    parked: str | None = None
+    changed: str | None = None
+    health_at: datetime | None = None
 
     @property
     def pending(self) -> bool:
@@ -230,6 +237,10 @@ def facts_from_row(row: SiteRow) -> SiteFacts:
         error=row.error,
         final_url=row.final_url,
         elapsed_ms=row.elapsed_ms,
+        moved_to=row.moved_to,
+        parked=row.parked,
+        changed=row.changed,
+        health_at=row.health_at,
     )
     if row.override_url:
         return replace(
@@ -327,6 +338,19 @@ def look_up(
                 values.update(status="error", error=f"the home page answered HTTP {home.status}")
         if working and budget.allows():
             values["gpc"] = _supports_gpc(base_of(home.final_url), fetcher, budget)
+        # The host's fingerprint, from the same answer: no request of its own.
+        page = health.read_page(
+            home.content if home.is_html else None,
+            (home.url, *(hop.url for hop in home.redirects), home.final_url),
+            charset=home.charset,
+        )
+        privacy_url = values.get("privacy_url")
+        checked = values["checked_at"]
+        values["fingerprint"] = health.fingerprint(
+            page,
+            privacy_url if isinstance(privacy_url, str) else None,
+            checked if isinstance(checked, datetime) else None,
+        )
     values["elapsed_ms"] = int((clock() - started) * 1000)
     return values
 
@@ -597,6 +621,10 @@ class SiteCache:
                     return facts_from_row(row)
             values = self._look_up(host)
             self._store.sites.save_check(host, values)
+            fingerprint = values.get("fingerprint")
+            if isinstance(fingerprint, health.Fingerprint):
+                keep_fingerprint(self._store, host, fingerprint)
+                self._store.destinations.trim(self.limits.max_sites)
             row = self._store.sites.get(host)
             self._store.sites.trim(self.limits.max_sites)
         except StoreUnavailable as error:
@@ -625,6 +653,23 @@ class SiteCache:
             return {"status": "error", "error": str(error)[:500], "checked_at": now()}
         finally:
             fetcher.close()
+
+
+def keep_fingerprint(store: Store, host: str, fingerprint: health.Fingerprint) -> None:
+    """Keep what a check of ``host`` found (its fingerprint) and the health it shows: moved to another
+    registrable domain, parked, or changed hands since the baseline (the last complete audit's)."""
+    before = store.destinations.get(host)
+    baseline = health.Fingerprint.from_json(before.baseline) if before and before.baseline else None
+    domain = health.site_domain(site_host(host))
+    moved_to = fingerprint.final_domain if fingerprint.final_domain not in (None, domain) else None
+    store.destinations.record(
+        host,
+        fingerprint.as_json(),
+        fingerprint.seen_at or now(),
+        moved_to=moved_to,
+        parked=fingerprint.parked,
+        changed=health.changed(baseline, fingerprint),
+    )
 
 
 def _answered_since(row: SiteRow | None, seen: int) -> TypeGuard[SiteRow]:

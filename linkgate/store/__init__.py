@@ -14,6 +14,7 @@ from linkgate.store.accounts import Accounts
 from linkgate.store.audits import Audits
 from linkgate.store.changes import ChangeLog
 from linkgate.store.counts import OTHER_DOMAIN, Counts, counted_domain
+from linkgate.store.destinations import Destinations
 from linkgate.store.engine import Database, engine_url
 from linkgate.store.records import (
     AccountRow,
@@ -71,6 +72,7 @@ class Store:
         self.counts = Counts(self.db)
         self.accounts = Accounts(self.db, self.changes)
         self.sites = Sites(self.db, self.changes)
+        self.destinations = Destinations(self.db)
         self.audits = Audits(self.db)
         self.reports = Reports(self.db)
         self.results = LinkResults(self.db)

@@ -78,6 +78,12 @@ class SiteRow:
     override_none: bool
     checks: int = 0
     used_on: date | None = None
+    # The host's health (linkgate.store.destinations), read with the row: where its address moved to, why it
+    # looks parked, why it looks changed hands, and when it was last checked for these.
+    moved_to: str | None = None
+    parked: str | None = None
+    changed: str | None = None
+    health_at: datetime | None = None
 
 
 @dataclass(frozen=True)

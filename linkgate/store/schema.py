@@ -164,6 +164,26 @@ audit_problems = sa.Table(
 
 # Destination health (#19, migration 0004). Each part's tables go under its own heading.
 # -- fingerprints (§1) --
+# What each destination host looked like when the site cache or an audit last checked it (its fingerprint,
+# JSON: linkgate.health.Fingerprint), the fingerprint as of the last complete audit (the baseline), and its
+# health: where it moved to, why it looks parked, why it looks changed hands, each with when it was first
+# seen so. At most cache.max_sites rows, the least recently checked trimmed first (linkgate.store.destinations).
+destinations = sa.Table(
+    "destinations",
+    metadata,
+    sa.Column("host", sa.String(259), primary_key=True),
+    sa.Column("fingerprint", sa.Text, nullable=False),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("baseline", sa.Text, nullable=True),
+    sa.Column("baseline_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("moved_to", sa.String(253), nullable=True),
+    sa.Column("moved_since", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("parked", sa.String(300), nullable=True),
+    sa.Column("parked_since", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("changed", sa.String(500), nullable=True),
+    sa.Column("changed_since", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_destinations_seen_at", "seen_at"),
+)
 # -- link results (§2) --
 # What the audit found at each address it checked (not the pages it read), kept between runs so that a link
 # that answered well within --recheck-after is not requested again. Keyed by a digest of the address

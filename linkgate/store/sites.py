@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from linkgate.store.changes import ChangeLog
 from linkgate.store.engine import Database, holds
 from linkgate.store.records import CacheHealth, SitePage, SiteRow, as_utc, now
-from linkgate.store.schema import sites
+from linkgate.store.schema import destinations, sites
 
 SITE_STATUSES = ("found", "none", "error", "unknown")
 SITE_SORTS = ("host", "status", "checked")  # each either way: ascending, or with descending
@@ -49,8 +49,17 @@ class Sites:
         return CacheHealth(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
     def get(self, host: str) -> SiteRow | None:
+        """A site's row with its health (moved away, parked, changed hands), in one query."""
+        health = (
+            destinations.c.moved_to,
+            destinations.c.parked,
+            destinations.c.changed,
+            destinations.c.seen_at.label("health_at"),
+        )
+        joined = sites.outerjoin(destinations, destinations.c.host == sites.c.host)
+        query = sa.select(sites, *health).select_from(joined).where(sites.c.host == host)
         with self._db.connect() as conn:
-            row = conn.execute(sa.select(sites).where(sites.c.host == host)).first()
+            row = conn.execute(query).first()
         return None if row is None else _site_from_row(row)
 
     def page(
@@ -276,4 +285,17 @@ def _site_from_row(row: Any) -> SiteRow:
         override_none=bool(row.override_none),
         checks=int(row.checks or 0),
         used_on=row.used_on,
+        **_health(row._mapping),
     )
+
+
+def _health(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """A site's health, when its row was read with it (:meth:`Sites.get`)."""
+    if "health_at" not in mapping:
+        return {}
+    return {
+        "moved_to": mapping["moved_to"],
+        "parked": mapping["parked"],
+        "changed": mapping["changed"],
+        "health_at": as_utc(mapping["health_at"]),
+    }

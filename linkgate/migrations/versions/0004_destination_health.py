@@ -21,6 +21,21 @@ depends_on = None
 
 def upgrade() -> None:
     # -- fingerprints (§1) --
+    op.create_table(
+        "destinations",
+        sa.Column("host", sa.String(259), primary_key=True),
+        sa.Column("fingerprint", sa.Text, nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("baseline", sa.Text, nullable=True),
+        sa.Column("baseline_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("moved_to", sa.String(253), nullable=True),
+        sa.Column("moved_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("parked", sa.String(300), nullable=True),
+        sa.Column("parked_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("changed", sa.String(500), nullable=True),
+        sa.Column("changed_since", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_destinations_seen_at", "destinations", ["seen_at"])
     # -- link results (§2) --
     op.create_table(
         "link_results",
@@ -61,4 +76,6 @@ def downgrade() -> None:
     op.drop_index("ix_link_results_checked_at", "link_results")
     op.drop_table("link_results")
     # -- drop fingerprints (§1) --
+    op.drop_index("ix_destinations_seen_at", table_name="destinations")
+    op.drop_table("destinations")
     pass
