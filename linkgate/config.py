@@ -95,6 +95,24 @@ class Settings:
     login_lock_after: int = 10
     login_lock_minutes: float = 15.0
     metrics_allow_networks: tuple[Network, ...] = LOOPBACK  # peers that may read /metrics
+    # Known-bad lists (linkgate/feeds.py): the bounds of one list, and how often the timer updates each.
+    feeds_max_bytes: int = 50_000_000  # a longer list is refused (the one before it kept)
+    feeds_max_names: int = 2_000_000  # a list naming more is refused
+    feeds_fetch_seconds: float = 120.0  # one list's fetch, redirects included
+    feeds_refresh_hours: float = 6.0  # linkgate feeds update --due updates a list checked longer ago
+    # Visitors' reports of a link (linkgate/web/reports.py): limits per worker process, what a day keeps.
+    reports_per_client_per_hour: int = 10
+    reports_per_hour: int = 600
+    reports_max_destinations_per_day: int = 500
+    reports_keep_days: int = 90
+    reports_address_header: str = ""  # behind a proxy: the header holding the visitor's address
+    reports_trusted_proxies: tuple[Network, ...] = ()  # the proxies allowed to send it
+    # Archived copies of broken links (linkgate/archive.py): the archive asked, and how long answers are kept.
+    archive_url: str = ""  # a web archive's Memento or availability endpoint; empty: no archived copies
+    archive_kind: str = "auto"  # how archive_url is asked: memento, availability, or auto (by its form)
+    archive_found_ttl: int = 30 * 24 * 3600  # how long a snapshot found is kept before it is asked again
+    archive_miss_ttl: int = 24 * 3600  # how long "no snapshot" is kept
+    archive_max_entries: int = 20_000  # archive answers kept in the database, oldest removed first
 
     def action_for(self, category: str) -> str:
         return self.actions[category]
@@ -302,6 +320,19 @@ def _log_format(value: Any) -> str:
     return text
 
 
+def _archive_url(value: Any) -> str:
+    """``archive.url``: empty (no archived copies), or the http(s) address of a web archive's endpoint."""
+    text = _str(value).strip()
+    return _http_url(text) if text else ""
+
+
+def _archive_kind(value: Any) -> str:
+    text = _nonempty_str(value)
+    if text not in ("auto", "memento", "availability"):
+        raise ValueError("must be auto, memento or availability")
+    return text
+
+
 def _action(value: Any) -> str:
     text = _nonempty_str(value)
     if text not in ACTIONS:
@@ -378,6 +409,21 @@ KEYS: dict[tuple[str, str], tuple[str, Parser]] = {
     ("admin", "login_lock_after"): ("login_lock_after", _int(1, 1000)),
     ("admin", "login_lock_minutes"): ("login_lock_minutes", _float(0.01, 7 * 24 * 60)),
     ("metrics", "allow_networks"): ("metrics_allow_networks", _list(_network)),
+    ("feeds", "max_bytes"): ("feeds_max_bytes", _int(1_000, 1_000_000_000)),
+    ("feeds", "max_names"): ("feeds_max_names", _int(1, 50_000_000)),
+    ("feeds", "fetch_seconds"): ("feeds_fetch_seconds", _float(1, 3600)),
+    ("feeds", "refresh_hours"): ("feeds_refresh_hours", _float(0.1, 24 * 31)),
+    ("reports", "per_client_per_hour"): ("reports_per_client_per_hour", _int(1, 10_000)),
+    ("reports", "per_hour"): ("reports_per_hour", _int(1, 1_000_000)),
+    ("reports", "max_destinations_per_day"): ("reports_max_destinations_per_day", _int(10, 1_000_000)),
+    ("reports", "keep_days"): ("reports_keep_days", _int(1, 3660)),
+    ("reports", "address_header"): ("reports_address_header", _header_name),
+    ("reports", "trusted_proxies"): ("reports_trusted_proxies", _list(_network)),
+    ("archive", "url"): ("archive_url", _archive_url),
+    ("archive", "kind"): ("archive_kind", _archive_kind),
+    ("archive", "found_ttl"): ("archive_found_ttl", _int(60, 365 * 24 * 3600)),
+    ("archive", "miss_ttl"): ("archive_miss_ttl", _int(60, 365 * 24 * 3600)),
+    ("archive", "max_entries"): ("archive_max_entries", _int(100, 10_000_000)),
 }
 KEYS.update({("actions", category): (f"action:{category}", _action) for category in CATEGORIES})
 
@@ -451,6 +497,11 @@ def load_settings(
     if values.get("admin_trusted_header") and not values.get("admin_trusted_proxies"):
         problems.append(
             "admin.trusted_header: also set admin.trusted_proxies, the addresses of the proxies that set it"
+        )
+    if values.get("reports_address_header") and not values.get("reports_trusted_proxies"):
+        problems.append(
+            "reports.address_header: also set reports.trusted_proxies, the addresses of the proxies that "
+            "set it"
         )
     if problems:
         raise ConfigError("Invalid configuration:\n  " + "\n  ".join(problems))

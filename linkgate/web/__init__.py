@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
             ", ".join(str(network) for network in settings.allow_networks),
         )
 
-    from linkgate.web import admin, api, demo, errors, gate, health, language, metrics
+    from linkgate.web import admin, api, demo, errors, gate, health, language, metrics, reports
 
     language.init_app(app)
     security.init_app(app)
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(health.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(admin.blueprint)
+    reports.init_app(app, runtime.store, settings)  # POST /report
     if settings.demo:
         app.register_blueprint(demo.blueprint)
 

@@ -11,6 +11,7 @@ from flask import Blueprint, render_template
 from flask_babel import lazy_gettext as _l
 
 from linkgate.web.app_runtime import get_runtime
+from linkgate.web.reports import get_desk
 
 blueprint = Blueprint("dashboard", __name__)
 
@@ -19,6 +20,9 @@ OUTCOME_TEXT = {
     "notice": _l("Shown the notice"),
     "block": _l("Blocked"),
 }
+# Visitors' reports of a link (linkgate/web/reports.py): the days the dashboard lists, and each choice.
+REPORT_DAYS = 30
+REPORT_CHOICE_TEXT = {"broken": "Broken", "unsafe": "Looks unsafe", "wrong_site": "Wrong site"}
 EVENT_TEXT = {
     "bad_signature": _l("Links with a wrong signature"),
     "blocked_destination": _l("Blocked destinations requested"),
@@ -43,6 +47,8 @@ def index() -> str:
     events_week = store.counts.events_by_kind(week_start, today)
     freshness = runtime.sites.freshness
     health = store.sites.health(freshness.found, freshness.not_found, freshness.error)
+    get_desk().flush()  # this worker's reports that waited for the database
+    reports_start = today - timedelta(days=REPORT_DAYS - 1)
     outcomes = [
         (text, clicks_today.get(outcome, 0), clicks_week.get(outcome, 0))
         for outcome, text in OUTCOME_TEXT.items()
@@ -63,4 +69,7 @@ def index() -> str:
         health=health,
         rules_count=len(runtime.classifier.rules),
         rules_version=runtime.rules.version,
+        reports=store.reports.top(reports_start, today, 10),
+        reports_start=reports_start,
+        report_choices=REPORT_CHOICE_TEXT,
     )
