@@ -13,9 +13,10 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from importlib import resources
+from typing import Protocol
 
 from confusable_homoglyphs import categories as unicode_scripts
 
@@ -381,12 +382,33 @@ def _covers(rule: Rule, host: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class Listed:
+    """A host found on a subscribed known-bad list (``linkgate feeds``): the list's name and its action,
+    ``block`` or ``notice``."""
+
+    feed: str
+    action: str
+
+
+class FeedLookup(Protocol):
+    """The known-bad lists as the classifier asks them (:class:`linkgate.feeds.FeedIndex`)."""
+
+    def match(self, host: str, *, is_ip: bool = False) -> Listed | None: ...
+
+
+class _NoFeeds:
+    def match(self, host: str, *, is_ip: bool = False) -> Listed | None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class Classification:
     category: str
     action: str
     flags: tuple[str, ...]
     rule: Rule | None
     trusted: bool
+    listed: Listed | None = None  # the known-bad list that decided the destination
 
     @property
     def deceptive_flags(self) -> tuple[str, ...]:
@@ -404,9 +426,13 @@ class Classifier:
     county_domains: tuple[str, ...]
     actions: Mapping[str, str]
     rules: RuleSet = field(default_factory=RuleSet)
+    feeds: FeedLookup = field(default_factory=_NoFeeds)
 
     def with_rules(self, rules: RuleSet) -> Classifier:
-        return Classifier(self.county_domains, self.actions, rules)
+        return replace(self, rules=rules)
+
+    def with_feeds(self, feeds: FeedLookup) -> Classifier:
+        return replace(self, feeds=feeds)
 
     def is_county_host(self, host: str) -> bool:
         return is_under(host.rstrip(".").lower(), self.county_domains)
@@ -424,17 +450,24 @@ class Classifier:
             rule = None
         else:
             rule = self.rules.match(host)
+        # Known-bad lists come last: a rule written by hand decides before them, and no list decides a
+        # County host.
+        listed = None if county or rule is not None else self.feeds.match(host, is_ip=destination.is_ip)
         category = self.category(host, rule, is_ip=destination.is_ip, county=county)
+        if listed is not None and listed.action == "block":
+            category = "blocked"
         flags = self.flags(destination)
         if category == "blocked":
             action = "block"
         else:
             action = (rule.action if rule is not None and rule.action else None) or self.actions[category]
-            if action == "redirect" and (
+            if listed is not None and action == "redirect":
+                action = "notice"  # a list that notices: never straight on, trusted or not
+            elif action == "redirect" and (
                 any(FLAGS[flag] for flag in flags) or not (trusted or category == "county")
             ):
                 action = "notice"
-        return Classification(category, action, flags, rule, trusted)
+        return Classification(category, action, flags, rule, trusted, listed)
 
     def category(self, host: str, rule: Rule | None, *, is_ip: bool = False, county: bool = False) -> str:
         """The category of ``host``, which ``rule`` decides unless it is a County host (``county``)."""

@@ -48,6 +48,7 @@ EVENT_KINDS = (
     "credentials_refused",
     "login_failure",
     "bad_api_token",
+    "feed_listed",  # a click to a destination on a known-bad list (linkgate.feeds)
 )
 _KNOWN_KINDS = frozenset(EVENT_KINDS)
 # Why clicks or events were dropped: the database refused their row, or writing it alone failed otherwise.

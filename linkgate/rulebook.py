@@ -9,17 +9,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from linkgate.classify import Classifier, RuleSet
 from linkgate.errors import StoreUnavailable
 from linkgate.store import Store
 
+if TYPE_CHECKING:
+    from linkgate.feeds import FeedBook
+
 log = logging.getLogger(__name__)
 
 
 class RuleBook:
-    def __init__(self, store: Store, base: Classifier) -> None:
+    def __init__(self, store: Store, base: Classifier, feeds: FeedBook | None = None) -> None:
         self._store = store
+        self._feeds = feeds  # the known-bad lists, swapped in as they change (linkgate.feeds)
         self._lock = threading.Lock()
         self.classifier = base
         self.healthy = False
@@ -39,6 +44,10 @@ class RuleBook:
                     version, rules = self._store.rules.load()
                     self.classifier = self.classifier.with_rules(RuleSet(rules, version))
                     self.loaded_at = time.time()
+                if self._feeds is not None:
+                    lists = self._feeds.refresh()
+                    if lists is not self.classifier.feeds:
+                        self.classifier = self.classifier.with_feeds(lists)
             except StoreUnavailable as error:
                 if self.healthy:
                     log.warning(

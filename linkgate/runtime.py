@@ -13,12 +13,16 @@ import logging
 import os
 import threading
 import time
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from linkgate.archive import REFRESH_SECONDS as ARCHIVE_REFRESH_SECONDS
+from linkgate.archive import Archive, ArchivedCopies, archive_policy
 from linkgate.classify import Classifier
 from linkgate.config import Settings
 from linkgate.counts import ClickCounter
 from linkgate.errors import StoreUnavailable
+from linkgate.feeds import FeedBook
 from linkgate.http import Fetcher, FetchPolicy, system_resolver
 from linkgate.rulebook import RuleBook
 from linkgate.signing import Signer
@@ -35,7 +39,8 @@ class Runtime:
         self.store = Store(settings.database_url)
         self.schema_ready = self._create_schema(at_start=True)
         self.signer = Signer(settings.secret_key, settings.previous_secret_keys)
-        self.rules = RuleBook(self.store, Classifier(settings.county_domains, settings.actions))
+        self.feeds = FeedBook(self.store, settings.instance_path / "feeds")
+        self.rules = RuleBook(self.store, Classifier(settings.county_domains, settings.actions), self.feeds)
         self.rules.refresh()
         self.counts = ClickCounter(
             self.store,
@@ -60,6 +65,10 @@ class Runtime:
             ),
             memory_seconds=settings.memory_seconds,
         )
+        # The snapshots the notice offers for broken destinations (archive.url), kept in memory.
+        self.archived = ArchivedCopies(self.store, settings.timezone)
+        if settings.archive_url and self.schema_ready:
+            self.archived.refresh()
         self._started_in: int | None = None
         self._start_lock = threading.Lock()
         self._stop = threading.Event()
@@ -76,8 +85,25 @@ class Runtime:
             return False
         return True
 
-    def make_fetcher(self) -> Fetcher:
-        return Fetcher(self.fetch_policy, resolver=self._resolve, on_refused=self.counts.event)
+    def make_fetcher(self, policy: FetchPolicy | None = None) -> Fetcher:
+        """The safe fetcher, under ``policy`` (the known-bad lists' larger limits) or the lookups' own."""
+        return Fetcher(policy or self.fetch_policy, resolver=self._resolve, on_refused=self.counts.event)
+
+    def make_archive(self) -> Archive | None:
+        """The web archive of ``archive.url`` (None when it is not set), asked through the safe fetcher
+        under the archive's own limits; its answers are kept in the store. Close it when done."""
+        settings = self.settings
+        if not settings.archive_url:
+            return None
+        return Archive(
+            settings.archive_url,
+            Fetcher(archive_policy(self.fetch_policy), resolver=self._resolve, on_refused=self.counts.event),
+            self.store.archive,
+            kind=settings.archive_kind,
+            found_ttl=timedelta(seconds=settings.archive_found_ttl),
+            miss_ttl=timedelta(seconds=settings.archive_miss_ttl),
+            max_entries=settings.archive_max_entries,
+        )
 
     def _resolve(self, host: str) -> list[str]:
         """Names pinned by ``fetch.resolve`` (tests), else the system's lookup unless
@@ -120,7 +146,7 @@ class Runtime:
 
     def _upkeep(self) -> None:
         settings = self.settings
-        next_rules = next_flush = time.monotonic()
+        next_rules = next_flush = next_archive = time.monotonic()
         while not self._stop.is_set():
             now = time.monotonic()
             if now >= next_rules:
@@ -132,6 +158,9 @@ class Runtime:
                 self.counts.flush()
                 self.sites.flush_used()
                 next_flush = now + settings.counts_flush_seconds
+            if settings.archive_url and now >= next_archive:
+                self.archived.refresh()
+                next_archive = now + ARCHIVE_REFRESH_SECONDS
             self._stop.wait(max(0.05, min(next_rules, next_flush) - time.monotonic()))
 
     def shutdown(self) -> None:

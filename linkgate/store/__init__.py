@@ -11,11 +11,13 @@ import sqlalchemy as sa
 
 from linkgate.store import schema
 from linkgate.store.accounts import Accounts
+from linkgate.store.archive import ArchiveCache
 from linkgate.store.audits import Audits
 from linkgate.store.changes import ChangeLog
 from linkgate.store.counts import OTHER_DOMAIN, Counts, counted_domain
 from linkgate.store.destinations import Destinations
 from linkgate.store.engine import Database, engine_url
+from linkgate.store.feeds import Feeds
 from linkgate.store.records import (
     AccountRow,
     AuditProblemRow,
@@ -32,9 +34,9 @@ from linkgate.store.records import (
     SiteRow,
     now,
 )
+from linkgate.store.reports import Reports
 from linkgate.store.results import LinkResults
 from linkgate.store.rules import RULE_SORTS, Rules
-from linkgate.store.reports import Reports
 from linkgate.store.sites import SITE_STATUSES, Sites
 
 __all__ = [
@@ -74,8 +76,10 @@ class Store:
         self.sites = Sites(self.db, self.changes)
         self.destinations = Destinations(self.db)
         self.audits = Audits(self.db)
+        self.archive = ArchiveCache(self.db)
         self.reports = Reports(self.db)
         self.results = LinkResults(self.db)
+        self.feeds = Feeds(self.db, self.changes)
 
     def create_schema(self) -> None:
         """Bring the database to the newest schema, under a lock (see :func:`schema.upgrade`)."""

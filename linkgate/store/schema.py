@@ -207,7 +207,48 @@ link_results = sa.Table(
     sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 # -- archive (§3) --
+# What the web archive (archive.url) answered for a destination: its closest snapshot, or none (snapshot_url
+# null), until expires_at; broken says the last audit found the destination broken, so the notice offers
+# the snapshot. Keyed by the SHA-256 of the address (an address may be longer than a key can be); at most
+# archive.max_entries rows, the oldest checked removed first (linkgate.store.archive).
+archive_copies = sa.Table(
+    "archive_copies",
+    metadata,
+    sa.Column("url_key", sa.String(64), primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("snapshot_url", sa.Text, nullable=True),
+    sa.Column("snapshot_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("broken", sa.Boolean, nullable=False, default=False),
+    sa.Index("ix_archive_copies_checked_at", "checked_at"),
+)
 # -- feeds (§4) --
+# Subscribed known-bad lists (linkgate feeds): one row per list, at most linkgate.feeds.MAX_FEEDS rows. ``data``
+# is the compiled list (linkgate.feeds: a zlib-compressed hash table of at most feeds.max_names names),
+# shared by every server on the database; the other columns say where it comes from and how its last
+# update went.
+feeds = sa.Table(
+    "feeds",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(40), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("format", sa.String(8), nullable=False),
+    sa.Column("action", sa.String(8), nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("names", sa.Integer, nullable=True),
+    sa.Column("skipped", sa.Integer, nullable=True),
+    sa.Column("size", sa.BigInteger, nullable=True),
+    sa.Column("skipped_lines", sa.Text, nullable=True),
+    sa.Column("digest", sa.String(64), nullable=True),
+    sa.Column("data", sa.LargeBinary, nullable=True),
+    sa.UniqueConstraint("name", name="uq_feeds_name"),
+)
 # -- reports (§5) --
 # Visitors' reports of a link ("Report a problem with this link" on the notice and block pages): counts
 # only, per County day, destination site (a site key: host, and a port that is not the default) and choice.

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
+from babel.dates import format_date as format_day
 from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
@@ -23,12 +24,14 @@ from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request as WerkzeugRequest
 
+from linkgate.archive import ArchivedCopy
 from linkgate.classify import FLAGS, Classification
 from linkgate.errors import InvalidDestination
 from linkgate.sites import SiteFacts
 from linkgate.urls import Destination, parse_destination, registrable_domain, unicode_host
 from linkgate.web.app_runtime import WebRuntime, get_runtime
 from linkgate.web.language import VARY, language_name, language_of, links_to_languages, same_page
+from linkgate.web.reports import form_token
 from linkgate.web.security import HEADERS
 
 if TYPE_CHECKING:
@@ -292,6 +295,8 @@ def record(runtime: WebRuntime, click: Click) -> None:
         counts.event("deceptive_flag")
     if click.classification.action == "block":
         counts.event("blocked_destination")
+    if click.classification.listed is not None:
+        counts.event("feed_listed")
 
 
 def _go(runtime: WebRuntime) -> Response:
@@ -321,7 +326,10 @@ def _go(runtime: WebRuntime) -> Response:
     locale = str(get_locale())
     links = links_to_languages(request, locale, follow_up(click))
     home = runtime.settings.county_home_url
-    kind, values = page_parts(template, click, facts, locale, request.root_path, links, pending, home)
+    kind, values = page_parts(
+        template, click, facts, locale, request.root_path, links, pending, home, archived_copy(runtime, click)
+    )
+    values["report_token"] = form_token(runtime.settings, click.destination.href)  # one HMAC
     return GateResponse(runtime.pages.page(template, kind, values, partial(_page_context, kind)), status)
 
 
@@ -372,6 +380,8 @@ class PageKind:
     gpc: bool
     international: bool  # the host has an international form to show
     languages: tuple[str, ...]  # the language switch's other languages
+    archived: bool = False  # a broken destination with an archived copy to offer (templates/_archived.html)
+    feed: str = ""  # the known-bad list the destination is on (templates/_feed.html), if any
 
 
 def page_parts(
@@ -383,9 +393,11 @@ def page_parts(
     language_links: list[dict[str, str]],
     pending: Mapping[str, str],
     home: str,
+    archived: ArchivedCopy | None = None,
 ) -> tuple[PageKind, dict[str, str]]:
     """A notice or block page's kind and strings (``pending``: the site API and check-again links;
-    ``home``: where "Go back" goes when the visitor did not come from a County page)."""
+    ``home``: where "Go back" goes when the visitor did not come from a County page; ``archived``: the
+    archived copy of a destination the last audit found broken)."""
     destination, classification = click.destination, click.classification
     address = display_address(destination)
     privacy = "unknown"
@@ -407,6 +419,9 @@ def page_parts(
             values.update(pending)
         elif facts.status in ("none", "error"):
             privacy = facts.status
+    if archived is not None:
+        values["archived_url"] = archived.url
+        values["archived_date"] = format_day(archived.day, format="long", locale=locale)
     languages = []
     for link in language_links:
         languages.append(link["code"])
@@ -422,6 +437,8 @@ def page_parts(
         gpc=bool(facts and facts.gpc),
         international=address.unicode_host is not None,
         languages=tuple(languages),
+        archived=archived is not None,
+        feed=classification.listed.feed if classification.listed is not None else "",
     )
     return kind, values
 
@@ -442,17 +459,30 @@ def _page_context(kind: PageKind, values: Mapping[str, str]) -> dict[str, object
         "category_text": CATEGORY_TEXT[kind.category],
         "flags": [{"code": flag, "deceptive": FLAGS[flag], "text": FLAG_TEXT[flag]} for flag in kind.flags],
         "trusted": kind.trusted,
-        "deceptive": any(FLAGS[flag] for flag in kind.flags),
+        "deceptive": any(FLAGS[flag] for flag in kind.flags) or bool(kind.feed),
+        "feed": kind.feed,
         "privacy": kind.privacy,
         "privacy_url": values.get("privacy_url"),
         "site_api": values.get("site_api"),
         "check_again": values.get("check_again"),
         "gpc": kind.gpc,
+        "archived": kind.archived,
+        "archived_url": values.get("archived_url"),
+        "archived_date": values.get("archived_date"),
+        "report_token": values["report_token"],  # the report form's (linkgate/web/reports.py)
         "language_links": lambda: [
             {"code": code, "name": language_name(code), "href": values["language:" + code]}
             for code in kind.languages
         ],
     }
+
+
+def archived_copy(runtime: WebRuntime, click: Click) -> ArchivedCopy | None:
+    """The archived copy a notice offers: of a destination the last audit found broken, from the
+    worker's memory (linkgate.archive.ArchivedCopies), never the database."""
+    if click.classification.action != "notice":
+        return None
+    return runtime.archived.get(click.destination.href)
 
 
 # Where ClickPath leaves the site facts it looked up for Flask's view (a WSGI key no client can set).
@@ -510,7 +540,11 @@ class ClickPath:
         locale = language_of(request)
         links = links_to_languages(request, locale, follow_up(click))
         home = runtime.settings.county_home_url
-        kind, values = page_parts(template, click, facts, locale, request.root_path, links, {}, home)
+        archived = archived_copy(runtime, click)
+        kind, values = page_parts(
+            template, click, facts, locale, request.root_path, links, {}, home, archived
+        )
+        values["report_token"] = form_token(runtime.settings, click.destination.href)
         page = runtime.pages.filled(template, kind, values)
         if page is None:
             return None

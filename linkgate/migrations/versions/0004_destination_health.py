@@ -55,7 +55,38 @@ def upgrade() -> None:
     )
     op.create_index("ix_link_results_checked_at", "link_results", ["checked_at"])
     # -- archive (§3) --
+    op.create_table(
+        "archive_copies",
+        sa.Column("url_key", sa.String(64), primary_key=True),
+        sa.Column("url", sa.Text, nullable=False),
+        sa.Column("snapshot_url", sa.Text, nullable=True),
+        sa.Column("snapshot_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("broken", sa.Boolean, nullable=False),
+    )
+    op.create_index("ix_archive_copies_checked_at", "archive_copies", ["checked_at"])
     # -- feeds (§4) --
+    op.create_table(
+        "feeds",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(40), nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("format", sa.String(8), nullable=False),
+        sa.Column("action", sa.String(8), nullable=False),
+        sa.Column("created_by", sa.String(128), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("error", sa.Text, nullable=True),
+        sa.Column("names", sa.Integer, nullable=True),
+        sa.Column("skipped", sa.Integer, nullable=True),
+        sa.Column("size", sa.BigInteger, nullable=True),
+        sa.Column("skipped_lines", sa.Text, nullable=True),
+        sa.Column("digest", sa.String(64), nullable=True),
+        sa.Column("data", sa.LargeBinary, nullable=True),
+        sa.UniqueConstraint("name", name="uq_feeds_name"),
+    )
     # -- reports (§5) --
     op.create_table(
         "destination_reports",
@@ -71,7 +102,10 @@ def downgrade() -> None:
     # -- drop reports (§5) --
     op.drop_table("destination_reports")
     # -- drop feeds (§4) --
+    op.drop_table("feeds")
     # -- drop archive (§3) --
+    op.drop_index("ix_archive_copies_checked_at", table_name="archive_copies")
+    op.drop_table("archive_copies")
     # -- drop link results (§2) --
     op.drop_index("ix_link_results_checked_at", "link_results")
     op.drop_table("link_results")

@@ -19,6 +19,7 @@ from linkgate.web.admin import (
     auth,
     changelog,
     dashboard,
+    feeds,
     imports,
     links,
     rules,
@@ -33,6 +34,7 @@ blueprint.register_blueprint(auth.blueprint)
 blueprint.register_blueprint(dashboard.blueprint)
 blueprint.register_blueprint(rules.blueprint)
 blueprint.register_blueprint(imports.blueprint)
+blueprint.register_blueprint(feeds.blueprint)
 blueprint.register_blueprint(sites.blueprint)
 blueprint.register_blueprint(stats.blueprint)
 blueprint.register_blueprint(changelog.blueprint)
