@@ -136,4 +136,6 @@ class Reports:
         by_host: dict[str, dict[str, int]] = {host: dict.fromkeys(CHOICES, 0) for host in hosts}
         for host, choice, count in per_choice:
             by_host[host][choice] = int(count)
-        return [ReportedSite(host, by_host[row.host], int(row.total), row.host in known) for row in ranked]
+        return [
+            ReportedSite(row.host, by_host[row.host], int(row.total), row.host in known) for row in ranked
+        ]
