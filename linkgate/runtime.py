@@ -86,7 +86,8 @@ class Runtime:
         return True
 
     def make_fetcher(self, policy: FetchPolicy | None = None) -> Fetcher:
-        """The safe fetcher, under ``policy`` (the known-bad lists' larger limits) or the lookups' own."""
+        """The safe fetcher, under ``policy`` (the known-bad lists' or the archive's limits) or the lookups'
+        own."""
         return Fetcher(policy or self.fetch_policy, resolver=self._resolve, on_refused=self.counts.event)
 
     def make_archive(self) -> Archive | None:
@@ -97,7 +98,7 @@ class Runtime:
             return None
         return Archive(
             settings.archive_url,
-            Fetcher(archive_policy(self.fetch_policy), resolver=self._resolve, on_refused=self.counts.event),
+            self.make_fetcher(archive_policy(self.fetch_policy)),
             self.store.archive,
             kind=settings.archive_kind,
             found_ttl=timedelta(seconds=settings.archive_found_ttl),
