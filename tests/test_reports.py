@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
@@ -70,7 +70,7 @@ def send(
     headers: dict[str, str] | None = None,
     **changed: str,
 ) -> httpx.Response:
-    fields = {"url": form["url"], "token": form["token"], "choice": choice, **changed}
+    fields = {"site": form["site"], "token": form["token"], "back": form["back"], "choice": choice, **changed}
     fields = {name: value for name, value in fields.items() if value is not None}
     sent = browser.post(form["action"], data=fields, headers=SAME_ORIGIN if headers is None else headers)
     assert sent.status_code != 500
@@ -118,12 +118,30 @@ def test_the_notice_and_the_block_page_offer_the_report_form_in_both_languages(
     assert "<fieldset>" in page.text and "<legend>" in page.text
     form = form_of(page)
     assert form["action"] == f"/report?lang={lang}"
-    assert form["url"] == url  # the parser's own serialisation, as Continue links to
+    assert form["site"] == urlsplit(url).hostname  # the site alone, never the path or query
+    assert form["back"] == "https://www.missoulacounty.us/"  # where "Go back" leads: no Referer, home
     assert re.fullmatch(r"\d+\.[0-9a-f]{8}\.[A-Za-z0-9_-]+", form["token"])
     thanks = send(client(gate), form)
     assert thanks.status_code == 200
     assert f'<html lang="{lang}">' in thanks.text
-    assert 'id="report-return"' in thanks.text
+    assert 'id="back" class="button" href="https://www.missoulacounty.us/"' in thanks.text
+
+
+def test_the_form_names_the_site_alone_and_go_back_leads_only_to_a_county_page(gate):
+    page = gate.get(
+        "/go", params={"url": NOTICE_URL}, headers={"Referer": "https://www.missoulacounty.us/parks/"}
+    )
+    form = form_of(page)
+    assert form["site"] == "forms.example.org"
+    assert form["back"] == "https://www.missoulacounty.us/parks/"
+    form_html = page.text[page.text.index('<form class="report-form"') :]
+    assert "8842" not in form_html.split("</form>")[0] and "Private" not in form_html.split("</form>")[0]
+    thanks = send(client(gate), form)
+    assert 'id="back" class="button" href="https://www.missoulacounty.us/parks/"' in thanks.text
+    elsewhere = send(client(gate, "198.51.100.9"), form, back="https://evil.example/")
+    assert elsewhere.status_code == 200
+    assert "evil.example" not in elsewhere.text
+    assert 'id="back" class="button" href="https://www.missoulacounty.us/"' in elsewhere.text
 
 
 # ---- counted once per visitor, site, choice and day ---------------------------------------------------
@@ -194,7 +212,7 @@ def refusals(gate: Any) -> list[tuple[str, dict[str, str], dict[str, str | None]
     """(what, headers, changed fields, the page's words) of each report that must be refused."""
     form = shown(gate)
     other = shown(gate, "https://www.example.org/")
-    expired = form_token(gate.app.extensions["linkgate"].settings, form["url"], time.time() - 3 * 86400)
+    expired = form_token(gate.app.extensions["linkgate"].settings, form["site"], time.time() - 3 * 86400)
     kid, mac = form["token"].rsplit(".", 1)
     forged = kid + "." + ("A" if mac[0] != "A" else "B") + mac[1:]
     foreign = "did not come from a page of this service"
@@ -212,7 +230,8 @@ def refusals(gate: Any) -> list[tuple[str, dict[str, str], dict[str, str | None]
         ("a token of no shape", SAME_ORIGIN, {"token": "９９.x.y"}, token),
         ("a choice not offered", SAME_ORIGIN, {"choice": "spam"}, "did not say what is wrong"),
         ("no choice", SAME_ORIGIN, {"choice": None}, "did not say what is wrong"),
-        ("an unparsable destination", SAME_ORIGIN, {"url": "javascript:alert(1)"}, "web address"),
+        ("a site that is no host", SAME_ORIGIN, {"site": "forms.example.org/apply"}, "web address"),
+        ("no site", SAME_ORIGIN, {"site": None}, token),
         ("a body too large", SAME_ORIGIN, {"padding": "x" * 20_000}, "too large"),
     ]
 
@@ -227,14 +246,14 @@ def test_forged_foreign_and_malformed_reports_are_refused_with_a_page_and_count_
         assert words in answer.text, what
         assert "set-cookie" not in answer.headers
     # Two choices at once, and a body that is not a form.
-    fields = [("url", form["url"]), ("token", form["token"]), ("choice", "broken"), ("choice", "unsafe")]
+    fields = [("site", form["site"]), ("token", form["token"]), ("choice", "broken"), ("choice", "unsafe")]
     twice = visitor.post(
         form["action"],
         content=urlencode(fields),
         headers={**SAME_ORIGIN, "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert twice.status_code == 400
-    json = visitor.post(form["action"], json={"url": form["url"], "choice": "broken"}, headers=SAME_ORIGIN)
+    json = visitor.post(form["action"], json={"site": form["site"], "choice": "broken"}, headers=SAME_ORIGIN)
     assert json.status_code == 400
     assert stored(gate) == {}
     assert desk(gate).waiting == 0
@@ -309,7 +328,7 @@ def test_the_dashboard_lists_the_most_reported_sites_by_choice_linking_to_the_si
         for n in range(visitors):
             sent = console_app.test_client().post(
                 form["action"],
-                data={"url": form["url"], "token": form["token"], "choice": choice},
+                data={"site": form["site"], "token": form["token"], "choice": choice},
                 headers=SAME_ORIGIN,
                 environ_base={"REMOTE_ADDR": f"192.0.2.{n + 1}"},
             )

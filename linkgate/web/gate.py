@@ -12,6 +12,7 @@ import logging
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -26,12 +27,13 @@ from werkzeug.wrappers import Request as WerkzeugRequest
 
 from linkgate.archive import ArchivedCopy
 from linkgate.classify import FLAGS, Classification
+from linkgate.clock import county_datetime
 from linkgate.errors import InvalidDestination
 from linkgate.sites import SiteFacts
 from linkgate.urls import Destination, parse_destination, registrable_domain, unicode_host
 from linkgate.web.app_runtime import WebRuntime, get_runtime
 from linkgate.web.language import VARY, language_name, language_of, links_to_languages, same_page
-from linkgate.web.reports import form_token
+from linkgate.web.reports import form_values
 from linkgate.web.security import HEADERS
 
 if TYPE_CHECKING:
@@ -326,10 +328,11 @@ def _go(runtime: WebRuntime) -> Response:
     locale = str(get_locale())
     links = links_to_languages(request, locale, follow_up(click))
     home = runtime.settings.county_home_url
+    archived, health = archived_copy(runtime, click), health_note(runtime, click, facts)
     kind, values = page_parts(
-        template, click, facts, locale, request.root_path, links, pending, home, archived_copy(runtime, click)
+        template, click, facts, locale, request.root_path, links, pending, home, archived, health=health
     )
-    values["report_token"] = form_token(runtime.settings, click.destination.href)  # one HMAC
+    values.update(form_values(runtime.settings, click.destination))  # the report form: one HMAC
     return GateResponse(runtime.pages.page(template, kind, values, partial(_page_context, kind)), status)
 
 
@@ -381,6 +384,7 @@ class PageKind:
     international: bool  # the host has an international form to show
     languages: tuple[str, ...]  # the language switch's other languages
     archived: bool = False  # a broken destination with an archived copy to offer (templates/_archived.html)
+    health: str = ""  # moved, parked or changed: what the site cache last saw of it (templates/_health.html)
     feed: str = ""  # the known-bad list the destination is on (templates/_feed.html), if any
 
 
@@ -394,6 +398,8 @@ def page_parts(
     pending: Mapping[str, str],
     home: str,
     archived: ArchivedCopy | None = None,
+    *,
+    health: HealthNote | None = None,
 ) -> tuple[PageKind, dict[str, str]]:
     """A notice or block page's kind and strings (``pending``: the site API and check-again links;
     ``home``: where "Go back" goes when the visitor did not come from a County page; ``archived``: the
@@ -422,6 +428,10 @@ def page_parts(
     if archived is not None:
         values["archived_url"] = archived.url
         values["archived_date"] = format_day(archived.day, format="long", locale=locale)
+    if health is not None:
+        values["health_date"] = format_day(health.day, format="long", locale=locale)
+        if health.domain:
+            values["health_domain"] = breakable(health.domain)
     languages = []
     for link in language_links:
         languages.append(link["code"])
@@ -438,6 +448,7 @@ def page_parts(
         international=address.unicode_host is not None,
         languages=tuple(languages),
         archived=archived is not None,
+        health=health.kind if health is not None else "",
         feed=classification.listed.feed if classification.listed is not None else "",
     )
     return kind, values
@@ -469,7 +480,11 @@ def _page_context(kind: PageKind, values: Mapping[str, str]) -> dict[str, object
         "archived": kind.archived,
         "archived_url": values.get("archived_url"),
         "archived_date": values.get("archived_date"),
-        "report_token": values["report_token"],  # the report form's (linkgate/web/reports.py)
+        "health": kind.health,
+        "health_date": values.get("health_date"),
+        "health_domain": values.get("health_domain"),
+        "report_site": values["report_site"],  # the report form's (linkgate/web/reports.py)
+        "report_token": values["report_token"],
         "language_links": lambda: [
             {"code": code, "name": language_name(code), "href": values["language:" + code]}
             for code in kind.languages
@@ -483,6 +498,35 @@ def archived_copy(runtime: WebRuntime, click: Click) -> ArchivedCopy | None:
     if click.classification.action != "notice":
         return None
     return runtime.archived.get(click.destination.href)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthNote:
+    """What the notice says of a destination's health: it ``moved`` (to ``domain``), looked ``parked``, or
+    ``changed`` hands, when the site cache last checked it on the County's ``day``."""
+
+    kind: str
+    day: date
+    domain: str = ""
+
+
+def health_note(runtime: WebRuntime, click: Click, facts: SiteFacts | None) -> HealthNote | None:
+    """The notice's word on the destination's health, from the site facts it already has (no query): a
+    parked page first, then a move to another registrable domain (never off a County address nor into
+    one, nor one the County expects: an allow rule covers the new domain), then a change of hands."""
+    if facts is None or facts.health_at is None or click.classification.category == "county":
+        return None
+    day = county_datetime(facts.health_at, runtime.settings.timezone).date()
+    if facts.parked:
+        return HealthNote("parked", day)
+    moved = facts.moved_to
+    if moved and not runtime.classifier.is_county_host(moved):
+        rule = runtime.classifier.rules.match(moved)
+        if rule is None or rule.kind != "allow":
+            return HealthNote("moved", day, unicode_host(moved))
+    if facts.changed:
+        return HealthNote("changed", day)
+    return None
 
 
 # Where ClickPath leaves the site facts it looked up for Flask's view (a WSGI key no client can set).
@@ -541,10 +585,11 @@ class ClickPath:
         links = links_to_languages(request, locale, follow_up(click))
         home = runtime.settings.county_home_url
         archived = archived_copy(runtime, click)
+        health = health_note(runtime, click, facts)
         kind, values = page_parts(
-            template, click, facts, locale, request.root_path, links, {}, home, archived
+            template, click, facts, locale, request.root_path, links, {}, home, archived, health=health
         )
-        values["report_token"] = form_token(runtime.settings, click.destination.href)
+        values.update(form_values(runtime.settings, click.destination))
         page = runtime.pages.filled(template, kind, values)
         if page is None:
             return None

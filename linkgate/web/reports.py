@@ -5,15 +5,18 @@ What it must never do: keep, log or set anything that identifies a visitor, or c
 did not ask for. So:
 
 - **Counts only.** A report adds one to (County day, destination site, choice); no free text, no page,
-  no address. A visitor's repeated report of the same site and choice on the same day counts once: this
-  worker process remembers a keyed hash of (visitor's address, site, choice) under a random key it makes
-  each County day and never writes anywhere, and forgets both at the day's end. The de-duplication (and
-  the rate limit) is per worker process: with four processes a visitor may count up to four times a day.
+  no address. The form names the destination's site alone (its host, and a port that is not the
+  default), never its path or query, which may hold anything about the visitor. A visitor's repeated
+  report of the same site and choice on the same day counts once: this worker process remembers a keyed
+  hash of (visitor's address, site, choice) under a random key it makes each County day and never writes
+  anywhere, and forgets both at the day's end. The de-duplication (and the rate limit) is per worker
+  process: with four processes a visitor may count up to four times a day.
 - **No cookie, yet no forged reports.** A report is accepted only from a page of the gate's own origin
   (``Sec-Fetch-Site: same-origin``, which no page can forge; a browser that does not send it must send an
   ``Origin`` that is the gate's) and with the form token the notice or block page carried: an HMAC of the
-  destination and the day it was shown (:func:`form_token`), under a key of its own derived from
-  ``secret_key``, good for that day and the next. One HMAC per page, nothing stored.
+  destination's site and the day it was shown (:func:`form_values`), under a key of its own derived from
+  ``secret_key``, good for that day and the next; so a report names a site the gate showed. One HMAC per
+  page, nothing stored.
 - **Bounded.** At most ``reports.per_client_per_hour`` reports an hour from one address (an IPv6 address's
   /64) and ``reports.per_hour`` from everyone, per process, then 429; a day's remembered hashes are at most
   :data:`MAX_SEEN`; reports the database could not take wait in memory, at most :data:`MAX_WAITING` keys.
@@ -44,10 +47,11 @@ from linkgate.config import Settings
 from linkgate.errors import InvalidDestination, StoreRefused, StoreUnavailable
 from linkgate.gateaddress import gate_address
 from linkgate.signing import Signer
-from linkgate.sites import site_key
+from linkgate.sites import parse_site_key, site_key
 from linkgate.store import Store
 from linkgate.store.reports import CHOICES, ReportKey
 from linkgate.urls import Destination, parse_destination, unicode_host
+from linkgate.web.app_runtime import get_runtime
 from linkgate.web.language import VARY
 
 log = logging.getLogger(__name__)
@@ -93,16 +97,23 @@ def report_signer(secret_key: str, previous: tuple[str, ...]) -> Signer:
     return Signer(derive(secret_key), [derive(secret) for secret in previous])
 
 
-def form_token(settings: Settings, href: str, now: float | None = None) -> str:
-    """The token of a report form for the destination ``href`` shown at ``now`` (a Unix time): its day
-    and one HMAC of day and destination."""
+def form_values(settings: Settings, destination: Destination) -> dict[str, str]:
+    """The report form's strings on the page of ``destination`` (the gate's page values
+    ``report_site`` and ``report_token``, which the stencils fill in)."""
+    site = site_key(destination)
+    return {"report_site": site, "report_token": form_token(settings, site)}
+
+
+def form_token(settings: Settings, site: str, now: float | None = None) -> str:
+    """The token of a report form for the destination site ``site`` (a site key) shown at ``now`` (a Unix
+    time): its day and one HMAC of day and site."""
     day = int((time.time() if now is None else now) // 86400)
     signer = report_signer(settings.secret_key, settings.previous_secret_keys)
-    return f"{day}.{signer.sign(f'{day} {href}')}"
+    return f"{day}.{signer.sign(f'{day} {site}')}"
 
 
-def token_is_good(settings: Settings, href: str, token: str, now: float) -> bool:
-    """Whether ``token`` was made for ``href`` by this gate (or with a previous secret key) within
+def token_is_good(settings: Settings, site: str, token: str, now: float) -> bool:
+    """Whether ``token`` was made for ``site`` by this gate (or with a previous secret key) within
     :data:`TOKEN_DAYS` days of ``now``."""
     day_text, _, signature = token.partition(".")
     if not (day_text.isascii() and day_text.isdigit()) or len(day_text) > 9:
@@ -111,7 +122,7 @@ def token_is_good(settings: Settings, href: str, token: str, now: float) -> bool
     if not 0 <= int(now // 86400) - day < TOKEN_DAYS:
         return False
     signer = report_signer(settings.secret_key, settings.previous_secret_keys)
-    return signer.verify(f"{day} {href}", signature)
+    return signer.verify(f"{day} {site}", signature)
 
 
 def origin_of(public_url: str) -> str:
@@ -242,8 +253,9 @@ def report() -> Response:
 
 def _report(desk: ReportDesk) -> Response:
     settings = desk.settings
-    # The url field at its longest, percent-encoded, and the rest: anything larger is not our form.
-    limit = 3 * settings.max_url_length + 512
+    # The back field (a County page) at its longest, percent-encoded, and the rest: anything larger is
+    # not our form.
+    limit = 3 * settings.max_url_length + 1024
     if request.content_length is not None and request.content_length > limit:
         return _refused("too_large")
     # A browser sends a form's length; without one the body would have to be read to learn it.
@@ -252,25 +264,45 @@ def _report(desk: ReportDesk) -> Response:
     if not _same_origin(settings):
         return _refused("foreign")
     form = request.form
-    urls, tokens, choices = form.getlist("url"), form.getlist("token"), form.getlist("choice")
-    if len(urls) != 1 or len(tokens) != 1:
-        return _refused("token")
+    sites, tokens, choices = form.getlist("site"), form.getlist("token"), form.getlist("choice")
+    back = _county_page(form.get("back", ""), settings)
+    if len(sites) != 1 or len(tokens) != 1:
+        return _refused("token", back)
     try:
-        destination = parse_destination(urls[0], settings.max_url_length)
+        site = parse_site_key(sites[0])
     except InvalidDestination:
-        return _refused("destination")
-    if not token_is_good(settings, destination.href, tokens[0], desk.now().timestamp()):
-        return _refused("token", destination)
+        return _refused("destination", back)
+    if not token_is_good(settings, site, tokens[0], desk.now().timestamp()):
+        return _refused("token", back)
     if len(choices) != 1 or choices[0] not in CHOICES:
-        return _refused("choice", destination)
-    host = site_key(destination)
-    outcome, day = desk.admit(_client(settings), host, choices[0])
+        return _refused("choice", back)
+    outcome, day = desk.admit(_client(settings), site, choices[0])
     if outcome == "limited":
-        return _page("limited", 429, destination)
+        return _page("limited", 429, back)
     if outcome == "counted":
-        desk.add(day, host, choices[0])
+        desk.add(day, site, choices[0])
     # A repeat is thanked alike: the answer does not tell whether this visitor reported it before.
-    return _page("thanks", 200, destination)
+    return _page("thanks", 200, back, site=_shown(site))
+
+
+def _county_page(address: str, settings: Settings) -> str:
+    """Where the answer's "Go back" leads: the County page the report's page would have gone back to
+    (the form's ``back``) when it is one, else the County's home page. Never stored or logged."""
+    try:
+        page = parse_destination(address, settings.max_url_length)
+    except InvalidDestination:
+        return settings.county_home_url
+    if page.is_ip or not get_runtime().classifier.is_county_host(page.host):
+        return settings.county_home_url
+    return page.href
+
+
+def _shown(site: str) -> str:
+    """A site key as a visitor reads it: an international name in its own letters."""
+    host, colon, port = site.rpartition(":") if not site.endswith("]") else (site, "", "")
+    if not colon or not port.isdigit():
+        host, port = site, ""
+    return (host if host.startswith("[") else unicode_host(host)) + (f":{port}" if port else "")
 
 
 def _same_origin(settings: Settings) -> bool:
@@ -313,21 +345,21 @@ def _client(settings: Settings) -> bytes:
     return address.packed
 
 
-def _refused(reason: str, destination: Destination | None = None) -> Response:
-    return _page("refused", 400, destination, REFUSALS[reason])
+def _refused(reason: str, back: str | None = None) -> Response:
+    return _page("refused", 400, back, message=REFUSALS[reason])
 
 
 def _page(
-    state: str, status: int, destination: Destination | None = None, message: object = None
+    state: str, status: int, back: str | None = None, message: object = None, site: str | None = None
 ) -> Response:
-    """The answer's page: thanks, refused (with ``message``), limited or failed; with a link back to the
-    destination's notice when there is one."""
+    """The answer's page: thanks (for ``site``), refused (with ``message``), limited or failed; its "Go
+    back" leads to ``back``, else the County's home page."""
     page = render_template(
         "report.html",
         state=state,
         message=message,
-        domain=unicode_host(destination.host) if destination is not None else None,
-        href=destination.href if destination is not None else None,
+        site=site,
+        back_url=back or get_runtime().settings.county_home_url,
         language_links=lambda: [],
     )
     return _answer(page, status)
