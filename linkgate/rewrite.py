@@ -11,8 +11,9 @@ is); ``<base href>``; and the URL Standard (``ada-url``) for resolving and seria
 percent-encoded in the page's own encoding.
 
 Pure: bytes in, bytes and records out; no files, no Click, no network. It must never change a byte outside
-the attribute values it rewrites, never re-serialise the document, and never rewrite a link it cannot read
-with certainty: a destination the gate would refuse is left alone and reported, never dropped silently.
+the attribute values it rewrites (and the Robust Links attributes it is given to add after them), never
+re-serialise the document, and never rewrite a link it cannot read with certainty: a destination the gate
+would refuse is left alone and reported, never dropped silently.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from html.entities import html5 as _NAMED_REFERENCES
@@ -561,6 +562,7 @@ class Link:
     start: int = 0  # the attribute value's bytes in the input, quotes included
     end: int = 0
     replacement: bytes = b""  # what those bytes became (rewritten links only)
+    robust: bool = False  # Robust Links attributes (data-versionurl, data-versiondate) were added after it
 
 
 @dataclass(frozen=True)
@@ -682,14 +684,22 @@ class _Resolver:
 
 
 def rewrite_html(
-    data: bytes, gate: GateLinks, *, base_url: str | None = None, encoding: str | None = None
+    data: bytes,
+    gate: GateLinks,
+    *,
+    base_url: str | None = None,
+    encoding: str | None = None,
+    versions: Mapping[str, tuple[str, str]] | None = None,
 ) -> RewriteResult:
     """Rewrite the off-site links of the page ``data`` into signed gate links on ``gate``.
 
     ``base_url`` is the page's own address (relative links resolve against it, and against
     ``<base href>``); without it, links that name no host stay relative and protocol-relative links are
     taken as https. ``encoding`` is what the web server declares for the page (its Content-Type charset),
-    which wins over ``<meta>``, as in a browser.
+    which wins over ``<meta>``, as in a browser. ``versions`` maps a destination (as the URL parser writes
+    it) to an archived version of it, (address, ``YYYY-MM-DD``): each rewritten link to it gains the Robust
+    Links attributes ``data-versionurl`` and ``data-versiondate`` after its href, unless it has either
+    already.
 
     Raises :class:`UnsupportedDocument` for a file that is not HTML text or not in an ASCII-based encoding,
     and :class:`InvalidDestination` for a ``base_url`` that is not an http(s) address.
@@ -733,9 +743,19 @@ def rewrite_html(
         span_start = value_start - 1 if quote in ('"', "'") else value_start
         span_end = value_end + 1 if quote in ('"', "'") else value_end
         replacement = b""
+        robust = False
         if outcome is Outcome.REWRITTEN:
             mark = quote or '"'
-            replacement = f"{mark}{escape_attribute(new_href, mark)}{mark}".encode("ascii")
+            written = f"{mark}{escape_attribute(new_href, mark)}{mark}"
+            version = versions.get(destination) if versions and destination else None
+            if version is not None and tag.attribute("data-versionurl", "data-versiondate") is None:
+                address, day = version
+                written += (
+                    f' data-versionurl="{escape_attribute(address)}"'
+                    f' data-versiondate="{escape_attribute(day)}"'
+                )
+                robust = True
+            replacement = written.encode("ascii")
             pieces.append(data[done:span_start])
             pieces.append(replacement)
             done = span_end
@@ -751,6 +771,7 @@ def rewrite_html(
                 start=span_start,
                 end=span_end,
                 replacement=replacement,
+                robust=robust,
             )
         )
     if not pieces:

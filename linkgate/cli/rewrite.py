@@ -26,6 +26,7 @@ from linkgate.errors import InvalidDestination
 from linkgate.urls import parse_destination
 
 if TYPE_CHECKING:  # the rewriter is imported when the command runs, not when ``linkgate`` starts
+    from linkgate.config import Settings
     from linkgate.rewrite import GateLinks, Link, RewriteResult
 
 PAGE_SUFFIXES = (".html", ".htm")
@@ -68,14 +69,25 @@ class _Page:
     help="The encoding the web server declares for the pages (the charset of its Content-Type header); "
     "it wins over <meta charset>, as in a browser.",
 )
+@click.option(
+    "--robust-links",
+    is_flag=True,
+    help="Also give each rewritten link the Robust Links attributes data-versionurl and data-versiondate: "
+    "its closest snapshot in the web archive of the [archive] url setting (asked once per destination, "
+    "the answers kept in the database).",
+)
 @friendly
-def rewrite(path: Path, out: str | None, check: bool, base_url: str | None, encoding: str | None) -> None:
+def rewrite(
+    path: Path, out: str | None, check: bool, base_url: str | None, encoding: str | None, robust_links: bool
+) -> None:
     """Route the off-site links of the HTML page PATH, or of every *.html and *.htm page under the folder
     PATH, through the gate as signed links.
 
     Only the href values of off-site <a> and <area> links change; every other byte of each file stays as
     it was. County, relative, fragment, mailto:, tel: and already-gated links are left alone, and so is
     anything the gate would refuse (reported in the summary). Running it again changes nothing.
+    With --robust-links, each rewritten link also gains data-versionurl and data-versiondate (the
+    closest snapshot in the web archive of [archive] url), after its href.
     """
     from linkgate.encoding import encoding_for_label
     from linkgate.rewrite import GateLinks
@@ -83,6 +95,10 @@ def rewrite(path: Path, out: str | None, check: bool, base_url: str | None, enco
     settings = current_settings()
     if check and out is not None:
         fail("--check changes nothing, so it takes no --out")
+    if check and robust_links:
+        fail("--check changes nothing, so it takes no --robust-links")
+    if robust_links and not settings.archive_url:
+        fail("--robust-links needs a web archive: set url in the [archive] section of the configuration")
     if base_url is not None:
         try:
             base_url = parse_destination(base_url, settings.max_url_length).href
@@ -99,10 +115,18 @@ def rewrite(path: Path, out: str | None, check: bool, base_url: str | None, enco
 
     files, links_not_followed = _pages(path, target) if is_folder else ([(path, Path(path.name))], 0)
     gate = GateLinks.from_settings(settings)
+    page_urls = [_page_url(base_url, relative, is_folder) for _, relative in files]
     pages = [
-        _Page(source, relative, _read(source, gate, _page_url(base_url, relative, is_folder), encoding))
-        for source, relative in files
+        _Page(source, relative, _read(source, gate, page_url, encoding))
+        for (source, relative), page_url in zip(files, page_urls, strict=True)
     ]
+    versions: dict[str, tuple[str, str]] = {}
+    if robust_links:
+        versions = _versions(settings, pages)
+        pages = [
+            _Page(page.source, page.relative, _read(page.source, gate, page_url, encoding, versions))
+            for page, page_url in zip(pages, page_urls, strict=True)
+        ]
     # Gate links are recognised by this address too: --check would take real ones for County links.
     warn_default_public_url(settings)
     if check:
@@ -119,6 +143,42 @@ def rewrite(path: Path, out: str | None, check: bool, base_url: str | None, enco
             else:
                 _write(target / page.relative, page.result.data, page.source)
     _summary(pages, links_not_followed, to_stderr=out == "-")
+    if robust_links:
+        robust = sum(link.robust for page in pages for link in page.result.links)
+        click.echo(f"{'robust links':<18}{robust:>7}", err=out == "-")
+
+
+def _versions(settings: Settings, pages: list[_Page]) -> dict[str, tuple[str, str]]:
+    """The closest archived version of each rewritten link's destination, by destination: its address
+    and day (UTC, YYYY-MM-DD, as the Robust Links specification writes data-versiondate)."""
+    from datetime import UTC, datetime
+
+    from linkgate.rewrite import Outcome
+    from linkgate.runtime import Runtime
+
+    destinations = {
+        link.destination
+        for page in pages
+        for link in page.result.links
+        if link.outcome is Outcome.REWRITTEN and link.destination is not None
+    }
+    runtime = Runtime(settings)
+    archive = runtime.make_archive()
+    assert archive is not None  # the command checked archive.url
+    try:
+        now = datetime.now(UTC)
+        found = archive.look_up_many((destination, now) for destination in sorted(destinations))
+    finally:
+        archive.close()
+        runtime.counts.flush()
+        runtime.store.dispose()
+    if archive.gave_up:
+        click.echo(
+            f"linkgate: warning: the web archive ({archive.endpoint}) stopped answering; links it was not "
+            "asked about have no Robust Links attributes",
+            err=True,
+        )
+    return {url: (copy.url, copy.date.strftime("%Y-%m-%d")) for url, copy in found.items()}
 
 
 def _output_folder(path: Path, out: str | None, is_folder: bool) -> Path | None:
@@ -171,7 +231,13 @@ def _page_url(base_url: str | None, relative: Path, is_folder: bool) -> str | No
     return ada_url.join_url(folder, quote(relative.as_posix()))
 
 
-def _read(source: Path, gate: GateLinks, page_url: str | None, encoding: str | None) -> RewriteResult:
+def _read(
+    source: Path,
+    gate: GateLinks,
+    page_url: str | None,
+    encoding: str | None,
+    versions: dict[str, tuple[str, str]] | None = None,
+) -> RewriteResult:
     from linkgate.rewrite import UnsupportedDocument, rewrite_html
 
     try:
@@ -179,7 +245,7 @@ def _read(source: Path, gate: GateLinks, page_url: str | None, encoding: str | N
     except OSError as error:
         fail(f"{source}: cannot read: {error.strerror or error}")
     try:
-        return rewrite_html(data, gate, base_url=page_url, encoding=encoding)
+        return rewrite_html(data, gate, base_url=page_url, encoding=encoding, versions=versions)
     except UnsupportedDocument as error:
         fail(f"{source}: {error}")
     raise AssertionError("fail() exits")
