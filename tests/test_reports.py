@@ -23,6 +23,8 @@ import pytest
 import sqlalchemy as sa
 
 from linkgate.classify import make_rule
+from linkgate.config import load_settings
+from linkgate.errors import ConfigError
 from linkgate.store import OTHER_DOMAIN, Store
 from linkgate.store.schema import destination_reports
 from linkgate.web.reports import EXTENSION, ReportDesk, form_token
@@ -178,6 +180,28 @@ def test_one_ipv6_visitor_is_one_64_and_the_next_county_day_counts_again(gate):
     with gate.store().db.engine.connect() as conn:
         days = conn.execute(sa.select(destination_reports.c.day, destination_reports.c.count)).all()
     assert sorted(count for _day, count in days) == [1, 1] and len({day for day, _ in days}) == 2
+
+
+def test_behind_a_trusted_proxy_each_visitor_is_the_address_it_names(make_app):
+    server = make_app({"reports": {"address_header": "X-Real-IP", "trusted_proxies": ["127.0.0.1/32"]}})
+    form = shown(server)
+    proxy = client(server, "127.0.0.1")
+    for visitor in ("198.51.100.1", "198.51.100.2", "198.51.100.2", "10.0.0.1, 198.51.100.1"):
+        assert send(proxy, form, headers={**SAME_ORIGIN, "X-Real-IP": visitor}).status_code == 200
+    assert stored(server) == {("forms.example.org", "broken"): 2}  # the last address is the proxy's own
+    # From a peer that is not a trusted proxy the header means nothing: that peer is one visitor.
+    elsewhere = client(server, "192.0.2.9")
+    for visitor in ("203.0.113.1", "203.0.113.2"):
+        assert send(elsewhere, form, headers={**SAME_ORIGIN, "X-Real-IP": visitor}).status_code == 200
+    assert stored(server) == {("forms.example.org", "broken"): 3}
+
+
+def test_an_address_header_without_trusted_proxies_is_a_configuration_error(tmp_path):
+    environ = {"LINKGATE_INSTANCE": str(tmp_path), "LINKGATE_REPORTS_ADDRESS_HEADER": "X-Real-IP"}
+    with pytest.raises(
+        ConfigError, match=re.escape("reports.address_header: also set reports.trusted_proxies")
+    ):
+        load_settings(environ)
 
 
 # ---- rate limits --------------------------------------------------------------------------------------
