@@ -31,6 +31,7 @@ __all__ = [
     "Fingerprint",
     "Page",
     "changed",
+    "domain_of",
     "fingerprint",
     "is_parked",
     "moved_away",
@@ -372,7 +373,7 @@ def site_domain(host: str) -> str:
     return domain
 
 
-def _domain(url: str | None) -> str | None:
+def domain_of(url: str | None) -> str | None:
     """The registrable domain of ``url``'s host, or None."""
     if not url:
         return None
@@ -450,10 +451,10 @@ def fingerprint(page: Page, privacy_url: str | None = None, seen_at: datetime | 
     whose last address is where it ended) and the privacy link found there, if any."""
     final = page.final_url
     return Fingerprint(
-        final_domain=_domain(final),
+        final_domain=domain_of(final),
         title=page.title,
         site_name=page.site_name,
-        privacy_domain=_domain(privacy_url),
+        privacy_domain=domain_of(privacy_url),
         https=final.startswith("https://"),
         seen_at=seen_at,
         parked=is_parked(page),

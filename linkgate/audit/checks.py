@@ -8,17 +8,22 @@ never ``broken``: the link may well work for a person.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from linkgate import health
 from linkgate.audit.records import Appearance, LinkRecord
 from linkgate.http import Answer
 
 __all__ = [
     "APPEARANCE_PROBLEMS",
+    "EXPECTED_MOVE",
+    "HEALTH_PROBLEMS",
     "PROBLEMS",
     "Verdict",
     "answer_problems",
     "appearance_problems",
+    "health_findings",
     "is_bot_wall",
     "link_problems",
     "verdict",
@@ -30,6 +35,9 @@ PROBLEMS: dict[str, str] = {
     "soft_404": "Looks missing: the page answers 200 but says it is not found.",
     "insecure": "Insecure: the link uses http://, or redirects to an http:// address.",
     "blocked": "Blocked: a blocklist rule blocks this destination.",
+    "moved_away": "Moved away: after its redirects, the link now ends on another website.",
+    "parked": "Parked: the destination looks like a parked, for-sale or expired domain.",
+    "changed": "Changed hands: since the last complete audit the site changed as if it had a new owner.",
     "bypass": "Bypasses the gate: an off-site link that is not routed through linkgate.",
     "no_privacy": "No privacy policy found on the destination site.",
     "link_text": "Link text does not say where the link goes (WCAG 2.4.4).",
@@ -41,6 +49,11 @@ UNREACHABLE = frozenset(
 )
 REFUSED = frozenset({"ssrf_refused", "port_refused", "credentials_refused", "scheme_refused"})
 APPEARANCE_PROBLEMS = ("bypass", "link_text", "target_blank")
+HEALTH_PROBLEMS = ("moved_away", "parked", "changed")
+"""The problems of a destination's health (:mod:`linkgate.health`): where the link ends, and what is there."""
+EXPECTED_MOVE = "expected_move"
+"""The flag the crawl gives a link that ends on another registrable domain covered by an allow rule: the
+County expects the move (:func:`linkgate.audit.crawl.note_expected_move`), so it is not ``moved_away``."""
 """The problems that belong to one appearance of a link on one page, not to its address."""
 # Each combination's tuple made once: (bypass, link_text, target_blank) -> the problems, in that order.
 _APPEARANCE_TUPLES = {
@@ -120,14 +133,40 @@ def appearance_problems(link: LinkRecord, appearance: Appearance) -> tuple[str, 
     ]
 
 
-def link_problems(link: LinkRecord) -> list[str]:
-    """Every problem of ``link``, in the order of :data:`PROBLEMS`: those of its address, ``no_privacy``
-    and those of any of its appearances."""
+def health_findings(link: LinkRecord, county_domains: Sequence[str] = ()) -> dict[str, str]:
+    """The health problems of ``link`` (:data:`HEALTH_PROBLEMS`), each with what was found: the domain it
+    moved to, why it looks parked, what changed. Only an off-site link that answered well has any: its
+    final address against its own (``county_domains``: never away), the addresses on the way (a parking
+    service's), and the site cache's facts of where it ends (``link.privacy``: the home page parked, or
+    changed since the last complete audit)."""
+    answer = link.answer
+    if answer is None or link.internal or link.category in ("county", "blocked"):
+        return {}
+    if verdict(answer).state != "ok":
+        return {}
+    found: dict[str, str] = {}
+    final = answer.final_url
+    if health.moved_away(link.url, final, county_domains, EXPECTED_MOVE in link.flags):
+        found["moved_away"] = f"now ends on {health.domain_of(final)}"
+    urls = (link.url, *(hop.url for hop in answer.redirects), final)
+    facts = link.privacy
+    parked = health.is_parked(health.read_page(None, urls)) or (facts.parked if facts is not None else None)
+    if parked:
+        found["parked"] = parked
+    if facts is not None and facts.changed:
+        found["changed"] = facts.changed
+    return found
+
+
+def link_problems(link: LinkRecord, county_domains: Sequence[str] = ()) -> list[str]:
+    """Every problem of ``link``, in the order of :data:`PROBLEMS`: those of its address, its health (see
+    :func:`health_findings`; ``county_domains`` are never moved away from), ``no_privacy`` and those of
+    any of its appearances."""
     found = answer_problems(link.url, link.answer, soft_404=link.soft_404, category=link.category)
-    shown: set[str] = set()
+    shown: set[str] = set(health_findings(link, county_domains))
     for appearance in link.appearances:
         shown.update(appearance_problems(link, appearance))
-        if len(shown) == len(APPEARANCE_PROBLEMS):
+        if shown.issuperset(APPEARANCE_PROBLEMS):
             break
     if link.privacy is not None and link.privacy.status == "none":
         shown.add("no_privacy")

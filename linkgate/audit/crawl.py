@@ -27,7 +27,7 @@ from typing import Protocol
 import httpx
 from protego import Protego
 
-from linkgate.audit.checks import verdict
+from linkgate.audit.checks import EXPECTED_MOVE, verdict
 from linkgate.audit.extract import (
     MAX_LINKS,
     gate_destination,
@@ -49,6 +49,7 @@ from linkgate.audit.scope import Robots, Scope, origin
 from linkgate.audit.sitemaps import read_sitemap
 from linkgate.classify import Classifier
 from linkgate.gateaddress import GateAddress
+from linkgate.health import moved_away
 from linkgate.http import Answer, FetchPolicy, Resolver, SafeClient
 from linkgate.sites import SiteFacts, site_key
 from linkgate.urls import parse_destination, resolve_web_link
@@ -412,6 +413,8 @@ class Crawler:
                 await self._renderer.aclose()
         if on_progress is not None:
             on_progress(self._snapshot())
+        for record in self.links.values():
+            note_expected_move(record, self.classifier)
         return AuditResult(
             options=self.options,
             started_at=started_at,
@@ -667,6 +670,23 @@ def _client(
         clock=clock,
         sleep=sleep,
     )
+
+
+def note_expected_move(record: LinkRecord, classifier: Classifier) -> None:
+    """Flag ``record`` (:data:`EXPECTED_MOVE`) when its address now ends on another registrable domain
+    that an allow rule covers: the County expects the move, so it is not ``moved_away``."""
+    answer = record.answer
+    if answer is None or answer.final_url == record.url or EXPECTED_MOVE in record.flags:
+        return
+    if not moved_away(record.url, answer.final_url, classifier.county_domains):
+        return
+    try:
+        final = parse_destination(answer.final_url)
+    except ValueError:
+        return
+    rule = None if final.is_ip else classifier.rules.match(final.host.rstrip("."))
+    if rule is not None and rule.kind == "allow":
+        record.flags = (*record.flags, EXPECTED_MOVE)
 
 
 def classify(record: LinkRecord, classifier: Classifier) -> None:

@@ -16,10 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from linkgate.audit.checks import APPEARANCE_PROBLEMS, PROBLEMS
+from linkgate.health import Fingerprint, changed, domain_of
+from linkgate.sites import Limits, site_key
 from linkgate.store import AuditProblemRow, AuditRunRow, Store
+from linkgate.urls import parse_destination
 
 __all__ = ["NOT_CHECKED", "RunDiff", "diff_runs", "save_run"]
 
+MAX_SITES = Limits().max_sites  # destinations kept (cache.max_sites' default)
 NOT_CHECKED = "not_checked"  # the mark of an address a run found but did not check (not a problem)
 # The problems only a check of the address can find; the others are judged on the page or by the rules.
 NEEDS_CHECK = frozenset(PROBLEMS) - set(APPEARANCE_PROBLEMS) - {"blocked"}
@@ -34,16 +38,22 @@ class RunDiff:
     unchanged: int
 
 
-def save_run(store: Store, report: dict[str, Any], report_dir: Path | None, actor: str) -> int:
-    """Store a report's summary and problems; the new run's id."""
+def save_run(
+    store: Store, report: dict[str, Any], report_dir: Path | None, actor: str, *, keep_sites: int = MAX_SITES
+) -> int:
+    """Store a report's summary and problems, and what it found of each destination's health
+    (:func:`keep_health`, at most ``keep_sites`` destinations kept); the new run's id."""
     problems: list[tuple[str, str, str | None, str | None]] = []
     for link in report["links"]:
         page = link["appearances"][0]["page"] if link["appearances"] else None
         detail = link["error"] or (f"HTTP {link['status']}" if link["status"] is not None else None)
-        problems.extend((link["url"], problem, page, detail) for problem in link["problems"])
+        found = link.get("health") or {}
+        problems.extend(
+            (link["url"], problem, page, found.get(problem) or detail) for problem in link["problems"]
+        )
         if not link["checked"]:
             problems.append((link["url"], NOT_CHECKED, page, link["error"]))
-    return store.audits.add(
+    run_id = store.audits.add(
         {
             "start_url": report["start_url"],
             "started_at": datetime.fromisoformat(report["started_at"]),
@@ -56,6 +66,57 @@ def save_run(store: Store, report: dict[str, Any], report_dir: Path | None, acto
         },
         problems,
         actor,
+    )
+    keep_health(store, report, keep_sites)
+    return run_id
+
+
+def keep_health(store: Store, report: dict[str, Any], keep: int = MAX_SITES) -> None:
+    """Keep what a run found of its destinations' health (``store.destinations``): the site cache keeps
+    each site's fingerprint as it looks the site up for the run; this adds, for each link that moved
+    away, its own host's (where it now ends). A complete run then makes each destination's fingerprint its
+    baseline, against which the site cache tells a change of hands until the next complete run; an
+    interrupted one is no baseline."""
+    at = datetime.fromisoformat(report["finished_at"])
+    hosts: set[str] = set()
+    for link in report["links"]:
+        if not link.get("checked") or link.get("internal") or link.get("category") in ("county", "blocked"):
+            continue
+        try:
+            own = site_key(parse_destination(link["url"]))
+            final = site_key(parse_destination(link.get("final_url") or link["url"]))
+        except ValueError:
+            continue
+        hosts.add(final)
+        found = link.get("health") or {}
+        if "moved_away" in found:
+            hosts.add(own)
+            _keep_move(store, own, link["final_url"], found.get("parked"), at)
+    if not report.get("partial"):
+        store.destinations.set_baseline(hosts, at)
+    store.destinations.trim(keep)
+
+
+def _keep_move(store: Store, host: str, final_url: str, parked: str | None, at: datetime) -> None:
+    """Keep that ``host``'s link now ends at ``final_url``, over what its fingerprint held."""
+    row = store.destinations.get(host)
+    fingerprint = Fingerprint.from_json(
+        {
+            **(row.fingerprint if row is not None else {}),
+            "final_domain": domain_of(final_url),
+            "https": final_url.startswith("https://"),
+            "seen_at": at.isoformat(),
+            "parked": parked,
+        }
+    )
+    baseline = Fingerprint.from_json(row.baseline) if row is not None and row.baseline else None
+    store.destinations.record(
+        host,
+        fingerprint.as_json(),
+        at,
+        moved_to=fingerprint.final_domain,
+        parked=parked,
+        changed=changed(baseline, fingerprint),
     )
 
 

@@ -49,6 +49,9 @@ PROBLEM_LABELS = {
     "soft_404": "Looks missing",
     "insecure": "Insecure",
     "blocked": "Blocked",
+    "moved_away": "Moved away",
+    "parked": "Parked or for sale",
+    "changed": "Changed hands",
     "bypass": "Bypasses the gate",
     "no_privacy": "No privacy policy",
     "link_text": "Unhelpful link text",
@@ -74,6 +77,8 @@ FLAG_LABELS = {
     "port": "unusual port",
     "idn": "international characters in the name",
 }
+# Flags the audit adds to the gate's: a move to another domain that an allow rule covers (not moved away).
+AUDIT_FLAG_LABELS = {"expected_move": "moved to a domain an allow rule covers"}
 
 
 _LABELS = {code: str(escape(label)) for code, label in PROBLEM_LABELS.items()}
@@ -124,7 +129,7 @@ def write_html(report: dict[str, Any], handle: IO[str], timezone: str = "UTC") -
         report=report,
         labels=PROBLEM_LABELS,
         categories=CATEGORY_LABELS,
-        flags=FLAG_LABELS,
+        flags={**FLAG_LABELS, **AUDIT_FLAG_LABELS},
         appearance_items=_AppearanceItems(),
         timezone=timezone,
     ):

@@ -18,7 +18,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar, overload
 
-from linkgate.audit.checks import APPEARANCE_PROBLEMS, PROBLEMS, appearance_problems, link_problems, verdict
+from linkgate.audit.checks import (
+    APPEARANCE_PROBLEMS,
+    PROBLEMS,
+    appearance_problems,
+    health_findings,
+    link_problems,
+    verdict,
+)
 from linkgate.audit.html import write_html
 from linkgate.audit.records import Appearance, AuditResult, LinkRecord, PageRecord
 from linkgate.urls import parse_destination
@@ -134,7 +141,9 @@ def _appearances_json(link: LinkRecord, link_level: list[str]) -> Lazy[dict[str,
     return Lazy(link.appearances, entry)
 
 
-def _link_json(link: LinkRecord, problems: list[str], state: str, hosts: dict[str, str]) -> dict[str, Any]:
+def _link_json(
+    link: LinkRecord, problems: list[str], state: str, hosts: dict[str, str], county: Sequence[str] = ()
+) -> dict[str, Any]:
     answer = link.answer
     final_url = answer.final_url if answer is not None else link.url
     final_host = hosts.get(final_url)
@@ -165,6 +174,7 @@ def _link_json(link: LinkRecord, problems: list[str], state: str, hosts: dict[st
         "soft_404": link.soft_404,
         "privacy_status": privacy.status if privacy is not None else None,
         "privacy_url": privacy.privacy_url if privacy is not None else None,
+        "health": health_findings(link, county) if answer is not None else {},
         "problems": problems,
         "appearances": _appearances_json(
             link, [problem for problem in problems if problem not in APPEARANCE_PROBLEMS]
@@ -195,7 +205,7 @@ def build_report(result: AuditResult) -> dict[str, Any]:
     once here (it reads the answer's headers), not once per format."""
     options = result.options
     judged = [
-        (link, link_problems(link), verdict(link.answer).state)
+        (link, link_problems(link, result.county_domains), verdict(link.answer).state)
         for link in result.links.values()
         if link.appearances
     ]
@@ -208,7 +218,7 @@ def build_report(result: AuditResult) -> dict[str, Any]:
         for appearance in link.appearances:
             per_page[appearance.page.url] += link_level + len(appearance_problems(link, appearance))
     hosts: dict[str, str] = {}  # each link's entry is made once per format: its final host found once
-    links = Lazy(judged, lambda item: _link_json(*item, hosts))
+    links = Lazy(judged, lambda item: _link_json(*item, hosts, result.county_domains))
     pages = Lazy(
         [(page, verdict(page.answer).state) for page in result.pages],
         lambda item: _page_json(item[0], per_page[item[0].url], item[1]),

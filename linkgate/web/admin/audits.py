@@ -37,6 +37,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
 from linkgate.audit.history import diff_runs
+from linkgate.audit.html import PROBLEM_LABELS
 from linkgate.config import Settings
 from linkgate.store import AuditRunRow
 from linkgate.web.admin.auth import actor, admin_required
@@ -46,17 +47,8 @@ from linkgate.web.bounds import MAX_PAGE, whole_number
 blueprint = Blueprint("audits", __name__, url_prefix="/audits")
 
 PAGE_SIZE = 50
-PROBLEM_TEXT = {
-    "broken": _l("Broken"),
-    "unverified": _l("Could not verify"),
-    "soft_404": _l("Looks missing"),
-    "insecure": _l("Insecure"),
-    "blocked": _l("Blocked by a rule"),
-    "bypass": _l("Bypasses the gate"),
-    "no_privacy": _l("No privacy policy"),
-    "link_text": _l("Unhelpful link text"),
-    "target_blank": _l("New window without noopener"),
-}
+# The problems' words: the report's own table, so the console and report.html name each alike.
+PROBLEM_TEXT = PROBLEM_LABELS
 # The report files a run writes (linkgate.audit.report.write_reports): name -> type (text is UTF-8).
 REPORT_FILES = {"report.html": "text/html", "links.csv": "text/csv", "report.json": "application/json"}
 # report.html is one self-contained page: its own inline style and script, nothing else, and sandboxed
