@@ -232,7 +232,7 @@ class Archive:
         return _before(snapshot, before)
 
     def look_up_many(
-        self, wanted: Iterable[tuple[str, datetime]], *, broken: bool = False
+        self, wanted: Iterable[tuple[str, datetime]], *, broken: bool | None = None
     ) -> dict[str, Snapshot]:
         """:meth:`closest` for each (address, before), :data:`LOOKUPS` at a time; the snapshots found."""
         items = list(dict.fromkeys(wanted))

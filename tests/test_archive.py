@@ -386,6 +386,9 @@ def test_many_lookups_run_a_few_at_a_time_and_give_the_snapshots_found(
     found = archive.look_up_many([(GONE, NOW), ("https://never-archived.example/", NOW)], broken=True)
     assert list(found) == [GONE]
     assert store.archive.get(GONE).broken
+    # A lookup that does not say (linkgate rewrite's) leaves the audit's "broken" as it is.
+    archive.look_up_many([(GONE, NOW)])
+    assert store.archive.get(GONE).broken
 
 
 def test_a_long_address_is_kept(fake_archive: FakeArchive, store: Any) -> None:
