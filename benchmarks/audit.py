@@ -45,6 +45,13 @@ hosts, a ninth of them slow (a second), a ninth redirecting and a thirtieth down
 linkgate runs with its defaults (4 connections a host, 2 retries with backoff) where the narrow site gives
 it the other tools' settings.
 
+``--second-run`` runs linkgate alone, twice on the same database, as two audits a moment apart: the first
+checks everything, the second (``--recheck-after`` at its default, 24h) takes the links that answered
+well from the first. It prints both runs' times, their requests to the off-site hosts (nginx's log: every
+host but the County's own) and whether they report the same problems; it passes when the second sends at
+most a tenth of the first's off-site requests and the problems are the same. Every other run of linkgate
+here is given ``--recheck-after 0``, so that each repeat checks everything, as the other tools do.
+
 ``--growth-pages`` runs linkgate once more on a larger site and states its memory growth per 1,000
 pages against the first run on the ``--pages`` site (the 50,000-page target); both runs start with a
 new database, which costs about 10 MB more than a run that finds it made.
@@ -515,6 +522,13 @@ def measure(
 
 def server_requests(directory: Path, since: int) -> tuple[int, int, int]:
     """(requests, requests for pages robots.txt forbids, new log offset) from nginx's access log."""
+    requests, forbidden, _, offset = server_requests_by_site(directory, since)
+    return requests, forbidden, offset
+
+
+def server_requests_by_site(directory: Path, since: int) -> tuple[int, int, int, int]:
+    """(requests, requests for pages robots.txt forbids, requests to off-site hosts, new log offset) from
+    nginx's access log (the gate's host counts as off-site: a tool that follows a gate link asks it)."""
     time.sleep(1.2)  # the log is flushed every second
     path = directory / "access.log"
     with open(path, "rb") as handle:
@@ -523,7 +537,8 @@ def server_requests(directory: Path, since: int) -> tuple[int, int, int]:
         offset = handle.tell()
     lines = data.splitlines()
     forbidden = sum(1 for line in lines if line.startswith(SITE.encode()) and b" /private/" in line)
-    return len(lines), forbidden, offset
+    external = sum(1 for line in lines if not line.startswith(SITE.encode() + b" "))
+    return len(lines), forbidden, external, offset
 
 
 # ---- the tools ----
@@ -575,7 +590,10 @@ def _private_hosts(directory: Path, command: list[str]) -> list[str]:
     return [*unshare, "sh", "-c", script, str(directory / "hosts"), *command]
 
 
-def linkgate_tool(concurrency: int) -> Tool:
+def linkgate_tool(concurrency: int, recheck_after: str = "0") -> Tool:
+    """linkgate audit; ``recheck_after`` its --recheck-after (0 by default: each run checks everything, as
+    every other tool does)."""
+
     def command(site: Site, directory: Path, run: int) -> list[str]:
         return [
             sys.executable,
@@ -596,6 +614,8 @@ def linkgate_tool(concurrency: int) -> Tool:
             # The wide site is checked as the weekly timer checks the County's: the default per-host cap (4)
             # and retries (2); the narrow one with the other tools' settings (none has a per-host cap).
             *(() if site.wide else ("--per-host", str(concurrency), "--retries", "1")),
+            "--recheck-after",
+            recheck_after,
         ]
 
     version = subprocess.run(
@@ -918,6 +938,75 @@ def table(tools: list[Tool], summaries: dict[str, dict[str, Any]], concurrency: 
     return "\n".join(lines)
 
 
+def second_run(pages: int, concurrency: int, *, wide: bool, json_path: Path | None) -> None:
+    """``--second-run``: linkgate twice on one database, the second taking the first's results within its
+    default --recheck-after; both runs' times, off-site requests and problems, and the two checks."""
+    tool = linkgate_tool(concurrency, recheck_after="24h")
+    assert tool.command is not None
+    runs: list[dict[str, Any]] = []
+    found: list[set[tuple[str, str]]] = []
+    with served(pages, wide=wide) as (site, directory):
+        env = linkgate_env(directory, site)
+        offset = 0
+        for run in range(2):
+            measured = measure(tool.command(site, directory, run), site.port, env=env, cwd=directory)
+            requests, _, external, offset = server_requests_by_site(directory, offset)
+            if measured.returncode not in (0, 1):
+                raise SystemExit(f"linkgate run {run + 1} failed: {measured.stderr.strip()[-500:]}")
+            report = json.loads((directory / f"linkgate-{run}" / "report.json").read_text())
+            found.append({(link["url"], code) for link in report["links"] for code in link["problems"]})
+            details = linkgate_found(site, directory, run)
+            runs.append(
+                {
+                    "run": run + 1,
+                    "seconds": measured.seconds,
+                    "cpu_seconds": measured.cpu_seconds,
+                    "peak_rss_mb": measured.peak_rss_mb,
+                    "server_requests": requests,
+                    "external_requests": external,
+                    "linkgate_requests": report["totals"]["requests"],
+                    "from_earlier_runs": report["totals"].get("from_earlier_runs", 0),
+                    "links": report["totals"]["links"],
+                    "problems": len(found[-1]),
+                    "planted": details["planted"],
+                    "planted_found": details["found"],
+                    "false_alarms": details["false_alarm_count"],
+                }
+            )
+            print(f"run {run + 1}: {runs[-1]}", file=sys.stderr)
+    first, second = runs
+    checks = {
+        "second run: at most a tenth of the first's off-site requests": second["external_requests"] * 10
+        <= first["external_requests"],
+        "the same problems in both runs": found[0] == found[1],
+        "every planted problem found, no false alarm (both runs)": all(
+            run["planted_found"] == run["planted"] and not run["false_alarms"] for run in runs
+        ),
+    }
+    results = {
+        "pages": pages,
+        "wide": wide,
+        "concurrency": concurrency,
+        "runs": runs,
+        "problems_only_in_first": sorted(found[0] - found[1])[:10],
+        "problems_only_in_second": sorted(found[1] - found[0])[:10],
+        "checks": checks,
+    }
+    print(json.dumps(results, indent=2, ensure_ascii=False))
+    print(f"\n{'run':4} {'time s':>7} {'cpu s':>6} {'off-site requests':>18} {'all':>7} {'from earlier':>13}")
+    for run in runs:
+        print(
+            f"{run['run']:<4} {run['seconds']:7.2f} {run['cpu_seconds']:6.2f} {run['external_requests']:18,} "
+            f"{run['server_requests']:7,} {run['from_earlier_runs']:13,}"
+        )
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    failed = [name for name, ok in checks.items() if not ok]
+    if failed:
+        raise SystemExit("some checks failed: " + ", ".join(failed))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=2000)
@@ -937,7 +1026,16 @@ def main() -> None:
         help=f"Off-site links on {WIDE_HOSTS} hosts, slow, redirecting and down ones among them; linkgate "
         "with its default per-host cap and retries.",
     )
+    parser.add_argument(
+        "--second-run",
+        action="store_true",
+        help="Run linkgate alone, twice on one database: the second run's requests off the site, time and "
+        "problems against the first's (--recheck-after).",
+    )
     args = parser.parse_args()
+    if args.second_run:
+        second_run(args.pages, args.concurrency, wide=args.wide, json_path=args.json)
+        return
     chosen = [name.strip() for name in args.tools.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in TOOL_NAMES]
     if unknown or "linkgate" not in chosen:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from linkgate.audit.checks import PROBLEMS
 from linkgate.audit.crawl import Crawler, Progress
-from linkgate.audit.history import RunDiff, diff_runs, save_run
+from linkgate.audit.history import RunDiff, diff_runs, keep_results, kept_results, save_run
 from linkgate.audit.records import AuditOptions, AuditResult
 from linkgate.audit.report import FORMATS, SCHEMA_VERSION, build_report, write_reports
 
@@ -24,6 +24,8 @@ __all__ = [
     "RunDiff",
     "build_report",
     "diff_runs",
+    "keep_results",
+    "kept_results",
     "save_run",
     "write_reports",
 ]

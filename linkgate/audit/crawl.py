@@ -19,7 +19,7 @@ import heapq
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -36,6 +36,7 @@ from linkgate.audit.extract import (
     normalise,
     read_page,
 )
+from linkgate.audit.history import is_reusable, kept_answer
 from linkgate.audit.records import (
     Anchor,
     Appearance,
@@ -52,6 +53,7 @@ from linkgate.gateaddress import GateAddress
 from linkgate.health import moved_away
 from linkgate.http import Answer, FetchPolicy, Resolver, SafeClient
 from linkgate.sites import SiteFacts, site_key
+from linkgate.store import LinkResultRow
 from linkgate.urls import parse_destination, resolve_web_link
 
 __all__ = ["Crawler", "Progress"]
@@ -342,7 +344,10 @@ class PrivacyLookups:
 class Crawler:
     """One audit run. ``privacy`` looks a site's privacy link up (the site cache; blocking, run in a
     thread); ``renderer`` reads pages in a browser instead (``--render``); ``clock`` and ``sleep`` are
-    what the run's waits between requests are read on and waited with (see :class:`SafeClient`)."""
+    what the run's waits between requests are read on and waited with (see :class:`SafeClient`);
+    ``earlier`` holds the results of earlier runs (``--recheck-after``,
+    :func:`linkgate.audit.history.kept_results`): one that answered well is taken instead of asking the
+    address again, and an address whose HEAD failed is asked with GET at once."""
 
     def __init__(
         self,
@@ -356,8 +361,11 @@ class Crawler:
         renderer: PageRenderer | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        earlier: Mapping[str, LinkResultRow] | None = None,
     ) -> None:
         self.options = options
+        self._earlier = earlier or {}
+        self._get_first: set[str] = set()  # addresses whose HEAD failed in an earlier run: GET at once
         self.policy = policy
         self.resolver = resolver
         self.classifier = classifier
@@ -454,7 +462,13 @@ class Crawler:
                 if kind == "page":
                     await self._read(self.pages[self._page_urls[url]])
                 else:
-                    await check_address(self.links[url], self.client, self.progress, self._privacy)
+                    await check_address(
+                        self.links[url],
+                        self.client,
+                        self.progress,
+                        self._privacy,
+                        get_first=url in self._get_first,
+                    )
             except Exception as error:
                 # A worker that died would leave its share of the queue undone and the crawl waiting.
                 self._failed(kind, url, error)
@@ -565,6 +579,7 @@ class Crawler:
         self.progress.pages += 1
         record = self.links[page.url]
         record.answer = answer
+        record.checked_at = datetime.now(UTC)
         classify(record, self.classifier)
         if verdict(answer).state != "ok":
             self.progress.errors += 1
@@ -638,7 +653,24 @@ class Crawler:
         if not record.internal and not self.options.check_external:
             record.skipped = "not checked: external links are not checked (--no-check-external)"
             return
+        kept = self._earlier.get(record.url)
+        if kept is not None and is_reusable(kept):
+            self._take_earlier(record, kept)
+            return
+        if kept is not None and kept.method == "GET":
+            self._get_first.add(record.url)
         self._push(depth, "check", record.url)
+
+    def _take_earlier(self, record: LinkRecord, kept: LinkResultRow) -> None:
+        """Take an earlier run's result for ``record`` instead of asking its address again; its site's
+        privacy link is still looked up (the site cache answers from what it keeps while it is fresh)."""
+        record.answer = kept_answer(kept)
+        record.soft_404 = kept.soft_404
+        record.checked_at = kept.checked_at
+        record.from_earlier_run = True
+        self.progress.checked += 1
+        if self._privacy is not None and has_privacy_link(record):
+            self._privacy.fill(record, kept.final_url)
 
 
 def _client(
@@ -700,19 +732,26 @@ def classify(record: LinkRecord, classifier: Classifier) -> None:
 
 
 async def check_address(
-    record: LinkRecord, client: SafeClient, progress: Progress, privacy: PrivacyLookups | None
+    record: LinkRecord,
+    client: SafeClient,
+    progress: Progress,
+    privacy: PrivacyLookups | None,
+    *,
+    get_first: bool = False,
 ) -> None:
     """Check ``record``'s address (classified when it was queued) and fill its answer in; an off-site
-    address that answers is handed to ``privacy`` (when the run checks privacy links)."""
+    address that answers is handed to ``privacy`` (when the run checks privacy links). ``get_first``: ask
+    with GET at once (an earlier run's HEAD of it failed)."""
     # HEAD once: any failure (a server that refuses HEAD, a bot wall, a transient error) is asked
     # again with GET, which is retried; retrying HEAD first made a failing address cost six requests.
-    answer = await client.request(record.url, method="HEAD", retry=False)
-    if answer.status is None or answer.status >= 400:
+    answer = None if get_first else await client.request(record.url, method="HEAD", retry=False)
+    if answer is None or answer.status is None or answer.status >= 400:
         answer = await client.request(
             record.url,
             read_body=_check_body_size,
         )
     record.answer = answer
+    record.checked_at = datetime.now(UTC)
     progress.checked += 1
     if answer.status == 200 and answer.content:
         reading = read_page(answer.content, answer.final_url, charset=answer.charset, max_links=0)
@@ -721,9 +760,14 @@ async def check_address(
     if verdict(answer).state != "ok":
         progress.errors += 1
         return
-    if privacy is not None and record.category not in ("county", "blocked") and not record.internal:
+    if privacy is not None and has_privacy_link(record):
         # In the background: a worker goes on checking links while the site cache looks the site up.
         privacy.fill(record, answer.final_url)
+
+
+def has_privacy_link(record: LinkRecord) -> bool:
+    """True when the privacy link of ``record``'s site is looked up: an off-site address, not blocked."""
+    return record.category not in ("county", "blocked") and not record.internal
 
 
 def _check_body_size(_status: int, headers: httpx.Headers) -> int:

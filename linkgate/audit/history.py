@@ -6,27 +6,47 @@ that are fixed. A problem is only compared where both runs looked: an address a 
 (``--no-check-external``, ``--exclude``, robots.txt, a blocked destination) is stored with the mark
 :data:`NOT_CHECKED`, and its problems that need a check are neither fixed by that run nor new in the next;
 an interrupted run fixes nothing (what it did not reach, it did not look at) and is no run's baseline.
+
+What each checked address answered is kept too (:func:`keep_results`, ``store.results``), so that the next
+run can take a result that answered well within ``--recheck-after`` instead of asking again
+(:func:`kept_results`); only a result the check found nothing wrong with but ``insecure`` (which the kept
+redirects show again) is taken, and only this run's own checks are kept, at the time they were made.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from linkgate.audit.checks import APPEARANCE_PROBLEMS, PROBLEMS
 from linkgate.health import Fingerprint, changed, domain_of
+from linkgate.http import Answer, Hop
 from linkgate.sites import Limits, site_key
-from linkgate.store import AuditProblemRow, AuditRunRow, Store
+from linkgate.store import AuditProblemRow, AuditRunRow, LinkResultRow, Store
 from linkgate.urls import parse_destination
 
-__all__ = ["NOT_CHECKED", "RunDiff", "diff_runs", "save_run"]
+__all__ = [
+    "NOT_CHECKED",
+    "RunDiff",
+    "diff_runs",
+    "is_reusable",
+    "keep_results",
+    "kept_answer",
+    "kept_results",
+    "save_run",
+]
 
 MAX_SITES = Limits().max_sites  # destinations kept (cache.max_sites' default)
 NOT_CHECKED = "not_checked"  # the mark of an address a run found but did not check (not a problem)
 # The problems only a check of the address can find; the others are judged on the page or by the rules.
 NEEDS_CHECK = frozenset(PROBLEMS) - set(APPEARANCE_PROBLEMS) - {"blocked"}
+# A kept result is taken again only when its check found none of these problems but what its kept address,
+# redirects and final address show again; any other (a new kind included) has the address asked again.
+REUSABLE_PROBLEMS = frozenset({"insecure"})
+# Judged anew each run, whatever is kept: the rules, the site cache's privacy link, the page's own link.
+JUDGED_EACH_RUN = frozenset({"blocked", "no_privacy", *APPEARANCE_PROBLEMS})
 
 
 @dataclass(frozen=True)
@@ -148,3 +168,57 @@ def _problems(store: Store, run_id: int) -> tuple[dict[tuple[str, str], AuditPro
     rows = store.audits.problems(run_id)
     unchecked = {row.url for row in rows if row.problem == NOT_CHECKED}
     return {(row.url, row.problem): row for row in rows if row.problem != NOT_CHECKED}, unchecked
+
+
+def kept_results(store: Store, recheck_after: timedelta, now: datetime) -> dict[str, LinkResultRow]:
+    """The earlier results checked within ``recheck_after`` before ``now``, by address (none for a
+    ``recheck_after`` of 0): a run takes those that answered well (:func:`is_reusable`) instead of asking
+    again, and asks the others again."""
+    if recheck_after <= timedelta(0):
+        return {}
+    return store.results.checked_since(now - recheck_after)
+
+
+def is_reusable(row: LinkResultRow) -> bool:
+    """True when a kept result may be reported instead of asking its address again: it answered well, and
+    its check found no problem but what its kept address and redirects show again."""
+    return row.verdict == "ok" and set(row.problems) <= REUSABLE_PROBLEMS
+
+
+def kept_answer(row: LinkResultRow) -> Answer:
+    """A kept result as the answer the crawl would have had (without its body and headers)."""
+    return Answer(
+        row.url,
+        row.final_url,
+        status=row.status,
+        redirects=tuple(Hop(url, status) for url, status in row.redirects),
+        error=row.error,
+        reason=row.reason,
+        attempts=row.attempts,
+        method=row.method,
+    )
+
+
+def keep_results(store: Store, report: dict[str, Any], pages: set[str], keep: int) -> int:
+    """Keep what this run's checks found of each address (not the ``pages`` it read, not the results it took
+    from earlier runs), within ``keep`` rows in all; how many were kept."""
+    rows = [
+        LinkResultRow(
+            url=link["url"],
+            verdict=link["verdict"],
+            status=link["status"],
+            final_url=link["final_url"],
+            redirects=tuple((hop["url"], hop["status"]) for hop in link["redirects"]),
+            method=link["method"] or "GET",
+            attempts=link["attempts"],
+            error=link["error"],
+            reason=link["reason"],
+            soft_404=link["soft_404"],
+            problems=tuple(code for code in link["problems"] if code not in JUDGED_EACH_RUN),
+            checked_at=datetime.fromisoformat(link["checked_at"]),
+        )
+        for link in report["links"]
+        if link["checked_at"] and not link["from_earlier_run"] and link["url"] not in pages
+    ]
+    store.results.save(rows, keep=keep)
+    return len(rows)

@@ -100,6 +100,8 @@ class LinkRecord:
     rule: str | None = None
     privacy: SiteFacts | None = None
     skipped: str = ""  # why the address was not checked: "robots", "not checked (external)", ...
+    checked_at: datetime | None = None  # when the address was asked, by this run or an earlier one
+    from_earlier_run: bool = False  # its result is an earlier run's, kept (--recheck-after): not asked again
 
     @property
     def outbound(self) -> bool:

@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar, overload
 
@@ -54,6 +54,10 @@ CSV_COLUMNS = (
     "privacy_url",
     "problems",
     "error",
+    "checked_at",
+    "from_earlier_run",
+    "archived_url",
+    "archived_date",
 )
 
 
@@ -142,7 +146,12 @@ def _appearances_json(link: LinkRecord, link_level: list[str]) -> Lazy[dict[str,
 
 
 def _link_json(
-    link: LinkRecord, problems: list[str], state: str, hosts: dict[str, str], county: Sequence[str] = ()
+    link: LinkRecord,
+    problems: list[str],
+    state: str,
+    hosts: dict[str, str],
+    county: Sequence[str] = (),
+    archived: Mapping[str, dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     answer = link.answer
     final_url = answer.final_url if answer is not None else link.url
@@ -167,6 +176,8 @@ def _link_json(
         "error": (answer.error if answer is not None else None) or None,
         "reason": answer.reason if answer is not None else None,
         "attempts": answer.attempts if answer is not None else 0,
+        "checked_at": _iso(link.checked_at) if link.checked_at is not None else None,
+        "from_earlier_run": link.from_earlier_run,
         "redirects": [{"url": hop.url, "status": hop.status} for hop in answer.redirects] if answer else [],
         "final_url": final_url,
         "final_host": final_host,
@@ -175,6 +186,7 @@ def _link_json(
         "privacy_status": privacy.status if privacy is not None else None,
         "privacy_url": privacy.privacy_url if privacy is not None else None,
         "health": health_findings(link, county) if answer is not None else {},
+        "archived": archived.get(link.url) if archived else None,
         "problems": problems,
         "appearances": _appearances_json(
             link, [problem for problem in problems if problem not in APPEARANCE_PROBLEMS]
@@ -199,10 +211,11 @@ def _page_json(page: PageRecord, problems: int, state: str) -> dict[str, Any]:
     }
 
 
-def build_report(result: AuditResult) -> dict[str, Any]:
+def build_report(result: AuditResult, archived: Mapping[str, dict[str, str]] | None = None) -> dict[str, Any]:
     """The whole run as one JSON-ready document (``schema_version`` 1, see docs/audit.md). Its links,
     pages and appearances are made as each format is written; each link's and page's verdict is found
-    once here (it reads the answer's headers), not once per format."""
+    once here (it reads the answer's headers), not once per format. ``archived`` holds the closest
+    archived copy (``url``, ``date``) of broken links, by address (linkgate.archive)."""
     options = result.options
     judged = [
         (link, link_problems(link, result.county_domains), verdict(link.answer).state)
@@ -218,7 +231,7 @@ def build_report(result: AuditResult) -> dict[str, Any]:
         for appearance in link.appearances:
             per_page[appearance.page.url] += link_level + len(appearance_problems(link, appearance))
     hosts: dict[str, str] = {}  # each link's entry is made once per format: its final host found once
-    links = Lazy(judged, lambda item: _link_json(*item, hosts, result.county_domains))
+    links = Lazy(judged, lambda item: _link_json(*item, hosts, result.county_domains, archived))
     pages = Lazy(
         [(page, verdict(page.answer).state) for page in result.pages],
         lambda item: _page_json(item[0], per_page[item[0].url], item[1]),
@@ -262,6 +275,7 @@ def build_report(result: AuditResult) -> dict[str, Any]:
             "internal": sum(1 for link, _, _ in judged if link.internal),
             "appearances": sum(len(link.appearances) for link, _, _ in judged),
             "with_problems": sum(1 for _, problems, _ in judged if problems),
+            "from_earlier_runs": sum(1 for link, _, _ in judged if link.from_earlier_run),
             "requests": result.requests,
             "peak_connections": result.peak_connections,
         },
@@ -330,7 +344,11 @@ def _write_csv(report: dict[str, Any], handle: IO[str]) -> None:
             _cell(link["privacy_url"] or ""),
         ]
         error = _cell(link["error"] or "")
-        head, tail, error_cell = encoder.cells(head_cells), encoder.cells(tail_cells), encoder.cells([error])
+        checked = [_cell(link["checked_at"] or ""), "yes" if link["from_earlier_run"] else "no"]
+        head, tail = encoder.cells(head_cells), encoder.cells(tail_cells)
+        copy = link["archived"] or {}
+        archived_cells = [_cell(copy.get("url", "")), _cell(copy.get("date", ""))]
+        error_cell = encoder.cells([error, *checked, *archived_cells])
         for appearance in link["appearances"]:
             rows.append(
                 f"{encoder.once(appearance['page'])},{appearance['line']},{encoder.once(appearance['text'])},"

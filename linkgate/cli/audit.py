@@ -18,12 +18,14 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from linkgate.cli.common import cli_actor, current_settings, fail, friendly, main
+from linkgate.config import parse_duration
 from linkgate.errors import InvalidDestination, LinkgateError, StoreUnavailable
 from linkgate.urls import parse_destination
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
     from linkgate.audit import AuditOptions, AuditResult, Crawler, Progress
     from linkgate.config import Settings
+    from linkgate.runtime import Runtime
     from linkgate.sites import SiteFacts
 
 # The crawler, its network client, the reports and the site cache are imported when the command runs,
@@ -206,6 +209,15 @@ def _patterns(values: tuple[str, ...], option: str) -> tuple[str, ...]:
     help="Record the run in the database (for the console and the next run's comparison).",
 )
 @click.option(
+    "--recheck-after",
+    "recheck_after_text",
+    default="24h",
+    show_default=True,
+    help="Do not ask again a link that answered well within this time (an earlier run's result is "
+    "reported, with when it was checked): 30m, 12h, 2d...; 0 checks every link. Broken, unverified and "
+    "new links are always checked.",
+)
+@click.option(
     "--progress",
     type=click.Choice(["auto", "lines", "off"]),
     default="auto",
@@ -237,6 +249,7 @@ def audit(
     render: bool,
     fail_on: str,
     keep: bool,
+    recheck_after_text: str,
     progress: str,
 ) -> None:
     """Crawl the County's site from START_URL and report every link: broken, insecure, blocked, not
@@ -247,6 +260,7 @@ def audit(
         AuditOptions,
         build_report,
         diff_runs,
+        keep_results,
         save_run,
         write_reports,
     )
@@ -267,6 +281,11 @@ def audit(
     if not kinds:
         fail("--format names no report; choose from html, csv, json")
     failing = _split(fail_on, tuple(PROBLEMS), "--fail-on")
+    try:
+        recheck_after = parse_duration(recheck_after_text)
+    except ValueError as error:
+        fail(f"--recheck-after: {error}")
+        return
     settings = current_settings()
     from linkgate.classify import is_under
 
@@ -304,13 +323,15 @@ def audit(
         sort_query=sort_query,
         render=render,
     )
-    result, store = _run(settings, options, progress)
+    result, store, archived = _run(settings, options, progress, recheck_after)
     _check_start(result)
-    report = build_report(result)
+    _note_earlier(result, recheck_after_text)
+    report = build_report(result, archived)
     written = write_reports(report, out, kinds, timezone=settings.timezone)
     _summarise(report, written)
     if keep and store is not None:
         try:
+            keep_results(store, report, {page.url for page in result.pages}, settings.audit_kept_results)
             run_id = save_run(store, report, out.resolve(), cli_actor())
             run = store.audits.get(run_id)
             if run is not None:
@@ -343,13 +364,24 @@ def audit(
         sys.exit(1)
 
 
-def _run(settings: Settings, options: AuditOptions, progress: str) -> tuple[AuditResult, Any]:
-    from linkgate.audit import Crawler
+def _run(
+    settings: Settings, options: AuditOptions, progress: str, recheck_after: timedelta
+) -> tuple[AuditResult, Any, dict[str, dict[str, str]]]:
+    from linkgate.audit import Crawler, kept_results
     from linkgate.gateaddress import gate_address
     from linkgate.runtime import Runtime
     from linkgate.sites import facts_from_row
+    from linkgate.store import now
 
     runtime = Runtime(settings)
+    try:
+        earlier = kept_results(runtime.store, recheck_after, now())
+    except StoreUnavailable as error:
+        click.echo(
+            f"linkgate: warning: earlier results could not be read, so every link is checked: {error}",
+            err=True,
+        )
+        earlier = {}
     # What is loaded by now (modules, the configuration, the rules) lives as long as the run: moved out
     # of the collector's sight, so the full collections the crawl's many objects bring on do not walk
     # it each time (about 50 ms a collection).
@@ -384,10 +416,56 @@ def _run(settings: Settings, options: AuditOptions, progress: str) -> tuple[Audi
         gate=gate_address(settings.public_url),
         privacy=privacy if options.check_privacy else None,
         renderer=renderer,
+        earlier=earlier,
     )
     result = asyncio.run(_crawl(crawler, progress))
+    archived = _archived_copies(runtime, result)
     runtime.counts.flush()
-    return result, runtime.store
+    return result, runtime.store, archived
+
+
+def _archived_copies(runtime: Runtime, result: AuditResult) -> dict[str, dict[str, str]]:
+    """The closest archived copy (archive.url) of each broken off-site link from before it broke, by
+    address: looked up after the crawl, a few at a time, and recorded for the notice. Links on the site or
+    the County's domains are the County's to mend, not to archive: they are not looked up."""
+    from linkgate.audit.checks import verdict
+
+    archive = runtime.make_archive() if not result.partial else None  # an interrupted run reports at once
+    if archive is None:
+        return {}
+    broken: list[tuple[str, datetime]] = []
+    working: list[str] = []
+    for link in result.links.values():
+        if link.outbound and link.appearances:
+            state = verdict(link.answer).state
+            if state == "broken":
+                broken.append((link.url, _last_good(runtime, link.url) or result.started_at))
+            elif state == "ok":
+                working.append(link.url)
+    try:
+        found = archive.look_up_many(broken, broken=True)
+        archive.mark_working(working)
+    finally:
+        archive.close()
+    if broken:
+        result.notes.append(
+            f"Archived copies ({archive.endpoint}): found for {len(found)} of {len(broken)} broken off-site "
+            f"link{'s' if len(broken) != 1 else ''}"
+            + (" (the archive stopped answering, so some were not asked)." if archive.gave_up else ".")
+        )
+    return {
+        url: {"url": copy.url, "date": copy.date.isoformat(timespec="seconds")} for url, copy in found.items()
+    }
+
+
+def _last_good(runtime: Runtime, url: str) -> datetime | None:
+    """When ``url`` last answered well, from the link results an earlier run kept (None when unknown):
+    the archived copy offered is from before then."""
+    try:
+        kept = runtime.store.results.get(url)
+    except StoreUnavailable:
+        return None
+    return kept.checked_at if kept is not None and kept.verdict == "ok" else None
 
 
 async def _crawl(crawler: Crawler, progress: str) -> AuditResult:
@@ -449,6 +527,19 @@ async def _with_display(crawler: Crawler) -> AuditResult:
         view(crawler.progress), console=Console(stderr=True), refresh_per_second=4, transient=True
     ) as live:
         return await crawler.run(lambda progress: live.update(view(progress)))
+
+
+def _note_earlier(result: AuditResult, recheck_after: str) -> None:
+    """Say in the report's notes how many links were not asked again, and since when."""
+    taken = [link.checked_at for link in result.links.values() if link.from_earlier_run and link.checked_at]
+    if taken:
+        oldest = min(taken).isoformat(timespec="seconds")
+        result.notes.append(
+            f"{len(taken):,} link{'s' if len(taken) != 1 else ''} answered well in an earlier run within "
+            f"--recheck-after {recheck_after} (the oldest checked at {oldest}) "
+            f"and {'were' if len(taken) != 1 else 'was'} not asked again; each is marked with when it was "
+            f"checked. --recheck-after 0 checks every link."
+        )
 
 
 def _check_start(result: AuditResult) -> None:
