@@ -43,12 +43,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from linkgate.classify import HOST_LABELS, Listed, is_internet_name
+from linkgate.classify import HOST_LABELS, RESERVED_TOP_LEVEL, Listed
 from linkgate.errors import InvalidDestination
 from linkgate.http import Fetcher, FetchError, FetchPolicy
 from linkgate.store import Store
 from linkgate.store.feeds import MAX_FEEDS, FeedError, FeedRow, LoadedList
-from linkgate.urls import is_public_address, normalise_rule_name, parse_destination
+from linkgate.urls import _EXTRACT, is_public_address, normalise_rule_name, parse_destination
 
 if TYPE_CHECKING:
     from linkgate.config import Settings
@@ -103,10 +103,14 @@ class FeedLimits:
         return cls(settings.feeds_max_bytes, settings.feeds_max_names, settings.feeds_fetch_seconds)
 
 
+_KEYED = hashlib.blake2b(digest_size=8, key=_HASH_KEY)  # copied for each name: keying it again costs 5x
+
+
 def name_key(name: str) -> int:
     """The 64-bit keyed hash of a listed name, never 0 (an empty slot)."""
-    digest = hashlib.blake2b(name.encode("ascii"), digest_size=8, key=_HASH_KEY).digest()
-    return int.from_bytes(digest, "little") or 1
+    hashed = _KEYED.copy()
+    hashed.update(name.encode("ascii"))
+    return int.from_bytes(hashed.digest(), "little") or 1
 
 
 @lru_cache(maxsize=16384)
@@ -177,7 +181,12 @@ def listed_name(text: str) -> tuple[str | None, str]:
             return None, "not a host name"
         if not HOST_LABELS.fullmatch(name):
             return None, "not a host name"
-    if not is_internet_name(name):
+    # As classify.is_internet_name judges a name, without its try at reading an address (most of its time).
+    top = name.rsplit(".", 1)[-1]
+    if "." not in name or top == "localhost":
+        return None, "a public suffix or a name on no public suffix"
+    parts = _EXTRACT(name)
+    if not (parts.suffix and parts.domain) and top not in RESERVED_TOP_LEVEL:
         return None, "a public suffix or a name on no public suffix"
     return name, ""
 
