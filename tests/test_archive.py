@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -425,7 +426,7 @@ def test_the_notice_s_copies_are_those_of_broken_destinations(store: Any) -> Non
 
 
 @pytest.mark.sqlite_only
-def test_the_notice_s_copies_stay_when_the_database_is_gone(tmp_path: Any) -> None:
+def test_the_notice_s_copies_stay_when_the_database_is_gone(tmp_path: Path) -> None:
     from linkgate.store import Store
 
     path = tmp_path / "linkgate.db"
@@ -440,8 +441,8 @@ def test_the_notice_s_copies_stay_when_the_database_is_gone(tmp_path: Any) -> No
     assert copies.get(GONE) is not None
 
 
-def test_archive_settings_are_checked() -> None:
-    environ = {"LINKGATE_INSTANCE": "/tmp/linkgate-archive-test", "LINKGATE_SECRET_KEY": "k"}
+def test_archive_settings_are_checked(tmp_path: Path) -> None:
+    environ = {"LINKGATE_INSTANCE": str(tmp_path), "LINKGATE_SECRET_KEY": "k"}
     settings = load_settings({**environ, "LINKGATE_ARCHIVE_URL": "https://archive.org/wayback/available"})
     assert settings.archive_url == "https://archive.org/wayback/available"
     assert load_settings(environ).archive_url == ""
