@@ -53,6 +53,14 @@ FOUND_BY_TEXT = {
     "override": _l("set by hand"),
 }
 YES_NO = {True: _l("yes"), False: _l("no"), None: _l("not known")}
+# The destinations whose health is in doubt (linkgate.health), listed above the sites when asked for.
+HEALTH_FILTER_TEXT = {
+    "any": _l("Moved away, parked or changed hands"),
+    "moved": _l("Led to a different website"),
+    "parked": _l("Looked parked or for sale"),
+    "changed": _l("Changed hands since the last complete audit"),
+}
+HEALTH_SHOWN = 100  # destinations listed at once; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -149,7 +157,15 @@ def index() -> str:
     )
     freshness = get_runtime().sites.freshness
     pages = max(1, -(-result.total // PAGE_SIZE))
-    filters = {key: value for key, value in {"q": search, "status": status}.items() if value}
+    chosen_health = request.args.get("health", "")
+    health = chosen_health if chosen_health in HEALTH_FILTER_TEXT else ""
+    destinations = get_runtime().store.destinations
+    in_doubt = (
+        destinations.page(None if health == "any" else health, limit=HEALTH_SHOWN) if health else None
+    )
+    filters = {
+        key: value for key, value in {"q": search, "status": status, "health": health}.items() if value
+    }
     return render_template(
         "admin/sites.html",
         sites=[_view(row, freshness) for row in result.rows],
@@ -166,6 +182,10 @@ def index() -> str:
         query={**filters, "sort": sort.param} if sort.param else filters,
         yes_no=YES_NO,
         is_web_link=is_web_link,
+        health=health,
+        health_filters=HEALTH_FILTER_TEXT,
+        health_counts=destinations.counts(),
+        in_doubt=in_doubt,
     )
 
 
