@@ -288,7 +288,7 @@ def test_the_table_keeps_at_most_its_bound_the_oldest_checks_dropped(store, site
 def test_a_long_address_is_kept_whole_and_found_again(store):
     url = "https://ext.test/" + "a" * 5000
     at = datetime.now(UTC).replace(microsecond=0)
-    row = kept(url, at, redirects=((url + "/b", 301),), method="GET", problems=("insecure",))
+    row = kept(url, at, redirects=((url + "/b", 301),), method="GET", problems=("insecure",), last_ok_at=at)
     store.results.save([row], keep=100)
     assert store.results.get(url) == row
     assert set(kept_results(store, DAY, datetime.now(UTC))) == {url}
@@ -423,3 +423,21 @@ def test_a_broken_link_fixed_since_is_found_working(store, site, ext):
     back = link(second, other + "/gone")
     assert (back["verdict"], back["method"], back["from_earlier_run"]) == ("ok", "GET", False)
     assert "broken" not in back["problems"]
+
+
+def test_when_a_link_last_answered_well_is_kept_through_its_failed_checks(store, site, ext):
+    """What the archived copy offered for a broken link is dated by (§3): the last check that answered
+    well, however many runs found it broken since."""
+    start, other = plant(site, ext)
+    audit(store, start)
+    answered = store.results.get(other + "/ok")
+    assert answered.last_ok_at == answered.checked_at
+    assert store.results.get(other + "/gone").last_ok_at is None  # never answered well
+    ext.clear()
+    ext.expect_request("/ok").respond_with_data("gone", status=404)
+    for _ in range(2):
+        _, report = audit(store, start, recheck_after=timedelta(0))
+        assert "broken" in link(report, other + "/ok")["problems"]
+        broken = store.results.get(other + "/ok")
+        assert broken.verdict == "broken" and broken.checked_at >= answered.checked_at
+        assert broken.last_ok_at == answered.checked_at

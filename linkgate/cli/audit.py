@@ -332,6 +332,9 @@ def audit(
     if keep and store is not None:
         try:
             keep_results(store, report, {page.url for page in result.pages}, settings.audit_kept_results)
+        except StoreUnavailable as error:
+            click.echo(f"linkgate: warning: the links' results were not kept: {error}", err=True)
+        try:
             run_id = save_run(store, report, out.resolve(), cli_actor())
             run = store.audits.get(run_id)
             if run is not None:
@@ -465,7 +468,7 @@ def _last_good(runtime: Runtime, url: str) -> datetime | None:
         kept = runtime.store.results.get(url)
     except StoreUnavailable:
         return None
-    return kept.checked_at if kept is not None and kept.verdict == "ok" else None
+    return kept.last_ok_at if kept is not None else None
 
 
 async def _crawl(crawler: Crawler, progress: str) -> AuditResult:

@@ -59,6 +59,7 @@ class LinkResultRow:
     soft_404: bool
     problems: tuple[str, ...]  # the problems the check itself found (broken, soft_404, insecure...)
     checked_at: datetime
+    last_ok_at: datetime | None = None  # when it last answered well (this check's time when it did)
 
 
 @dataclass(frozen=True)

@@ -38,17 +38,21 @@ class LinkResults:
         self._db = db
 
     def save(self, rows: Iterable[LinkResultRow], *, keep: int) -> int:
-        """Keep ``rows`` (each replacing the address's earlier result), then trim the table to ``keep``
-        rows, the oldest checks first; how many were trimmed."""
-        values = [_values(row) for row in rows]
+        """Keep ``rows`` (each replacing the address's earlier result, but for when it last answered well,
+        which a failed check leaves as it was), then trim the table to ``keep`` rows, the oldest checks
+        first; how many were trimmed."""
+        values = list({row["url_key"]: row for row in map(_values, rows)}.values())  # one row an address
         with self._db.begin() as conn:
             for start in range(0, len(values), BATCH):
                 insert = self._db.insert(link_results).values(values[start : start + BATCH])
                 replaced = {
                     column.name: insert.excluded[column.name]
                     for column in link_results.columns
-                    if column.name != "url_key"
+                    if column.name not in ("url_key", "last_ok_at")
                 }
+                replaced["last_ok_at"] = sa.func.coalesce(
+                    insert.excluded.last_ok_at, link_results.c.last_ok_at
+                )
                 conn.execute(insert.on_conflict_do_update(index_elements=["url_key"], set_=replaced))
             return _trim(conn, keep)
 
@@ -101,6 +105,7 @@ def _values(row: LinkResultRow) -> dict[str, Any]:
         "soft_404": row.soft_404,
         "problems": " ".join(row.problems)[:MAX_PROBLEMS_TEXT],
         "checked_at": row.checked_at,
+        "last_ok_at": row.checked_at if row.verdict == "ok" else row.last_ok_at,
     }
 
 
@@ -118,4 +123,5 @@ def _row(row: Any) -> LinkResultRow:
         soft_404=bool(row.soft_404),
         problems=tuple(row.problems.split()),
         checked_at=as_utc(row.checked_at) or row.checked_at,
+        last_ok_at=as_utc(row.last_ok_at),
     )

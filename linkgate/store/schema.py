@@ -205,6 +205,9 @@ link_results = sa.Table(
     sa.Column("soft_404", sa.Boolean, nullable=False),
     sa.Column("problems", sa.String(255), nullable=False),  # the check's own problems, space-separated
     sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    # When the address last answered well, kept through the failed checks after it (the archived copy
+    # the audit offers for a broken link is from before then).
+    sa.Column("last_ok_at", sa.DateTime(timezone=True), nullable=True),
 )
 # -- archive (§3) --
 # What the web archive (archive.url) answered for a destination: its closest snapshot, or none (snapshot_url

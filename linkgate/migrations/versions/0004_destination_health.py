@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("soft_404", sa.Boolean, nullable=False),
         sa.Column("problems", sa.String(255), nullable=False),
         sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_ok_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_link_results_checked_at", "link_results", ["checked_at"])
     # -- archive (§3) --
