@@ -15,8 +15,9 @@ did not ask for. So:
   (``Sec-Fetch-Site: same-origin``, which no page can forge; a browser that does not send it must send an
   ``Origin`` that is the gate's) and with the form token the notice or block page carried: an HMAC of the
   destination's site and the day it was shown (:func:`form_values`), under a key of its own derived from
-  ``secret_key``, good for that day and the next; so a report names a site the gate showed. One HMAC per
-  page, nothing stored.
+  ``secret_key``, good for that day and the next; so a report names a site the gate showed. At most one
+  HMAC per page (a site's token is kept for its day, for the last 1,024 sites a process showed); nothing
+  stored.
 - **Bounded.** At most ``reports.per_client_per_hour`` reports an hour from one address (an IPv6 address's
   /64) and ``reports.per_hour`` from everyone, per process, then 429; a day's remembered hashes are at most
   :data:`MAX_SEEN`; reports the database could not take wait in memory, at most :data:`MAX_WAITING` keys.
@@ -108,8 +109,13 @@ def form_token(settings: Settings, site: str, now: float | None = None) -> str:
     """The token of a report form for the destination site ``site`` (a site key) shown at ``now`` (a Unix
     time): its day and one HMAC of day and site."""
     day = int((time.time() if now is None else now) // 86400)
-    signer = report_signer(settings.secret_key, settings.previous_secret_keys)
-    return f"{day}.{signer.sign(f'{day} {site}')}"
+    return _token(settings.secret_key, settings.previous_secret_keys, site, day)
+
+
+# The sites a process shows again and again keep their day's token: a notice then costs no HMAC at all.
+@lru_cache(maxsize=1024)
+def _token(secret_key: str, previous: tuple[str, ...], site: str, day: int) -> str:
+    return f"{day}.{report_signer(secret_key, previous).sign(f'{day} {site}')}"
 
 
 def token_is_good(settings: Settings, site: str, token: str, now: float) -> bool:
