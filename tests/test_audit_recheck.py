@@ -395,6 +395,7 @@ def test_the_command_takes_earlier_results_and_the_reports_say_so(linkgate, tmp_
     shown = county_time(datetime.fromisoformat(partner["checked_at"]), "America/Denver", seconds=True)
     assert f'From an earlier run: checked <time datetime="{partner["checked_at"]}">{shown}</time>' in page
     assert page.count("From an earlier run") == 1
+    assert "<dt>Results from earlier runs</dt><dd>1</dd>" in page
     again = linkgate.cli("audit", start, "--out", str(tmp_path / "all"), "--recheck-after", "0")
     assert again.returncode == 0, again.stderr
     everything = json.loads((tmp_path / "all" / "report.json").read_text())
@@ -441,3 +442,18 @@ def test_when_a_link_last_answered_well_is_kept_through_its_failed_checks(store,
         broken = store.results.get(other + "/ok")
         assert broken.verdict == "broken" and broken.checked_at >= answered.checked_at
         assert broken.last_ok_at == answered.checked_at
+
+
+@pytest.mark.server
+def test_no_store_takes_the_kept_results_and_keeps_none(linkgate, tmp_path, site):
+    start, other = one_site(site)
+    linkgate.cli("audit", start, "--out", str(tmp_path / "first"), "--retries", "0", "--no-store")
+    store = linkgate.store()
+    assert store.results.count() == 0
+    linkgate.cli("audit", start, "--out", str(tmp_path / "second"), "--retries", "0")
+    assert store.results.get(other + "/partner") is not None
+    site.clear_log()
+    linkgate.cli("audit", start, "--out", str(tmp_path / "third"), "--retries", "0", "--no-store")
+    third = json.loads((tmp_path / "third" / "report.json").read_text())
+    assert link(third, other + "/partner")["from_earlier_run"] is True
+    assert by_host(site)[("ext.test", "/partner")] == 0
