@@ -457,3 +457,20 @@ def test_no_store_takes_the_kept_results_and_keeps_none(linkgate, tmp_path, site
     third = json.loads((tmp_path / "third" / "report.json").read_text())
     assert link(third, other + "/partner")["from_earlier_run"] is True
     assert by_host(site)[("ext.test", "/partner")] == 0
+
+
+def test_a_link_that_moved_away_is_asked_again_and_reported_so_both_times(store, site, ext):
+    """§1's problems come out the same from a kept result: a link that now ends on another registrable
+    domain is asked again (its check found a problem), one that answered well is taken."""
+    other, other_site = f"http://ext.test:{ext.port}", f"http://other.test:{ext.port}"
+    start, _ = plant(site, ext, extra=f'<a href="{other}/away">Partner that moved</a>')
+    ext.expect_request("/away").respond_with_data(
+        "", status=301, headers={"Location": other_site + "/landing"}
+    )
+    serve(ext, "/landing", html("<h1>Someone else</h1>"))
+    _, first = audit(store, start)
+    assert "moved_away" in link(first, other + "/away")["problems"]
+    ext.clear_log()
+    _, second = audit(store, start)
+    assert requested(ext)["/away"] == 1 and requested(ext)["/ok"] == 0
+    assert problems(second) == problems(first)
