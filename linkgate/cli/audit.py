@@ -211,6 +211,7 @@ def _patterns(values: tuple[str, ...], option: str) -> tuple[str, ...]:
 @click.option(
     "--recheck-after",
     "recheck_after_text",
+    metavar="DURATION",
     default="24h",
     show_default=True,
     help="Do not ask again a link that answered well within this time (an earlier run's result is "
