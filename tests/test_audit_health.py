@@ -195,6 +195,8 @@ def test_the_console_lists_the_sites_in_doubt_with_when_each_was_first_seen(link
     assert row.parked_since is not None
     assert f'<time datetime="{row.parked_since.isoformat()}"' in parked_only
     assert client.get("/admin/sites/?health=nonsense").status_code == 200
+    own = client.get(f"/admin/sites/oldpartner.org:{port}").get_data(as_text=True)
+    assert '<dd data-fact="moved_to">newname.org, first seen' in own
 
 
 def test_a_change_of_owner_between_two_audits_is_reported_once(linkgate, world, tmp_path):
@@ -225,3 +227,58 @@ def stale(linkgate: Any, host: str) -> None:
     with store.db.engine.begin() as conn:
         older = row.checked_at - timedelta(days=30)
         conn.execute(sa.update(sites).where(sites.c.host == host).values(checked_at=older))
+
+
+# ---- the store's side: store.destinations -------------------------------------------------------------
+
+
+def test_a_health_mark_keeps_when_it_was_first_seen_and_goes_when_it_is_gone(store):
+    from datetime import UTC, datetime
+
+    first, later, last = (datetime(2026, 12, day, 12, tzinfo=UTC) for day in (1, 2, 3))
+    fingerprint = {"final_domain": "casino.example"}
+    destinations = store.destinations
+    destinations.record(
+        "old.example", fingerprint, first, moved_to="casino.example", parked=None, changed=None
+    )
+    destinations.record(
+        "old.example", fingerprint, later, moved_to="casino.example", parked="Sedo", changed=None
+    )
+    row = destinations.get("old.example")
+    assert (row.moved_since, row.parked_since, row.seen_at) == (first, later, later)
+    destinations.record(
+        "old.example", {"final_domain": "old.example"}, last, moved_to=None, parked=None, changed=None
+    )
+    row = destinations.get("old.example")
+    assert (row.moved_to, row.moved_since, row.parked, row.parked_since) == (None, None, None, None)
+    assert destinations.page().total == 0
+
+
+def test_a_complete_audit_makes_the_baseline_and_clears_what_had_changed(store):
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    destinations = store.destinations
+    destinations.record("a.example", {"title": "A"}, at, moved_to=None, parked=None, changed="its title")
+    assert destinations.counts() == {"moved": 0, "parked": 0, "changed": 1}
+    assert destinations.set_baseline(["a.example", "unknown.example"], at) == 1
+    row = destinations.get("a.example")
+    assert row.baseline == {"title": "A"} and row.baseline_at == at and row.changed is None
+
+
+def test_the_destinations_are_bounded_least_recently_checked_first(store):
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    for number in range(5):
+        store.destinations.record(
+            f"s{number}.example",
+            {},
+            start + timedelta(hours=number),
+            moved_to="x.example",
+            parked=None,
+            changed=None,
+        )
+    assert store.destinations.trim(3) == 2
+    assert [row.host for row in store.destinations.page().rows] == ["s2.example", "s3.example", "s4.example"]
+    assert store.destinations.page("parked").total == 0

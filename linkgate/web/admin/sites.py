@@ -203,6 +203,7 @@ def _render_site(name: str, errors: dict[str, str] | None = None, typed: str = "
         typed=typed,
         yes_no=YES_NO,
         is_web_link=is_web_link,
+        health=get_runtime().store.destinations.get(name),
     )
     return body, 400 if errors else 200
 
