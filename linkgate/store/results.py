@@ -41,7 +41,11 @@ class LinkResults:
         """Keep ``rows`` (each replacing the address's earlier result, but for when it last answered well,
         which a failed check leaves as it was), then trim the table to ``keep`` rows, the oldest checks
         first; how many were trimmed."""
-        values = list({row["url_key"]: row for row in map(_values, rows)}.values())  # one row an address
+        # One row an address, in the order of their keys: two runs writing at once take their rows' locks
+        # in the same order, so neither waits on the other in a circle (a deadlock on PostgreSQL).
+        values = sorted(
+            {row["url_key"]: row for row in map(_values, rows)}.values(), key=lambda row: row["url_key"]
+        )
         with self._db.begin() as conn:
             for start in range(0, len(values), BATCH):
                 insert = self._db.insert(link_results).values(values[start : start + BATCH])
