@@ -372,6 +372,7 @@ def test_the_command_takes_earlier_results_and_the_reports_say_so(linkgate, tmp_
     site.clear_log()
     second = linkgate.cli("audit", start, "--out", str(second_out), "--retries", "0")
     assert second.returncode == 0, second.stderr
+    assert "1 link(s) not asked again: earlier runs' results (--recheck-after)." in second.stdout
     asked = by_host(site)
     # Only the broken link is asked again off the site: the working one, and its site's privacy link
     # (fresh in the site cache), are not.

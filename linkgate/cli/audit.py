@@ -565,6 +565,10 @@ def _summarise(report: dict[str, Any], written: list[Path]) -> None:
         f"{totals['pages_read']} page(s) read, {totals['links']} link(s) "
         f"({totals['outbound']} off-site), {totals['with_problems']} with problems."
     )
+    if totals.get("from_earlier_runs"):
+        click.echo(
+            f"{totals['from_earlier_runs']} link(s) not asked again: earlier runs' results (--recheck-after)."
+        )
     for code, count in report["problems"].items():
         if count:
             click.echo(f"  {code:13} {count}")
