@@ -393,13 +393,17 @@ class FeedBook:
                 table = opened.get((name, action)) if known.get((name, action)) == digest else None
                 if table is None:
                     table = self._open(name, action, digest)
-                if table is None:
-                    complete = False  # changed again since it was listed: the next refresh takes it
-                    continue
+                if table is None:  # changed again since it was listed: the next refresh takes it
+                    complete = False
+                    table = opened.get((name, action))  # until then, the list before it
+                    if table is None:
+                        continue
                 tables.append(table)
         except (OSError, FeedError, ValueError, zlib.error) as error:
-            self.last_error = f"{type(error).__name__}: {error}"
-            log.error("feeds: keeping the %d lists loaded before: %s", len(self.index), self.last_error)
+            why = f"{type(error).__name__}: {error}"
+            if why != self.last_error:  # once, not at every poll
+                log.error("feeds: keeping the %d lists loaded before: %s", len(self.index), why)
+            self.last_error = why
             return self.index
         self.index = FeedIndex(tuple(tables))
         self.last_error = None

@@ -329,3 +329,23 @@ def test_the_samples_are_lists_of_their_format() -> None:
 
 def test_no_feeds_cost_no_lookup() -> None:
     assert FeedIndex().match("anything.example.org") is None
+
+
+def test_a_list_that_cannot_be_written_here_leaves_the_gate_on_the_one_before(
+    store: Any, tmp_path: Path
+) -> None:
+    add_file_feed(store, tmp_path, "kept", "first.example.org\n")
+    folder = tmp_path / "worker"
+    book = FeedBook(store, folder)
+    before = book.refresh()
+    (tmp_path / "kept.txt").write_text("second.example.org\n", encoding="utf-8")
+    update_feed(store, "kept", FeedLimits(), None, "test")  # no folder: this worker writes the table itself
+    folder.rename(tmp_path / "elsewhere")
+    folder.write_text("a file where the folder was: no table can be written", encoding="utf-8")
+    assert book.refresh() is before and book.last_error is not None
+    assert before.match("first.example.org") == Listed("kept", "block")
+    folder.unlink()
+    (tmp_path / "elsewhere").rename(folder)
+    after = book.refresh()
+    assert after.match("second.example.org") and not after.match("first.example.org")
+    assert book.last_error is None
