@@ -22,7 +22,7 @@ from linkgate.store.schema import link_results
 
 __all__ = ["BATCH", "LinkResults", "url_key"]
 
-BATCH = 500  # rows written in one statement (SQLite allows 32,766 parameters; 13 a row)
+BATCH = 1000  # rows handed to the driver at once
 MAX_PROBLEMS_TEXT = 255  # the problems column's size
 
 
@@ -46,18 +46,17 @@ class LinkResults:
         values = sorted(
             {row["url_key"]: row for row in map(_values, rows)}.values(), key=lambda row: row["url_key"]
         )
+        insert = self._db.insert(link_results)
+        replaced = {
+            column.name: insert.excluded[column.name]
+            for column in link_results.columns
+            if column.name not in ("url_key", "last_ok_at")
+        }
+        replaced["last_ok_at"] = sa.func.coalesce(insert.excluded.last_ok_at, link_results.c.last_ok_at)
+        upsert = insert.on_conflict_do_update(index_elements=["url_key"], set_=replaced)
         with self._db.begin() as conn:
             for start in range(0, len(values), BATCH):
-                insert = self._db.insert(link_results).values(values[start : start + BATCH])
-                replaced = {
-                    column.name: insert.excluded[column.name]
-                    for column in link_results.columns
-                    if column.name not in ("url_key", "last_ok_at")
-                }
-                replaced["last_ok_at"] = sa.func.coalesce(
-                    insert.excluded.last_ok_at, link_results.c.last_ok_at
-                )
-                conn.execute(insert.on_conflict_do_update(index_elements=["url_key"], set_=replaced))
+                conn.execute(upsert, values[start : start + BATCH])
             return _trim(conn, keep)
 
     def checked_since(self, since: datetime, *, verdict: str | None = None) -> dict[str, LinkResultRow]:
