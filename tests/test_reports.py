@@ -10,6 +10,7 @@ database that is away costs no 500 (the report waits in memory).
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 import time
@@ -366,6 +367,27 @@ def test_the_dashboard_lists_the_most_reported_sites_by_choice_linking_to_the_si
         ('<a href="/admin/sites/forms.example.org">forms.example.org</a>', ["3", "1", "0", "4"]),
         ("www.blocked-by-rule.example", ["0", "0", "1", "1"]),
     ]
+
+
+def test_linkgate_stats_reports_lists_every_reported_site_by_choice(gate):
+    assert gate.cli("stats", "--reports").stdout.startswith("No reports from ")
+    form, other = shown(gate), shown(gate, "https://www.example.org/")
+    for address in ("192.0.2.1", "192.0.2.2"):
+        assert send(client(gate, address), form, "wrong_site").status_code == 200
+    assert send(client(gate), other, "broken").status_code == 200
+    answer = json.loads(gate.cli("stats", "--reports", "--format", "json").stdout)
+    assert answer["rows"] == [
+        {"site": "forms.example.org", "broken": 0, "unsafe": 0, "wrong_site": 2, "total": 2},
+        {"site": "www.example.org", "broken": 1, "unsafe": 0, "wrong_site": 0, "total": 1},
+    ]
+    lines = gate.cli("stats", "--reports").stdout.splitlines()
+    assert lines == [
+        "site\tbroken\tunsafe\twrong_site\ttotal",
+        "forms.example.org\t0\t0\t2\t2",
+        "www.example.org\t1\t0\t0\t1",
+    ]
+    refused = gate.cli("stats", "--reports", "--domain", "example.org", check=False)
+    assert refused.returncode == 2 and "leave out --domain" in refused.stderr
 
 
 # ---- the database away --------------------------------------------------------------------------------

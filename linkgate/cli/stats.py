@@ -17,6 +17,7 @@ from linkgate.cli.common import current_settings, fail, friendly, main, open_sto
 from linkgate.clock import county_today
 from linkgate.errors import LinkgateError
 from linkgate.store import Store, counted_domain
+from linkgate.store.reports import CHOICES
 
 DEFAULT_DAYS = 30
 
@@ -78,14 +79,28 @@ def by_domain(store: Store, start: date, end: date, only: str | None = None) -> 
     help="One row per day (every day of the range) or per destination domain (busiest first).",
 )
 @click.option("--domain", help="Only the clicks to this destination domain, such as example.org.")
+@click.option(
+    "--reports",
+    "reported",
+    is_flag=True,
+    help="Visitors' reports of a link instead of clicks: per destination site, the most reported first.",
+)
 @friendly
-def stats(start_text: str | None, end_text: str | None, output: str, by: str, domain: str | None) -> None:
+def stats(
+    start_text: str | None, end_text: str | None, output: str, by: str, domain: str | None, reported: bool
+) -> None:
     """Clicks from --from to --to (at most 366 days), by what visitors got: sent straight on
-    (redirect), shown the notice (notice) or blocked (block). Days are in the configured time zone."""
+    (redirect), shown the notice (notice) or blocked (block). Days are in the configured time zone.
+    With --reports, what visitors reported instead (broken, unsafe, wrong_site) per destination site."""
     settings = current_settings()
     today = county_today(settings.timezone)
     start, end = date_range(start_text, end_text, today)
     store = open_store(settings)
+    if reported:
+        if domain:
+            fail("--reports lists every reported site: leave out --domain")
+        _print_reports(store, start, end, output, settings.timezone)
+        return
     only = counted_domain(domain) if domain and domain.strip() else None
     if domain and domain.strip() and only is None:
         fail(f"--domain: {domain!r} is not a domain; write it like example.org")
@@ -138,3 +153,26 @@ def stats(start_text: str | None, end_text: str | None, output: str, by: str, do
         return
     for line in [header, *lines, footer]:
         click.echo("\t".join(line))
+
+
+# Sites a --reports listing shows at most (a day keeps reports.max_destinations_per_day of them).
+REPORTED_SITES = 10_000
+
+
+def _print_reports(store: Store, start: date, end: date, output: str, timezone: str) -> None:
+    """``linkgate stats --reports``: the counts the console's dashboard lists, every site of the range."""
+    sites = store.reports.top(start, end, REPORTED_SITES)
+    header = ["site", *CHOICES, "total"]
+    rows = [[site.host, *(site.by_choice[choice] for choice in CHOICES), site.total] for site in sites]
+    if output == "json":
+        listed = [dict(zip(header, row, strict=True)) for row in rows]
+        range_ = {"from": start.isoformat(), "to": end.isoformat(), "timezone": timezone}
+        click.echo(json.dumps({**range_, "rows": listed}))
+    elif output == "csv":
+        click.echo(csv_text(header, rows), nl=False)
+    elif not rows:
+        click.echo(f"No reports from {start.isoformat()} to {end.isoformat()}.")
+    else:
+        click.echo("\t".join(header))
+        for row in rows:
+            click.echo("\t".join(str(cell) for cell in row))
