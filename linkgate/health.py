@@ -77,6 +77,8 @@ class Page:
     site_name: str = ""
     hosts: tuple[str, ...] = ()
     markers: frozenset[str] = frozenset()
+    # Links to a marketplace's offer page for a domain: (the service, the link's address in lower case).
+    offers: frozenset[tuple[str, str]] = frozenset()
     text: str = ""
     script: str = ""
     words: int = 0
@@ -102,6 +104,7 @@ class _Reader:
         self.site_name = ""
         self.hosts: list[str] = []
         self.markers: set[str] = set()
+        self.offers: set[tuple[str, str]] = set()
         self.text: list[str] = []
         self.text_length = 0
         self.script: list[str] = []
@@ -123,15 +126,15 @@ class _Reader:
                 target = (attrib.get("content") or "").partition("url=")[2] or (
                     attrib.get("content") or ""
                 ).partition("URL=")[2]
-                self._host(target.strip(" '\""))
+                self._host(target.strip(" '\""), self.markers)
         source = _FRAME_TAGS.get(tag)
         if source is not None:
-            self._host(attrib.get(source, ""))
+            self._host(attrib.get(source, ""), None if tag == "form" else self.markers)
         if tag == "a":
             href = attrib.get("href", "")
             for pattern, marker in _LINK_MARKERS:
-                if pattern.search(href[:500]):
-                    self.markers.add(marker)
+                if len(self.offers) < MAX_HOSTS and pattern.search(href[:500]):
+                    self.offers.add((marker, href[:500].lower()))
 
     def end(self, _tag: str) -> None:
         if self.stack:
@@ -154,7 +157,9 @@ class _Reader:
     def close(self) -> None:
         return None
 
-    def _host(self, href: str) -> None:
+    def _host(self, href: str, markers: set[str] | None) -> None:
+        """Keep the host ``href`` loads from, and in ``markers`` (if any) what of a parking service it
+        shows."""
         if len(self.hosts) >= MAX_HOSTS or not href:
             return
         href = href.strip()
@@ -168,9 +173,8 @@ class _Reader:
             return
         if host:
             self.hosts.append(host.lower().rstrip("."))
-        for pattern, marker in _LINK_MARKERS:
-            if pattern.search(href[:500]):
-                self.markers.add(marker)
+        if markers is not None:
+            markers.update(marker for pattern, marker in _LINK_MARKERS if pattern.search(href[:500]))
 
 
 def read_page(html: bytes | str | None, urls: Iterable[str] = (), *, charset: str | None = None) -> Page:
@@ -193,6 +197,7 @@ def read_page(html: bytes | str | None, urls: Iterable[str] = (), *, charset: st
         site_name=reader.site_name,
         hosts=tuple(dict.fromkeys(reader.hosts)),
         markers=frozenset(reader.markers),
+        offers=frozenset(reader.offers),
         text=text,
         script=_fold(" ".join(reader.script)),
         words=len(text.split()),
@@ -274,26 +279,26 @@ FOR_SALE = _wording(
     rf"(?:this|the) domain(?: name)?(?: {_NAME})? (?:is|may be|might be|could be) (?:for sale|available)",
     rf"{_NAME} (?:is|may be|might be) for sale",
     r"(?:this )?domain(?: name)? (?:is )?for sale",
-    r"buy (?:this|the) domain(?: name)?",
+    r"buy this domain(?: name)?",
     r"make an offer (?:on|for) (?:this|the) domain",
     r"(?:get|own) this domain",
     r"inquire about this domain",
     # Spanish
     r"(?:este )?dominio (?:esta )?(?:en venta|a la venta|se vende)",
-    r"compr(?:a|e|ar) (?:este|el) dominio",
+    r"compr(?:a|e|ar) este dominio",
     # French
     r"(?:ce )?(?:nom de )?domaine (?:est )?a vendre",
-    r"achete[rz]? (?:ce|le) (?:nom de )?domaine",
+    r"achete[rz]? ce (?:nom de )?domaine",
     # German
     r"(?:diese )?domain (?:steht|ist) (?:zum verkauf|zu verkaufen)",
     r"(?:diese )?domain kaufen",
     r"domain zu verkaufen",
     # Italian
     r"(?:questo )?dominio (?:e )?in vendita",
-    r"acquista (?:questo|il) dominio",
+    r"acquista questo dominio",
     # Portuguese
     r"(?:este )?dominio (?:esta )?a venda",
-    r"compre (?:este|o) dominio",
+    r"compre este dominio",
     # Dutch
     r"(?:dit |deze )?(?:domein|domeinnaam) (?:is )?te koop",
     r"koop (?:dit|deze) (?:domein|domeinnaam)",
@@ -301,10 +306,8 @@ FOR_SALE = _wording(
 PARKED_WORDING = _wording(
     rf"(?:this|the) domain(?: name)?(?: {_NAME})? "
     r"(?:has expired|is expired|expired on|is parked|has been parked)",
-    r"domain (?:name )?(?:has )?expired",
     r"parked (?:free|domain)",
     r"(?:this )?domain (?:is )?parked",
-    r"renew (?:this|the) domain",
     r"(?:este )?dominio (?:ha )?(?:caducado|expirado|vencido)|dominio (?:aparcado|estacionado)",
     r"(?:ce )?(?:nom de )?domaine (?:a )?expire|domaine (?:parque|gare)",
     r"(?:diese )?domain (?:ist|wurde) (?:abgelaufen|geparkt)|geparkte domain",
@@ -319,18 +322,25 @@ def is_parked(page: Page) -> str | None:
 
     Counted: an address of the page (a redirect included) on a parking service's host; a script, frame
     or form from one; the parking services' own markup (``data-adblockkey``, ``window.park``, GoDaddy's
-    parking lander, Google's AdSense for Domains, links to a marketplace's offer page); or wording that the
-    domain is for sale, parked or expired, in its title or anywhere on a short page (``SHORT_PAGE_WORDS``)."""
-    for url in page.urls:
+    parking lander, Google's AdSense for Domains); on a short page (``SHORT_PAGE_WORDS``), a link to a
+    marketplace's offer page for the page's own domain; or wording that the domain is for sale, parked or
+    expired, in its title or anywhere on a short page."""
+    own = domain_of(page.urls[0]) if page.urls else None
+    for url in page.urls[1:]:  # where the address led: a link to a marketplace itself is not parked
         service = _parking_service(_host(url))
-        if service is not None:
+        if service is not None and domain_of(url) != own:
             return f"the address leads to {service}, a domain parking or sales service"
     for host in page.hosts:
         service = _parking_service(host)
-        if service is not None:
+        if service is not None and site_domain(host) != own:
             return f"the page loads content from {service}, a domain parking or sales service"
     for marker in sorted(page.markers):
         return f"the page carries the markup of {_MARKER_SERVICE.get(marker, marker)}"
+    label = own.split(".")[0] if own else ""
+    if page.words <= SHORT_PAGE_WORDS and label:
+        for service, href in sorted(page.offers):
+            if label in href:  # an offer of this very domain, not a link to some other listing
+                return f"the page offers the domain for sale through {service}"
     for pattern, service in _SCRIPT_MARKERS:
         if pattern.search(page.script):
             return f"the page runs the script of {service}"

@@ -230,3 +230,38 @@ def test_any_text_reads_without_error(text):
     assert isinstance(page, Page)
     is_parked(page)
     changed(fingerprint(page), fingerprint(page))
+
+
+def test_a_link_to_a_marketplace_itself_is_not_parked():
+    assert is_parked(read_page(None, ["https://sedo.com/", "https://sedo.com/us/"])) is None
+    home = '<html><head><title>Sedo</title><script src="https://img.sedo.com/x.js"></script></head></html>'
+    assert is_parked(read_page(home, ["https://sedo.com/"])) is None
+
+
+def test_an_offer_link_in_a_long_article_or_a_registrar_search_form_is_not_parked():
+    story = "<p>" + "A long article about the market for short web addresses. " * 80 + "</p>"
+    listing = '<a href="https://dan.com/buy-domain/famous.example">the listing</a>'
+    article = f"<html><body>{story}{listing}</body></html>"
+    assert is_parked(read_page(article, ["https://news.example/"])) is None
+    shop = (
+        "<html><head><title>Bitterroot Bakery</title></head><body><p>Fresh bread daily.</p>"
+        '<form action="https://www.godaddy.com/domainsearch/find?domainToCheck="><input name="q"></form>'
+        "</body></html>"
+    )
+    assert is_parked(read_page(shop, ["https://bakery.example/"])) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "How to renew the domain you registered with us",
+        "What happens when a domain expired? Our help centre explains.",
+        "Buy the domain you want in minutes",
+        "Comprar el dominio que quiere",
+    ],
+)
+def test_a_registrar_s_help_and_sales_pages_are_not_parked(text):
+    page = read_page(
+        f"<html><head><title>Help</title></head><body><p>{text}</p></body></html>", ["https://a.example/"]
+    )
+    assert is_parked(page) is None
