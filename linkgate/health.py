@@ -90,14 +90,14 @@ class Page:
 
 _FRAME_TAGS = {"script": "src", "iframe": "src", "frame": "src", "embed": "src", "form": "action"}
 _SITE_NAME_KEYS = ("og:site_name", "application-name")
+_REFRESH_URL = re.compile(r"(?i)url\s*=")
 _NOT_SHOWN = frozenset({"script", "style", "noscript", "template", "svg", "math", "head", "title"})
 
 
 class _Reader:
     """Parser target for :func:`markup.feed`: collects what :class:`Page` holds, within its caps."""
 
-    def __init__(self, base: str) -> None:
-        self.base = base
+    def __init__(self) -> None:
         self.elements = 0
         self.stack: list[str] = []
         self.title: list[str] = []
@@ -123,10 +123,8 @@ class _Reader:
             if key in _SITE_NAME_KEYS and not self.site_name:
                 self.site_name = _clean(attrib.get("content", ""))
             if (attrib.get("http-equiv") or "").strip().lower() == "refresh":
-                target = (attrib.get("content") or "").partition("url=")[2] or (
-                    attrib.get("content") or ""
-                ).partition("URL=")[2]
-                self._host(target.strip(" '\""), self.markers)
+                target = _REFRESH_URL.split(attrib.get("content") or "", maxsplit=1)[1:]
+                self._host(target[0].strip(" '\"") if target else "", self.markers)
         source = _FRAME_TAGS.get(tag)
         if source is not None:
             self._host(attrib.get(source, ""), None if tag == "form" else self.markers)
@@ -188,7 +186,7 @@ def read_page(html: bytes | str | None, urls: Iterable[str] = (), *, charset: st
     utf8 = markup.utf8(html, charset)
     if utf8 is None:
         return page
-    reader = _Reader(urls[-1] if urls else "")
+    reader = _Reader()
     markup.feed(utf8, reader)
     text = _fold(" ".join(reader.text))[:MAX_TEXT]
     return Page(
@@ -306,7 +304,7 @@ FOR_SALE = _wording(
 PARKED_WORDING = _wording(
     rf"(?:this|the) domain(?: name)?(?: {_NAME})? "
     r"(?:has expired|is expired|expired on|is parked|has been parked)",
-    r"parked (?:free|domain)",
+    r"parked free",
     r"(?:this )?domain (?:is )?parked",
     r"(?:este )?dominio (?:ha )?(?:caducado|expirado|vencido)|dominio (?:aparcado|estacionado)",
     r"(?:ce )?(?:nom de )?domaine (?:a )?expire|domaine (?:parque|gare)",

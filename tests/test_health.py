@@ -258,6 +258,7 @@ def test_an_offer_link_in_a_long_article_or_a_registrar_search_form_is_not_parke
         "What happens when a domain expired? Our help centre explains.",
         "Buy the domain you want in minutes",
         "Comprar el dominio que quiere",
+        "What is a parked domain? A name registered but not yet used for a site.",
     ],
 )
 def test_a_registrar_s_help_and_sales_pages_are_not_parked(text):
@@ -265,3 +266,10 @@ def test_a_registrar_s_help_and_sales_pages_are_not_parked(text):
         f"<html><head><title>Help</title></head><body><p>{text}</p></body></html>", ["https://a.example/"]
     )
     assert is_parked(page) is None
+
+
+def test_a_meta_refresh_to_a_parking_service_is_parked():
+    page = read_page(
+        '<meta http-equiv="Refresh" content="0; Url=//sedoparking.com/a.org">', ["https://a.org/"]
+    )
+    assert "Sedo" in (is_parked(page) or "")
