@@ -161,21 +161,18 @@ class Feeds:
             if found is None:
                 raise FeedError(f"There is no feed named {name} (removed meanwhile?).")
             before = _row(found)
-            conn.execute(
-                sa.update(feeds)
-                .where(feeds.c.name == name)
-                .values(
-                    checked_at=stamp,
-                    loaded_at=stamp,
-                    error=None,
-                    names=loaded.names,
-                    skipped=loaded.skipped,
-                    size=loaded.size,
-                    skipped_lines=json.dumps(list(loaded.skipped_lines)),
-                    digest=loaded.digest,
-                    data=loaded.data,
-                )
-            )
+            values = {
+                "checked_at": stamp,
+                "loaded_at": stamp,
+                "error": None,
+                "names": loaded.names,
+                "skipped": loaded.skipped,
+                "size": loaded.size,
+                "skipped_lines": json.dumps(list(loaded.skipped_lines)),
+            }
+            if before.digest != loaded.digest:  # the same list again: its table is already here
+                values |= {"digest": loaded.digest, "data": loaded.data}
+            conn.execute(sa.update(feeds).where(feeds.c.name == name).values(**values))
             after = _row(conn.execute(sa.select(*_COLUMNS).where(feeds.c.name == name)).one())
             if before.digest != loaded.digest:
                 self._changes.record(
