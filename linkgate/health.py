@@ -21,6 +21,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from linkgate import markup
 from linkgate.classify import is_under
@@ -328,6 +329,8 @@ def is_parked(page: Page) -> str | None:
         service = _parking_service(_host(url))
         if service is not None and domain_of(url) != own:
             return f"the address leads to {service}, a domain parking or sales service"
+    if not (page.title or page.text or page.script or page.hosts or page.markers or page.offers):
+        return None  # nothing read of the page itself (its addresses only)
     for host in page.hosts:
         service = _parking_service(host)
         if service is not None and site_domain(host) != own:
@@ -362,6 +365,7 @@ def _parking_service(host: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4_096)  # one link's addresses are asked about several times over
 def _host(url: str) -> str:
     try:
         return host_of(url).lower().rstrip(".")
@@ -369,6 +373,7 @@ def _host(url: str) -> str:
         return ""
 
 
+@lru_cache(maxsize=16_384)
 def site_domain(host: str) -> str:
     """The registrable domain of ``host`` (:func:`registrable_domain`); a name under a suffix the Public
     Suffix List does not know (``.test``, ``.example``, ``.internal``) is read as if that suffix were one

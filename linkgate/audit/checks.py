@@ -145,12 +145,13 @@ def health_findings(link: LinkRecord, county_domains: Sequence[str] = ()) -> dic
     if verdict(answer).state != "ok":
         return {}
     found: dict[str, str] = {}
-    final = answer.final_url
-    if health.moved_away(link.url, final, county_domains, EXPECTED_MOVE in link.flags):
-        found["moved_away"] = f"now ends on {health.domain_of(final)}"
-    urls = (link.url, *(hop.url for hop in answer.redirects), final)
-    facts = link.privacy
-    parked = health.is_parked(health.read_page(None, urls)) or (facts.parked if facts is not None else None)
+    final, facts = answer.final_url, link.privacy
+    parked = facts.parked if facts is not None else None
+    if answer.redirects:  # where it led on the way: another site, a parking service
+        if health.moved_away(link.url, final, county_domains, EXPECTED_MOVE in link.flags):
+            found["moved_away"] = f"now ends on {health.domain_of(final)}"
+        urls = (link.url, *(hop.url for hop in answer.redirects), final)
+        parked = health.is_parked(health.read_page(None, urls)) or parked
     if parked:
         found["parked"] = parked
     if facts is not None and facts.changed:

@@ -20,6 +20,7 @@ from typing import IO, Any, TypeVar, overload
 
 from linkgate.audit.checks import (
     APPEARANCE_PROBLEMS,
+    HEALTH_PROBLEMS,
     PROBLEMS,
     appearance_problems,
     health_findings,
@@ -33,6 +34,7 @@ from linkgate.urls import parse_destination
 __all__ = ["FORMATS", "SCHEMA_VERSION", "Lazy", "build_report", "csv_text", "write_reports"]
 
 SCHEMA_VERSION = 1
+_HEALTH = frozenset(HEALTH_PROBLEMS)  # a link's health is found again only when it has a problem of it
 FORMATS = ("html", "csv", "json")
 WORST_PAGES = 10
 _Item = TypeVar("_Item")
@@ -185,7 +187,7 @@ def _link_json(
         "soft_404": link.soft_404,
         "privacy_status": privacy.status if privacy is not None else None,
         "privacy_url": privacy.privacy_url if privacy is not None else None,
-        "health": health_findings(link, county) if answer is not None else {},
+        "health": health_findings(link, county) if _HEALTH.intersection(problems) else {},
         "archived": archived.get(link.url) if archived else None,
         "problems": problems,
         "appearances": _appearances_json(
