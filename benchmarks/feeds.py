@@ -109,13 +109,17 @@ def cli(env: dict[str, str], *args: str) -> tuple[float, str]:
     return elapsed, result.stdout
 
 
-def instance(directory: Path, port: int, workers: int | None) -> dict[str, str]:
-    """gate.py's instance (its rule and pinned privacy link), allowed to read the local list server."""
+def instance(directory: Path, port: int, workers: int | None, *, lookups: bool = True) -> dict[str, str]:
+    """gate.py's instance (its rule and pinned privacy link), allowed to read the local list server;
+    without ``lookups``, a notice waits for no privacy lookup and no name is looked up (the memory servers'
+    clicks go to made-up hosts)."""
     env = ORIGINAL_INSTANCE(directory, workers, None)
     config = Path(env["LINKGATE_CONFIG"])
     text = config.read_text(encoding="utf-8").replace(
         "[fetch]\n", f'[fetch]\nallow_networks = ["127.0.0.0/8"]\nallowed_ports = [80, 443, {port}]\n'
     )
+    if not lookups:
+        text = text.replace("privacy_wait_ms = 800", "privacy_wait_ms = 0\nsystem_resolver = false")
     config.write_text(text, encoding="utf-8")
     return env
 
@@ -172,7 +176,7 @@ def memory(
             server.start("/healthz")
         time.sleep(1.0)  # every worker's upkeep has read the lists
         for name, server in servers.items():
-            for _ in range(4):  # several rounds: connections reach each worker
+            for _ in range(2):  # more than one round: connections reach each worker
                 click(server, hosts)
             figures[name] = [smaps(pid) for pid in workers_of(server)]
     finally:
@@ -285,8 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     server = ListServer(served)
     try:
         url = f"http://127.0.0.1:{server.port}/list.txt"
-        env_with = instance(directory / "this", server.port, args.workers)
-        env_without = instance(directory / "before", server.port, args.workers)
+        env_with = instance(directory / "this", server.port, args.workers, lookups=False)
+        env_without = instance(directory / "before", server.port, args.workers, lookups=False)
         add_s, added = cli(env_with, "feeds", "add", "big", url)
         again_s, _ = cli(env_with, "feeds", "update", "big")
         results["update"] = {"add_s": add_s, "update_again_s": again_s, "said": added.strip().splitlines()}
