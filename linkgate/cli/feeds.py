@@ -29,6 +29,16 @@ from linkgate.feeds import (
 from linkgate.store import Store, now
 from linkgate.store.feeds import FeedError, FeedRow
 
+# A list's format, for the lists added and for the samples shown.
+FORMAT = click.option(
+    "--format",
+    "format_",
+    type=click.Choice(FORMATS),
+    default="domains",
+    show_default=True,
+    help="hosts (0.0.0.0 example.com lines), domains (one a line) or urlhaus (abuse.ch's CSV).",
+)
+
 
 @main.group()
 def feeds() -> None:
@@ -82,14 +92,7 @@ def _time(feed: FeedRow, settings: Settings) -> str:
 @feeds.command("add")
 @click.argument("name")
 @click.argument("source")
-@click.option(
-    "--format",
-    "format_",
-    type=click.Choice(FORMATS),
-    default="domains",
-    show_default=True,
-    help="hosts (0.0.0.0 example.com lines), domains (one a line) or urlhaus (abuse.ch's CSV).",
-)
+@FORMAT
 @click.option(
     "--action",
     type=click.Choice(FEED_ACTIONS),
@@ -180,14 +183,7 @@ def feeds_remove(name: str) -> None:
 
 
 @feeds.command("sample")
-@click.option(
-    "--format",
-    "format_",
-    type=click.Choice(FORMATS),
-    default="domains",
-    show_default=True,
-    help="The format to show.",
-)
+@FORMAT
 def feeds_sample(format_: str) -> None:
     """Print a small list in a format (names reserved for examples), to try a feed on a test server."""
     click.echo(SAMPLES[format_], nl=False)

@@ -65,14 +65,9 @@ class FeedRow:
         }
 
     def change_json(self) -> dict[str, object]:
-        """What the change log keeps of the feed."""
-        return {
-            "name": self.name,
-            "source": self.source,
-            "format": self.format,
-            "action": self.action,
-            "names": self.names,
-        }
+        """What the change log keeps of the feed: where it comes from, what it does, how many names."""
+        whole = self.as_json()
+        return {key: whole[key] for key in ("name", "source", "format", "action", "names")}
 
 
 _COLUMNS = [column for column in feeds.c if column.name != "data"]
