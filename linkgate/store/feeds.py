@@ -156,7 +156,7 @@ class Feeds:
             if found is None:
                 raise FeedError(f"There is no feed named {name} (removed meanwhile?).")
             before = _row(found)
-            values = {
+            values: dict[str, object] = {
                 "checked_at": stamp,
                 "loaded_at": stamp,
                 "error": None,
@@ -165,7 +165,7 @@ class Feeds:
                 "size": loaded.size,
                 "skipped_lines": json.dumps(list(loaded.skipped_lines)),
             }
-            if before.digest != loaded.digest:  # the same list again: its table is already here
+            if before.digest != loaded.digest:  # not for the same list again: its table is already here
                 values |= {"digest": loaded.digest, "data": loaded.data}
             conn.execute(sa.update(feeds).where(feeds.c.name == name).values(**values))
             after = _row(conn.execute(sa.select(*_COLUMNS).where(feeds.c.name == name)).one())
