@@ -19,8 +19,12 @@ from linkgate.urls import normalise_rule_name
 # ("linkcnts" in ASCII).
 COUNTS_LOCK_KEY = 0x6C696E6B636E7473
 # The domain under which a day's clicks are counted once it holds as many domains as it may: not a host
-# name, so no destination can have it.
+# name, so no destination can have it. Visitors' reports use it alike for the sites beyond a day's bound.
 OTHER_DOMAIN = "(other)"
+
+# A count's key in a table bounded per day: the day, the name counted (a domain, a site) and what of it
+# (an outcome, a report's choice).
+DayKey = tuple[date, str, str]
 
 
 def counted_domain(typed: str) -> str | None:
@@ -34,6 +38,54 @@ def counted_domain(typed: str) -> str | None:
         return None
 
 
+def take_writers_turn(db: Database, conn: Connection, lock_key: int) -> None:
+    """Hold off every other writer of a day-bounded table until this transaction ends, so that two cannot
+    both see room for a day's last name (on SQLite this must be the transaction's first statement, and
+    takes turns with every writer; on PostgreSQL the writers with the same ``lock_key`` take turns)."""
+    if db.is_sqlite:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key})
+
+
+def bound_per_day(
+    conn: Connection, name: sa.Column[str], counts: Mapping[DayKey, int], limit: int
+) -> tuple[Mapping[DayKey, int], int]:
+    """``counts`` with the names a day has no room for put under OTHER_DOMAIN, and how many were moved.
+
+    ``name`` is the column of the names (its table has a ``day`` column): a day keeps at most ``limit``
+    names besides OTHER_DOMAIN, and when a batch brings more new names than a day has room for, its most
+    counted ones take the last places. Reads a day's stored names only when the batch could fill it. Call
+    it after :func:`take_writers_turn`, in the transaction that writes the counts."""
+    table = name.table
+    totals: dict[date, dict[str, int]] = {}
+    for (day, key_name, _what), count in counts.items():
+        if key_name != OTHER_DOMAIN:
+            per_day = totals.setdefault(day, {})
+            per_day[key_name] = per_day.get(key_name, 0) + count
+    held_names = sa.func.count(sa.distinct(name))
+    no_room: dict[date, set[str]] = {}
+    for day, batch in totals.items():
+        of_day = sa.and_(table.c.day == day, name != OTHER_DOMAIN)
+        held = conn.execute(sa.select(held_names).where(of_day)).scalar_one()
+        if held + len(batch) <= limit:
+            continue
+        stored = set(conn.execute(sa.select(name).where(of_day).distinct()).scalars())
+        new = sorted(batch.keys() - stored, key=lambda key_name: (-batch[key_name], key_name))
+        no_room[day] = set(new[max(0, limit - held) :])
+    if not no_room:
+        return counts, 0
+    bounded: dict[DayKey, int] = {}
+    other = 0
+    for (day, key_name, what), count in counts.items():
+        key = (day, key_name, what)
+        if key_name in no_room.get(day, ()):
+            key = (day, OTHER_DOMAIN, what)
+            other += count
+        bounded[key] = bounded.get(key, 0) + count
+    return bounded, other
+
+
 class Counts:
     """The counts' repository."""
 
@@ -42,7 +94,7 @@ class Counts:
 
     def add(
         self,
-        clicks: Mapping[tuple[date, str, str], int],
+        clicks: Mapping[DayKey, int],
         events: Mapping[tuple[date, str], int],
         max_domains_per_day: int | None = None,
     ) -> int:
@@ -59,8 +111,8 @@ class Counts:
         other = 0
         with self._db.begin(refused="the counts") as conn:
             if clicks and max_domains_per_day is not None:
-                self._take_counts_turn(conn)
-                clicks, other = self._bound_domains(conn, clicks, max_domains_per_day)
+                take_writers_turn(self._db, conn, COUNTS_LOCK_KEY)
+                clicks, other = bound_per_day(conn, click_counts.c.domain, clicks, max_domains_per_day)
             if clicks:
                 self._upsert_add(
                     conn,
@@ -79,46 +131,6 @@ class Counts:
                     ["day", "kind"],
                 )
         return other
-
-    def _take_counts_turn(self, conn: Connection) -> None:
-        """Hold off every other count writer until this transaction ends, so that two cannot both see
-        room for a day's last domain (on SQLite this must be the transaction's first statement)."""
-        if self._db.is_sqlite:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": COUNTS_LOCK_KEY})
-
-    def _bound_domains(
-        self, conn: Connection, clicks: Mapping[tuple[date, str, str], int], limit: int
-    ) -> tuple[Mapping[tuple[date, str, str], int], int]:
-        """``clicks`` with the domains a day has no room for put under OTHER_DOMAIN, and how many clicks
-        were moved. Reads a day's stored domains only when the batch could fill it."""
-        totals: dict[date, dict[str, int]] = {}
-        for (day, domain, _outcome), count in clicks.items():
-            if domain != OTHER_DOMAIN:
-                per_day = totals.setdefault(day, {})
-                per_day[domain] = per_day.get(domain, 0) + count
-        held_domains = sa.func.count(sa.distinct(click_counts.c.domain))
-        no_room: dict[date, set[str]] = {}
-        for day, batch in totals.items():
-            of_day = sa.and_(click_counts.c.day == day, click_counts.c.domain != OTHER_DOMAIN)
-            held = conn.execute(sa.select(held_domains).where(of_day)).scalar_one()
-            if held + len(batch) <= limit:
-                continue
-            stored = set(conn.execute(sa.select(click_counts.c.domain).where(of_day).distinct()).scalars())
-            new = sorted(batch.keys() - stored, key=lambda domain: (-batch[domain], domain))
-            no_room[day] = set(new[max(0, limit - held) :])
-        if not no_room:
-            return clicks, 0
-        bounded: dict[tuple[date, str, str], int] = {}
-        other = 0
-        for (day, domain, outcome), count in clicks.items():
-            key = (day, domain, outcome)
-            if domain in no_room.get(day, ()):
-                key = (day, OTHER_DOMAIN, outcome)
-                other += count
-            bounded[key] = bounded.get(key, 0) + count
-        return bounded, other
 
     def _upsert_add(
         self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]

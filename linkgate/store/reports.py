@@ -3,10 +3,10 @@ site, per County day. Counts only: never who reported, from where, from which pa
 
 Keyed by the destination's site (its host, with a port that is not the default: the Sites page's key),
 not its registrable domain, so that a report about ``forms.example.org`` is not blamed on
-``www.example.org`` and links to that site's entry in the console. Bounded as the click counts are (see
-:meth:`linkgate.store.counts.Counts.add`): a day keeps at most ``max_hosts_per_day`` sites, any other is
-counted under :data:`~linkgate.store.counts.OTHER_DOMAIN`, writers take turns at a day's last places, and
-days older than the caller keeps are removed (:meth:`Reports.trim`).
+``www.example.org`` and links to that site's entry in the console. Bounded by the click counts' own
+code (:func:`linkgate.store.counts.bound_per_day`): a day keeps at most ``max_hosts_per_day`` sites, any
+other is counted under :data:`~linkgate.store.counts.OTHER_DOMAIN`, writers take turns at a day's last
+places, and days older than the caller keeps are removed (:meth:`Reports.trim`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
-from linkgate.store.counts import OTHER_DOMAIN
+from linkgate.store.counts import DayKey, bound_per_day, take_writers_turn
 from linkgate.store.engine import Database
 from linkgate.store.schema import destination_reports, sites
 
@@ -28,7 +27,7 @@ CHOICES = ("broken", "unsafe", "wrong_site")
 # ("linkrprt" in ASCII).
 REPORTS_LOCK_KEY = 0x6C696E6B72707274
 
-ReportKey = tuple[date, str, str]  # day, site, choice
+ReportKey = DayKey  # day, site, choice
 
 
 @dataclass(frozen=True)
@@ -58,8 +57,8 @@ class Reports:
         if not reports:
             return 0
         with self._db.begin(refused="the reports") as conn:
-            self._take_turn(conn)
-            bounded, other = self._bound(conn, reports, max_hosts_per_day)
+            take_writers_turn(self._db, conn, REPORTS_LOCK_KEY)
+            bounded, other = bound_per_day(conn, destination_reports.c.host, reports, max_hosts_per_day)
             insert = self._db.insert(destination_reports)
             conn.execute(
                 insert.on_conflict_do_update(
@@ -69,41 +68,6 @@ class Reports:
                 [{"day": d, "host": h, "choice": c, "count": n} for (d, h, c), n in bounded.items()],
             )
         return other
-
-    def _take_turn(self, conn: Connection) -> None:
-        """Hold off every other report writer until this transaction ends, so that two cannot both see
-        room for a day's last site (on SQLite this must be the transaction's first statement)."""
-        if self._db.is_sqlite:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": REPORTS_LOCK_KEY})
-
-    def _bound(
-        self, conn: Connection, reports: Mapping[ReportKey, int], limit: int
-    ) -> tuple[dict[ReportKey, int], int]:
-        """``reports`` with the sites a day has no room for put under OTHER_DOMAIN, and how many reports
-        were moved."""
-        table = destination_reports
-        totals: dict[date, dict[str, int]] = {}
-        for (day, host, _choice), count in reports.items():
-            if host != OTHER_DOMAIN:
-                per_day = totals.setdefault(day, {})
-                per_day[host] = per_day.get(host, 0) + count
-        no_room: dict[date, set[str]] = {}
-        for day, batch in totals.items():
-            of_day = sa.and_(table.c.day == day, table.c.host != OTHER_DOMAIN)
-            stored = set(conn.execute(sa.select(table.c.host).where(of_day).distinct()).scalars())
-            new = sorted(batch.keys() - stored, key=lambda host: (-batch[host], host))
-            no_room[day] = set(new[max(0, limit - len(stored)) :])
-        bounded: dict[ReportKey, int] = {}
-        other = 0
-        for (day, host, choice), count in reports.items():
-            key = (day, host, choice)
-            if host in no_room.get(day, ()):
-                key = (day, OTHER_DOMAIN, choice)
-                other += count
-            bounded[key] = bounded.get(key, 0) + count
-        return bounded, other
 
     def trim(self, before: date) -> int:
         """Remove every day before ``before``; returns how many rows went."""
