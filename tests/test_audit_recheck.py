@@ -476,3 +476,100 @@ def test_a_link_that_moved_away_is_asked_again_and_reported_so_both_times(store,
     _, second = audit(store, start)
     assert requested(ext)["/away"] == 1 and requested(ext)["/ok"] == 0
     assert problems(second) == problems(first)
+
+
+# ---- links rechecked host by host ----
+
+
+@pytest.fixture
+def walled() -> Any:
+    server = local_server()
+    yield server
+    server.stop()
+
+
+REPORTS = 10
+
+
+def refusing_partner(site: Any, walled: Any, extra: str = "") -> tuple[str, str]:
+    """A County page linking to ten reports on a partner's host that answers 403 to every request (a
+    firewall in front of it), and to a gone page on another host."""
+    base, other = f"http://www.county.test:{site.port}", f"http://other.test:{walled.port}"
+    serve(site, "/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+    links = "\n".join(f'<a href="{other}/report/{i}">Partner report {i}</a>' for i in range(REPORTS))
+    serve(site, "/", html(links + extra))
+    for i in range(REPORTS):
+        walled.expect_request(f"/report/{i}").respond_with_data(
+            "<title>Access denied</title>", status=403, content_type="text/html"
+        )
+    return base + "/", other
+
+
+def test_a_host_that_still_refuses_checks_is_asked_once_and_its_links_reported_the_same(store, site, walled):
+    start, other = refusing_partner(site, walled)
+    _, first = audit(store, start)
+    assert len(walled.log) == 2 * REPORTS  # each asked: HEAD, then GET
+    walled.clear_log()
+    _, second = audit(store, start)
+    assert len(walled.log) == 1  # one of them, with GET at once
+    assert problems(second) == problems(first)
+    asked = walled.log[0][0].path
+    for i in range(REPORTS):
+        entry = link(second, f"{other}/report/{i}")
+        assert (entry["verdict"], entry["status"], entry["from_earlier_run"]) == ("unverified", 403, False)
+        assert entry["checked_at"] is not None
+        if f"/report/{i}" == asked:
+            assert entry["attempts"] == 1 and entry["error"] is None
+        else:
+            assert entry["attempts"] == 0
+            assert entry["error"] == f"host still refuses automatic checks: asked {other}{asked} (HTTP 403)"
+    walled.clear_log()
+    _, third = audit(store, start)  # and so on, run after run
+    assert len(walled.log) == 1
+    assert problems(third) == problems(first)
+
+
+def test_a_host_that_answers_again_has_each_of_its_links_checked(store, site, walled):
+    start, other = refusing_partner(site, walled)
+    _, first = audit(store, start)
+    assert all("unverified" in link(first, f"{other}/report/{i}")["problems"] for i in range(REPORTS))
+    walled.clear()
+    for i in range(REPORTS):
+        serve(walled, f"/report/{i}", html(f"<h1>Report {i}</h1>"))
+    _, second = audit(store, start)
+    assert Counter(request.path for request, _ in walled.log) == {f"/report/{i}": 1 for i in range(REPORTS)}
+    for i in range(REPORTS):
+        entry = link(second, f"{other}/report/{i}")
+        assert (entry["verdict"], entry["status"], entry["error"]) == ("ok", 200, None)
+        assert "unverified" not in entry["problems"]
+
+
+def test_a_refused_host_does_not_spare_a_broken_link_nor_another_host(store, site, walled, ext):
+    """Only the links the host refused before wait for its answer: a gone page (404) is asked each run,
+    and so is a link on another host."""
+    gone = f"http://ext.test:{ext.port}/gone"
+    start, _ = refusing_partner(site, walled, extra=f'<a href="{gone}">Gone partner page</a>')
+    ext.expect_request("/gone").respond_with_data("gone", status=404)
+    _, first = audit(store, start)
+    walled.clear_log()
+    ext.clear_log()
+    _, second = audit(store, start)
+    assert len(walled.log) == 1 and requested(ext) == {"/gone": 1}
+    assert problems(second) == problems(first)
+    assert "broken" in link(second, gone)["problems"]
+
+
+def test_an_unreachable_host_is_tried_once_and_its_links_reported_unreachable(store, site):
+    """A host whose name no longer resolves: one of its links is tried, the others are reported broken
+    with the same reason, saying which one was tried."""
+    gone = "http://expired.test"
+    base = f"http://www.county.test:{site.port}"
+    serve(site, "/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+    serve(site, "/", html("\n".join(f'<a href="{gone}/page/{i}">Old partner {i}</a>' for i in range(4))))
+    _, first = audit(store, base + "/")
+    _, second = audit(store, base + "/")
+    assert problems(second) == problems(first)
+    entries = [link(second, f"{gone}/page/{i}") for i in range(4)]
+    assert all((entry["verdict"], entry["reason"]) == ("broken", "dns") for entry in entries)
+    told = [entry for entry in entries if (entry["error"] or "").startswith("host still unreachable: asked ")]
+    assert len(told) == 3 and all(entry["attempts"] == 0 for entry in told)

@@ -36,7 +36,7 @@ from linkgate.audit.extract import (
     normalise,
     read_page,
 )
-from linkgate.audit.history import is_reusable, kept_answer
+from linkgate.audit.history import host_verdict, is_reusable, kept_answer
 from linkgate.audit.records import (
     Anchor,
     Appearance,
@@ -51,7 +51,7 @@ from linkgate.audit.sitemaps import read_sitemap
 from linkgate.classify import Classifier
 from linkgate.gateaddress import GateAddress
 from linkgate.health import moved_away
-from linkgate.http import Answer, FetchPolicy, Resolver, SafeClient
+from linkgate.http import Answer, FetchPolicy, Hop, Resolver, SafeClient
 from linkgate.sites import SiteFacts, site_key
 from linkgate.store import LinkResultRow
 from linkgate.urls import parse_destination, resolve_web_link
@@ -298,6 +298,20 @@ async def sitemap_entries(
             yield page
 
 
+@dataclass(slots=True)
+class _HostRecheck:
+    """A host an earlier run found refusing automatic checks or unreachable (``kind``, see
+    :func:`linkgate.audit.history.host_verdict`): the one of its such links this run asks (``probe``), its
+    answer once it came (``still``: of the same kind), and the host's other such links waiting for it
+    (record, kept result, depth)."""
+
+    kind: str
+    probe: str
+    answer: Answer | None = None
+    still: bool = False
+    waiting: list[tuple[LinkRecord, LinkResultRow, int]] = field(default_factory=list)
+
+
 class PrivacyLookups:
     """The privacy link of each site a checked address leads to, looked up with ``look_up`` (the site
     cache; blocking, run in a thread, one at a time, on the client's reserved connection) once per site,
@@ -347,7 +361,10 @@ class Crawler:
     what the run's waits between requests are read on and waited with (see :class:`SafeClient`);
     ``earlier`` holds the results of earlier runs (``--recheck-after``,
     :func:`linkgate.audit.history.kept_results`): one that answered well is taken instead of asking the
-    address again, and an address whose HEAD failed is asked with GET at once."""
+    address again, and an address whose HEAD failed is asked with GET at once. The links an earlier run
+    found refused by their host (401, 403, 429, a bot wall) or their host unreachable are asked host by
+    host: one of them first; while the host still answers so, its others are reported so without a
+    request (the polite way, and the same problems); when it answers otherwise, each is asked."""
 
     def __init__(
         self,
@@ -366,6 +383,8 @@ class Crawler:
         self.options = options
         self._earlier = earlier or {}
         self._get_first: set[str] = set()  # addresses whose HEAD failed in an earlier run: GET at once
+        self._hosts: dict[tuple[str, str], _HostRecheck] = {}  # (kind, origin) -> its recheck this run
+        self._probes: dict[str, _HostRecheck] = {}  # address asked for its host -> the host's recheck
         self.policy = policy
         self.resolver = resolver
         self.classifier = classifier
@@ -473,6 +492,9 @@ class Crawler:
                 # A worker that died would leave its share of the queue undone and the crawl waiting.
                 self._failed(kind, url, error)
             finally:
+                recheck = self._probes.pop(url, None) if kind == "check" else None
+                if recheck is not None:  # before done: the host's waiting links keep the run going
+                    self._settle(recheck, self.links[url].answer)
                 self._queue.done(host)
 
     def _failed(self, kind: str, url: str, error: Exception) -> None:
@@ -657,9 +679,77 @@ class Crawler:
         if kept is not None and is_reusable(kept):
             self._take_earlier(record, kept)
             return
+        if kept is not None and self._recheck_by_host(record, kept, depth):
+            return
+        self._push_check(record.url, kept, depth)
+
+    def _push_check(self, url: str, kept: LinkResultRow | None, depth: int) -> None:
         if kept is not None and kept.method == "GET":
-            self._get_first.add(record.url)
-        self._push(depth, "check", record.url)
+            self._get_first.add(url)
+        self._push(depth, "check", url)
+
+    def _recheck_by_host(self, record: LinkRecord, kept: LinkResultRow, depth: int) -> bool:
+        """Recheck ``record`` with its host when its earlier result was a refusal or an unreachable host:
+        True when it is not to be asked now (it waits for the host's answer, or has it); False when it
+        is asked (the host's first such link, one of a host that now answers otherwise, any other)."""
+        kind = host_verdict(kept.verdict, kept.status, kept.reason)
+        if kind is None:
+            return False
+        try:
+            key = (kind, origin(kept.final_url))
+        except ValueError:
+            return False
+        recheck = self._hosts.get(key)
+        if recheck is None:
+            self._hosts[key] = self._probes[record.url] = _HostRecheck(kind, record.url)
+            return False
+        if recheck.answer is None:
+            recheck.waiting.append((record, kept, depth))
+            return True
+        if recheck.still:
+            self._answer_for_host(record, kept, recheck)
+            return True
+        return False
+
+    def _settle(self, recheck: _HostRecheck, answer: Answer | None) -> None:
+        """The host's link asked for it answered ``answer``: its waiting links are reported the same
+        when it is of the same kind as before, else each is asked."""
+        recheck.answer = answer or Answer(recheck.probe, recheck.probe, error="not asked")
+        recheck.still = answer is not None and recheck.kind == host_verdict(
+            verdict(answer).state, answer.status, answer.reason
+        )
+        waiting, recheck.waiting = recheck.waiting, []
+        for record, kept, depth in waiting:
+            if recheck.still:
+                self._answer_for_host(record, kept, recheck)
+            else:
+                self._push_check(record.url, kept, depth)
+
+    def _answer_for_host(self, record: LinkRecord, kept: LinkResultRow, recheck: _HostRecheck) -> None:
+        """Report ``record`` as its host answered this run, without asking it: the host answer's status
+        (and the refusal page that shows a bot wall), the record's own kept redirects, and a detail that
+        says which address was asked."""
+        asked = recheck.answer
+        assert asked is not None
+        if recheck.kind == "refuses":
+            detail = f"host still refuses automatic checks: asked {recheck.probe} (HTTP {asked.status})"
+        else:
+            detail = f"host still unreachable: asked {recheck.probe} ({asked.error})"
+        record.answer = Answer(
+            record.url,
+            kept.final_url,
+            status=asked.status,
+            headers=asked.headers,
+            content=asked.content,
+            redirects=tuple(Hop(url, status) for url, status in kept.redirects),
+            error=detail,
+            reason=asked.reason,
+            attempts=0,
+            method=kept.method,
+        )
+        record.checked_at = datetime.now(UTC)
+        self.progress.checked += 1
+        self.progress.errors += 1
 
     def _take_earlier(self, record: LinkRecord, kept: LinkResultRow) -> None:
         """Take an earlier run's result for ``record`` instead of asking its address again; its site's

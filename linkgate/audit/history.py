@@ -31,6 +31,7 @@ __all__ = [
     "NOT_CHECKED",
     "RunDiff",
     "diff_runs",
+    "host_verdict",
     "is_reusable",
     "keep_results",
     "kept_answer",
@@ -45,6 +46,8 @@ NEEDS_CHECK = frozenset(PROBLEMS) - set(APPEARANCE_PROBLEMS) - {"blocked"}
 # A kept result is taken again only when its check found none of these problems but what its kept address,
 # redirects and final address show again; any other (a new kind included) has the address asked again.
 REUSABLE_PROBLEMS = frozenset({"insecure"})
+# The failures that say a host cannot be reached at all, whichever of its addresses is asked.
+HOST_UNREACHABLE = frozenset({"dns", "connect", "tls"})
 # Judged anew each run, whatever is kept: the rules, the site cache's privacy link, the page's own link.
 JUDGED_EACH_RUN = frozenset({"blocked", "no_privacy", *APPEARANCE_PROBLEMS})
 
@@ -183,6 +186,19 @@ def is_reusable(row: LinkResultRow) -> bool:
     """True when a kept result may be reported instead of asking its address again: it answered well, and
     its check found no problem but what its kept address and redirects show again."""
     return row.verdict == "ok" and set(row.problems) <= REUSABLE_PROBLEMS
+
+
+def host_verdict(state: str, status: int | None, reason: str | None) -> str | None:
+    """What a check's outcome (its verdict ``state``, ``status`` and failure ``reason``) says of the whole
+    host rather than of one address: ``"refuses"`` (it refuses automatic checks: 401, 403, 429, a bot
+    wall), ``"unreachable"`` (its name, a connection or TLS fails), else None. A run asks one of a host's
+    links that had such an outcome; while the host still answers so, its other such links are reported
+    so without a request of their own (:class:`linkgate.audit.crawl.Crawler`)."""
+    if state == "unverified" and status is not None:
+        return "refuses"
+    if state == "broken" and status is None and reason in HOST_UNREACHABLE:
+        return "unreachable"
+    return None
 
 
 def kept_answer(row: LinkResultRow) -> Answer:
