@@ -190,10 +190,16 @@ def test_behind_a_trusted_proxy_each_visitor_is_the_address_it_names(make_app):
     for visitor in ("198.51.100.1", "198.51.100.2", "198.51.100.2", "10.0.0.1, 198.51.100.1"):
         assert send(proxy, form, headers={**SAME_ORIGIN, "X-Real-IP": visitor}).status_code == 200
     assert stored(server) == {("forms.example.org", "broken"): 2}  # the last address is the proxy's own
+    # A server listening on IPv6 sees the proxy's 127.0.0.1 as ::ffff:127.0.0.1: the same trusted proxy,
+    # so this is a visitor's repeat.
+    mapped = client(server, "::ffff:127.0.0.1")
+    assert send(mapped, form, headers={**SAME_ORIGIN, "X-Real-IP": "198.51.100.1"}).status_code == 200
+    assert stored(server) == {("forms.example.org", "broken"): 2}
     # From a peer that is not a trusted proxy the header means nothing: that peer is one visitor.
-    elsewhere = client(server, "192.0.2.9")
-    for visitor in ("203.0.113.1", "203.0.113.2"):
-        assert send(elsewhere, form, headers={**SAME_ORIGIN, "X-Real-IP": visitor}).status_code == 200
+    for peer in ("192.0.2.9", "::ffff:192.0.2.9"):
+        elsewhere = client(server, peer)
+        for visitor in ("203.0.113.1", "203.0.113.2"):
+            assert send(elsewhere, form, headers={**SAME_ORIGIN, "X-Real-IP": visitor}).status_code == 200
     assert stored(server) == {("forms.example.org", "broken"): 3}
 
 

@@ -54,6 +54,7 @@ from linkgate.store.reports import CHOICES, ReportKey
 from linkgate.urls import Destination, parse_destination, unicode_host
 from linkgate.web.app_runtime import get_runtime
 from linkgate.web.language import VARY
+from linkgate.web.metrics import is_allowed
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("reports", __name__)
@@ -330,16 +331,10 @@ def _client(settings: Settings) -> bytes:
     """The visitor's address as bytes (an IPv6 address's /64, which one visitor commonly holds whole),
     kept only inside :meth:`ReportDesk.admit`'s keyed hashes. Behind a proxy listed in
     ``reports.trusted_proxies``, the address is the last one in ``reports.address_header``."""
-    peer = request.remote_addr or ""
-    text = peer
+    text = request.remote_addr or ""
     header = settings.reports_address_header
-    if header and settings.reports_trusted_proxies:
-        try:
-            trusted = any(ipaddress.ip_address(peer) in net for net in settings.reports_trusted_proxies)
-        except ValueError:
-            trusted = False
-        if trusted:
-            text = request.headers.get(header, "").rsplit(",", 1)[-1].strip()
+    if header and is_allowed(request.remote_addr, settings.reports_trusted_proxies):
+        text = request.headers.get(header, "").rsplit(",", 1)[-1].strip()
     try:
         address = ipaddress.ip_address(text)
     except ValueError:

@@ -1,12 +1,13 @@
 """The shipped nginx site (deploy/nginx/linkgate.conf), run by Debian's nginx without root in front of a real
 linkgate server: it parses (``nginx -t``), passes clicks on over TLS with HSTS, caches static files, limits
-sign-in attempts, keeps /metrics and browsers' single sign-on headers out, and survives a server that is
-down. Only the machine-specific values are replaced here: ports, certificate, cache and log paths, servers;
-scripts/deploy-single-server.sh (tests/server/test_packaging.py) runs the file unchanged, as the guide
-installs it in Debian's own nginx.conf."""
+sign-in attempts, keeps /metrics and browsers' single sign-on headers out, names a report's visitor, and
+survives a server that is down. Only the machine-specific values are replaced here: ports, certificate,
+cache and log paths, servers; scripts/deploy-single-server.sh (tests/server/test_packaging.py) runs the
+file unchanged, as the guide installs it in Debian's own nginx.conf."""
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -15,14 +16,17 @@ import socket
 import ssl
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from linkgate.config import LOOPBACK, load_settings
+from linkgate.store.schema import destination_reports
 from tests.conftest import LINKGATE, ROOT, LiveServer, answers_health, free_port, unavailable, wait_for
 from tests.console import ADMIN_PASSWORD, create_account
 
@@ -42,12 +46,14 @@ class Proxy:
     certificate: Path
     server: LiveServer
 
-    def client(self) -> httpx.Client:
-        """A browser reaching the gate by its public name (the catch-all server answers no other)."""
+    def client(self, source: str | None = None) -> httpx.Client:
+        """A browser reaching the gate by its public name (the catch-all server answers no other), from
+        the loopback address ``source`` (127.0.0.2, ...) when given."""
         context = ssl.create_default_context(cafile=str(self.certificate))
         return httpx.Client(
             base_url=self.https_url,
             verify=context,
+            transport=httpx.HTTPTransport(verify=context, local_address=source) if source else None,
             timeout=10,
             follow_redirects=False,
             headers={"Host": PUBLIC_NAME},
@@ -156,10 +162,15 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> Non
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
-    """The linkgate server behind nginx (not started yet), trusting X-Remote-User from loopback."""
+    """The linkgate server behind nginx (not started yet), trusting X-Remote-User from loopback and a
+    report's X-Real-IP from nginx, as deploy/linkgate.toml does."""
+    reports = tomllib.loads((ROOT / "deploy" / "linkgate.toml").read_text(encoding="utf-8"))["reports"]
     return LiveServer(
         tmp_path_factory.mktemp("behind-nginx"),
-        {"admin": {"trusted_header": "X-Remote-User", "trusted_proxies": ["127.0.0.1/32"]}},
+        {
+            "admin": {"trusted_header": "X-Remote-User", "trusted_proxies": ["127.0.0.1/32"]},
+            "reports": reports,
+        },
     )
 
 
@@ -326,6 +337,40 @@ def test_a_browser_cannot_name_a_single_sign_on_user(proxy: Proxy) -> None:
         response = client.get("/admin/", headers={"X-Remote-User": "admin"})
     assert response.status_code == 302
     assert "/admin/login" in response.headers["location"]
+
+
+def test_each_visitor_reports_under_the_address_nginx_names_and_cannot_choose_it(proxy: Proxy) -> None:
+    """nginx sets X-Real-IP to the visitor's address on a report, replacing a browser's own, and linkgate
+    (configured as deploy/linkgate.toml is) believes it from nginx: two visitors count apart, one visitor
+    naming other addresses is still one visitor, whose repeats count once."""
+    same_origin = {"Sec-Fetch-Site": "same-origin", "Origin": "null"}
+    with proxy.client("127.0.0.2") as first, proxy.client("127.0.0.3") as second:
+        page = first.get("/go", params={"url": "https://reported.example.org/"})
+        found = re.search(
+            r'<form class="report-form" method="post" action="([^"]+)">(.*?)</form>', page.text, re.S
+        )
+        assert found, "the notice has no report form"
+        action = html.unescape(found.group(1))
+        form = {
+            name: html.unescape(value)
+            for name, value in re.findall(r'name="(\w+)" value="([^"]*)"', found.group(2))
+        }
+        fields = {"site": form["site"], "token": form["token"], "back": form["back"], "choice": "broken"}
+        for forged in ("198.51.100.1", "198.51.100.2", "127.0.0.3"):
+            sent = first.post(action, data=fields, headers={**same_origin, "X-Real-IP": forged})
+            assert sent.status_code == 200
+        assert second.post(action, data=fields, headers=same_origin).status_code == 200
+    with proxy.server.store().db.engine.connect() as conn:
+        counts = (
+            conn.execute(
+                sa.select(destination_reports.c.count).where(
+                    destination_reports.c.host == "reported.example.org"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert sum(counts) == 2  # without the header, one (everyone is nginx); believing browsers, more
 
 
 def test_logs_hold_no_query_string_or_visitor_address(proxy: Proxy) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import re
 import time
@@ -51,6 +50,7 @@ from linkgate.errors import StoreUnavailable
 from linkgate.store import AccountRow, Store
 from linkgate.web.app_runtime import get_runtime
 from linkgate.web.bounds import BadParameter
+from linkgate.web.metrics import is_allowed
 
 blueprint = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
@@ -201,13 +201,7 @@ def _trusted_user(settings: Settings) -> str | None:
     if not settings.admin_trusted_header:
         return None
     name = request.headers.get(settings.admin_trusted_header, "").strip()
-    if not name or not request.remote_addr:
-        return None
-    try:
-        address = ipaddress.ip_address(request.remote_addr)
-    except ValueError:
-        return None
-    if not any(address in network for network in settings.admin_trusted_proxies):
+    if not name or not is_allowed(request.remote_addr, settings.admin_trusted_proxies):
         return None
     return name
 
