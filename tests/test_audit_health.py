@@ -123,9 +123,9 @@ def linkgate(make_app, world):
     )
 
 
-def audit(linkgate: Any, world: World, out: Path) -> dict[str, Any]:
+def audit(linkgate: Any, world: World, out: Path, *options: str) -> dict[str, Any]:
     result = linkgate.cli(
-        "audit", world.url("www.county.test"), "--out", str(out), "--retries", "0", check=False
+        "audit", world.url("www.county.test"), "--out", str(out), "--retries", "0", *options, check=False
     )
     assert result.returncode in (0, 1), result.stderr
     return json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -204,7 +204,9 @@ def test_a_change_of_owner_between_two_audits_is_reported_once(linkgate, world, 
     assert "changed" not in by_host(report)["river.org"]["problems"]
     # The partner's domain lapsed and a casino bought it.
     world.pages["river.org"] = HOME.format(title="Best Online Slots 2026", name="Lucky Spin Casino").encode()
-    stale(linkgate, f"river.org:{world.server.port}")  # as if the site cache's week had passed
+    # A day later (the site cache's facts, a day old, are still within its week): the audit's default
+    # --recheck-after (24h) looks the site up again, so the change shows in this audit, not a week later.
+    age(linkgate, f"river.org:{world.server.port}", timedelta(hours=25))
     second = audit(linkgate, world, tmp_path / "second")
     river = by_host(second)["river.org"]
     assert "changed" in river["problems"]
@@ -212,21 +214,41 @@ def test_a_change_of_owner_between_two_audits_is_reported_once(linkgate, world, 
     assert "Changed hands: its title and name" in (tmp_path / "second" / "report.html").read_text()
     assert "changed" not in by_host(second)["library-partner.org"]["problems"]
     # The complete second run is the new baseline: the next run, with nothing new, reports no change.
-    stale(linkgate, f"river.org:{world.server.port}")
-    third = audit(linkgate, world, tmp_path / "third")
+    third = audit(linkgate, world, tmp_path / "third", "--recheck-after", "0")
     assert "changed" not in by_host(third)["river.org"]["problems"]
 
 
-def stale(linkgate: Any, host: str) -> None:
-    """Make the site cache's facts of ``host`` older than its freshness (a week), as time would."""
+def test_recheck_after_zero_looks_every_site_up_again_and_a_run_right_after_none(linkgate, world, tmp_path):
+    audit(linkgate, world, tmp_path / "first")
+    world.pages["river.org"] = HOME.format(title="Best Online Slots 2026", name="Lucky Spin Casino").encode()
+    world.server.clear_log()
+    second = audit(linkgate, world, tmp_path / "second")  # right after: the facts are minutes old
+    assert "changed" not in by_host(second)["river.org"]["problems"]
+    assert home_pages(world) == 0  # no site looked up again, nor any link asked again that answered well
+    third = audit(linkgate, world, tmp_path / "third", "--recheck-after", "0")
+    assert "changed" in by_host(third)["river.org"]["problems"]
+    assert home_pages(world) == len(HOSTS) - len(REDIRECTS)  # each site's home page read once
+
+
+def home_pages(world: World) -> int:
+    """How many home pages (``/``) of the partners' sites the server was asked for since its log was
+    cleared."""
+    return sum(
+        1
+        for request, _ in world.server.log
+        if request.path == "/" and not request.headers.get("Host", "").startswith("www.county.test")
+    )
+
+
+def age(linkgate: Any, host: str, by: timedelta) -> None:
+    """Make the site cache's facts of ``host`` older ``by`` this, as time would."""
     from linkgate.store.schema import sites
 
     store = linkgate.store()
     row = store.sites.get(host)
     assert row is not None and row.checked_at is not None
     with store.db.engine.begin() as conn:
-        older = row.checked_at - timedelta(days=30)
-        conn.execute(sa.update(sites).where(sites.c.host == host).values(checked_at=older))
+        conn.execute(sa.update(sites).where(sites.c.host == host).values(checked_at=row.checked_at - by))
 
 
 # ---- the store's side: store.destinations -------------------------------------------------------------
@@ -282,3 +304,25 @@ def test_the_destinations_are_bounded_least_recently_checked_first(store):
     assert store.destinations.trim(3) == 2
     assert [row.host for row in store.destinations.page().rows] == ["s2.example", "s3.example", "s4.example"]
     assert store.destinations.page("parked").total == 0
+
+
+def test_the_audit_keeps_at_most_cache_max_sites_destinations(make_app, world, tmp_path):
+    app = make_app(
+        {
+            "county": {"domains": ["county.test"]},
+            "cache": {"max_sites": 5},
+            "fetch": {
+                "allow_networks": ["127.0.0.0/8"],
+                "resolve": [f"{host}=127.0.0.1" for host in ("www.county.test", *HOSTS)],
+            },
+            "server": {"public_url": "https://links.county.test"},
+        },
+        start=False,
+    )
+    """The hosts a run found moved away are kept after the site cache's lookups (which trim to the bound
+    as they go): the run trims the table to the same bound."""
+    from linkgate.store.schema import destinations
+
+    audit(app, world, tmp_path / "out")
+    with app.store().db.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(destinations)).scalar() == 5

@@ -336,7 +336,7 @@ def audit(
         except StoreUnavailable as error:
             click.echo(f"linkgate: warning: the links' results were not kept: {error}", err=True)
         try:
-            run_id = save_run(store, report, out.resolve(), cli_actor())
+            run_id = save_run(store, report, out.resolve(), cli_actor(), keep_sites=settings.max_sites)
             run = store.audits.get(run_id)
             if run is not None:
                 change = diff_runs(store, run)
@@ -378,6 +378,11 @@ def _run(
     from linkgate.store import now
 
     runtime = Runtime(settings)
+    # A site's facts looked up before this are looked up again for the run (its fingerprint, §1, must be
+    # as recent as the links' results): with --recheck-after 0, every site's. The store keeps a lookup's
+    # time rounded up to the second (store.sites.save_check), so one made just before the run may read a
+    # second later than it was: the second is added.
+    checked_since = now() - recheck_after + timedelta(seconds=1)
     try:
         earlier = kept_results(runtime.store, recheck_after, now())
     except StoreUnavailable as error:
@@ -397,10 +402,16 @@ def _run(
     gc.set_threshold(GC_THRESHOLD, 20, 20)
 
     def privacy(key: str) -> SiteFacts | None:
-        """The site cache's facts for ``key``: the stored ones while fresh, else a lookup stored for /go."""
+        """The site cache's facts for ``key``: the stored ones while fresh and checked within
+        --recheck-after (a change of owner then shows in the next audit, not once the cache's week is
+        over), else a lookup stored for /go."""
         try:
             row = runtime.store.sites.get(key)
-            if row is not None and runtime.sites.freshness.fresh_for(row) is not None:
+            if (
+                row is not None
+                and runtime.sites.freshness.fresh_for(row) is not None
+                and (row.checked_at is None or row.checked_at >= checked_since)  # None: an override
+            ):
                 return facts_from_row(row)
             return runtime.sites.refresh(key, force=True)
         except (LinkgateError, OSError):
