@@ -254,6 +254,16 @@ def refusals(gate: Any) -> list[tuple[str, dict[str, str], dict[str, str | None]
         ("Sec-Fetch-Site same-site", {"Sec-Fetch-Site": "same-site"}, {}, foreign),
         ("same-origin with a foreign Origin", {**SAME_ORIGIN, "Origin": "https://evil.example"}, {}, foreign),
         ("no browser's word at all", {}, {}, foreign),
+        # A browser without Sec-Fetch-Site sends a form's origin as null under the gate's no-referrer
+        # policy, and so does a sandboxed frame on any site: only the gate's own origin will do.
+        ("an old browser's null Origin", {"Origin": "null"}, {}, foreign),
+        (
+            "the gate's host by another scheme",
+            {"Origin": gate.url.replace("http://", "https://")},
+            {},
+            foreign,
+        ),
+        ("Sec-Fetch-Site none (typed, a bookmark)", {"Sec-Fetch-Site": "none"}, {}, foreign),
         ("a missing token", SAME_ORIGIN, {"token": None}, token),
         ("a forged token", SAME_ORIGIN, {"token": forged}, token),
         ("another destination's token", SAME_ORIGIN, {"token": other["token"]}, token),
@@ -338,6 +348,45 @@ def test_no_cookie_and_nothing_that_identifies_a_visitor_is_stored_or_logged(gat
     for personal in (VISITOR, "Private", "8842", "/apply", "Visitor-Agent"):
         assert personal not in logged
         assert personal not in repr(rows)
+
+
+def test_every_answer_is_never_cached_or_indexed_and_sets_no_cookie(make_app, caplog):
+    """Thanks (in both languages, a repeat too), refused, limited and failed: no-store, noindex, the
+    security headers, no cookie; a failure answers 503 with a page, never a 500, and logs no address."""
+    server = make_app({"reports": {"per_client_per_hour": 3}})
+    form, visitor = shown(server), client(server)
+    answers = {
+        "thanks": send(visitor, form),
+        "thanks, Spanish": send(visitor, {**form, "action": "/report?lang=es"}, "unsafe"),
+        "a repeat": send(visitor, form),
+        "refused": send(visitor, form, headers={"Origin": "https://evil.example"}),
+        "limited": send(visitor, form, "wrong_site"),
+    }
+    caplog.set_level(logging.DEBUG)
+
+    def broken_clock() -> datetime:
+        raise RuntimeError("the clock broke")
+
+    desk(server).now = broken_clock
+    answers["failed"] = send(client(server, "198.51.100.8"), form)
+    statuses = {what: answer.status_code for what, answer in answers.items()}
+    assert statuses == {
+        "thanks": 200,
+        "thanks, Spanish": 200,
+        "a repeat": 200,
+        "refused": 400,
+        "limited": 429,
+        "failed": 503,
+    }
+    for what, answer in answers.items():
+        assert answer.headers["cache-control"] == "no-store", what
+        assert answer.headers["x-robots-tag"] == "noindex, nofollow", what
+        assert "set-cookie" not in answer.headers, what
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"], what
+        assert answer.headers["referrer-policy"] == "no-referrer", what
+    assert heading(answers["failed"]) == "Your report could not be recorded"
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("linkgate"))
+    assert "RuntimeError" in logged and "198.51.100.8" not in logged and "forms.example.org" not in logged
 
 
 # ---- the dashboard ------------------------------------------------------------------------------------
