@@ -7,7 +7,6 @@ file unchanged, as the guide installs it in Debian's own nginx.conf."""
 
 from __future__ import annotations
 
-import html
 import os
 import re
 import shutil
@@ -29,6 +28,7 @@ from linkgate.config import LOOPBACK, load_settings
 from linkgate.store.schema import destination_reports
 from tests.conftest import LINKGATE, ROOT, LiveServer, answers_health, free_port, unavailable, wait_for
 from tests.console import ADMIN_PASSWORD, create_account
+from tests.test_reports import SAME_ORIGIN, form_of, send
 
 pytestmark = pytest.mark.server
 
@@ -343,23 +343,11 @@ def test_each_visitor_reports_under_the_address_nginx_names_and_cannot_choose_it
     """nginx sets X-Real-IP to the visitor's address on a report, replacing a browser's own, and linkgate
     (configured as deploy/linkgate.toml is) believes it from nginx: two visitors count apart, one visitor
     naming other addresses is still one visitor, whose repeats count once."""
-    same_origin = {"Sec-Fetch-Site": "same-origin", "Origin": "null"}
     with proxy.client("127.0.0.2") as first, proxy.client("127.0.0.3") as second:
-        page = first.get("/go", params={"url": "https://reported.example.org/"})
-        found = re.search(
-            r'<form class="report-form" method="post" action="([^"]+)">(.*?)</form>', page.text, re.S
-        )
-        assert found, "the notice has no report form"
-        action = html.unescape(found.group(1))
-        form = {
-            name: html.unescape(value)
-            for name, value in re.findall(r'name="(\w+)" value="([^"]*)"', found.group(2))
-        }
-        fields = {"site": form["site"], "token": form["token"], "back": form["back"], "choice": "broken"}
+        form = form_of(first.get("/go", params={"url": "https://reported.example.org/"}))
         for forged in ("198.51.100.1", "198.51.100.2", "127.0.0.3"):
-            sent = first.post(action, data=fields, headers={**same_origin, "X-Real-IP": forged})
-            assert sent.status_code == 200
-        assert second.post(action, data=fields, headers=same_origin).status_code == 200
+            assert send(first, form, headers={**SAME_ORIGIN, "X-Real-IP": forged}).status_code == 200
+        assert send(second, form).status_code == 200
     with proxy.server.store().db.engine.connect() as conn:
         counts = (
             conn.execute(
