@@ -5,11 +5,13 @@ Two kinds of archive endpoint are spoken (``archive.kind``, or by the form of th
 
 * ``availability``, the Wayback Machine's availability API (``https://archive.org/wayback/available``):
   ``?url=ADDRESS&timestamp=YYYYMMDDhhmmss`` answers a small JSON document naming the closest snapshot;
-* ``memento``, a Memento TimeGate in the Wayback URL form (``https://web.archive.org/web/``, pywb,
-  OpenWayback): ``TIMEGATE`` + ``YYYYMMDDhhmmss/`` + ``ADDRESS`` leads to the closest memento (RFC 7089),
-  by a redirect to it or by a 200 answer naming it in ``Content-Location``; its ``Memento-Datetime`` is its
-  date. The time is in the path because linkgate's fetcher sends no header of a caller's choosing (no
-  ``Accept-Datetime``).
+* ``memento``, a Memento TimeGate (RFC 7089), asked with the time in ``Accept-Datetime``: one whose
+  address ends in ``/timegate/`` (RFC 7089's usual form: pywb's, the Memento aggregator's) is asked
+  ``TIMEGATE`` + ``ADDRESS``, the time in the header alone; any other is taken to be in the Wayback URL
+  form (``https://web.archive.org/web/``, pywb's replay, OpenWayback) and asked ``TIMEGATE`` +
+  ``YYYYMMDDhhmmss/`` + ``ADDRESS``, the time in the path too. Either leads to the closest memento, by a
+  redirect to it or by a 200 answer naming it in ``Content-Location``; its ``Memento-Datetime`` is its
+  date.
 
 Every request goes through linkgate's one safe fetcher (:class:`linkgate.http.Fetcher`), under a body limit
 of its own. An archive's answer is untrusted: a body past its limit, JSON that does not parse or nests too
@@ -33,6 +35,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
 from urllib.parse import urlencode
 
 import ada_url
@@ -119,6 +122,19 @@ def timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%d%H%M%S")
 
 
+def http_date(moment: datetime) -> str:
+    """``moment`` as RFC 7089's ``Accept-Datetime`` writes it (an HTTP date): ``Sun, 01 May 2022 00:00:00
+    GMT``."""
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+def time_in_path(endpoint: str) -> bool:
+    """True when the TimeGate ``endpoint`` takes the time in its path (the Wayback URL form), False when it
+    is an RFC 7089 TimeGate that reads it from ``Accept-Datetime`` alone (its path ends in ``/timegate``)."""
+    path = parse_destination(endpoint).href.partition("?")[0].partition("#")[0].rstrip("/")
+    return not path.endswith("/timegate")
+
+
 def parse_timestamp(text: object, latest: datetime) -> datetime | None:
     """A 14-digit archive timestamp as a UTC time, or None unless it is exactly that and a real time
     between 1990 and ``latest``."""
@@ -187,6 +203,7 @@ class Archive:
     ) -> None:
         self.endpoint = parse_destination(endpoint).href
         self.kind = archive_kind(self.endpoint, kind)
+        self._time_in_path = self.kind == "memento" and time_in_path(self.endpoint)
         self._fetcher = fetcher
         self._cache = cache
         self._found_ttl = found_ttl
@@ -260,14 +277,19 @@ class Archive:
             joiner = "&" if "?" in self.endpoint else "?"
             return self.endpoint + joiner + urlencode({"url": address, "timestamp": timestamp(before)})
         prefix = self.endpoint if self.endpoint.endswith("/") else self.endpoint + "/"
+        if not self._time_in_path:
+            return prefix + address  # the time goes in Accept-Datetime alone
         return f"{prefix}{timestamp(before)}/{address}"
 
     def _ask(self, url: str, before: datetime) -> Snapshot | None:
         with self._lock:
             self.requests += 1
-        accept = "application/json" if self.kind == "availability" else "text/html,*/*;q=0.8"
+        if self.kind == "availability":
+            accept, headers = "application/json", None
+        else:
+            accept, headers = "text/html,*/*;q=0.8", {"Accept-Datetime": http_date(before)}
         try:
-            answer = self._fetcher.get(self.request_url(url, before), accept=accept)
+            answer = self._fetcher.get(self.request_url(url, before), accept=accept, headers=headers)
         except FetchRefused:
             return None  # led to an address linkgate may not fetch: a hostile answer, not a snapshot
         except FetchFailed as error:

@@ -1,6 +1,7 @@
 """Archived copies (linkgate/archive.py): the closest snapshot from before a link broke, asked of a local fake
-web archive that speaks both the Wayback availability API and a Memento TimeGate in the Wayback URL form,
-through the safe fetcher, checked, and kept in the database."""
+web archive that speaks the Wayback availability API, a Memento TimeGate in the Wayback URL form and an RFC
+7089 TimeGate that reads the time from Accept-Datetime alone, through the safe fetcher, checked, and kept in
+the database."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -47,10 +49,11 @@ def http_date(stamp: str) -> str:
 
 class FakeArchive:
     """A web archive on a local server: ``/wayback/available`` (the availability API), ``/web/`` (a Memento
-    TimeGate in the Wayback URL form, redirecting to the memento) and ``/tg/`` (a TimeGate answering 200
-    with ``Content-Location``). It holds ``held[address]`` (timestamps) and names, for a time asked, the
-    latest snapshot at or before it. ``hostile`` replaces an answer with ``hostile(request)`` when it
-    gives one."""
+    TimeGate in the Wayback URL form, redirecting to the memento), ``/tg/`` (a TimeGate answering 200
+    with ``Content-Location``) and ``/timegate/`` (an RFC 7089 TimeGate: ``/timegate/ADDRESS``, the time
+    read from ``Accept-Datetime`` alone, its latest memento without one). It holds ``held[address]``
+    (timestamps) and names, for a time asked, the latest snapshot at or before it. ``hostile`` replaces an
+    answer with ``hostile(request)`` when it gives one."""
 
     def __init__(self, server: Any) -> None:
         self.server = server
@@ -89,6 +92,9 @@ class FakeArchive:
                 }
             document = {"url": address, "archived_snapshots": closest}
             return Response(json.dumps(document), content_type="application/json")
+        timegate = re.fullmatch(r"/timegate/(.+)", unquote(request.full_path.rstrip("?")))
+        if timegate is not None:
+            return self.timegate(request, timegate.group(1))
         matched = re.fullmatch(r"/(web|tg)/(\d{14})/(.+)", unquote(request.full_path.rstrip("?")))
         if matched is None:
             return Response("not found", status=404)
@@ -108,6 +114,21 @@ class FakeArchive:
         return Response(
             "<p>archived page</p>", content_type="text/html", headers={"Memento-Datetime": http_date(found)}
         )
+
+    def timegate(self, request: Request, address: str) -> Response:
+        asked = request.headers.get("Accept-Datetime")
+        if asked is None:
+            found = self.closest(address, "99999999999999")
+        else:
+            try:
+                stamp = parsedate_to_datetime(asked).strftime("%Y%m%d%H%M%S")
+            except (TypeError, ValueError):
+                return Response("bad Accept-Datetime", status=400)
+            found = self.closest(address, stamp)
+        if found is None:
+            return Response("no memento", status=404)
+        memento = f"/web/{found}/{address}"
+        return Response("", status=302, headers={"Location": memento, "Vary": "accept-datetime"})
 
 
 @pytest.fixture
@@ -134,7 +155,9 @@ def make_archive(fake: FakeArchive, path: str, store: Any = None, **options: Any
 
 
 ENDPOINTS = pytest.mark.parametrize(
-    "path", ["/wayback/available", "/web/", "/tg/"], ids=["availability", "timegate", "timegate-200"]
+    "path",
+    ["/wayback/available", "/web/", "/tg/", "/timegate/"],
+    ids=["availability", "timegate", "timegate-200", "timegate-header"],
 )
 
 
@@ -172,6 +195,32 @@ def test_a_timegate_is_asked_in_the_wayback_url_form(fake_archive: FakeArchive) 
     assert archive.request_url(GONE, datetime(2022, 5, 1, tzinfo=UTC)) == (
         f"{fake_archive.base}/web/20220501000000/{GONE}"
     )
+
+
+def test_a_timegate_that_reads_the_time_from_accept_datetime_alone_is_asked_so(
+    fake_archive: FakeArchive,
+) -> None:
+    archive = make_archive(fake_archive, "/timegate/")
+    broke = datetime(2022, 5, 1, 6, 7, 8, tzinfo=UTC)
+    assert archive.request_url(GONE, broke) == f"{fake_archive.base}/timegate/{GONE}"  # no time in it
+    snapshot = archive.closest(GONE + "#section", broke)
+    assert snapshot == Snapshot(f"{fake_archive.base}/web/20210615083000/{GONE}", moment("20210615083000"))
+    asked = fake_archive.server.log[0][0]
+    assert asked.path == f"/timegate/{GONE}"
+    assert asked.headers["Accept-Datetime"] == "Sun, 01 May 2022 06:07:08 GMT"  # RFC 7089: an HTTP date
+    assert "Cookie" not in asked.headers and "Authorization" not in asked.headers
+
+
+def test_the_wayback_url_form_gets_the_time_in_the_address_and_the_header(fake_archive: FakeArchive) -> None:
+    make_archive(fake_archive, "/web/").closest(GONE, datetime(2022, 5, 1, tzinfo=UTC))
+    asked = fake_archive.server.log[0][0]
+    assert asked.path == f"/web/20220501000000/{GONE}"
+    assert asked.headers["Accept-Datetime"] == "Sun, 01 May 2022 00:00:00 GMT"
+
+
+def test_the_availability_api_gets_no_accept_datetime(fake_archive: FakeArchive) -> None:
+    make_archive(fake_archive, "/wayback/available").closest(GONE, datetime(2022, 5, 1, tzinfo=UTC))
+    assert "Accept-Datetime" not in fake_archive.server.log[0][0].headers
 
 
 @ENDPOINTS

@@ -450,6 +450,43 @@ def test_request_carries_the_real_host_and_the_user_agent(fetcher: Fetcher, serv
     assert not result.truncated
 
 
+def test_a_caller_s_allowed_headers_are_sent_on_every_hop(fetcher: Fetcher, server: HTTPServer) -> None:
+    server.expect_request("/timegate").respond_with_data("", status=302, headers={"Location": "/memento"})
+    server.expect_request("/memento").respond_with_data("<p>then</p>", content_type="text/html")
+    when = "Sun, 01 May 2022 06:07:08 GMT"
+    answer = fetcher.get(f"{base(server)}/timegate", headers={"accept-datetime": when})
+    assert answer.status == 200 and answer.final_url == f"{base(server)}/memento"
+    assert [request.headers.get("Accept-Datetime") for request, _ in server.log] == [when, when]
+    fetcher.get(f"{base(server)}/memento")  # and nothing when none is given
+    assert "Accept-Datetime" not in server.log[-1][0].headers
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Host": "other.test"},
+        {"Cookie": "session=1"},
+        {"Authorization": "Bearer x"},
+        {"Proxy-Authorization": "Basic eA=="},
+        {"Content-Length": "0"},
+        {"Transfer-Encoding": "chunked"},
+        {"Accept-Datetime": "Sun, 01 May 2022 00:00:00 GMT\r\nCookie: x=1"},
+        {"Accept-Datetime": "x" * 129},
+        {"Accept-Datetime": ""},
+        {"Accept-Datetime": " padded "},
+        {"Accept-Language": "espa\u00f1ol"},
+        {"Accept-Datetime": "a", "accept-datetime": "b"},
+    ],
+    ids=lambda headers: ",".join(headers)[:40],
+)
+def test_any_other_header_or_value_is_refused_before_a_request(
+    fetcher: Fetcher, server: HTTPServer, headers: dict[str, str]
+) -> None:
+    with pytest.raises(ValueError, match="header"):
+        fetcher.get(f"{base(server)}/page", headers=headers)
+    assert server.log == []
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "text"),
     [

@@ -13,8 +13,9 @@ real host name. No cookies, no proxy from the environment, no Referer.
 
 from __future__ import annotations
 
+import re
 import ssl
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -42,6 +43,7 @@ __all__ = [
     "Pins",
     "Redirects",
     "build_request",
+    "caller_headers",
     "charset",
     "default_ssl_context",
     "describe_failure",
@@ -54,6 +56,11 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 KEPT_HEADERS = ("content-type", "cf-mitigated", "retry-after")
 WALL_BYTES = 20_000  # enough of a refusal to tell a bot wall from an error
 SHARED_HEADER_SETS = 256
+# The request headers a caller may add (:func:`caller_headers`), by name in lower case, as sent: none of
+# them names a host, carries a credential or a cookie, or changes how the answer is framed or read.
+CALLER_HEADERS = {"accept-datetime": "Accept-Datetime", "accept-language": "Accept-Language"}
+MAX_HEADER_VALUE = 128  # characters of a caller's header value
+_HEADER_VALUE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")  # printable ASCII, no CR or LF
 _SHARED_HEADERS: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
 
 
@@ -133,6 +140,30 @@ class Answer:
         return decode(self.content, self.charset)
 
 
+def caller_headers(headers: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    """The headers a caller asks to send (``headers``), checked: only those :data:`CALLER_HEADERS` names
+    (any case; never Host, Cookie, Authorization or one that frames the body), each once, with a value of
+    at most :data:`MAX_HEADER_VALUE` printable ASCII characters (no line break, nothing to split a header
+    with). Raises ValueError for anything else: a caller's mistake, never sent in part."""
+    if not headers:
+        return ()
+    checked: dict[str, tuple[str, str]] = {}
+    for name, value in headers.items():
+        key = name.lower() if isinstance(name, str) else ""
+        if key not in CALLER_HEADERS:
+            allowed = ", ".join(CALLER_HEADERS.values())
+            raise ValueError(f"linkgate does not send a caller's {name!r} header (only {allowed})")
+        if key in checked:
+            raise ValueError(f"the {CALLER_HEADERS[key]} header is given twice")
+        if not isinstance(value, str) or len(value) > MAX_HEADER_VALUE or not _HEADER_VALUE.fullmatch(value):
+            raise ValueError(
+                f"the {CALLER_HEADERS[key]} header's value must be 1 to {MAX_HEADER_VALUE} printable ASCII "
+                f"characters"
+            )
+        checked[key] = (CALLER_HEADERS[key], value)
+    return tuple(checked.values())
+
+
 def build_request(
     method: str,
     destination: Destination,
@@ -141,6 +172,7 @@ def build_request(
     user_agent: str,
     timeout: dict[str, float],
     compressed: bool,
+    extra: tuple[tuple[str, str], ...] = (),
 ) -> httpcore.Request:
     """The request for ``destination``, as httpcore sends it, for a transport that has pinned its host's
     checked addresses: the request line asks for the address as the URL Standard serialises it (what a
@@ -148,13 +180,22 @@ def build_request(
 
     ``timeout`` is httpcore's (``connect``, ``read``, ``write``, ``pool``); ``compressed`` asks for gzip
     or deflate (which :class:`linkgate.http.policy.Body` undoes within its limit) rather than the body
-    as it is. (Built for httpcore directly: an ``httpx.Request`` parsed and quoted its URL again, a
-    quarter of the audit's time per request.)"""
+    as it is; ``extra`` are a caller's headers, checked by :func:`caller_headers`. (Built for httpcore
+    directly: an ``httpx.Request`` parsed and quoted its URL again, a quarter of the audit's time per
+    request.)"""
     extensions: dict[str, object] = {"timeout": timeout}
     if destination.scheme == "https":
         # httpcore uses this name for SNI and for checking the certificate (ssl check_hostname).
         extensions["sni_hostname"] = destination.host.rstrip(".")
     host = f"[{destination.host}]" if ":" in destination.host else destination.host
+    headers = [
+        ("Host", host if destination.port is None else f"{host}:{destination.port}"),
+        ("User-Agent", user_agent),
+        ("Accept", accept),
+        ("Accept-Encoding", "gzip, deflate" if compressed else "identity"),
+    ]
+    if extra:
+        headers.extend(extra)
     return httpcore.Request(
         method,
         httpcore.URL(
@@ -163,12 +204,7 @@ def build_request(
             port=effective_port(destination),
             target=request_target(destination),
         ),
-        headers=[
-            ("Host", host if destination.port is None else f"{host}:{destination.port}"),
-            ("User-Agent", user_agent),
-            ("Accept", accept),
-            ("Accept-Encoding", "gzip, deflate" if compressed else "identity"),
-        ],
+        headers=headers,
         extensions=extensions,
     )
 

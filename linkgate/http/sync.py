@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Self
@@ -27,6 +27,7 @@ from linkgate.http.core import (
     Pins,
     Redirects,
     build_request,
+    caller_headers,
     default_ssl_context,
     describe_failure,
 )
@@ -205,25 +206,36 @@ class Fetcher:
         accept: str = DEFAULT_ACCEPT,
         timeout: float | None = None,
         max_redirects: int | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Answer:
         """GET ``url``, following redirects under the policy.
 
         ``timeout`` and ``max_redirects`` lower the policy's ``total_timeout`` and ``max_redirects`` for
         this fetch alone: a caller making several fetches under one budget of its own (a privacy lookup)
-        gives each what is left of it.
+        gives each what is left of it. ``headers`` are sent with each request of the fetch, redirects
+        included: only the few :func:`linkgate.http.core.caller_headers` allows (``Accept-Datetime`` for a
+        Memento TimeGate), with short printable values; anything else raises ValueError before any request.
 
         Raises :class:`FetchRefused` (the policy forbids it; ``on_refused`` has been called) or
         :class:`FetchFailed` (it did not work), so the answer always has a status. A body longer than
         ``max_bytes`` is not an error: the answer holds its first ``max_bytes`` and ``truncated`` is true.
         """
+        extra = caller_headers(headers)
         try:
-            return self._get(url, accept, timeout, max_redirects)
+            return self._get(url, accept, timeout, max_redirects, extra)
         except FetchRefused as refusal:
             if self._on_refused is not None:
                 self._on_refused(refusal.reason)
             raise
 
-    def _get(self, url: str, accept: str, timeout: float | None, max_redirects: int | None) -> Answer:
+    def _get(
+        self,
+        url: str,
+        accept: str,
+        timeout: float | None,
+        max_redirects: int | None,
+        extra: tuple[tuple[str, str], ...],
+    ) -> Answer:
         seconds = self.policy.total_timeout if timeout is None else min(timeout, self.policy.total_timeout)
         deadline = _Deadline(max(seconds, 0.001))
         limit = self.policy.max_redirects
@@ -233,7 +245,7 @@ class Fetcher:
         with _PinnedTransport(deadline, self._ssl_context) as transport:
             while True:
                 destination = redirects.current
-                response = self._send(transport, destination, accept, deadline)
+                response = self._send(transport, destination, accept, deadline, extra)
                 try:
                     location = response.headers.get("location")
                     if response.status_code not in REDIRECT_STATUSES or location is None:
@@ -264,7 +276,12 @@ class Fetcher:
             ) from None
 
     def _send(
-        self, transport: _PinnedTransport, destination: Destination, accept: str, deadline: _Deadline
+        self,
+        transport: _PinnedTransport,
+        destination: Destination,
+        accept: str,
+        deadline: _Deadline,
+        extra: tuple[tuple[str, str], ...] = (),
     ) -> httpx.Response:
         transport.pins.pin(destination.host, self._lookup(destination, deadline))
         remaining = max(deadline.remaining(), 0.001)
@@ -280,6 +297,7 @@ class Fetcher:
                 "pool": remaining,
             },
             compressed=True,
+            extra=extra,
         )
         try:
             return transport.handle_request(request)
