@@ -86,6 +86,7 @@ _HASH_KEY = b"linkgate known-bad lists v1"
 _MAGIC = b"LGFEED01"
 _HEADER = struct.Struct("<8sQQ")  # magic, slots, names: 24 bytes, so the slots that follow stay aligned
 _MAX_TABLE = _HEADER.size + 8 * (1 << 27)  # 1 GiB: far beyond any table feeds.max_names allows
+_PIECE = 1 << 20  # how much of a stored table is decompressed at a time
 TABLE_SUFFIX = ".lgfeed"
 STALE_SECONDS = 3600.0  # a table file no list uses is removed after this long (a worker may still open it)
 
@@ -418,7 +419,7 @@ class FeedBook:
             data = self._store.feeds.data(name, digest)
             if data is None:
                 return None
-            write_table(self._folder, digest, expand(data))
+            write_stored_table(self._folder, digest, data)
         return FeedTable(path, Listed(name, action))
 
     def _tidy(self, digests: set[str]) -> None:
@@ -440,29 +441,48 @@ def table_path(folder: Path, digest: str) -> Path:
 def write_table(folder: Path, digest: str, table: bytes) -> Path:
     """Write a table's file whole, under a temporary name, then rename it into place (atomic): a process
     opening it finds the whole table or no file. :class:`FeedError` when the bytes are not the digest's."""
-    if hashlib.sha256(table).hexdigest() != digest:
-        raise FeedError(f"The stored list {digest[:12]}… does not match its digest; update the feed again.")
+    return _write(folder, digest, iter((table,)))
+
+
+def write_stored_table(folder: Path, digest: str, data: bytes) -> Path:
+    """:func:`write_table` from the database's compressed copy, decompressed a piece at a time straight into
+    the file: a worker making the file holds the compressed copy, not the table too."""
+
+    def pieces() -> Iterator[bytes]:
+        inflater = zlib.decompressobj()
+        pending, total = data, 0
+        while pending:
+            piece = inflater.decompress(pending, _PIECE)
+            pending = inflater.unconsumed_tail
+            total += len(piece)
+            if total > _MAX_TABLE:
+                raise FeedError("A stored list is larger than any list linkgate makes.")
+            yield piece
+        yield inflater.flush()
+
+    return _write(folder, digest, pieces())
+
+
+def _write(folder: Path, digest: str, pieces: Iterator[bytes]) -> Path:
     folder.mkdir(mode=0o750, parents=True, exist_ok=True)
     path = table_path(folder, digest)
     draft = folder / f".{digest}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    hashed = hashlib.sha256()
     try:
         with draft.open("wb") as handle:
-            handle.write(table)
+            for piece in pieces:
+                hashed.update(piece)
+                handle.write(piece)
+            if hashed.hexdigest() != digest:
+                raise FeedError(
+                    f"The stored list {digest[:12]}… does not match its digest; update the feed again."
+                )
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(draft, path)
     finally:
         draft.unlink(missing_ok=True)
     return path
-
-
-def expand(data: bytes) -> bytes:
-    """A stored (compressed) table, decompressed within :data:`_MAX_TABLE` bytes."""
-    inflater = zlib.decompressobj()
-    table = inflater.decompress(data, _MAX_TABLE)
-    if inflater.unconsumed_tail:
-        raise FeedError("A stored list is larger than any list linkgate makes.")
-    return table
 
 
 # ---- updating a feed ---------------------------------------------------------------------------------------

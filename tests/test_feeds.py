@@ -4,7 +4,11 @@ gate does with a listed host (rules written by hand win, County addresses never 
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import random
+import zlib
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,7 @@ from linkgate.feeds import (
     parse_list,
     table_path,
     update_feed,
+    write_stored_table,
     write_table,
 )
 from linkgate.http import Fetcher, FetchPolicy
@@ -349,3 +354,16 @@ def test_a_list_that_cannot_be_written_here_leaves_the_gate_on_the_one_before(
     after = book.refresh()
     assert after.match("second.example.org") and not after.match("first.example.org")
     assert book.last_error is None
+
+
+def test_a_table_is_written_from_the_database_s_copy_a_piece_at_a_time(tmp_path: Path) -> None:
+    keys = array("Q", (random.Random(3).getrandbits(64) | 1 for _ in range(200_000)))
+    table, names = compile_table(keys)  # 4 MB: several pieces
+    digest = hashlib.sha256(table).hexdigest()
+    path = write_stored_table(tmp_path, digest, zlib.compress(table, 1))
+    assert path.read_bytes() == table
+    opened = FeedTable(path, Listed("big", "notice"))
+    assert opened.names == names and all(key in opened for key in keys[:1000])
+    with pytest.raises(FeedError, match="does not match"):
+        write_stored_table(tmp_path / "other", digest, zlib.compress(table[:-8] + b"\x01" * 8, 1))
+    assert not list((tmp_path / "other").iterdir())  # no table, and no half-written file left behind
