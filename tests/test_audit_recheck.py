@@ -523,6 +523,7 @@ def test_a_host_that_still_refuses_checks_is_asked_once_and_its_links_reported_t
         else:
             assert entry["attempts"] == 0
             assert entry["error"] == f"host still refuses automatic checks: asked {other}{asked} (HTTP 403)"
+    assert any("9 links on 1 host that still refuses automatic checks" in note for note in second["notes"])
     walled.clear_log()
     _, third = audit(store, start)  # and so on, run after run
     assert len(walled.log) == 1

@@ -310,6 +310,7 @@ class _HostRecheck:
     answer: Answer | None = None
     still: bool = False
     waiting: list[tuple[LinkRecord, LinkResultRow, int]] = field(default_factory=list)
+    told: int = 0  # links reported with its answer, not asked
 
 
 class PrivacyLookups:
@@ -442,6 +443,7 @@ class Crawler:
             on_progress(self._snapshot())
         for record in self.links.values():
             note_expected_move(record, self.classifier)
+        self._note_by_host()
         return AuditResult(
             options=self.options,
             started_at=started_at,
@@ -455,6 +457,18 @@ class Crawler:
             county_domains=self.classifier.county_domains,
             start_error=self.robots.start_error,
         )
+
+    def _note_by_host(self) -> None:
+        """Say in the notes how many links were reported with their host's answer, not asked."""
+        told = sum(recheck.told for recheck in self._hosts.values())
+        if told:
+            hosts = sum(1 for recheck in self._hosts.values() if recheck.told)
+            self.notes.append(
+                f"{told:,} link{'s' if told != 1 else ''} on {hosts:,} host{'s' if hosts != 1 else ''} that "
+                f"still refuse{'s' if hosts == 1 else ''} automatic checks or cannot be reached "
+                f"{'were' if told != 1 else 'was'} not asked again: one link of each host was, and the "
+                f"others are reported with its answer (--recheck-after 0 asks each)."
+            )
 
     def stop(self) -> None:
         """Stop taking work; :meth:`run` returns what was found so far, marked partial."""
@@ -748,6 +762,7 @@ class Crawler:
             method=kept.method,
         )
         record.checked_at = datetime.now(UTC)
+        recheck.told += 1
         self.progress.checked += 1
         self.progress.errors += 1
 
