@@ -528,6 +528,13 @@ def test_a_host_that_still_refuses_checks_is_asked_once_and_its_links_reported_t
     _, third = audit(store, start)  # and so on, run after run
     assert len(walled.log) == 1
     assert problems(third) == problems(first)
+    # Those reported with the host's answer keep their own last check's time: once it is older than
+    # --recheck-after, each is asked itself again (a page of the host that opened up is then seen).
+    told = link(second, f"{other}/report/{(int(asked.rsplit('/', 1)[1]) + 1) % REPORTS}")
+    assert store.results.get(told["url"]).checked_at.isoformat() == link(first, told["url"])["checked_at"]
+    walled.clear_log()
+    audit(store, start, now=datetime.now(UTC) + timedelta(hours=25))
+    assert len(walled.log) == 2 * REPORTS
 
 
 def test_a_host_that_answers_again_has_each_of_its_links_checked(store, site, walled):

@@ -707,7 +707,7 @@ class Crawler:
         True when it is not to be asked now (it waits for the host's answer, or has it); False when it
         is asked (the host's first such link, one of a host that now answers otherwise, any other)."""
         kind = host_verdict(kept.verdict, kept.status, kept.reason)
-        if kind is None:
+        if kind is None or not record.outbound:  # the County's own pages may each refuse for their reasons
             return False
         try:
             key = (kind, origin(kept.final_url))

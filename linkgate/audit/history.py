@@ -217,7 +217,8 @@ def kept_answer(row: LinkResultRow) -> Answer:
 
 def keep_results(store: Store, report: dict[str, Any], pages: set[str], keep: int) -> int:
     """Keep what this run's checks found of each address (not the ``pages`` it read, not the results it took
-    from earlier runs), within ``keep`` rows in all; how many were kept."""
+    from earlier runs, not those it reported with their host's answer), within ``keep`` rows in all; how
+    many were kept."""
     rows = [
         LinkResultRow(
             url=link["url"],
@@ -234,7 +235,12 @@ def keep_results(store: Store, report: dict[str, Any], pages: set[str], keep: in
             checked_at=datetime.fromisoformat(link["checked_at"]),
         )
         for link in report["links"]
-        if link["checked_at"] and not link["from_earlier_run"] and link["url"] not in pages
+        if link["checked_at"]
+        and not link["from_earlier_run"]
+        # Reported with its host's answer, not asked (attempts 0): its own last check is kept, so that
+        # once that is older than --recheck-after the link is asked itself again.
+        and link["attempts"]
+        and link["url"] not in pages
     ]
     store.results.save(rows, keep=keep)
     return len(rows)
