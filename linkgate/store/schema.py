@@ -167,7 +167,8 @@ audit_problems = sa.Table(
 # What each destination host looked like when the site cache or an audit last checked it (its fingerprint,
 # JSON: linkgate.health.Fingerprint), the fingerprint as of the last complete audit (the baseline), and its
 # health: where it moved to, why it looks parked, why it looks changed hands, each with when it was first
-# seen so. At most cache.max_sites rows, the least recently checked trimmed first (linkgate.store.destinations).
+# seen so. At most cache.max_sites rows, the least recently checked trimmed first
+# (linkgate.store.destinations).
 destinations = sa.Table(
     "destinations",
     metadata,
@@ -227,8 +228,8 @@ archive_copies = sa.Table(
     sa.Index("ix_archive_copies_checked_at", "checked_at"),
 )
 # -- feeds (§4) --
-# Subscribed known-bad lists (linkgate feeds): one row per list, at most linkgate.feeds.MAX_FEEDS rows. ``data``
-# is the compiled list (linkgate.feeds: a zlib-compressed hash table of at most feeds.max_names names),
+# Subscribed known-bad lists (linkgate feeds): one row per list, at most linkgate.feeds.MAX_FEEDS rows.
+# ``data`` is the compiled list (linkgate.feeds: a zlib-compressed hash table of at most feeds.max_names names),
 # shared by every server on the database; the other columns say where it comes from and how its last
 # update went.
 feeds = sa.Table(

@@ -160,9 +160,7 @@ def index() -> str:
     chosen_health = request.args.get("health", "")
     health = chosen_health if chosen_health in HEALTH_FILTER_TEXT else ""
     destinations = get_runtime().store.destinations
-    in_doubt = (
-        destinations.page(None if health == "any" else health, limit=HEALTH_SHOWN) if health else None
-    )
+    in_doubt = destinations.page(None if health == "any" else health, limit=HEALTH_SHOWN) if health else None
     filters = {
         key: value for key, value in {"q": search, "status": status, "health": health}.items() if value
     }
