@@ -229,9 +229,9 @@ archive_copies = sa.Table(
 )
 # -- feeds (§4) --
 # Subscribed known-bad lists (linkgate feeds): one row per list, at most linkgate.feeds.MAX_FEEDS rows.
-# ``data`` is the compiled list (linkgate.feeds: a zlib-compressed hash table of at most feeds.max_names names),
-# shared by every server on the database; the other columns say where it comes from and how its last
-# update went.
+# ``data`` is the compiled list (linkgate.feeds: a zlib-compressed hash table of at most feeds.max_names
+# names), shared by every server on the database; the other columns say where it comes from and how its
+# last update went.
 feeds = sa.Table(
     "feeds",
     metadata,
