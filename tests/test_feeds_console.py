@@ -3,12 +3,15 @@ local server, update it and remove it, with CSRF checked like every console form
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
 
-from tests.conftest import AppServer
+from linkgate.counts import EVENT_KINDS
+from linkgate.web.admin.dashboard import EVENT_TEXT
+from tests.conftest import ROOT, AppServer
 from tests.console import ADMIN_PASSWORD, VIEWER_PASSWORD, Browser, create_account
 
 PAGE = "/admin/feeds/"
@@ -73,3 +76,32 @@ def test_viewers_see_the_lists_and_change_nothing(console_with_lists: AppServer,
     assert viewer.submit(PAGE + "local/remove", {}, form_path=PAGE).status_code == 403
     assert viewer.get(PAGE + "local/remove").status_code == 403
     assert console_with_lists.cli("feeds", "list").stdout.startswith("local\t")
+
+
+def test_the_dashboard_names_clicks_to_a_listed_destination(
+    console_with_lists: AppServer, tmp_path: Any
+) -> None:
+    listed = tmp_path / "list.txt"
+    listed.write_text("bad.example.org\n", encoding="utf-8")
+    console_with_lists.cli("feeds", "add", "local", str(listed))
+    console_with_lists.app.extensions["linkgate"].rules.refresh()
+    assert console_with_lists.get("/go", params={"url": "https://www.bad.example.org/"}).status_code == 403
+    admin = signed_in(console_with_lists, "admin", ADMIN_PASSWORD)
+    events = re.search(
+        r'<table class="data" id="security-events">.*?</table>', admin.get("/admin/").text, re.S
+    )
+    assert events is not None
+    assert re.search(r"Destinations on a known-bad list</th>\s*<td[^>]*>1<", events.group(0)), events.group(0)
+    assert "feed_listed" not in events.group(0)  # a label, not the code
+
+
+def test_every_kind_of_security_event_has_a_label_and_a_row_in_the_metrics_table() -> None:
+    """The dashboard labels each kind and docs/deploy.md names each in linkgate_security_events_total's row
+    (the metric itself takes its kinds from EVENT_KINDS)."""
+    assert set(EVENT_TEXT) == set(EVENT_KINDS)
+    row = next(
+        line
+        for line in (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `linkgate_security_events_total`")
+    )
+    assert set(re.findall(r"`([a-z_]+)`", row.split("|")[3].split("(", 1)[1])) == set(EVENT_KINDS)

@@ -23,14 +23,19 @@ OUTCOME_TEXT = {
 # Visitors' reports of a link (linkgate/web/reports.py): the days the dashboard lists, and each choice.
 REPORT_DAYS = 30
 REPORT_CHOICE_TEXT = {"broken": "Broken", "unsafe": "Looks unsafe", "wrong_site": "Wrong site"}
+# The dashboard's words for each kind of linkgate.counts.EVENT_KINDS (a new kind needs one here).
 EVENT_TEXT = {
     "bad_signature": _l("Links with a wrong signature"),
     "blocked_destination": _l("Blocked destinations requested"),
     "invalid_url": _l("Links that could not be understood"),
     "deceptive_flag": _l("Links with a deceptive address"),
-    "ssrf_refused": _l("Privacy lookups refused (non-public address)"),
+    "ssrf_refused": _l("Fetches refused (non-public address)"),
+    "port_refused": _l("Fetches refused (port not allowed)"),
+    "scheme_refused": _l("Fetches refused (not http or https)"),
+    "credentials_refused": _l("Fetches refused (user name or password in the address)"),
     "login_failure": _l("Failed console sign-ins"),
     "bad_api_token": _l("API requests with a wrong token"),
+    "feed_listed": _l("Destinations on a known-bad list"),
 }
 
 
