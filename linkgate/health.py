@@ -266,8 +266,10 @@ _MARKER_SERVICE = {"data-adblockkey": "a parking service (data-adblockkey)"}
 
 def _wording(*phrases: str) -> re.Pattern[str]:
     """One pattern of ``phrases`` (folded), where ``DOMAIN`` stands for a domain's name or "domain"
-    words in several languages, matched as whole words."""
-    return re.compile(r"(?<![\w.])(?:" + "|".join(phrases) + r")(?![\w])")
+    words in several languages, matched as whole words. A match starts only where a word does (never
+    after a letter, digit, dot or hyphen), so one long hyphenated word costs time in proportion to its
+    length, not to its square."""
+    return re.compile(r"(?<![\w.-])(?:" + "|".join(phrases) + r")(?![\w])")
 
 
 _NAME = r"[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)+"  # a domain's name, such as example.org
