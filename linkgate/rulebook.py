@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 
 from linkgate.classify import Classifier, RuleSet
 from linkgate.errors import StoreUnavailable
+from linkgate.feeds import FeedBook
 from linkgate.store import Store
 
 if TYPE_CHECKING:
-    from linkgate.feeds import FeedBook
+    from linkgate.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,19 @@ class RuleBook:
         self.healthy = False
         self.loaded_at: float | None = None
         self.last_error: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: Store) -> RuleBook:
+        """The County's domains and actions, the rules and the known-bad lists, as every process classifies
+        with them: the gate and the console (:class:`linkgate.runtime.Runtime`) and ``linkgate test-link``.
+        Nothing is loaded until :meth:`refresh`."""
+        base = Classifier(settings.county_domains, settings.actions)
+        return cls(store, base, FeedBook(store, settings.instance_path / "feeds"))
+
+    @property
+    def feeds_error(self) -> str | None:
+        """Why the known-bad lists could not be opened at the last refresh (those before kept), or None."""
+        return None if self._feeds is None else self._feeds.last_error
 
     @property
     def version(self) -> int:

@@ -22,7 +22,6 @@ from linkgate.classify import Classifier
 from linkgate.config import Settings
 from linkgate.counts import ClickCounter
 from linkgate.errors import StoreUnavailable
-from linkgate.feeds import FeedBook
 from linkgate.http import Fetcher, FetchPolicy, system_resolver
 from linkgate.rulebook import RuleBook
 from linkgate.signing import Signer
@@ -39,8 +38,7 @@ class Runtime:
         self.store = Store(settings.database_url)
         self.schema_ready = self._create_schema(at_start=True)
         self.signer = Signer(settings.secret_key, settings.previous_secret_keys)
-        self.feeds = FeedBook(self.store, settings.instance_path / "feeds")
-        self.rules = RuleBook(self.store, Classifier(settings.county_domains, settings.actions), self.feeds)
+        self.rules = RuleBook.from_settings(settings, self.store)
         self.rules.refresh()
         self.counts = ClickCounter(
             self.store,

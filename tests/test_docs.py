@@ -332,7 +332,7 @@ def sandbox(tmp_path: Path, local_site: Any, monkeypatch: pytest.MonkeyPatch) ->
 GATE_LINK = r"https://links\.missoulacounty\.us/go\?url=\S+&sig=\S+"
 SHAPES: dict[tuple[str, ...], str] = {
     ("sign",): rf"\A{GATE_LINK}\n\Z",
-    ("test-link",): r"\Adestination +\S+\ncategory +\w+\naction +\w+\nflags +.+\nrule +\S+\n\Z",
+    ("test-link",): r"\Adestination +\S+\ncategory +\w+\naction +\w+\nflags +.+\nrule +\S+\nlisted +\S+\n\Z",
     ("config", "check"): r"\AThe configuration reads: ",
     ("api-token",): r"\Atoken: \S+\n.*\napi_tokens = \[\"[0-9a-f]{64}\"\]\n\Z",
     ("check-site",): r"(?m)^host +\S+\n^status +found\n^privacy link +http://\S+/privacy\n",

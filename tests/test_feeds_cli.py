@@ -149,3 +149,39 @@ def test_a_list_naming_markup_is_only_ever_text(gate: AppServer, tmp_path: Path)
     refresh(gate)
     page = gate.get("/go", params={"url": "https://ok.example.org/"}).text
     assert "<script>" not in page
+
+
+def test_linkgate_test_link_answers_as_the_gate_does_with_the_lists(gate: AppServer, tmp_path: Path) -> None:
+    blocklist = tmp_path / "block.txt"
+    blocklist.write_text(LIST, encoding="utf-8")
+    warnlist = tmp_path / "warn.txt"
+    warnlist.write_text(HOSTS, encoding="utf-8")
+    gate.cli("feeds", "add", "phishing", str(blocklist))
+    gate.cli("feeds", "add", "warn-list", str(warnlist), "--format", "hosts", "--action", "notice")
+    gate.cli("allow", "malware.example.net")  # a rule written by hand wins
+    for file in (gate.directory / "instance" / "feeds").iterdir():
+        file.unlink()  # this process reads the lists from the database's copy, as a new worker does
+    refresh(gate)
+
+    def tested(url: str, *more: str) -> dict[str, Any]:
+        answer: dict[str, Any] = json.loads(gate.cli("test-link", url, "--json", *more).stdout)
+        return answer
+
+    blocked = tested("https://www.phish.example.com/login")
+    assert (blocked["category"], blocked["action"], blocked["listed"]) == ("blocked", "block", "phishing")
+    assert gate.get("/go", params={"url": "https://www.phish.example.com/login"}).status_code == 403
+    noticed = tested("https://notice-me.example.org/")
+    assert (noticed["action"], noticed["listed"]) == ("notice", "warn-list")
+    for url in ("https://malware.example.net/", "https://example.org/"):
+        assert tested(url)["listed"] is None
+    shown = gate.cli("test-link", "https://www.phish.example.com/").stdout
+    assert re.search(r"(?m)^listed +phishing$", shown) and re.search(r"(?m)^action +block$", shown)
+    # Lists it cannot open: an error, not an answer that leaves them out.
+    folder = gate.directory / "instance" / "feeds"
+    for file in folder.iterdir():
+        file.unlink()
+    folder.rmdir()
+    folder.write_text("not a folder", encoding="utf-8")
+    unread = gate.cli("test-link", "https://www.phish.example.com/", check=False)
+    assert unread.returncode == 2 and unread.stdout == ""
+    assert unread.stderr.splitlines()[-1].startswith("linkgate: error: the known-bad lists could not be read")

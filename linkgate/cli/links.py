@@ -1,4 +1,8 @@
-"""Signed gate links and what a link would get: ``linkgate sign``, ``linkgate test-link``."""
+"""Signed gate links and what a link would get: ``linkgate sign``, ``linkgate test-link``.
+
+``test-link`` classifies with the gate's own :class:`linkgate.rulebook.RuleBook` (rules and known-bad
+lists), never a classifier of its own: it answers what the gate and the console's Test a link answer.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import json
 
 import click
 
-from linkgate.classify import Classifier, RuleSet
 from linkgate.cli.common import (
     current_settings,
     fail,
@@ -16,7 +19,8 @@ from linkgate.cli.common import (
     warn_default_public_url,
 )
 from linkgate.config import Settings
-from linkgate.errors import InvalidDestination
+from linkgate.errors import InvalidDestination, StoreUnavailable
+from linkgate.rulebook import RuleBook
 from linkgate.urls import Destination, parse_destination
 
 
@@ -54,18 +58,23 @@ def sign(url: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @friendly
 def test_link(url: str, unsigned: bool, as_json: bool) -> None:
-    """Show what a visitor following URL would get: category, flags and action."""
+    """Show what a visitor following URL would get: category, flags, action, and the rule or known-bad
+    list that decides it."""
     settings = current_settings()
     destination = _destination(url, settings)
-    version, rules = open_store(settings).rules.load()
-    classifier = Classifier(settings.county_domains, settings.actions, RuleSet(rules, version))
-    result = classifier.classify(destination, trusted=not unsigned)
+    book = RuleBook.from_settings(settings, open_store(settings))
+    if not book.refresh():
+        raise StoreUnavailable(f"The rules could not be read: {book.last_error}")
+    if book.feeds_error is not None:  # an answer without the lists could say "redirect" for a listed host
+        fail(f"the known-bad lists could not be read: {book.feeds_error}")
+    result = book.classifier.classify(destination, trusted=not unsigned)
     data = {
         "destination": destination.href,
         "category": result.category,
         "action": result.action,
         "flags": list(result.flags),
         "rule": result.rule.pattern if result.rule else None,
+        "listed": result.listed.feed if result.listed else None,
     }
     if as_json:
         click.echo(json.dumps(data))
