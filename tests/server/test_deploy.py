@@ -380,13 +380,9 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
     if analyze is None:
         unavailable("systemd-analyze is not installed (scripts/install-test-deps.sh installs systemd)")
     venv_bin = Path(sys.executable).parent
-    names = [
-        "linkgate.service",
-        "linkgate-audit.service",
-        "linkgate-audit.timer",
-        "linkgate-backup.service",
-        "linkgate-backup.timer",
-    ]
+    # Every unit shipped, so that a new one cannot be left out.
+    names = sorted(path.name for path in (ROOT / "deploy").iterdir() if path.suffix in (".service", ".timer"))
+    assert {"linkgate.service", "linkgate-feeds.service", "linkgate-feeds.timer"} <= set(names)
     for name in names:
         text = (ROOT / "deploy" / name).read_text(encoding="utf-8")
         # Where the programs are on this machine (systemd-analyze checks that they can be run).
