@@ -613,27 +613,3 @@ def next_update(feed: FeedRow, refresh_hours: float) -> datetime | None:
 def is_due(feed: FeedRow, refresh_hours: float, now: datetime) -> bool:
     moment = next_update(feed, refresh_hours)
     return moment is None or moment <= now
-
-
-# A small list in each format, under names reserved for examples (RFC 2606): ``linkgate feeds sample``
-# prints one to see a format or try a feed on a test server before subscribing to a real list.
-SAMPLES = {
-    "hosts": (
-        "# A sample hosts-format list (linkgate feeds sample --format hosts)\n"
-        "127.0.0.1 localhost\n"
-        "0.0.0.0 phishing.example\n"
-        "0.0.0.0 login-update.example malware.test  # two names on one line\n"
-    ),
-    "domains": (
-        "# A sample domains list (linkgate feeds sample --format domains)\nphishing.example\nmalware.test\n"
-    ),
-    "urlhaus": (
-        "################################################################\n"
-        "# A sample in the form of abuse.ch URLhaus's CSV (linkgate feeds sample --format urlhaus)\n"
-        "# id,dateadded,url,url_status,last_online,threat,tags,urlhaus_link,reporter\n"
-        '"1","2026-12-01 10:00:00","http://malware.test/payload.exe","online","2026-12-01 10:00:00",'
-        '"malware_download","exe","https://urlhaus.abuse.ch/url/1/","sample"\n'
-        '"2","2026-12-01 11:00:00","https://phishing.example/login","online","2026-12-01 11:00:00",'
-        '"malware_download","html","https://urlhaus.abuse.ch/url/2/","sample"\n'
-    ),
-}

@@ -65,6 +65,15 @@ PLACEHOLDERS = {
 }
 # Paths the sandbox cannot write, and where it writes instead.
 PATHS = {"/var/lib/linkgate/audit": "audit-reports"}
+# Files a webmaster would have saved before running the examples that read them (a downloaded known-bad
+# list): written in the sandbox's working folder, where the examples run.
+FILES = {
+    "phishing-hosts.txt": (
+        "# Phishing sites reported to the County, in hosts format\n"
+        "0.0.0.0 missoulacounty-payments.example\n"
+        "0.0.0.0 tax-refund-missoula.example login-update.example\n"
+    ),
+}
 # Commands that read other sites: the addresses they name are the local site, reached by the same name.
 FETCHED = ("https://www.missoulacounty.us", "https://example.org")
 FETCHING = {("check-site",), ("audit",)}
@@ -315,6 +324,8 @@ def sandbox(tmp_path: Path, local_site: Any, monkeypatch: pytest.MonkeyPatch) ->
         (work / folder).mkdir(parents=True, exist_ok=True)
     for page in ("site/index.html", "site/parks/index.html", "parks/index.html", "build/index.html"):
         (work / page).write_text(PAGE.format(title=page, more=OFF_SITE), encoding="utf-8")
+    for name, text in FILES.items():
+        (work / name).write_text(text, encoding="utf-8")
     monkeypatch.chdir(work)
     # What the examples take as there already: the database, and a site with a pinned privacy link.
     server.cli("db", "upgrade")

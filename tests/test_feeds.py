@@ -18,7 +18,6 @@ from pytest_httpserver import HTTPServer
 from linkgate.classify import Classifier, Listed, RuleSet, make_rule
 from linkgate.config import DEFAULT_ACTIONS
 from linkgate.feeds import (
-    SAMPLES,
     FeedBook,
     FeedIndex,
     FeedLimits,
@@ -324,12 +323,6 @@ def test_a_list_the_fetcher_refuses_or_the_server_fails_keeps_the_one_before(
             result = update_feed(store, "web", limits, fetcher, "test")
         assert result.error is not None and why in result.error, result.error
         assert result.feed.names == 1
-
-
-def test_the_samples_are_lists_of_their_format() -> None:
-    for format, text in SAMPLES.items():
-        parsed = parse_list(text.encode(), format, 100)
-        assert {name_key("phishing.example"), name_key("malware.test")} <= set(parsed.keys), format
 
 
 def test_no_feeds_cost_no_lookup() -> None:

@@ -1,4 +1,4 @@
-"""Known-bad lists: ``linkgate feeds add|update|list|remove|sample``.
+"""Known-bad lists: ``linkgate feeds add|update|list|remove``.
 
 ``update`` exits 1 when a list could not be updated (the one before it is kept), so that the timer's
 unit (deploy/linkgate-feeds.service) shows as failed; bad input exits 2 with one line, as everywhere.
@@ -17,7 +17,6 @@ from linkgate.config import Settings
 from linkgate.feeds import (
     FEED_ACTIONS,
     FORMATS,
-    SAMPLES,
     FeedLimits,
     UpdateResult,
     check_feed,
@@ -28,16 +27,6 @@ from linkgate.feeds import (
 )
 from linkgate.store import Store, now
 from linkgate.store.feeds import FeedError, FeedRow
-
-# A list's format, for the lists added and for the samples shown.
-FORMAT = click.option(
-    "--format",
-    "format_",
-    type=click.Choice(FORMATS),
-    default="domains",
-    show_default=True,
-    help="hosts (0.0.0.0 example.com lines), domains (one a line) or urlhaus (abuse.ch's CSV).",
-)
 
 
 @main.group()
@@ -92,7 +81,14 @@ def _time(feed: FeedRow, settings: Settings) -> str:
 @feeds.command("add")
 @click.argument("name")
 @click.argument("source")
-@FORMAT
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(FORMATS),
+    default="domains",
+    show_default=True,
+    help="hosts (0.0.0.0 example.com lines), domains (one a line) or urlhaus (abuse.ch's CSV).",
+)
 @click.option(
     "--action",
     type=click.Choice(FEED_ACTIONS),
@@ -180,10 +176,3 @@ def feeds_remove(name: str) -> None:
     """Unsubscribe from the list NAME: hosts on it are no longer blocked or warned about."""
     removed = open_store(current_settings()).feeds.remove(name, cli_actor())
     click.echo(f"removed feed {removed.name}")
-
-
-@feeds.command("sample")
-@FORMAT
-def feeds_sample(format_: str) -> None:
-    """Print a small list in a format (names reserved for examples), to try a feed on a test server."""
-    click.echo(SAMPLES[format_], nl=False)
