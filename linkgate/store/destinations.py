@@ -85,7 +85,8 @@ class Destinations:
         changed: str | None,
     ) -> None:
         """Keep ``host``'s fingerprint as checked ``at``, and its health: each mark keeps the time it was
-        first seen while it stays, and is cleared when the check no longer finds it."""
+        first seen while it stays, and is cleared when the check no longer finds it. A row another writer
+        (the audit, the gate's site cache) made since it was read is replaced, not a broken constraint."""
         text = json.dumps(dict(fingerprint), ensure_ascii=False)[:MAX_FINGERPRINT]
         with self._db.begin() as conn:
             before = conn.execute(sa.select(destinations).where(destinations.c.host == host)).first()
@@ -100,7 +101,8 @@ class Destinations:
                 "changed_since": _since(changed, "changed", before, at),
             }
             if before is None:
-                conn.execute(sa.insert(destinations).values(host=host, **values))
+                insert = self._db.insert(destinations).values(host=host, **values)
+                conn.execute(insert.on_conflict_do_update(index_elements=["host"], set_=values))
             else:
                 conn.execute(sa.update(destinations).where(destinations.c.host == host).values(**values))
 
