@@ -2,11 +2,16 @@
 
 A feed is a list of names in one of three formats (``hosts``: ``0.0.0.0 example.com`` lines; ``domains``:
 one name a line; ``urlhaus``: abuse.ch's URLhaus CSV, whose url column gives the host), read from an
-http(s) address through the safe fetcher or from a file. Updating one reads the whole list, bounded
-(``feeds.max_bytes``, ``feeds.max_names``), in time and memory linear in its size, skipping (and counting)
-each line that names no host; compiles it into an open-addressing hash table of 64-bit keyed hashes
-(BLAKE2b with a fixed key, so every process and server computes the same ones); and stores that table in
-the database, whole, in one statement. On any failure the list before it stays, and why is kept.
+http(s) address through the safe fetcher or from a file. A URLhaus row whose ``url_status`` is ``offline``
+is left out: URLhaus found the address no longer serving malware, and many of its hosts are legitimate
+sites that were broken into and since cleaned, which a County link may well name; when the address serves
+malware again URLhaus marks it ``online`` and the next update lists it.
+
+Updating a feed reads the whole list, bounded (``feeds.max_bytes``, ``feeds.max_names``), in time and
+memory linear in its size, skipping (and counting) each line that names no host; compiles it into an
+open-addressing hash table of 64-bit keyed hashes (BLAKE2b with a fixed key, so every process and server
+computes the same ones); and stores that table in the database, whole, in one statement. On any failure
+the list before it stays, and why is kept.
 
 Each process (:class:`FeedBook`) keeps every loaded list as a file in the instance folder named by the
 table's digest, written under a temporary name and renamed, and maps it read-only: gunicorn's workers
@@ -146,6 +151,7 @@ class ParsedList:
     skipped: int = 0
     skipped_lines: list[str] | None = None
     size: int = 0
+    offline: int = 0  # URLhaus rows left out as offline: not skipped, the list says so itself
 
     def skip(self, number: int, reason: str, line: str) -> None:
         self.skipped += 1
@@ -228,6 +234,7 @@ def parse_list(data: bytes, format: str, max_names: int) -> ParsedList:
     if not keys:
         raise FeedError(
             f"The list names no host ({found.skipped:,} lines skipped"
+            + (f", {found.offline:,} offline rows left out" if found.offline else "")
             + (f"; {found.skipped_lines[0]}" if found.skipped_lines else "")
             + f"): is it a {format} list? It was not loaded."
         )
@@ -244,6 +251,9 @@ def _entries(line: str, format: str, number: int, found: ParsedList) -> list[str
             return []
         if len(row) < 3:
             found.skip(number, "no url column", line)
+            return []
+        if len(row) > 3 and row[3].strip().lower() == "offline":  # url_status: see the module docstring
+            found.offline += 1
             return []
         try:
             destination = parse_destination(row[2].strip())

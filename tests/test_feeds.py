@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import random
+import re
 import zlib
 from array import array
 from pathlib import Path
@@ -131,6 +132,49 @@ def test_a_list_with_no_name_or_too_many_is_refused() -> None:
         parse_list(b"# nothing\n127.0.0.1 localhost\n", "hosts", 100)
     with pytest.raises(FeedError, match="more than 3 names"):
         parse_list(b"a.example\nb.example\nc.example\nd.example\n", "domains", 3)
+
+
+# What https://urlhaus.abuse.ch/downloads/csv_online/ and csv_recent/ send, written here in their shape: a
+# banner of comment lines, the header as a comment, every field quoted, tags holding commas, CRLF endings.
+URLHAUS_DUMP = (
+    "################################################################\r\n"
+    "# abuse.ch URLhaus Database Dump (CSV - recent URLs)           #\r\n"
+    "# Last updated: 2026-12-07 12:00:05 (UTC)                      #\r\n"
+    "#                                                              #\r\n"
+    "# Terms Of Use: https://urlhaus.abuse.ch/api/                  #\r\n"
+    "# For questions please contact urlhaus [at] abuse.ch           #\r\n"
+    "################################################################\r\n"
+    "#\r\n"
+    "# id,dateadded,url,url_status,last_online,threat,tags,urlhaus_link,reporter\r\n"
+    '"3301004","2026-12-07 11:58:02","http://203.0.114.23:40123/i","online","2026-12-07 11:58:02",'
+    '"malware_download","32-bit,elf,mips,Mozi","https://urlhaus.abuse.ch/url/3301004/","geenensp"\r\n'
+    '"3301003","2026-12-07 11:41:17","https://cdn.files-share.example/d/Invoice_2026.zip","online",'
+    '"2026-12-07 11:52:40","malware_download","zip","https://urlhaus.abuse.ch/url/3301003/","abuse_ch"\r\n'
+    '"3301002","2026-12-07 10:12:55","http://www.bakery-cleaned.example/wp-content/uploads/x.exe",'
+    '"offline","2026-12-07 10:30:00","malware_download","exe,AsyncRAT",'
+    '"https://urlhaus.abuse.ch/url/3301002/","anonymous"\r\n'
+    '"3301001","2026-12-07 09:03:44","http://files-share.example/other.exe","offline","",'
+    '"malware_download","exe","https://urlhaus.abuse.ch/url/3301001/","anonymous"\r\n'
+    '"3301000","2026-12-07 08:00:00","http://Mixed-Case.Example:8080/bins/sora.arm7","online",'
+    '"2026-12-07 08:00:00","malware_download","elf,""quoted"" tag","https://urlhaus.abuse.ch/url/3301000/",'
+    '"r3dbU7z"\r\n'
+)
+
+
+def test_urlhaus_s_own_csv_gives_the_hosts_of_its_online_addresses() -> None:
+    parsed = parse_list(URLHAUS_DUMP.encode(), "urlhaus", 100)
+    # An offline address is left out (counted, not skipped): files-share.example and the bakery are not
+    # listed, cdn.files-share.example is; the banner and header are comments, quoted commas stay in a field.
+    listed = {"203.0.114.23", "cdn.files-share.example", "mixed-case.example"}
+    assert set(parsed.keys) == keys_of(listed)
+    assert (parsed.skipped, parsed.offline) == (0, 2)
+    every_one_offline = URLHAUS_DUMP.replace('"online"', '"offline"').encode()
+    refusal = re.escape("names no host (0 lines skipped, 5 offline rows left out)")
+    with pytest.raises(FeedError, match=refusal):
+        parse_list(every_one_offline, "urlhaus", 100)
+    # A list without the status column (a URLhaus-like CSV of another source) is read whole.
+    short = '# id,dateadded,url\r\n"1","2026-12-07","http://bad.example.org/x"\r\n'
+    assert set(parse_list(short.encode(), "urlhaus", 100).keys) == keys_of({"bad.example.org"})
 
 
 def test_the_table_holds_each_name_once_and_finds_only_them(tmp_path: Path) -> None:
