@@ -49,3 +49,13 @@ def test_a_row_another_writer_made_since_it_was_read_is_replaced_not_an_error(st
     row = store.destinations.get("partner.example")
     assert (row.seen_at, row.moved_to, row.moved_since) == (LATER, "casino.example", LATER)
     assert row.fingerprint == {"final_domain": "casino.example"}
+
+
+def test_a_fingerprint_too_long_to_keep_whole_keeps_its_texts_cut_never_its_json(store: Any) -> None:
+    long = {"final_domain": "partner.example", "title": "River Trust " * 300, "https": True}
+    store.destinations.record("partner.example", long, FIRST, moved_to=None, parked=None, changed=None)
+    kept = store.destinations.get("partner.example").fingerprint
+    assert kept == {"final_domain": "partner.example", "title": long["title"][:200], "https": True}
+    many = {f"field{number}": "x" * 200 for number in range(20)}  # too long even cut: kept as nothing
+    store.destinations.record("other.example", many, FIRST, moved_to=None, parked=None, changed=None)
+    assert store.destinations.get("other.example").fingerprint == {}

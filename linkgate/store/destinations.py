@@ -25,6 +25,7 @@ __all__ = ["HEALTH_KINDS", "DestinationPage", "DestinationRow", "Destinations"]
 
 HEALTH_KINDS = ("moved", "parked", "changed")
 MAX_FINGERPRINT = 2_000  # characters of a fingerprint's JSON (its texts are cut well before)
+MAX_FIELD = 200  # characters a text of a fingerprint keeps when its JSON would be longer than that
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class Destinations:
         """Keep ``host``'s fingerprint as checked ``at``, and its health: each mark keeps the time it was
         first seen while it stays, and is cleared when the check no longer finds it. A row another writer
         (the audit, the gate's site cache) made since it was read is replaced, not a broken constraint."""
-        text = json.dumps(dict(fingerprint), ensure_ascii=False)[:MAX_FINGERPRINT]
+        text = _fingerprint_text(fingerprint)
         with self._db.begin() as conn:
             before = conn.execute(sa.select(destinations).where(destinations.c.host == host)).first()
             values = {
@@ -177,6 +178,20 @@ class Destinations:
             )
             result = conn.execute(sa.delete(destinations).where(destinations.c.host.in_(oldest)))
             return int(result.rowcount or 0)
+
+
+def _fingerprint_text(fingerprint: Mapping[str, Any]) -> str:
+    """``fingerprint`` as JSON of at most :data:`MAX_FINGERPRINT` characters: its texts cut to
+    :data:`MAX_FIELD` when it is longer, never the JSON itself (cut JSON would be read back as nothing);
+    ``{}`` when even that is too long."""
+    text = json.dumps(dict(fingerprint), ensure_ascii=False)
+    if len(text) <= MAX_FINGERPRINT:
+        return text
+    cut = {
+        name: value[:MAX_FIELD] if isinstance(value, str) else value for name, value in fingerprint.items()
+    }
+    text = json.dumps(cut, ensure_ascii=False)
+    return text if len(text) <= MAX_FINGERPRINT else "{}"
 
 
 def _json(text: str | None) -> dict[str, Any] | None:
