@@ -624,9 +624,9 @@ class SiteCache:
             fingerprint = values.get("fingerprint")
             if isinstance(fingerprint, health.Fingerprint):
                 keep_fingerprint(self._store, host, fingerprint)
-                self._store.destinations.trim(self.limits.max_sites)
+                self._store.destinations.trim(self.limits.max_sites, when_due=True)
             row = self._store.sites.get(host)
-            self._store.sites.trim(self.limits.max_sites)
+            self._store.sites.trim(self.limits.max_sites, when_due=True)
         except StoreUnavailable as error:
             log.warning("sites: cannot record the lookup of a host: %s", error)
             return None

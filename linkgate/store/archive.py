@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
+from linkgate.store.bounds import TrimSchedule, trim_oldest
 from linkgate.store.engine import Database
 from linkgate.store.records import as_utc, now
 from linkgate.store.schema import archive_copies
@@ -46,6 +46,7 @@ class ArchiveCache:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._trims = TrimSchedule()
 
     def get(self, url: str) -> ArchiveEntry | None:
         with self._db.connect() as conn:
@@ -79,7 +80,9 @@ class ArchiveCache:
         replaced = {name: insert.excluded[name] for name in values if name not in kept}
         with self._db.begin() as conn:
             conn.execute(insert.on_conflict_do_update(index_elements=["url_key"], set_=replaced))
-            _trim(conn, keep)
+            if self._trims.due(keep):
+                newest_first = (archive_copies.c.checked_at.desc(), archive_copies.c.url_key.desc())
+                trim_oldest(conn, archive_copies.c.url_key, newest_first, keep)
 
     def mark_working(self, urls: Iterable[str]) -> None:
         """The destinations ``urls`` answered well: the notice no longer offers their snapshots."""
@@ -106,18 +109,6 @@ class ArchiveCache:
     def count(self) -> int:
         with self._db.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(archive_copies)).scalar() or 0)
-
-
-def _trim(conn: Connection, keep: int) -> None:
-    excess = int(conn.execute(sa.select(sa.func.count()).select_from(archive_copies)).scalar() or 0) - keep
-    if excess <= 0:
-        return
-    oldest = (
-        sa.select(archive_copies.c.url_key)
-        .order_by(archive_copies.c.checked_at, archive_copies.c.url_key)
-        .limit(excess)
-    )
-    conn.execute(sa.delete(archive_copies).where(archive_copies.c.url_key.in_(oldest)))
 
 
 def _entry(row: sa.Row[tuple[object, ...]]) -> ArchiveEntry:

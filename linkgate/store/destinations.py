@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from linkgate.store.bounds import TrimSchedule, trim_oldest
 from linkgate.store.engine import Database
 from linkgate.store.records import as_utc
 from linkgate.store.schema import destinations
@@ -69,6 +70,7 @@ class Destinations:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._trims = TrimSchedule()
 
     def get(self, host: str) -> DestinationRow | None:
         with self._db.connect() as conn:
@@ -163,21 +165,14 @@ class Destinations:
             ).one()
         return {kind: int(count or 0) for kind, count in zip(HEALTH_KINDS, row, strict=True)}
 
-    def trim(self, keep: int) -> int:
-        """Delete the rows beyond the ``keep`` most recently checked; how many went."""
+    def trim(self, keep: int, *, when_due: bool = False) -> int:
+        """Delete the rows beyond the ``keep`` most recently checked; how many went. With ``when_due`` (after
+        one lookup), only on the saves :class:`~linkgate.store.bounds.TrimSchedule` picks."""
+        if when_due and not self._trims.due(keep):
+            return 0
+        newest_first = (destinations.c.seen_at.desc(), destinations.c.host.desc())
         with self._db.begin() as conn:
-            total = conn.execute(sa.select(sa.func.count()).select_from(destinations)).scalar()
-            excess = int(total or 0) - keep
-            if excess <= 0:
-                return 0
-            oldest = (
-                sa.select(destinations.c.host)
-                .order_by(destinations.c.seen_at, destinations.c.host)
-                .limit(excess)
-                .scalar_subquery()
-            )
-            result = conn.execute(sa.delete(destinations).where(destinations.c.host.in_(oldest)))
-            return int(result.rowcount or 0)
+            return trim_oldest(conn, destinations.c.host, newest_first, keep)
 
 
 def _fingerprint_text(fingerprint: Mapping[str, Any]) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from linkgate.store.bounds import trim_oldest
 from linkgate.store.engine import Database
 from linkgate.store.records import LinkResultRow, as_utc
 from linkgate.store.schema import link_results
@@ -57,7 +58,8 @@ class LinkResults:
         with self._db.begin() as conn:
             for start in range(0, len(values), BATCH):
                 conn.execute(upsert, values[start : start + BATCH])
-            return _trim(conn, keep)
+            newest_first = (link_results.c.checked_at.desc(), link_results.c.url_key.desc())
+            return trim_oldest(conn, link_results.c.url_key, newest_first, keep)
 
     def checked_since(self, since: datetime, *, verdict: str | None = None) -> dict[str, LinkResultRow]:
         """The results checked at ``since`` or later (of one ``verdict`` when given), by address."""
@@ -76,21 +78,6 @@ class LinkResults:
     def count(self) -> int:
         with self._db.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(link_results)).scalar() or 0)
-
-
-def _trim(conn: Any, keep: int) -> int:
-    total = int(conn.execute(sa.select(sa.func.count()).select_from(link_results)).scalar() or 0)
-    excess = total - keep
-    if excess <= 0:
-        return 0
-    oldest = (
-        sa.select(link_results.c.url_key)
-        .order_by(link_results.c.checked_at, link_results.c.url_key)
-        .limit(excess)
-        .scalar_subquery()
-    )
-    result = conn.execute(sa.delete(link_results).where(link_results.c.url_key.in_(oldest)))
-    return int(result.rowcount or 0)
 
 
 def _values(row: LinkResultRow) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from linkgate.store.bounds import TrimSchedule, trim_oldest
 from linkgate.store.changes import ChangeLog
 from linkgate.store.engine import Database, holds
 from linkgate.store.records import CacheHealth, SitePage, SiteRow, as_utc, now
@@ -25,6 +26,7 @@ class Sites:
     def __init__(self, db: Database, changes: ChangeLog) -> None:
         self._db = db
         self._changes = changes
+        self._trims = TrimSchedule()
 
     def health(self, found_ttl: timedelta, not_found_ttl: timedelta, error_ttl: timedelta) -> CacheHealth:
         """How many sites are cached, how many failed their last lookup, how many are past their freshness."""
@@ -236,28 +238,21 @@ class Sites:
                     .values(used_on=day)
                 )
 
-    def trim(self, keep: int) -> int:
+    def trim(self, keep: int, *, when_due: bool = False) -> int:
         """Delete the looked-up sites beyond the ``keep`` most recently used (by day, then check time);
-        how many went. A site with an override is never deleted nor counted, nor one being looked up."""
-        stamp = now()
+        how many went. A site with an override is never deleted nor counted, nor one being looked up.
+        With ``when_due`` (after one lookup), only on the saves
+        :class:`~linkgate.store.bounds.TrimSchedule` picks."""
+        if when_due and not self._trims.due(keep):
+            return 0
         evictable = sa.and_(
             sites.c.override_url.is_(None),
             sites.c.override_none.is_(False),
-            sa.or_(sites.c.lease_until.is_(None), sites.c.lease_until < stamp),
+            sa.or_(sites.c.lease_until.is_(None), sites.c.lease_until < now()),
         )
+        newest_first = (sites.c.used_on.desc(), sites.c.checked_at.desc().nulls_last(), sites.c.host.desc())
         with self._db.begin() as conn:
-            total = conn.execute(sa.select(sa.func.count()).select_from(sites).where(evictable)).scalar()
-            excess = int(total or 0) - keep
-            if excess <= 0:
-                return 0
-            oldest = (
-                sa.select(sites.c.host)
-                .where(evictable)
-                .order_by(sites.c.used_on, sites.c.checked_at.nulls_first(), sites.c.host)
-                .limit(excess)
-            )
-            result = conn.execute(sa.delete(sites).where(sites.c.host.in_(oldest.scalar_subquery())))
-            return int(result.rowcount or 0)
+            return trim_oldest(conn, sites.c.host, newest_first, keep, evictable)
 
     def _ensure(self, conn: Connection, host: str) -> None:
         insert = self._db.insert(sites)
