@@ -62,6 +62,7 @@ class Runtime:
                 max_sites=settings.max_sites,
             ),
             memory_seconds=settings.memory_seconds,
+            county_domains=settings.county_domains,
         )
         # The snapshots the notice offers for broken destinations (archive.url), kept in memory.
         self.archived = ArchivedCopies(self.store, settings.timezone)

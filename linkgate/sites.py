@@ -44,7 +44,7 @@ import socket
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
@@ -52,6 +52,7 @@ from datetime import date, datetime, timedelta
 from typing import TypeGuard
 
 from linkgate import health, privacy
+from linkgate.classify import is_under
 from linkgate.config import Settings
 from linkgate.errors import InvalidDestination, StoreUnavailable
 from linkgate.http import DEFAULT_ACCEPT, Answer, Fetcher, FetchError, FetchRefused
@@ -452,8 +453,10 @@ class SiteCache:
         limits: Limits | None = None,
         memory_seconds: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        county_domains: Iterable[str] = (),
     ) -> None:
         self._store = store
+        self._county_domains = tuple(county_domains)  # a site leading into one has not moved away
         self._fetcher_factory = fetcher_factory
         self.freshness = freshness or Freshness()
         self.limits = limits or Limits()
@@ -623,7 +626,7 @@ class SiteCache:
             self._store.sites.save_check(host, values)
             fingerprint = values.get("fingerprint")
             if isinstance(fingerprint, health.Fingerprint):
-                keep_fingerprint(self._store, host, fingerprint)
+                keep_fingerprint(self._store, host, fingerprint, self._county_domains)
                 self._store.destinations.trim(self.limits.max_sites, when_due=True)
             row = self._store.sites.get(host)
             self._store.sites.trim(self.limits.max_sites, when_due=True)
@@ -655,13 +658,19 @@ class SiteCache:
             fetcher.close()
 
 
-def keep_fingerprint(store: Store, host: str, fingerprint: health.Fingerprint) -> None:
+def keep_fingerprint(
+    store: Store, host: str, fingerprint: health.Fingerprint, county_domains: Iterable[str] = ()
+) -> None:
     """Keep what a check of ``host`` found (its fingerprint) and the health it shows: moved to another
-    registrable domain, parked, or changed hands since the baseline (the last complete audit's)."""
+    registrable domain, parked, or changed hands since the baseline (the last complete audit's).
+
+    A site of the County, or one that now leads into ``county_domains``, has not moved away (as
+    :func:`health.moved_away` judges a link): the notice and the console's list read it so from here."""
     before = store.destinations.get(host)
     baseline = health.Fingerprint.from_json(before.baseline) if before and before.baseline else None
-    domain = health.site_domain(site_host(host))
-    moved_to = fingerprint.final_domain if fingerprint.final_domain not in (None, domain) else None
+    own, final, county = site_host(host), fingerprint.final_domain, tuple(county_domains)
+    moved = final not in (None, registrable_domain(own)) and not is_under(own, county)
+    moved_to = final if moved and final is not None and not is_under(final, county) else None
     store.destinations.record(
         host,
         fingerprint.as_json(),

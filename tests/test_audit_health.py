@@ -199,6 +199,26 @@ def test_the_console_lists_the_sites_in_doubt_with_when_each_was_first_seen(link
     assert '<dd data-fact="moved_to">newname.org, first seen' in own
 
 
+def test_a_site_that_now_leads_into_the_county_is_not_listed_as_moved(linkgate, world):
+    """The site cache's lookup (a notice's) of a partner that now redirects into the County keeps no move:
+    the console's list agrees with the notice, which never says such a site moved away."""
+    from linkgate.accounts import create_account
+    from tests.console import ADMIN_PASSWORD
+
+    linkgate.start()
+    runtime = linkgate.app.extensions["linkgate"]
+    port = world.server.port
+    for host in ("county-partner.org", "oldpartner.org"):
+        assert runtime.sites.refresh(f"{host}:{port}", force=True) is not None
+    assert runtime.store.destinations.get(f"county-partner.org:{port}").moved_to is None
+    assert runtime.store.destinations.get(f"oldpartner.org:{port}").moved_to == "newname.org"
+    create_account(runtime.store, "admin", ADMIN_PASSWORD, "admin", "test")
+    listed = signed_in_client(linkgate.app).get("/admin/sites/?health=any").get_data(as_text=True)
+    assert f'data-site="oldpartner.org:{port}" data-health="moved"' in listed
+    assert f'data-site="county-partner.org:{port}" data-health=' not in listed
+    assert "led to a different website: county.test" not in listed
+
+
 def test_a_change_of_owner_between_two_audits_is_reported_once(linkgate, world, tmp_path):
     report = audit(linkgate, world, tmp_path / "first")
     assert "changed" not in by_host(report)["river.org"]["problems"]
