@@ -25,7 +25,7 @@ from functools import lru_cache
 
 from linkgate import markup
 from linkgate.classify import is_under
-from linkgate.urls import host_of, is_ip_address, is_public_suffix, registrable_domain
+from linkgate.urls import host_of, registrable_domain
 
 __all__ = [
     "MAX_NAME",
@@ -37,7 +37,6 @@ __all__ = [
     "is_parked",
     "moved_away",
     "read_page",
-    "site_domain",
 ]
 
 MAX_NAME = 200  # characters kept of a page's title and of its site name
@@ -335,7 +334,7 @@ def is_parked(page: Page) -> str | None:
         return None  # nothing read of the page itself (its addresses only)
     for host in page.hosts:
         service = _parking_service(host)
-        if service is not None and site_domain(host) != own:
+        if service is not None and registrable_domain(host) != own:
             return f"the page loads content from {service}, a domain parking or sales service"
     for marker in sorted(page.markers):
         return f"the page carries the markup of {_MARKER_SERVICE.get(marker, marker)}"
@@ -375,25 +374,12 @@ def _host(url: str) -> str:
         return ""
 
 
-@lru_cache(maxsize=16_384)
-def site_domain(host: str) -> str:
-    """The registrable domain of ``host`` (:func:`registrable_domain`); a name under a suffix the Public
-    Suffix List does not know (``.test``, ``.example``, ``.internal``) is read as if that suffix were one
-    label, so ``www.partner.test`` and ``partner.test`` are one site, as they would be under ``.org``."""
-    domain = registrable_domain(host)
-    if domain == host.rstrip(".").lower() and not is_ip_address(domain) and domain.count(".") > 1:
-        last_two = ".".join(domain.split(".")[-2:])
-        if not is_public_suffix(last_two):
-            domain = last_two
-    return domain
-
-
 def domain_of(url: str | None) -> str | None:
     """The registrable domain of ``url``'s host, or None."""
     if not url:
         return None
     host = _host(url)
-    return site_domain(host) if host else None
+    return registrable_domain(host) if host else None
 
 
 # ---- moved away ----
@@ -415,7 +401,7 @@ def moved_away(link_url: str, final_url: str, county_domains: Iterable[str], exp
     domains = tuple(county_domains)
     if is_under(before, domains) or is_under(after, domains):
         return False
-    return site_domain(before) != site_domain(after)
+    return registrable_domain(before) != registrable_domain(after)
 
 
 # ---- fingerprint and changed ----

@@ -184,12 +184,20 @@ def path_and_query(href: str) -> tuple[str, str]:
 
 @lru_cache(maxsize=8192)
 def registrable_domain(host: str) -> str:
-    """The registrable domain ("eTLD+1") of ``host``, or the host itself for IPs and bare suffixes."""
+    """The registrable domain ("eTLD+1") of ``host``, or the host itself for IPs and bare suffixes.
+
+    A name under a suffix the Public Suffix List does not know (``.test``, ``.example``, ``.internal``)
+    is read as the list's own algorithm reads it (its implicit ``*`` rule: the last label is the
+    suffix), so ``www.partner.test`` and ``partner.test`` are one site, as they would be under ``.org``."""
     host = host.rstrip(".").lower()
     if is_ip_address(host):
         return host
     parts = _EXTRACT(host)
-    return parts.top_domain_under_public_suffix or host
+    if parts.top_domain_under_public_suffix:
+        return parts.top_domain_under_public_suffix
+    if parts.suffix:
+        return host  # a public suffix itself
+    return ".".join(host.split(".")[-2:])
 
 
 @lru_cache(maxsize=8192)
