@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from html import escape
+from typing import overload
 
 from linkgate.classify import ACTIONS
 
@@ -276,12 +277,22 @@ def _legend(labels: Mapping[str, str], id_prefix: str) -> tuple[str, int]:
 
 # ---- CSV ----
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# A spreadsheet runs a cell that starts with one of these as a formula (after a line break or carriage
+# return too: some read the cell from its next line). spreadsheet_safe puts an apostrophe before such a
+# cell, and before one that already starts with apostrophes and then such a character, so that a reader
+# (linkgate.rulesio's import) can take exactly one apostrophe off every cell that matches ESCAPED_FORMULA.
+FORMULA_START = re.compile(r"'*[=+\-@\t\r\n]")
+ESCAPED_FORMULA = re.compile(r"'+[=+\-@\t\r\n]")
 
 
+@overload
+def spreadsheet_safe(cell: str) -> str: ...
+@overload
+def spreadsheet_safe(cell: object) -> object: ...
 def spreadsheet_safe(cell: object) -> object:
-    """A text cell that a spreadsheet will not run as a formula (a leading ``'``); numbers as they are."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+    """A text cell that a spreadsheet will not run as a formula (a leading ``'``); numbers as they are.
+    The one such guard of every CSV linkgate writes (click counts, rules, the audit's links.csv)."""
+    if isinstance(cell, str) and FORMULA_START.match(cell):
         return "'" + cell
     return cell
 

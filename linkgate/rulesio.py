@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from linkgate.chart import ESCAPED_FORMULA, spreadsheet_safe
 from linkgate.classify import Rule, control_character, make_rule
 from linkgate.errors import RuleError
 
@@ -32,11 +32,6 @@ CHANGEABLE = ("kind", "action", "note")  # what an import may change in a rule o
 TRUE_WORDS = frozenset({"true", "yes", "1"})
 FALSE_WORDS = frozenset({"false", "no", "0", ""})
 
-# A spreadsheet runs a cell that starts with one of these as a formula. The writer puts an apostrophe
-# before such a cell, and before one that already starts with apostrophes and then such a character,
-# so that the reader can take exactly one apostrophe off every cell that matches _ESCAPED.
-_NEEDS_ESCAPE = re.compile(r"'*[=+\-@\t\r]")
-_ESCAPED = re.compile(r"'+[=+\-@\t\r]")
 _WORKBOOK_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # .xlsx (a zip file) and the old .xls
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _COLUMN_LIST = ",".join(COLUMNS)
@@ -83,14 +78,10 @@ class ImportPlan:
 # ---- writing ----------------------------------------------------------------------------------------
 
 
-def neutralise_cell(value: str) -> str:
-    """``value`` as a cell no spreadsheet runs as a formula (see :func:`restore_cell`)."""
-    return "'" + value if _NEEDS_ESCAPE.match(value) else value
-
-
 def restore_cell(value: str) -> str:
-    """The value :func:`neutralise_cell` was given; a cell it did not change comes back as it is."""
-    return value[1:] if _ESCAPED.match(value) else value
+    """The value :func:`~linkgate.chart.spreadsheet_safe` was given; a cell it did not change comes back
+    as it is."""
+    return value[1:] if ESCAPED_FORMULA.match(value) else value
 
 
 def write_rules_csv(rules: Iterable[Rule]) -> str:
@@ -100,7 +91,7 @@ def write_rules_csv(rules: Iterable[Rule]) -> str:
     writer.writerow(COLUMNS)
     for rule in rules:
         cells = (rule.pattern, "true" if rule.exact else "false", rule.kind, rule.action or "", rule.note)
-        writer.writerow([neutralise_cell(cell) for cell in cells])
+        writer.writerow([spreadsheet_safe(cell) for cell in cells])
     return out.getvalue()
 
 

@@ -55,6 +55,24 @@ def test_the_report_files_agree_and_are_safe(tmp_path: Path) -> None:
     assert 'src="http' not in text and 'href="http' not in text.split("<body>")[0]  # nothing loaded
 
 
+def test_a_cell_that_starts_with_a_line_break_is_neutralised_too(tmp_path: Path) -> None:
+    """A spreadsheet may read a cell from its next line: a leading line break gets the apostrophe that a
+    leading = does, in links.csv as in every CSV linkgate writes (linkgate.chart.spreadsheet_safe)."""
+    import csv
+    import io
+
+    document, _ = written_report(tmp_path)
+    document["links"] = links = list(document["links"])  # made once, to be changed (the report's are lazy)
+    link = next(link for link in links if link["appearances"])
+    link["error"] = '\n=HYPERLINK("http://evil.test")'
+    link["appearances"] = appearances = list(link["appearances"])
+    appearances[0]["text"] = "\r@SUM(1)"
+    rows = list(csv.DictReader(io.StringIO(csv_text(document), newline="")))
+    row = next(row for row in rows if row["url"] == link["url"])
+    assert row["error"] == '\'\n=HYPERLINK("http://evil.test")'
+    assert row["link_text"] == "'\r@SUM(1)"
+
+
 CSV_CELL = st.text(alphabet=st.sampled_from(list("ab ,\"\r\n\t=+-@'é")), max_size=6)
 
 

@@ -286,6 +286,8 @@ def contrast(foreground: str, background: str) -> float:
         ("-2", "'-2"),
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\tcmd", "'\tcmd"),
+        ("\n=1+1", "'\n=1+1"),
+        ("'=1+1", "''=1+1"),
         ("example.org", "example.org"),
         (12, 12),
         (date(2026, 3, 1), date(2026, 3, 1)),

@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from linkgate.chart import spreadsheet_safe
 from linkgate.classify import Rule, make_rule
 from linkgate.rulesio import (
     COLUMNS,
     MAX_FILE_BYTES,
     Problem,
     differences,
-    neutralise_cell,
     plan_import,
     read_rules_csv,
     restore_cell,
@@ -273,6 +273,8 @@ def test_a_problem_reads_as_a_sentence_with_its_line():
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\tindented", "'\tindented"),
         ("\rreturn", "'\rreturn"),
+        ("\nnewline first", "'\nnewline first"),
+        ("'\nquoted newline", "''\nquoted newline"),
         ("'=already quoted", "''=already quoted"),
         ("''+twice", "'''+twice"),
         ("plain note", "plain note"),
@@ -282,14 +284,14 @@ def test_a_problem_reads_as_a_sentence_with_its_line():
     ],
 )
 def test_formula_cells_get_an_apostrophe_that_reading_takes_off(value, written):
-    assert neutralise_cell(value) == written
+    assert spreadsheet_safe(value) == written
     assert restore_cell(written) == value
 
 
 @given(st.text())
 def test_neutralising_a_cell_is_undone_exactly(value):
-    written = neutralise_cell(value)
-    assert written[:1] not in set("=+-@\t\r")
+    written = spreadsheet_safe(value)
+    assert written[:1] not in set("=+-@\t\r\n")
     assert restore_cell(written) == value
 
 

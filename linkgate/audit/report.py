@@ -29,6 +29,7 @@ from linkgate.audit.checks import (
 )
 from linkgate.audit.html import write_html
 from linkgate.audit.records import Appearance, AuditResult, LinkRecord, PageRecord
+from linkgate.chart import spreadsheet_safe
 from linkgate.urls import parse_destination
 
 __all__ = ["FORMATS", "SCHEMA_VERSION", "Lazy", "build_report", "csv_text", "write_reports"]
@@ -290,10 +291,8 @@ def build_report(result: AuditResult, archived: Mapping[str, dict[str, str]] | N
 
 
 def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text  # a spreadsheet would run it as a formula
-    return text
+    """``value`` as the text of a cell no spreadsheet runs as a formula (:func:`spreadsheet_safe`)."""
+    return spreadsheet_safe("" if value is None else str(value))
 
 
 class _CsvEncoder:
