@@ -12,8 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from linkgate.store.bounds import MAX_SAVES_BETWEEN_TRIMS, TrimSchedule
-from linkgate.store.records import LinkResultRow
 from linkgate.store.schema import sites
+from tests.test_audit_recheck import kept as kept_result
 
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -31,23 +31,6 @@ def statements(store: Any) -> Iterator[list[str]]:
         yield sent
     finally:
         sa.event.remove(store.db.engine, "before_cursor_execute", keep)
-
-
-def result(number: int) -> LinkResultRow:
-    return LinkResultRow(
-        url=f"https://site{number}.example/",
-        verdict="ok",
-        status=200,
-        final_url=f"https://site{number}.example/",
-        redirects=(),
-        method="HEAD",
-        attempts=1,
-        error=None,
-        reason=None,
-        soft_404=False,
-        problems=(),
-        checked_at=AT + timedelta(minutes=number),
-    )
 
 
 def save_destination(store: Any, number: int, keep: int) -> None:
@@ -71,7 +54,8 @@ def save_archive(store: Any, number: int, keep: int) -> None:
 
 
 def save_result(store: Any, number: int, keep: int) -> None:
-    store.results.save([result(number)], keep=keep)
+    url = f"https://site{number}.example/"
+    store.results.save([kept_result(url, AT + timedelta(minutes=number))], keep=keep)
 
 
 def kept(store: Any, table: str) -> set[int]:
