@@ -21,6 +21,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -96,6 +97,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def statements_on_requests(engine: Any) -> Iterator[list[str]]:
+    """The SQL statements ``engine`` runs inside the block, leaving out those of the process's upkeep thread
+    (rule refreshes, count flushes, the archive's reload run on their own clock, whatever the test does):
+    for tests that a click asks the database nothing."""
+    import sqlalchemy as sa
+
+    statements: list[str] = []
+
+    def keep(*args: Any) -> None:
+        if threading.current_thread().name != "linkgate-upkeep":
+            statements.append(args[2])
+
+    sa.event.listen(engine, "before_cursor_execute", keep)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", keep)
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:

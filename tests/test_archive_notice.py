@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask, render_template
 
 from linkgate.config import load_settings
@@ -18,6 +17,7 @@ from linkgate.sites import SiteFacts
 from linkgate.web import create_app
 from linkgate.web.app_runtime import WebRuntime
 from linkgate.web.gate import ClickPath
+from tests.conftest import statements_on_requests
 
 GONE = "https://gone.example/annual-report"
 GONE_TOO = "https://also-gone.example/minutes?year=2020"
@@ -132,15 +132,10 @@ def test_a_click_asks_the_database_nothing(gate: Any) -> None:
     app, runtime = gate
     client = app.test_client()
     client.get("/go", query_string={"url": GONE}, headers=COUNTY)  # the kind's stencil made
-    statements: list[str] = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    sa.event.listen(runtime.store.db.engine, "before_cursor_execute", listener)
-    try:
+    with statements_on_requests(runtime.store.db.engine) as statements:
         for _ in range(3):
             page = client.get("/go", query_string={"url": GONE}, headers=COUNTY).get_data(as_text=True)
             assert 'id="archived"' in page
-    finally:
-        sa.event.remove(runtime.store.db.engine, "before_cursor_execute", listener)
     assert statements == []
 
 

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-import sqlalchemy as sa
 from babel.dates import format_date
 from flask import render_template
 from pytest_httpserver import HTTPServer
@@ -22,6 +21,7 @@ from werkzeug import Request, Response
 
 from linkgate.clock import county_datetime
 from linkgate.web.gate import ClickPath
+from tests.conftest import statements_on_requests
 
 pytestmark = pytest.mark.server
 
@@ -198,12 +198,7 @@ def test_a_click_asks_the_database_nothing_for_it(make_app, sites):
     url = sites.url("oldpartner.org")
     notice(server, url)  # looked up, and the kind's stencil made
     notice(server, url)  # the row read once with its health (one query, as before), then kept in memory
-    statements: list[str] = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    sa.event.listen(runtime.store.db.engine, "before_cursor_execute", listener)
-    try:
+    with statements_on_requests(runtime.store.db.engine) as statements:
         for _ in range(3):
             assert 'data-health="moved"' in notice(server, url)
-    finally:
-        sa.event.remove(runtime.store.db.engine, "before_cursor_execute", listener)
     assert statements == []
