@@ -211,14 +211,17 @@ def test_a_range_of_exactly_366_days_is_allowed(console):
 
 
 def test_clicks_on_the_gate_reach_the_page_at_once(console):
-    # ".example" is no public suffix, so each host counts as a domain of its own.
+    # ".example" is on no public suffix list: the list's default rule ("*") makes "example" the suffix, so
+    # www.st-live.example and st-live.example count as one registrable domain, and st-other.example apart.
     for path in ("/a", "/b?x=1", "/c"):
         console.get("/go?url=" + quote(f"https://www.st-live.example{path}", safe=""))
     console.get("/go?url=" + quote("https://st-live.example/", safe=""))
+    console.get("/go?url=" + quote("https://www.st-other.example/", safe=""))
     page = signed_in(console).get("/admin/stats/")
     top = table_rows(page, "top-destinations")
-    assert top["www.st-live.example"] == ["3"]
-    assert top["st-live.example"] == ["1"]
+    assert top["st-live.example"] == ["4"]
+    assert top["st-other.example"] == ["1"]
+    assert "www.st-live.example" not in top
 
 
 def test_a_viewer_sees_the_statistics_and_downloads_the_csv(console):

@@ -114,7 +114,7 @@ def test_counts_dropped_or_counted_under_other_are_in_the_metrics(tmp_path: Path
         SERVER_COUNTS_MAX_DOMAINS_PER_DAY="10",
     )
     runtime = app.extensions["linkgate"]
-    refuse(runtime.store, "click_counts", "domain", "www.refused.example")
+    refuse(runtime.store, "click_counts", "domain", "refused.example")  # www.refused.example's domain
     client = app.test_client()
     samples = parse(client.get("/metrics").get_data(as_text=True))
     for reason in DROP_REASONS:
