@@ -163,6 +163,33 @@ def threaded_site() -> Iterator[Any]:
         server.stop()
 
 
+def local_server() -> Any:
+    """A local site (pytest-httpserver) that answers several requests at once, as a real site does, and
+    answers 404 to what it was not told to serve."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.no_handler_status_code = 404
+    server.start()
+    return server
+
+
+@pytest.fixture
+def site() -> Iterator[Any]:
+    """The audit tests' County site: a :func:`local_server`."""
+    server = local_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ext() -> Iterator[Any]:
+    """The audit tests' off-site host: a second :func:`local_server`."""
+    server = local_server()
+    yield server
+    server.stop()
+
+
 def answers_health(url: str) -> bool:
     """Whether the linkgate server at ``url`` answers ``/healthz`` with 200 (False while it cannot)."""
     try:

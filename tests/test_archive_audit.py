@@ -13,14 +13,7 @@ import pytest
 
 from linkgate.store.records import LinkResultRow
 from tests.test_archive import FakeArchive
-from tests.test_audit import html, local_server, serve
-
-
-@pytest.fixture
-def site() -> Any:
-    server = local_server()
-    yield server
-    server.stop()
+from tests.test_audit import html, serve
 
 
 @pytest.fixture

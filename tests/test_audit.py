@@ -53,28 +53,6 @@ def serve(server: HTTPServer, path: str, body: str, **kwargs: Any) -> None:
     server.expect_request(path).respond_with_data(body, **kwargs)
 
 
-def local_server() -> HTTPServer:
-    """A threaded test site (several requests at once, as a real site answers) that 404s the unknown."""
-    server = HTTPServer(host="127.0.0.1", threaded=True)
-    server.no_handler_status_code = 404
-    server.start()
-    return server
-
-
-@pytest.fixture
-def site() -> Any:
-    server = local_server()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def ext() -> Any:
-    server = local_server()
-    yield server
-    server.stop()
-
-
 class StillClock:
     """Time that stands still for a crawl's waits between requests: each wait is recorded as the turn it
     asks for (now + seconds) and not waited, so a test sees the delays without a timed assertion."""

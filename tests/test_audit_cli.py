@@ -22,16 +22,9 @@ from werkzeug import Response
 
 from tests.conftest import LINKGATE, wait_for
 from tests.console import query
-from tests.test_audit import html, local_server, serve
+from tests.test_audit import html, serve
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture
-def site() -> Any:
-    server = local_server()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

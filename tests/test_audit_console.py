@@ -15,10 +15,10 @@ import pytest
 
 from linkgate.audit import save_run
 from tests.browser.console_pages import audit_report
-from tests.conftest import HeldPage
+from tests.conftest import HeldPage, local_server
 from tests.console import ADMIN_PASSWORD, VIEWER_PASSWORD, Browser, create_account, signed_in, wait_for
 from tests.test_audit import html as page_html
-from tests.test_audit import local_server, serve
+from tests.test_audit import serve
 
 pytestmark = pytest.mark.server
 

@@ -17,9 +17,8 @@ import sqlalchemy as sa
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.conftest import signed_in_client
+from tests.conftest import local_server, signed_in_client
 from tests.console import query
-from tests.test_audit import local_server
 
 pytestmark = pytest.mark.server
 

@@ -27,24 +27,10 @@ from linkgate.clock import county_time
 from linkgate.config import DEFAULT_ACTIONS, parse_duration
 from linkgate.sites import SiteFacts
 from linkgate.store import LinkResultRow
-from tests.conftest import HeldPage, wait_for
-from tests.test_audit import GATE, LOCAL, html, link, local_server, resolver, serve
+from tests.conftest import HeldPage, local_server, wait_for
+from tests.test_audit import GATE, LOCAL, html, link, resolver, serve
 
 DAY = timedelta(hours=24)
-
-
-@pytest.fixture
-def site() -> Any:
-    server = local_server()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def ext() -> Any:
-    server = local_server()
-    yield server
-    server.stop()
 
 
 def requested(server: Any) -> Counter[str]:

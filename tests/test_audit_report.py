@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from linkgate.audit import write_reports
 from linkgate.audit.report import csv_text
-from tests.test_audit import html, local_server, run, serve
+from tests.conftest import local_server
+from tests.test_audit import html, run, serve
 
 
 def written_report(directory: Path) -> tuple[dict[str, Any], Path]:

@@ -28,10 +28,10 @@ from linkgate.urls import parse_destination
 from linkgate.web.app_runtime import WebRuntime
 from linkgate.web.demo import DEMO_LINKS
 from linkgate.web.security import mount_point
-from tests.conftest import HeldPage, in_process_app
+from tests.conftest import HeldPage, in_process_app, local_server
 from tests.console import ADMIN_PASSWORD
 from tests.test_audit import html as page_html
-from tests.test_audit import local_server, serve
+from tests.test_audit import serve
 
 PUBLIC_URL = "https://links.county.test/links"
 GATE = gate_address(PUBLIC_URL)

@@ -11,8 +11,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from linkgate.audit.render import Renderer
-from tests.conftest import require_chromium
-from tests.test_audit import LOCAL, html, link, local_server, paths, run, serve
+from tests.conftest import local_server, require_chromium
+from tests.test_audit import LOCAL, html, link, paths, run, serve
 
 pytestmark = pytest.mark.browser
 
