@@ -14,6 +14,7 @@ import pytest
 from linkgate.store.records import LinkResultRow
 from tests.test_archive import FakeArchive
 from tests.test_audit import html, serve
+from tests.test_audit_cli import AUDIT_SETTINGS
 
 
 @pytest.fixture
@@ -24,15 +25,7 @@ def fake_archive(threaded_site: Any) -> FakeArchive:
 @pytest.fixture
 def linkgate(make_app: Any, fake_archive: FakeArchive) -> Any:
     return make_app(
-        {
-            "county": {"domains": ["county.test"]},
-            "fetch": {
-                "allow_networks": ["127.0.0.0/8"],
-                "resolve": ["www.county.test=127.0.0.1", "ext.test=127.0.0.1"],
-            },
-            "server": {"public_url": "https://links.county.test"},
-            "archive": {"url": f"{fake_archive.base}/wayback/available"},
-        },
+        {**AUDIT_SETTINGS, "archive": {"url": f"{fake_archive.base}/wayback/available"}},
         start=False,
     )
 

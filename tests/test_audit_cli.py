@@ -27,19 +27,21 @@ from tests.test_audit import html, serve
 pytestmark = pytest.mark.server
 
 
+# The configuration of the audit command's tests: the County at county.test, one off-site host, both served
+# on 127.0.0.1 (tests/test_audit_recheck.py and tests/test_archive_audit.py use it too).
+AUDIT_SETTINGS: dict[str, Any] = {
+    "county": {"domains": ["county.test"]},
+    "fetch": {
+        "allow_networks": ["127.0.0.0/8"],
+        "resolve": ["www.county.test=127.0.0.1", "ext.test=127.0.0.1"],
+    },
+    "server": {"public_url": "https://links.county.test"},
+}
+
+
 @pytest.fixture
 def linkgate(make_app):
-    return make_app(
-        {
-            "county": {"domains": ["county.test"]},
-            "fetch": {
-                "allow_networks": ["127.0.0.0/8"],
-                "resolve": ["www.county.test=127.0.0.1", "ext.test=127.0.0.1"],
-            },
-            "server": {"public_url": "https://links.county.test"},
-        },
-        start=False,
-    )
+    return make_app(AUDIT_SETTINGS, start=False)
 
 
 def audit(linkgate, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:

@@ -29,6 +29,7 @@ from linkgate.sites import SiteFacts
 from linkgate.store import LinkResultRow
 from tests.conftest import HeldPage, local_server, wait_for
 from tests.test_audit import GATE, LOCAL, html, link, resolver, serve
+from tests.test_audit_cli import AUDIT_SETTINGS
 
 DAY = timedelta(hours=24)
 
@@ -309,17 +310,7 @@ def test_an_interrupted_run_keeps_only_the_checks_it_finished(store, site, ext):
 
 @pytest.fixture
 def linkgate(make_app):
-    return make_app(
-        {
-            "county": {"domains": ["county.test"]},
-            "fetch": {
-                "allow_networks": ["127.0.0.0/8"],
-                "resolve": ["www.county.test=127.0.0.1", "ext.test=127.0.0.1"],
-            },
-            "server": {"public_url": "https://links.county.test"},
-        },
-        start=False,
-    )
+    return make_app(AUDIT_SETTINGS, start=False)
 
 
 def by_host(server: Any) -> Counter[tuple[str, str]]:
