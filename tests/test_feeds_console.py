@@ -76,6 +76,11 @@ def test_viewers_see_the_lists_and_change_nothing(console_with_lists: AppServer,
     assert viewer.submit(PAGE + "local/remove", {}, form_path=PAGE).status_code == 403
     assert viewer.get(PAGE + "local/remove").status_code == 403
     assert console_with_lists.cli("feeds", "list").stdout.startswith("local\t")
+    # Test a link names the list that decides a destination, and "none" where no list does.
+    tested = viewer.get("/admin/rules/test", params={"url": "https://www.bad.example.org/"}).text
+    assert '<dd data-fact="listed"><a href="/admin/feeds/">local</a> (block)</dd>' in tested
+    elsewhere = viewer.get("/admin/rules/test", params={"url": "https://www.good.example.org/"}).text
+    assert '<dd data-fact="listed">none</dd>' in elsewhere
 
 
 def test_the_dashboard_names_clicks_to_a_listed_destination(

@@ -279,6 +279,7 @@ def link_outcome(destination: Destination) -> dict[str, Any]:
         "trusted": ACTION_TEXT[trusted.action],
         "untrusted": ACTION_TEXT[untrusted.action],
         "rule": trusted.rule,
+        "listed": trusted.listed,  # the known-bad list that decides it, when no rule does
     }
 
 
