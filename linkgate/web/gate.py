@@ -327,12 +327,9 @@ def _go(runtime: WebRuntime) -> Response:
         }
     locale = str(get_locale())
     links = links_to_languages(request, locale, follow_up(click))
-    home = runtime.settings.county_home_url
-    archived, health = archived_copy(runtime, click), health_note(runtime, click, facts)
-    kind, values = page_parts(
-        template, click, facts, locale, request.root_path, links, pending, home, archived, health=health
+    kind, values = click_page_parts(
+        runtime, template, click, facts, locale, request.root_path, links, pending
     )
-    values.update(form_values(runtime.settings, click.destination))  # the report form: one HMAC
     return GateResponse(runtime.pages.page(template, kind, values, partial(_page_context, kind)), status)
 
 
@@ -492,6 +489,34 @@ def _page_context(kind: PageKind, values: Mapping[str, str]) -> dict[str, object
     }
 
 
+def click_page_parts(
+    runtime: WebRuntime,
+    template: str,
+    click: Click,
+    facts: SiteFacts | None,
+    locale: str,
+    script_root: str,
+    language_links: list[dict[str, str]],
+    pending: Mapping[str, str],
+) -> tuple[PageKind, dict[str, str]]:
+    """A click's notice or block page parts, as both of /go's paths (the view and :class:`ClickPath`) make
+    them: :func:`page_parts` with the archived copy, the health note and the report form's values."""
+    kind, values = page_parts(
+        template,
+        click,
+        facts,
+        locale,
+        script_root,
+        language_links,
+        pending,
+        runtime.settings.county_home_url,
+        archived_copy(runtime, click),
+        health=health_note(runtime, click, facts),
+    )
+    values.update(form_values(runtime.settings, click.destination))  # the report form: one HMAC at most
+    return kind, values
+
+
 def archived_copy(runtime: WebRuntime, click: Click) -> ArchivedCopy | None:
     """The archived copy a notice offers: of a destination the last audit found broken, from the
     worker's memory (linkgate.archive.ArchivedCopies), never the database."""
@@ -516,17 +541,19 @@ def health_note(runtime: WebRuntime, click: Click, facts: SiteFacts | None) -> H
     one, nor one the County expects: an allow rule covers the new domain), then a change of hands."""
     if facts is None or facts.health_at is None or click.classification.category == "county":
         return None
-    day = county_datetime(facts.health_at, runtime.settings.timezone).date()
-    if facts.parked:
-        return HealthNote("parked", day)
+    kind, domain = "", ""
     moved = facts.moved_to
-    if moved and not runtime.classifier.is_county_host(moved):
+    if facts.parked:
+        kind = "parked"
+    elif moved and not runtime.classifier.is_county_host(moved):
         rule = runtime.classifier.rules.match(moved)
         if rule is None or rule.kind != "allow":
-            return HealthNote("moved", day, unicode_host(moved))
-    if facts.changed:
-        return HealthNote("changed", day)
-    return None
+            kind, domain = "moved", unicode_host(moved)
+    if not kind and facts.changed:
+        kind = "changed"
+    if not kind:  # most sites: nothing to say, and no date to work out
+        return None
+    return HealthNote(kind, county_datetime(facts.health_at, runtime.settings.timezone).date(), domain)
 
 
 # Where ClickPath leaves the site facts it looked up for Flask's view (a WSGI key no client can set).
@@ -583,13 +610,7 @@ class ClickPath:
         template, status = PAGES[action]
         locale = language_of(request)
         links = links_to_languages(request, locale, follow_up(click))
-        home = runtime.settings.county_home_url
-        archived = archived_copy(runtime, click)
-        health = health_note(runtime, click, facts)
-        kind, values = page_parts(
-            template, click, facts, locale, request.root_path, links, {}, home, archived, health=health
-        )
-        values.update(form_values(runtime.settings, click.destination))
+        kind, values = click_page_parts(runtime, template, click, facts, locale, request.root_path, links, {})
         page = runtime.pages.filled(template, kind, values)
         if page is None:
             return None
