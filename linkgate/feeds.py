@@ -346,7 +346,6 @@ class FeedIndex:
         self.tables = tuple(
             sorted(tables, key=lambda table: (table.listed.action != "block", table.listed.feed))
         )
-        self.names = sum(table.names for table in self.tables)
 
     def __len__(self) -> int:
         return len(self.tables)
@@ -357,16 +356,9 @@ class FeedIndex:
             return None
         keys = _address_key(host) if is_ip else host_keys(host)
         for table in self.tables:
-            slots, mask = table.slots, table.mask
             for key in keys:
-                index = key & mask
-                while True:
-                    held = slots[index]
-                    if held == key:
-                        return table.listed
-                    if not held:
-                        break
-                    index = (index + 1) & mask
+                if key in table:
+                    return table.listed
         return None
 
 

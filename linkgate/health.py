@@ -59,6 +59,8 @@ def _clean(text: str, limit: int = MAX_NAME) -> str:
 
 def _fold(text: str) -> str:
     """Lower case without accents (``Domínio à venda`` gives ``dominio a venda``), spaces collapsed."""
+    if text.isascii():  # most pages: nothing to decompose, and no loop over every character
+        return " ".join(text.casefold().split())
     text = unicodedata.normalize("NFKD", text.casefold())
     return " ".join("".join(ch for ch in text if not unicodedata.combining(ch)).split())
 

@@ -64,10 +64,9 @@ class Runtime:
             memory_seconds=settings.memory_seconds,
             county_domains=settings.county_domains,
         )
-        # The snapshots the notice offers for broken destinations (archive.url), kept in memory.
+        # The snapshots the notice offers for broken destinations (archive.url), kept in memory: loaded by
+        # the web runtime (the notice's) and the upkeep thread, not by a command that only fetches.
         self.archived = ArchivedCopies(self.store, settings.timezone)
-        if settings.archive_url and self.schema_ready:
-            self.archived.refresh()
         self._started_in: int | None = None
         self._start_lock = threading.Lock()
         self._stop = threading.Event()

@@ -49,12 +49,12 @@ UNREACHABLE = frozenset(
 )
 REFUSED = frozenset({"ssrf_refused", "port_refused", "credentials_refused", "scheme_refused"})
 APPEARANCE_PROBLEMS = ("bypass", "link_text", "target_blank")
+"""The problems that belong to one appearance of a link on one page, not to its address."""
 HEALTH_PROBLEMS = ("moved_away", "parked", "changed")
 """The problems of a destination's health (:mod:`linkgate.health`): where the link ends, and what is there."""
 EXPECTED_MOVE = "expected_move"
 """The flag the crawl gives a link that ends on another registrable domain covered by an allow rule: the
 County expects the move (:func:`linkgate.audit.crawl.note_expected_move`), so it is not ``moved_away``."""
-"""The problems that belong to one appearance of a link on one page, not to its address."""
 # Each combination's tuple made once: (bypass, link_text, target_blank) -> the problems, in that order.
 _APPEARANCE_TUPLES = {
     (bypass, text, blank): tuple(

@@ -16,6 +16,8 @@ __all__ = ["WebRuntime", "get_runtime"]
 class WebRuntime(Runtime):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
+        if settings.archive_url and self.schema_ready:
+            self.archived.refresh()
         # The gate's notice and block pages, rendered once per kind (see linkgate/web/stencil.py).
         self.pages = Stencils(lambda template, context: render_template(template, **context))
         # Referer values already parsed and found to be County pages, each with its serialisation (see

@@ -48,7 +48,7 @@ from linkgate.config import Settings
 from linkgate.errors import InvalidDestination, StoreRefused, StoreUnavailable
 from linkgate.gateaddress import gate_address
 from linkgate.signing import Signer
-from linkgate.sites import parse_site_key, site_key
+from linkgate.sites import parse_site_key, site_host, site_key
 from linkgate.store import Store
 from linkgate.store.reports import CHOICES, ReportKey
 from linkgate.urls import Destination, parse_destination, unicode_host
@@ -306,10 +306,8 @@ def _county_page(address: str, settings: Settings) -> str:
 
 def _shown(site: str) -> str:
     """A site key as a visitor reads it: an international name in its own letters."""
-    host, colon, port = site.rpartition(":") if not site.endswith("]") else (site, "", "")
-    if not colon or not port.isdigit():
-        host, port = site, ""
-    return (host if host.startswith("[") else unicode_host(host)) + (f":{port}" if port else "")
+    host = site_host(site)
+    return site if ":" in host else unicode_host(host) + site[len(host) :]
 
 
 def _same_origin(settings: Settings) -> bool:
